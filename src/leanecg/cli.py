@@ -1,0 +1,254 @@
+"""The ``leanecg`` command line.
+
+Thin by design: every command parses its arguments, calls library functions and renders the result.
+Any :class:`~leanecg.errors.LeanECGError` becomes ``error: <file>: <problem>`` on stderr and exit 2.
+Set ``LEANECG_DEBUG=1`` to see full tracebacks instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from leanecg.errors import LeanECGError
+
+app = typer.Typer(
+    name="leanecg",
+    help="Efficient ECG arrhythmia classification: fewer leads, smaller models, fewer labels.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Find, list and download datasets.", no_args_is_help=True)
+score_app = typer.Typer(help="Score predictions exactly as the official challenges do.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(score_app, name="score")
+
+console = Console()
+err_console = Console(stderr=True)
+
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Folder holding the datasets (default: $LEANECG_DATA or the user cache)."),
+]
+FsOpt = Annotated[
+    float | None, typer.Option("--fs", help="Sampling rate in Hz (required for CSV input, checked otherwise).")
+]
+
+
+def progress_bar() -> Progress:
+    """A rich progress bar on stderr (hidden when stderr is not a terminal)."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+
+
+def _render(obj: Any, title: str | None = None) -> None:
+    """Render a description dict: scalars as key/value rows, lists of dicts as tables."""
+    scalars = {k: v for k, v in obj.items() if not isinstance(v, dict | list)}
+    if scalars:
+        table = Table(title=title, show_header=False, title_justify="left")
+        table.add_column("key", style="bold")
+        table.add_column("value")
+        for k, v in scalars.items():
+            table.add_row(str(k), _fmt(v))
+        console.print(table)
+    for k, v in obj.items():
+        if isinstance(v, dict):
+            _render(v, title=str(k))
+        elif isinstance(v, list) and v and all(isinstance(r, dict) for r in v):
+            cols = list(dict.fromkeys(c for r in v for c in r))
+            table = Table(title=str(k), title_justify="left")
+            for c in cols:
+                table.add_column(str(c))
+            for r in v:
+                table.add_row(*(_fmt(r.get(c, "")) for c in cols))
+            console.print(table)
+        elif isinstance(v, list):
+            console.print(f"[bold]{k}[/bold]: {', '.join(_fmt(x) for x in v)}")
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+@app.command()
+def info(
+    path: Annotated[str, typer.Argument(help="A record, a folder of records, or a dataset name (e.g. mitdb).")],
+    data_dir: DataDirOpt = None,
+    fs: FsOpt = None,
+    split: Annotated[
+        str | None, typer.Option(help="Only this split of a registered dataset (e.g. DS1, DS2, train, test).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+) -> None:
+    """Show what a record, folder or dataset holds: fs, leads, duration, units, labels, quality."""
+    from leanecg.data.describe import describe
+
+    desc = describe(path, data_dir=data_dir, fs=fs, split=split)
+    if as_json:
+        sys.stdout.write(json.dumps(desc, indent=2, default=str) + "\n")
+    else:
+        _render(desc, title=str(desc.get("path", path)))
+
+
+@app.command()
+def rpeaks(
+    path: Annotated[Path, typer.Argument(help="A record (WFDB, .mat+.hea, CSV, EDF) or a folder of them.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write: record,lead,sample,time_s.")],
+    lead: Annotated[str, typer.Option(help="Lead index (0-based) or lead name, e.g. II.")] = "0",
+    fs: FsOpt = None,
+) -> None:
+    """Detect R peaks and write them to a CSV file (one row per beat)."""
+    from leanecg.atomic import atomic_open
+    from leanecg.data import iter_records
+    from leanecg.signal import detect_rpeaks
+    from leanecg.signal.leads import lead_index
+
+    n_beats = n_records = 0
+    with atomic_open(out) as fh, progress_bar() as bar:
+        writer = csv.writer(fh)
+        writer.writerow(["record", "lead", "sample", "time_s"])
+        task = bar.add_task("R peaks", total=None)
+        for record in iter_records(path, fs=fs):
+            idx = lead_index(record.leads, lead, source=record.path or path)
+            peaks = detect_rpeaks(record.signal[:, idx], record.fs)
+            name = record.leads[idx]
+            for p in peaks:
+                writer.writerow([record.name, name, int(p), f"{p / record.fs:.4f}"])
+            n_beats += len(peaks)
+            n_records += 1
+            bar.advance(task)
+    err_console.print(f"wrote {n_beats} R peaks from {n_records} record(s) to {out}")
+
+
+@data_app.command("list")
+def data_list(data_dir: DataDirOpt = None) -> None:
+    """List the registered datasets and whether each is present locally."""
+    from leanecg.data import list_datasets, resolve_data_dir
+
+    root = resolve_data_dir(data_dir)
+    table = Table(title=f"datasets in {root}", title_justify="left")
+    for col in ("name", "present", "records", "description"):
+        table.add_column(col)
+    for ds in list_datasets():
+        table.add_row(ds.name, "yes" if ds.is_present(root) else "no", str(ds.n_records_full), ds.description)
+    console.print(table)
+
+
+@data_app.command("fetch")
+def data_fetch(
+    name: Annotated[str, typer.Argument(help="Dataset name (see `leanecg data list`).")],
+    data_dir: DataDirOpt = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Mirror to download from instead of PhysioNet (http(s):// or file://).")
+    ] = None,
+    records: Annotated[
+        int | None, typer.Option(help="Download only the first N records (plus the metadata files).")
+    ] = None,
+) -> None:
+    """Download a dataset's official PhysioNet release into the data folder (resumable, checksummed)."""
+    from leanecg.data import resolve_data_dir
+    from leanecg.data.fetch import fetch_dataset
+
+    root = resolve_data_dir(data_dir)
+    with progress_bar() as bar:
+        task = bar.add_task(f"fetch {name}", total=None)
+
+        def on_file(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        dest = fetch_dataset(name, root, base_url=base_url, max_records=records, progress=on_file)
+    err_console.print(f"{name} is ready in {dest}")
+
+
+@score_app.command("cinc2021")
+def score_cinc2021(
+    label_dir: Annotated[Path, typer.Argument(help="Folder of label .hea files with '#Dx:' lines.")],
+    output_dir: Annotated[Path, typer.Argument(help="Folder of output .csv files (classes, binary, scores).")],
+    weights: Annotated[
+        Path | None, typer.Option(help="weights.csv (default: the official one shipped with LeanECG).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """PhysioNet/CinC 2021 metrics: challenge metric, AUROC, AUPRC, accuracy, F-measure."""
+    from leanecg.evaluate.cinc2021 import score_directories
+
+    result = score_directories(label_dir, output_dir, weights_file=weights)
+    _print_scores(result, as_json)
+
+
+@score_app.command("cinc2017")
+def score_cinc2017(
+    reference: Annotated[Path, typer.Argument(help="REFERENCE.csv with record,label rows.")],
+    answers: Annotated[Path, typer.Argument(help="ANSWERS.csv with record,label rows.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """PhysioNet/CinC 2017 metrics: per-class F1 and the challenge score mean(F1_N, F1_A, F1_O)."""
+    from leanecg.evaluate.cinc2017 import score_files
+
+    result = score_files(reference, answers)
+    _print_scores(result, as_json)
+
+
+def _print_scores(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    for key, value in result.items():
+        console.print(f"{key}: {_fmt(value)}")
+
+
+def main() -> None:
+    """Console-script entry point: one-line errors and exit code 2 for bad input."""
+    debug = os.environ.get("LEANECG_DEBUG", "") not in ("", "0")
+    try:
+        app(standalone_mode=False)
+    except LeanECGError as exc:
+        if debug:
+            raise
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("error: interrupted", markup=False)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        if debug:
+            raise
+        err_console.print(
+            f"error: internal error ({type(exc).__name__}: {exc}); rerun with LEANECG_DEBUG=1 and report it",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
