@@ -38,10 +38,13 @@ err_console = Console(stderr=True)
 
 DataDirOpt = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Folder holding the datasets (default: $LEANECG_DATA or the user cache)."),
+    typer.Option(
+        "--data-dir", help="Folder holding the datasets (default: $LEANECG_DATA or the user cache)."
+    ),
 ]
 FsOpt = Annotated[
-    float | None, typer.Option("--fs", help="Sampling rate in Hz (required for CSV input, checked otherwise).")
+    float | None,
+    typer.Option("--fs", help="Sampling rate in Hz (required for CSV input, checked otherwise)."),
 ]
 
 
@@ -91,7 +94,9 @@ def _fmt(v: Any) -> str:
 
 @app.command()
 def info(
-    path: Annotated[str, typer.Argument(help="A record, a folder of records, or a dataset name (e.g. mitdb).")],
+    path: Annotated[
+        str, typer.Argument(help="A record, a folder of records, or a dataset name (e.g. mitdb).")
+    ],
     data_dir: DataDirOpt = None,
     fs: FsOpt = None,
     split: Annotated[
@@ -182,7 +187,9 @@ def data_fetch(
 @score_app.command("cinc2021")
 def score_cinc2021(
     label_dir: Annotated[Path, typer.Argument(help="Folder of label .hea files with '#Dx:' lines.")],
-    output_dir: Annotated[Path, typer.Argument(help="Folder of output .csv files (classes, binary, scores).")],
+    output_dir: Annotated[
+        Path, typer.Argument(help="Folder of output .csv files (classes, binary, scores).")
+    ],
     weights: Annotated[
         Path | None, typer.Option(help="weights.csv (default: the official one shipped with LeanECG).")
     ] = None,

@@ -1,0 +1,254 @@
+"""Benchmark reports: a Markdown table, PNG plots and one self-contained HTML page.
+
+Input is a list of result documents in the schema of :mod:`leanecg.evaluate.results`. Plots:
+accuracy-vs-MACs Pareto front, confusion matrices, ROC and precision-recall curves. The HTML page
+embeds the PNGs (base64) so it can be mailed or archived as one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from leanecg.atomic import atomic_open, atomic_path
+
+COST_COLUMNS = (
+    ("params", "params", "{:,.0f}"),
+    ("macs", "MACs", "{:,.0f}"),
+    ("bytes_fp32", "bytes fp32", "{:,.0f}"),
+    ("latency_ms_median", "latency ms (b=1, 1 thr)", "{:.3g}"),
+    ("latency_ratio_vs_reference", "× reference latency", "{:.3g}"),
+)
+
+
+def _fmt_metric(entry: dict[str, Any] | None) -> str:
+    if not entry or entry.get("value") is None:
+        return "–"
+    v = entry["value"]
+    lo, hi = entry.get("ci_low"), entry.get("ci_high")
+    if lo is None or hi is None:
+        return f"{v:.3f}"
+    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def _fmt_cost(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return fmt.format(value)
+
+
+def _label(r: dict[str, Any]) -> str:
+    variant = r.get("variant") or {}
+    if not variant:
+        return str(r["model"])
+    return f"{r['model']} ({', '.join(f'{k}={_short(v)}' for k, v in sorted(variant.items()))})"
+
+
+def _short(v: Any) -> str:
+    return "+".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
+
+
+def table_rows(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the comparison table (metrics with 95 % CI, then cost)."""
+    metric_names = list(dict.fromkeys(m for r in results for m in r["metrics"]))
+    primary = results[0]["primary_metric"] if results else ""
+    metric_names.sort(key=lambda m: (m != primary, metric_names.index(m)))
+    header = ["model", "family", *[f"{m} (95% CI)" for m in metric_names], *[c[1] for c in COST_COLUMNS]]
+    rows = []
+    for r in results:
+        row = [_label(r), str(r.get("family") or "")]
+        row += [_fmt_metric(r["metrics"].get(m)) for m in metric_names]
+        row += [_fmt_cost(r["cost"].get(key), fmt) for key, _, fmt in COST_COLUMNS]
+        rows.append(row)
+    return header, rows
+
+
+def markdown_table(results: Sequence[dict[str, Any]]) -> str:
+    """The comparison table as GitHub Markdown."""
+    header, rows = table_rows(results)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def pareto_front(cost: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Indices of the Pareto-optimal points (lower cost, higher score), sorted by cost."""
+    order = np.lexsort((-score, cost))
+    front, best = [], -np.inf
+    for i in order:
+        if score[i] > best:
+            front.append(i)
+            best = score[i]
+    return np.asarray(front, dtype=np.int64)
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    _plt().close(fig)
+    return path
+
+
+def plot_pareto(results: Sequence[dict[str, Any]], path: Path, cost_key: str = "macs") -> Path | None:
+    """Primary metric vs cost (log scale) with 95 % CI bars and the Pareto front."""
+    pts = [
+        (r, r["cost"].get(cost_key), r["metrics"][r["primary_metric"]])
+        for r in results
+        if r["cost"].get(cost_key) and r["metrics"][r["primary_metric"]].get("value") is not None
+    ]
+    if not pts:
+        return None
+    plt = _plt()
+    cost = np.array([p[1] for p in pts], dtype=float)
+    score = np.array([p[2]["value"] for p in pts], dtype=float)
+    lo = np.array([p[2].get("ci_low") if p[2].get("ci_low") is not None else p[2]["value"] for p in pts])
+    hi = np.array([p[2].get("ci_high") if p[2].get("ci_high") is not None else p[2]["value"] for p in pts])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.errorbar(cost, score, yerr=[score - lo, hi - score], fmt="o", capsize=3, color="tab:blue", alpha=0.8)
+    front = pareto_front(cost, score)
+    ax.plot(cost[front], score[front], "-", color="tab:red", label="Pareto front")
+    for (r, _, _), c, s in zip(pts, cost, score, strict=True):
+        ax.annotate(_label(r), (c, s), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"{cost_key} (log scale)")
+    ax.set_ylabel(results[0]["primary_metric"])
+    ax.set_title(f"{results[0]['task']}: accuracy vs cost")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def plot_confusion(result: dict[str, Any], path: Path) -> Path | None:
+    """Confusion matrix (counts, colour = row-normalised recall)."""
+    conf = result.get("confusion") or {}
+    if not conf.get("matrix"):
+        return None
+    plt = _plt()
+    m = np.asarray(conf["matrix"], dtype=float)
+    labels = conf.get("labels") or [str(i) for i in range(len(m))]
+    norm = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.1 * len(labels) + 2, 1.0 * len(labels) + 1.5))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(
+                j,
+                i,
+                f"{int(m[i, j])}",
+                ha="center",
+                va="center",
+                color="white" if norm[i, j] > 0.5 else "black",
+                fontsize=9,
+            )
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("reference")
+    ax.set_title(f"{_label(result)}: confusion matrix")
+    return _save(fig, path)
+
+
+def plot_curves(result: dict[str, Any], path: Path) -> Path | None:
+    """Per-class ROC and precision-recall curves side by side."""
+    curves = result.get("curves") or {}
+    roc, pr = curves.get("roc") or {}, curves.get("pr") or {}
+    if not roc and not pr:
+        return None
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for cls, c in roc.items():
+        a1.plot(c["fpr"], c["tpr"], label=f"{cls} (AUC {c.get('auc', float('nan')):.3f})")
+    a1.plot([0, 1], [0, 1], "--", color="grey", lw=0.8)
+    a1.set_xlabel("false positive rate")
+    a1.set_ylabel("true positive rate")
+    a1.set_title("ROC")
+    a1.legend(fontsize=8)
+    for cls, c in pr.items():
+        a2.plot(c["recall"], c["precision"], label=f"{cls} (AP {c.get('ap', float('nan')):.3f})")
+    a2.set_xlabel("recall")
+    a2.set_ylabel("precision")
+    a2.set_title("precision-recall")
+    a2.legend(fontsize=8)
+    fig.suptitle(_label(result))
+    return _save(fig, path)
+
+
+def write_report(
+    results: Sequence[dict[str, Any]], out_dir: str | Path, title: str | None = None
+) -> dict[str, Path]:
+    """Write ``results.md``, PNG plots and ``report.html`` into ``out_dir``; returns their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    task = results[0]["task"] if results else "results"
+    title = title or f"LeanECG benchmark: {task}"
+    files: dict[str, Path] = {}
+    md = f"# {title}\n\n" + markdown_table(results)
+    with atomic_open(out_dir / "results.md") as fh:
+        fh.write(md)
+    files["markdown"] = out_dir / "results.md"
+
+    images: list[tuple[str, Path]] = []
+    p = plot_pareto(results, out_dir / "pareto_macs.png")
+    if p:
+        images.append(("Accuracy vs MACs (Pareto front)", p))
+    for r in results:
+        stem = Path(str(r.get("_file", "")) or _label(r)).stem.replace(" ", "_")
+        stem = "".join(c if c.isalnum() or c in "-_=+." else "_" for c in stem)
+        for kind, fn in (("confusion", plot_confusion), ("curves", plot_curves)):
+            q = fn(r, out_dir / f"{kind}_{stem}.png")
+            if q:
+                images.append((f"{_label(r)}: {kind}", q))
+    for _, img in images:
+        files[img.stem] = img
+
+    header, rows = table_rows(results)
+    prov = results[0].get("provenance", {}) if results else {}
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
+        "table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px;"
+        "text-align:right}td:first-child,th:first-child{text-align:left}th{background:#f0f4f8}"
+        "img{max-width:100%;border:1px solid #eee;margin:8px 0}code{background:#f4f4f4;padding:1px 4px}"
+        "</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        "<p>Metrics with 95&nbsp;% bootstrap confidence intervals; cost measured in the same run "
+        "(latency: median at batch&nbsp;1 on one thread).</p>",
+        "<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead><tbody>",
+        *("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows),
+        "</tbody></table>",
+    ]
+    for caption, img in images:
+        b64 = base64.b64encode(img.read_bytes()).decode("ascii")
+        parts.append(
+            f"<h2>{html.escape(caption)}</h2><img alt='{html.escape(caption)}' "
+            f"src='data:image/png;base64,{b64}'>"
+        )
+    if prov:
+        parts.append("<h2>Provenance</h2><table>")
+        parts += [
+            f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
+            for k, v in prov.items()
+            if not isinstance(v, dict)
+        ]
+        parts.append("</table>")
+    parts.append("</body></html>")
+    with atomic_open(out_dir / "report.html") as fh:
+        fh.write("\n".join(parts))
+    files["html"] = out_dir / "report.html"
+    return files
