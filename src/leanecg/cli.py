@@ -215,6 +215,49 @@ def score_cinc2017(
     _print_scores(result, as_json)
 
 
+@app.command()
+def bench(
+    task: Annotated[str, typer.Argument(help="Benchmark task: mitdb-aami or cinc2017.")],
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated model names (default: the task's set).")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    out: Annotated[Path, typer.Option(help="Results root; files go to OUT/TASK/.")] = Path("results"),
+    seed: Annotated[int, typer.Option(help="Seed for splits, training and bootstrap.")] = 0,
+    epochs: Annotated[int | None, typer.Option(help="Override the task's number of epochs.")] = None,
+    max_train_seconds: Annotated[
+        float | None, typer.Option(help="Training time budget per model (seconds).")
+    ] = None,
+    threads: Annotated[int, typer.Option(help="torch threads for training.")] = 1,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the 95 % CIs.")] = 1000,
+    tiny: Annotated[
+        bool, typer.Option(help="Smoke run: a few records per split, 2 epochs (not a result).")
+    ] = False,
+) -> None:
+    """Train, evaluate (with 95 % CIs) and cost-measure models on a task; write JSON, table, plots, HTML."""
+    from leanecg.bench.runner import run_benchmark
+    from leanecg.data import resolve_data_dir
+
+    names = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    with progress_bar() as bar:
+        summary = run_benchmark(
+            task,
+            names,
+            resolve_data_dir(data_dir),
+            out,
+            seed=seed,
+            tiny=tiny,
+            epochs=epochs,
+            max_train_seconds=max_train_seconds,
+            num_threads=threads,
+            n_boot=n_boot,
+            progress=bar,
+            log=lambda msg: err_console.print(msg, markup=False, highlight=False),
+        )
+    console.print((out / task / "results.md").read_text(encoding="utf-8"), markup=False)
+    err_console.print(f"report: {summary['report']['html']}")
+
+
 def _print_scores(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
@@ -238,14 +281,12 @@ def main() -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
+    except (typer.Exit, typer.Abort) as exc:
+        sys.exit(getattr(exc, "exit_code", 1))
+    except Exception as exc:  # usage errors (click/typer) and anything unexpected
+        if callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code"):
+            exc.show()  # e.g. "Usage: ... Error: Missing option '--out'."
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
         if debug:
             raise
         err_console.print(

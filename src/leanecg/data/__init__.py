@@ -13,6 +13,7 @@ _EXPORTS = {
     "Annotation": "leanecg.data.record",
     "load_record": "leanecg.data.loaders",
     "iter_records": "leanecg.data.loaders",
+    "list_record_paths": "leanecg.data.loaders",
     "resolve_data_dir": "leanecg.data.locate",
     "get_dataset": "leanecg.data.registry",
     "list_datasets": "leanecg.data.registry",

@@ -1,0 +1,736 @@
+"""WFDB records (``.hea`` + ``.dat``) and PhysioNet/CinC challenge records (``.hea`` + MATLAB v4 ``.mat``).
+
+Decoding is done by ``wfdb-python`` (:func:`wfdb.rdrecord`, :func:`wfdb.rdann`); this module adds the
+validation around it so that every bad input ends in one :class:`~leanecg.errors.LeanECGError` line
+instead of a ``wfdb`` traceback or, worse, a silently wrong signal:
+
+* **Header.** Read as bytes and decoded as strict UTF-8 (``wfdb`` itself drops undecodable bytes
+  without a word). The record line and every signal line are parsed here, strictly: a non-numeric or
+  non-positive sampling frequency, a wrong number of signal lines, an unknown storage format or a
+  garbled gain is an error (``wfdb``'s permissive regular expressions would read ``100 2 abc 650000`` as
+  a 250 Hz record). A header without a sampling frequency is refused unless the caller passes ``fs``
+  (WFDB would assume 250 Hz).
+* **Signal files.** Every file named in the header must exist and be a regular file. Its size is
+  checked against the length the header declares *before* decoding: ``offset + bytes(format,
+  n_samples x signals in the file)``. Shorter means truncated. Longer is accepted only when the surplus
+  cannot hold one more whole frame (the padding the 212/310/311 packings need); a file holding more
+  frames than declared means the header lies about the length and is refused too (strict: reading only
+  the declared part would silently drop data, or pair the header with the wrong file).
+  Compressed formats (508/516/524, FLAC) have no fixed size and skip this check.
+* **Challenge ``.mat`` files** (MATLAB v4, one ``val`` matrix of ``n_sig x n_samples``, as in
+  PhysioNet/CinC 2017, 2020 and 2021) are checked for a valid v4 header, a matrix shape that matches the
+  ``.hea`` and a byte offset that points just past the variable name.
+* **Checksums.** When the header carries per-signal checksums, the 16-bit sum of each signal's digital
+  samples must equal it (modulo 2**16; headers write it signed or unsigned). A header whose checksums
+  are *all* ``0`` is treated as "no checksum recorded": the CinC 2017 conversion wrote ``0`` into all
+  8,528 of its headers whatever the data, so ``0`` there is a placeholder, not a claim.
+* **Invalid samples.** WFDB marks missing samples with a per-format sentinel (``-32768`` in format 16,
+  ``-2048`` in 212, ...). They become ``NaN`` in the physical signal and are *kept*: short gaps are
+  legitimate and are filled by :func:`leanecg.signal.gaps.interpolate_gaps` during preprocessing. Their
+  count is in ``Record.meta["invalid_samples"]``. (CSV input, by contrast, may not contain NaN at all:
+  see :mod:`leanecg.data.tabular`.)
+
+Physical values are computed here from the digital samples as ``(d - baseline) / gain`` (exactly what
+``wfdb``'s ``dac`` does, gain ``0`` meaning "uncalibrated", for which WFDB uses 200 adu per unit and
+which is noted in ``meta["uncalibrated_leads"]``), so each record is decoded once and the checksum
+costs one vectorised sum. Unit conversion to mV and lead-name canonicalisation happen in
+:mod:`leanecg.data.loaders`.
+
+Not supported (each refused with a clear message): multi-segment records, multi-frequency records
+(more than one sample per frame), null signals (format 0) and signals in different formats sharing one
+file.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from leanecg.data.record import Annotation, Record
+from leanecg.errors import LeanECGError
+
+__all__ = [
+    "ANNOTATION_EXTENSIONS",
+    "SignalSpec",
+    "WfdbHeader",
+    "expected_signal_bytes",
+    "parse_header_text",
+    "read_annotation_file",
+    "read_header",
+    "read_wfdb",
+    "validate_signal_files",
+]
+
+#: Annotation files looked for beside a record, in order of preference (the first one present is read).
+ANNOTATION_EXTENSIONS: tuple[str, ...] = ("atr", "qrs", "ecg")
+
+#: Storage formats wfdb-python decodes (header(5) / signal(5) of the WFDB software package).
+SUPPORTED_FORMATS: frozenset[str] = frozenset(
+    {"8", "16", "24", "32", "61", "80", "160", "212", "310", "311", "508", "516", "524"}
+)
+_COMPRESSED_FORMATS = frozenset({"508", "516", "524"})
+_BYTES_PER_SAMPLE = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2}
+
+#: Digital value WFDB stores for "no valid sample" (format 8 has none: it stores first differences).
+INVALID_SAMPLE_VALUE: dict[str, int | None] = {
+    "8": None,
+    "80": -(2**7),
+    "508": -(2**7),
+    "310": -(2**9),
+    "311": -(2**9),
+    "212": -(2**11),
+    "16": -(2**15),
+    "61": -(2**15),
+    "160": -(2**15),
+    "516": -(2**15),
+    "24": -(2**23),
+    "524": -(2**23),
+    "32": -(2**31),
+}
+
+DEFAULT_ADC_GAIN = 200.0  # WFDB's gain for an uncalibrated signal (gain field 0 or absent)
+
+_NUM = r"[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?|[0-9]+\.(?:[eE][-+]?[0-9]+)?"
+_RX_NAME = re.compile(r"(?P<name>[-\w]+)(?:/(?P<n_seg>[0-9]+))?")
+_RX_FS = re.compile(
+    rf"(?P<fs>{_NUM})(?:/(?P<counter>[-+]?(?:{_NUM}))(?:\((?P<base_counter>[-+]?(?:{_NUM}))\))?)?"
+)
+_RX_FMT = re.compile(r"(?P<fmt>[0-9]+)(?:x(?P<spf>[0-9]+))?(?::(?P<skew>[0-9]+))?(?:\+(?P<offset>[0-9]+))?")
+_RX_GAIN = re.compile(rf"(?P<gain>[-+]?(?:{_NUM}))(?:\((?P<baseline>[-+]?[0-9]+)\))?(?:/(?P<units>\S*))?")
+_RX_INT = re.compile(r"[-+]?[0-9]+")
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    """One signal line of a WFDB header.
+
+    Attributes:
+        file_name: the signal file, relative to the header's folder.
+        fmt: WFDB storage format (``"212"``, ``"16"``, ...).
+        samples_per_frame: samples of this signal per frame (only 1 is supported for reading).
+        skew: skew in frames.
+        byte_offset: bytes to skip at the start of the file (``24`` for challenge ``.mat`` files).
+        adc_gain: digital units per physical unit; ``0`` in the file means uncalibrated.
+        baseline: digital value of physical zero.
+        units: physical unit as written (``"mV"`` when absent).
+        adc_res, adc_zero, init_value, checksum, block_size: optional integer fields (``None`` if absent).
+        description: the signal description (the lead name), ``""`` if absent.
+    """
+
+    file_name: str
+    fmt: str
+    samples_per_frame: int = 1
+    skew: int = 0
+    byte_offset: int = 0
+    adc_gain: float = DEFAULT_ADC_GAIN
+    baseline: int = 0
+    units: str = "mV"
+    adc_res: int | None = None
+    adc_zero: int | None = None
+    init_value: int | None = None
+    checksum: int | None = None
+    block_size: int | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class WfdbHeader:
+    """A parsed single-segment WFDB header.
+
+    Attributes:
+        path: the ``.hea`` file.
+        record_name: the name on the record line.
+        n_sig: number of signals.
+        fs: sampling frequency in Hz (``None`` when the header omits it).
+        n_samples: samples per signal (``None`` when the header omits it: taken from the file size).
+        base_time, base_date: as written, or ``None``.
+        signals: one :class:`SignalSpec` per signal.
+        comments: comment lines, without the leading ``#`` and surrounding blanks.
+    """
+
+    path: Path
+    record_name: str
+    n_sig: int
+    fs: float | None
+    n_samples: int | None
+    base_time: str | None = None
+    base_date: str | None = None
+    signals: tuple[SignalSpec, ...] = ()
+    comments: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def base(self) -> Path:
+        """The record path without extension (``.../100``), as wfdb-python wants it."""
+        return self.path.with_suffix("")
+
+    def signal_files(self) -> list[Path]:
+        """The distinct signal files, in header order."""
+        names = list(dict.fromkeys(s.file_name for s in self.signals))
+        return [self.path.parent / n for n in names]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# header parsing
+
+
+def read_header(path: str | Path) -> WfdbHeader:
+    """Read and strictly parse a WFDB header file.
+
+    Args:
+        path: the ``.hea`` file.
+
+    Raises:
+        LeanECGError: missing, unreadable, not UTF-8, or not a valid single-segment header.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise LeanECGError(path, "is a folder, but a WFDB header file was expected")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise LeanECGError(path, "header file not found") from None
+    except OSError as exc:
+        raise LeanECGError(path, f"cannot read header: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise LeanECGError(
+            path, f"header is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})"
+        ) from None
+    return parse_header_text(text, path)
+
+
+def parse_header_text(text: str, path: str | Path) -> WfdbHeader:
+    """Parse the text of a WFDB header (see :func:`read_header`); ``path`` is where it came from."""
+    path = Path(path)
+    text = text.removeprefix("\ufeff")
+    lines: list[tuple[int, str]] = []
+    comments: list[str] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            comments.append(stripped.lstrip("#").strip())
+        elif stripped:
+            if not stripped.isascii():
+                raise LeanECGError(path, f"header line {lineno} has non-ASCII characters outside a comment")
+            if "\x00" in stripped:
+                raise LeanECGError(path, f"header line {lineno} contains NUL bytes (not a text header)")
+            lines.append((lineno, stripped))
+    if not lines:
+        raise LeanECGError(path, "header is empty (no record line)")
+
+    lineno, record_line = lines[0]
+    rec = _parse_record_line(record_line, lineno, path)
+    signal_lines = lines[1:]
+    if len(signal_lines) != rec["n_sig"]:
+        raise LeanECGError(
+            path,
+            f"record line declares {rec['n_sig']} signal(s) but the header has "
+            f"{len(signal_lines)} signal line(s)",
+        )
+    signals = tuple(_parse_signal_line(line, no, path) for no, line in signal_lines)
+    return WfdbHeader(path=path, signals=signals, comments=tuple(comments), **rec)
+
+
+def _parse_record_line(line: str, lineno: int, path: Path) -> dict[str, Any]:
+    tokens = line.split()
+    where = f"record line (line {lineno})"
+    m = _RX_NAME.fullmatch(tokens[0])
+    if m is None:
+        raise LeanECGError(path, f"{where}: invalid record name {tokens[0]!r}")
+    if m.group("n_seg") is not None:
+        raise LeanECGError(path, "multi-segment WFDB records are not supported")
+    if len(tokens) < 2:
+        raise LeanECGError(
+            path, f"{where} has 1 field; it needs at least a record name and a number of signals"
+        )
+    if len(tokens) > 6:
+        raise LeanECGError(
+            path, f"{where} has {len(tokens)} fields; a WFDB record line has at most 6 ({line[:60]!r})"
+        )
+    if not tokens[1].isdigit():
+        raise LeanECGError(path, f"{where}: number of signals {tokens[1]!r} is not a whole number")
+    n_sig = int(tokens[1])
+    fs: float | None = None
+    if len(tokens) > 2:
+        mf = _RX_FS.fullmatch(tokens[2])
+        if mf is None:
+            raise LeanECGError(path, f"{where}: sampling frequency {tokens[2]!r} is not a positive number")
+        fs = float(mf.group("fs"))
+        if not math.isfinite(fs) or fs <= 0:
+            raise LeanECGError(path, f"{where}: sampling frequency must be > 0 Hz, got {tokens[2]!r}")
+    n_samples: int | None = None
+    if len(tokens) > 3:
+        if not tokens[3].isdigit():
+            raise LeanECGError(path, f"{where}: number of samples {tokens[3]!r} is not a whole number")
+        n_samples = int(tokens[3])
+    return {
+        "record_name": m.group("name"),
+        "n_sig": n_sig,
+        "fs": fs,
+        "n_samples": n_samples,
+        "base_time": tokens[4] if len(tokens) > 4 else None,
+        "base_date": tokens[5] if len(tokens) > 5 else None,
+    }
+
+
+def _parse_signal_line(line: str, lineno: int, path: Path) -> SignalSpec:
+    spans = [(m.start(), m.group()) for m in re.finditer(r"\S+", line)]
+    where = f"signal line {lineno}"
+    if len(spans) < 2:
+        raise LeanECGError(path, f"{where} has only 1 field; it needs at least a file name and a format")
+    file_name = spans[0][1]
+    mf = _RX_FMT.fullmatch(spans[1][1])
+    if mf is None:
+        raise LeanECGError(path, f"{where}: format {spans[1][1]!r} is not a WFDB storage format")
+    fmt = str(int(mf.group("fmt")))
+    kw: dict[str, Any] = {
+        "file_name": file_name,
+        "fmt": fmt,
+        "samples_per_frame": int(mf.group("spf")) if mf.group("spf") else 1,
+        "skew": int(mf.group("skew") or 0),
+        "byte_offset": int(mf.group("offset") or 0),
+    }
+    i = 2
+    baseline: int | None = None
+    if i < len(spans) and not spans[i][1][0].isalpha():
+        mg = _RX_GAIN.fullmatch(spans[i][1])
+        if mg is None:
+            raise LeanECGError(
+                path, f"{where}: ADC gain {spans[i][1]!r} is not of the form gain(baseline)/units"
+            )
+        gain = float(mg.group("gain"))
+        if not math.isfinite(gain):
+            raise LeanECGError(path, f"{where}: ADC gain {spans[i][1]!r} is not finite")
+        kw["adc_gain"] = gain
+        if mg.group("baseline") is not None:
+            baseline = int(mg.group("baseline"))
+        if mg.group("units"):
+            kw["units"] = mg.group("units")
+        i += 1
+    for name in ("adc_res", "adc_zero", "init_value", "checksum", "block_size"):
+        if i < len(spans) and _RX_INT.fullmatch(spans[i][1]):
+            kw[name] = int(spans[i][1])
+            i += 1
+        else:
+            break
+    kw["description"] = line[spans[i][0] :].strip() if i < len(spans) else ""
+    if baseline is None:
+        baseline = kw.get("adc_zero") or 0
+    kw["baseline"] = baseline
+    return SignalSpec(**kw)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# signal file validation
+
+
+def expected_signal_bytes(fmt: str, n_values: int) -> int:
+    """Bytes a signal file needs for ``n_values`` stored samples (all signals of the file, all frames).
+
+    Mirrors the WFDB packings: format 212 packs two 12-bit samples in 3 bytes, 310/311 three 10-bit
+    samples in 4 bytes (310 pads a trailing pair to a whole 4-byte word), the others use whole bytes.
+    """
+    if fmt == "212":
+        return math.ceil(n_values * 1.5)
+    if fmt in ("310", "311"):
+        if fmt == "310" and n_values % 3 == 2:
+            return 4 * math.ceil(n_values * 4 / 3 / 4)
+        return math.ceil(n_values * 4 / 3)
+    if fmt in _BYTES_PER_SAMPLE:
+        return n_values * _BYTES_PER_SAMPLE[fmt]
+    raise ValueError(f"format {fmt} has no fixed size")
+
+
+def _values_in_bytes(fmt: str, n_bytes: int) -> int:
+    """How many whole samples ``n_bytes`` of data can hold in format ``fmt``."""
+    if fmt == "212":
+        return (n_bytes // 3) * 2 + (1 if n_bytes % 3 >= 2 else 0)
+    if fmt in ("310", "311"):
+        return (n_bytes // 4) * 3 + {0: 0, 1: 0, 2: 1, 3: 2}[n_bytes % 4]
+    return n_bytes // _BYTES_PER_SAMPLE[fmt]
+
+
+def validate_signal_files(header: WfdbHeader) -> int:
+    """Check that every signal file exists and has exactly the size the header implies.
+
+    Returns:
+        The number of samples per signal (from the header, or from the file size when the header
+        omits it).
+
+    Raises:
+        LeanECGError: naming the file, for anything that would make decoding fail or lie.
+    """
+    hpath = header.path
+    if header.n_sig == 0:
+        raise LeanECGError(hpath, "header declares no signals")
+    for k, s in enumerate(header.signals, start=1):
+        if s.fmt == "0" or s.file_name == "~":
+            raise LeanECGError(hpath, f"signal {k} is a null signal (format 0, no stored samples)")
+        if s.fmt not in SUPPORTED_FORMATS:
+            raise LeanECGError(
+                hpath,
+                f"signal {k}: unsupported WFDB format {s.fmt} "
+                f"(supported: {', '.join(sorted(SUPPORTED_FORMATS, key=int))})",
+            )
+        if s.samples_per_frame != 1:
+            raise LeanECGError(
+                hpath,
+                f"signal {k} has {s.samples_per_frame} samples per frame: "
+                "multi-frequency WFDB records are not supported",
+            )
+        if s.file_name in ("-", "") or s.block_size:
+            raise LeanECGError(hpath, f"signal {k} is read from a stream or block device; not supported")
+
+    n_samples = header.n_samples
+    for file in header.signal_files():
+        group = [s for s in header.signals if s.file_name == file.name]
+        fmts = sorted({s.fmt for s in group})
+        if len(fmts) > 1:
+            raise LeanECGError(file, f"signals stored in one file use different formats ({', '.join(fmts)})")
+        fmt = fmts[0]
+        if file.is_dir():
+            raise LeanECGError(file, f"is a folder, but {hpath.name} names it as its signal file")
+        if not file.exists():
+            raise LeanECGError(file, f"signal file named in {hpath.name} is missing")
+        if file.suffix.lower() == ".mat":
+            _check_mat_v4(file, header, group)
+        if fmt in _COMPRESSED_FORMATS:
+            continue
+        offset = group[0].byte_offset
+        frame = len(group)
+        try:
+            size = file.stat().st_size
+        except OSError as exc:
+            raise LeanECGError(file, f"cannot read: {exc.strerror or exc}") from None
+        if size < offset:
+            raise LeanECGError(file, f"is truncated: {size} bytes, shorter than its {offset}-byte header")
+        if n_samples is None:  # WFDB: length not in the header -> whatever the file holds
+            n_samples = _values_in_bytes(fmt, size - offset) // frame
+            continue
+        need = offset + expected_signal_bytes(fmt, n_samples * frame)
+        if size < need:
+            held = _values_in_bytes(fmt, size - offset) // frame
+            raise LeanECGError(
+                file,
+                f"is truncated: {size} bytes, but {hpath.name} declares {n_samples} samples x {frame} "
+                f"signal(s) in format {fmt} = {need} bytes (the file holds {held} complete samples)",
+            )
+        one_more = offset + expected_signal_bytes(fmt, (n_samples + 1) * frame)
+        if size >= one_more > need:
+            held = _values_in_bytes(fmt, size - offset) // frame
+            raise LeanECGError(
+                file,
+                f"holds {held} samples per signal but {hpath.name} declares {n_samples}: "
+                "the header's record length is wrong (or the file belongs to another record)",
+            )
+    assert n_samples is not None
+    return n_samples
+
+
+# MATLAB v4: type = M*1000 + O*100 + P*10 + T; M machine (0 little-endian, 1 big-endian), P element type.
+_MAT_ELEMENT_FORMAT = {(0, 3): "16", (0, 2): "32", (1, 3): "61"}
+
+
+def _check_mat_v4(file: Path, header: WfdbHeader, group: list[SignalSpec]) -> None:
+    """Validate the MATLAB v4 matrix header of a challenge ``.mat`` signal file."""
+    try:
+        with file.open("rb") as fh:
+            head = fh.read(20)
+    except OSError as exc:
+        raise LeanECGError(file, f"cannot read: {exc.strerror or exc}") from None
+    if head[:6] == b"MATLAB":
+        raise LeanECGError(
+            file, "is a MATLAB 5+ file; challenge records store 'val' as a MATLAB v4 matrix (save -v4)"
+        )
+    if len(head) < 20:
+        raise LeanECGError(file, f"is truncated: {len(head)} bytes, shorter than a MATLAB v4 matrix header")
+    mtype, mrows, ncols, imagf, namlen = struct.unpack("<5i", head)
+    m_, o_, p_, t_ = mtype // 1000, (mtype // 100) % 10, (mtype // 10) % 10, mtype % 10
+    if not (0 <= mtype < 5000 and o_ == 0 and t_ == 0 and imagf == 0 and 0 < namlen < 64 and mrows >= 0):
+        raise LeanECGError(file, "is not a MATLAB v4 real matrix (bad matrix header)")
+    fmt = _MAT_ELEMENT_FORMAT.get((m_, p_))
+    if fmt is None or fmt != group[0].fmt:
+        raise LeanECGError(
+            file,
+            f"MATLAB element type {mtype} does not match WFDB format {group[0].fmt} in {header.path.name}",
+        )
+    if mrows != len(group):
+        raise LeanECGError(
+            file, f"holds a {mrows} x {ncols} matrix but {header.path.name} declares {len(group)} signal(s)"
+        )
+    if header.n_samples is not None and ncols != header.n_samples:
+        raise LeanECGError(
+            file,
+            f"holds {ncols} samples per signal but {header.path.name} declares {header.n_samples}: "
+            "the header's record length is wrong (or the file belongs to another record)",
+        )
+    if group[0].byte_offset != 20 + namlen:
+        raise LeanECGError(
+            file,
+            f"{header.path.name} says the data start at byte {group[0].byte_offset}, "
+            f"but the MATLAB v4 header ends at byte {20 + namlen}",
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# reading
+
+
+def read_wfdb(path: str | Path, fs: float | None = None, *, annotations: bool = True) -> Record:
+    """Read a WFDB or challenge (``.mat`` + ``.hea``) record, validated.
+
+    Args:
+        path: the ``.hea`` file of the record.
+        fs: expected sampling rate in Hz; must match the header's (or supplies it when the header has none).
+        annotations: also read the first annotation file present (:data:`ANNOTATION_EXTENSIONS`).
+
+    Returns:
+        A :class:`Record` with ``signal`` float32 ``(n_samples, n_sig)`` in the header's physical units
+        (NaN where a sample is marked invalid), lead names and units as written in the header,
+        ``labels`` from ``#Dx:`` comments and parsed comments in ``meta``.
+
+    Raises:
+        LeanECGError: see the module docstring.
+    """
+    import wfdb  # heavy import (pandas); deferred so `import leanecg.data` stays cheap
+
+    header = read_header(path)
+    hpath = header.path
+    record_fs = _resolve_fs(header, fs)
+    n_samples = validate_signal_files(header)
+    if n_samples == 0:
+        raise LeanECGError(hpath, "signal has no samples (record length 0)")
+    try:
+        rec = wfdb.rdrecord(str(header.base), physical=False, return_res=_return_res(header))
+    except Exception as exc:  # wfdb raises many types on corrupt input; never let them leak
+        raise LeanECGError(hpath, f"cannot decode signal: {_describe_exc(exc)}") from None
+    _check_same_reading(header, rec)
+    digital = np.asarray(rec.d_signal)
+    if digital.ndim != 2 or digital.shape != (n_samples, header.n_sig):
+        raise LeanECGError(
+            hpath,
+            f"decoded {tuple(digital.shape)} samples x signals, but the header declares "
+            f"({n_samples}, {header.n_sig})",
+        )
+    _verify_checksums(header, digital)
+    signal, n_invalid, uncalibrated = _to_physical(header, digital)
+
+    meta: dict[str, Any] = {
+        "format": "wfdb-mat" if any(f.suffix.lower() == ".mat" for f in header.signal_files()) else "wfdb",
+        "comments": list(header.comments),
+    }
+    labels = parse_comments(header.comments, meta)
+    if header.base_time:
+        meta["base_time"] = header.base_time
+    if header.base_date:
+        meta["base_date"] = header.base_date
+    if n_invalid:
+        meta["invalid_samples"] = n_invalid
+    if uncalibrated:
+        meta["uncalibrated_leads"] = uncalibrated
+    annotation = None
+    if annotations:
+        annotation = _read_first_annotation(header.base, n_samples, meta)
+    leads = [s.description.strip() or f"ch{k}" for k, s in enumerate(header.signals)]
+    return Record(
+        name=hpath.stem,
+        signal=signal,
+        fs=record_fs,
+        leads=leads,
+        units=[s.units for s in header.signals],
+        path=header.base,
+        labels=labels,
+        annotation=annotation,
+        meta=meta,
+    )
+
+
+def _check_same_reading(header: WfdbHeader, rec: Any) -> None:
+    """wfdb-python re-parses the header with looser rules: make sure it decoded what we validated."""
+    ours = [(s.fmt, s.byte_offset, s.samples_per_frame, s.skew) for s in header.signals]
+    theirs = [
+        (str(f), int(o or 0), int(p or 1), int(k or 0))
+        for f, o, p, k in zip(rec.fmt, rec.byte_offset, rec.samps_per_frame, rec.skew, strict=True)
+    ]
+    if ours != theirs:  # pragma: no cover - would mean a header both parsers accept but read differently
+        raise LeanECGError(header.path, f"header is ambiguous: read as {ours} here but {theirs} by wfdb")
+
+
+_16_BIT_FORMATS = frozenset({"16", "61", "80", "160", "212", "310", "311", "508", "516"})
+
+
+def _return_res(header: WfdbHeader) -> int:
+    """Smallest integer width wfdb may decode into without overflow (int16 halves the work of int64)."""
+    return 16 if all(s.fmt in _16_BIT_FORMATS for s in header.signals) else 32
+
+
+def _resolve_fs(header: WfdbHeader, fs: float | None) -> float:
+    if header.fs is None:
+        if fs is None:
+            raise LeanECGError(
+                header.path,
+                "header gives no sampling frequency; pass it with fs= (--fs on the command line)",
+            )
+        return float(fs)
+    if fs is not None and not math.isclose(fs, header.fs, rel_tol=1e-9, abs_tol=1e-9):
+        raise LeanECGError(header.path, f"fs={fs:g} Hz was given but the header says {header.fs:g} Hz")
+    return float(header.fs)
+
+
+def _verify_checksums(header: WfdbHeader, digital: np.ndarray) -> None:
+    declared = [s.checksum for s in header.signals]
+    if all(c in (None, 0) for c in declared):  # none, or CinC 2017's all-zero placeholders
+        return
+    for k, s in enumerate(header.signals):
+        if s.checksum is None:
+            continue
+        got = int(digital[:, k].sum(dtype=np.int64)) & 0xFFFF  # per column: 10x faster than axis=0
+        if (s.checksum & 0xFFFF) != int(got):
+            name = s.description or f"signal {k + 1}"
+            raise LeanECGError(
+                header.path,
+                f"checksum mismatch for {name}: header says {s.checksum}, the samples in {s.file_name} "
+                f"sum to {int(got) - 65536 if got > 32767 else int(got)} (mod 2^16); the file is corrupt "
+                "or belongs to another record",
+            )
+
+
+def _to_physical(header: WfdbHeader, digital: np.ndarray) -> tuple[np.ndarray, int, list[str]]:
+    """``(d - baseline) / gain`` per column (in float64, stored float32), NaN where the sample is invalid."""
+    out = np.empty(digital.shape, dtype=np.float32)
+    n_invalid = 0
+    uncalibrated: list[str] = []
+    for k, s in enumerate(header.signals):
+        gain = s.adc_gain
+        if gain == 0:
+            gain = DEFAULT_ADC_GAIN
+            uncalibrated.append(s.description or f"ch{k}")
+        col = digital[:, k]
+        phys = col.astype(np.float64)
+        phys -= s.baseline
+        phys /= gain
+        sentinel = INVALID_SAMPLE_VALUE.get(s.fmt)
+        if sentinel is not None:
+            bad = col == sentinel
+            if bad.any():
+                phys[bad] = np.nan
+                n_invalid += int(np.count_nonzero(bad))
+        out[:, k] = phys
+    return out, n_invalid, uncalibrated
+
+
+_KEY_VALUE = re.compile(r"(?P<key>[A-Za-z][A-Za-z0-9 _./-]{0,39}?)\s*:\s*(?P<value>.*)")
+_MITDB_FIRST = re.compile(r"(?P<age>[0-9]{1,3}|\?+)\s+(?P<sex>[MF]|\?)(?:\s|$)")
+_RESERVED_META = {"comments", "format", "labels", "annotator", "invalid_samples", "uncalibrated_leads"}
+
+
+def parse_comments(comments: tuple[str, ...] | list[str], meta: dict[str, Any]) -> list[str]:
+    """Parse header comments into ``meta`` and return the ``#Dx:`` labels.
+
+    ``Key: value`` lines become ``meta["key"]`` (lower case, blanks as ``_``): ``Age`` as a number
+    (``None`` for ``NaN``/``Unknown``), everything else as the written string. ``Dx`` codes (comma
+    separated) are returned as strings. MIT-BIH style first lines (``69 M 1085 1629 x1``) give ``age`` and
+    ``sex``.
+    """
+    labels: list[str] = []
+    for k, line in enumerate(comments):
+        m = _KEY_VALUE.fullmatch(line)
+        if m:
+            key = re.sub(r"[\s./-]+", "_", m.group("key").strip()).lower()
+            value = m.group("value").strip()
+            if key == "dx":
+                labels.extend(code.strip() for code in value.split(",") if code.strip())
+            elif key == "age":
+                meta["age"] = _parse_age(value)
+            elif key not in _RESERVED_META:
+                meta.setdefault(key, value)
+            continue
+        if k == 0:
+            mm = _MITDB_FIRST.match(line)
+            if mm:
+                meta.setdefault("age", _parse_age(mm.group("age")))
+                meta.setdefault("sex", mm.group("sex") if mm.group("sex") != "?" else None)
+    return labels
+
+
+def _parse_age(value: str) -> int | float | None:
+    try:
+        age = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(age) or age < 0:
+        return None
+    return int(age) if age.is_integer() else age
+
+
+# ---------------------------------------------------------------------------------------------------------
+# annotations
+
+
+def _read_first_annotation(base: Path, n_samples: int, meta: dict[str, Any]) -> Annotation | None:
+    for ext in ANNOTATION_EXTENSIONS:
+        file = base.with_name(f"{base.name}.{ext}")
+        if file.is_file():
+            meta["annotator"] = ext
+            return read_annotation_file(file, n_samples)
+    return None
+
+
+def read_annotation_file(file: str | Path, n_samples: int | None = None) -> Annotation:
+    """Read a WFDB annotation file (``100.atr``) with :func:`wfdb.rdann`, validated.
+
+    Aux notes lose the trailing NUL byte of MIT format and the literal ``"None"`` some writers store.
+    Sample indices must lie in ``[0, n_samples]`` when ``n_samples`` is given (``n_samples`` itself
+    occurs: end-of-record markers in CPSC 2021).
+
+    Raises:
+        LeanECGError: unreadable or out-of-range annotation file.
+    """
+    import wfdb
+
+    file = Path(file)
+    if file.is_dir():
+        raise LeanECGError(file, "is a folder, but an annotation file was expected")
+    try:
+        size = file.stat().st_size
+    except OSError as exc:
+        raise LeanECGError(file, f"cannot read: {exc.strerror or exc}") from None
+    if size == 0:
+        raise LeanECGError(file, "annotation file is empty")
+    base, ext = file.with_suffix(""), file.suffix.lstrip(".")
+    try:
+        ann = wfdb.rdann(str(base), ext)
+    except Exception as exc:
+        raise LeanECGError(file, f"cannot read annotations: {_describe_exc(exc)}") from None
+    sample = np.asarray(ann.sample, dtype=np.int64)
+    symbols = [str(s) for s in (ann.symbol or [])]
+    raw_aux = list(ann.aux_note or [])
+    if len(raw_aux) != len(symbols):
+        raw_aux = [""] * len(symbols)
+    aux = ["" if a is None or a == "None" else str(a).rstrip("\x00").strip() for a in raw_aux]
+    aux = ["" if a == "None" else a for a in aux]
+    if len(sample) != len(symbols):
+        raise LeanECGError(file, f"garbled annotation file: {len(sample)} times but {len(symbols)} symbols")
+    if len(sample):
+        if sample.min() < 0:
+            raise LeanECGError(file, f"annotation at negative sample {int(sample.min())}")
+        if n_samples is not None and sample.max() > n_samples:
+            raise LeanECGError(
+                file,
+                f"annotation at sample {int(sample.max())} is beyond the end of the signal "
+                f"({n_samples} samples): wrong annotation file for this record?",
+            )
+    return Annotation(sample=sample, symbol=symbols, aux_note=aux)
+
+
+def _describe_exc(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,164 @@
+"""Minimal CNNs for wearables: LiteNet (record/window classifier) and BeatNet (beat classifier).
+
+* ``LiteNet``: in the spirit of LiteNet (He et al. 2018) and PD-Net: a wide-kernel stem, a few
+  stride-2 depthwise-separable blocks, global pooling and one linear layer -- about 15 k weights
+  for one lead at ``width == 1``, ReLU only and no squeeze-excite (conv-bn-relu triples that fuse
+  and quantize to int8 without special cases).
+* ``BeatNet``: a small CNN on a window around one R peak (e.g. 0.25 s before to 0.45 s after,
+  ~256 samples at 360 Hz for MIT-BIH) whose pooled morphology embedding is joined with an
+  RR-interval feature vector by :class:`~leanecg.models.heads.BeatHead`; under 50 k weights.
+
+Shapes: ``(batch, n_leads, n_samples) -> (batch, n_classes)``; BeatNet also takes
+``features: (batch, n_features)`` when built with ``n_features > 0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from leanecg.models.blocks import ConvBNAct, DepthwiseSeparableConv, MaxPool, make_divisible
+from leanecg.models.heads import BeatHead, ClassifierHead, FusionClassifier, SequenceClassifier
+
+
+def _scale(channels: int, width: float) -> int:
+    """Channel scaling for tiny models: multiples of 4, at least 4."""
+    return make_divisible(channels * width, 4)
+
+
+class LiteNetBackbone(nn.Module):
+    """Stem conv (stride 2) + depthwise-separable blocks; ``(B, n_leads, L) -> (B, C, ceil(L/stride))``."""
+
+    def __init__(
+        self,
+        n_leads: int,
+        stem_channels: int,
+        stem_kernel: int,
+        blocks: Sequence[tuple[int, int]],
+        kernel_size: int,
+    ) -> None:
+        super().__init__()
+        self.stem = ConvBNAct(n_leads, stem_channels, stem_kernel, stride=2)
+        layers: list[nn.Module] = []
+        in_ch, stride = stem_channels, 2
+        for out_ch, s in blocks:
+            layers.append(DepthwiseSeparableConv(in_ch, out_ch, kernel_size, s))
+            in_ch, stride = out_ch, stride * s
+        self.blocks = nn.Sequential(*layers)
+        self.out_channels = in_ch
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.stem(x))
+
+
+class LiteNet(SequenceClassifier):
+    """Minimal depthwise-separable CNN for wearable ECG.
+
+    Args:
+        n_leads, n_classes: input leads and output logits.
+        width: channel multiplier (multiples of 4).
+        depth: multiplier of the number of extra stride-1 blocks (one after each strided block at
+            ``depth >= 2``; ``depth < 1`` is treated as 1 -- the strided blocks set the resolution).
+        stem_channels: stem channels at ``width == 1``.
+        stem_kernel: odd stem kernel length (stride 2).
+        blocks: rows ``[out_channels, stride]`` of depthwise-separable blocks.
+        kernel_size: odd depthwise kernel length.
+        pool: global pooling of the head.
+        dropout: dropout before the classifier.
+    """
+
+    def __init__(
+        self,
+        n_leads: int,
+        n_classes: int,
+        width: float = 1.0,
+        depth: float = 1.0,
+        *,
+        stem_channels: int = 16,
+        stem_kernel: int = 15,
+        blocks: Sequence[Sequence[int]] = ((24, 2), (32, 2), (48, 2), (64, 2), (96, 1)),
+        kernel_size: int = 9,
+        pool: str = "avg",
+        dropout: float = 0.1,
+    ) -> None:
+        rows: list[tuple[int, int]] = []
+        extra = max(0, int(depth) - 1)
+        for row in blocks:
+            if len(row) != 2:
+                raise ValueError(f"each LiteNet block is [out_channels, stride], got {list(row)}")
+            c, s = _scale(int(row[0]), width), int(row[1])
+            rows.append((c, s))
+            rows.extend((c, 1) for _ in range(extra))
+        backbone = LiteNetBackbone(n_leads, _scale(stem_channels, width), stem_kernel, rows, kernel_size)
+        head = ClassifierHead(backbone.out_channels, n_classes, pool=pool, dropout=dropout)
+        super().__init__(backbone, head, n_leads, backbone.stride)
+
+
+class BeatNetBackbone(nn.Module):
+    """Conv-bn-relu blocks each followed by a stride-2 max-pool (the last one by none).
+
+    ``(B, n_leads, L) -> (B, channels[-1], ceil(L / 2 ** (len(channels) - 1)))``.
+    """
+
+    def __init__(self, n_leads: int, channels: Sequence[int], kernel_sizes: Sequence[int]) -> None:
+        super().__init__()
+        if len(channels) != len(kernel_sizes) or not channels:
+            raise ValueError("'channels' and 'kernel_sizes' must be non-empty lists of the same length")
+        layers: list[nn.Module] = []
+        in_ch = n_leads
+        for i, (c, k) in enumerate(zip(channels, kernel_sizes, strict=True)):
+            layers.append(ConvBNAct(in_ch, c, k))
+            if i < len(channels) - 1:
+                layers.append(MaxPool(3, 2))
+            in_ch = c
+        self.layers = nn.Sequential(*layers)
+        self.out_channels = in_ch
+        self.stride = 2 ** (len(channels) - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class BeatNet(FusionClassifier):
+    """Beat classifier: small CNN on the beat window + RR features (``forward(x, features=None)``).
+
+    Args:
+        n_leads, n_classes: input leads and output logits (e.g. 5 AAMI classes N, S, V, F, Q).
+        width: channel multiplier (multiples of 4) of the CNN and the head's hidden layer.
+        depth: ``depth > 1`` appends ``round((len(channels) - 1) * (depth - 1))`` extra conv blocks
+            at the last width (no pooling); ``depth <= 1`` keeps the listed blocks.
+        n_features: RR features per beat (e.g. pre-RR, post-RR, local and average RR); 0 for a
+            morphology-only model.
+        channels: conv channels per block at ``width == 1``.
+        kernel_sizes: odd kernel length per block.
+        pool: pooling of the CNN output (``"avgmax"`` keeps peak amplitudes).
+        hidden: hidden units of the fusion MLP at ``width == 1``.
+        dropout: dropout in the head.
+    """
+
+    def __init__(
+        self,
+        n_leads: int,
+        n_classes: int,
+        width: float = 1.0,
+        depth: float = 1.0,
+        n_features: int = 0,
+        *,
+        channels: Sequence[int] = (16, 32, 48, 64),
+        kernel_sizes: Sequence[int] = (9, 7, 5, 5),
+        pool: str = "avgmax",
+        hidden: int = 64,
+        dropout: float = 0.1,
+    ) -> None:
+        chans = [_scale(c, width) for c in channels]
+        kernels = list(kernel_sizes)
+        extra = max(0, round((len(chans) - 1) * (depth - 1)))
+        backbone = BeatNetBackbone(n_leads, chans, kernels)
+        if extra:
+            tail = [ConvBNAct(chans[-1], chans[-1], kernels[-1]) for _ in range(extra)]
+            backbone.layers.extend(tail)
+        head = BeatHead(backbone.out_channels, n_features, n_classes, pool, _scale(hidden, width), dropout)
+        super().__init__(backbone, head, n_leads, backbone.stride)

@@ -1,0 +1,332 @@
+"""One registry for every deep model: build by name, list, and rebuild from a JSON config.
+
+>>> model = build_model("mobilenet_v3", n_leads=1, n_classes=4, width=0.5)
+>>> config = model_config(model)              # JSON-able dict
+>>> same = build_from_config(config)          # same architecture; load_state_dict(strict=True) works
+
+Every model maps ``x: (batch, n_leads, n_samples)`` float32 to logits ``(batch, n_classes)``;
+``beatnet`` and ``wide_deep`` also take ``features: (batch, n_features)`` (and ``wide_deep``
+optionally ``age_sex: (batch, 2)``) by keyword; ``model.extra_inputs`` names them and
+``model.min_samples`` is the documented minimum input length. ``width`` multiplies channel counts
+(and hidden sizes), ``depth`` the number of blocks/layers; ``overrides`` set any architecture
+option listed in :attr:`ModelSpec.default_config` ``["options"]``.
+
+A checkpoint is the weights-only ``state_dict`` plus :func:`model_config`; the config stores every
+option resolved (defaults included), so it rebuilds the same architecture even if defaults change.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import math
+import numbers
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from leanecg.errors import LeanECGError
+from leanecg.models.efficientnet import EfficientNet1d
+from leanecg.models.litenet import BeatNet, LiteNet
+from leanecg.models.mobilenet import MobileNetV1, MobileNetV2, MobileNetV3
+from leanecg.models.recurrent import CNNLSTM, BiRNN
+from leanecg.models.resnet import ResNet1d
+from leanecg.models.shufflenet import ShuffleNetV2
+from leanecg.models.transformer import ECGTransformer
+from leanecg.models.wide_deep import WideDeep
+
+CONFIG_FORMAT = "leanecg.model/1"
+FAMILIES = ("reference", "lightweight")
+_CONFIG_ATTR = "_leanecg_config"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What :func:`list_models` reports about one model.
+
+    Attributes:
+        name: registry name (stable, lower case).
+        family: ``"reference"`` (published-winner style baselines) or ``"lightweight"``.
+        description: one line.
+        default_config: ``{"width", "depth", "n_features", "options"}`` used when nothing is
+            overridden; ``options`` lists every architecture option ``build_model`` accepts.
+        takes_features: whether ``n_features > 0`` is allowed (``features=`` input).
+    """
+
+    name: str
+    family: str
+    description: str
+    default_config: dict[str, Any]
+    takes_features: bool
+
+
+@dataclass(frozen=True)
+class _Entry:
+    factory: Callable[..., nn.Module]
+    family: str
+    description: str
+    fixed: dict[str, Any] = field(default_factory=dict)  # options the name pins (not overridable)
+    defaults: dict[str, Any] = field(default_factory=dict)  # options whose default the name changes
+
+
+_REGISTRY: dict[str, _Entry] = {
+    "resnet1d": _Entry(
+        ResNet1d,
+        "reference",
+        "ResNet-1D with 15/9-sample kernels (top CinC 2020/2021 entries, Ribeiro et al. 2020)",
+        fixed={"se_reduction": 0},
+    ),
+    "se_resnet1d": _Entry(
+        ResNet1d,
+        "reference",
+        "SE-ResNet-1D: ResNet-1D with squeeze-excite channel attention",
+        defaults={"se_reduction": 16},
+    ),
+    "cnn_lstm": _Entry(CNNLSTM, "reference", "stride-2 conv feature extractor + LSTM, pooled over time"),
+    "bilstm": _Entry(
+        BiRNN,
+        "reference",
+        "strided-conv patch embedding + 2-layer bidirectional LSTM",
+        fixed={"rnn_type": "lstm"},
+    ),
+    "gru": _Entry(
+        BiRNN,
+        "reference",
+        "strided-conv patch embedding + 2-layer bidirectional GRU",
+        fixed={"rnn_type": "gru"},
+    ),
+    "transformer": _Entry(
+        ECGTransformer, "reference", "conv stem + sinusoidal positions + 4 pre-norm transformer layers"
+    ),
+    "wide_deep": _Entry(
+        WideDeep,
+        "reference",
+        "deep branch (any zoo backbone) + handcrafted-feature branch + optional age/sex (CinC 2020 winner)",
+    ),
+    "mobilenet_v1": _Entry(MobileNetV1, "lightweight", "MobileNetV1-1D: depthwise-separable conv stages"),
+    "mobilenet_v2": _Entry(
+        MobileNetV2, "lightweight", "MobileNetV2-1D: inverted residuals, linear bottlenecks"
+    ),
+    "mobilenet_v3": _Entry(
+        MobileNetV3, "lightweight", "MobileNetV3-Small-1D: inverted residuals with SE and hard-swish"
+    ),
+    "shufflenet_v2": _Entry(
+        ShuffleNetV2, "lightweight", "ShuffleNetV2-1D: channel split + channel shuffle units"
+    ),
+    "efficientnet1d": _Entry(
+        EfficientNet1d, "lightweight", "EfficientNet-1D: MBConv + SE, compound scaling with phi"
+    ),
+    "litenet": _Entry(LiteNet, "lightweight", "minimal depthwise-separable CNN for wearables (~15k weights)"),
+    "beatnet": _Entry(
+        BeatNet,
+        "lightweight",
+        "beat classifier: small CNN on a beat window + RR-feature vector (<50k weights)",
+    ),
+}
+
+
+def _jsonable(value: Any) -> Any:
+    """Tuples -> lists recursively (JSON has no tuples); other values unchanged."""
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _takes_features(entry: _Entry) -> bool:
+    return "n_features" in inspect.signature(entry.factory).parameters
+
+
+def _default_options(entry: _Entry) -> dict[str, Any]:
+    """Every overridable option of an entry with its default (keyword-only constructor arguments)."""
+    options = {
+        p.name: _jsonable(p.default)
+        for p in inspect.signature(entry.factory).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in entry.fixed
+    }
+    options.update(_jsonable(entry.defaults))
+    return options
+
+
+def _entry(name: Any) -> tuple[str, _Entry]:
+    key = name.strip().lower() if isinstance(name, str) else name
+    if not isinstance(key, str) or key not in _REGISTRY:
+        raise LeanECGError("model", f"unknown model {name!r}; available: {', '.join(_REGISTRY)}")
+    return key, _REGISTRY[key]
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    """Whether an override has the type of its default (an int is fine for a float)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float) and math.isfinite(value)
+    if isinstance(default, int):
+        return isinstance(value, int)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    if isinstance(default, list):
+        return isinstance(value, list | tuple)
+    if default is None:
+        return value is None or isinstance(value, dict)
+    return True
+
+
+def _check_number(path: str, value: Any, minimum: float, integer: bool) -> None:
+    """Raise unless ``value`` is an integer >= ``minimum`` (``integer``) or a positive finite number."""
+    if isinstance(value, bool):
+        ok = False
+    elif integer:
+        ok = isinstance(value, numbers.Integral) and value >= minimum
+    else:
+        ok = isinstance(value, numbers.Real) and math.isfinite(value) and value > minimum
+    if not ok:
+        kind = f"an integer >= {minimum}" if integer else "a positive number"
+        raise LeanECGError(path, f"must be {kind}, got {value!r}")
+
+
+def build_model(
+    name: str,
+    n_leads: int,
+    n_classes: int,
+    width: float = 1.0,
+    depth: float = 1.0,
+    n_features: int = 0,
+    **overrides: Any,
+) -> nn.Module:
+    """Build a zoo model by name.
+
+    Args:
+        name: registry name (see :func:`list_models`).
+        n_leads: input leads (channels) of ``x: (batch, n_leads, n_samples)``.
+        n_classes: output logits.
+        width: channel multiplier (> 0).
+        depth: block/layer-count multiplier (> 0).
+        n_features: length of the ``features`` input (only ``beatnet`` and ``wide_deep``).
+        **overrides: architecture options (``ModelSpec.default_config["options"]``).
+
+    Returns:
+        The model in training mode; ``model_config(model)`` gives its JSON config.
+
+    Raises:
+        LeanECGError: unknown name or option, or an invalid value.
+    """
+    key, entry = _entry(name)
+    _check_number("n_leads", n_leads, 1, integer=True)
+    _check_number("n_classes", n_classes, 1, integer=True)
+    _check_number("width", width, 0, integer=False)
+    _check_number("depth", depth, 0, integer=False)
+    _check_number("n_features", n_features, 0, integer=True)
+    takes_features = _takes_features(entry)
+    if n_features and not takes_features:
+        with_features = ", ".join(n for n, e in _REGISTRY.items() if _takes_features(e))
+        raise LeanECGError("n_features", f"model '{key}' takes no feature input; use one of: {with_features}")
+    options = _default_options(entry)
+    for opt, value in overrides.items():
+        if opt not in options:
+            raise LeanECGError(
+                "model", f"unknown option {opt!r} for model '{key}'; options: {', '.join(options) or 'none'}"
+            )
+        if not _same_kind(value, options[opt]):
+            raise LeanECGError(
+                opt, f"expected a value like {options[opt]!r} for model '{key}', got {value!r}"
+            )
+        options[opt] = _jsonable(value)
+    try:
+        json.dumps(options)
+    except (TypeError, ValueError) as exc:
+        raise LeanECGError("model", f"options of '{key}' must be JSON-serialisable: {exc}") from exc
+    kwargs: dict[str, Any] = {**copy.deepcopy(options), **entry.fixed}
+    if takes_features:
+        kwargs["n_features"] = int(n_features)
+    try:
+        model = entry.factory(int(n_leads), int(n_classes), float(width), float(depth), **kwargs)
+    except ValueError as exc:
+        raise LeanECGError("model", f"invalid options for '{key}': {exc}") from exc
+    options.update(_jsonable(getattr(model, "resolved_options", {})))
+    config = {
+        "format": CONFIG_FORMAT,
+        "name": key,
+        "n_leads": int(n_leads),
+        "n_classes": int(n_classes),
+        "width": float(width),
+        "depth": float(depth),
+        "n_features": int(n_features),
+        "options": options,
+    }
+    object.__setattr__(model, _CONFIG_ATTR, config)
+    return model
+
+
+def list_models() -> list[ModelSpec]:
+    """Every registered model, reference models first."""
+    specs = [
+        ModelSpec(
+            name=name,
+            family=entry.family,
+            description=entry.description,
+            default_config={"width": 1.0, "depth": 1.0, "n_features": 0, "options": _default_options(entry)},
+            takes_features=_takes_features(entry),
+        )
+        for name, entry in _REGISTRY.items()
+    ]
+    return sorted(specs, key=lambda s: FAMILIES.index(s.family))
+
+
+def model_config(model: nn.Module) -> dict[str, Any]:
+    """The JSON-able config of a model built by :func:`build_model` (a deep copy).
+
+    Raises:
+        LeanECGError: the model was not built by :func:`build_model`.
+    """
+    config = getattr(model, _CONFIG_ATTR, None)
+    if not isinstance(config, dict):
+        raise LeanECGError(
+            "model", f"{type(model).__name__} was not built by leanecg.models.build_model; it has no config"
+        )
+    return copy.deepcopy(config)
+
+
+def build_from_config(config: Mapping[str, Any]) -> nn.Module:
+    """Rebuild a model from :func:`model_config` output (e.g. read back from JSON).
+
+    The result has the same architecture, so ``load_state_dict(state, strict=True)`` restores it.
+
+    Raises:
+        LeanECGError: not a model config, or an invalid one.
+    """
+    if not isinstance(config, Mapping):
+        raise LeanECGError("config", f"expected a model config object, got {type(config).__name__}")
+    fmt = config.get("format")
+    if fmt != CONFIG_FORMAT:
+        raise LeanECGError(
+            "config", f"not a LeanECG model config (format {fmt!r}, expected {CONFIG_FORMAT!r})"
+        )
+    required = ("name", "n_leads", "n_classes", "width", "depth", "n_features", "options")
+    missing = [k for k in required if k not in config]
+    if missing:
+        raise LeanECGError("config", f"model config lacks {', '.join(missing)}")
+    unknown = sorted(set(config) - {"format", *required})
+    if unknown:
+        raise LeanECGError("config", f"unknown keys in model config: {', '.join(unknown)}")
+    options = config["options"]
+    if not isinstance(options, Mapping):
+        raise LeanECGError("config", "'options' must be an object")
+    return build_model(
+        config["name"],
+        config["n_leads"],
+        config["n_classes"],
+        config["width"],
+        config["depth"],
+        config["n_features"],
+        **dict(options),
+    )
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (``sum(p.numel())``), optionally only those with ``requires_grad``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -1,0 +1,461 @@
+"""Arrays in, batches out: the :class:`ArraySplit` container and the batching used by training and inference.
+
+Layout: unlike the rest of LeanECG (``(n_samples, n_leads)`` per record), everything here is
+**channel-first**, the layout torch models take: a record is ``(n_leads, n_samples)`` float32 in mV and a
+batch is ``(batch, n_leads, n_samples)``. Labels are int class indices ``(N,)`` (single-label) or float
+multi-hot ``(N, n_classes)`` (multi-label; soft targets in ``[0, 1]`` are allowed).
+
+Training batches (:class:`TrainBatches`): each item of the dataset is a whole batch, so a batch is cut from
+the arrays with one vectorised gather (a random ``crop_samples`` window per record, zero-padded on the right
+when a record is shorter) instead of one Python call per sample. ``crop_samples=None`` trains on full-length
+records, zero-padded on the right to the longest record of the batch (use a crop for variable-length data:
+random batches of very different lengths waste compute on padding).
+
+Augmentations are callables ``aug(x, rng) -> x`` with ``rng`` a ``numpy.random.Generator``. By default
+``x`` is one record ``(n_leads, n_samples)`` and the callable is applied to each record of the batch; a
+callable with an attribute ``batched = True`` is called once with the whole batch
+``(batch, n_leads, n_samples)`` (vectorised augmentations should declare it). The result must keep the
+shape. :func:`channels_last_augment` adapts an augmentation written for LeanECG's ``(n_samples, n_leads)``
+convention, such as ``leanecg.signal.augment.Compose`` (``aug(x, fs, rng)``).
+
+Inference batches (:func:`inference_batches`): either full-length records grouped by length (sorted by
+length; a batch only mixes records whose lengths differ by at most ``pad_fraction`` of the longest, the
+shorter ones zero-padded on the right -- the default ``0.0`` batches only equal lengths, so a record's
+prediction never depends on which other records are predicted with it), or sliding windows of ``window``
+samples every ``hop`` samples (the last window is aligned with the record's end so the tail is covered;
+records shorter than a window are zero-padded on the right to one window).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
+
+from leanecg.errors import LeanECGError
+from leanecg.train.seed import numpy_generator, torch_generator
+
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+_MAX_LEADS = 16  # 12 standard leads + Frank XYZ + spare; more "leads" than this means a transposed record
+
+
+@dataclass(eq=False)
+class ArraySplit:
+    """ECG records with labels (and optional features and patient ids), ready for training.
+
+    Attributes:
+        X: either a list of float32 arrays ``(n_leads, n_samples_i)`` (variable lengths; 1-D arrays are
+            single-lead records) or one floating array ``(N, n_leads, T)`` (a ``(N, T)`` array is read as
+            single-lead). A stacked array is kept as given (no copy), so a ``np.load(..., mmap_mode="r")``
+            cache stays on disk; batches are converted to float32 as they are cut.
+        y: int class indices ``(N,)`` (single-label) or float multi-hot ``(N, n_classes)`` in ``[0, 1]``
+            (multi-label), or ``None`` for unlabelled data (inference, self-supervision).
+        features: optional float32 ``(N, n_features)`` given to the model as ``features=``.
+        groups: optional ``(N,)`` patient ids (for patient-level resampling and splits).
+        name: what error messages call this split (``"train"``, ``"val"``, ...).
+    """
+
+    X: list[np.ndarray] | np.ndarray
+    y: np.ndarray | None
+    features: np.ndarray | None = None
+    groups: np.ndarray | None = None
+    name: str = "split"
+
+    def __post_init__(self) -> None:
+        self.X = _check_X(self.X, f"{self.name}.X")
+        n = len(self.X)
+        if n == 0:
+            raise LeanECGError(f"{self.name}.X", "holds no records")
+        if self.y is not None:
+            self.y = _check_y(self.y, n, f"{self.name}.y")
+        if self.features is not None:
+            f = np.asarray(self.features, dtype=np.float32)
+            if f.ndim != 2 or f.shape[0] != n:
+                raise LeanECGError(
+                    f"{self.name}.features", f"expected shape ({n}, n_features), got {tuple(f.shape)}"
+                )
+            if not np.isfinite(f).all():
+                raise LeanECGError(f"{self.name}.features", "contains NaN or infinite values")
+            self.features = f
+        if self.groups is not None:
+            g = np.asarray(self.groups)
+            if g.shape != (n,):
+                raise LeanECGError(f"{self.name}.groups", f"expected shape ({n},), got {tuple(g.shape)}")
+            self.groups = g
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    @property
+    def stacked(self) -> bool:
+        """True when ``X`` is one ``(N, n_leads, T)`` array (all records the same length)."""
+        return isinstance(self.X, np.ndarray)
+
+    @property
+    def n_leads(self) -> int:
+        return int(self.X.shape[1] if isinstance(self.X, np.ndarray) else self.X[0].shape[0])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """int64 ``(N,)``: samples per record."""
+        return record_lengths(self.X)
+
+    @property
+    def multilabel(self) -> bool:
+        """True for multi-hot ``(N, n_classes)`` labels."""
+        return self.y is not None and self.y.ndim == 2
+
+    @property
+    def n_classes(self) -> int:
+        """Columns of a multi-hot ``y``; for class indices, the largest index + 1 (a lower bound)."""
+        if self.y is None:
+            raise LeanECGError(f"{self.name}.y", "this split has no labels")
+        return int(self.y.shape[1]) if self.y.ndim == 2 else int(self.y.max()) + 1
+
+    @property
+    def n_features(self) -> int:
+        return 0 if self.features is None else int(self.features.shape[1])
+
+    def subset(self, indices: Sequence[int] | np.ndarray, name: str | None = None) -> ArraySplit:
+        """The records at ``indices`` (int positions or a boolean mask), in that order."""
+        sel = np.asarray(indices)
+        idx = np.arange(len(self))[sel if sel.dtype == bool else sel.astype(np.int64)]
+        if isinstance(self.X, np.ndarray):
+            X: list[np.ndarray] | np.ndarray = self.X[idx]
+        else:
+            X = [self.X[i] for i in idx]
+        return ArraySplit(
+            X=X,
+            y=None if self.y is None else self.y[idx],
+            features=None if self.features is None else self.features[idx],
+            groups=None if self.groups is None else self.groups[idx],
+            name=name or self.name,
+        )
+
+
+def _check_X(X: Any, source: str) -> list[np.ndarray] | np.ndarray:
+    if isinstance(X, np.ndarray):
+        if X.ndim == 2:
+            X = X[:, None, :]
+        if X.ndim != 3:
+            raise LeanECGError(
+                source, f"expected (N, n_leads, n_samples) or a list of records, got {X.ndim}-D"
+            )
+        if not np.issubdtype(X.dtype, np.floating):
+            raise LeanECGError(source, f"expected a floating-point array, got dtype {X.dtype}")
+        _check_layout(X.shape[1], X.shape[2], source)
+        if X.shape[2] == 0:
+            raise LeanECGError(source, "records have no samples")
+        return X
+    if not isinstance(X, list | tuple):
+        raise LeanECGError(source, f"expected a list of arrays or one 3-D array, got {type(X).__name__}")
+    out = []
+    n_leads = None
+    for i, x in enumerate(X):
+        try:
+            a = np.asarray(x, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise LeanECGError(source, f"record {i} is not a numeric array ({exc})") from None
+        if a.ndim == 1:
+            a = a[None, :]
+        if a.ndim != 2:
+            raise LeanECGError(source, f"record {i} has {a.ndim} dimensions; expected (n_leads, n_samples)")
+        _check_layout(a.shape[0], a.shape[1], f"{source}[{i}]")
+        if a.shape[1] == 0:
+            raise LeanECGError(source, f"record {i} has no samples")
+        if n_leads is None:
+            n_leads = a.shape[0]
+        elif a.shape[0] != n_leads:
+            raise LeanECGError(source, f"record {i} has {a.shape[0]} leads, record 0 has {n_leads}")
+        out.append(a)
+    return out
+
+
+def _check_layout(n_leads: int, n_samples: int, source: str) -> None:
+    if n_leads > _MAX_LEADS:
+        raise LeanECGError(
+            source,
+            f"has {n_leads} leads and {n_samples} samples; records must be (n_leads, n_samples) "
+            "-- transpose (n_samples, n_leads) signals first",
+        )
+
+
+def _check_y(y: Any, n: int, source: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 2:
+        if y.shape[0] != n:
+            raise LeanECGError(source, f"has {y.shape[0]} rows for {n} records")
+        if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+            raise LeanECGError(source, f"multi-hot labels must be numeric, got dtype {y.dtype}")
+        y = y.astype(np.float32)
+        if not np.isfinite(y).all() or y.min() < 0 or y.max() > 1:
+            raise LeanECGError(source, "multi-hot labels must lie in [0, 1]")
+        return y
+    if y.ndim != 1:
+        raise LeanECGError(source, f"expected (N,) class indices or (N, n_classes) multi-hot, got {y.ndim}-D")
+    if y.shape[0] != n:
+        raise LeanECGError(source, f"has {y.shape[0]} labels for {n} records")
+    if np.issubdtype(y.dtype, np.floating):
+        if not np.isfinite(y).all() or not np.array_equal(y, np.round(y)):
+            raise LeanECGError(source, "single-label targets must be integer class indices")
+    elif not np.issubdtype(y.dtype, np.integer):
+        raise LeanECGError(source, f"class indices must be integers, got dtype {y.dtype}")
+    y = y.astype(np.int64)
+    if y.min() < 0:
+        raise LeanECGError(source, "class indices must be >= 0")
+    return y
+
+
+def record_lengths(X: list[np.ndarray] | np.ndarray) -> np.ndarray:
+    """int64 ``(N,)``: the number of samples of each record of ``X``."""
+    if isinstance(X, np.ndarray):
+        return np.full(X.shape[0], X.shape[-1], dtype=np.int64)
+    return np.fromiter((x.shape[-1] for x in X), dtype=np.int64, count=len(X))
+
+
+def gather_windows(
+    X: list[np.ndarray] | np.ndarray, records: np.ndarray, starts: np.ndarray, length: int
+) -> np.ndarray:
+    """Cut ``X[records[i]][:, starts[i] : starts[i] + length]`` for every ``i``, zero-padded on the right.
+
+    Args:
+        X: records, as in :class:`ArraySplit` (after its checks: 3-D array or list of 2-D arrays).
+        records: int ``(B,)`` record indices.
+        starts: int ``(B,)`` first sample of each window (``>= 0``).
+        length: window length in samples.
+
+    Returns:
+        float32 ``(B, n_leads, length)``. A stacked ``X`` is gathered with one fancy-indexing operation.
+    """
+    records = np.asarray(records, dtype=np.int64)
+    starts = np.asarray(starts, dtype=np.int64)
+    if isinstance(X, np.ndarray):
+        n_samples = X.shape[2]
+        if n_samples >= length and (starts + length <= n_samples).all():
+            view = np.lib.stride_tricks.sliding_window_view(X, length, axis=2)  # (N, L, T-len+1, len)
+            return np.ascontiguousarray(view[records, :, starts], dtype=np.float32)
+        out = np.zeros((len(records), X.shape[1], length), dtype=np.float32)
+        for i, (r, s) in enumerate(zip(records, starts, strict=True)):  # only when padding is needed
+            seg = X[r, :, s : s + length]
+            out[i, :, : seg.shape[1]] = seg
+        return out
+    out = np.zeros((len(records), X[0].shape[0], length), dtype=np.float32)
+    for i, (r, s) in enumerate(zip(records, starts, strict=True)):  # ragged records: one slice each
+        seg = X[r][:, s : s + length]
+        out[i, :, : seg.shape[1]] = seg
+    return out
+
+
+def random_crop_starts(lengths: np.ndarray, crop: int, rng: np.random.Generator) -> np.ndarray:
+    """Uniform random window starts: ``start_i`` in ``[0, max(lengths_i - crop, 0)]`` (int64 ``(B,)``)."""
+    high = np.maximum(np.asarray(lengths, dtype=np.int64) - crop, 0)
+    return rng.integers(0, high, endpoint=True, dtype=np.int64)
+
+
+def apply_augment(augment: Augment, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Apply ``augment`` to a batch ``(batch, n_leads, n_samples)`` (see the module docstring)."""
+    if getattr(augment, "batched", False):
+        out = np.asarray(augment(x, rng), dtype=np.float32)
+        if out.shape != x.shape:
+            raise LeanECGError("augment", f"changed the batch shape from {x.shape} to {out.shape}")
+        return out
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        xi = np.asarray(augment(x[i], rng), dtype=np.float32)
+        if xi.shape != x.shape[1:]:
+            raise LeanECGError("augment", f"changed a record's shape from {x.shape[1:]} to {xi.shape}")
+        out[i] = xi
+    return out
+
+
+def channels_last_augment(augment: Callable[..., np.ndarray], fs: float | None = None) -> Augment:
+    """Adapt an augmentation written for LeanECG's ``(n_samples, n_leads)`` records to the trainer.
+
+    Args:
+        augment: ``augment(x, rng)``, or ``augment(x, fs, rng)`` when ``fs`` is given (the signature of
+            :mod:`leanecg.signal.augment` and its ``Compose``), with ``x`` ``(n_samples, n_leads)``; a
+            batched one (``augment.batched``) gets ``(batch, n_samples, n_leads)``.
+        fs: sampling rate in Hz passed to ``augment`` (``None``: call it without one).
+
+    Returns:
+        ``wrapped(x, rng)`` on channel-first ``(n_leads, n_samples)`` records (or batches), with the same
+        ``batched`` flag.
+    """
+    batched = bool(getattr(augment, "batched", False))
+    axes = (0, 2, 1) if batched else (1, 0)
+
+    def wrapped(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        xt = np.ascontiguousarray(x.transpose(axes))
+        out = augment(xt, rng) if fs is None else augment(xt, fs, rng)
+        return np.ascontiguousarray(np.asarray(out).transpose(axes))
+
+    wrapped.batched = batched  # type: ignore[attr-defined]
+    wrapped.__wrapped__ = augment  # type: ignore[attr-defined]
+    return wrapped
+
+
+class TrainBatches(Dataset):
+    """A map-style dataset whose items are whole batches: ``ds[list_of_indices] -> dict of tensors``.
+
+    Keys: ``"x"`` float32 ``(B, n_leads, n_samples)``, ``"index"`` int64 ``(B,)``, and when present
+    ``"y"`` (int64 ``(B,)`` or float32 ``(B, C)``) and ``"features"`` float32 ``(B, F)``.
+
+    Args:
+        split: the training records.
+        crop_samples: window length cut at a random position of each record (zero-padded on the right when
+            a record is shorter); ``None`` = full length, padded to the longest record of the batch.
+        augment: optional augmentation (module docstring), applied after cropping.
+        rng: numpy Generator for crop positions and augmentation (deterministic given its seed).
+    """
+
+    def __init__(
+        self,
+        split: ArraySplit,
+        crop_samples: int | None = None,
+        augment: Augment | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        if crop_samples is not None and (not isinstance(crop_samples, int | np.integer) or crop_samples < 1):
+            raise LeanECGError("crop_samples", f"must be a positive number of samples, got {crop_samples!r}")
+        self.split = split
+        self.crop_samples = None if crop_samples is None else int(crop_samples)
+        self.augment = augment
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self._lengths = split.lengths
+        self._y = None if split.y is None else torch.from_numpy(split.y)
+        self._features = None if split.features is None else torch.from_numpy(split.features)
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def signals(self, idx: np.ndarray) -> np.ndarray:
+        """float32 ``(B, n_leads, n_samples)`` for the records ``idx`` (crop / pad, no augmentation)."""
+        lengths = self._lengths[idx]
+        if self.crop_samples is not None:
+            starts = random_crop_starts(lengths, self.crop_samples, self.rng)
+            return gather_windows(self.split.X, idx, starts, self.crop_samples)
+        return gather_windows(self.split.X, idx, np.zeros_like(idx), int(lengths.max()))
+
+    def __getitem__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:  # type: ignore[override]
+        idx = np.asarray(indices, dtype=np.int64)
+        x = self.signals(idx)
+        if self.augment is not None:
+            x = apply_augment(self.augment, x, self.rng)
+        t = torch.from_numpy(idx)
+        out = {"x": torch.from_numpy(x), "index": t}
+        if self._y is not None:
+            out["y"] = self._y[t]
+        if self._features is not None:
+            out["features"] = self._features[t]
+        return out
+
+
+class _NoSingletonBatchSampler(BatchSampler):
+    """``BatchSampler`` that folds a trailing batch of one sample into the previous batch.
+
+    A batch of one breaks BatchNorm in training mode; folding keeps every sample in every epoch.
+    """
+
+    def __iter__(self) -> Iterator[list[int]]:
+        pending: list[int] | None = None
+        for batch in super().__iter__():
+            if pending is not None:
+                if len(batch) == 1:
+                    pending = pending + batch
+                    continue
+                yield pending
+            pending = batch
+        if pending is not None:
+            yield pending
+
+    def __len__(self) -> int:
+        n = len(self.sampler)  # type: ignore[arg-type]
+        full, rest = divmod(n, self.batch_size)
+        return full + (1 if rest > 1 or (rest == 1 and full == 0) else 0)
+
+
+def make_train_loader(
+    split: ArraySplit,
+    batch_size: int,
+    *,
+    seed: int,
+    crop_samples: int | None = None,
+    augment: Augment | None = None,
+) -> DataLoader:
+    """A shuffling DataLoader of :class:`TrainBatches` (``num_workers=0``, seeded, deterministic).
+
+    The order comes from a ``torch.Generator`` seeded with ``seed``; crops and augmentation from a numpy
+    Generator on an independent stream of the same seed. Iterating it again gives the next epoch.
+    """
+    ds = TrainBatches(split, crop_samples=crop_samples, augment=augment, rng=numpy_generator(seed, 1))
+    sampler = _NoSingletonBatchSampler(
+        RandomSampler(ds, generator=torch_generator(seed)), batch_size=batch_size, drop_last=False
+    )
+    return DataLoader(ds, sampler=sampler, batch_size=None, num_workers=0, collate_fn=_identity)
+
+
+def _identity(batch: Any) -> Any:
+    return batch
+
+
+def window_starts(n_samples: int, window: int, hop: int) -> np.ndarray:
+    """int64 starts of sliding windows over ``n_samples`` samples; the last window ends at the record's end.
+
+    A record shorter than ``window`` gets one window at 0 (zero-padded by :func:`gather_windows`).
+    """
+    if n_samples <= window:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, n_samples - window + 1, hop, dtype=np.int64)
+    if starts[-1] + window < n_samples:
+        starts = np.append(starts, n_samples - window)
+    return starts
+
+
+def inference_batches(
+    lengths: np.ndarray,
+    batch_size: int,
+    window: int | None = None,
+    hop: int | None = None,
+    pad_fraction: float = 0.0,
+) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+    """Plan inference: yields ``(records, starts, length)`` per batch (see the module docstring).
+
+    Args:
+        lengths: int ``(N,)`` samples per record.
+        batch_size: records (full-length) or windows (sliding) per batch.
+        window: sliding-window length in samples; ``None`` = full-length records.
+        hop: samples between window starts (default: ``window``, i.e. no overlap).
+        pad_fraction: full-length mode only: records in one batch differ in length by at most this fraction
+            of the longest (``0.0``: equal lengths only).
+
+    The plan depends only on ``lengths`` and the arguments, so inference is deterministic.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if window is None:
+        order = np.argsort(lengths, kind="stable")
+        sorted_lengths = lengths[order]
+        i, n = 0, len(order)
+        while i < n:
+            limit = min(n, i + batch_size)
+            lo = sorted_lengths[i]
+            if pad_fraction <= 0:  # equal lengths only: the run of ``lo`` in the sorted lengths
+                j = min(limit, int(np.searchsorted(sorted_lengths, lo, side="right")))
+            else:
+                j = i + 1
+                while j < limit and sorted_lengths[j] - lo <= pad_fraction * sorted_lengths[j]:
+                    j += 1
+            recs = order[i:j]
+            yield recs, np.zeros(len(recs), dtype=np.int64), int(lengths[recs].max())
+            i = j
+        return
+    hop = window if hop is None else hop
+    per_record = [window_starts(int(n), window, hop) for n in lengths]
+    recs = np.repeat(np.arange(len(lengths), dtype=np.int64), [len(s) for s in per_record])
+    starts = np.concatenate(per_record)
+    for i in range(0, len(recs), batch_size):
+        yield recs[i : i + batch_size], starts[i : i + batch_size], int(window)

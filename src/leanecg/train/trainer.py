@@ -1,0 +1,745 @@
+"""One trainer for every deep model: :func:`fit` and :func:`predict_proba`.
+
+A model is any ``torch.nn.Module`` that maps ``(batch, n_leads, n_samples)`` float32 to logits
+``(batch, n_classes)`` (and, when the data has features, accepts ``features=(batch, n_features)``).
+Data come in :class:`~leanecg.train.datasets.ArraySplit` containers (channel-first records, see
+:mod:`leanecg.train.datasets` for cropping, padding and augmentation).
+
+Training is AdamW (weight decay on weight matrices and kernels only, never on biases or normalisation
+parameters) with a per-step learning-rate schedule, optional gradient clipping, validation after every
+epoch, early stopping on a validation metric, and a wall-clock budget. The weights of the best epoch are
+restored into the model at the end. On CPU, the same seed, data, thread count and library versions give
+bit-identical weights (seed the model's initialisation too: :func:`leanecg.train.seed.seed_everything`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
+
+from leanecg.errors import LeanECGError
+from leanecg.train.datasets import ArraySplit, Augment, gather_windows, inference_batches, make_train_loader
+from leanecg.train.losses import LOSSES, MULTILABEL_LOSSES, make_loss
+from leanecg.train.seed import available_cpus, check_seed, seed_everything
+
+SCHEDULES = ("onecycle", "cosine", "constant")
+OPTIMIZERS = ("adamw",)
+MetricFn = Callable[[np.ndarray, np.ndarray], float]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; JSON round trip via :meth:`to_dict` / :meth:`from_dict`.
+
+    Attributes:
+        epochs: passes over the training data.
+        batch_size: records per step.
+        lr: peak learning rate (``onecycle``), start rate (``cosine``) or the rate (``constant``).
+        weight_decay: AdamW decoupled weight decay (applied to parameters with >= 2 dimensions).
+        optimizer: ``"adamw"`` (the only one; kept so configs stay explicit).
+        schedule: ``"onecycle"`` (warm-up 30 % then cosine decay), ``"cosine"`` (cosine decay to 0) or
+            ``"constant"``; stepped every batch.
+        loss: ``"ce"``, ``"weighted_ce"``, ``"focal"``, ``"bce"`` or ``"asymmetric"``
+            (:mod:`leanecg.train.losses`); ``bce`` / ``asymmetric`` need multi-hot labels.
+        gamma: focal-loss focusing parameter.
+        focal_alpha: sigmoid focal loss's weight of positives (``None``: no alpha; multi-label only).
+        gamma_pos, gamma_neg, asl_clip: asymmetric-loss parameters (Ridnik et al. 2021).
+        class_weights: ``"balanced"`` (from the training labels), a list of one weight per class, or ``None``.
+        label_smoothing: in ``[0, 1)``.
+        early_stopping_patience: stop after this many epochs without improvement of the validation
+            metric (``metric_fn``; the validation loss when there is none); ``None`` = never.
+        max_train_seconds: wall-clock budget for the whole :func:`fit` call; when exceeded training stops
+            after the current step (the partial epoch is still validated) and the result says so.
+        crop_samples: training window length in samples (random position per record and epoch);
+            ``None`` = full-length records.
+        eval_window, eval_hop: validation inference in sliding windows (see :func:`predict_proba`);
+            ``None`` = full-length records.
+        num_threads: ``torch.set_num_threads`` during training (restored afterwards); ``None`` = all
+            cores this process may use.
+        seed: seeds shuffling, crops, augmentation and dropout.
+        grad_clip: maximum global gradient norm (``None`` = no clipping).
+        device: torch device, e.g. ``"cpu"`` or ``"cuda"``.
+    """
+
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    optimizer: str = "adamw"
+    schedule: str = "onecycle"
+    loss: str = "ce"
+    gamma: float = 2.0
+    focal_alpha: float | None = None
+    gamma_pos: float = 0.0
+    gamma_neg: float = 4.0
+    asl_clip: float = 0.05
+    class_weights: str | list[float] | None = None
+    label_smoothing: float = 0.0
+    early_stopping_patience: int | None = None
+    max_train_seconds: float | None = None
+    crop_samples: int | None = None
+    eval_window: int | None = None
+    eval_hop: int | None = None
+    num_threads: int | None = None
+    seed: int = 0
+    grad_clip: float | None = None
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, source: str = "TrainConfig") -> None:
+        """Check every field; a wrong one raises ``LeanECGError("<source>.<field>", problem)``."""
+
+        def bad(name: str, problem: str) -> LeanECGError:
+            return LeanECGError(f"{source}.{name}", problem)
+
+        for name in ("epochs", "batch_size"):
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
+                raise bad(name, f"must be a positive integer, got {getattr(self, name)!r}")
+        for name in ("early_stopping_patience", "crop_samples", "eval_window", "eval_hop", "num_threads"):
+            v = getattr(self, name)
+            if v is not None and (not _is_int(v) or v < 1):
+                raise bad(name, f"must be a positive integer or null, got {v!r}")
+        if self.eval_hop is not None and self.eval_window is None:
+            raise bad("eval_hop", "needs eval_window")
+        for name in ("lr", "weight_decay", "gamma", "gamma_pos", "gamma_neg", "asl_clip", "label_smoothing"):
+            v = getattr(self, name)
+            if not _is_number(v) or v < 0 or not math.isfinite(v):
+                raise bad(name, f"must be a finite number >= 0, got {v!r}")
+        if self.lr <= 0:
+            raise bad("lr", f"must be > 0, got {self.lr!r}")
+        if self.label_smoothing >= 1:
+            raise bad("label_smoothing", f"must be in [0, 1), got {self.label_smoothing!r}")
+        if self.asl_clip >= 1:
+            raise bad("asl_clip", f"must be in [0, 1), got {self.asl_clip!r}")
+        if self.focal_alpha is not None and not (_is_number(self.focal_alpha) and 0 < self.focal_alpha < 1):
+            raise bad("focal_alpha", f"must be in (0, 1) or null, got {self.focal_alpha!r}")
+        for name in ("max_train_seconds", "grad_clip"):
+            v = getattr(self, name)
+            if v is not None and (not _is_number(v) or not v > 0 or not math.isfinite(v)):
+                raise bad(name, f"must be a positive number or null, got {v!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise bad(
+                "optimizer", f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
+            )
+        if self.schedule not in SCHEDULES:
+            raise bad("schedule", f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if self.loss not in LOSSES:
+            raise bad("loss", f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        cw = self.class_weights
+        if isinstance(cw, str):
+            if cw != "balanced":
+                raise bad("class_weights", f"must be 'balanced', a list of numbers or null, got {cw!r}")
+        elif cw is not None:
+            if not isinstance(cw, list | tuple) or not cw or not all(_is_number(w) and w >= 0 for w in cw):
+                raise bad("class_weights", "must be 'balanced', a list of numbers >= 0 or null")
+            self.class_weights = [float(w) for w in cw]
+        check_seed(self.seed, f"{source}.seed")
+        if not isinstance(self.device, str):
+            raise bad("device", f"must be a torch device name such as 'cpu' or 'cuda', got {self.device!r}")
+        try:
+            torch.device(self.device)
+        except (RuntimeError, ValueError):
+            raise bad("device", f"is not a torch device name: {self.device!r}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain JSON-able dict of every field."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], source: str = "TrainConfig") -> TrainConfig:
+        """Build from a dict (e.g. parsed JSON); unknown keys and bad values raise :class:`LeanECGError`."""
+        if not isinstance(d, Mapping):
+            raise LeanECGError(source, f"a training config must be an object, got {type(d).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise LeanECGError(source, f"unknown training option(s): {', '.join(map(str, unknown))}")
+        cfg = cls.__new__(cls)
+        defaults = cls()
+        for name in names:
+            setattr(cfg, name, d[name] if name in d else getattr(defaults, name))
+        if isinstance(cfg.class_weights, tuple):
+            cfg.class_weights = list(cfg.class_weights)
+        cfg.validate(source)
+        return cfg
+
+    @property
+    def multilabel_loss(self) -> bool:
+        """True for losses that need multi-hot labels (``bce``, ``asymmetric``)."""
+        return self.loss in MULTILABEL_LOSSES
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`fit` did.
+
+    Attributes:
+        history: one dict per epoch: ``epoch`` (1-based), ``train_loss``, ``val_loss``, ``val_metric``
+            (``None`` without validation / metric), ``lr`` (of the epoch's last step), ``seconds``,
+            ``steps`` and ``partial`` (the time budget cut the epoch short).
+        best_epoch: 1-based epoch whose weights were restored (the last one without validation).
+        best_val_metric, best_val_loss: validation scores of that epoch (``None`` when not computed).
+        stopped_early: early stopping ended training.
+        time_limited: ``max_train_seconds`` ended training.
+        stop_reason: ``"completed"``, ``"early_stopping"``, ``"time_limit"`` or ``"callback"``.
+        seconds: wall-clock time of the whole call.
+        epochs_run, steps: epochs started and optimizer steps taken.
+        n_classes: model outputs; multilabel: sigmoid (True) or softmax (False) outputs.
+        num_threads, device: what training ran on.
+        config: the :class:`TrainConfig` as a dict.
+    """
+
+    history: list[dict[str, Any]]
+    best_epoch: int
+    best_val_metric: float | None
+    best_val_loss: float | None
+    stopped_early: bool
+    time_limited: bool
+    stop_reason: str
+    seconds: float
+    epochs_run: int
+    steps: int
+    n_classes: int
+    multilabel: bool
+    num_threads: int
+    device: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (the ``train`` block of a result document)."""
+        return dataclasses.asdict(self)
+
+
+def fit(
+    model: nn.Module,
+    train: ArraySplit,
+    val: ArraySplit | None = None,
+    config: TrainConfig | None = None,
+    metric_fn: MetricFn | None = None,
+    augment: Augment | None = None,
+    progress: bool = True,
+    on_epoch: Callable[[dict[str, Any]], bool | None] | None = None,
+) -> TrainResult:
+    """Train ``model`` on ``train``, validating on ``val`` after every epoch; restore the best weights.
+
+    Args:
+        model: ``(batch, n_leads, n_samples) -> (batch, n_classes)`` logits (``features=`` keyword when the
+            splits carry features). Its initial weights are used as they are.
+        train: labelled training records (class indices -> softmax model, multi-hot -> sigmoid model).
+        val: validation records (same leads, label kind and features) or ``None`` (then the last epoch is
+            kept and early stopping is off).
+        config: hyper-parameters (default :class:`TrainConfig()`).
+        metric_fn: ``metric_fn(y_true, proba) -> float``, higher is better, on the validation split
+            (``y_true`` as in ``val.y``, ``proba`` ``(N, n_classes)``); selects the best epoch and drives
+            early stopping. ``None``: the validation loss does (lower is better). A NaN metric never counts
+            as an improvement.
+        augment: ``aug(x, rng) -> x`` on training batches (see :mod:`leanecg.train.datasets`).
+        progress: show a transient rich progress bar on stderr (only when stderr is a terminal).
+        on_epoch: called with each epoch's history dict; returning ``True`` stops training.
+
+    Returns:
+        A :class:`TrainResult`. The model holds the best epoch's weights, is in eval mode, and has
+        ``model.multilabel`` set (read by :func:`predict_proba`).
+    """
+    t_start = time.perf_counter()
+    config = TrainConfig() if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise LeanECGError("config", f"expected a TrainConfig, got {type(config).__name__}")
+    config.validate()
+    _check_splits(train, val)
+    multilabel = train.multilabel
+    device = torch.device(config.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise LeanECGError("TrainConfig.device", "CUDA was requested but torch sees no GPU")
+    n_threads = int(config.num_threads or available_cpus())
+    prev_threads = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        seed_everything(config.seed)
+        model.to(device)
+        n_classes = _probe_model(model, train, device)
+        _check_labels(train, n_classes, multilabel)
+        if val is not None:
+            _check_labels(val, n_classes, multilabel)
+        criterion = make_loss(
+            config.loss,
+            y_train=train.y,  # type: ignore[arg-type]
+            n_classes=n_classes,
+            class_weights=config.class_weights,
+            label_smoothing=config.label_smoothing,
+            gamma=config.gamma,
+            focal_alpha=config.focal_alpha,
+            gamma_pos=config.gamma_pos,
+            gamma_neg=config.gamma_neg,
+            asl_clip=config.asl_clip,
+        ).to(device)
+        loader = make_train_loader(
+            train, config.batch_size, seed=config.seed, crop_samples=config.crop_samples, augment=augment
+        )
+        steps_per_epoch = len(loader)
+        optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
+        scheduler = _make_schedule(optimizer, config.schedule, config.lr, config.epochs * steps_per_epoch)
+
+        history: list[dict[str, Any]] = []
+        best: dict[str, Any] = {"score": -math.inf, "epoch": 0, "metric": None, "loss": None, "state": None}
+        stop_reason = "completed"
+        steps = 0
+        stale = 0
+        with _progress_bar(progress) as bar:
+            epoch_task = bar.add_task("epochs", total=config.epochs, loss="")
+            batch_task = bar.add_task("batches", total=steps_per_epoch, loss="")
+            for epoch in range(1, config.epochs + 1):
+                t_epoch = time.perf_counter()
+                bar.reset(batch_task, total=steps_per_epoch)
+                train_loss, n_steps, lr_used, out_of_time = _train_epoch(
+                    model,
+                    loader,
+                    criterion,
+                    optimizer,
+                    scheduler,
+                    config,
+                    device,
+                    train,
+                    epoch,
+                    t_start,
+                    steps,
+                    on_step=lambda loss: bar.update(batch_task, advance=1, loss=f"loss {loss:.4f}"),
+                )
+                steps += n_steps
+                record: dict[str, Any] = {
+                    "epoch": epoch,
+                    "train_loss": train_loss,
+                    "val_loss": None,
+                    "val_metric": None,
+                    "lr": lr_used,
+                    "seconds": 0.0,
+                    "steps": n_steps,
+                    "partial": out_of_time and n_steps < steps_per_epoch,
+                }
+                if val is not None:
+                    record["val_loss"], record["val_metric"] = _validate(
+                        model, val, criterion, config, metric_fn, device, multilabel
+                    )
+                    # higher is better: the metric, or minus the validation loss
+                    score = record["val_metric"] if metric_fn is not None else -record["val_loss"]
+                    improved = score is not None and math.isfinite(score) and score > best["score"]
+                else:  # no validation: the last epoch is the result
+                    improved = False
+                    best.update(epoch=epoch)
+                if improved:
+                    best.update(
+                        score=score,
+                        epoch=epoch,
+                        metric=record["val_metric"],
+                        loss=record["val_loss"],
+                        state=_copy_state(model),
+                    )
+                    stale = 0
+                else:
+                    stale += 1
+                record["seconds"] = time.perf_counter() - t_epoch
+                history.append(record)
+                bar.update(epoch_task, advance=1, loss=_epoch_summary(record))
+                if on_epoch is not None and on_epoch(dict(record)) is True:
+                    stop_reason = "callback"
+                    break
+                if out_of_time or _out_of_time(t_start, config.max_train_seconds):
+                    stop_reason = "time_limit"
+                    break
+                if (
+                    val is not None
+                    and config.early_stopping_patience
+                    and stale >= config.early_stopping_patience
+                ):
+                    stop_reason = "early_stopping"
+                    break
+        if best["state"] is not None:
+            model.load_state_dict(best["state"])
+        elif val is not None:  # validation never gave a finite score: keep the last weights
+            best.update(
+                epoch=history[-1]["epoch"], metric=history[-1]["val_metric"], loss=history[-1]["val_loss"]
+            )
+        model.eval()
+        _set_multilabel(model, multilabel)
+    finally:
+        torch.set_num_threads(prev_threads)
+    return TrainResult(
+        history=history,
+        best_epoch=int(best["epoch"]),
+        best_val_metric=best["metric"],
+        best_val_loss=best["loss"],
+        stopped_early=stop_reason == "early_stopping",
+        time_limited=stop_reason == "time_limit",
+        stop_reason=stop_reason,
+        seconds=time.perf_counter() - t_start,
+        epochs_run=len(history),
+        steps=steps,
+        n_classes=n_classes,
+        multilabel=multilabel,
+        num_threads=n_threads,
+        device=str(device),
+        config=config.to_dict(),
+    )
+
+
+def predict_proba(
+    model: nn.Module,
+    X: list[np.ndarray] | np.ndarray | ArraySplit,
+    features: np.ndarray | None = None,
+    batch_size: int = 64,
+    window: int | None = None,
+    hop: int | None = None,
+    *,
+    multilabel: bool | None = None,
+    pad_fraction: float = 0.0,
+) -> np.ndarray:
+    """Class probabilities for records ``X``: float64 ``(N, n_classes)``, rows in the order of ``X``.
+
+    Args:
+        model: a trained model (run in eval mode under ``torch.inference_mode``; its mode is restored).
+        X: records ``(n_leads, n_samples_i)`` (list or stacked array, as in ``ArraySplit.X``) or an
+            :class:`ArraySplit` (its features are used unless ``features`` is given).
+        features: optional float32 ``(N, n_features)``.
+        batch_size: records (full-length) or windows (sliding) per forward pass.
+        window: ``None``: each record is classified whole; records are sorted by length and batched with
+            records of the same length (see ``pad_fraction``). An int: the record is cut into windows of
+            ``window`` samples every ``hop`` samples (default ``hop = window``; the last window ends at the
+            record's end; a shorter record is zero-padded to one window) and the record's probabilities
+            are the mean of its windows' probabilities.
+        hop: window step in samples.
+        multilabel: sigmoid (True) or softmax (False); ``None``: ``model.multilabel`` (set by :func:`fit`),
+            else softmax.
+        pad_fraction: full-length mode: let a batch mix records whose lengths differ by up to this
+            fraction of the longest, zero-padding the shorter ones on the right (faster, but padding can
+            change a prediction slightly). The default 0 batches equal lengths only.
+
+    Deterministic: the batching depends only on the record lengths and the arguments.
+    """
+    if isinstance(X, ArraySplit):
+        split = X if features is None else ArraySplit(X.X, None, features, name="X")
+    else:
+        split = ArraySplit(X, None, features, name="X")
+    if multilabel is None:
+        multilabel = bool(getattr(model, "multilabel", False))
+    proba, _ = _infer(model, split, batch_size, window, hop, multilabel, pad_fraction)
+    return proba
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _train_epoch(
+    model: nn.Module,
+    loader: Iterable[dict[str, torch.Tensor]],
+    criterion: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    config: TrainConfig,
+    device: torch.device,
+    train: ArraySplit,
+    epoch: int,
+    t_start: float,
+    steps_before: int,
+    on_step: Callable[[float], Any],
+) -> tuple[float, int, float, bool]:
+    """One pass over ``loader``: ``(mean training loss, steps, last step's lr, time budget exceeded)``.
+
+    Stops after the step that exceeds ``config.max_train_seconds`` (counted from ``t_start``).
+    """
+    model.train()
+    loss_sum, n_seen, n_steps, lr_used = 0.0, 0, 0, float(optimizer.param_groups[0]["lr"])
+    for batch in loader:
+        x = batch["x"].to(device, non_blocking=True)
+        y = batch["y"].to(device, non_blocking=True)
+        feats = batch["features"].to(device, non_blocking=True) if "features" in batch else None
+        loss = criterion(_forward(model, x, feats), y)
+        loss_value = float(loss.detach())
+        if not math.isfinite(loss_value):
+            _raise_diverged(train, batch, epoch, steps_before + n_steps + 1, loss_value)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        lr_used = float(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        n_steps += 1
+        loss_sum += loss_value * len(x)
+        n_seen += len(x)
+        on_step(loss_sum / n_seen)
+        if _out_of_time(t_start, config.max_train_seconds):
+            return loss_sum / n_seen, n_steps, lr_used, True
+    return loss_sum / max(n_seen, 1), n_steps, lr_used, False
+
+
+def _check_splits(train: ArraySplit, val: ArraySplit | None) -> None:
+    if not isinstance(train, ArraySplit):
+        raise LeanECGError("train", f"expected an ArraySplit, got {type(train).__name__}")
+    if train.y is None:
+        raise LeanECGError(f"{train.name}.y", "training needs labels")
+    if len(train) < 2:
+        raise LeanECGError(f"{train.name}.X", "training needs at least 2 records")
+    if val is None:
+        return
+    if not isinstance(val, ArraySplit):
+        raise LeanECGError("val", f"expected an ArraySplit or None, got {type(val).__name__}")
+    if val.y is None:
+        raise LeanECGError(f"{val.name}.y", "validation needs labels")
+    if val.multilabel != train.multilabel:
+        kinds = {True: "multi-hot", False: "class indices"}
+        raise LeanECGError(
+            f"{val.name}.y",
+            f"labels are {kinds[val.multilabel]} but training labels are {kinds[train.multilabel]}",
+        )
+    if val.n_leads != train.n_leads:
+        raise LeanECGError(f"{val.name}.X", f"has {val.n_leads} leads, training data has {train.n_leads}")
+    if val.n_features != train.n_features:
+        raise LeanECGError(
+            f"{val.name}.features", f"has {val.n_features} features, training data has {train.n_features}"
+        )
+
+
+def _check_labels(split: ArraySplit, n_classes: int, multilabel: bool) -> None:
+    y = split.y
+    assert y is not None
+    if multilabel and y.shape[1] != n_classes:
+        raise LeanECGError(
+            f"{split.name}.y", f"has {y.shape[1]} label columns but the model outputs {n_classes}"
+        )
+    if not multilabel and int(y.max()) >= n_classes:
+        raise LeanECGError(
+            f"{split.name}.y",
+            f"holds class index {int(y.max())} but the model outputs only {n_classes} classes",
+        )
+
+
+def _forward(model: nn.Module, x: torch.Tensor, feats: torch.Tensor | None) -> torch.Tensor:
+    return model(x) if feats is None else model(x, features=feats)
+
+
+def _probe_model(model: nn.Module, split: ArraySplit, device: torch.device) -> int:
+    """Run two records through ``model`` (eval mode, no grad) to check shapes; returns ``n_classes``."""
+    idx = np.arange(min(2, len(split)))
+    length = int(split.lengths[idx].min())
+    x = torch.from_numpy(gather_windows(split.X, idx, np.zeros_like(idx), length)).to(device)
+    feats = None if split.features is None else torch.from_numpy(split.features[idx]).to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = _forward(model, x, feats)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise LeanECGError(
+            "model",
+            f"failed on a ({len(idx)}, {split.n_leads}, {length}) input"
+            f"{'' if feats is None else ' with features'}: {type(exc).__name__}: {exc}",
+        ) from exc
+    finally:
+        model.train(was_training)
+    if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != len(idx):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise LeanECGError("model", f"must return logits (batch, n_classes), returned {shape}")
+    return int(out.shape[1])
+
+
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise LeanECGError("model", "has no trainable parameters")
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
+def _make_schedule(
+    optimizer: torch.optim.Optimizer, name: str, lr: float, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    if name == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=[lr] * len(optimizer.param_groups), total_steps=max(total_steps, 2)
+        )
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1), eta_min=0.0)
+    return None
+
+
+def _out_of_time(t_start: float, budget: float | None) -> bool:
+    return budget is not None and time.perf_counter() - t_start > budget
+
+
+def _copy_state(model: nn.Module) -> dict[str, Any]:
+    return {
+        k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in model.state_dict().items()
+    }
+
+
+def _set_multilabel(model: nn.Module, multilabel: bool) -> None:
+    try:
+        model.multilabel = multilabel
+    except AttributeError:  # a read-only property of the model itself
+        pass
+
+
+def _raise_diverged(
+    train: ArraySplit, batch: Mapping[str, torch.Tensor], epoch: int, step: int, loss: float
+) -> None:
+    bad = ~torch.isfinite(batch["x"]).flatten(1).all(dim=1)
+    if bad.any():
+        rec = int(batch["index"][bad][0])
+        raise LeanECGError(f"{train.name}.X", f"record {rec} contains NaN or infinite values")
+    raise LeanECGError(
+        "TrainConfig.lr",
+        f"training diverged (loss {loss} at epoch {epoch}, step {step}); lower lr or set grad_clip",
+    )
+
+
+def _validate(
+    model: nn.Module,
+    val: ArraySplit,
+    criterion: nn.Module,
+    config: TrainConfig,
+    metric_fn: MetricFn | None,
+    device: torch.device,
+    multilabel: bool,
+) -> tuple[float, float | None]:
+    proba, logits = _infer(
+        model, val, config.batch_size, config.eval_window, config.eval_hop, multilabel, 0.0
+    )
+    if not np.isfinite(proba).all():
+        raise LeanECGError(
+            f"{val.name}.X", "the model's predictions are NaN or infinite (NaN in the records?)"
+        )
+    with torch.no_grad():
+        target = torch.from_numpy(val.y).to(device)  # type: ignore[arg-type]
+        val_loss = float(criterion(torch.from_numpy(logits).to(device), target))
+    metric = None
+    if metric_fn is not None:
+        metric = float(metric_fn(val.y, proba))  # type: ignore[arg-type]
+        metric = metric if math.isfinite(metric) else None
+    return val_loss, metric
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    for b in model.buffers():
+        return b.device
+    return torch.device("cpu")
+
+
+def _infer(
+    model: nn.Module,
+    split: ArraySplit,
+    batch_size: int,
+    window: int | None,
+    hop: int | None,
+    multilabel: bool,
+    pad_fraction: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities float64 ``(N, C)`` and matching logits float32 ``(N, C)``.
+
+    Full-length mode returns the model's logits; window mode returns the logits of the averaged
+    probabilities (``log p`` for softmax, ``logit p`` for sigmoid), so a loss can be computed on them.
+    """
+    if not _is_int(batch_size) or batch_size < 1:
+        raise LeanECGError("batch_size", f"must be a positive integer, got {batch_size!r}")
+    if window is not None and (not _is_int(window) or window < 1):
+        raise LeanECGError("window", f"must be a positive number of samples, got {window!r}")
+    if hop is not None and (window is None or not _is_int(hop) or hop < 1):
+        raise LeanECGError("hop", "must be a positive number of samples, and needs window")
+    if not 0.0 <= float(pad_fraction) < 1.0:
+        raise LeanECGError("pad_fraction", f"must be in [0, 1), got {pad_fraction!r}")
+    device = _model_device(model)
+    n = len(split)
+    logits_out: np.ndarray | None = None
+    proba_sum: np.ndarray | None = None
+    counts = np.zeros(n, dtype=np.int64)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for recs, starts, length in inference_batches(
+                split.lengths, batch_size, window, hop, pad_fraction
+            ):
+                x = torch.from_numpy(gather_windows(split.X, recs, starts, length)).to(device)
+                feats = None if split.features is None else torch.from_numpy(split.features[recs]).to(device)
+                out = _forward(model, x, feats)
+                if out.ndim != 2 or out.shape[0] != len(recs):
+                    raise LeanECGError(
+                        "model", f"must return logits (batch, n_classes), returned {tuple(out.shape)}"
+                    )
+                lg = out.detach().float().cpu().numpy()
+                if logits_out is None:
+                    logits_out = np.zeros((n, lg.shape[1]), dtype=np.float32)
+                    proba_sum = np.zeros((n, lg.shape[1]), dtype=np.float64)
+                if window is None:
+                    logits_out[recs] = lg
+                else:
+                    np.add.at(proba_sum, recs, _activate(lg.astype(np.float64), multilabel))
+                    np.add.at(counts, recs, 1)
+    finally:
+        model.train(was_training)
+    assert logits_out is not None and proba_sum is not None
+    if window is None:
+        return _activate(logits_out.astype(np.float64), multilabel), logits_out
+    proba = proba_sum / counts[:, None]
+    if multilabel:
+        p = np.clip(proba, 1e-7, 1 - 1e-7)
+        logits = np.log(p) - np.log1p(-p)
+    else:
+        logits = np.log(np.clip(proba, 1e-12, None))
+    return proba, logits.astype(np.float32)
+
+
+def _activate(logits: np.ndarray, multilabel: bool) -> np.ndarray:
+    """Sigmoid (multi-label) or softmax over classes, in float64."""
+    if multilabel:
+        return 0.5 * (1.0 + np.tanh(0.5 * logits))  # sigmoid without overflow
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _epoch_summary(record: Mapping[str, Any]) -> str:
+    parts = [f"loss {record['train_loss']:.4f}"]
+    if record["val_loss"] is not None:
+        parts.append(f"val {record['val_loss']:.4f}")
+    if record["val_metric"] is not None:
+        parts.append(f"metric {record['val_metric']:.4f}")
+    return " ".join(parts)
+
+
+def _progress_bar(enabled: bool) -> Progress:
+    console = Console(stderr=True)
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[loss]}"),
+        console=console,
+        transient=True,
+        disable=not (enabled and console.is_terminal),
+    )

@@ -1,0 +1,195 @@
+"""Beat windows and RR features on hand-made signals and peak trains."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from leanecg.errors import LeanECGError
+from leanecg.signal.beats import RR_FEATURE_NAMES, StreamingRRFeatures, beat_windows, rr_features
+
+COL = {name: i for i, name in enumerate(RR_FEATURE_NAMES)}
+
+
+# ----------------------------------------------------------------------------- beat_windows
+def test_windows_are_centred_on_the_peak_single_lead():
+    x = np.arange(1000, dtype=np.float32)  # value == sample index, so windows show their indices
+    w, kept = beat_windows(x, 100.0, [100, 500, 900], before_s=0.2, after_s=0.3)
+    assert w.shape == (3, 50)
+    assert w.dtype == np.float32
+    assert kept.tolist() == [100, 500, 900]
+    np.testing.assert_array_equal(w[1], np.arange(480, 530))
+    assert np.all(w[:, 20] == kept)  # R peak at index round(before_s * fs)
+
+
+def test_windows_multi_lead_shape_and_content():
+    n = 600
+    x = np.stack([np.arange(n), -np.arange(n), np.full(n, 7)], axis=1).astype(np.float64)
+    w, kept = beat_windows(x, 250.0, np.array([100, 300]), before_s=0.1, after_s=0.2)
+    assert w.shape == (2, 75, 3)
+    np.testing.assert_array_equal(w[0, :, 0], np.arange(75, 150))
+    np.testing.assert_array_equal(w[1, :, 1], -np.arange(275, 350))
+    assert np.all(w[:, :, 2] == 7)
+    assert kept.dtype == np.int64
+
+
+def test_beats_near_the_edges_are_dropped_by_default():
+    x = np.arange(100, dtype=np.float64)
+    w, kept = beat_windows(x, 10.0, [1, 5, 50, 96, 99], before_s=0.5, after_s=0.5)
+    # windows are [p - 5, p + 5): p = 5 fits at the start, p = 95 would be the last that fits
+    assert kept.tolist() == [5, 50]
+    assert w.shape == (2, 10)
+    np.testing.assert_array_equal(w[0], np.arange(0, 10))
+
+
+def test_beats_near_the_edges_can_be_padded_with_edge_values():
+    x = np.arange(100, dtype=np.float64)
+    w, kept = beat_windows(x, 10.0, [1, 98], before_s=0.5, after_s=0.5, edge="pad")
+    assert kept.tolist() == [1, 98]
+    np.testing.assert_array_equal(w[0], [0, 0, 0, 0, 0, 1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(w[1], [93, 94, 95, 96, 97, 98, 99, 99, 99, 99])
+
+
+def test_window_lengths_follow_rounding_at_odd_fs():
+    x = np.zeros(5000)
+    w, _ = beat_windows(x, 257.0, [2000], before_s=0.25, after_s=0.4)
+    assert w.shape == (1, round(0.25 * 257) + round(0.4 * 257))
+
+
+def test_no_peaks_gives_an_empty_stack_of_the_right_shape():
+    w, kept = beat_windows(np.zeros((300, 2)), 100.0, [], before_s=0.1, after_s=0.1)
+    assert w.shape == (0, 20, 2) and kept.size == 0
+    w, kept = beat_windows(np.zeros(300), 100.0, [1], before_s=0.1, after_s=0.1)  # dropped
+    assert w.shape == (0, 20)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "path"),
+    [
+        ({"peaks": [5, 1000]}, "peaks"),
+        ({"peaks": [-1]}, "peaks"),
+        ({"peaks": [[5]]}, "peaks"),
+        ({"peaks": [5.5]}, "peaks"),
+        ({"before_s": -0.1}, "before_s"),
+        ({"before_s": 0.0, "after_s": 0.001}, "before_s"),
+        ({"edge": "wrap"}, "edge"),
+        ({"fs": 0.0}, "fs"),
+    ],
+)
+def test_beat_windows_bad_arguments(kwargs, path):
+    args = {"x": np.zeros(1000), "fs": 100.0, "peaks": [500], "before_s": 0.2, "after_s": 0.2}
+    args.update(kwargs)
+    with pytest.raises(LeanECGError) as err:
+        beat_windows(**args)
+    assert err.value.path == path
+
+
+def test_beat_windows_rejects_3d_signal():
+    with pytest.raises(LeanECGError):
+        beat_windows(np.zeros((10, 2, 2)), 100.0, [5], 0.01, 0.01)
+
+
+# ----------------------------------------------------------------------------- rr_features
+def test_regular_rhythm_has_unit_ratios():
+    fs = 360.0
+    peaks = np.arange(20) * 288 + 100  # RR = 0.8 s
+    f = rr_features(peaks, fs)
+    assert f.shape == (20, len(RR_FEATURE_NAMES)) == (20, 7)
+    np.testing.assert_allclose(f[:, :4], 0.8)
+    np.testing.assert_allclose(f[:, 4:], 1.0)
+
+
+def test_premature_beat_has_short_pre_and_long_post_interval():
+    fs = 100.0
+    # RR 1.0 s, one premature beat at 3.6 s (pre 0.6 s) followed by a compensatory pause (1.4 s)
+    peaks = np.array([0, 100, 200, 300, 360, 500, 600, 700])
+    f = rr_features(peaks, fs, local_window=3)
+    i = 4
+    assert f[i, COL["pre_rr"]] == pytest.approx(0.6)
+    assert f[i, COL["post_rr"]] == pytest.approx(1.4)
+    assert f[i, COL["local_rr"]] == pytest.approx((1.0 + 1.0 + 0.6) / 3)
+    avg = np.diff(peaks).mean() / fs  # 1.0
+    assert f[i, COL["average_rr"]] == pytest.approx(avg)
+    assert f[i, COL["pre_rr_ratio"]] == pytest.approx(0.6 / avg)
+    assert f[i, COL["post_rr_ratio"]] == pytest.approx(1.4 / avg)
+    assert f[i, COL["local_rr_ratio"]] == pytest.approx(f[i, COL["local_rr"]] / avg)
+    # the beat after the pause
+    assert f[5, COL["pre_rr"]] == pytest.approx(1.4)
+    assert f[5, COL["local_rr"]] == pytest.approx((1.0 + 0.6 + 1.4) / 3)
+
+
+def test_first_and_last_beat_borrow_the_missing_interval():
+    f = rr_features([0, 50, 150], 100.0)
+    assert f[0, COL["pre_rr"]] == pytest.approx(0.5)  # = its post_rr
+    assert f[0, COL["post_rr"]] == pytest.approx(0.5)
+    assert f[0, COL["local_rr"]] == pytest.approx(0.5)
+    assert f[2, COL["post_rr"]] == pytest.approx(1.0)  # = its pre_rr
+    assert f[1, COL["local_rr"]] == pytest.approx(0.5)
+    assert f[2, COL["local_rr"]] == pytest.approx(0.75)
+
+
+def test_fewer_than_two_beats_give_nan_rows():
+    assert rr_features([], 100.0).shape == (0, 7)
+    one = rr_features([10], 100.0)
+    assert one.shape == (1, 7) and np.isnan(one).all()
+
+
+def test_causal_average_is_a_running_mean_without_look_ahead():
+    rng = np.random.default_rng(3)
+    peaks = np.cumsum(rng.integers(150, 450, size=60))
+    full = rr_features(peaks, 360.0, local_window=5, causal=True)
+    rr = np.diff(peaks) / 360.0
+    np.testing.assert_allclose(full[1:, COL["average_rr"]], np.cumsum(rr) / np.arange(1, rr.size + 1))
+    for i in range(peaks.size - 1):
+        # row i only needs the beats up to the next one
+        part = rr_features(peaks[: i + 2], 360.0, local_window=5, causal=True)
+        np.testing.assert_allclose(part[i], full[i], rtol=1e-12)
+    offline = rr_features(peaks, 360.0, local_window=5)
+    np.testing.assert_allclose(offline[:, COL["average_rr"]], rr.mean())
+    np.testing.assert_allclose(offline[:, :3], full[:, :3])
+
+
+def test_streaming_rr_features_equal_batch_causal_on_any_chunking():
+    rng = np.random.default_rng(7)
+    peaks = np.cumsum(rng.integers(100, 500, size=300)) + 17
+    batch = rr_features(peaks, 250.0, local_window=8, causal=True)
+    for _ in range(3):
+        s = StreamingRRFeatures(250.0, local_window=8)
+        done, rows = [], []
+        i = 0
+        while i < peaks.size:
+            k = int(rng.integers(0, 6))
+            d, r = s.update(peaks[i : i + k])
+            done.append(d)
+            rows.append(r)
+            i += k
+        d, r = s.flush()
+        done.append(d)
+        rows.append(r)
+        np.testing.assert_array_equal(np.concatenate(done), peaks)
+        np.testing.assert_allclose(np.concatenate(rows), batch, rtol=1e-12)
+        assert len(s._recent) <= 8  # bounded state
+
+
+def test_streaming_rr_features_rejects_going_back_in_time():
+    s = StreamingRRFeatures(100.0)
+    s.update([10, 20])
+    with pytest.raises(LeanECGError):
+        s.update([15])
+
+
+@pytest.mark.parametrize(
+    ("peaks", "kwargs"),
+    [
+        ([10, 5, 20], {}),
+        ([10, 10, 20], {}),
+        ([[1, 2]], {}),
+        ([1, 2, 3], {"local_window": 0}),
+        ([1, 2, 3], {"fs": -1.0}),
+    ],
+)
+def test_rr_features_bad_arguments(peaks, kwargs):
+    args = {"fs": 100.0}
+    args.update(kwargs)
+    with pytest.raises(LeanECGError):
+        rr_features(peaks, **args)
