@@ -10,10 +10,8 @@ same file naming and message and points at the loader directly.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from clihelp import run_cli
 from leanecg.data import iter_records
 from leanecg.data.record import Record
 from leanecg.data.tabular import write_csv
@@ -312,17 +311,7 @@ def _fs_args(case: Case) -> list[str]:
 
 
 def _run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "LEANECG_DEBUG"}
-    env["LEANECG_CACHE"] = str(cwd / "cache")
-    return subprocess.run(
-        [sys.executable, "-m", "leanecg.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(args, cwd, timeout=120)
 
 
 def _assert_one_line_error(proc: subprocess.CompletedProcess[str], case: Case) -> str:

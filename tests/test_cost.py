@@ -280,6 +280,122 @@ def test_report_to_json_roundtrip(tmp_path: Path) -> None:
     assert isinstance(report, CostReport)
 
 
+class FeatureNet(nn.Module):
+    """Conv branch on the signal + linear branch on ``features`` (declared like LeanECG models)."""
+
+    extra_inputs = ("features",)
+
+    def __init__(self, leads: int = 2, n_features: int = 7) -> None:
+        super().__init__()
+        self.n_features = n_features
+        self.conv = nn.Conv1d(leads, 4, 3, padding=1)
+        self.feat = nn.Linear(n_features, 5)
+        self.fc = nn.Linear(4 + 5, 3)
+
+    def forward(self, x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        deep = torch.relu(self.conv(x)).mean(-1)
+        return self.fc(torch.cat([deep, torch.relu(self.feat(features))], dim=1))
+
+
+def test_measure_cost_with_keyword_inputs() -> None:
+    model = FeatureNet().train()
+    report = measure_cost(
+        model,
+        (2, 500),
+        FS,
+        reference=tiny_net(),
+        extra_inputs={"features": (7,)},
+        repeats=10,
+        throughput_batch=8,
+    )
+    assert model.training
+    # conv (padding 1): 500 * 4 * (2 * 3) = 12000;  feat: 7 * 5 = 35;  fc: 9 * 3 = 27;  total 12062
+    assert report.macs == 12062 and report.macs_uncounted_ops == ()
+    assert report.macs_breakdown == {"conv": 12000, "feat": 35, "fc": 27}
+    assert report.params == (2 * 4 * 3 + 4) + (7 * 5 + 5) + (9 * 3 + 3)
+    assert report.peak_memory_breakdown is not None
+    assert report.peak_memory_breakdown["input_bytes"] == 4 * (2 * 500 + 7)  # signal + features
+    assert report.extra_input_shapes == {"features": (7,)} and report.reference_extra_input_shapes == {}
+    assert report.latency_ratio_vs_reference is not None and report.latency_repeats == 10
+    assert report.throughput_batch_size == 8 and report.throughput_per_s > 0
+    d = report.to_dict()
+    assert d["input_shape"] == [2, 500] and d["extra_input_shapes"] == {"features": [7]}
+    assert json.loads(json.dumps(d))["extra_input_shapes"] == {"features": [7]}
+    # a single-input model records none
+    assert (
+        measure_cost(tiny_net(), (2, 100), FS, repeats=3, measure_memory=False).to_dict()[
+            "extra_input_shapes"
+        ]
+        == {}
+    )
+
+
+def test_measure_cost_reference_with_its_own_keyword_inputs() -> None:
+    report = measure_cost(
+        tiny_net(),
+        (2, 300),
+        FS,
+        reference=FeatureNet(n_features=3),
+        reference_extra_inputs={"features": (3,)},
+        repeats=5,
+        throughput_batch=4,
+        measure_memory=False,
+    )
+    assert report.extra_input_shapes == {} and report.reference_extra_input_shapes == {"features": (3,)}
+    assert report.reference == "FeatureNet" and report.reference_latency_ms_median is not None
+    with pytest.raises(LeanECGError, match=r"needs reference_extra_inputs=\{'features': \(3,\)\}") as err:
+        measure_cost(tiny_net(), (2, 300), FS, reference=FeatureNet(n_features=3), repeats=3)
+    assert err.value.path == "reference"
+    with pytest.raises(LeanECGError, match="without a reference"):
+        measure_cost(tiny_net(), (2, 300), FS, reference_extra_inputs={"features": (3,)}, repeats=3)
+
+
+def test_measure_cost_keyword_input_errors() -> None:
+    with pytest.raises(LeanECGError, match=r"FeatureNet needs extra_inputs=\{'features': \(7,\)\}") as err:
+        measure_cost(FeatureNet(), (2, 100), FS)
+    assert err.value.path == "model"
+    with pytest.raises(LeanECGError, match="does not take 'age_sex'"):
+        measure_cost(FeatureNet(), (2, 100), FS, extra_inputs={"features": (7,), "age_sex": (2,)})
+    with pytest.raises(LeanECGError, match="forward failed on inputs x \\(1, 2, 100\\), features \\(1, 7\\)"):
+        measure_cost(
+            tiny_net(), (2, 100), FS, extra_inputs={"features": (7,)}
+        )  # Sequential takes no keywords
+    with pytest.raises(LeanECGError, match="sequence of integers"):
+        measure_cost(FeatureNet(), (2, 100), FS, extra_inputs={"features": 7})  # type: ignore[dict-item]
+    with pytest.raises(LeanECGError, match=r"features \(1, 6\)") as err:
+        measure_cost(FeatureNet(), (2, 100), FS, extra_inputs={"features": (6,)})
+    assert err.value.path == "input_shape"
+
+
+def test_measure_cost_beatnet_at_a_beat_window() -> None:
+    from leanecg.models.registry import build_model, count_parameters
+
+    # BeatNet's documented input: 0.25 s before to 0.45 s after the R peak; at MIT-BIH's 360 Hz
+    # that is round(0.25 * 360) + round(0.45 * 360) = 90 + 162 = 252 samples (0.7 s), 7 RR features.
+    fs, n = 360.0, 252
+    model = build_model("beatnet", n_leads=1, n_classes=4, n_features=7)
+    assert model.extra_inputs == ("features",) and n >= model.min_samples
+    with pytest.raises(LeanECGError, match=r"BeatNet needs extra_inputs=\{'features': \(7,\)\}"):
+        measure_cost(model, (1, n), fs)
+    report = measure_cost(model, (1, n), fs, extra_inputs={"features": (7,)}, repeats=10, throughput_batch=64)
+    # Backbone: "same"-padded convs, stride-2 max-pools of length ceil(L / 2): 252 -> 126 -> 63 -> 32
+    #   conv 1 -> 16, k 9:  252 * 16 * 1 * 9  =  36288
+    #   conv 16 -> 32, k 7: 126 * 32 * 16 * 7 = 451584
+    #   conv 32 -> 48, k 5:  63 * 48 * 32 * 5 = 483840
+    #   conv 48 -> 64, k 5:  32 * 64 * 48 * 5 = 491520
+    # Head: avg+max pool (128) + 7 standardised features -> Linear(135, 64) = 8640 -> Linear(64, 4) = 256
+    # total 1472128
+    assert report.macs == 36288 + 451584 + 483840 + 491520 + 8640 + 256 == 1472128
+    assert report.macs_uncounted_ops == ()
+    assert report.params == count_parameters(model) < 50_000
+    assert report.signal_s == pytest.approx(0.7)
+    assert report.extra_input_shapes == {"features": (7,)}
+    assert report.peak_memory_breakdown is not None
+    assert report.peak_memory_breakdown["input_bytes"] == 4 * (n + 7)
+    assert report.throughput_batch_size == 64 and report.throughput_per_s > 0
+    assert report.real_time_factor == pytest.approx(0.7 / (report.latency_ms_median / 1e3))
+
+
 # --------------------------------------------------------------------------------------------------
 # ONNX
 # --------------------------------------------------------------------------------------------------

@@ -306,6 +306,98 @@ def test_training_flag_is_restored_and_bad_input_raises() -> None:
         count_macs(model)
 
 
+class ConvPlusFeatures(nn.Module):
+    """A conv branch on the signal and a linear branch on ``features``, fused by a linear layer."""
+
+    def __init__(self, leads: int = 2, n_features: int = 7) -> None:
+        super().__init__()
+        self.n_features = n_features
+        self.conv = nn.Conv1d(leads, 4, 5, bias=False)
+        self.pool = nn.AdaptiveAvgPool1d(1)
+        self.feat = nn.Linear(n_features, 6)
+        self.fc = nn.Linear(4 + 6, 3)
+
+    def forward(self, x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        deep = self.pool(F.relu(self.conv(x))).flatten(1)
+        return self.fc(torch.cat([deep, F.relu(self.feat(features))], dim=1))
+
+
+class DeclaredConvPlusFeatures(ConvPlusFeatures):
+    """The same, declaring its keyword input as LeanECG models do."""
+
+    extra_inputs = ("features",)
+
+
+def test_keyword_inputs_are_counted() -> None:
+    # conv on (2, 100): L_out = 100 - 5 + 1 = 96;  96 * 4 * (2 * 5) = 3840
+    # feat: Linear(7 -> 6) = 42;  fc: Linear(10 -> 3) = 30;  total 3912 per example
+    model = DeclaredConvPlusFeatures()
+    count = count_macs(model, (2, 100), extra_inputs={"features": (7,)})
+    assert count.breakdown == {"conv": 3840, "feat": 42, "fc": 30}
+    assert count.total == 3912 and count.uncounted == ()
+    assert count_macs(model, (2, 100), extra_inputs={"features": [7]}, batch_size=3).total == 3 * 3912
+    exact = count_macs(
+        model, example_inputs=(torch.randn(2, 2, 100),), example_kwargs={"features": torch.randn(2, 7)}
+    )
+    assert exact.total == 2 * 3912
+    # a model without the extra_inputs attribute gets whatever keyword inputs are given
+    undeclared = ConvPlusFeatures()
+    assert count_macs(undeclared, (2, 100), extra_inputs={"features": (7,)}).total == 3912
+    with pytest.raises(LeanECGError, match="features"):
+        count_macs(undeclared, (2, 100))  # forward() missing 'features': a clear error, not a TypeError
+
+
+def test_keyword_input_errors_are_clear() -> None:
+    model = DeclaredConvPlusFeatures().train()
+    with pytest.raises(
+        LeanECGError, match=r"DeclaredConvPlusFeatures needs extra_inputs=\{'features': \(7,\)\}"
+    ) as err:
+        count_macs(model, (2, 100))
+    assert err.value.path == "model"
+    with pytest.raises(LeanECGError, match="needs extra_inputs"):
+        count_macs(model, example_inputs=(torch.zeros(1, 2, 100),))
+    with pytest.raises(LeanECGError, match="needs example_kwargs for 'features'"):
+        count_macs(model, example_inputs=(torch.zeros(1, 2, 100),), example_kwargs={})
+    with pytest.raises(LeanECGError, match="does not take 'age_sex'"):
+        count_macs(model, (2, 100), extra_inputs={"features": (7,), "age_sex": (2,)})
+    with pytest.raises(LeanECGError, match="sequence of integers"):
+        count_macs(model, (2, 100), extra_inputs={"features": 7})  # type: ignore[dict-item]
+    with pytest.raises(LeanECGError, match=">= 1"):
+        count_macs(model, (2, 100), extra_inputs={"features": (0,)})
+    with pytest.raises(LeanECGError, match="not both"):
+        count_macs(
+            model, (2, 100), extra_inputs={"features": (7,)}, example_kwargs={"features": torch.zeros(1, 7)}
+        )
+    with pytest.raises(LeanECGError, match=r"features \(1, 8\)") as err:
+        count_macs(model, (2, 100), extra_inputs={"features": (8,)})  # Linear(7 -> 6) gets 8 features
+    assert err.value.path == "input_shape"
+    assert model.training
+
+
+def test_leanecg_fusion_models_count_with_features() -> None:
+    from leanecg.models.registry import build_model
+
+    # wide_deep (litenet deep branch) + 5 features + age/sex: both keyword inputs are required
+    model = build_model(
+        "wide_deep", n_leads=1, n_classes=4, n_features=5, backbone="litenet", use_age_sex=True
+    )
+    assert model.extra_inputs == ("features", "age_sex")
+    with pytest.raises(
+        LeanECGError, match=r"needs extra_inputs=\{'features': \(5,\), 'age_sex': \(\.\.\.\)\}"
+    ):
+        count_macs(model, (1, 500), extra_inputs=None)
+    with pytest.raises(LeanECGError, match="needs extra_inputs"):
+        count_macs(model, (1, 500), extra_inputs={"features": (5,)})
+    full = count_macs(model, (1, 500), extra_inputs={"features": (5,), "age_sex": (2,)})
+    assert full.uncounted == ()
+    # the deep branch's MACs are the backbone's; the rest is the fusion head's Linear layers, each
+    # applied once per example: sum(in * out)
+    deep = count_macs(model.backbone, (1, 500)).total
+    head = sum(m.in_features * m.out_features for m in model.head.modules() if isinstance(m, nn.Linear))
+    assert full.total == deep + head
+    assert head > 0 and full.breakdown.get("head.feature_branch.0", 0) > 0  # the wide branch is counted
+
+
 # --------------------------------------------------------------------------------------------------
 # ONNX graphs built by hand (fast; exported models are compared with torch in test_cost.py)
 # --------------------------------------------------------------------------------------------------

@@ -33,8 +33,17 @@ score_app = typer.Typer(help="Score predictions exactly as the official challeng
 app.add_typer(data_app, name="data")
 app.add_typer(score_app, name="score")
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _console_width(stream: Any) -> int | None:
+    """Terminal width, or 140 columns when output goes to a file or pipe (rich's default of 80 truncates
+    tables); ``$COLUMNS`` wins when set."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    return None if stream.isatty() else 140
+
+
+console = Console(width=_console_width(sys.stdout))
+err_console = Console(stderr=True, width=_console_width(sys.stderr))
 
 DataDirOpt = Annotated[
     Path | None,
@@ -90,6 +99,62 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
     return str(v)
+
+
+@app.command()
+def quickstart(data_dir: DataDirOpt = None) -> None:
+    """A first look, offline in seconds: signal quality, R peaks, accuracy and speed on example ECGs."""
+    from leanecg.data import resolve_data_dir
+    from leanecg.quickstart import analyse, example_records
+
+    try:
+        root: Path | None = resolve_data_dir(data_dir)
+    except LeanECGError:
+        if data_dir is not None:
+            raise
+        root = None
+    table = Table(title="LeanECG quickstart: R-peak detection on example ECGs", title_justify="left")
+    for col in ("record", "fs", "sec", "usable leads", "beats", "HR", "Se %", "+P %", "× real time"):
+        table.add_column(col, justify="left" if col in ("record", "usable leads") else "right")
+    sources = set()
+    with progress_bar() as bar:
+        task = bar.add_task("examples", total=None)
+        for record, source in example_records(root):
+            r = analyse(record, source)
+            sources.add(r.source)
+            table.add_row(
+                r.name,
+                f"{r.fs:g}",
+                f"{r.duration_s:.0f}",
+                r.usable_leads,
+                str(r.beats_detected),
+                f"{r.heart_rate_bpm:.0f}",
+                _pct(r.sensitivity),
+                _pct(r.ppv),
+                f"{r.real_time_factor:,.0f}",
+            )
+            bar.advance(task)
+    table.caption = f"data: {', '.join(sorted(sources))}" + (
+        ""
+        if root is not None and "synthetic" not in sources
+        else " (set LEANECG_DATA or --data-dir to a folder holding mitdb/ for real records)"
+    )
+    console.print(table)
+    console.print(
+        "Se / +P: detected beats matched to the reference beat annotations within 150 ms (ANSI/AAMI EC57).\n"
+        "Next:\n"
+        "  leanecg info PATH                      what a record, folder or dataset holds (try: leanecg info mitdb)\n"
+        "  leanecg rpeaks PATH --out peaks.csv    R peaks of a record or a folder\n"
+        "  leanecg bench cinc2017 --tiny          train, score and cost-measure models (drop --tiny for the real run)\n"
+        "  leanecg score cinc2017 REF.csv ANS.csv the official challenge scores\n"
+        "  leanecg data fetch mitdb               download a PhysioNet dataset (needs internet)",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.2f}"
 
 
 @app.command()
@@ -254,7 +319,7 @@ def bench(
             progress=bar,
             log=lambda msg: err_console.print(msg, markup=False, highlight=False),
         )
-    console.print((out / task / "results.md").read_text(encoding="utf-8"), markup=False)
+    sys.stdout.write((out / task / "results.md").read_text(encoding="utf-8"))
     err_console.print(f"report: {summary['report']['html']}")
 
 

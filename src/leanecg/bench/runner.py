@@ -18,7 +18,7 @@ import numpy as np
 from leanecg.bench.tasks import BenchTask, TaskData, get_task
 from leanecg.errors import LeanECGError
 from leanecg.evaluate.report import write_report
-from leanecg.evaluate.results import make_result, save_result
+from leanecg.evaluate.results import load_results, make_result, save_result
 
 REFERENCE_MODEL = "resnet1d"
 
@@ -94,7 +94,11 @@ def run_benchmark(
             f"{name}: {task.primary_metric} {pm['value']:.4f} [{pm['ci_low']:.4f}, {pm['ci_high']:.4f}] "
             f"({time.perf_counter() - t0:.0f} s)"
         )
-    report = write_report(results, Path(out_dir) / task.name, title=f"LeanECG benchmark: {task.description}")
+    # the report covers every result of this task in the folder (earlier runs of other models included),
+    # but never mixes smoke runs (--tiny) with real ones
+    folder = Path(out_dir) / task.name
+    everything = [r for r in load_results(folder) if bool(r["data"].get("tiny")) == tiny]
+    report = write_report(everything, folder, title=f"LeanECG benchmark: {task.description}")
     return {"results": paths, "report": report}
 
 
@@ -188,46 +192,60 @@ def _run_classic(task: BenchTask, name: str, data: TaskData, *, seed: int, n_boo
             "--models", f"{name} needs fixed-length inputs; task {task.name} has variable-length records"
         )
     Xtr, Xva, Xte = (_classic_matrix(s) for s in (data.train, data.val, data.test))
-    clf = lgb.LGBMClassifier(
-        n_estimators=400,
-        learning_rate=0.05,
-        num_leaves=31,
-        class_weight="balanced",
-        random_state=seed,
-        n_jobs=1,
-        verbose=-1,
-        deterministic=True,
-        force_row_wise=True,
-    )
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    params = {
+        "objective": "multiclass",
+        "num_class": len(task.class_names),
+        "learning_rate": 0.05,
+        "num_leaves": 31,
+        "seed": seed,
+        "num_threads": 1,
+        "verbose": -1,
+        "deterministic": True,
+        "force_row_wise": True,
+    }
+    dtrain = lgb.Dataset(Xtr, data.train.y, weight=compute_sample_weight("balanced", data.train.y))
+    dval = lgb.Dataset(Xva, data.val.y, reference=dtrain)
     t0 = time.perf_counter()
-    clf.fit(
-        Xtr, data.train.y, eval_set=[(Xva, data.val.y)], callbacks=[lgb.early_stopping(30, verbose=False)]
+    booster = lgb.train(
+        params,
+        dtrain,
+        num_boost_round=400,
+        valid_sets=[dval],
+        callbacks=[lgb.early_stopping(30, verbose=False)],
     )
     seconds = time.perf_counter() - t0
-    proba = clf.predict_proba(Xte)
+    proba = booster.predict(Xte, num_iteration=booster.best_iteration)
     ev = task.evaluate(data.test, proba, n_boot=n_boot, seed=seed)
-    booster = clf.booster_
-    dump = booster.dump_model()
+    dump = booster.dump_model(num_iteration=booster.best_iteration)
     n_nodes = sum(_count_nodes(t["tree_structure"]) for t in dump["tree_info"])
     one = Xte[:1]
-    stats = time_callable(lambda: clf.predict_proba(one), repeats=30, warmup=3)
+    stats = time_callable(
+        lambda: booster.predict(one, num_iteration=booster.best_iteration), repeats=30, warmup=3
+    )
     cost = {
         "params": int(n_nodes),
         "macs": None,
-        "bytes_fp32": len(booster.model_to_string().encode()),
+        "bytes_fp32": len(booster.model_to_string(num_iteration=booster.best_iteration).encode()),
         "bytes_int8": None,
         "latency_ms_median": stats.median * 1e3,
         "latency_ms_p99": stats.p99 * 1e3,
         "real_time_factor": (data.input_samples / data.fs) / stats.median,
-        "notes": "params = tree nodes; MACs undefined for trees; latency of LightGBM predict_proba on one example",
+        "notes": "params = tree nodes; MACs undefined for trees; latency of one LightGBM predict on one example",
     }
     out = _common(task, data, name, "classic")
     out.update(ev)
     out["cost"] = cost
     out["train"] = {
-        "config": {**clf.get_params(), "early_stopping_rounds": 30},
+        "config": {
+            **params,
+            "num_boost_round": 400,
+            "early_stopping_rounds": 30,
+            "sample_weight": "balanced",
+        },
         "seconds": seconds,
-        "best_iteration": int(clf.best_iteration_ or clf.n_estimators),
+        "best_iteration": int(booster.best_iteration),
     }
     return out
 

@@ -58,7 +58,9 @@ def table_rows(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[
     """Header and rows of the comparison table (metrics with 95 % CI, then cost)."""
     metric_names = list(dict.fromkeys(m for r in results for m in r["metrics"]))
     primary = results[0]["primary_metric"] if results else ""
-    metric_names.sort(key=lambda m: (m != primary, metric_names.index(m)))
+    metric_names = (
+        [primary, *(m for m in metric_names if m != primary)] if primary in metric_names else metric_names
+    )
     header = ["model", "family", *[f"{m} (95% CI)" for m in metric_names], *[c[1] for c in COST_COLUMNS]]
     rows = []
     for r in results:
@@ -188,6 +190,19 @@ def plot_curves(result: dict[str, Any], path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``{"a": {"b": 1}}`` -> ``[("a.b", 1)]`` (config dicts are left out: they are in the JSON)."""
+    out: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        if k == "config":
+            continue
+        if isinstance(v, dict):
+            out += _flatten(v, f"{prefix}{k}.")
+        else:
+            out.append((f"{prefix}{k}", v))
+    return out
+
+
 def write_report(
     results: Sequence[dict[str, Any]], out_dir: str | Path, title: str | None = None
 ) -> dict[str, Path]:
@@ -203,9 +218,13 @@ def write_report(
     files["markdown"] = out_dir / "results.md"
 
     images: list[tuple[str, Path]] = []
-    p = plot_pareto(results, out_dir / "pareto_macs.png")
-    if p:
-        images.append(("Accuracy vs MACs (Pareto front)", p))
+    for key, caption in (
+        ("macs", "Accuracy vs MACs (Pareto front)"),
+        ("latency_ms_median", "Accuracy vs latency at batch 1, one thread (Pareto front)"),
+    ):
+        p = plot_pareto(results, out_dir / f"pareto_{key.split('_')[0]}.png", cost_key=key)
+        if p:
+            images.append((caption, p))
     for r in results:
         stem = Path(str(r.get("_file", "")) or _label(r)).stem.replace(" ", "_")
         stem = "".join(c if c.isalnum() or c in "-_=+." else "_" for c in stem)
@@ -242,9 +261,7 @@ def write_report(
     if prov:
         parts.append("<h2>Provenance</h2><table>")
         parts += [
-            f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
-            for k, v in prov.items()
-            if not isinstance(v, dict)
+            f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in _flatten(prov)
         ]
         parts.append("</table>")
     parts.append("</body></html>")

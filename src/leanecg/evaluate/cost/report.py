@@ -16,6 +16,12 @@ split 60/40 between latency and throughput) unless given, with floors of 10 late
 repeats - so a large model (a batch of 64 taking a second) exceeds the budget rather than the
 statistics becoming meaningless.
 
+Models with keyword inputs besides the signal (``beatnet``, ``wide_deep``: ``features``, optionally
+``age_sex``) are measured with ``extra_inputs={"features": (n_features,)}`` (shapes without the batch
+axis): every call - MAC count, peak memory, latency, throughput - then gets them, see
+:mod:`leanecg.evaluate.cost.inputs`. A model whose ``extra_inputs`` attribute names inputs that are
+not given is refused with a :class:`~leanecg.errors.LeanECGError`.
+
 MACs follow :mod:`leanecg.evaluate.cost.macs`; sizes :mod:`leanecg.evaluate.cost.size` /
 :mod:`leanecg.evaluate.cost.onnx_graph`; peak memory :mod:`leanecg.evaluate.cost.memory`.
 """

@@ -1,0 +1,26 @@
+"""Run the real ``leanecg`` CLI in a subprocess, as a user would (shared by the CLI tests)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run_cli(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``python -m leanecg.cli ARGS`` in ``cwd`` with a private cache; never raises on a non-zero exit."""
+    full_env = {k: v for k, v in os.environ.items() if k != "LEANECG_DEBUG"}
+    full_env["LEANECG_CACHE"] = str(cwd / "cache")
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "leanecg.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -1,0 +1,135 @@
+"""``leanecg bench`` end to end on a tiny run: JSON results, Markdown table, PNG plots, HTML report."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from clihelp import run_cli
+from leanecg.evaluate.results import SCHEMA, load_results
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def tiny_mitdb_run(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    work = tmp_path_factory.mktemp("bench")
+    proc = run_cli(
+        [
+            "bench",
+            "mitdb-aami",
+            "--models",
+            "beatnet,lightgbm",
+            "--tiny",
+            "--n-boot",
+            "50",
+            "--data-dir",
+            str(shared_data),
+            "--out",
+            str(work / "results"),
+        ],
+        work,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return work / "results" / "mitdb-aami"
+
+
+def test_results_json_follow_the_schema(tiny_mitdb_run: Path) -> None:
+    results = {r["model"]: r for r in load_results(tiny_mitdb_run)}
+    assert set(results) == {"beatnet", "lightgbm"}
+    for r in results.values():
+        assert r["schema"] == SCHEMA and r["task"] == "mitdb-aami"
+        assert r["primary_metric"] == "sveb_veb_f1"
+        for name in ("sveb_veb_f1", "sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "accuracy"):
+            m = r["metrics"][name]
+            if m["value"] is not None and m["ci_low"] is not None:
+                assert m["ci_low"] <= m["value"] + 1e-9 and m["value"] <= m["ci_high"] + 1e-9
+        assert r["data"]["tiny"] is True and r["notes"]
+        assert r["data"]["test_records"] == ["100", "232"]
+        assert r["provenance"]["seed"] == 0 and r["provenance"]["packages"]["numpy"]
+        assert len(r["confusion"]["matrix"]) == 4
+    beatnet = results["beatnet"]
+    assert beatnet["cost"]["params"] < 50_000 and beatnet["cost"]["macs"] > 0
+    assert beatnet["cost"]["reference"] == "resnet1d"
+    assert beatnet["cost"]["latency_ratio_vs_reference"] < 1.0  # a 36k-parameter model beats a 2.8M one
+    assert beatnet["cost"]["extra_input_shapes"] == {"features": [7]}
+    assert beatnet["train"]["model_config"]["name"] == "beatnet"
+    assert results["lightgbm"]["family"] == "classic"
+
+
+def test_markdown_pngs_and_self_contained_html(tiny_mitdb_run: Path) -> None:
+    md = (tiny_mitdb_run / "results.md").read_text()
+    assert re.search(r"^\| model \| family \| sveb_veb_f1 \(95% CI\)", md, re.M)
+    assert "| beatnet | lightweight |" in md and "| lightgbm | classic |" in md
+    pngs = sorted(p.name for p in tiny_mitdb_run.glob("*.png"))
+    assert {"pareto_macs.png", "pareto_latency.png", "confusion_beatnet.png", "curves_beatnet.png"} <= set(
+        pngs
+    )
+    for p in tiny_mitdb_run.glob("*.png"):
+        assert p.read_bytes()[:8] == PNG_MAGIC
+    html = (tiny_mitdb_run / "report.html").read_text()
+    images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
+    assert len(images) == len(pngs)
+    assert all(base64.b64decode(b)[:8] == PNG_MAGIC for b in images)
+    assert "<table>" in html and "git_commit" in html
+
+
+def test_report_renders_in_headless_chromium(tiny_mitdb_run: Path, tmp_path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if chromium is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium) to screenshot the report")
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1300,1800",
+            f"--screenshot={shot}",
+            (tiny_mitdb_run / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert shot.is_file() and shot.read_bytes()[:8] == PNG_MAGIC
+    assert shot.stat().st_size > 50_000  # a rendered page with tables and plots, not a blank one
+
+
+def test_tiny_cinc2017_variable_length_records(tmp_path: Path, shared_data: Path) -> None:
+    proc = run_cli(
+        [
+            "bench",
+            "cinc2017",
+            "--models",
+            "litenet",
+            "--tiny",
+            "--n-boot",
+            "50",
+            "--data-dir",
+            str(shared_data),
+            "--out",
+            str(tmp_path / "results"),
+        ],
+        tmp_path,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (r,) = load_results(tmp_path / "results" / "cinc2017")
+    assert set(r["metrics"]) >= {"f1", "f1_N", "f1_A", "f1_O", "f1_noise", "accuracy"}
+    assert r["data"]["input"]["variable_length"] is True
+    assert r["cost"]["real_time_factor"] > 1
+    assert "| litenet | lightweight |" in proc.stdout

@@ -1,0 +1,111 @@
+"""The public CLI contracts: command names, arguments, output columns and JSON keys, run for real."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clihelp import run_cli
+from leanecg.data.record import Record
+from leanecg.data.synthetic import synthetic_ecg
+from leanecg.data.tabular import write_csv
+
+
+def test_rpeaks_csv_columns_on_a_csv_record(tmp_path: Path) -> None:
+    syn = synthetic_ecg(duration_s=20, fs=250, rhythm="pvc", seed=3, n_leads=2)
+    src = tmp_path / "rec.csv"
+    write_csv(Record(name="rec", signal=syn.signal, fs=250.0, leads=["II", "V1"]), src, time_column=False)
+    out = tmp_path / "peaks.csv"
+    proc = run_cli(["rpeaks", str(src), "--fs", "250", "--lead", "II", "--out", str(out)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["record", "lead", "sample", "time_s"]
+    samples = np.array([int(r["sample"]) for r in rows])
+    assert {r["lead"] for r in rows} == {"II"} and {r["record"] for r in rows} == {"rec"}
+    # every synthetic beat found within 50 ms, nothing extra
+    assert len(samples) == len(syn.r_peaks)
+    assert np.max(np.abs(samples - syn.r_peaks)) <= 0.05 * 250
+    assert np.allclose([float(r["time_s"]) for r in rows], samples / 250, atol=1e-4)
+
+
+def test_rpeaks_on_real_mitdb_record(tmp_path: Path, mitdb_dir: Path) -> None:
+    out = tmp_path / "p.csv"
+    proc = run_cli(["rpeaks", str(mitdb_dir / "100"), "--out", str(out)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert 2260 <= len(rows) <= 2285  # 2273 annotated beats in record 100
+    assert "wrote" in proc.stderr
+
+
+def test_score_cinc2017_json_keys(tmp_path: Path) -> None:
+    (tmp_path / "REFERENCE.csv").write_text("A1,N\nA2,A\nA3,O\nA4,~\n")
+    (tmp_path / "ANSWERS.csv").write_text("A1,N\nA2,A\nA3,N\nA4,~\n")
+    proc = run_cli(["score", "cinc2017", "REFERENCE.csv", "ANSWERS.csv", "--json"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert set(out) == {"f1", "f1_N", "f1_A", "f1_O", "f1_noise"}
+    # by hand: N: 2*1/(1+2)=2/3, A: 1, O: 0, ~: 1 -> F1 = (2/3 + 1 + 0) / 3
+    assert out["f1"] == pytest.approx((2 / 3 + 1 + 0) / 3)
+    assert out["f1_noise"] == pytest.approx(1.0)
+
+
+def test_score_cinc2021_json_keys_and_perfect_classifier(tmp_path: Path) -> None:
+    from leanecg.evaluate.cinc2021 import load_weights
+
+    classes, _ = load_weights()  # scored classes, each a frozenset of equivalent SNOMED codes
+    labels, outputs = tmp_path / "labels", tmp_path / "outputs"
+    labels.mkdir()
+    outputs.mkdir()
+    truth = {"R1": {"426783006"}, "R2": {"164889003"}, "R3": {"59118001"}}  # NSR, AF, RBBB (= CRBBB class)
+    header = ",".join("|".join(sorted(c)) for c in classes)
+    for rec, dx in truth.items():
+        (labels / f"{rec}.hea").write_text(f"{rec} 12 500 5000\n#Age: 50\n#Sex: Male\n#Dx: {','.join(dx)}\n")
+        binary = [int(bool(dx & c)) for c in classes]
+        (outputs / f"{rec}.csv").write_text(
+            f"#{rec}\n{header}\n{','.join(map(str, binary))}\n{','.join(f'{b:.1f}' for b in binary)}\n"
+        )
+    proc = run_cli(["score", "cinc2021", str(labels), str(outputs), "--json"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert {"challenge_metric", "auroc", "auprc", "accuracy", "f_measure"} <= set(out)
+    assert out["challenge_metric"] == pytest.approx(1.0)
+    assert out["accuracy"] == pytest.approx(1.0)
+
+
+def test_quickstart_offline_without_data(tmp_path: Path) -> None:
+    empty = tmp_path / "nodata"
+    empty.mkdir()
+    proc = run_cli(["quickstart"], tmp_path, env={"LEANECG_DATA": str(empty)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "synthetic-pvc" in proc.stdout and "synthetic" in proc.stdout
+    assert "100.00" in proc.stdout  # synthetic beats are known exactly
+    assert "Next:" in proc.stdout
+
+
+def test_quickstart_uses_real_data_when_present(tmp_path: Path, shared_data: Path) -> None:
+    proc = run_cli(["quickstart", "--data-dir", str(shared_data)], tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "MIT-BIH (real)" in proc.stdout and "203" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        (["bench", "nosuchtask", "--tiny"], r"^error: TASK: unknown benchmark task 'nosuchtask'"),
+        (["bench", "cinc2017", "--models", "nosuchmodel", "--tiny"], r"^error: --models: unknown model"),
+    ],
+)
+def test_bench_bad_arguments_one_line(
+    tmp_path: Path, shared_data: Path, args: list[str], pattern: str
+) -> None:
+    import re
+
+    proc = run_cli([*args, "--data-dir", str(shared_data), "--out", str(tmp_path / "res")], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.match(pattern, lines[0]), proc.stderr
+    assert not (tmp_path / "res").exists() or not any((tmp_path / "res").rglob("*.json"))
