@@ -29,25 +29,19 @@ from leanecg.signal.augment import (
     time_shift,
 )
 from leanecg.signal.resample import resample
+from wfdbhelp import read_segment
 
 FS = 360.0
 
 
-def _read(path: Path, seconds: float) -> np.ndarray:
-    wfdb = pytest.importorskip("wfdb")
-    if not path.with_suffix(".hea").is_file():
-        pytest.skip(f"{path.name} not staged")
-    return wfdb.rdrecord(str(path), sampto=round(seconds * FS)).p_signal
-
-
 @pytest.fixture(scope="module")
 def ecg(mitdb_dir: Path) -> np.ndarray:
-    return _read(mitdb_dir / "100", 20).astype(np.float32)
+    return read_segment(mitdb_dir / "100", 20).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
 def ma_noise(shared_data: Path) -> np.ndarray:
-    return _read(shared_data / "nstdb_noise" / "ma", 300)
+    return read_segment(shared_data / "nstdb_noise" / "ma", 300)
 
 
 def _synthetic(n: int = 3600, leads: int = 3) -> np.ndarray:

@@ -16,15 +16,14 @@ from leanecg.evaluate.results import SCHEMA, load_results
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module")
-def tiny_mitdb_run(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    work = tmp_path_factory.mktemp("bench")
+def run_tiny_bench(task: str, models: str, shared_data: Path, work: Path) -> subprocess.CompletedProcess[str]:
+    """``leanecg bench TASK --models MODELS --tiny --n-boot 50 --out WORK/results``; asserts it succeeded."""
     proc = run_cli(
         [
             "bench",
-            "mitdb-aami",
+            task,
             "--models",
-            "beatnet,lightgbm",
+            models,
             "--tiny",
             "--n-boot",
             "50",
@@ -37,6 +36,13 @@ def tiny_mitdb_run(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) 
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def tiny_mitdb_run(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    work = tmp_path_factory.mktemp("bench")
+    run_tiny_bench("mitdb-aami", "beatnet,lightgbm", shared_data, work)
     return work / "results" / "mitdb-aami"
 
 
@@ -110,24 +116,7 @@ def test_report_renders_in_headless_chromium(tiny_mitdb_run: Path, tmp_path: Pat
 
 
 def test_tiny_cinc2017_variable_length_records(tmp_path: Path, shared_data: Path) -> None:
-    proc = run_cli(
-        [
-            "bench",
-            "cinc2017",
-            "--models",
-            "litenet",
-            "--tiny",
-            "--n-boot",
-            "50",
-            "--data-dir",
-            str(shared_data),
-            "--out",
-            str(tmp_path / "results"),
-        ],
-        tmp_path,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = run_tiny_bench("cinc2017", "litenet", shared_data, tmp_path)
     (r,) = load_results(tmp_path / "results" / "cinc2017")
     assert set(r["metrics"]) >= {"f1", "f1_N", "f1_A", "f1_O", "f1_noise", "accuracy"}
     assert r["data"]["input"]["variable_length"] is True

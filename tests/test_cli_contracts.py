@@ -109,3 +109,40 @@ def test_bench_bad_arguments_one_line(
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and re.match(pattern, lines[0]), proc.stderr
     assert not (tmp_path / "res").exists() or not any((tmp_path / "res").rglob("*.json"))
+
+
+def _one_line_error(proc, pattern: str) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.match(pattern, lines[0]), proc.stderr
+
+
+def test_unknown_lead_name_through_cli(tmp_path: Path, mitdb_dir: Path) -> None:
+    out = tmp_path / "p.csv"
+    proc = run_cli(["rpeaks", str(mitdb_dir / "100"), "--lead", "V7", "--out", str(out)], tmp_path)
+    _one_line_error(proc, r"^error: \S*100: unknown lead 'V7'; this record has: II, V5$")
+    assert not out.exists() and not list(tmp_path.glob(".p.csv*"))
+
+
+def test_unknown_label_code_in_a_cinc2021_folder(tmp_path: Path, shared_data: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "data" / "cinc2021"
+    folder.mkdir(parents=True)
+    for f in (shared_data / "cinc2021_sample").glob("E0750[01].*"):
+        shutil.copy(f, folder / f.name)
+    hea = folder / "E07500.hea"
+    lines = [("#Dx: 999999999" if "Dx:" in ln else ln) for ln in hea.read_text().splitlines()]
+    hea.write_text("\n".join(lines) + "\n")
+    proc = run_cli(["info", "cinc2021", "--data-dir", str(tmp_path / "data")], tmp_path)
+    _one_line_error(proc, r"^error: \S*E07500\.hea: unknown SNOMED CT code 999999999")
+
+
+def test_unknown_label_in_cinc2017_reference(tmp_path: Path) -> None:
+    (tmp_path / "REF.csv").write_text("A1,N\nA2,X\n")
+    (tmp_path / "ANS.csv").write_text("A1,N\nA2,A\n")
+    proc = run_cli(["score", "cinc2017", "REF.csv", "ANS.csv"], tmp_path)
+    _one_line_error(proc, r"^error: \S*REF\.csv: line 2: unknown label 'X'")

@@ -11,27 +11,21 @@ import pytest
 
 from leanecg.errors import LeanECGError
 from leanecg.signal.quality import QualityThresholds, signal_quality, window_quality
+from wfdbhelp import read_segment
 
 FS = 360.0
-
-
-def _read(path: Path, seconds: float) -> np.ndarray:
-    wfdb = pytest.importorskip("wfdb")
-    if not path.with_suffix(".hea").is_file():
-        pytest.skip(f"{path.name} not staged")
-    return wfdb.rdrecord(str(path), sampto=round(seconds * FS)).p_signal
 
 
 @pytest.fixture(scope="module")
 def clean_ecg(mitdb_dir: Path) -> dict[str, np.ndarray]:
     """First 5 minutes of MIT-BIH records with clean starts (both leads)."""
-    return {r: _read(mitdb_dir / r, 300) for r in ("100", "103", "119", "213", "220")}
+    return {r: read_segment(mitdb_dir / r, 300) for r in ("100", "103", "119", "213", "220")}
 
 
 @pytest.fixture(scope="module")
 def nstdb(shared_data: Path) -> dict[str, np.ndarray]:
     """First 10 minutes of the NSTDB baseline-wander and muscle-artefact noise records (mV, gain 200/mV)."""
-    return {k: _read(shared_data / "nstdb_noise" / k, 600) for k in ("bw", "ma")}
+    return {k: read_segment(shared_data / "nstdb_noise" / k, 600) for k in ("bw", "ma")}
 
 
 def test_clean_mitdb_windows_are_usable(clean_ecg: dict[str, np.ndarray]) -> None:

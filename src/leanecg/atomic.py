@@ -64,11 +64,13 @@ def _umask() -> int:
 def write_json(target: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON, atomically."""
     with atomic_open(target, "w") as fh:
-        json.dump(obj, fh, indent=2, sort_keys=False, default=_json_default)
+        json.dump(obj, fh, indent=2, sort_keys=False, default=json_default)
         fh.write("\n")
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """``json.dump(default=...)`` hook: numpy scalars and arrays as Python numbers / lists, paths as
+    strings; anything else raises ``TypeError``."""
     import numpy as np
 
     if isinstance(obj, np.integer):

@@ -64,6 +64,9 @@ class BenchTask(ABC):
     primary_metric: str
     default_models: tuple[str, ...]
     classic_models: tuple[str, ...] = ()
+    train_epochs: int  # full runs; ``tiny`` runs train 2 epochs without early stopping
+    train_batch_size: int
+    train_patience: int  # early-stopping patience (epochs)
 
     @abstractmethod
     def load(self, root: Path, *, tiny: bool = False, seed: int = 0, progress: Any = None) -> TaskData:
@@ -73,9 +76,24 @@ class BenchTask(ABC):
     def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
         """All metrics of the task from int class indices (0-1 scale; NaN when undefined)."""
 
-    @abstractmethod
     def train_config(self, *, tiny: bool, seed: int, epochs: int | None) -> TrainConfig:
-        """The task's default training configuration."""
+        """The task's default training configuration: class-weighted cross-entropy (balanced weights),
+        lr 3e-3, the task's epochs / batch size / patience plus :meth:`train_options` (``tiny``: 2 epochs,
+        no early stopping; ``epochs`` overrides the epoch count)."""
+        return TrainConfig(
+            epochs=epochs or (2 if tiny else self.train_epochs),
+            batch_size=self.train_batch_size,
+            lr=3e-3,
+            loss="weighted_ce",
+            class_weights="balanced",
+            early_stopping_patience=None if tiny else self.train_patience,
+            seed=seed,
+            **self.train_options(),
+        )
+
+    def train_options(self) -> dict[str, Any]:
+        """Task-specific :class:`TrainConfig` fields on top of :meth:`train_config`'s (default: none)."""
+        return {}
 
     def val_metric(self, y_true: np.ndarray, proba: np.ndarray) -> float:
         """The primary metric of argmax predictions (early stopping / model selection)."""
@@ -130,6 +148,7 @@ class MitdbAamiTask(BenchTask):
     primary_metric = "sveb_veb_f1"
     default_models = ("beatnet", "resnet1d", "lightgbm")
     classic_models = ("lightgbm",)
+    train_epochs, train_batch_size, train_patience = 20, 256, 5
     fs_model = 180.0
     before_s = 0.25
     after_s = 0.45
@@ -220,17 +239,6 @@ class MitdbAamiTask(BenchTask):
             "macro_f1": float(np.nanmean([pc[c]["f1"] for c in self.class_names])),
         }
 
-    def train_config(self, *, tiny: bool, seed: int, epochs: int | None) -> TrainConfig:
-        return TrainConfig(
-            epochs=epochs or (2 if tiny else 20),
-            batch_size=256,
-            lr=3e-3,
-            loss="weighted_ce",
-            class_weights="balanced",
-            early_stopping_patience=None if tiny else 5,
-            seed=seed,
-        )
-
 
 # --------------------------------------------------------------------------------------------------------
 # PhysioNet/CinC 2017 record classification
@@ -243,6 +251,7 @@ class Cinc2017Task(BenchTask):
     class_names = ("N", "A", "O", "~")
     primary_metric = "f1"
     default_models = ("litenet", "mobilenet_v3", "resnet1d")
+    train_epochs, train_batch_size, train_patience = 40, 32, 8
     fs_model = 150.0
     crop_s = 20.0
     typical_s = 30.0
@@ -300,17 +309,8 @@ class Cinc2017Task(BenchTask):
             "accuracy": float(np.trace(m) / m.sum()) if m.sum() else float("nan"),
         }
 
-    def train_config(self, *, tiny: bool, seed: int, epochs: int | None) -> TrainConfig:
-        return TrainConfig(
-            epochs=epochs or (2 if tiny else 40),
-            batch_size=32,
-            lr=3e-3,
-            loss="weighted_ce",
-            class_weights="balanced",
-            crop_samples=int(self.crop_s * self.fs_model),
-            early_stopping_patience=None if tiny else 8,
-            seed=seed,
-        )
+    def train_options(self) -> dict[str, Any]:
+        return {"crop_samples": int(self.crop_s * self.fs_model)}
 
 
 def _per_class_head(records: list[str], labels: dict[str, list[str]], n: int) -> list[str]:

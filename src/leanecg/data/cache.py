@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from leanecg.atomic import atomic_open, write_json
+from leanecg.atomic import atomic_open, json_default, write_json
 from leanecg.errors import LeanECGError
 
 __all__ = [
@@ -113,17 +113,13 @@ def source_fingerprint(paths: Sequence[str | Path], *, full_hash: bool = False) 
 
 
 def _json_default(obj: Any) -> Any:
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
+    """:func:`leanecg.atomic.json_default`, plus sets (sorted by ``repr``) for cache keys."""
     if isinstance(obj, set | frozenset):
         return sorted(obj, key=repr)
-    raise TypeError(f"cache key parts must be JSON-able, got {type(obj).__name__}")
+    try:
+        return json_default(obj)
+    except TypeError:
+        raise TypeError(f"cache key parts must be JSON-able, got {type(obj).__name__}") from None
 
 
 def cache_key(key_parts: Any) -> str:

@@ -42,19 +42,25 @@ REFERENCE_FILES: tuple[str, ...] = ("REFERENCE-v3.csv", "REFERENCE.csv")
 
 
 def read_reference(path: str | Path) -> dict[str, str]:
-    """Parse a CinC 2017 ``REFERENCE*.csv`` (``record,label`` rows, no header).
+    """Parse a CinC 2017 ``record,label`` CSV (``REFERENCE*.csv`` or an answers file; no header), in order.
+
+    The one reader of this format in LeanECG: the dataset's labels and ``leanecg score cinc2017`` both use it.
 
     Raises:
-        LeanECGError: unreadable file, a malformed row, an unknown label code (naming file and line), or a
-            record listed twice with different labels.
+        LeanECGError: missing or unreadable file, a folder, non-UTF-8 text, a malformed row, an unknown label
+            (naming file and line), a record listed twice, or no rows at all.
     """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise LeanECGError(path, "reference file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LeanECGError(path, f"cannot read reference file: {exc}") from None
+        raise LeanECGError(path, "file not found") from None
+    except IsADirectoryError:
+        raise LeanECGError(path, "is a folder, expected a record,label CSV file") from None
+    except UnicodeDecodeError as exc:
+        raise LeanECGError(path, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x})") from None
+    except OSError as exc:
+        raise LeanECGError(path, f"cannot read: {exc.strerror or exc}") from None
     out: dict[str, str] = {}
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -65,12 +71,12 @@ def read_reference(path: str | Path) -> dict[str, str]:
             raise LeanECGError(path, f"line {lineno}: expected 'record,label', got {line!r}")
         record, label = parts
         if label not in CLASSES:
-            raise LeanECGError(
-                path, f"line {lineno}: unknown label {label!r} for {record} (expected one of N, A, O, ~)"
-            )
-        if out.get(record, label) != label:
-            raise LeanECGError(path, f"line {lineno}: record {record} listed twice with different labels")
+            raise LeanECGError(path, f"line {lineno}: unknown label {label!r} (expected N, A, O or ~)")
+        if record in out:
+            raise LeanECGError(path, f"line {lineno}: record {record} is listed twice")
         out[record] = label
+    if not out:
+        raise LeanECGError(path, "no record,label lines")
     return out
 
 
@@ -119,10 +125,6 @@ class Cinc2017Dataset(Dataset):
         if not folder.is_dir():
             return False
         return any((d / n).is_file() for d in (folder / "training2017", folder) for n in REFERENCE_FILES)
-
-    def _folder(self, root: str | Path) -> Path:
-        root = Path(root)
-        return root if self.looks_like(root) else self.require(root)
 
     def reference(self, root: str | Path) -> dict[str, str]:
         """``record -> label`` from the reference file, for all records it lists (present or not)."""

@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -35,8 +34,8 @@ from typing import Any
 import numpy as np
 
 from leanecg.data.registry import (
-    Dataset,
     FetchPlan,
+    HeaderIndexedDataset,
     HeaderInfo,
     read_header,
     record_stems,
@@ -211,7 +210,7 @@ def source_of(record: str) -> str:
     return "unknown"
 
 
-class Cinc2021Dataset(Dataset):
+class Cinc2021Dataset(HeaderIndexedDataset):
     name = "cinc2021"
     title = "Will Two Do? Varying Dimensions in Electrocardiography: PhysioNet/CinC Challenge 2021"
     description = "PhysioNet/CinC 2021, 88,253 12-lead records from 8 sources, 26 scored SNOMED CT classes"
@@ -226,6 +225,7 @@ class Cinc2021Dataset(Dataset):
     folders = ("cinc2021", "cinc2021_sample", "challenge-2021")
     label_names = tuple(c.abbreviation for c in scored_classes())
     split_names = ("train", "val", "test")
+    record_kind = "CinC 2021 record"
     patient_ids_known = False
 
     def looks_like(self, folder: Path) -> bool:
@@ -238,30 +238,12 @@ class Cinc2021Dataset(Dataset):
                 return False
         return False
 
-    def _folder(self, root: str | Path) -> Path:
-        root = Path(root)
-        return root if self.looks_like(root) else self.require(root)
-
     def _stems(self, root: str | Path) -> dict[str, Path]:
         folder = self._folder(root)
         return {n: p for n, p in record_stems(folder).items() if p.with_name(p.name + ".mat").is_file()}
 
     def records(self, root: str | Path) -> list[str]:
         return sorted(self._stems(root))
-
-    def record_paths(self, root: str | Path, records: Sequence[str] | None = None) -> dict[str, Path]:
-        stems = self._stems(root)
-        wanted = sorted(stems) if records is None else list(records)
-        missing = [r for r in wanted if r not in stems]
-        if missing:
-            raise LeanECGError(self._folder(root) / missing[0], "record not found")
-        return {r: stems[r] for r in wanted}
-
-    def record_path(self, root: str | Path, record: str) -> Path:
-        stems = self._stems(root)
-        if record not in stems:
-            raise LeanECGError(self._folder(root) / record, "CinC 2021 record not found")
-        return stems[record]
 
     def headers(self, root: str | Path) -> dict[str, HeaderInfo]:
         """``record -> parsed header`` (no signal is read)."""
@@ -287,7 +269,7 @@ class Cinc2021Dataset(Dataset):
         y = np.zeros((len(recs), len(scored_classes())), dtype=np.uint8)
         for i, r in enumerate(recs):
             if r not in stems:
-                raise LeanECGError(self._folder(root) / r, "CinC 2021 record not found")
+                raise LeanECGError(self._folder(root) / r, f"{self.record_kind} not found")
             header = read_header(stems[r])
             y[i] = codes_to_multihot(parse_dx(header), header.path)
         return y

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from leanecg.data.registry import (
-    Dataset,
     FetchPlan,
+    HeaderIndexedDataset,
     HeaderInfo,
     group_split,
     read_annotation,
@@ -98,7 +97,7 @@ def _order(record: str) -> tuple[int, int, str]:
     return (int(m.group(1)), int(m.group(2)), record) if m else (-1, -1, record)
 
 
-class Cpsc2021Dataset(Dataset):
+class Cpsc2021Dataset(HeaderIndexedDataset):
     name = "cpsc2021"
     title = "Paroxysmal Atrial Fibrillation Events Detection from Dynamic ECG Recordings: CPSC 2021"
     description = (
@@ -116,6 +115,7 @@ class Cpsc2021Dataset(Dataset):
     folders = ("cpsc2021", "cpsc2021_sample")
     label_names = CLASS_CODES
     split_names = ("train", "val", "test")
+    record_kind = "CPSC 2021 record"
     patient_ids_known = True
 
     def looks_like(self, folder: Path) -> bool:
@@ -123,29 +123,11 @@ class Cpsc2021Dataset(Dataset):
             return False
         return any(p.with_suffix(".atr").is_file() for p in folder.rglob("data_*_*.hea"))
 
-    def _folder(self, root: str | Path) -> Path:
-        root = Path(root)
-        return root if self.looks_like(root) else self.require(root)
-
     def _stems(self, root: str | Path) -> dict[str, Path]:
         return record_stems(self._folder(root), "data_*_*.hea")
 
     def records(self, root: str | Path) -> list[str]:
         return sorted(self._stems(root), key=_order)
-
-    def record_paths(self, root: str | Path, records: Sequence[str] | None = None) -> dict[str, Path]:
-        stems = self._stems(root)
-        wanted = sorted(stems) if records is None else list(records)
-        missing = [r for r in wanted if r not in stems]
-        if missing:
-            raise LeanECGError(self._folder(root) / missing[0], "record not found")
-        return {r: stems[r] for r in wanted}
-
-    def record_path(self, root: str | Path, record: str) -> Path:
-        stems = self._stems(root)
-        if record not in stems:
-            raise LeanECGError(self._folder(root) / record, "CPSC 2021 record not found")
-        return stems[record]
 
     def patients(self, root: str | Path) -> dict[str, str]:
         return {r: patient_of(r) for r in self.records(root)}

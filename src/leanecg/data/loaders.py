@@ -36,6 +36,7 @@ import numpy as np
 
 from leanecg.data.record import Record, millivolt_scale
 from leanecg.errors import LeanECGError
+from leanecg.signal.checks import check_fs
 
 __all__ = [
     "RECORD_SUFFIXES",
@@ -96,14 +97,7 @@ def _resolve(path: str | Path) -> tuple[Kind, Path]:
 
 
 def _check_fs_argument(fs: float | None, source: str | Path) -> float | None:
-    if fs is None:
-        return None
-    if isinstance(fs, bool) or not isinstance(fs, int | float | np.integer | np.floating):
-        raise LeanECGError(source, f"sampling rate fs must be a number of Hz, got {fs!r}")
-    value = float(fs)
-    if not math.isfinite(value) or value <= 0:
-        raise LeanECGError(source, f"sampling rate fs must be a positive finite number of Hz, got {fs:g}")
-    return value
+    return None if fs is None else check_fs(fs, source)
 
 
 def load_record(path: str | Path, fs: float | None = None, *, annotations: bool = True) -> Record:

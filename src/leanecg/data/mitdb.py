@@ -128,10 +128,7 @@ def aami_counts(root: str | Path, records: Sequence[str | int]) -> dict[str, int
 
 
 def _folder(root: str | Path) -> Path:
-    root = Path(root)
-    if MITDB.looks_like(root):
-        return root
-    return MITDB.require(root)
+    return MITDB._folder(root)
 
 
 class MitdbDataset(Dataset):

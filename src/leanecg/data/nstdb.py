@@ -46,10 +46,6 @@ class NstdbDataset(Dataset):
     def looks_like(self, folder: Path) -> bool:
         return any((folder / f"{k}.hea").is_file() for k in NOISE_KINDS)
 
-    def _folder(self, root: str | Path) -> Path:
-        root = Path(root)
-        return root if self.looks_like(root) else self.require(root)
-
     def records(self, root: str | Path) -> list[str]:
         folder = self._folder(root)
         return [k for k in NOISE_KINDS if (folder / f"{k}.hea").is_file()]

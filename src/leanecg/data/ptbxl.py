@@ -152,10 +152,6 @@ class PtbxlDataset(Dataset):
     def looks_like(self, folder: Path) -> bool:
         return (folder / DATABASE).is_file()
 
-    def _folder(self, root: str | Path) -> Path:
-        root = Path(root)
-        return root if self.looks_like(root) else self.require(root)
-
     def database(self, root: str | Path, on_disk: bool = True) -> Any:
         """The database table (DataFrame indexed by ``ecg_id`` as str); ``on_disk``: only rows whose
         100 Hz record files exist."""

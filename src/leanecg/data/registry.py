@@ -164,6 +164,11 @@ class Dataset(ABC):
             )
         return where
 
+    def _folder(self, root: str | Path) -> Path:
+        """``root`` itself when it holds the dataset, else the dataset folder under it (:meth:`require`)."""
+        root = Path(root)
+        return root if self.looks_like(root) else self.require(root)
+
     def matches_folder(self, folder: str | Path) -> bool:
         """Whether ``folder`` *is* this dataset (its name is one of :attr:`folders` and it looks right)."""
         folder = Path(folder)
@@ -254,6 +259,34 @@ class Dataset(ABC):
 
     def __repr__(self) -> str:
         return f"<Dataset {self.name}: {self.title}>"
+
+
+class HeaderIndexedDataset(Dataset):
+    """A dataset whose records are the WFDB headers found in its folder (CinC 2021, CPSC 2021).
+
+    Subclasses implement :meth:`_stems` and name their records in :attr:`record_kind` (used in the
+    "record not found" error of :meth:`record_path`).
+    """
+
+    record_kind: ClassVar[str]
+
+    @abstractmethod
+    def _stems(self, root: str | Path) -> dict[str, Path]:
+        """``record -> record path without extension`` for every record present."""
+
+    def record_paths(self, root: str | Path, records: Sequence[str] | None = None) -> dict[str, Path]:
+        stems = self._stems(root)
+        wanted = sorted(stems) if records is None else list(records)
+        missing = [r for r in wanted if r not in stems]
+        if missing:
+            raise LeanECGError(self._folder(root) / missing[0], "record not found")
+        return {r: stems[r] for r in wanted}
+
+    def record_path(self, root: str | Path, record: str) -> Path:
+        stems = self._stems(root)
+        if record not in stems:
+            raise LeanECGError(self._folder(root) / record, f"{self.record_kind} not found")
+        return stems[record]
 
 
 # ---------------------------------------------------------------------------------------------------------

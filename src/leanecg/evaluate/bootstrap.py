@@ -181,6 +181,40 @@ def _check_alpha(alpha: float) -> float:
     return float(alpha)
 
 
+def _check_args(
+    alpha: float, n_boot: int, y_true: Any, *y_preds: Any
+) -> tuple[float, np.ndarray, list[np.ndarray]]:
+    """Checked ``alpha``, ``n_boot`` and arrays: ``y_true`` and every prediction array have one row per
+    label row (axis 0)."""
+    alpha = _check_alpha(alpha)
+    _check_n_boot(n_boot)
+    yt = np.asarray(y_true)
+    preds = [np.asarray(y) for y in y_preds]
+    if yt.ndim == 0 or any(y.shape[:1] != yt.shape[:1] for y in preds):
+        *first, last = [str(y.shape) for y in preds] + [str(yt.shape)]
+        raise LeanECGError("y_pred", f"needs one row per label row: shapes {', '.join(first)} and {last}")
+    return alpha, yt, preds
+
+
+def _resampled(
+    statistic: Callable[[np.ndarray, np.ndarray | slice], float],
+    yt: np.ndarray,
+    groups: Any,
+    n_boot: int,
+    alpha: float,
+    seed: int,
+    require_all_classes: bool,
+) -> BootstrapCI:
+    """Point value ``statistic(yt, slice(None))`` and its percentile CI over the resamples ``idx``
+    (``statistic(yt[idx], idx)``; NaN for a resample missing a class when ``require_all_classes``)."""
+    point = statistic(yt, slice(None))
+    check = _ClassCheck(yt) if require_all_classes else _ClassCheck(np.zeros(0, dtype=float))
+    values = np.empty(int(n_boot))
+    for k, idx in enumerate(resample_indices(yt.shape[0], n_boot, seed, groups)):
+        values[k] = statistic(yt[idx], idx) if check.ok(idx) else np.nan
+    return _summarise(point, values, int(n_boot), alpha, "rows" if groups is None else "groups")
+
+
 def bootstrap_ci(
     metric_fn: Callable[[np.ndarray, np.ndarray], float],
     y_true: Any,
@@ -208,18 +242,12 @@ def bootstrap_ci(
     Returns:
         :class:`BootstrapCI` (``point, lo, hi = bootstrap_ci(...)`` works).
     """
-    alpha = _check_alpha(alpha)
-    _check_n_boot(n_boot)
-    yt = np.asarray(y_true)
-    yp = np.asarray(y_pred)
-    if yt.ndim == 0 or yp.ndim == 0 or yt.shape[0] != yp.shape[0]:
-        raise LeanECGError("y_pred", f"needs one row per label row: shapes {yp.shape} and {yt.shape}")
-    point = _evaluate(metric_fn, yt, yp)
-    check = _ClassCheck(yt) if require_all_classes else _ClassCheck(np.zeros(0, dtype=float))
-    values = np.empty(int(n_boot))
-    for b, idx in enumerate(resample_indices(yt.shape[0], n_boot, seed, groups)):
-        values[b] = _evaluate(metric_fn, yt[idx], yp[idx]) if check.ok(idx) else np.nan
-    return _summarise(point, values, int(n_boot), alpha, "rows" if groups is None else "groups")
+    alpha, yt, (yp,) = _check_args(alpha, n_boot, y_true, y_pred)
+
+    def value(t: np.ndarray, idx: np.ndarray | slice) -> float:
+        return _evaluate(metric_fn, t, yp[idx])
+
+    return _resampled(value, yt, groups, n_boot, alpha, seed, require_all_classes)
 
 
 def bootstrap_diff_ci(
@@ -238,20 +266,9 @@ def bootstrap_diff_ci(
 
     An interval excluding 0 means the difference is significant at level ``alpha`` (two-sided).
     """
-    alpha = _check_alpha(alpha)
-    _check_n_boot(n_boot)
-    yt = np.asarray(y_true)
-    a = np.asarray(y_pred_a)
-    b_ = np.asarray(y_pred_b)
-    if yt.ndim == 0 or a.shape[:1] != yt.shape[:1] or b_.shape[:1] != yt.shape[:1]:
-        raise LeanECGError("y_pred", f"needs one row per label row: shapes {a.shape}, {b_.shape}, {yt.shape}")
+    alpha, yt, (a, b) = _check_args(alpha, n_boot, y_true, y_pred_a, y_pred_b)
 
     def diff(t: np.ndarray, idx: np.ndarray | slice) -> float:
-        return _evaluate(metric_fn, t, a[idx]) - _evaluate(metric_fn, t, b_[idx])
+        return _evaluate(metric_fn, t, a[idx]) - _evaluate(metric_fn, t, b[idx])
 
-    point = diff(yt, slice(None))
-    check = _ClassCheck(yt) if require_all_classes else _ClassCheck(np.zeros(0, dtype=float))
-    values = np.empty(int(n_boot))
-    for k, idx in enumerate(resample_indices(yt.shape[0], n_boot, seed, groups)):
-        values[k] = diff(yt[idx], idx) if check.ok(idx) else np.nan
-    return _summarise(point, values, int(n_boot), alpha, "rows" if groups is None else "groups")
+    return _resampled(diff, yt, groups, n_boot, alpha, seed, require_all_classes)

@@ -29,43 +29,16 @@ from typing import Any
 
 import numpy as np
 
+from leanecg.data.cinc2017 import CLASSES, read_reference  # the official class order
 from leanecg.errors import LeanECGError
 
-#: Class labels in the official order (rows/columns of the confusion matrix).
-CLASSES = ("N", "A", "O", "~")
 _KEYS = ("f1_N", "f1_A", "f1_O", "f1_noise")
 
 
 def read_labels_csv(path: str | Path) -> dict[str, str]:
-    """Read a ``record,label`` CSV (``REFERENCE.csv`` / ``answers.txt``) into an ordered dict.
-
-    Raises:
-        LeanECGError: missing file, a line without exactly two fields, an unknown label (naming the line and
-            the label), or a record listed twice.
-    """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig", errors="replace")
-    except FileNotFoundError:
-        raise LeanECGError(p, "file not found") from None
-    except IsADirectoryError:
-        raise LeanECGError(p, "is a folder, expected a record,label CSV file") from None
-    out: dict[str, str] = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = [f.strip() for f in line.split(",")]
-        if len(fields) != 2 or not fields[0]:
-            raise LeanECGError(p, f"line {lineno}: expected 'record,label', got {line.strip()!r}")
-        record, label = fields
-        if label not in CLASSES:
-            raise LeanECGError(p, f"line {lineno}: unknown label {label!r} (expected N, A, O or ~)")
-        if record in out:
-            raise LeanECGError(p, f"line {lineno}: record {record} is listed twice")
-        out[record] = label
-    if not out:
-        raise LeanECGError(p, "no record,label lines")
-    return out
+    """Read a ``record,label`` CSV (``REFERENCE.csv`` / answers) into an ordered dict; see
+    :func:`leanecg.data.cinc2017.read_reference` (the one parser of this format)."""
+    return read_reference(path)
 
 
 def confusion_matrix(y_true: Sequence[str] | np.ndarray, y_pred: Sequence[str] | np.ndarray) -> np.ndarray:

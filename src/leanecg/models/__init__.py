@@ -5,8 +5,7 @@ Names are imported lazily so ``import leanecg.models`` does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from leanecg._lazy import lazy_getattr
 
 _EXPORTS = {
     "ModelSpec": "leanecg.models.registry",
@@ -20,7 +19,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'leanecg.models' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -11,6 +11,7 @@ static int8 quantization can find them. No block has data-dependent Python contr
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -129,6 +130,12 @@ class ConvBNAct(nn.Sequential):
             make_activation(act),
         )
         self.out_channels = out_channels
+
+
+def check_same_length(first: str, first_value: Sequence, second: str, second_value: Sequence) -> None:
+    """Raise ``ValueError`` unless two per-stage option lists are non-empty and of the same length."""
+    if len(first_value) != len(second_value) or not first_value:
+        raise ValueError(f"'{first}' and '{second}' must be non-empty lists of the same length")
 
 
 class MaxPool(nn.Module):
@@ -333,3 +340,40 @@ class BasicBlock1d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.se(self.conv2(self.dropout(self.conv1(x))))
         return self.act(self.shortcut(x) + self.drop_path(y))
+
+
+def conv_pool_stem(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
+    """ResNet-style stem: stride-2 conv-bn-relu then stride-2 max-pool (total stride 4).
+
+    ``(B, in, L) -> (B, out, ceil(ceil(L / 2) / 2))``; children ``"0"`` (the :class:`ConvBNAct`)
+    and ``"1"`` (the :class:`MaxPool`).
+    """
+    return nn.Sequential(ConvBNAct(in_channels, out_channels, kernel_size, stride=2), MaxPool(3, 2))
+
+
+class StemBackbone(nn.Module):
+    """A stem followed by a sequence of blocks: ``(B, n_leads, L) -> (B, out_channels, ceil(L / stride))``.
+
+    The container of the convolutional zoo backbones; it carries the ``out_channels`` and the total
+    ``stride`` that the head and ``min_samples`` need. The blocks form an ``nn.Sequential`` child
+    named by the class attribute :attr:`body_name` (``"blocks"``; subclasses whose checkpoints
+    name it ``"stages"`` set that), so state-dict keys are ``stem.*`` and ``<body_name>.<i>.*``.
+
+    Args:
+        stem: module applied first.
+        blocks: modules applied in order after the stem.
+        out_channels: channels of the last block's output.
+        stride: total temporal stride of stem and blocks.
+    """
+
+    body_name = "blocks"
+
+    def __init__(self, stem: nn.Module, blocks: Sequence[nn.Module], out_channels: int, stride: int) -> None:
+        super().__init__()
+        self.stem = stem
+        self.add_module(self.body_name, nn.Sequential(*blocks))
+        self.out_channels = out_channels
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return getattr(self, self.body_name)(self.stem(x))

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 
-from leanecg.models.blocks import ConvBNAct, InvertedResidual, scale_channels, scale_depth
+from leanecg.models.blocks import ConvBNAct, InvertedResidual, StemBackbone, scale_channels, scale_depth
 from leanecg.models.heads import ClassifierHead, SequenceClassifier
 
 ALPHA, BETA, GAMMA = 1.2, 1.1, 1.15
@@ -33,7 +32,7 @@ def compound_coefficients(phi: float) -> tuple[float, float, float]:
     return BETA**phi, ALPHA**phi, GAMMA**phi
 
 
-class EfficientNet1dBackbone(nn.Module):
+class EfficientNet1dBackbone(StemBackbone):
     """Stem conv (stride 2), MBConv stages, 1x1 head conv.
 
     ``(B, n_leads, L) -> (B, head_channels, ceil(L / stride))``.
@@ -49,8 +48,7 @@ class EfficientNet1dBackbone(nn.Module):
         se_ratio: float,
         drop_path: float,
     ) -> None:
-        super().__init__()
-        self.stem = ConvBNAct(n_leads, stem_channels, stem_kernel, stride=2, act="silu")
+        stem = ConvBNAct(n_leads, stem_channels, stem_kernel, stride=2, act="silu")
         total = sum(n for *_, n in stages)
         blocks: list[nn.Module] = []
         in_ch, stride, index = stem_channels, 2, 0
@@ -74,12 +72,7 @@ class EfficientNet1dBackbone(nn.Module):
                 in_ch, index = out_ch, index + 1
             stride *= s
         blocks.append(ConvBNAct(in_ch, head_channels, 1, act="silu"))
-        self.blocks = nn.Sequential(*blocks)
-        self.out_channels = head_channels
-        self.stride = stride
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(self.stem(x))
+        super().__init__(stem, blocks, head_channels, stride)
 
 
 class EfficientNet1d(SequenceClassifier):

@@ -19,7 +19,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from leanecg.models.blocks import ConvBNAct, DepthwiseSeparableConv, MaxPool, make_divisible
+from leanecg.models.blocks import (
+    ConvBNAct,
+    DepthwiseSeparableConv,
+    MaxPool,
+    StemBackbone,
+    check_same_length,
+    make_divisible,
+)
 from leanecg.models.heads import BeatHead, ClassifierHead, FusionClassifier, SequenceClassifier
 
 
@@ -28,7 +35,7 @@ def _scale(channels: int, width: float) -> int:
     return make_divisible(channels * width, 4)
 
 
-class LiteNetBackbone(nn.Module):
+class LiteNetBackbone(StemBackbone):
     """Stem conv (stride 2) + depthwise-separable blocks; ``(B, n_leads, L) -> (B, C, ceil(L/stride))``."""
 
     def __init__(
@@ -39,19 +46,13 @@ class LiteNetBackbone(nn.Module):
         blocks: Sequence[tuple[int, int]],
         kernel_size: int,
     ) -> None:
-        super().__init__()
-        self.stem = ConvBNAct(n_leads, stem_channels, stem_kernel, stride=2)
+        stem = ConvBNAct(n_leads, stem_channels, stem_kernel, stride=2)
         layers: list[nn.Module] = []
         in_ch, stride = stem_channels, 2
         for out_ch, s in blocks:
             layers.append(DepthwiseSeparableConv(in_ch, out_ch, kernel_size, s))
             in_ch, stride = out_ch, stride * s
-        self.blocks = nn.Sequential(*layers)
-        self.out_channels = in_ch
-        self.stride = stride
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(self.stem(x))
+        super().__init__(stem, layers, in_ch, stride)
 
 
 class LiteNet(SequenceClassifier):
@@ -105,8 +106,7 @@ class BeatNetBackbone(nn.Module):
 
     def __init__(self, n_leads: int, channels: Sequence[int], kernel_sizes: Sequence[int]) -> None:
         super().__init__()
-        if len(channels) != len(kernel_sizes) or not channels:
-            raise ValueError("'channels' and 'kernel_sizes' must be non-empty lists of the same length")
+        check_same_length("channels", channels, "kernel_sizes", kernel_sizes)
         layers: list[nn.Module] = []
         in_ch = n_leads
         for i, (c, k) in enumerate(zip(channels, kernel_sizes, strict=True)):

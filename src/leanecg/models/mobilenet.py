@@ -20,32 +20,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 
 from leanecg.models.blocks import (
     ConvBNAct,
     DepthwiseSeparableConv,
     InvertedResidual,
+    StemBackbone,
     make_divisible,
     scale_channels,
     scale_depth,
 )
 from leanecg.models.heads import ClassifierHead, SequenceClassifier
-
-
-class _Backbone(nn.Module):
-    """A stem followed by a list of blocks; carries ``out_channels`` and total ``stride``."""
-
-    def __init__(self, stem: nn.Module, blocks: Sequence[nn.Module], out_channels: int, stride: int) -> None:
-        super().__init__()
-        self.stem = stem
-        self.blocks = nn.Sequential(*blocks)
-        self.out_channels = out_channels
-        self.stride = stride
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(self.stem(x))
 
 
 class MobileNetV1(SequenceClassifier):
@@ -92,7 +78,7 @@ class MobileNetV1(SequenceClassifier):
                 blocks.append(DepthwiseSeparableConv(in_ch, out_ch, kernel_size, s if i == 0 else 1))
                 in_ch = out_ch
             stride *= s
-        backbone = _Backbone(stem, blocks, in_ch, stride)
+        backbone = StemBackbone(stem, blocks, in_ch, stride)
         head = ClassifierHead(in_ch, n_classes, pool=pool, dropout=dropout)
         super().__init__(backbone, head, n_leads, stride)
 
@@ -157,7 +143,7 @@ class MobileNetV2(SequenceClassifier):
             stride *= int(s)
         last = scale_channels(last_channels, width)
         blocks.append(ConvBNAct(in_ch, last, 1, act="relu6"))
-        backbone = _Backbone(stem, blocks, last, stride)
+        backbone = StemBackbone(stem, blocks, last, stride)
         head = ClassifierHead(last, n_classes, pool=pool, dropout=dropout)
         super().__init__(backbone, head, n_leads, stride)
 
@@ -221,7 +207,7 @@ class MobileNetV3(SequenceClassifier):
             stride *= int(s)
         last = scale_channels(last_channels, width)
         layers.append(ConvBNAct(in_ch, last, 1, act="hswish"))
-        backbone = _Backbone(stem, layers, last, stride)
+        backbone = StemBackbone(stem, layers, last, stride)
         head = ClassifierHead(
             last,
             n_classes,

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from leanecg.models.blocks import ConvBNAct, same_padding, scale_channels, scale_depth
+from leanecg.models.blocks import ConvBNAct, check_same_length, same_padding, scale_channels, scale_depth
 from leanecg.models.heads import ClassifierHead, SequenceClassifier
 
 RNN_TYPES = ("lstm", "gru")
@@ -147,8 +147,7 @@ class CNNLSTM(SequenceClassifier):
         pool: str = "avg",
         dropout: float = 0.2,
     ) -> None:
-        if len(conv_channels) != len(kernel_sizes) or not conv_channels:
-            raise ValueError("'conv_channels' and 'kernel_sizes' must be non-empty lists of the same length")
+        check_same_length("conv_channels", conv_channels, "kernel_sizes", kernel_sizes)
         blocks: list[nn.Module] = []
         in_ch = n_leads
         for c, k in zip(conv_channels, kernel_sizes, strict=True):

@@ -14,19 +14,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 
-from leanecg.models.blocks import BasicBlock1d, ConvBNAct, MaxPool, scale_channels, scale_depth
+from leanecg.models.blocks import (
+    BasicBlock1d,
+    StemBackbone,
+    check_same_length,
+    conv_pool_stem,
+    scale_channels,
+    scale_depth,
+)
 from leanecg.models.heads import ClassifierHead, SequenceClassifier
 
 
-class ResNet1dBackbone(nn.Module):
+class ResNet1dBackbone(StemBackbone):
     """Stem (conv ``stem_kernel``, stride 2, + max-pool stride 2) and residual stages.
 
     The first stage keeps the resolution, every later stage halves it.
     ``(B, n_leads, L) -> (B, channels[-1], ceil(L / stride))`` with ``stride = 2 ** (len(channels) + 1)``.
     """
+
+    body_name = "stages"
 
     def __init__(
         self,
@@ -39,13 +47,8 @@ class ResNet1dBackbone(nn.Module):
         block_dropout: float,
         drop_path: float,
     ) -> None:
-        super().__init__()
-        if len(channels) != len(blocks) or not channels:
-            raise ValueError("'channels' and 'blocks' must be non-empty lists of the same length")
-        self.stem = nn.Sequential(
-            ConvBNAct(n_leads, channels[0], stem_kernel, stride=2),
-            MaxPool(3, 2),
-        )
+        check_same_length("channels", channels, "blocks", blocks)
+        stem = conv_pool_stem(n_leads, channels[0], stem_kernel)
         total = sum(blocks)
         layers: list[nn.Module] = []
         in_ch, index = channels[0], 0
@@ -57,12 +60,7 @@ class ResNet1dBackbone(nn.Module):
                     BasicBlock1d(in_ch, out_ch, kernel_size, stride, se_reduction, block_dropout, rate)
                 )
                 in_ch, index = out_ch, index + 1
-        self.stages = nn.Sequential(*layers)
-        self.out_channels = in_ch
-        self.stride = 2 ** (len(channels) + 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.stages(self.stem(x))
+        super().__init__(stem, layers, in_ch, 2 ** (len(channels) + 1))
 
 
 class ResNet1d(SequenceClassifier):

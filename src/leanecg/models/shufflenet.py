@@ -19,7 +19,15 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from leanecg.models.blocks import ConvBNAct, MaxPool, channel_shuffle, scale_channels, scale_depth
+from leanecg.models.blocks import (
+    ConvBNAct,
+    StemBackbone,
+    channel_shuffle,
+    check_same_length,
+    conv_pool_stem,
+    scale_channels,
+    scale_depth,
+)
 from leanecg.models.heads import ClassifierHead, SequenceClassifier
 
 
@@ -61,8 +69,10 @@ class ShuffleUnit(nn.Module):
         return channel_shuffle(out, 2)
 
 
-class ShuffleNetV2Backbone(nn.Module):
+class ShuffleNetV2Backbone(StemBackbone):
     """Stem conv (stride 2) + max-pool (stride 2), stride-2 stages of shuffle units, 1x1 conv."""
+
+    body_name = "stages"
 
     def __init__(
         self,
@@ -74,13 +84,8 @@ class ShuffleNetV2Backbone(nn.Module):
         kernel_size: int,
         last_channels: int,
     ) -> None:
-        super().__init__()
-        if len(channels) != len(repeats) or not channels:
-            raise ValueError("'channels' and 'repeats' must be non-empty lists of the same length")
-        self.stem = nn.Sequential(
-            ConvBNAct(n_leads, stem_channels, stem_kernel, stride=2),
-            MaxPool(3, 2),
-        )
+        check_same_length("channels", channels, "repeats", repeats)
+        stem = conv_pool_stem(n_leads, stem_channels, stem_kernel)
         units: list[nn.Module] = []
         in_ch = stem_channels
         for out_ch, n in zip(channels, repeats, strict=True):
@@ -88,12 +93,7 @@ class ShuffleNetV2Backbone(nn.Module):
                 units.append(ShuffleUnit(in_ch, out_ch, kernel_size, 2 if i == 0 else 1))
                 in_ch = out_ch
         units.append(ConvBNAct(in_ch, last_channels, 1))
-        self.stages = nn.Sequential(*units)
-        self.out_channels = last_channels
-        self.stride = 4 * 2 ** len(channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.stages(self.stem(x))
+        super().__init__(stem, units, last_channels, 4 * 2 ** len(channels))
 
 
 class ShuffleNetV2(SequenceClassifier):

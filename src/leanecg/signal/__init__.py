@@ -6,8 +6,7 @@ Conventions: multi-lead signals are ``(n_samples, n_leads)`` float arrays in mV,
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from leanecg._lazy import lazy_getattr
 
 _EXPORTS = {
     "detect_rpeaks": "leanecg.signal.rpeaks",
@@ -44,7 +43,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'leanecg.signal' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -32,8 +32,9 @@ Nyquist policy (``fs / 2``):
 
 Signals must be finite: call :func:`leanecg.signal.gaps.interpolate_gaps` first if they contain NaN.
 
-The helpers :func:`check_signal`, :func:`check_fs`, :func:`output_dtype`, :func:`restore_shape` and
-:func:`apply_sos` are shared by the other preprocessing modules of :mod:`leanecg.signal`.
+The helpers :func:`check_signal`, :func:`check_fs` (defined in :mod:`leanecg.signal.checks`),
+:func:`output_dtype`, :func:`restore_shape` and :func:`apply_sos` are shared by the other preprocessing
+modules of :mod:`leanecg.signal`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from scipy import ndimage
 from scipy import signal as sps
 
 from leanecg.errors import LeanECGError
+from leanecg.signal.checks import check_fs, check_positive
 
 __all__ = [
     "StreamingFilter",
@@ -71,16 +73,6 @@ _SETTLE_LEVEL = 1e-3  # pad until the slowest pole has decayed to this fraction
 # ---------------------------------------------------------------------------------------------------
 # shared validation helpers
 # ---------------------------------------------------------------------------------------------------
-
-
-def check_fs(fs: float, source: str = "fs") -> float:
-    """Return ``fs`` as a float after checking it is a finite positive number of Hz."""
-    if isinstance(fs, bool) or not isinstance(fs, int | float | np.integer | np.floating):
-        raise LeanECGError(source, f"sampling rate must be a number of Hz, got {fs!r}")
-    value = float(fs)
-    if not math.isfinite(value) or value <= 0:
-        raise LeanECGError(source, f"sampling rate must be a positive number of Hz, got {fs!r}")
-    return value
 
 
 def check_signal(
@@ -132,15 +124,6 @@ def restore_shape(y: np.ndarray, was_1d: bool, dtype: np.dtype | type = np.float
     """Undo :func:`check_signal`'s 2-D view and cast to ``dtype``."""
     y = np.asarray(y, dtype=dtype)
     return y[:, 0] if was_1d else y
-
-
-def _check_positive(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise LeanECGError(name, f"must be a number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v) or v <= 0:
-        raise LeanECGError(name, f"must be a positive number, got {value!r}")
-    return v
 
 
 def _check_order(order: int) -> int:
@@ -203,7 +186,7 @@ def _band_edges(fs: float, low_hz: float | None, high_hz: float | None) -> tuple
     low = None if low_hz is None or (not isinstance(low_hz, bool) and low_hz == 0) else low_hz
     high = high_hz
     if low is not None:
-        low = _check_positive(low, "low_hz")
+        low = check_positive(low, "low_hz")
         if low >= nyq:
             raise LeanECGError(
                 "low_hz",
@@ -211,7 +194,7 @@ def _band_edges(fs: float, low_hz: float | None, high_hz: float | None) -> tuple
                 "it would remove the whole signal",
             )
     if high is not None:
-        high = _check_positive(high, "high_hz")
+        high = check_positive(high, "high_hz")
         if high >= nyq:
             high = None  # nothing above Nyquist to remove
     if low is not None and high is not None and low >= high:
@@ -242,13 +225,13 @@ def bandpass_sos(
 def highpass_sos(fs: float, cutoff_hz: float = 0.5, order: int = 2) -> np.ndarray:
     """Butterworth high-pass design (cut-off in Hz, ``order`` 1-10) as read-only, cached SOS."""
     fs = check_fs(fs)
-    low, _ = _band_edges(fs, _check_positive(cutoff_hz, "cutoff_hz"), None)
+    low, _ = _band_edges(fs, check_positive(cutoff_hz, "cutoff_hz"), None)
     return _butter_sos(_check_order(order), low, None, fs)
 
 
 def _notch_freqs(fs: float, freq_hz: float, quality: float, harmonics: bool) -> tuple[float, ...]:
     nyq = fs / 2.0
-    f0 = _check_positive(freq_hz, "freq_hz")
+    f0 = check_positive(freq_hz, "freq_hz")
     if f0 + f0 / quality / 2.0 >= nyq:
         raise LeanECGError(
             "freq_hz",
@@ -274,7 +257,7 @@ def notch_sos(fs: float, freq_hz: float = 50.0, quality: float = 30.0, harmonics
         ``(n_notches, 6)`` read-only SOS array.
     """
     fs = check_fs(fs)
-    quality = _check_positive(quality, "quality")
+    quality = check_positive(quality, "quality")
     return _notch_sos(_notch_freqs(fs, freq_hz, quality, bool(harmonics)), quality, fs)
 
 
@@ -413,7 +396,7 @@ def remove_baseline(
     windows = tuple(median_windows_s)
     if not windows:
         raise LeanECGError("median_windows_s", "needs at least one window length in seconds")
-    sizes = [_odd(_check_positive(w, "median_windows_s") * fs) for w in windows]
+    sizes = [_odd(check_positive(w, "median_windows_s") * fs) for w in windows]
     dtype = output_dtype(x)
     x2, was_1d = check_signal(x)
     xf = np.asarray(x2, dtype=np.float64)

@@ -34,6 +34,15 @@ def _prepare(x: np.ndarray, eps: float) -> tuple[np.ndarray, bool, np.dtype]:
     return np.asarray(x2, dtype=np.float64), was_1d, dtype
 
 
+def _low_high(value: tuple[float, float], name: str, what: str) -> tuple[float, float]:
+    """``value`` as two floats ``(low, high)``; :class:`LeanECGError` naming ``name`` when it is not two ``what``."""
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise LeanECGError(name, f"must be two {what} (low, high), got {value!r}") from None
+    return low, high
+
+
 def _scale(
     xf: np.ndarray, centre: np.ndarray, spread: np.ndarray, lead_spread: np.ndarray, eps: float
 ) -> np.ndarray:
@@ -80,12 +89,7 @@ def minmax(
     Returns:
         Array in ``feature_range`` (flat leads: zeros), same shape as ``x``.
     """
-    try:
-        low, high = (float(v) for v in feature_range)
-    except (TypeError, ValueError):
-        raise LeanECGError(
-            "feature_range", f"must be two numbers (low, high), got {feature_range!r}"
-        ) from None
+    low, high = _low_high(feature_range, "feature_range", "numbers")
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
         raise LeanECGError("feature_range", f"needs finite low < high, got {feature_range!r}")
     xf, was_1d, dtype = _prepare(x, eps)
@@ -116,10 +120,7 @@ def robust(
     Returns:
         Dimensionless array, same shape as ``x``.
     """
-    try:
-        q_lo, q_hi = (float(v) for v in quantiles)
-    except (TypeError, ValueError):
-        raise LeanECGError("quantiles", f"must be two percentiles (low, high), got {quantiles!r}") from None
+    q_lo, q_hi = _low_high(quantiles, "quantiles", "percentiles")
     if not 0.0 <= q_lo < q_hi <= 100.0:
         raise LeanECGError("quantiles", f"needs 0 <= low < high <= 100, got {quantiles!r}")
     xf, was_1d, dtype = _prepare(x, eps)

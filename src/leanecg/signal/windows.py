@@ -42,6 +42,16 @@ def _as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
     raise LeanECGError("rng", "mode='random' needs a seeded np.random.Generator (or an int seed)")
 
 
+def _offset(extra: int, mode: str, rng: np.random.Generator | int | None) -> int:
+    """Offset (0..``extra``) of the shorter of signal and window inside the longer one, by ``mode``:
+    ``extra // 2`` (``"center"``), 0 (``"start"``) or uniformly random from ``rng`` (``"random"``)."""
+    if mode == "center":
+        return extra // 2
+    if mode == "start":
+        return 0
+    return int(_as_rng(rng).integers(0, extra + 1))
+
+
 def fixed_length(
     x: np.ndarray,
     n_samples: int,
@@ -75,24 +85,13 @@ def fixed_length(
     if n == n_out:
         y = x2.copy()
     elif n > n_out:
-        extra = n - n_out
-        if mode == "center":
-            start = extra // 2
-        elif mode == "start":
-            start = 0
-        else:
-            start = int(_as_rng(rng).integers(0, extra + 1))
+        start = _offset(n - n_out, mode, rng)
         y = x2[start : start + n_out].copy()
     else:
         if n == 0 and pad != "zero":
             raise LeanECGError("signal", f"cannot pad an empty signal with pad={pad!r}")
         extra = n_out - n
-        if mode == "center":
-            before = extra // 2
-        elif mode == "start":
-            before = 0
-        else:
-            before = int(_as_rng(rng).integers(0, extra + 1))
+        before = _offset(extra, mode, rng)
         y = np.pad(x2, ((before, extra - before), (0, 0)), mode=_PAD_MODES[pad])  # type: ignore[call-overload]
     return y[:, 0] if was_1d else y
 

@@ -5,8 +5,7 @@ Names are imported lazily so ``import leanecg.train`` stays cheap (torch loads o
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from leanecg._lazy import lazy_getattr
 
 _EXPORTS = {
     "ArraySplit": "leanecg.train.datasets",
@@ -24,7 +23,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'leanecg.train' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -63,6 +63,25 @@ def smooth_multilabel(y: torch.Tensor, eps: float) -> torch.Tensor:
     return y if eps == 0 else y * (1.0 - eps) + 0.5 * eps
 
 
+def _float32_or_none(value: torch.Tensor | None) -> torch.Tensor | None:
+    """A weight vector as a float32 tensor (for a buffer); ``None`` stays ``None``."""
+    return None if value is None else torch.as_tensor(value, dtype=torch.float32)
+
+
+class _MultiLabelLoss(nn.Module):
+    """Base of the multi-label losses: a ``pos_weight`` buffer and multi-label label smoothing."""
+
+    def __init__(self, pos_weight: torch.Tensor | None, label_smoothing: float) -> None:
+        super().__init__()
+        self.label_smoothing = float(label_smoothing)
+        self.register_buffer("pos_weight", _float32_or_none(pos_weight))
+
+    def _inputs(self, logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """float32 logits and the smoothed targets (:func:`smooth_multilabel`) in the same dtype."""
+        x = logits.float()
+        return x, smooth_multilabel(target.to(x.dtype), self.label_smoothing)
+
+
 class FocalLoss(nn.Module):
     """Multi-class (softmax) focal loss, Lin et al. 2017: ``-w_y (1 - p_y)^gamma log p_y``.
 
@@ -82,9 +101,7 @@ class FocalLoss(nn.Module):
         super().__init__()
         self.gamma = float(gamma)
         self.label_smoothing = float(label_smoothing)
-        self.register_buffer(
-            "weight", None if weight is None else torch.as_tensor(weight, dtype=torch.float32)
-        )
+        self.register_buffer("weight", _float32_or_none(weight))
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logp = F.log_softmax(logits.float(), dim=1)
@@ -102,7 +119,7 @@ class FocalLoss(nn.Module):
         return -(q * logp).sum() / denom
 
 
-class BinaryFocalLoss(nn.Module):
+class BinaryFocalLoss(_MultiLabelLoss):
     """Sigmoid focal loss for binary / multi-label targets (Lin et al. 2017), mean over all elements.
 
     ``-[alpha w_c y (1 - p)^gamma log p + (1 - alpha) (1 - y) p^gamma log(1 - p)]``; without ``alpha`` both
@@ -123,17 +140,12 @@ class BinaryFocalLoss(nn.Module):
         pos_weight: torch.Tensor | None = None,
         label_smoothing: float = 0.0,
     ) -> None:
-        super().__init__()
+        super().__init__(pos_weight, label_smoothing)
         self.gamma = float(gamma)
         self.alpha = None if alpha is None else float(alpha)
-        self.label_smoothing = float(label_smoothing)
-        self.register_buffer(
-            "pos_weight", None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32)
-        )
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        x = logits.float()
-        y = smooth_multilabel(target.to(x.dtype), self.label_smoothing)
+        x, y = self._inputs(logits, target)
         log_p, log_q = F.logsigmoid(x), F.logsigmoid(-x)
         pos, neg = y * log_p, (1.0 - y) * log_q
         if self.gamma:
@@ -146,7 +158,7 @@ class BinaryFocalLoss(nn.Module):
         return -(pos + neg).mean()
 
 
-class AsymmetricLoss(nn.Module):
+class AsymmetricLoss(_MultiLabelLoss):
     """Asymmetric loss for multi-label classification (Ridnik et al., ICCV 2021), mean over all elements.
 
     With ``p = sigmoid(x)`` and the shifted probability ``p_m = max(p - clip, 0)`` for negatives::
@@ -177,19 +189,14 @@ class AsymmetricLoss(nn.Module):
         pos_weight: torch.Tensor | None = None,
         label_smoothing: float = 0.0,
     ) -> None:
-        super().__init__()
+        super().__init__(pos_weight, label_smoothing)
         self.gamma_pos = float(gamma_pos)
         self.gamma_neg = float(gamma_neg)
         self.clip = float(clip)
         self.eps = float(eps)
-        self.label_smoothing = float(label_smoothing)
-        self.register_buffer(
-            "pos_weight", None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32)
-        )
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        x = logits.float()
-        y = smooth_multilabel(target.to(x.dtype), self.label_smoothing)
+        x, y = self._inputs(logits, target)
         p = torch.sigmoid(x)
         if self.clip > 0:
             q = (torch.sigmoid(-x) + self.clip).clamp(max=1.0)  # 1 - p_m
@@ -207,19 +214,14 @@ class AsymmetricLoss(nn.Module):
         return -loss.mean()
 
 
-class SmoothedBCEWithLogitsLoss(nn.Module):
+class SmoothedBCEWithLogitsLoss(_MultiLabelLoss):
     """``binary_cross_entropy_with_logits`` with ``pos_weight`` and multi-label label smoothing."""
 
     def __init__(self, pos_weight: torch.Tensor | None = None, label_smoothing: float = 0.0) -> None:
-        super().__init__()
-        self.label_smoothing = float(label_smoothing)
-        self.register_buffer(
-            "pos_weight", None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32)
-        )
+        super().__init__(pos_weight, label_smoothing)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        x = logits.float()
-        y = smooth_multilabel(target.to(x.dtype), self.label_smoothing)
+        x, y = self._inputs(logits, target)
         return F.binary_cross_entropy_with_logits(x, y, pos_weight=self.pos_weight)
 
 

@@ -11,8 +11,7 @@ Names are imported lazily so ``import leanecg.evaluate.cost`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from leanecg._lazy import lazy_getattr
 
 _EXPORTS = {
     "CostReport": "leanecg.evaluate.cost.report",
@@ -37,7 +36,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'leanecg.evaluate.cost' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

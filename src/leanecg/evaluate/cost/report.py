@@ -35,8 +35,9 @@ import platform
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -153,9 +154,15 @@ def single_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _check_shape_fs(
-    input_shape: Sequence[int], fs: float, time_axis: int
-) -> tuple[tuple[int, ...], float, float]:
+class _Signal(NamedTuple):
+    """The checked signal input: ``shape`` without the batch axis, ``fs`` (Hz) and its ``seconds``."""
+
+    shape: tuple[int, ...]
+    fs: float
+    seconds: float
+
+
+def _check_shape_fs(input_shape: Sequence[int], fs: float, time_axis: int) -> _Signal:
     try:
         shape = tuple(int(s) for s in input_shape)
     except (TypeError, ValueError) as exc:
@@ -166,7 +173,7 @@ def _check_shape_fs(
         raise LeanECGError("fs", f"sampling rate must be a positive number of Hz, got {fs!r}")
     if not -len(shape) <= time_axis < len(shape):
         raise LeanECGError("time_axis", f"axis {time_axis} is out of range for input_shape {shape}")
-    return shape, float(fs), shape[time_axis] / float(fs)
+    return _Signal(shape, float(fs), shape[time_axis] / float(fs))
 
 
 def _check_budget(budget_s: float, throughput_batch: int, warmup: int) -> None:
@@ -185,6 +192,32 @@ def _measured_int8(int8_bytes: bool | str | Path) -> tuple[int, str] | None:
     if not p.is_file():
         raise LeanECGError(p, "int8 model file not found")
     return p.stat().st_size, f"measured: {p.name}"
+
+
+@dataclass(frozen=True)
+class _Sizes:
+    """What is counted without timing: parameters, MACs, fp32 bytes and ``(int8 bytes, method)``."""
+
+    params: int
+    macs: MacCount
+    bytes_fp32: int
+    int8: tuple[int, str] | None
+
+
+def _sizes(
+    params: int,
+    macs: MacCount,
+    bytes_fp32: int,
+    int8_bytes: bool | str | Path,
+    int8_measured: tuple[int, str] | None,
+    int8_estimate: Callable[[int], int],
+) -> _Sizes:
+    """Bundle the counts; the int8 size is the measured file's (``int8_measured``), else
+    ``int8_estimate(bytes_fp32)`` when ``int8_bytes`` asks for it, else ``None``."""
+    int8 = int8_measured
+    if int8 is None and int8_bytes:
+        int8 = (int8_estimate(bytes_fp32), "estimate")
+    return _Sizes(params, macs, bytes_fp32, int8)
 
 
 def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -262,15 +295,9 @@ def _run_timings(
 
 
 def _report(
-    *,
     backend: str,
-    shape: tuple[int, ...],
-    fs: float,
-    signal_s: float,
-    params: int,
-    macs: MacCount,
-    bytes_fp32: int,
-    int8: tuple[int, str] | None,
+    signal: _Signal,
+    sizes: _Sizes,
     memory: MemoryPeak | None,
     timings: _Timings,
     reference: str | None,
@@ -278,15 +305,15 @@ def _report(
     extra_shapes: Mapping[str, tuple[int, ...]] | None = None,
     reference_extra_shapes: Mapping[str, tuple[int, ...]] | None = None,
 ) -> CostReport:
-    lat = timings.latency
+    lat, int8 = timings.latency, sizes.int8
     return CostReport(
         backend=backend,
-        input_shape=shape,
-        fs_hz=fs,
-        signal_s=signal_s,
-        params=int(params),
-        macs=int(macs.total),
-        bytes_fp32=int(bytes_fp32),
+        input_shape=signal.shape,
+        fs_hz=signal.fs,
+        signal_s=signal.seconds,
+        params=int(sizes.params),
+        macs=int(sizes.macs.total),
+        bytes_fp32=int(sizes.bytes_fp32),
         bytes_int8=None if int8 is None else int(int8[0]),
         bytes_int8_method=None if int8 is None else int8[1],
         peak_memory_bytes=None if memory is None else int(memory.total_bytes),
@@ -298,7 +325,7 @@ def _report(
         latency_repeats=lat.n,
         throughput_per_s=timings.throughput_batch / timings.throughput.median,
         throughput_batch_size=timings.throughput_batch,
-        real_time_factor=signal_s / lat.median,
+        real_time_factor=signal.seconds / lat.median,
         latency_ratio_vs_reference=timings.ratio,
         reference=reference,
         reference_latency_ms_median=None
@@ -307,8 +334,8 @@ def _report(
         extra_input_shapes=dict(extra_shapes or {}),
         reference_extra_input_shapes=dict(reference_extra_shapes or {}),
         threads=1,
-        macs_breakdown=dict(macs.breakdown),
-        macs_uncounted_ops=tuple(macs.uncounted),
+        macs_breakdown=dict(sizes.macs.breakdown),
+        macs_uncounted_ops=tuple(sizes.macs.uncounted),
         environment=environment,
     )
 
@@ -388,7 +415,8 @@ def measure_cost(
             inputs that are not given (or is given ones it does not take), or a forward that fails on
             ``(1, *input_shape)``.
     """
-    shape, fs_hz, signal_s = _check_shape_fs(input_shape, fs, time_axis)
+    signal = _check_shape_fs(input_shape, fs, time_axis)
+    shape = signal.shape
     _check_budget(budget_s, throughput_batch, warmup)
     _check_torch_model(model, "model")
     extra_shapes = check_extra_inputs(model, extra_inputs)
@@ -422,12 +450,14 @@ def measure_cost(
         if reference is not None:
             _forward_or_raise(reference, ref_x1, ref_kw1, "reference")
 
-        params = count_params(model)
-        macs = count_macs(model, example_inputs=(x1,), example_kwargs=kw1)
-        bytes_fp32 = state_dict_fp32_bytes(model)
-        int8 = int8_measured
-        if int8 is None and int8_bytes:
-            int8 = (int8_estimate_bytes(model, bytes_fp32), "estimate")
+        sizes = _sizes(
+            count_params(model),
+            count_macs(model, example_inputs=(x1,), example_kwargs=kw1),
+            state_dict_fp32_bytes(model),
+            int8_bytes,
+            int8_measured,
+            partial(int8_estimate_bytes, model),
+        )
 
         with single_thread(), torch.no_grad():
             memory = torch_peak_memory(model, x1, kw1) if measure_memory else None
@@ -445,21 +475,9 @@ def measure_cost(
         for m, was_training in modes:
             m.train(was_training)
 
+    ref_name = None if reference is None else (reference_name or type(reference).__name__)
     return _report(
-        backend="torch",
-        shape=shape,
-        fs=fs_hz,
-        signal_s=signal_s,
-        params=params,
-        macs=macs,
-        bytes_fp32=bytes_fp32,
-        int8=int8,
-        memory=memory,
-        timings=timings,
-        reference=None if reference is None else (reference_name or type(reference).__name__),
-        environment=_environment(),
-        extra_shapes=extra_shapes,
-        reference_extra_shapes=ref_extra_shapes,
+        "torch", signal, sizes, memory, timings, ref_name, _environment(), extra_shapes, ref_extra_shapes
     )
 
 
@@ -538,7 +556,8 @@ def measure_onnx_cost(
     )
 
     path = Path(path)
-    shape, fs_hz, signal_s = _check_shape_fs(input_shape, fs, time_axis)
+    signal = _check_shape_fs(input_shape, fs, time_axis)
+    shape = signal.shape
     _check_budget(budget_s, throughput_batch, warmup)
     int8_measured = _measured_int8(int8_bytes)
     proto = load_onnx(path)
@@ -552,12 +571,14 @@ def measure_onnx_cost(
         ref_inp = onnx_input(load_onnx(ref_path), ref_path)
         check_input_dims(ref_inp, shape, 1, ref_path)
 
-    params = onnx_params(proto)
-    macs = count_onnx_macs(proto, shape)
-    bytes_fp32 = path.stat().st_size
-    int8 = int8_measured
-    if int8 is None and int8_bytes:
-        int8 = (onnx_int8_estimate_bytes(proto, bytes_fp32), "estimate")
+    sizes = _sizes(
+        onnx_params(proto),
+        count_onnx_macs(proto, shape),
+        path.stat().st_size,
+        int8_bytes,
+        int8_measured,
+        partial(onnx_int8_estimate_bytes, proto),
+    )
     del proto
 
     rng = np.random.default_rng(seed)
@@ -574,17 +595,6 @@ def measure_onnx_cost(
     timings = _run_timings(latency_fn, throughput_fn, batch, ref_fn, repeats, warmup, budget_s)
     memory = onnx_peak_memory(path, (1, *shape), inp.dtype) if measure_memory else None
 
-    return _report(
-        backend="onnxruntime",
-        shape=shape,
-        fs=fs_hz,
-        signal_s=signal_s,
-        params=params,
-        macs=macs,
-        bytes_fp32=bytes_fp32,
-        int8=int8,
-        memory=memory,
-        timings=timings,
-        reference=None if ref_path is None else (reference_name or ref_path.name),
-        environment=_environment({"execution_provider": "CPUExecutionProvider"}),
-    )
+    ref_name = None if ref_path is None else (reference_name or ref_path.name)
+    environment = _environment({"execution_provider": "CPUExecutionProvider"})
+    return _report("onnxruntime", signal, sizes, memory, timings, ref_name, environment)
