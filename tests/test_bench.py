@@ -122,3 +122,28 @@ def test_tiny_cinc2017_variable_length_records(tmp_path: Path, shared_data: Path
     assert r["data"]["input"]["variable_length"] is True
     assert r["cost"]["real_time_factor"] > 1
     assert "| litenet | lightweight |" in proc.stdout
+
+
+def test_mitdb_task_labels_and_inputs_match_the_annotations(
+    shared_data: Path, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Every non-Q reference beat becomes one example with its own AAMI class (F included)."""
+    import numpy as np
+
+    from leanecg.bench.tasks import MitdbAamiTask
+    from leanecg.data.mitdb import aami_counts
+
+    monkeypatch.setenv("LEANECG_CACHE", str(tmp_path / "cache"))
+    task = MitdbAamiTask()
+    data = task.load(shared_data, tiny=True)
+    for split, records in (("train", ["101", "106", "208", "209"]), ("test", ["100", "232"])):
+        counts = aami_counts(shared_data, records)
+        got = np.bincount(getattr(data, split).y, minlength=4)
+        assert dict(zip(task.class_names, got.tolist(), strict=True)) == {
+            c: counts[c] for c in task.class_names
+        }
+        if split == "train":
+            assert got[task.class_names.index("F")] > 300  # record 208's F beats are labelled F
+    x, rr = data.train.X, data.train.features
+    assert x.shape[1:] == (1, round(0.25 * 180) + round(0.45 * 180)) and rr.shape[1] == 7
+    assert np.isfinite(x).all() and np.isfinite(rr).all()

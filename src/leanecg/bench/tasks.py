@@ -175,15 +175,16 @@ class MitdbAamiTask(BenchTask):
     def load(self, root: Path, *, tiny: bool = False, seed: int = 0, progress: Any = None) -> TaskData:
         from leanecg.data import get_dataset
         from leanecg.data.mitdb import mitdb_beats
-        from leanecg.signal.beats import beat_windows, rr_features
+        from leanecg.signal.beats import beat_model_inputs
         from leanecg.signal.resample import resample_indices
 
         ds = get_dataset(self.dataset)
         folder = ds.require(root)
         splits = self.split_records(seed)
         if tiny:
-            splits = {"train": ["101", "106", "118", "209"], "val": ["207"], "test": ["100", "232"]}
+            splits = {"train": ["101", "106", "208", "209"], "val": ["207"], "test": ["100", "232"]}
         pipeline = self.pipeline()
+        index = {c: k for k, c in enumerate(self.class_names)}
         out: dict[str, ArraySplit] = {}
         for split_name, records in splits.items():
             paths = [ds.record_path(folder, r) for r in records]
@@ -192,14 +193,11 @@ class MitdbAamiTask(BenchTask):
             xs, feats, ys, groups = [], [], [], []
             for rec, x, samples, labels in zip(records, signals, beats.samples, beats.labels, strict=True):
                 peaks = resample_indices(samples, 360.0, self.fs_model, n_out=x.shape[1])
-                rr = rr_features(peaks, self.fs_model)
-                win, kept = beat_windows(x.T, self.fs_model, peaks, self.before_s, self.after_s)
-                keep = np.isin(peaks, kept)
-                lab = labels[keep]
-                ok = lab != "Q"
-                xs.append(np.ascontiguousarray(win[ok].transpose(0, 2, 1)))
-                feats.append(rr[keep][ok])
-                ys.append(np.searchsorted(np.array(self.class_names), lab[ok]))
+                win, rr = beat_model_inputs(x.T, self.fs_model, peaks, self.before_s, self.after_s)
+                ok = labels != "Q"
+                xs.append(win[ok])
+                feats.append(rr[ok])
+                ys.append(np.array([index[c] for c in labels[ok]], dtype=np.int64))
                 groups.append(np.full(int(ok.sum()), rec))
             out[split_name] = ArraySplit(
                 X=np.concatenate(xs).astype(np.float32),

@@ -21,7 +21,7 @@ import numpy as np
 
 from leanecg.errors import LeanECGError
 
-__all__ = ["RR_FEATURE_NAMES", "StreamingRRFeatures", "beat_windows", "rr_features"]
+__all__ = ["RR_FEATURE_NAMES", "StreamingRRFeatures", "beat_model_inputs", "beat_windows", "rr_features"]
 
 #: Columns of :func:`rr_features`, in order. RR values in seconds; ratios are dimensionless.
 RR_FEATURE_NAMES: tuple[str, ...] = (
@@ -279,3 +279,36 @@ class StreamingRRFeatures:
     @staticmethod
     def _row(pre: float, post: float, local: float, average: float) -> list[float]:
         return [pre, post, local, average, pre / average, post / average, local / average]
+
+
+def beat_model_inputs(
+    x: np.ndarray,
+    fs: float,
+    peaks: np.ndarray | Sequence[int],
+    before_s: float,
+    after_s: float,
+    *,
+    causal: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """What a beat classifier sees for every R peak: its window and its RR-interval context.
+
+    One function serves training (``leanecg bench mitdb-aami``) and inference (``leanecg beats``,
+    streaming), so a model always gets exactly the inputs it was trained on. Every peak gets a row:
+    windows near the record's ends are edge-padded (``beat_windows(..., edge="pad")``).
+
+    Args:
+        x: preprocessed signal ``(n_samples,)`` or ``(n_samples, n_leads)``.
+        fs: its sampling rate in Hz.
+        peaks: strictly increasing R-peak sample indices ``(n_beats,)`` at ``fs``.
+        before_s, after_s: window extent around each R peak, seconds.
+        causal: RR features without look-ahead past the next beat (streaming); see :func:`rr_features`.
+
+    Returns:
+        ``(windows, rr)``: float32 ``(n_beats, n_leads, B + A)`` (channels first, as models take them) and
+        float32 ``(n_beats, len(RR_FEATURE_NAMES))``.
+    """
+    arr = np.asarray(x)
+    x2 = arr[:, None] if arr.ndim == 1 else arr
+    win, _ = beat_windows(x2, fs, peaks, before_s, after_s, edge="pad")
+    rr = rr_features(peaks, fs, causal=causal)
+    return np.ascontiguousarray(win.transpose(0, 2, 1), dtype=np.float32), rr.astype(np.float32)
