@@ -216,7 +216,7 @@ def data_list(data_dir: DataDirOpt = None) -> None:
 
     root = resolve_data_dir(data_dir)
     table = Table(title=f"datasets in {root}", title_justify="left")
-    for col in ("name", "present", "records", "description"):
+    for col in ("name", "present", "records in release", "description"):
         table.add_column(col)
     for ds in list_datasets():
         table.add_row(ds.name, "yes" if ds.is_present(root) else "no", str(ds.n_records_full), ds.description)
@@ -298,6 +298,13 @@ def bench(
     tiny: Annotated[
         bool, typer.Option(help="Smoke run: a few records per split, 2 epochs (not a result).")
     ] = False,
+    save_models: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-models",
+            help="Save each trained deep model as a package in DIR/TASK/MODEL/ (use with --model).",
+        ),
+    ] = None,
 ) -> None:
     """Train, evaluate (with 95 % CIs) and cost-measure models on a task; write JSON, table, plots, HTML."""
     from leanecg.bench.runner import run_benchmark
@@ -318,9 +325,176 @@ def bench(
             n_boot=n_boot,
             progress=bar,
             log=lambda msg: err_console.print(msg, markup=False, highlight=False),
+            save_models=save_models,
         )
     sys.stdout.write((out / task / "results.md").read_text(encoding="utf-8"))
     err_console.print(f"report: {summary['report']['html']}")
+
+
+ModelOpt = Annotated[
+    str,
+    typer.Option("--model", help="A shipped model name (see `leanecg models`) or a model package folder."),
+]
+
+
+def _load_package(name_or_dir: str) -> Any:
+    from leanecg.deploy.package import load_model_package
+    from leanecg.deploy.shipped import resolve_model
+
+    return load_model_package(resolve_model(name_or_dir))
+
+
+@app.command()
+def predict(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Records (WFDB, .mat+.hea, CSV, EDF) or folders of them.")
+    ],
+    model: ModelOpt,
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write: record,label,prob_<class>...")],
+    fs: FsOpt = None,
+    batch_size: Annotated[int, typer.Option(help="Records per model call.")] = 64,
+) -> None:
+    """Classify whole records with a model; one CSV row per record (`~` is spelled `noise` in columns)."""
+    from leanecg.atomic import atomic_open
+    from leanecg.data import list_record_paths, load_record
+
+    if batch_size < 1:
+        raise LeanECGError("--batch-size", f"must be a positive number of records, got {batch_size}")
+    pkg = _load_package(model)
+    if pkg.kind != "records":
+        raise LeanECGError(
+            "--model", f"{model} classifies beats, not records; use `leanecg beats PATH --model {model}`"
+        )
+    files = [f for p in paths for f in list_record_paths(p)]
+    n = 0
+    with atomic_open(out) as fh, progress_bar() as bar:
+        writer = csv.writer(fh)
+        writer.writerow(["record", "label", *pkg.columns])
+        task = bar.add_task(f"predict ({pkg.name})", total=len(files))
+        names: list[str] = []
+        inputs: list[Any] = []
+
+        def flush() -> None:
+            probs = pkg.predict_inputs(inputs, batch_size=batch_size)
+            for name, label, row in zip(names, pkg.labels_of(probs), probs, strict=True):
+                writer.writerow([name, label, *(f"{p:.6f}" for p in row)])
+            bar.advance(task, len(names))
+            names.clear()
+            inputs.clear()
+
+        for f in files:
+            record = load_record(f, fs=fs, annotations=False)
+            inputs.append(pkg.preprocess(record).T.copy())
+            names.append(record.name)
+            n += 1
+            if len(inputs) >= batch_size:
+                flush()
+        if inputs:
+            flush()
+    err_console.print(f"wrote predictions for {n} record(s) to {out}")
+
+
+@app.command()
+def beats(
+    path: Annotated[
+        Path, typer.Argument(help="A record (WFDB, .mat+.hea, CSV, EDF) or a folder of records.")
+    ],
+    model: ModelOpt,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="CSV file (sample,label,prob_<class>...); for a folder PATH, a folder receiving RECORD.csv per record.",
+        ),
+    ],
+    fs: FsOpt = None,
+) -> None:
+    """Detect and classify every heartbeat; one CSV row per beat (sample = R peak at the record's rate)."""
+    from leanecg.data import list_record_paths, load_record
+
+    pkg = _load_package(model)
+    if pkg.kind != "beats":
+        raise LeanECGError(
+            "--model", f"{model} classifies records, not beats; use `leanecg predict PATH --model {model}`"
+        )
+    files = list_record_paths(path)
+    folder_mode = path.is_dir()
+    if folder_mode and out.exists() and not out.is_dir():
+        raise LeanECGError(out, "PATH is a folder, so --out must be a folder (one RECORD.csv per record)")
+    n_beats = 0
+    seen: dict[str, Path] = {}
+    with progress_bar() as bar:
+        task = bar.add_task(f"beats ({pkg.name})", total=len(files))
+        for f in files:
+            record = load_record(f, fs=fs, annotations=False)
+            if folder_mode:
+                if record.name in seen:
+                    raise LeanECGError(
+                        f,
+                        f"two records are named {record.name!r} (also {seen[record.name]}); their CSVs would clash",
+                    )
+                seen[record.name] = f
+            target = out / f"{record.name}.csv" if folder_mode else out
+            pred = pkg.predict_beats(record)
+            _write_beats(target, pkg.columns, pred)
+            if len(pred.samples) == 0:
+                err_console.print(
+                    f"{record.name}: fewer than 2 beats detected; no beats classified", markup=False
+                )
+            n_beats += len(pred.samples)
+            bar.advance(task)
+    where = f"{len(files)} files in {out}" if folder_mode else str(out)
+    err_console.print(f"wrote {n_beats} beats from {len(files)} record(s) to {where}")
+
+
+def _write_beats(target: Path, columns: list[str], pred: Any) -> None:
+    from leanecg.atomic import atomic_open
+
+    with atomic_open(target) as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["sample", "label", *columns])
+        for s, label, row in zip(pred.samples, pred.labels, pred.probs, strict=True):
+            writer.writerow([int(s), label, *(f"{p:.6f}" for p in row)])
+
+
+@app.command()
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list instead of a table.")] = False,
+) -> None:
+    """List the models shipped with LeanECG: task, classes, cost and headline metric with 95 % CI."""
+    from leanecg.deploy.shipped import list_shipped, zoo_dir
+
+    shipped = list_shipped()
+    if as_json:
+        sys.stdout.write(json.dumps(shipped, indent=2) + "\n")
+        return
+    if not shipped:
+        console.print(
+            "No models are shipped with this LeanECG release yet.\n"
+            "Train and package your own:  leanecg bench TASK --save-models DIR\n"
+            "then use it:                 leanecg predict PATH --model DIR/TASK/MODEL --out preds.csv",
+            markup=False,
+            highlight=False,
+        )
+        return
+    table = Table(title=f"shipped models ({zoo_dir()})", title_justify="left")
+    for col in ("name", "task", "model", "classes", "params", "MACs", "latency ms", "metric [95% CI]"):
+        table.add_column(col, justify="right" if col in ("params", "MACs", "latency ms") else "left")
+    for m in shipped:
+        metric = "n/a" if m["value"] is None else f"{m['metric']} {m['value']:.3f}"
+        if m["value"] is not None and m["ci_low"] is not None and m["ci_high"] is not None:
+            metric += f" [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
+        table.add_row(
+            m["name"] + (" (tiny smoke run)" if m["tiny"] else ""),
+            str(m["task"]),
+            str(m["model"]),
+            ", ".join(m["classes"]),
+            "n/a" if m["params"] is None else f"{m['params']:,}",
+            "n/a" if m["macs"] is None else f"{m['macs']:,}",
+            "n/a" if m["latency_ms"] is None else f"{m['latency_ms']:.3f}",
+            metric,
+        )
+    console.print(table)
 
 
 def _print_scores(result: dict[str, Any], as_json: bool) -> None:

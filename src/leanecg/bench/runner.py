@@ -37,6 +37,7 @@ def run_benchmark(
     n_boot: int = 1000,
     progress: Any = None,
     log: Callable[[str], None] = lambda s: None,
+    save_models: Path | None = None,
 ) -> dict[str, Any]:
     """Run a benchmark; returns ``{"results": [paths], "report": {name: path}}``.
 
@@ -51,6 +52,8 @@ def run_benchmark(
         max_train_seconds: time budget per model (recorded in the result when it stops training).
         num_threads: torch threads for training (1 is fastest on a shared 2-core machine).
         n_boot: bootstrap resamples for the CIs.
+        save_models: when given, every trained deep model is saved as a model package
+            (:func:`leanecg.deploy.package.save_model_package`) in ``save_models/<task>/<model>/``.
     """
     from leanecg.models.registry import list_models
     from leanecg.provenance import collect_provenance
@@ -71,10 +74,11 @@ def run_benchmark(
     results = []
     for name in models:
         t0 = time.perf_counter()
+        model = None
         if name in task.classic_models:
             result = _run_classic(task, name, data, seed=seed, n_boot=n_boot)
         else:
-            result = _run_deep(
+            result, model = _run_deep(
                 task,
                 name,
                 data,
@@ -89,6 +93,11 @@ def run_benchmark(
         result = make_result(**{k: v for k, v in result.items() if k not in ("schema",)})
         paths.append(save_result(result, out_dir))
         results.append(result)
+        if save_models is not None and model is not None:
+            from leanecg.deploy.package import save_model_package
+
+            pkg = save_model_package(Path(save_models) / task.name / name, model, task, data, result)
+            log(f"{name}: model package saved to {pkg}")
         pm = result["metrics"][task.primary_metric]
         log(
             f"{name}: {task.primary_metric} {pm['value']:.4f} [{pm['ci_low']:.4f}, {pm['ci_high']:.4f}] "
@@ -127,7 +136,8 @@ def _run_deep(
     max_train_seconds: float | None,
     num_threads: int | None,
     n_boot: int,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], Any]:
+    """Train, evaluate and cost one deep model; returns ``(result fields, trained model)``."""
     from leanecg.evaluate.cost import measure_cost
     from leanecg.models.registry import build_model, list_models, model_config
     from leanecg.train.seed import seed_everything
@@ -163,7 +173,7 @@ def _run_deep(
     out.update(ev)
     out["cost"] = cost
     out["train"] = {**res.to_dict(), "model_config": model_config(model)}
-    return out
+    return out, model
 
 
 def _maybe_without_features(split: Any, uses_features: bool) -> Any:

@@ -15,10 +15,12 @@ Groups (column order of :data:`HRV_FEATURE_NAMES`):
 
 * **time domain** (Task Force of the ESC/NASPE, Circulation 93(5), 1996): ``mean_rr_ms``, ``sdnn_ms``
   (sample SD, ``ddof=1``), ``rmssd_ms``, ``sdsd_ms`` (``ddof=1``), ``pnn50`` and ``pnn20`` (percent of
-  successive differences above 50 / 20 ms), ``cv_rr`` (SDNN / mean RR), ``median_rr_ms``,
-  ``iqr_rr_ms``, ``mad_rr_ms`` (median absolute deviation), ``min_rr_ms``, ``max_rr_ms``,
-  ``mean_hr_bpm``, ``sd_hr_bpm``. These follow NeuroKit2's ``hrv_time`` definitions (``ddof=1``
-  standard deviations, pNN50 in percent).
+  successive differences larger than 50 / 20 ms), ``cv_rr`` (SDNN / mean RR), ``median_rr_ms``,
+  ``iqr_rr_ms``, ``mad_rr_ms`` (median absolute deviation, unscaled), ``min_rr_ms``, ``max_rr_ms``,
+  ``mean_hr_bpm``, ``sd_hr_bpm``. SDNN, RMSSD, SDSD and CV equal NeuroKit2's ``hrv_time``
+  (``HRV_SDNN``, ``HRV_RMSSD``, ``HRV_SDSD``, ``HRV_CVNN``); two differences: NeuroKit2 divides NN50 by
+  the number of intervals rather than of successive differences (its pNN50 is ``(n - 1) / n`` of this
+  one for ``n`` intervals), and its ``HRV_MadNN`` is scaled by 1.4826.
 * **frequency domain**: Lomb-Scargle periodogram of the RR series at the beat times (see
   :func:`lomb_scargle_psd`), integrated over LF 0.04-0.15 Hz and HF 0.15-0.40 Hz; ``lf_hf_ratio``,
   ``lf_nu`` = LF / (LF + HF) (Task Force normalised units), ``total_power_ms2`` over 0.0033-0.40 Hz and
@@ -31,9 +33,11 @@ Groups (column order of :data:`HRV_FEATURE_NAMES`):
   no interpolation, which on short records (CinC 2017: 9-60 s, 10-100 beats) and irregular rhythms
   (AF, ectopy) adds spurious low-pass structure. The Task Force recommends 1 min (HF) and 2 min (LF)
   of recording; on 30 s records treat LF as a rough feature, not a physiological index.
-* **nonlinear**: Poincaré ``sd1_ms``, ``sd2_ms`` (NeuroKit2 definitions: ``SD1 = SD(RR[i+1] - RR[i]) /
-  sqrt 2``, ``SD2 = SD(RR[i+1] + RR[i]) / sqrt 2``, ``ddof=1``), ``sd1_sd2_ratio``, ``sampen``
-  (:func:`sample_entropy`, m = 2, r = 0.2 SD) and ``apen`` (:func:`approximate_entropy`, same m, r).
+* **nonlinear**: Poincaré ``sd1_ms`` = SD(RR[i+1] - RR[i]) / sqrt 2 and ``sd2_ms`` =
+  SD(RR[i+1] + RR[i]) / sqrt 2 (``ddof=1``; some NeuroKit2 versions compute SD2 through the
+  asymptotically equal ``sqrt(2 SDNN² - SD1²)`` of Brennan et al. 2001), ``sd1_sd2_ratio`` (NeuroKit2
+  reports the inverse, ``HRV_SD2SD1``), ``sampen`` (:func:`sample_entropy`, m = 2, r = 0.2 SD, as
+  NeuroKit2's ``HRV_SampEn``) and ``apen`` (:func:`approximate_entropy`, same m and r).
 * **irregularity** (atrial-fibrillation oriented): ``nrmssd`` (RMSSD / mean RR), ``nmasd`` (mean
   absolute successive difference / mean RR), ``cosen`` (:func:`coefficient_of_sample_entropy`, Lake &
   Moorman 2011), ``tpr`` (turning-point ratio; about 2/3 for a random series, Dash et al. 2009),
@@ -164,7 +168,10 @@ def rr_intervals_ms(peaks: np.ndarray | Sequence[int], fs: float) -> np.ndarray:
 
 
 def hrv_time_domain(rr_ms: np.ndarray | Sequence[float]) -> dict[str, float]:
-    """Time-domain HRV of an RR series in ms (columns :data:`TIME_NAMES`; ``n_beats`` = len(rr) + 1)."""
+    """Time-domain HRV of an RR series in ms (columns :data:`TIME_NAMES`).
+
+    ``n_beats`` is ``len(rr) + 1`` (0 for an empty series; :func:`hrv_features` counts the peaks).
+    """
     rr = _as_rr(rr_ms)
     out = _nan_dict(TIME_NAMES)
     out["n_beats"] = float(rr.size + 1) if rr.size else 0.0
@@ -264,7 +271,7 @@ def hrv_frequency_domain(
         return out
     duration = float(t[-1] - t[0] + rr[0] / 1000.0)
     df = max(1.0 / (4.0 * duration), _F_MAX_HZ / _MAX_FREQS)
-    freqs = (np.arange(int(round(_F_MAX_HZ / df))) + 0.5) * df  # bin centres on (0, 0.5] Hz
+    freqs = (np.arange(round(_F_MAX_HZ / df)) + 0.5) * df  # bin centres on (0, 0.5] Hz
     psd = lomb_scargle_psd(t, rr, freqs)
     lf = _band(freqs, psd, df, *LF_BAND_HZ, duration)
     hf = _band(freqs, psd, df, *HF_BAND_HZ, duration)
@@ -460,7 +467,9 @@ def _shannon_entropy(rr: np.ndarray, bins: int = 16) -> float:
     lo, hi = float(rr.min()), float(rr.max())
     if hi <= lo:
         return 0.0  # one value: no uncertainty
-    counts = np.bincount(np.minimum(((rr - lo) / (hi - lo) * bins).astype(np.int64), bins - 1), minlength=bins)
+    counts = np.bincount(
+        np.minimum(((rr - lo) / (hi - lo) * bins).astype(np.int64), bins - 1), minlength=bins
+    )
     p = counts[counts > 0] / rr.size
     return float(-(p * np.log(p)).sum() / math.log(bins))
 
@@ -513,6 +522,7 @@ def hrv_features(peaks: np.ndarray | Sequence[int], fs: float) -> dict[str, floa
     rr = np.diff(p).astype(np.float64) * (1000.0 / fs_f)
     out: dict[str, float] = {}
     out.update(hrv_time_domain(rr))
+    out["n_beats"] = float(p.size)  # also right for a single beat (no interval)
     if rr.size >= MIN_BEATS - 1:
         out.update(hrv_frequency_domain(rr, p[1:] / fs_f))
     else:

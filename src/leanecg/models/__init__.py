@@ -13,6 +13,8 @@ _EXPORTS = {
     "build_from_config": "leanecg.models.registry",
     "count_parameters": "leanecg.models.registry",
     "list_models": "leanecg.models.registry",
+    "build_classic": "leanecg.models.classic",
+    "list_classic_models": "leanecg.models.classic",
     "model_config": "leanecg.models.registry",
 }
 

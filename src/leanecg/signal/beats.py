@@ -21,7 +21,16 @@ import numpy as np
 
 from leanecg.errors import LeanECGError
 
-__all__ = ["RR_FEATURE_NAMES", "StreamingRRFeatures", "beat_model_inputs", "beat_windows", "rr_features"]
+__all__ = [
+    "BEAT_FEATURE_NAMES",
+    "RR_FEATURE_NAMES",
+    "TEMPLATE_FEATURE_NAMES",
+    "StreamingRRFeatures",
+    "beat_model_inputs",
+    "beat_windows",
+    "rr_features",
+    "template_features",
+]
 
 #: Columns of :func:`rr_features`, in order. RR values in seconds; ratios are dimensionless.
 RR_FEATURE_NAMES: tuple[str, ...] = (
@@ -33,6 +42,21 @@ RR_FEATURE_NAMES: tuple[str, ...] = (
     "post_rr_ratio",  # post_rr / average_rr
     "local_rr_ratio",  # local_rr / average_rr
 )
+
+
+#: Columns of :func:`template_features`, in order: the beat's morphology relative to the patient's own
+#: typical beat (the median of the record's beats, or of the recent beats when causal). Dimensionless.
+TEMPLATE_FEATURE_NAMES: tuple[str, ...] = (
+    "template_corr",  # Pearson correlation of the whole window with the template
+    "template_qrs_corr",  # correlation over the QRS region (R peak -0.08 s .. +0.10 s)
+    "template_p_corr",  # correlation over the P-wave region (R peak -0.25 s .. -0.08 s)
+    "template_rms_diff",  # RMS(window - template) / RMS(template)
+    "template_amp_ratio",  # peak-to-peak amplitude of the window / of the template (QRS region)
+    "template_qrs_ratio",  # QRS "length" (sum |first difference| in the QRS region) / the template's
+)
+
+#: Columns of the feature matrix of :func:`beat_model_inputs`: RR features, then template features.
+BEAT_FEATURE_NAMES: tuple[str, ...] = RR_FEATURE_NAMES + TEMPLATE_FEATURE_NAMES
 
 
 def _check_fs(fs: float) -> float:
@@ -279,6 +303,100 @@ class StreamingRRFeatures:
     @staticmethod
     def _row(pre: float, post: float, local: float, average: float) -> list[float]:
         return [pre, post, local, average, pre / average, post / average, local / average]
+
+
+def _rowwise_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson correlation of matching rows of ``a`` and ``b`` ``(n, m)``; 0 where a row is constant."""
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    den = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    num = (a * b).sum(axis=1)
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 1e-12)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den`` with 1.0 where the denominator vanishes (no evidence of a difference)."""
+    return np.divide(num, den, out=np.ones_like(num), where=den > 1e-9)
+
+
+def beat_templates(windows: np.ndarray, *, causal: bool = False, history: int = 64) -> np.ndarray:
+    """The patient's typical beat for every beat: the sample-wise median of beat windows.
+
+    Args:
+        windows: beat windows of one record in time order, ``(n_beats, n_samples)`` (one lead).
+        causal: ``False``: every beat's template is the median of all the record's beats. ``True``: the
+            median of the ``history`` beats before it (the first beat is its own template), so row ``i``
+            depends only on beats ``<= i``.
+        history: beats in the causal running median.
+
+    Returns:
+        float64 ``(n_beats, n_samples)``.
+    """
+    w = np.asarray(windows, dtype=np.float64)
+    if w.ndim != 2:
+        raise LeanECGError("windows", f"expected shape (n_beats, n_samples), got {w.shape}")
+    if isinstance(history, bool) or not isinstance(history, int | np.integer) or history < 1:
+        raise LeanECGError("history", f"must be a positive number of beats, got {history!r}")
+    if w.shape[0] == 0:
+        return w.copy()
+    if not causal:
+        return np.broadcast_to(np.median(w, axis=0), w.shape).copy()
+    out = np.empty_like(w)
+    out[0] = w[0]
+    for i in range(1, w.shape[0]):
+        out[i] = np.median(w[max(0, i - int(history)) : i], axis=0)
+    return out
+
+
+def template_features(
+    windows: np.ndarray,
+    fs: float,
+    r_index: int,
+    *,
+    causal: bool = False,
+    history: int = 64,
+) -> np.ndarray:
+    """Morphology of every beat relative to the patient's typical beat, columns :data:`TEMPLATE_FEATURE_NAMES`.
+
+    Inter-patient beat classification fails when a model learns the training patients' morphologies;
+    comparing each beat with the same patient's median beat (:func:`beat_templates`) removes most of the
+    between-patient variation (electrode placement, QRS shape, amplitude) and keeps what makes a beat
+    ectopic: a different QRS (ventricular) or a different P wave (supraventricular).
+
+    Args:
+        windows: beat windows of one record in time order, ``(n_beats, n_samples)`` (one lead, any unit).
+        fs: sampling rate of the windows in Hz.
+        r_index: index of the R peak inside each window (``round(before_s * fs)`` of :func:`beat_windows`).
+        causal, history: see :func:`beat_templates`.
+
+    Returns:
+        float64 ``(n_beats, len(TEMPLATE_FEATURE_NAMES))``; correlations are in ``[-1, 1]``, ratios are
+        dimensionless (1 = like the template).
+    """
+    fs_f = _check_fs(fs)
+    w = np.asarray(windows, dtype=np.float64)
+    if w.ndim != 2:
+        raise LeanECGError("windows", f"expected shape (n_beats, n_samples), got {w.shape}")
+    n, m = w.shape
+    if not 0 <= int(r_index) < max(m, 1):
+        raise LeanECGError("r_index", f"R-peak index {r_index} is outside the window (0..{m - 1})")
+    out = np.zeros((n, len(TEMPLATE_FEATURE_NAMES)))
+    if n == 0:
+        return out
+    t = beat_templates(w, causal=causal, history=history)
+    r = int(r_index)
+    q0, q1 = max(0, r - round(0.08 * fs_f)), min(m, r + round(0.10 * fs_f) + 1)
+    p0, p1 = max(0, r - round(0.25 * fs_f)), max(0, r - round(0.08 * fs_f))
+    out[:, 0] = _rowwise_corr(w, t)
+    out[:, 1] = _rowwise_corr(w[:, q0:q1], t[:, q0:q1])
+    out[:, 2] = _rowwise_corr(w[:, p0:p1], t[:, p0:p1]) if p1 - p0 >= 3 else 0.0
+    rms_t = np.sqrt(np.mean(t * t, axis=1))
+    out[:, 3] = _ratio(np.sqrt(np.mean((w - t) ** 2, axis=1)), rms_t)
+    out[:, 4] = _ratio(np.ptp(w[:, q0:q1], axis=1), np.ptp(t[:, q0:q1], axis=1))
+    qlen = np.abs(np.diff(w[:, q0:q1], axis=1)).sum(axis=1) if q1 - q0 >= 2 else np.zeros(n)
+    tlen = np.abs(np.diff(t[:, q0:q1], axis=1)).sum(axis=1) if q1 - q0 >= 2 else np.zeros(n)
+    out[:, 5] = _ratio(qlen, tlen)
+    return out
 
 
 def beat_model_inputs(

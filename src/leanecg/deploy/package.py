@@ -1,0 +1,525 @@
+"""Model packages: a trained model plus everything needed to use it on raw records, in one folder.
+
+A package folder holds three files::
+
+    model.pt        weights-only state_dict (leanecg.train.checkpoint; never pickled code)
+    model.json      the checkpoint sidecar: weights checksum, model config, and the package metadata below
+    MODEL_CARD.md   data, split, metrics with 95 % CIs, cost, training-data licence, intended use, limits
+
+The package metadata (top-level keys of ``model.json`` besides the checkpoint's own)::
+
+    "package":     {"format": "leanecg.model/1", "name": "cinc2017/litenet", "kind": "records" | "beats"}
+    "task":        {"name", "description", "dataset", "primary_metric"}
+    "class_names": ["N", "A", "O", "~"]
+    "multilabel":  false
+    "pipeline":    the preprocessing Pipeline JSON (leanecg.signal.pipeline), applied to every raw record
+    "input":       {"fs": Hz after the pipeline, "leads": [...], "n_leads", "n_samples" (the costed input),
+                    "variable_length", "before_s" / "after_s" (beat models: window around each R peak, s),
+                    "features": names of the beat features the model takes (beat_model_inputs), or null}
+    "metrics":     {name: {"value", "ci_low", "ci_high", ...}} on the task's test split, "per_class",
+                    "confusion"
+    "cost":        params, MACs, sizes, batch-1 latency (ms) next to the reference model, as measured
+    "data":        dataset, split rule, split sizes, test record ids, whether it was a --tiny smoke run
+    "licence":     {"dataset", "licence", "citation"} of the training data
+    "train", "provenance": training configuration and run provenance (seed, git commit, versions)
+
+Inference (:class:`ModelPackage`) applies the stored pipeline to each raw :class:`~leanecg.data.record.Record`
+(the pipeline resamples to the model's rate and selects its leads), so a package gives the model exactly
+the inputs it was evaluated on:
+
+* record models: :meth:`ModelPackage.predict_records` -> ``(N, C)`` probabilities via
+  :func:`leanecg.train.trainer.predict_proba` on the whole preprocessed record;
+* beat models: :meth:`ModelPackage.predict_beats` -> R peaks detected on the preprocessed lead, the
+  beat windows and beat features of :func:`leanecg.signal.beats.beat_model_inputs` (the function training
+  used), probabilities per beat, peak positions mapped back to the record's own sample indices.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from leanecg.errors import LeanECGError
+from leanecg.signal.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from leanecg.bench.tasks import BenchTask, TaskData
+    from leanecg.data.record import Record
+
+__all__ = [
+    "CARD_FILE",
+    "META_FILE",
+    "PACKAGE_FORMAT",
+    "WEIGHTS_FILE",
+    "BeatPredictions",
+    "ModelPackage",
+    "class_column",
+    "load_model_package",
+    "save_model_package",
+]
+
+PACKAGE_FORMAT = "leanecg.model/1"
+WEIGHTS_FILE = "model.pt"
+META_FILE = "model.json"
+CARD_FILE = "MODEL_CARD.md"
+
+#: Relative tolerance between the pipeline's output rate and the rate the model was trained at.
+_FS_RTOL = 1e-3
+
+
+def class_column(name: str) -> str:
+    """CSV column of a class's probability: ``prob_<class>`` with ``~`` (CinC 2017 noise) spelled ``noise``."""
+    return "prob_" + ("noise" if name == "~" else name)
+
+
+class BeatPredictions(NamedTuple):
+    """Beat classifications of one record.
+
+    Attributes:
+        samples: int64 ``(n_beats,)`` R-peak positions at the record's own sampling rate.
+        labels: ``n_beats`` class names (argmax of ``probs``).
+        probs: float64 ``(n_beats, n_classes)``, rows sum to 1.
+    """
+
+    samples: np.ndarray
+    labels: list[str]
+    probs: np.ndarray
+
+
+# ------------------------------------------------------------------------------------------------- saving
+
+
+def save_model_package(
+    out_dir: str | Path,
+    model: nn.Module,
+    task: BenchTask,
+    data: TaskData,
+    result: Mapping[str, Any],
+    *,
+    name: str | None = None,
+) -> Path:
+    """Write a model package (``model.pt``, ``model.json``, ``MODEL_CARD.md``) into ``out_dir``.
+
+    Args:
+        out_dir: the package folder (created; files in it are replaced atomically one by one).
+        model: the trained model, built by :func:`leanecg.models.build_model` (its config is stored).
+        task: the benchmark task it was trained on (class names, primary metric, dataset; a task with
+            ``before_s`` / ``after_s`` attributes is a beat task whose model classifies beat windows).
+        data: the task data it was trained on (pipeline, input rate and size, split information).
+        result: the result document of the run (:func:`leanecg.evaluate.results.make_result`): metrics
+            with CIs, per-class statistics, confusion matrix, cost, training config and provenance.
+        name: package name shown by ``leanecg models`` (default ``<task>/<model>``).
+
+    Returns:
+        ``out_dir``.
+    """
+    from leanecg.data import get_dataset
+    from leanecg.models.registry import model_config
+    from leanecg.signal import beats
+    from leanecg.train.checkpoint import save_checkpoint
+
+    out_dir = Path(out_dir)
+    config = model_config(model)
+    before_s = getattr(task, "before_s", None)
+    after_s = getattr(task, "after_s", None)
+    kind = "beats" if before_s is not None and after_s is not None else "records"
+    info_input = dict(data.info.get("input", {}))
+    n_features = int(config.get("n_features", 0))
+    feature_names: list[str] | None = None
+    if kind == "beats" and n_features:
+        # the columns beat_model_inputs computes (RR intervals, plus morphology where this version has it)
+        known = [getattr(beats, "BEAT_FEATURE_NAMES", ()), beats.RR_FEATURE_NAMES]
+        feature_names = next((list(k) for k in known if len(k) == n_features), None)
+        if feature_names is None:
+            raise LeanECGError(
+                out_dir,
+                f"beat model takes {n_features} features, which are not the features of beat_model_inputs",
+            )
+    spec: dict[str, Any] = {
+        "fs": float(data.fs),
+        "leads": list(info_input.get("leads") or []),
+        "n_leads": int(config["n_leads"]),
+        "n_samples": int(data.input_samples),
+        "variable_length": kind == "records" and not isinstance(data.train.X, np.ndarray),
+        "before_s": float(before_s) if kind == "beats" else None,
+        "after_s": float(after_s) if kind == "beats" else None,
+        "features": feature_names,
+    }
+    if kind == "records" and n_features:
+        raise LeanECGError(out_dir, "record models that take extra features cannot be packaged yet")
+    ds = get_dataset(task.dataset)
+    data_block = {k: v for k, v in result.get("data", {}).items() if k != "pipeline"}
+    cost = {k: v for k, v in result.get("cost", {}).items() if k != "macs_breakdown"}
+    meta = {
+        "package": {"format": PACKAGE_FORMAT, "name": name or f"{task.name}/{result['model']}", "kind": kind},
+        "task": {
+            "name": task.name,
+            "description": task.description,
+            "dataset": task.dataset,
+            "primary_metric": task.primary_metric,
+        },
+        "model_name": result["model"],
+        "family": result.get("family"),
+        "class_names": list(task.class_names),
+        "multilabel": False,
+        "pipeline": data.pipeline.to_dict(),
+        "input": spec,
+        "metrics": result["metrics"],
+        "per_class": result.get("per_class", {}),
+        "confusion": result.get("confusion", {}),
+        "cost": cost,
+        "data": data_block,
+        "licence": {"dataset": ds.name, "title": ds.title, "licence": ds.licence, "citation": ds.citation},
+        "train": {k: v for k, v in result.get("train", {}).items() if k != "history"},
+        "provenance": result.get("provenance", {}),
+        "notes": list(result.get("notes", [])),
+    }
+    save_checkpoint(out_dir / WEIGHTS_FILE, model, config, extra=meta)
+    _write_card(out_dir / CARD_FILE, load_model_package(out_dir).meta)
+    return out_dir
+
+
+def _fmt_metric(m: Mapping[str, Any] | None) -> str:
+    if not m or m.get("value") is None:
+        return "n/a"
+    lo, hi = m.get("ci_low"), m.get("ci_high")
+    ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
+    return f"{m['value']:.3f}{ci}"
+
+
+def _fmt_num(v: Any, spec: str = ",") -> str:
+    if v is None:
+        return "n/a"
+    return format(v, spec)
+
+
+def model_card(meta: Mapping[str, Any]) -> str:
+    """The ``MODEL_CARD.md`` text of a package's metadata (Markdown)."""
+    pkg, task, spec, data = meta["package"], meta["task"], meta["input"], meta.get("data", {})
+    cost, lic, prov = meta.get("cost", {}), meta.get("licence", {}), meta.get("provenance", {})
+    classes = ", ".join(meta["class_names"])
+    lines = [f"# Model card: {pkg['name']}", ""]
+    if data.get("tiny"):
+        lines += [
+            "> **Smoke-run model (`--tiny`)**: trained on a few records for 2 epochs to test the pipeline. "
+            "Its numbers are not results and it must not be used for anything else.",
+            "",
+        ]
+    what = "each heartbeat (window around a detected R peak)" if pkg["kind"] == "beats" else "each record"
+    lines += [
+        "## Model",
+        f"- Architecture: `{meta.get('model_name')}` ({meta.get('family') or 'n/a'}), "
+        f"{_fmt_num(cost.get('params'))} parameters.",
+        f"- Task: {task['description']} (`{task['name']}`). Classifies {what} into: {classes}.",
+        f"- Input: leads {', '.join(spec['leads']) or 'n/a'} at {spec['fs']:g} Hz after the stored pipeline"
+        + (
+            f"; beat window {spec['before_s']:g} s before to {spec['after_s']:g} s after the R peak"
+            + (f"; beat features {', '.join(spec['features'])}" if spec.get("features") else "")
+            if pkg["kind"] == "beats"
+            else ("; whole record (any length)" if spec.get("variable_length") else "")
+        )
+        + ".",
+        "- Preprocessing (applied to raw records by `leanecg predict` / `beats`): "
+        + " -> ".join(s["op"] for s in meta["pipeline"]["steps"])
+        + ".",
+        "",
+        "## Training data",
+        f"- Dataset: {lic.get('title', task['dataset'])} (`{task['dataset']}`).",
+        f"- Split: {data.get('split', 'n/a')}.",
+        f"- Examples: train {_fmt_num(data.get('n_train'))}, validation {_fmt_num(data.get('n_val'))}, "
+        f"test {_fmt_num(data.get('n_test'))}.",
+        f"- Licence of the training data: {lic.get('licence', 'n/a')}. Cite: {lic.get('citation', 'n/a')}",
+        "",
+        f"## Test metrics (95 % bootstrap CIs; primary: `{task['primary_metric']}`)",
+        "",
+        "| metric | value [95 % CI] |",
+        "|---|---|",
+    ]
+    for k, m in meta.get("metrics", {}).items():
+        lines.append(f"| {k}{' (primary)' if k == task['primary_metric'] else ''} | {_fmt_metric(m)} |")
+    lat = cost.get("latency_ms_median")
+    ratio = cost.get("latency_ratio_vs_reference")
+    lines += [
+        "",
+        "## Cost (batch 1, one CPU thread)",
+        f"- Parameters {_fmt_num(cost.get('params'))}, MACs {_fmt_num(cost.get('macs'))}, "
+        f"fp32 size {_fmt_num(cost.get('bytes_fp32'))} bytes.",
+        f"- Latency {lat:.3f} ms median"
+        + (f" ({ratio:.2f}x the reference `{cost.get('reference')}` timed in the same run)" if ratio else "")
+        + f" for {cost.get('signal_s', 0):g} s of signal; real-time factor "
+        f"{_fmt_num(cost.get('real_time_factor'), ',.0f')}."
+        if lat is not None
+        else "- Latency: not measured.",
+        f"- Measured on: {prov.get('cpu_model') or prov.get('machine') or 'n/a'}.",
+        "",
+        "## Intended use",
+        "- Research and benchmarking of efficient ECG classifiers; a baseline to compare against.",
+        "- Not a medical device. Not validated for diagnosis, triage or any clinical decision.",
+        "",
+        "## Limits",
+        f"- Trained on one dataset ({task['dataset']}); expect lower accuracy on other devices, lead "
+        "placements, populations and sampling conditions.",
+        "- Records are resampled to the model's rate by the pipeline; leads the model needs must be present.",
+    ]
+    if pkg["kind"] == "beats":
+        lines.append(
+            "- Test metrics use the reference beat positions (classification-only evaluation); `leanecg "
+            "beats` classifies the beats its own R-peak detector finds, so missed or extra detections add "
+            "errors not counted above."
+        )
+    lines += [
+        "",
+        "## Provenance",
+        f"- git commit {prov.get('git_commit', 'n/a')}, seed {prov.get('seed', 'n/a')}, "
+        f"created {prov.get('timestamp_utc', 'n/a')}.",
+        f"- Weights: `{WEIGHTS_FILE}` (SHA-256 {meta.get('weights_sha256', 'n/a')}).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _write_card(path: Path, meta: Mapping[str, Any]) -> None:
+    from leanecg.atomic import atomic_open
+
+    with atomic_open(path) as fh:
+        fh.write(model_card(meta))
+
+
+# ------------------------------------------------------------------------------------------------ loading
+
+
+@dataclass
+class ModelPackage:
+    """A loaded model package (see the module docstring).
+
+    Attributes:
+        path: the package folder.
+        model: the torch model in eval mode.
+        meta: the full ``model.json`` metadata.
+        pipeline: the preprocessing applied to raw records.
+    """
+
+    path: Path
+    model: nn.Module
+    meta: dict[str, Any]
+    pipeline: Pipeline
+
+    @property
+    def name(self) -> str:
+        return str(self.meta["package"]["name"])
+
+    @property
+    def kind(self) -> str:
+        """``"records"`` (one prediction per record) or ``"beats"`` (one per detected heartbeat)."""
+        return str(self.meta["package"]["kind"])
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.meta["class_names"])
+
+    @property
+    def multilabel(self) -> bool:
+        return bool(self.meta.get("multilabel", False))
+
+    @property
+    def input(self) -> dict[str, Any]:
+        """The input spec: ``fs``, ``leads``, ``n_leads``, ``before_s`` / ``after_s``, ``features``."""
+        return dict(self.meta["input"])
+
+    @property
+    def columns(self) -> list[str]:
+        """Probability columns of the CSV outputs, one per class (:func:`class_column`)."""
+        return [class_column(c) for c in self.class_names]
+
+    # -- preprocessing -----------------------------------------------------------------------------
+
+    def preprocess(self, record: Record) -> np.ndarray:
+        """The model input of a raw record: float32 ``(n_samples, n_leads)`` at ``input["fs"]`` Hz.
+
+        Raises:
+            LeanECGError naming the record's file: it lacks a lead the model needs, its rate cannot be
+            brought to the model's, or the pipeline leaves invalid (NaN) samples.
+        """
+        source = _source(record)
+        spec = self.meta["input"]
+        n_leads = int(spec["n_leads"])
+        steps = self.pipeline.steps
+        pipeline = self.pipeline
+        rec_leads = list(record.leads)
+        if not any(s["op"] == "leads" for s in steps):
+            pipeline = self._with_lead_selection(record, source)
+        fs_out = pipeline.output_fs(record.fs)
+        if not math.isclose(fs_out, float(spec["fs"]), rel_tol=_FS_RTOL):
+            raise LeanECGError(
+                source,
+                f"sampling rate {record.fs:g} Hz becomes {fs_out:g} Hz in the model's pipeline, but the model "
+                f"takes {float(spec['fs']):g} Hz",
+            )
+        try:
+            out = pipeline.apply(record.signal, record.fs, leads=rec_leads)
+        except LeanECGError as err:
+            if err.path in (source, str(record.path)):
+                raise
+            if err.path in ("leads", "signal") and "lead" in err.problem:
+                problem = _lead_problem(rec_leads, list(spec.get("leads") or []), n_leads)
+                raise LeanECGError(source, problem) from None
+            raise LeanECGError(source, f"cannot preprocess for model {self.name}: {err.problem}") from None
+        y = out.signal if out.signal.ndim == 2 else out.signal[:, None]
+        if y.shape[1] != n_leads:
+            raise LeanECGError(source, _lead_problem(rec_leads, list(spec.get("leads") or []), n_leads))
+        if not out.mask.all():
+            raise LeanECGError(source, _lead_problem(rec_leads, list(spec.get("leads") or []), n_leads))
+        if not np.isfinite(y).all():
+            raise LeanECGError(
+                source,
+                "has invalid (NaN) samples that the model's pipeline does not fill; interpolate the gaps first",
+            )
+        return y
+
+    def _with_lead_selection(self, record: Record, source: str) -> Pipeline:
+        """The pipeline for a model whose pipeline takes the record's leads as they come.
+
+        The model's leads (``input["leads"]``) are picked by name when the record has them all. Otherwise
+        a record with exactly the model's number of leads is used as is only if none of its leads is a
+        standard lead (e.g. CinC 2017's single ``ECG`` lead, a CSV column named ``signal``): a record
+        that names other standard leads (``V1`` for a lead-I model) is refused.
+        """
+        from leanecg.signal.leads import is_standard_lead
+
+        spec = self.meta["input"]
+        n_leads = int(spec["n_leads"])
+        wanted = list(spec.get("leads") or [])
+        rec_leads = list(record.leads)
+        if len(wanted) == n_leads and _has_leads(rec_leads, wanted):
+            return Pipeline([{"op": "leads", "leads": wanted}]) + self.pipeline
+        if record.n_leads == n_leads and not any(is_standard_lead(n) for n in rec_leads):
+            return self.pipeline
+        raise LeanECGError(source, _lead_problem(rec_leads, wanted, n_leads))
+
+    # -- record models -----------------------------------------------------------------------------
+
+    def predict_inputs(self, X: Sequence[np.ndarray] | np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Probabilities ``(N, C)`` for preprocessed channel-first inputs ``(n_leads, n_samples_i)``."""
+        from leanecg.train.trainer import predict_proba
+
+        if len(X) == 0:
+            return np.zeros((0, len(self.class_names)))
+        return predict_proba(self.model, X, batch_size=batch_size, multilabel=self.multilabel)
+
+    def predict_records(self, records: Iterable[Record], batch_size: int = 64) -> np.ndarray:
+        """Class probabilities of raw records: float64 ``(N, C)``, rows in input order.
+
+        Each record goes through the stored pipeline, then the model sees the whole preprocessed record
+        (:func:`leanecg.train.trainer.predict_proba`, as ``leanecg bench`` evaluated it).
+        """
+        self._require_kind("records", "predict_records", "predict_beats / leanecg beats")
+        X = [np.ascontiguousarray(self.preprocess(r).T) for r in records]
+        return self.predict_inputs(X, batch_size=batch_size)
+
+    def labels_of(self, probs: np.ndarray) -> list[str]:
+        """Predicted labels: the argmax class, or (multi-label) the classes with probability >= 0.5
+        joined by ``;`` (empty when none)."""
+        names = self.class_names
+        if self.multilabel:
+            return [";".join(n for n, p in zip(names, row, strict=True) if p >= 0.5) for row in probs]
+        return [names[int(k)] for k in np.argmax(probs, axis=1)] if len(probs) else []
+
+    # -- beat models -------------------------------------------------------------------------------
+
+    def predict_beats(self, record: Record, batch_size: int = 256) -> BeatPredictions:
+        """Detect and classify every heartbeat of a raw record.
+
+        R peaks are detected (:func:`leanecg.signal.detect_rpeaks`) on the first preprocessed lead at the
+        model's rate; :func:`leanecg.signal.beats.beat_model_inputs` cuts the windows and beat features
+        exactly as in training; positions are mapped back to the record's sample indices. A record with
+        fewer than 2 detected beats has no RR intervals and gives no rows.
+        """
+        from leanecg.signal.beats import beat_model_inputs
+        from leanecg.signal.resample import resample_indices
+        from leanecg.signal.rpeaks import detect_rpeaks
+        from leanecg.train.trainer import predict_proba
+
+        self._require_kind("beats", "predict_beats", "predict_records / leanecg predict")
+        spec = self.meta["input"]
+        fs = float(spec["fs"])
+        y = self.preprocess(record)
+        peaks = detect_rpeaks(y[:, 0], fs)
+        n_classes = len(self.class_names)
+        if peaks.size < 2:
+            return BeatPredictions(np.zeros(0, dtype=np.int64), [], np.zeros((0, n_classes)))
+        windows, feats = beat_model_inputs(y, fs, peaks, spec["before_s"], spec["after_s"])
+        names = spec.get("features")
+        if names and feats.shape[1] != len(names):
+            raise LeanECGError(
+                self.path,
+                f"model {self.name} was trained on {len(names)} beat features; this LeanECG computes "
+                f"{feats.shape[1]} (the package is from another version)",
+            )
+        feats = feats if names else None
+        probs = predict_proba(self.model, windows, features=feats, batch_size=batch_size)
+        samples = resample_indices(peaks, fs, float(record.fs), n_out=record.n_samples)
+        return BeatPredictions(samples.astype(np.int64), self.labels_of(probs), probs)
+
+    def _require_kind(self, kind: str, method: str, instead: str) -> None:
+        if self.kind != kind:
+            raise LeanECGError(
+                self.path, f"model {self.name} classifies {self.kind}, not {kind}; use {instead} instead"
+            )
+
+
+def load_model_package(path: str | Path) -> ModelPackage:
+    """Read a package folder written by :func:`save_model_package` (checksums verified).
+
+    Raises:
+        LeanECGError: not a folder, not a LeanECG model package, or a corrupted / mismatched checkpoint.
+    """
+    from leanecg.train.checkpoint import load_model
+
+    path = Path(path)
+    if not path.is_dir():
+        raise LeanECGError(
+            path, "is not a model package folder (expected a folder with model.pt and model.json)"
+        )
+    if not (path / META_FILE).is_file():
+        raise LeanECGError(path, f"is not a model package: {META_FILE} not found in it")
+    model, meta = load_model(path / META_FILE)
+    pkg = meta.get("package")
+    if not isinstance(pkg, dict) or pkg.get("format") != PACKAGE_FORMAT:
+        found = pkg.get("format") if isinstance(pkg, dict) else None
+        raise LeanECGError(
+            path / META_FILE,
+            f"is not a LeanECG model package (format {found!r}, expected {PACKAGE_FORMAT!r})",
+        )
+    for key in ("class_names", "pipeline", "input", "task"):
+        if key not in meta:
+            raise LeanECGError(path / META_FILE, f"model package lacks {key!r}")
+    if pkg.get("kind") not in ("records", "beats"):
+        raise LeanECGError(path / META_FILE, f"unknown package kind {pkg.get('kind')!r}")
+    pipeline = Pipeline.from_dict(meta["pipeline"], source=str(path / META_FILE))
+    return ModelPackage(path=path, model=model, meta=meta, pipeline=pipeline)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _source(record: Record) -> str:
+    return str(record.path) if record.path is not None else record.name
+
+
+def _has_leads(record_leads: Sequence[str], wanted: Sequence[str]) -> bool:
+    from leanecg.signal.leads import canonical_lead_name
+
+    have = {canonical_lead_name(n) for n in record_leads}
+    return all(canonical_lead_name(w) in have for w in wanted)
+
+
+def _lead_problem(record_leads: Sequence[str], wanted: Sequence[str], n_leads: int) -> str:
+    need = ", ".join(wanted) if wanted else f"{n_leads} lead(s)"
+    return f"the model needs lead(s) {need}; the record has {', '.join(record_leads) or 'none'}"

@@ -1,0 +1,426 @@
+"""Model packages end to end: ``leanecg bench --save-models``, ``leanecg predict``, ``beats``, ``models``.
+
+Two tiny models are trained once per module with the real CLI (``bench ... --tiny --save-models``), then
+used on real records (MIT-BIH, CinC 2017) and on synthetic CSV files: exact CSV columns, row counts,
+probabilities summing to 1, agreement with what ``bench`` evaluated, and one-line errors for bad input.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clihelp import run_cli
+from leanecg.data.record import Record
+from leanecg.data.synthetic import synthetic_ecg
+from leanecg.data.tabular import write_csv
+from leanecg.errors import LeanECGError
+from leanecg.signal.beats import RR_FEATURE_NAMES
+
+BEAT_COLUMNS = ["sample", "label", "prob_N", "prob_S", "prob_V", "prob_F"]
+RECORD_COLUMNS = ["record", "label", "prob_N", "prob_A", "prob_O", "prob_noise"]
+
+
+def _bench(task: str, model: str, shared_data: Path, work: Path) -> None:
+    proc = run_cli(
+        [
+            "bench",
+            task,
+            "--models",
+            model,
+            "--tiny",
+            "--n-boot",
+            "50",
+            "--data-dir",
+            str(shared_data),
+            "--out",
+            str(work / "results"),
+            "--save-models",
+            str(work / "models"),
+        ],
+        work,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"model package saved to {work / 'models' / task / model}" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """A folder with ``models/mitdb-aami/beatnet`` and ``models/cinc2017/litenet`` (tiny runs)."""
+    work = tmp_path_factory.mktemp("zoo")
+    _bench("mitdb-aami", "beatnet", shared_data, work)
+    _bench("cinc2017", "litenet", shared_data, work)
+    return work
+
+
+@pytest.fixture()
+def beat_pkg(work: Path) -> Path:
+    return work / "models" / "mitdb-aami" / "beatnet"
+
+
+@pytest.fixture()
+def record_pkg(work: Path) -> Path:
+    return work / "models" / "cinc2017" / "litenet"
+
+
+def _read(path: Path) -> tuple[list[str], list[list[str]]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    return rows[0], rows[1:]
+
+
+def _probs(rows: list[list[str]]) -> np.ndarray:
+    return np.array([[float(v) for v in r[2:]] for r in rows])
+
+
+def _assert_one_line_error(proc, *needles: str) -> None:  # type: ignore[no-untyped-def]
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def _synthetic_csv(path: Path, leads: list[str], fs: float = 250.0, seed: int = 3) -> np.ndarray:
+    syn = synthetic_ecg(duration_s=40.0, fs=fs, heart_rate_bpm=72.0, n_leads=len(leads), seed=seed)
+    write_csv(Record(name=path.stem, signal=syn.signal, fs=syn.fs, leads=leads), path)
+    return syn.r_peaks
+
+
+# ---------------------------------------------------------------------------------------- the packages
+
+
+def test_package_files_and_metadata(beat_pkg: Path, record_pkg: Path, work: Path) -> None:
+    from leanecg.deploy.package import PACKAGE_FORMAT
+    from leanecg.evaluate.results import load_results
+
+    for pkg, task, kind in ((beat_pkg, "mitdb-aami", "beats"), (record_pkg, "cinc2017", "records")):
+        assert sorted(p.name for p in pkg.iterdir()) == ["MODEL_CARD.md", "model.json", "model.pt"]
+        meta = json.loads((pkg / "model.json").read_text())
+        (result,) = load_results(work / "results" / task)
+        assert meta["package"] == {
+            "format": PACKAGE_FORMAT,
+            "name": f"{task}/{result['model']}",
+            "kind": kind,
+        }
+        assert meta["metrics"] == result["metrics"] and meta["confusion"] == result["confusion"]
+        assert meta["cost"]["params"] == result["cost"]["params"] and meta["cost"]["macs"] > 0
+        assert meta["licence"]["licence"] == "ODC-By 1.0" and meta["licence"]["citation"]
+        assert meta["pipeline"] == result["data"]["pipeline"]
+        assert meta["provenance"]["git_commit"] == result["provenance"]["git_commit"]
+        assert meta["data"]["tiny"] is True
+        card = (pkg / "MODEL_CARD.md").read_text()
+        primary = result["primary_metric"]
+        m = result["metrics"][primary]
+        assert f"| {primary} (primary) | {m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}] |" in card
+        for heading in ("## Training data", "## Cost", "## Intended use", "## Limits", "ODC-By 1.0"):
+            assert heading in card
+        assert "Smoke-run model" in card
+    beat = json.loads((beat_pkg / "model.json").read_text())["input"]
+    assert beat["fs"] == 180.0 and beat["leads"] == ["II"]
+    assert (beat["before_s"], beat["after_s"]) == (0.25, 0.45)
+    n_feat = json.loads((beat_pkg / "model.json").read_text())["model_config"]["n_features"]
+    assert len(beat["features"]) == n_feat and tuple(beat["features"][:7]) == RR_FEATURE_NAMES
+    rec = json.loads((record_pkg / "model.json").read_text())["input"]
+    assert rec["fs"] == 150.0 and rec["variable_length"] is True and rec["before_s"] is None
+
+
+def test_corrupted_package_is_refused(beat_pkg: Path, tmp_path: Path) -> None:
+    from leanecg.deploy.package import load_model_package
+
+    bad = tmp_path / "bad"
+    shutil.copytree(beat_pkg, bad)
+    data = bytearray((bad / "model.pt").read_bytes())
+    data[-10] ^= 0xFF
+    (bad / "model.pt").write_bytes(bytes(data))
+    with pytest.raises(LeanECGError, match="checksum"):
+        load_model_package(bad)
+    proc = run_cli(["beats", "x.csv", "--model", str(bad), "--out", "b.csv"], tmp_path)
+    _assert_one_line_error(proc, "model.pt", "checksum")
+
+
+# ------------------------------------------------------------------------- agreement with the bench run
+
+
+def test_record_model_agrees_with_bench(
+    record_pkg: Path, work: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leanecg.bench.tasks import get_task
+    from leanecg.data import get_dataset, load_record
+    from leanecg.deploy.package import load_model_package
+    from leanecg.evaluate.results import load_results
+
+    monkeypatch.setenv("LEANECG_CACHE", str(work / "cache"))  # the bench run's cache: no re-decoding
+    task = get_task("cinc2017")
+    data = task.load(shared_data, tiny=True, seed=0)
+    (result,) = load_results(work / "results" / "cinc2017")
+    pkg = load_model_package(record_pkg)
+    proba = pkg.predict_inputs(data.test.X)
+    ev = task.evaluate(data.test, proba, n_boot=50, seed=0)
+    assert ev["confusion"] == result["confusion"]
+    for name, m in result["metrics"].items():
+        assert ev["metrics"][name]["value"] == pytest.approx(m["value"], nan_ok=True)
+    # raw records through the stored pipeline give the same inputs, hence the same probabilities
+    ds = get_dataset("cinc2017")
+    names = result["data"]["test_records"][:6]
+    records = [load_record(ds.record_path(shared_data, r)) for r in names]
+    for k, rec in enumerate(records):  # the package's preprocessing is exactly the bench's
+        np.testing.assert_array_equal(pkg.preprocess(rec).T, data.test.X[k])
+    raw = pkg.predict_records(records)
+    np.testing.assert_allclose(raw, proba[:6], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(raw.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_beat_model_agrees_with_bench(
+    beat_pkg: Path, work: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leanecg.bench.tasks import get_task
+    from leanecg.deploy.package import load_model_package
+    from leanecg.evaluate.results import load_results
+    from leanecg.train.trainer import predict_proba
+
+    monkeypatch.setenv("LEANECG_CACHE", str(work / "cache"))
+    task = get_task("mitdb-aami")
+    data = task.load(shared_data, tiny=True, seed=0)
+    (result,) = load_results(work / "results" / "mitdb-aami")
+    pkg = load_model_package(beat_pkg)
+    proba = predict_proba(pkg.model, data.test.X, features=data.test.features)
+    ev = task.evaluate(data.test, proba, n_boot=50, seed=0)
+    assert ev["confusion"] == result["confusion"]
+    assert ev["metrics"]["accuracy"]["value"] == pytest.approx(result["metrics"]["accuracy"]["value"])
+
+
+# ----------------------------------------------------------------------------------------- leanecg beats
+
+
+def test_beats_on_a_real_record(beat_pkg: Path, shared_data: Path, tmp_path: Path) -> None:
+    from leanecg.data import load_record
+    from leanecg.evaluate.beat_matching import match_beats, reference_beats
+
+    out = tmp_path / "beats.csv"
+    proc = run_cli(
+        ["beats", str(shared_data / "mitdb" / "100"), "--model", str(beat_pkg), "--out", str(out)], tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    header, rows = _read(out)
+    assert header == BEAT_COLUMNS
+    ref = load_record(shared_data / "mitdb" / "100").annotation
+    assert ref is not None
+    ref_peaks = reference_beats(ref.sample, ref.symbol)
+    assert abs(len(rows) - len(ref_peaks)) <= 0.01 * len(ref_peaks)
+    samples = np.array([int(r[0]) for r in rows])
+    assert np.all(np.diff(samples) > 0) and samples.max() < 650_000
+    m = match_beats(ref_peaks, samples, tolerance=round(0.15 * 360))
+    assert m.sensitivity > 0.99 and m.ppv > 0.99  # positions are at the record's own 360 Hz
+    probs = _probs(rows)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    assert [r[1] for r in rows] == [("N", "S", "V", "F")[k] for k in probs.argmax(axis=1)]
+
+
+def test_beats_on_synthetic_csv_at_another_rate(beat_pkg: Path, tmp_path: Path) -> None:
+    from leanecg.evaluate.beat_matching import match_beats
+
+    src = tmp_path / "synth.csv"
+    truth = _synthetic_csv(src, ["II"], fs=250.0)
+    out = tmp_path / "beats.csv"
+    proc = run_cli(["beats", str(src), "--model", str(beat_pkg), "--out", str(out)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    header, rows = _read(out)
+    assert header == BEAT_COLUMNS
+    samples = np.array([int(r[0]) for r in rows])
+    m = match_beats(truth, samples, tolerance=round(0.15 * 250))
+    assert m.sensitivity > 0.95 and m.ppv > 0.95  # resampled to 180 Hz inside, mapped back to 250 Hz
+    np.testing.assert_allclose(_probs(rows).sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_beats_on_a_folder_writes_one_csv_per_record(beat_pkg: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    n_truth = {
+        name: len(_synthetic_csv(folder / f"{name}.csv", ["MLII"], seed=k)) for k, name in enumerate("ab")
+    }
+    out = tmp_path / "out"
+    proc = run_cli(["beats", str(folder), "--model", str(beat_pkg), "--out", str(out)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.csv", "b.csv"]
+    for name, n in n_truth.items():
+        header, rows = _read(out / f"{name}.csv")
+        assert header == BEAT_COLUMNS and abs(len(rows) - n) <= 2
+
+
+def test_beats_refuses_a_record_without_the_lead(beat_pkg: Path, shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "beats.csv"
+    proc = run_cli(
+        ["beats", str(shared_data / "mitdb" / "102"), "--model", str(beat_pkg), "--out", str(out)], tmp_path
+    )
+    _assert_one_line_error(proc, "mitdb/102", "needs lead(s) II", "V5, V2")
+    assert not out.exists()
+    src = tmp_path / "v.csv"
+    _synthetic_csv(src, ["V1", "V2"])
+    proc = run_cli(["beats", str(src), "--model", str(beat_pkg), "--out", str(out)], tmp_path)
+    _assert_one_line_error(proc, "v.csv", "needs lead(s) II")
+
+
+def test_beats_and_predict_refuse_the_other_kind(beat_pkg: Path, record_pkg: Path, tmp_path: Path) -> None:
+    src = tmp_path / "s.csv"
+    _synthetic_csv(src, ["II"])
+    proc = run_cli(["predict", str(src), "--model", str(beat_pkg), "--out", "p.csv"], tmp_path)
+    _assert_one_line_error(proc, "--model", "classifies beats", "leanecg beats")
+    proc = run_cli(["beats", str(src), "--model", str(record_pkg), "--out", "b.csv"], tmp_path)
+    _assert_one_line_error(proc, "--model", "classifies records", "leanecg predict")
+
+
+# --------------------------------------------------------------------------------------- leanecg predict
+
+
+def test_predict_on_real_records_and_a_csv(record_pkg: Path, shared_data: Path, tmp_path: Path) -> None:
+    from leanecg.data import load_record
+    from leanecg.deploy.package import load_model_package
+
+    folder = shared_data / "cinc2017" / "training2017"
+    src = tmp_path / "synth.csv"
+    _synthetic_csv(src, ["ECG"], fs=300.0)
+    out = tmp_path / "preds.csv"
+    args = [str(folder / "A00001"), str(folder / "A00002.mat"), str(src)]
+    proc = run_cli(["predict", *args, "--model", str(record_pkg), "--out", str(out)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    header, rows = _read(out)
+    assert header == RECORD_COLUMNS
+    assert [r[0] for r in rows] == ["A00001", "A00002", "synth"]
+    probs = _probs(rows)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    assert [r[1] for r in rows] == [("N", "A", "O", "~")[k] for k in probs.argmax(axis=1)]
+    pkg = load_model_package(record_pkg)
+    direct = pkg.predict_records([load_record(folder / "A00001"), load_record(folder / "A00002")])
+    np.testing.assert_allclose(probs[:2], direct, atol=2e-6)  # CSV keeps 6 decimals
+
+
+def test_predict_resamples_and_selects_the_lead(record_pkg: Path, tmp_path: Path) -> None:
+    """A 2-lead record at 500 Hz that has lead I: the model's lead is picked by name, the rate resampled."""
+    from leanecg.data import load_record
+    from leanecg.deploy.package import load_model_package
+
+    two = tmp_path / "two.csv"
+    _synthetic_csv(two, ["I", "V2"], fs=500.0)
+    one = tmp_path / "one.csv"
+    rec = load_record(two)
+    write_csv(Record(name="one", signal=rec.signal[:, :1], fs=rec.fs, leads=["I"]), one)
+    pkg = load_model_package(record_pkg)
+    x_two, x_one = pkg.preprocess(load_record(two)), pkg.preprocess(load_record(one))
+    assert x_two.shape == (40 * 150, 1)  # 40 s at 500 Hz -> the model's 150 Hz
+    np.testing.assert_array_equal(x_two, x_one)
+    p = pkg.predict_records([load_record(two), load_record(one)])
+    np.testing.assert_array_equal(p[0], p[1])
+
+
+def test_predict_errors_are_one_line(record_pkg: Path, tmp_path: Path) -> None:
+    src = tmp_path / "v.csv"
+    _synthetic_csv(src, ["V1", "V2"])
+    out = tmp_path / "p.csv"
+    proc = run_cli(["predict", str(src), "--model", str(record_pkg), "--out", str(out)], tmp_path)
+    _assert_one_line_error(proc, "v.csv", "needs lead(s) I", "V1, V2")
+    assert not out.exists()
+    v1 = tmp_path / "v1.csv"  # one lead, but a standard lead other than the model's: refused
+    _synthetic_csv(v1, ["V1"])
+    proc = run_cli(["predict", str(v1), "--model", str(record_pkg), "--out", str(out)], tmp_path)
+    _assert_one_line_error(proc, "v1.csv", "needs lead(s) I; the record has V1")
+    proc = run_cli(["predict", str(src), "--model", "no-such-model", "--out", str(out)], tmp_path)
+    _assert_one_line_error(proc, "--model", "no-such-model", "not a shipped model")
+    proc = run_cli(["beats", str(src), "--model", "mitdb-aami", "--out", str(out)], tmp_path)
+    _assert_one_line_error(proc, "--model")  # nothing shipped yet: a clear error, not a crash
+
+
+# ---------------------------------------------------------------------------------- shipped models (zoo)
+
+
+def test_models_when_nothing_is_shipped(tmp_path: Path) -> None:
+    from leanecg.deploy.shipped import list_shipped
+
+    if list_shipped():
+        pytest.skip("this release ships models")
+    proc = run_cli(["models"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "No models are shipped with this LeanECG release yet" in proc.stdout
+    assert "--save-models" in proc.stdout
+    proc = run_cli(["models", "--json"], tmp_path)
+    assert proc.returncode == 0 and json.loads(proc.stdout) == []
+
+
+def test_shipped_lookup_and_models_table(
+    beat_pkg: Path, record_pkg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from leanecg import cli
+    from leanecg.deploy import shipped
+
+    zoo = tmp_path / "zoo"
+    shutil.copytree(beat_pkg, zoo / "mitdb-aami")
+    shutil.copytree(record_pkg, zoo / "cinc2017")
+    (zoo / "README.md").write_text("not a model")
+    monkeypatch.setattr(shipped, "zoo_dir", lambda: zoo)
+    rows = shipped.list_shipped()
+    assert [r["name"] for r in rows] == ["cinc2017", "mitdb-aami"]
+    meta = json.loads((beat_pkg / "model.json").read_text())
+    beat = rows[1]
+    assert beat["task"] == "mitdb-aami" and beat["classes"] == ["N", "S", "V", "F"]
+    assert beat["params"] == meta["cost"]["params"] and beat["macs"] == meta["cost"]["macs"]
+    assert beat["value"] == meta["metrics"]["sveb_veb_f1"]["value"] and beat["tiny"] is True
+    assert shipped.shipped_path("mitdb-aami") == zoo / "mitdb-aami"
+    assert shipped.resolve_model("cinc2017") == zoo / "cinc2017"
+    assert shipped.resolve_model(str(beat_pkg)) == beat_pkg  # a folder path wins
+    with pytest.raises(LeanECGError, match="shipped: cinc2017, mitdb-aami"):
+        shipped.shipped_path("ptbxl")
+    res = CliRunner().invoke(cli.app, ["models"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert (
+        "mitdb-aami" in res.output
+        and "N, S, V, F" in res.output
+        and f"{meta['cost']['params']:,}" in res.output
+    )
+    m = meta["metrics"]["sveb_veb_f1"]
+    assert f"sveb_veb_f1 {m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]" in res.output
+
+
+def test_beats_folder_needs_a_folder_out(beat_pkg: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _synthetic_csv(folder / "a.csv", ["II"])
+    out = tmp_path / "beats.csv"
+    out.write_text("keep me")
+    proc = run_cli(["beats", str(folder), "--model", str(beat_pkg), "--out", str(out)], tmp_path)
+    _assert_one_line_error(proc, "beats.csv", "--out must be a folder")
+    assert out.read_text() == "keep me"
+
+
+def test_short_record_gives_no_beats(beat_pkg: Path) -> None:
+    from leanecg.deploy.package import load_model_package
+
+    pkg = load_model_package(beat_pkg)
+    syn = synthetic_ecg(duration_s=0.9, fs=360.0, seed=1)  # under 1 s: too short for the R-peak detector
+    pred = pkg.predict_beats(Record(name="short", signal=syn.signal, fs=360.0, leads=["II"]))
+    assert pred.samples.shape == (0,) and pred.labels == [] and pred.probs.shape == (0, 4)
+
+
+def test_pipeline_that_cannot_reach_the_model_rate_is_refused(record_pkg: Path, tmp_path: Path) -> None:
+    from leanecg.deploy.package import load_model_package
+
+    pkg_dir = tmp_path / "noresample"
+    shutil.copytree(record_pkg, pkg_dir)
+    meta = json.loads((pkg_dir / "model.json").read_text())
+    meta["pipeline"]["steps"] = [s for s in meta["pipeline"]["steps"] if s["op"] != "resample"]
+    (pkg_dir / "model.json").write_text(json.dumps(meta))
+    pkg = load_model_package(pkg_dir)
+    syn = synthetic_ecg(duration_s=20.0, fs=300.0, seed=2)
+    record = Record(name="r", signal=syn.signal, fs=300.0, leads=["ECG"], path=tmp_path / "r.csv")
+    with pytest.raises(LeanECGError, match=r"r\.csv: sampling rate 300 Hz .* the model takes 150 Hz"):
+        pkg.predict_records([record])
+    ok = Record(name="r", signal=syn.signal[::2], fs=150.0, leads=["ECG"])
+    assert pkg.predict_records([ok]).shape == (1, 4)
