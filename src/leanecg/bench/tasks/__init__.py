@@ -1,0 +1,31 @@
+"""Benchmark tasks: how each is loaded, split, trained and scored.
+
+A task turns a registered dataset into train / val / test :class:`~leanecg.train.datasets.ArraySplit`
+objects (preprocessed once, cached on disk), names its classes and its primary metric, and scores
+predictions with 95 % bootstrap CIs. Splits are the ones the field uses:
+
+- ``mitdb-aami``: beat classification N / S / V / F on MIT-BIH, trained on de Chazal DS1 and tested on
+  DS2 (inter-patient); validation records are held out of DS1 by patient. Reference beat positions
+  (classification-only evaluation, as de Chazal 2004); RR-interval context goes in as features. The
+  15 Q beats (8 in DS1, 7 in DS2) are left out of training and scoring, as in de Chazal 2004.
+- ``cinc2017``: record classification N / A / O / ~ on the single-lead PhysioNet/CinC 2017 records with
+  the seeded, class-stratified 70/15/15 split of :mod:`leanecg.data.cinc2017` (the data has no patient ids).
+"""
+
+from __future__ import annotations
+
+from leanecg.bench.tasks.base import BenchTask, TaskData
+from leanecg.bench.tasks.cinc2017 import Cinc2017Task
+from leanecg.bench.tasks.mitdb_aami import MitdbAamiTask
+from leanecg.errors import LeanECGError
+
+__all__ = ["TASKS", "BenchTask", "Cinc2017Task", "MitdbAamiTask", "TaskData", "get_task"]
+
+TASKS: dict[str, BenchTask] = {t.name: t for t in (MitdbAamiTask(), Cinc2017Task())}
+
+
+def get_task(name: str) -> BenchTask:
+    """The task called ``name``; unknown names raise :class:`LeanECGError` listing the known ones."""
+    if name not in TASKS:
+        raise LeanECGError("TASK", f"unknown benchmark task {name!r}; available: {', '.join(TASKS)}")
+    return TASKS[name]

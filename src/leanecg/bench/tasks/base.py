@@ -1,0 +1,135 @@
+"""Benchmark task base class: what a task provides and how its predictions are scored."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from leanecg.bench.metrics import confusion, metrics_with_ci, one_vs_rest_curves, per_class_from_confusion
+from leanecg.signal.pipeline import Pipeline
+from leanecg.train.datasets import ArraySplit
+from leanecg.train.trainer import TrainConfig
+
+
+@dataclass
+class TaskData:
+    """Everything a benchmark run needs from a task.
+
+    Attributes:
+        train, val, test: labelled splits (``X`` channels-first ``(n_leads, n_samples)``).
+        fs: sampling rate of the model input (Hz), after the pipeline.
+        input_samples: the input length the cost meter uses (a typical record / beat window).
+        pipeline: the preprocessing applied to raw records (stored with every result and model).
+        info: what the results' ``data`` block says (dataset, split rule, sizes, test ids).
+    """
+
+    train: ArraySplit
+    val: ArraySplit
+    test: ArraySplit
+    fs: float
+    input_samples: int
+    pipeline: Pipeline
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_features(self) -> int:
+        return self.train.n_features
+
+
+class BenchTask(ABC):
+    """A benchmark task (see the module docstring)."""
+
+    name: str
+    description: str
+    dataset: str
+    class_names: tuple[str, ...]
+    primary_metric: str
+    default_models: tuple[str, ...]
+    classic_models: tuple[str, ...] = ()
+    train_epochs: int  # full runs; ``tiny`` runs train 2 epochs without early stopping
+    train_batch_size: int
+    train_patience: int  # early-stopping patience (epochs)
+
+    @abstractmethod
+    def load(self, root: Path, *, tiny: bool = False, seed: int = 0, progress: Any = None) -> TaskData:
+        """Load and preprocess the splits (``tiny``: a few records per split, for smoke runs)."""
+
+    @abstractmethod
+    def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+        """All metrics of the task from int class indices (0-1 scale; NaN when undefined)."""
+
+    def train_config(self, *, tiny: bool, seed: int, epochs: int | None) -> TrainConfig:
+        """The task's default training configuration: class-weighted cross-entropy (balanced weights),
+        lr 3e-3, the task's epochs / batch size / patience plus :meth:`train_options` (``tiny``: 2 epochs,
+        no early stopping; ``epochs`` overrides the epoch count)."""
+        return TrainConfig(
+            epochs=epochs or (2 if tiny else self.train_epochs),
+            batch_size=self.train_batch_size,
+            lr=3e-3,
+            loss="weighted_ce",
+            class_weights="balanced",
+            early_stopping_patience=None if tiny else self.train_patience,
+            seed=seed,
+            **self.train_options(),
+        )
+
+    def train_options(self) -> dict[str, Any]:
+        """Task-specific :class:`TrainConfig` fields on top of :meth:`train_config`'s (default: none)."""
+        return {}
+
+    def val_metric(self, y_true: np.ndarray, proba: np.ndarray) -> float:
+        """The primary metric of argmax predictions (early stopping / model selection)."""
+        return self.scores(np.asarray(y_true), np.argmax(proba, axis=1))[self.primary_metric]
+
+    def evaluate(
+        self, split: ArraySplit, proba: np.ndarray, *, n_boot: int = 1000, seed: int = 0
+    ) -> dict[str, Any]:
+        """Metrics with CIs, per-class statistics, confusion matrix and curves for the results schema."""
+        y_true = np.asarray(split.y, dtype=np.int64)
+        y_pred = np.argmax(proba, axis=1).astype(np.int64)
+        n = len(self.class_names)
+        conf = confusion(y_true, y_pred, n)
+        per_class = per_class_from_confusion(conf, self.class_names)
+        curves = one_vs_rest_curves(y_true, proba, self.class_names)
+        for name, c in curves["roc"].items():
+            per_class[name]["auroc"] = c["auc"]
+        for name, c in curves["pr"].items():
+            per_class[name]["auprc"] = c["ap"]
+        metrics = metrics_with_ci(self.scores, y_true, y_pred, groups=split.groups, n_boot=n_boot, seed=seed)
+        return {
+            "metrics": metrics,
+            "per_class": per_class,
+            "confusion": {"labels": list(self.class_names), "matrix": conf.tolist()},
+            "curves": curves,
+        }
+
+
+def load_signals(paths: Sequence[Path], pipeline: Pipeline, progress: Any, what: str) -> list[np.ndarray]:
+    """Preprocessed float32 ``(n_leads, n_samples)`` arrays, decoded once and cached on disk."""
+    from leanecg.data.cache import cached_record_signal
+
+    out = []
+    task = progress.add_task(what, total=len(paths)) if progress is not None else None
+    for p in paths:
+        x, _ = cached_record_signal(p, transform=pipeline)
+        out.append(np.ascontiguousarray(np.asarray(x).T))
+        if progress is not None:
+            progress.advance(task)
+    return out
+
+
+def per_class_head(records: list[str], labels: dict[str, list[str]], n: int) -> list[str]:
+    """The first ``n`` records of each class, in split order (deterministic small subsets)."""
+    taken: dict[str, int] = {}
+    out = []
+    for r in records:
+        c = labels[r][0]
+        if taken.get(c, 0) < n:
+            taken[c] = taken.get(c, 0) + 1
+            out.append(r)
+    return out
