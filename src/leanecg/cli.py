@@ -307,6 +307,7 @@ def bench(
     ] = None,
 ) -> None:
     """Train, evaluate (with 95 % CIs) and cost-measure models on a task; write JSON, table, plots, HTML."""
+    # ---- anchor: bench studies (leads, labels) ----
     from leanecg.bench.runner import run_benchmark
     from leanecg.data import resolve_data_dir
 
@@ -495,6 +496,15 @@ def models(
             metric,
         )
     console.print(table)
+
+
+# ---- anchor: export (leanecg.deploy.onnx) ----
+
+# ---- anchor: stream (leanecg.deploy.stream) ----
+
+# ---- anchor: compress (leanecg.compress) ----
+
+# ---- anchor: pretrain (leanecg.ssl) ----
 
 
 def _print_scores(result: dict[str, Any], as_json: bool) -> None:
