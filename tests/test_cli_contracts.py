@@ -84,12 +84,14 @@ def test_quickstart_offline_without_data(tmp_path: Path) -> None:
     assert "synthetic-pvc" in proc.stdout and "synthetic" in proc.stdout
     assert "100.00" in proc.stdout  # synthetic beats are known exactly
     assert "Next:" in proc.stdout
+    assert (tmp_path / "leanecg-quickstart" / "report.html").is_file()
 
 
 def test_quickstart_uses_real_data_when_present(tmp_path: Path, shared_data: Path) -> None:
     proc = run_cli(["quickstart", "--data-dir", str(shared_data)], tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "MIT-BIH (real)" in proc.stdout and "203" in proc.stdout
+    assert "MIT-BIH (real)" in proc.stdout and "232" in proc.stdout
+    assert (tmp_path / "leanecg-quickstart" / "report.html").is_file()
 
 
 @pytest.mark.parametrize(

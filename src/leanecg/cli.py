@@ -102,10 +102,27 @@ def _fmt(v: Any) -> str:
 
 
 @app.command()
-def quickstart(data_dir: DataDirOpt = None) -> None:
-    """A first look, offline in seconds: signal quality, R peaks, accuracy and speed on example ECGs."""
+def quickstart(
+    data_dir: DataDirOpt = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the HTML report of the quickstart.")
+    ] = Path("leanecg-quickstart"),
+) -> None:
+    """A first look, offline in under a minute: R peaks, the shipped models' predictions on example ECGs,
+    their accuracy × cost card, and an HTML report."""
+    import io
+
     from leanecg.data import resolve_data_dir
-    from leanecg.quickstart import analyse, example_records
+    from leanecg.deploy.package import load_model_package
+    from leanecg.deploy.shipped import list_shipped
+    from leanecg.quickstart import (
+        analyse,
+        classify_beats,
+        classify_rhythms,
+        example_records,
+        rhythm_examples,
+        shipped_results,
+    )
 
     try:
         root: Path | None = resolve_data_dir(data_dir)
@@ -113,10 +130,24 @@ def quickstart(data_dir: DataDirOpt = None) -> None:
         if data_dir is not None:
             raise
         root = None
-    table = Table(title="LeanECG quickstart: R-peak detection on example ECGs", title_justify="left")
+    if out.exists() and not out.is_dir():
+        raise LeanECGError(out, "is a file; --out takes a folder for the quickstart report")
+    recorder = Console(record=True, file=io.StringIO(), width=140)
+
+    def show(renderable: Any) -> None:
+        console.print(renderable)
+        recorder.print(renderable)
+
+    table = Table(title="1. R-peak detection on example ECGs", title_justify="left")
     for col in ("record", "fs", "sec", "usable leads", "beats", "HR", "Se %", "+P %", "× real time"):
         table.add_column(col, justify="left" if col in ("record", "usable leads") else "right")
     sources = set()
+    shipped = list_shipped()
+    packages = [load_model_package(s["path"]) for s in shipped]
+    beat_pkgs = [p for p in packages if p.kind == "beats"]
+    record_pkgs = [p for p in packages if p.kind == "records"]
+    beat_rows: list[Any] = []
+    rhythm_rows: list[tuple[str, Any]] = []
     with progress_bar() as bar:
         task = bar.add_task("examples", total=None)
         for record, source in example_records(root):
@@ -133,24 +164,88 @@ def quickstart(data_dir: DataDirOpt = None) -> None:
                 _pct(r.ppv),
                 f"{r.real_time_factor:,.0f}",
             )
+            beat_rows += [(pkg.name, classify_beats(pkg, record, source)) for pkg in beat_pkgs]
+            bar.advance(task)
+        for pkg in record_pkgs:
+            rhythm_rows += [(pkg.name, r) for r in classify_rhythms(pkg, rhythm_examples(root))]
             bar.advance(task)
     table.caption = f"data: {', '.join(sorted(sources))}" + (
         ""
         if root is not None and "synthetic" not in sources
         else " (set LEANECG_DATA or --data-dir to a folder holding mitdb/ for real records)"
-    )
-    console.print(table)
+    ) + "\nSe / +P: detected beats matched to the reference beats within 150 ms (ANSI/AAMI EC57)."
+    show(table)
+    if beat_rows:
+        bt = Table(title="2. Heartbeat classification with the shipped beat model", title_justify="left")
+        classes = list(beat_pkgs[0].class_names)
+        for col in ("model", "record", *(f"{c} pred (ref)" for c in classes), "agree with ref %"):
+            bt.add_column(col, justify="left" if col in ("model", "record") else "right")
+        for name, b in beat_rows:
+            cells = [
+                f"{b.counts.get(c, 0)}" + ("" if b.reference is None else f" ({b.reference.get(c, 0)})")
+                for c in classes
+            ]
+            bt.add_row(name, b.name, *cells, _pct(b.agreement))
+        bt.caption = "pred: beats the model assigns to each AAMI class; ref: reference annotations (Q beats left out)."
+        show(bt)
+    if rhythm_rows:
+        rt = Table(title="3. Rhythm classification with the shipped record model", title_justify="left")
+        for col in ("model", "record", "source", "sec", "prediction", "prob", "reference"):
+            rt.add_column(col, justify="right" if col in ("sec", "prob") else "left")
+        for name, r in rhythm_rows:
+            rt.add_row(name, r.name, r.source, f"{r.duration_s:.0f}", r.label, f"{r.probability:.2f}", r.reference or "–")
+        show(rt)
+    reports: list[Path] = []
+    if packages:
+        card = Table(title="4. Shipped models: accuracy × cost (test split of their task)", title_justify="left")
+        for col in ("model", "task", "metric [95 % CI]", "params", "MACs", "latency ms", "× ResNet latency"):
+            card.add_column(col, justify="left" if col in ("model", "task", "metric [95 % CI]") else "right")
+        for pkg, s in zip(packages, shipped, strict=True):
+            ratio = pkg.meta.get("cost", {}).get("latency_ratio_vs_reference")
+            card.add_row(
+                s["name"],
+                str(s["task"]),
+                f"{s['metric']} {_num(s['value'], '.3f')} [{_num(s['ci_low'], '.3f')}, {_num(s['ci_high'], '.3f')}]",
+                _num(s["params"], ",.0f"),
+                _num(s["macs"], ",.0f"),
+                _num(s["latency_ms"], ".3g"),
+                _num(ratio, ".3f"),
+            )
+        show(card)
+        from leanecg.evaluate.report import write_report
+
+        for result in shipped_results(packages):
+            files = write_report([result], out / result["task"], title=f"LeanECG shipped model: {result['task']}")
+            reports.append(files["html"])
+    else:
+        show("No shipped models in this installation (see `leanecg models`).")
+    from leanecg.atomic import atomic_open
+
+    page = recorder.export_html(inline_styles=True)
+    links = "".join(f"<li><a href='{p.relative_to(out).as_posix()}'>{p.parent.name}</a></li>" for p in reports)
+    if links:
+        page = page.replace("</body>", f"<h2>Model reports</h2><ul>{links}</ul></body>")
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_open(out / "report.html") as fh:
+        fh.write(page)
     console.print(
-        "Se / +P: detected beats matched to the reference beat annotations within 150 ms (ANSI/AAMI EC57).\n"
+        f"HTML report: {out / 'report.html'}\n"
         "Next:\n"
-        "  leanecg info PATH                      what a record, folder or dataset holds (try: leanecg info mitdb)\n"
-        "  leanecg rpeaks PATH --out peaks.csv    R peaks of a record or a folder\n"
-        "  leanecg bench cinc2017 --tiny          train, score and cost-measure models (drop --tiny for the real run)\n"
-        "  leanecg score cinc2017 REF.csv ANS.csv the official challenge scores\n"
-        "  leanecg data fetch mitdb               download a PhysioNet dataset (needs internet)",
+        "  leanecg predict RECORDS... --model cinc2017 --out preds.csv   rhythm of each record (N/A/O/~)\n"
+        "  leanecg beats RECORD --model mitdb-aami --out beats.csv       class of every heartbeat (N/S/V/F)\n"
+        "  leanecg models                                                the shipped models, accuracy and cost\n"
+        "  leanecg info PATH                                             what a record, folder or dataset holds\n"
+        "  leanecg bench cinc2017 --data-dir DIR                          benchmark the model zoo on real data\n"
+        "  leanecg bench mitdb-aami --models beatnet --save-models DIR    train your own model package\n"
+        "  leanecg data fetch mitdb                                      download a PhysioNet dataset (internet)",
         markup=False,
         highlight=False,
     )
+
+
+def _num(v: Any, spec: str) -> str:
+    """``v`` formatted with ``spec``, or ``–`` when it is missing."""
+    return "–" if v is None else format(v, spec)
 
 
 def _pct(v: float | None) -> str:

@@ -1,9 +1,11 @@
 """``leanecg quickstart``: a first look at LeanECG that runs offline in well under a minute.
 
-It reads example ECGs -- real MIT-BIH records when the data folder has them (``--data-dir`` /
-``$LEANECG_DATA``), otherwise synthetic ECGs with known beats (:mod:`leanecg.data.synthetic`) --
-checks their signal quality, detects every R peak, scores the detections against the reference beats
-(150 ms window, as EC57) and measures the detector's speed as a real-time factor.
+It reads example ECGs -- real MIT-BIH (DS2) and CinC 2017 test records when the data folder has them
+(``--data-dir`` / ``$LEANECG_DATA``), otherwise synthetic ECGs with known beats
+(:mod:`leanecg.data.synthetic`) -- checks their signal quality, detects every R peak, scores the
+detections against the reference beats (150 ms window, as EC57), measures the detector's speed as a
+real-time factor, and runs the shipped models (:mod:`leanecg.deploy.shipped`) on them: every heartbeat
+classified N/S/V/F, every record N/A/O/~, next to the models' accuracy x cost card.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from leanecg.data.record import Annotation, Record
 
-#: MIT-BIH records shown when the data is present: clean sinus, frequent PVCs, a noisy one, AF/flutter.
-MITDB_EXAMPLES = ("100", "119", "105", "203")
+#: MIT-BIH records shown when the data is present, all from the held-out test set DS2 (never trained on):
+#: clean sinus, frequent PVCs, a noisy one, frequent atrial premature beats.
+MITDB_EXAMPLES = ("100", "233", "105", "232")
 
 
 @dataclass
@@ -88,3 +92,130 @@ def analyse(record: Record, source: str) -> ExampleResult:
         ppv=ppv,
         real_time_factor=record.duration_s / max(seconds, 1e-9),
     )
+
+
+# -- shipped models on example ECGs ------------------------------------------------------------------
+
+#: Test-split CinC 2017 records shown per class when the data is present (held out from training).
+RHYTHM_EXAMPLES_PER_CLASS = 2
+
+
+@dataclass
+class BeatExample:
+    """A beat model's output on one example record.
+
+    Attributes:
+        counts: predicted beats per class (every class of the model, in its order).
+        reference: reference beats per AAMI class (``None`` without annotations).
+        agreement: fraction of reference-matched beats (150 ms) whose predicted class equals the
+            reference AAMI class (Q beats excluded); ``None`` without annotations.
+    """
+
+    name: str
+    source: str
+    counts: dict[str, int]
+    reference: dict[str, int] | None
+    agreement: float | None
+
+
+@dataclass
+class RhythmExample:
+    """A record model's output on one example record."""
+
+    name: str
+    source: str
+    duration_s: float
+    label: str
+    probability: float
+    reference: str | None
+
+
+def classify_beats(package: Any, record: Record, source: str) -> BeatExample:
+    """Run a beat package on ``record``; compare with its reference beats when it has annotations."""
+    from leanecg.data.mitdb import aami_class
+    from leanecg.evaluate.beat_matching import match_beats
+
+    pred = package.predict_beats(record)
+    counts = {c: 0 for c in package.class_names}
+    for label in pred.labels:
+        counts[label] += 1
+    reference = agreement = None
+    if record.annotation is not None:
+        classes = [aami_class(s) for s in record.annotation.symbol]
+        keep = np.array([c is not None and c in counts for c in classes], dtype=bool)
+        ref_samples = np.asarray(record.annotation.sample)[keep]
+        ref_classes = [c for c, k in zip(classes, keep, strict=True) if k]
+        reference = {c: ref_classes.count(c) for c in package.class_names}
+        m = match_beats(ref_samples, pred.samples, tolerance=round(0.150 * record.fs))
+        if m.tp:
+            same = sum(
+                ref_classes[i] == pred.labels[j] for i, j in zip(m.tp_ref_idx, m.tp_test_idx, strict=True)
+            )
+            agreement = same / m.tp
+    return BeatExample(record.name, source, counts, reference, agreement)
+
+
+def rhythm_examples(data_dir: Path | None) -> Iterator[tuple[Record, str, str | None]]:
+    """``(record, source, reference label)``: held-out CinC 2017 test records (``RHYTHM_EXAMPLES_PER_CLASS``
+    per class) when ``data_dir`` holds ``cinc2017``, else 30 s synthetic sinus / AF / PVC rhythms at 300 Hz."""
+    from leanecg.data import get_dataset, load_record
+    from leanecg.data.synthetic import synthetic_ecg
+
+    ds = get_dataset("cinc2017")
+    if data_dir is not None and ds.is_present(data_dir):
+        labels = ds.labels(data_dir)
+        taken: dict[str, int] = {}
+        for rec in ds.split(data_dir)["test"]:
+            label = labels[rec][0]
+            if taken.get(label, 0) < RHYTHM_EXAMPLES_PER_CLASS:
+                taken[label] = taken.get(label, 0) + 1
+                yield (
+                    load_record(ds.record_path(data_dir, rec), annotations=False),
+                    "CinC 2017 test (real)",
+                    label,
+                )
+        return
+    reference = {"sinus": "N", "af": "A", "pvc": None}
+    for i, rhythm in enumerate(("sinus", "af", "pvc")):
+        syn = synthetic_ecg(duration_s=30.0, fs=300.0, rhythm=rhythm, seed=10 + i)
+        record = Record(name=f"synthetic-{rhythm}", signal=syn.signal, fs=syn.fs, leads=["I"])
+        yield record, "synthetic", reference[rhythm]
+
+
+def classify_rhythms(package: Any, examples: Iterator[tuple[Record, str, str | None]]) -> list[RhythmExample]:
+    """Run a record package on the example records (one batch)."""
+    items = list(examples)
+    if not items:
+        return []
+    probs = package.predict_records([r for r, _, _ in items])
+    labels = package.labels_of(probs)
+    return [
+        RhythmExample(r.name, source, r.duration_s, label, float(np.max(p)), ref)
+        for (r, source, ref), label, p in zip(items, labels, probs, strict=True)
+    ]
+
+
+def shipped_results(packages: Any) -> list[dict[str, Any]]:
+    """Result documents (``docs/results_schema.md``) of shipped packages, rebuilt from their metadata, so
+    :func:`leanecg.evaluate.report.write_report` can draw their table, confusion matrices and Pareto plots."""
+    from leanecg.evaluate.results import make_result
+
+    out = []
+    for pkg in packages:
+        meta = pkg.meta
+        out.append(
+            make_result(
+                task=meta["task"]["name"],
+                model=str(meta.get("model_name") or pkg.name),
+                primary_metric=meta["task"]["primary_metric"],
+                metrics=meta["metrics"],
+                cost=meta.get("cost", {}),
+                data=meta.get("data", {}),
+                provenance=meta.get("provenance", {}),
+                family=meta.get("family"),
+                per_class=meta.get("per_class"),
+                confusion=meta.get("confusion"),
+                notes=[f"shipped model package {pkg.name}"],
+            )
+        )
+    return out
