@@ -9,9 +9,14 @@ from pathlib import Path
 
 
 def run_cli(
-    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+    args: list[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m leanecg.cli ARGS`` in ``cwd`` with a private cache; never raises on a non-zero exit."""
+    """``python -m leanecg.cli ARGS`` in ``cwd`` with a private cache (``stdin``: text fed to it); never
+    raises on a non-zero exit."""
     full_env = {k: v for k, v in os.environ.items() if k != "LEANECG_DEBUG"}
     full_env["LEANECG_CACHE"] = str(cwd / "cache")
     full_env.update(env or {})
@@ -19,6 +24,7 @@ def run_cli(
         [sys.executable, "-m", "leanecg.cli", *args],
         cwd=cwd,
         env=full_env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,

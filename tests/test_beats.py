@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 
 from leanecg.errors import LeanECGError
-from leanecg.signal.beats import RR_FEATURE_NAMES, StreamingRRFeatures, beat_windows, rr_features
+from leanecg.signal.beats import (
+    BEAT_FEATURE_NAMES,
+    RR_FEATURE_NAMES,
+    TEMPLATE_FEATURE_NAMES,
+    StreamingRRFeatures,
+    beat_model_inputs,
+    beat_templates,
+    beat_windows,
+    rr_features,
+    template_features,
+)
 
 COL = {name: i for i, name in enumerate(RR_FEATURE_NAMES)}
 
@@ -193,3 +203,64 @@ def test_rr_features_bad_arguments(peaks, kwargs):
     args.update(kwargs)
     with pytest.raises(LeanECGError):
         rr_features(peaks, **args)
+
+
+# ----------------------------------------------------------------------------- templates and model inputs
+def _beat_train(n: int, fs: float, ectopic: set[int]) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic ECG: narrow Gaussian QRS every 0.8 s; beats in ``ectopic`` are wide and inverted."""
+    peaks = (np.arange(n) * 0.8 * fs + fs).astype(np.int64)
+    t = np.arange(int(peaks[-1] + fs)) / fs
+    x = np.zeros_like(t)
+    for i, p in enumerate(peaks):
+        width, amp = (0.04, -1.5) if i in ectopic else (0.012, 1.0)
+        x += amp * np.exp(-0.5 * ((t - p / fs) / width) ** 2)
+    return x, peaks
+
+
+def test_causal_templates_use_only_earlier_beats():
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(30, 20))
+    t = beat_templates(w, causal=True, history=5)
+    np.testing.assert_array_equal(t[0], w[0])
+    for i in range(1, 30):
+        np.testing.assert_allclose(t[i], np.median(w[max(0, i - 5) : i], axis=0))
+    offline = beat_templates(w)
+    np.testing.assert_allclose(offline, np.broadcast_to(np.median(w, axis=0), w.shape))
+
+
+def test_template_features_single_out_a_different_beat():
+    fs = 180.0
+    x, peaks = _beat_train(40, fs, ectopic={25})
+    win, _ = beat_windows(x, fs, peaks, 0.25, 0.45, edge="pad")
+    tf = template_features(win, fs, round(0.25 * fs), causal=True)
+    col = {n: i for i, n in enumerate(TEMPLATE_FEATURE_NAMES)}
+    normal = np.delete(np.arange(1, 40), 24)  # skip the first beat (its own template) and the ectopic one
+    np.testing.assert_allclose(tf[normal, col["template_corr"]], 1.0, atol=1e-9)
+    np.testing.assert_allclose(tf[normal, col["template_amp_ratio"]], 1.0, atol=1e-9)
+    assert tf[25, col["template_qrs_corr"]] < 0  # inverted QRS
+    assert tf[25, col["template_rms_diff"]] > 1 and tf[25, col["template_amp_ratio"]] > 1.2
+    # the ectopic beat does not change the (median) template of the beats after it
+    np.testing.assert_allclose(tf[26:, col["template_corr"]], 1.0, atol=1e-9)
+
+
+def test_beat_model_inputs_are_causal_with_bounded_look_ahead():
+    """Row i depends only on the signal up to ``after_s`` past beat i and on the peaks up to beat i + 1."""
+    fs = 180.0
+    x, peaks = _beat_train(30, fs, ectopic={7, 19})
+    win, feats = beat_model_inputs(x, fs, peaks, 0.25, 0.45)
+    assert win.shape == (30, 1, 126) and win.dtype == np.float32
+    assert feats.shape == (30, len(BEAT_FEATURE_NAMES)) and feats.dtype == np.float32
+    assert np.isfinite(feats).all()
+    after = round(0.45 * fs)
+    for i in (3, 7, 19, 28):
+        end = min(int(peaks[i + 1]) + 1 if i + 1 < 30 else x.size, x.size)
+        end = max(end, int(peaks[i]) + after)
+        w_i, f_i = beat_model_inputs(x[:end], fs, peaks[: i + 2], 0.25, 0.45)
+        np.testing.assert_allclose(w_i[i], win[i], atol=1e-6)
+        np.testing.assert_allclose(f_i[i], feats[i], rtol=1e-5, atol=1e-6)
+    rr_only_win, rr_only = beat_model_inputs(x, fs, peaks, 0.25, 0.45, templates=False)
+    assert rr_only.shape == (30, len(RR_FEATURE_NAMES))
+    np.testing.assert_array_equal(rr_only, feats[:, : len(RR_FEATURE_NAMES)])
+    np.testing.assert_array_equal(rr_only_win, win)
+    _, offline = beat_model_inputs(x, fs, peaks, 0.25, 0.45, causal=False)
+    np.testing.assert_allclose(offline[:, 3], np.diff(peaks).mean() / fs, rtol=1e-6)  # record-wide mean RR

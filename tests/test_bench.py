@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from clihelp import run_cli
@@ -64,7 +65,7 @@ def test_results_json_follow_the_schema(tiny_mitdb_run: Path) -> None:
     assert beatnet["cost"]["params"] < 50_000 and beatnet["cost"]["macs"] > 0
     assert beatnet["cost"]["reference"] == "resnet1d"
     assert beatnet["cost"]["latency_ratio_vs_reference"] < 1.0  # a 36k-parameter model beats a 2.8M one
-    assert beatnet["cost"]["extra_input_shapes"] == {"features": [7]}
+    assert beatnet["cost"]["extra_input_shapes"] == {"features": [13]}
     assert beatnet["train"]["model_config"]["name"] == "beatnet"
     assert results["lightgbm"]["family"] == "classic"
 
@@ -132,6 +133,7 @@ def test_mitdb_task_labels_and_inputs_match_the_annotations(
 
     from leanecg.bench.tasks import MitdbAamiTask
     from leanecg.data.mitdb import aami_counts
+    from leanecg.signal.beats import BEAT_FEATURE_NAMES
 
     monkeypatch.setenv("LEANECG_CACHE", str(tmp_path / "cache"))
     task = MitdbAamiTask()
@@ -145,5 +147,43 @@ def test_mitdb_task_labels_and_inputs_match_the_annotations(
         if split == "train":
             assert got[task.class_names.index("F")] > 300  # record 208's F beats are labelled F
     x, rr = data.train.X, data.train.features
-    assert x.shape[1:] == (1, round(0.25 * 180) + round(0.45 * 180)) and rr.shape[1] == 7
+    assert x.shape[1:] == (1, round(0.25 * 180) + round(0.45 * 180)) and rr.shape[1] == 13
     assert np.isfinite(x).all() and np.isfinite(rr).all()
+    # streaming-safe inputs only: no record-wide normalisation in the pipeline, causal beat features
+    assert [s["op"] for s in task.pipeline().steps] == ["leads", "bandpass", "resample"]
+    assert data.info["input"]["features"] == list(BEAT_FEATURE_NAMES)
+    assert data.info["input"]["beat_inputs"] == {"causal": True, "templates": True, "template_history": 64}
+
+
+def test_mitdb_beat_augmentation_scales_rr_seconds_and_shifts_windows() -> None:
+    import torch
+
+    from leanecg.bench.tasks import MitdbAamiTask
+    from leanecg.bench.tasks.mitdb_aami import RR_SECONDS_COLUMNS, beat_augment_batch_loss
+
+    assert RR_SECONDS_COLUMNS == (0, 1, 2, 3)  # pre, post, local and average RR; ratios untouched
+    seen: dict[str, torch.Tensor] = {}
+
+    def model(x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        seen["x"], seen["f"] = x, features
+        return torch.zeros(len(x), 4)
+
+    x = torch.arange(2 * 126, dtype=torch.float32).reshape(2, 1, 126)
+    feats = torch.ones(2, 13)
+    batch = {"x": x, "features": feats, "y": torch.zeros(2, dtype=torch.int64)}
+    loss = beat_augment_batch_loss(RR_SECONDS_COLUMNS, 0.5, 3, seed=0)(
+        model, batch, torch.nn.CrossEntropyLoss()
+    )
+    assert torch.isfinite(loss)
+    f = seen["f"]
+    assert torch.equal(feats, torch.ones(2, 13))  # the batch itself is not modified
+    assert torch.equal(f[:, 4:], feats[:, 4:]) and torch.allclose(f[:, :4], f[:, :1].expand(2, 4))
+    assert ((f[:, 0] >= np.exp(-0.5) - 1e-6) & (f[:, 0] <= np.exp(0.5) + 1e-6)).all()
+    assert any(torch.equal(seen["x"], torch.roll(x, k, dims=-1)) for k in range(-3, 4))
+    # models without features (resnet1d) get the shift only
+    plain = {"x": x, "y": batch["y"]}
+    loss = beat_augment_batch_loss(RR_SECONDS_COLUMNS, 0.5, 3, seed=0)(
+        lambda x: torch.zeros(len(x), 4), plain, torch.nn.CrossEntropyLoss()
+    )
+    assert torch.isfinite(loss)
+    assert MitdbAamiTask().batch_loss(0) is not None

@@ -373,7 +373,18 @@ def test_measure_cost_beatnet_at_a_beat_window() -> None:
     # BeatNet's documented input: 0.25 s before to 0.45 s after the R peak; at MIT-BIH's 360 Hz
     # that is round(0.25 * 360) + round(0.45 * 360) = 90 + 162 = 252 samples (0.7 s), 7 RR features.
     fs, n = 360.0, 252
-    model = build_model("beatnet", n_leads=1, n_classes=4, n_features=7)
+    # The architecture is spelled out (not the registry defaults) so the hand count below stays valid.
+    model = build_model(
+        "beatnet",
+        n_leads=1,
+        n_classes=4,
+        n_features=7,
+        channels=(16, 32, 48, 64),
+        kernel_sizes=(9, 7, 5, 5),
+        pool="avgmax",
+        downsample="maxpool",
+        input_norm=False,
+    )
     assert model.extra_inputs == ("features",) and n >= model.min_samples
     with pytest.raises(LeanECGError, match=r"BeatNet needs extra_inputs=\{'features': \(7,\)\}"):
         measure_cost(model, (1, n), fs)

@@ -29,6 +29,7 @@ EXPECTED_NAMES = {
     "gru",
     "transformer",
     "wide_deep",
+    "wide_deep_lite",
     "mobilenet_v1",
     "mobilenet_v2",
     "mobilenet_v3",
@@ -36,9 +37,10 @@ EXPECTED_NAMES = {
     "efficientnet1d",
     "litenet",
     "beatnet",
+    "leadwise",
 }
 NAMES = sorted(EXPECTED_NAMES)
-WITH_FEATURES = {"beatnet", "wide_deep"}
+WITH_FEATURES = {"beatnet", "wide_deep", "wide_deep_lite"}
 
 
 def params(name: str, width: float = 1.0, depth: float = 1.0, n_leads: int = 1, **kw) -> int:

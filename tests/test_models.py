@@ -159,7 +159,7 @@ def test_fx_symbolic_trace_matches_eager(name: str) -> None:
 
 
 def test_min_samples_is_the_total_stride() -> None:
-    expected = {"resnet1d": 32, "transformer": 16, "cnn_lstm": 16, "bilstm": 16, "litenet": 32, "beatnet": 8}
+    expected = {"resnet1d": 32, "transformer": 16, "cnn_lstm": 16, "bilstm": 16, "litenet": 32, "beatnet": 4}
     for name, stride in expected.items():
         model = build_model(name, 1, 2, n_features=N_FEATURES if name in TAKES_FEATURES else 0)
         assert model.min_samples == stride, name

@@ -129,7 +129,7 @@ def test_package_files_and_metadata(beat_pkg: Path, record_pkg: Path, work: Path
     n_feat = json.loads((beat_pkg / "model.json").read_text())["model_config"]["n_features"]
     assert len(beat["features"]) == n_feat and tuple(beat["features"][:7]) == RR_FEATURE_NAMES
     rec = json.loads((record_pkg / "model.json").read_text())["input"]
-    assert rec["fs"] == 150.0 and rec["variable_length"] is True and rec["before_s"] is None
+    assert rec["fs"] == 300.0 and rec["variable_length"] is True and rec["before_s"] is None
 
 
 def test_corrupted_package_is_refused(beat_pkg: Path, tmp_path: Path) -> None:
@@ -314,7 +314,7 @@ def test_predict_resamples_and_selects_the_lead(record_pkg: Path, tmp_path: Path
     write_csv(Record(name="one", signal=rec.signal[:, :1], fs=rec.fs, leads=["I"]), one)
     pkg = load_model_package(record_pkg)
     x_two, x_one = pkg.preprocess(load_record(two)), pkg.preprocess(load_record(one))
-    assert x_two.shape == (40 * 150, 1)  # 40 s at 500 Hz -> the model's 150 Hz
+    assert x_two.shape == (40 * 300, 1)  # 40 s at 500 Hz -> the model's 300 Hz
     np.testing.assert_array_equal(x_two, x_one)
     p = pkg.predict_records([load_record(two), load_record(one)])
     np.testing.assert_array_equal(p[0], p[1])
@@ -334,23 +334,37 @@ def test_predict_errors_are_one_line(record_pkg: Path, tmp_path: Path) -> None:
     proc = run_cli(["predict", str(src), "--model", "no-such-model", "--out", str(out)], tmp_path)
     _assert_one_line_error(proc, "--model", "no-such-model", "not a shipped model")
     proc = run_cli(["beats", str(src), "--model", "mitdb-aami", "--out", str(out)], tmp_path)
-    _assert_one_line_error(proc, "--model")  # nothing shipped yet: a clear error, not a crash
+    _assert_one_line_error(proc, "v.csv", "needs lead(s) II")  # the shipped beat model, a lead it lacks
 
 
 # ---------------------------------------------------------------------------------- shipped models (zoo)
 
 
-def test_models_when_nothing_is_shipped(tmp_path: Path) -> None:
-    from leanecg.deploy.shipped import list_shipped
+def test_models_when_nothing_is_shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
 
-    if list_shipped():
-        pytest.skip("this release ships models")
-    proc = run_cli(["models"], tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert "No models are shipped with this LeanECG release yet" in proc.stdout
-    assert "--save-models" in proc.stdout
+    from leanecg import cli
+    from leanecg.deploy import shipped
+
+    empty = tmp_path / "zoo"
+    empty.mkdir()
+    monkeypatch.setattr(shipped, "zoo_dir", lambda: empty)
+    res = CliRunner().invoke(cli.app, ["models"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert "No models are shipped with this LeanECG release yet" in res.output
+    assert "--save-models" in res.output
+    res = CliRunner().invoke(cli.app, ["models", "--json"])
+    assert res.exit_code == 0 and json.loads(res.output) == []
+
+
+def test_the_release_ships_both_headline_models(tmp_path: Path) -> None:
     proc = run_cli(["models", "--json"], tmp_path)
-    assert proc.returncode == 0 and json.loads(proc.stdout) == []
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["name"]: r for r in json.loads(proc.stdout)}
+    assert set(rows) >= {"cinc2017", "mitdb-aami"}
+    assert rows["cinc2017"]["classes"] == ["N", "A", "O", "~"] and rows["cinc2017"]["params"] <= 100_000
+    assert rows["mitdb-aami"]["classes"] == ["N", "S", "V", "F"] and rows["mitdb-aami"]["params"] <= 50_000
+    assert not any(r["tiny"] for r in rows.values())  # real training runs, not smoke runs
 
 
 def test_shipped_lookup_and_models_table(
@@ -418,9 +432,9 @@ def test_pipeline_that_cannot_reach_the_model_rate_is_refused(record_pkg: Path, 
     meta["pipeline"]["steps"] = [s for s in meta["pipeline"]["steps"] if s["op"] != "resample"]
     (pkg_dir / "model.json").write_text(json.dumps(meta))
     pkg = load_model_package(pkg_dir)
-    syn = synthetic_ecg(duration_s=20.0, fs=300.0, seed=2)
-    record = Record(name="r", signal=syn.signal, fs=300.0, leads=["ECG"], path=tmp_path / "r.csv")
-    with pytest.raises(LeanECGError, match=r"r\.csv: sampling rate 300 Hz .* the model takes 150 Hz"):
+    syn = synthetic_ecg(duration_s=20.0, fs=600.0, seed=2)
+    record = Record(name="r", signal=syn.signal, fs=600.0, leads=["ECG"], path=tmp_path / "r.csv")
+    with pytest.raises(LeanECGError, match=r"r\.csv: sampling rate 600 Hz .* the model takes 300 Hz"):
         pkg.predict_records([record])
-    ok = Record(name="r", signal=syn.signal[::2], fs=150.0, leads=["ECG"])
+    ok = Record(name="r", signal=syn.signal[::2], fs=300.0, leads=["ECG"])
     assert pkg.predict_records([ok]).shape == (1, 4)

@@ -70,6 +70,11 @@ def progress_bar() -> Progress:
     )
 
 
+def _log(msg: str) -> None:
+    """A progress message on stderr, printed as is (no rich markup or highlighting)."""
+    err_console.print(msg, markup=False, highlight=False)
+
+
 def _render(obj: Any, title: str | None = None) -> None:
     """Render a description dict: scalars as key/value rows, lists of dicts as tables."""
     scalars = {k: v for k, v in obj.items() if not isinstance(v, dict | list)}
@@ -403,6 +408,30 @@ def bench(
 ) -> None:
     """Train, evaluate (with 95 % CIs) and cost-measure models on a task; write JSON, table, plots, HTML."""
     # ---- anchor: bench studies (leads, labels) ----
+    if task in ("leads", "labels"):  # leanecg.bench.leads.run_leads_cli, leanecg.bench.labels.run_labels_cli
+        import importlib
+
+        if task == "leads" and save_models is not None:
+            raise LeanECGError("--save-models", "is not supported by the leads study")
+        run_study = getattr(importlib.import_module(f"leanecg.bench.{task}"), f"run_{task}_cli")
+        study_options = {} if save_models is None else {"save_models": save_models}
+        with progress_bar() as bar:
+            run_study(
+                models,
+                data_dir,
+                out,
+                seed=seed,
+                epochs=epochs,
+                max_train_seconds=max_train_seconds,
+                threads=threads,
+                n_boot=n_boot,
+                tiny=tiny,
+                progress=bar,
+                log=_log,
+                **study_options,
+            )
+        sys.stdout.write((out / f"{task}.md").read_text(encoding="utf-8"))
+        return
     from leanecg.bench.runner import run_benchmark
     from leanecg.data import resolve_data_dir
 
@@ -420,7 +449,7 @@ def bench(
             num_threads=threads,
             n_boot=n_boot,
             progress=bar,
-            log=lambda msg: err_console.print(msg, markup=False, highlight=False),
+            log=_log,
             save_models=save_models,
         )
     sys.stdout.write((out / task / "results.md").read_text(encoding="utf-8"))
@@ -429,7 +458,10 @@ def bench(
 
 ModelOpt = Annotated[
     str,
-    typer.Option("--model", help="A shipped model name (see `leanecg models`) or a model package folder."),
+    typer.Option(
+        "--model",
+        help="A shipped model name (see `leanecg models`), a model package folder, or an exported .onnx file.",
+    ),
 ]
 
 
@@ -437,6 +469,10 @@ def _load_package(name_or_dir: str) -> Any:
     from leanecg.deploy.package import load_model_package
     from leanecg.deploy.shipped import resolve_model
 
+    if name_or_dir.lower().endswith(".onnx") or Path(name_or_dir).is_file():
+        from leanecg.deploy.ort_runtime import load_onnx_package  # numpy + onnxruntime, no torch
+
+        return load_onnx_package(name_or_dir)
     return load_model_package(resolve_model(name_or_dir))
 
 
@@ -595,11 +631,282 @@ def models(
 
 # ---- anchor: export (leanecg.deploy.onnx) ----
 
+
+@app.command("export")
+def export_model(
+    model: Annotated[
+        str, typer.Argument(help="A shipped model name (see `leanecg models`) or a model package folder.")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="The .onnx file to write; its metadata goes to FILE.json.")
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="Export format (onnx).")] = "onnx",
+    int8: Annotated[
+        bool,
+        typer.Option("--int8", help="Static int8 quantization, calibrated on the task's training split."),
+    ] = False,
+    data_dir: DataDirOpt = None,
+    n_calibration: Annotated[
+        int | None,
+        typer.Option(
+            "--n-calibration", help="Training records / beats to calibrate on (default 256 / 4096)."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the calibration draw.")] = 0,
+    embed_metadata: Annotated[
+        bool,
+        typer.Option(
+            "--embed-metadata",
+            help="Also store the metadata in the .onnx file (self-contained, ~20 kB more).",
+        ),
+    ] = False,
+) -> None:
+    """Export a model to ONNX (fp32 or int8) that runs with numpy + onnxruntime only (`--model FILE.onnx`)."""
+    from leanecg.deploy.onnx import export_onnx
+
+    if fmt != "onnx":
+        raise LeanECGError("--format", f"unknown export format {fmt!r}; supported: onnx")
+    report = export_onnx(
+        model,
+        out,
+        int8=int8,
+        data_dir=data_dir,
+        n_calibration=n_calibration,
+        seed=seed,
+        embed_metadata=embed_metadata,
+    )
+    check = report.check
+    calib = f", calibrated on {report.calibration['n_inputs']} training inputs" if report.calibration else ""
+    err_console.print(
+        f"wrote {report.path} ({report.precision}, {report.bytes:,} bytes{calib}) and {report.sidecar.name}; "
+        f"vs the torch model on {check['n_inputs']} {check['inputs']} inputs: label agreement "
+        f"{check['label_agreement']:.1%}, max probability difference {check['max_abs_prob_diff']:.2g}",
+        markup=False,
+    )
+
 # ---- anchor: stream (leanecg.deploy.stream) ----
+
+
+@app.command()
+def stream(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A record (WFDB, .mat+.hea, CSV, EDF), or - for samples on stdin (one per line, leads "
+            "comma-separated, optional header line of lead names; needs --fs)."
+        ),
+    ],
+    model: ModelOpt,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="CSV of the online results: beat models as `leanecg beats` (sample,label,prob_<class>...); "
+            "record models as `leanecg predict` (record,label,prob_<class>...) with record = NAME@START_S.",
+        ),
+    ] = None,
+    realtime: Annotated[
+        bool, typer.Option("--realtime", help="Pace the input at its true sampling rate (default: as fast as possible).")
+    ] = False,
+    chunk_s: Annotated[float, typer.Option("--chunk-s", help="Seconds of signal per chunk (one model call each).")] = 10.0,
+    fs: FsOpt = None,
+    window_s: Annotated[
+        float | None,
+        typer.Option("--window-s", help="Record models: window length, s (default: the model's input length)."),
+    ] = None,
+    hop_s: Annotated[
+        float | None, typer.Option("--hop-s", help="Record models: window step, s (default: min(10, window)).")
+    ] = None,
+    lookahead_s: Annotated[
+        float | None,
+        typer.Option(
+            "--lookahead-s",
+            help="Look-ahead of the zero-phase filters, s (default: exact to float32, ~13.6 s at 0.5 Hz).",
+        ),
+    ] = None,
+    warmup_s: Annotated[
+        float,
+        typer.Option("--warmup-s", help="Beat models: hold beats until the running normalisation saw this much signal."),
+    ] = 10.0,
+    events: Annotated[bool, typer.Option("--events/--no-events", help="Print events as they happen.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the latency summary as one JSON object.")] = False,
+    threads: Annotated[int, typer.Option(help="torch / ONNX Runtime threads (1: one core).")] = 1,
+) -> None:
+    """Classify beats (beat models) or rhythm windows (record models) of a stream online, chunk by chunk."""
+    import contextlib
+
+    from leanecg.atomic import atomic_open
+    from leanecg.deploy.stream import StreamClassifier, StreamUpdate, open_source, run_stream
+
+    if threads < 1:
+        raise LeanECGError("--threads", f"must be a positive number, got {threads}")
+    if model.lower().endswith(".onnx") or Path(model).is_file():
+        from leanecg.deploy.ort_runtime import load_onnx_package
+
+        pkg = load_onnx_package(model, threads=threads)
+    else:
+        with contextlib.suppress(ImportError):
+            import torch
+
+            torch.set_num_threads(threads)
+        pkg = _load_package(model)
+    src = open_source(source, fs, chunk_s)
+    clf = StreamClassifier(
+        pkg,
+        src.fs,
+        src.leads,
+        name=src.name,
+        lookahead_s=lookahead_s,
+        window_s=window_s,
+        hop_s=hop_s,
+        warmup_s=warmup_s,
+        source=src.source,
+    )
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if out is not None:
+            writer = csv.writer(stack.enter_context(atomic_open(out)))
+            writer.writerow(["sample" if pkg.kind == "beats" else "record", "label", *pkg.columns])
+
+        def on_update(update: StreamUpdate) -> None:
+            if writer is not None and update.probs is not None:
+                for key, label, row in zip(update.keys, update.labels, update.probs, strict=True):
+                    writer.writerow([key, label, *(f"{p:.6f}" for p in row)])
+            if events and not as_json:
+                for ev in update.events:
+                    console.print(ev.text, markup=False, highlight=False)
+
+        report = run_stream(clf, src.chunks, realtime=realtime, on_update=on_update)
+    summary = {"source": src.source, "model": pkg.name, "kind": pkg.kind, "chunk_s": chunk_s, **report.latency()}
+    if as_json:
+        sys.stdout.write(json.dumps(summary, default=float) + "\n")
+    else:
+        _render(summary, title=f"stream {src.name} ({'real time' if realtime else 'as fast as possible'})")
+    if out is not None:
+        err_console.print(f"wrote {len(report.keys)} {'beats' if pkg.kind == 'beats' else 'windows'} to {out}")
 
 # ---- anchor: compress (leanecg.compress) ----
 
+
+@app.command("compress")
+def compress_cmd(
+    model: Annotated[
+        str, typer.Argument(help="A shipped model name (see `leanecg models`) or a model package folder.")
+    ],
+    distill_from: Annotated[
+        str | None,
+        typer.Option("--distill-from", help="Teacher model package (same task) to distil from first."),
+    ] = None,
+    prune: Annotated[
+        float | None,
+        typer.Option("--prune", help="Fraction of MACs to remove by structured channel pruning, e.g. 0.5."),
+    ] = None,
+    quantize: Annotated[
+        str | None,
+        typer.Option("--quantize", help="int8: quantization-aware fine-tuning + ONNX Runtime static int8."),
+    ] = None,
+    data_dir: DataDirOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder (package, card, int8 ONNX).")] = Path(
+        "compressed"
+    ),
+    results: Annotated[
+        Path | None,
+        typer.Option("--results", help="Results root for the Pareto report (default: OUT/results)."),
+    ] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Epochs of each fine-tune (10).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of fine-tuning and the bootstrap.")] = 0,
+    max_train_seconds: Annotated[
+        float | None, typer.Option("--max-train-seconds", help="Time budget of each fine-tune (seconds).")
+    ] = None,
+    threads: Annotated[int, typer.Option("--threads", help="torch threads for training.")] = 1,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples for the 95 % CIs.")] = 1000,
+) -> None:
+    """Distil (--distill-from), prune (--prune) and quantize (--quantize int8) a model; before/after card."""
+    from leanecg.compress.compose import compress_package
+
+    card = compress_package(
+        model,
+        out,
+        distill_from=distill_from,
+        prune=prune,
+        quantize=quantize,
+        data_dir=data_dir,
+        results_dir=results,
+        epochs=epochs,
+        seed=seed,
+        max_train_seconds=max_train_seconds,
+        threads=threads,
+        n_boot=n_boot,
+        log=_log,
+    )
+    pm = card["primary_metric"]
+    table = Table(title=f"{card['model']} -> {card['compression']} ({card['task']})", title_justify="left")
+    for col in ("model", "runtime", pm, "params", "MACs", "bytes", "latency ms"):
+        table.add_column(col, justify="left" if col in ("model", "runtime", pm) else "right")
+    for r in card["rows"]:
+        m = r["metrics"].get(pm, {})
+        value = "n/a" if m.get("value") is None else f"{m['value']:.3f}"
+        if m.get("ci_low") is not None and m.get("ci_high") is not None:
+            value += f" [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
+        table.add_row(
+            r["model"],
+            r["backend"],
+            value,
+            *("n/a" if r[k] is None else f"{r[k]:,}" for k in ("params", "macs", "bytes")),
+            "n/a" if r["latency_ms_median"] is None else f"{r['latency_ms_median']:.3f}",
+        )
+    console.print(table)
+    err_console.print(f"card: {out / 'COMPRESS_CARD.md'}; package: {card['files']['package']}", markup=False)
+
 # ---- anchor: pretrain (leanecg.ssl) ----
+
+
+@app.command()
+def pretrain(
+    method: Annotated[str, typer.Option("--method", help="simclr, cmsc, cmlc or cmsmlc (CLOCS).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for encoder.pt (weights only) + encoder.json.")],
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="cinc2017 or ptbxl: its training split, labels unused.")
+    ] = "cinc2017",
+    data_dir: DataDirOpt = None,
+    model: Annotated[str, typer.Option("--model", help="Zoo model whose encoder is pretrained.")] = "litenet",
+    width: Annotated[float, typer.Option(help="Channel multiplier of the model.")] = 1.0,
+    epochs: Annotated[int, typer.Option(help="Passes over the unlabelled records.")] = 20,
+    batch_size: Annotated[int, typer.Option(help="Records per step.")] = 64,
+    seed: Annotated[int, typer.Option(help="Seed for initialisation, batches, crops and augmentation.")] = 0,
+    threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
+    max_train_seconds: Annotated[float | None, typer.Option(help="Time budget (seconds).")] = None,
+    tiny: Annotated[bool, typer.Option(help="Smoke run on a few records (not a result).")] = False,
+) -> None:
+    """Contrastive self-supervised pretraining (SimCLR / CLOCS) of a model's encoder on unlabelled records."""
+    from leanecg.data import resolve_data_dir
+    from leanecg.ssl.pretrain import pretrain_encoder
+
+    if threads < 1:
+        raise LeanECGError("--threads", f"must be a positive integer, got {threads}")
+    with progress_bar() as bar:
+        meta = pretrain_encoder(
+            method,
+            dataset,
+            resolve_data_dir(data_dir),
+            out,
+            model_name=model,
+            width=width,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            num_threads=threads,
+            max_train_seconds=max_train_seconds,
+            tiny=tiny,
+            progress=bar,
+        )
+    res = meta["result"]
+    err_console.print(
+        f"{method} on {meta['data']['n_records']} {dataset} records: {res['steps']} steps, "
+        f"final loss {res['history'][-1]['loss']:.4f}, {res['seconds']:.0f} s; encoder saved to {out}",
+        markup=False,
+        highlight=False,
+    )
 
 
 def _print_scores(result: dict[str, Any], as_json: bool) -> None:

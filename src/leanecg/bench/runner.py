@@ -155,7 +155,9 @@ def _run_deep(
     config.num_threads = num_threads
     config.max_train_seconds = max_train_seconds
     config.validate()
-    res = fit(model, train, val, config, metric_fn=task.val_metric, progress=True)
+    res = fit(
+        model, train, val, config, metric_fn=task.val_metric, progress=True, batch_loss=task.batch_loss(seed)
+    )
     proba = predict_proba(model, test.X, features=test.features)
     ev = task.evaluate(test, proba, n_boot=n_boot, seed=seed)
 

@@ -15,7 +15,9 @@ The package metadata (top-level keys of ``model.json`` besides the checkpoint's 
     "pipeline":    the preprocessing Pipeline JSON (leanecg.signal.pipeline), applied to every raw record
     "input":       {"fs": Hz after the pipeline, "leads": [...], "n_leads", "n_samples" (the costed input),
                     "variable_length", "before_s" / "after_s" (beat models: window around each R peak, s),
-                    "features": names of the beat features the model takes (beat_model_inputs), or null}
+                    "features": names of the beat features the model takes (beat_model_inputs) or of the
+                    record features (leanecg.models.record_inputs), or null;
+                    "feature_config" (record models with features): names, scaling, feature version}
     "metrics":     {name: {"value", "ci_low", "ci_high", ...}} on the task's test split, "per_class",
                     "confusion"
     "cost":        params, MACs, sizes, batch-1 latency (ms) next to the reference model, as measured
@@ -25,7 +27,10 @@ The package metadata (top-level keys of ``model.json`` besides the checkpoint's 
 
 Inference (:class:`ModelPackage`) applies the stored pipeline to each raw :class:`~leanecg.data.record.Record`
 (the pipeline resamples to the model's rate and selects its leads), so a package gives the model exactly
-the inputs it was evaluated on:
+the inputs it was evaluated on. The network itself runs in an :class:`InferenceBackend`:
+:class:`TorchBackend` for a package folder (this module), ``OrtBackend`` for an exported ``.onnx`` file
+(:mod:`leanecg.deploy.ort_runtime`, numpy + onnxruntime only, no torch); preprocessing, beat detection and
+beat inputs are the same code for both:
 
 * record models: :meth:`ModelPackage.predict_records` -> ``(N, C)`` probabilities via
   :func:`leanecg.train.trainer.predict_proba` on the whole preprocessed record;
@@ -40,7 +45,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -59,7 +64,11 @@ __all__ = [
     "PACKAGE_FORMAT",
     "WEIGHTS_FILE",
     "BeatPredictions",
+    "InferenceBackend",
+    "ModelInputs",
     "ModelPackage",
+    "TorchBackend",
+    "check_package_meta",
     "class_column",
     "load_model_package",
     "save_model_package",
@@ -69,6 +78,9 @@ PACKAGE_FORMAT = "leanecg.model/1"
 WEIGHTS_FILE = "model.pt"
 META_FILE = "model.json"
 CARD_FILE = "MODEL_CARD.md"
+
+#: Preprocessed model inputs: channel-first ``(n_leads, n_samples_i)`` arrays, or one ``(N, n_leads, T)`` array.
+ModelInputs = Sequence[np.ndarray] | np.ndarray
 
 #: Relative tolerance between the pipeline's output rate and the rate the model was trained at.
 _FS_RTOL = 1e-3
@@ -153,7 +165,19 @@ def save_model_package(
         "features": feature_names,
     }
     if kind == "records" and n_features:
-        raise LeanECGError(out_dir, "record models that take extra features cannot be packaged yet")
+        # record features computed from the model input (leanecg.models.record_inputs, numpy only)
+        from leanecg.models.record_inputs import check_feature_config
+
+        feature_config = info_input.get("feature_config")
+        check_feature_config(feature_config, str(out_dir))
+        if len(feature_config["names"]) != n_features:
+            raise LeanECGError(
+                out_dir,
+                f"record model takes {n_features} features; the task's feature config has "
+                f"{len(feature_config['names'])}",
+            )
+        spec["features"] = list(feature_config["names"])
+        spec["feature_config"] = dict(feature_config)
     ds = get_dataset(task.dataset)
     data_block = {k: v for k, v in result.get("data", {}).items() if k != "pipeline"}
     cost = {k: v for k, v in result.get("cost", {}).items() if k != "macs_breakdown"}
@@ -295,21 +319,74 @@ def _write_card(path: Path, meta: Mapping[str, Any]) -> None:
 # ------------------------------------------------------------------------------------------------ loading
 
 
+class InferenceBackend(Protocol):
+    """What runs the network of a :class:`ModelPackage` (torch or ONNX Runtime).
+
+    Attributes:
+        runtime: ``"torch"`` or ``"onnxruntime"``.
+    """
+
+    runtime: str
+
+    def proba(
+        self, X: ModelInputs, features: np.ndarray | None, batch_size: int, multilabel: bool
+    ) -> np.ndarray:
+        """Probabilities float64 ``(N, C)`` (softmax, or sigmoid when ``multilabel``) of channel-first
+        inputs ``X`` (``(n_leads, n_samples_i)`` each), with the optional float32 ``(N, n_features)``;
+        each input is classified whole, ``batch_size`` inputs per call at most."""
+        ...
+
+
+@dataclass
+class TorchBackend:
+    """The torch runtime: :func:`leanecg.train.trainer.predict_proba` (the function ``leanecg bench``
+    evaluated with) on a model in eval mode."""
+
+    model: nn.Module
+    runtime: str = "torch"
+
+    def proba(
+        self, X: ModelInputs, features: np.ndarray | None, batch_size: int, multilabel: bool
+    ) -> np.ndarray:
+        from leanecg.train.trainer import predict_proba
+
+        return predict_proba(self.model, X, features=features, batch_size=batch_size, multilabel=multilabel)
+
+
 @dataclass
 class ModelPackage:
     """A loaded model package (see the module docstring).
 
     Attributes:
-        path: the package folder.
-        model: the torch model in eval mode.
-        meta: the full ``model.json`` metadata.
+        path: the package folder (or the ``.onnx`` file of an exported package).
+        backend: what runs the network (:class:`TorchBackend`, or ``OrtBackend`` for ONNX).
+        meta: the full package metadata (``model.json``; the ONNX file's metadata for ONNX).
         pipeline: the preprocessing applied to raw records.
     """
 
     path: Path
-    model: nn.Module
+    backend: InferenceBackend
     meta: dict[str, Any]
     pipeline: Pipeline
+
+    @property
+    def meta_source(self) -> Path:
+        """The file holding the metadata: ``model.json`` of a package folder, or the ``.onnx`` file."""
+        return self.path if self.path.is_file() else self.path / META_FILE
+
+    @property
+    def model(self) -> nn.Module:
+        """The torch model (eval mode) of a package folder.
+
+        Raises:
+            LeanECGError: the package runs in ONNX Runtime and has no torch model.
+        """
+        if not isinstance(self.backend, TorchBackend):
+            raise LeanECGError(
+                self.path,
+                f"is a {self.backend.runtime} model; it has no torch model (load the package folder)",
+            )
+        return self.backend.model
 
     @property
     def name(self) -> str:
@@ -407,17 +484,28 @@ class ModelPackage:
 
     def predict_inputs(self, X: Sequence[np.ndarray] | np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Probabilities ``(N, C)`` for preprocessed channel-first inputs ``(n_leads, n_samples_i)``."""
-        from leanecg.train.trainer import predict_proba
-
         if len(X) == 0:
             return np.zeros((0, len(self.class_names)))
-        return predict_proba(self.model, X, batch_size=batch_size, multilabel=self.multilabel)
+        feats = self.record_features(X)
+        return self.backend.proba(X, feats, batch_size, self.multilabel)
+
+    def record_features(self, X: Sequence[np.ndarray] | np.ndarray) -> np.ndarray | None:
+        """The ``features=`` input of a record model for preprocessed inputs ``X`` (numpy only), float32
+        ``(N, n_features)`` computed as in training (:mod:`leanecg.models.record_inputs`); ``None`` for
+        a model without record features."""
+        config = self.meta["input"].get("feature_config")
+        if self.kind != "records" or not config:
+            return None
+        from leanecg.models.record_inputs import check_feature_config, model_input_features
+
+        check_feature_config(config, str(self.meta_source))
+        return model_input_features(list(X), float(self.meta["input"]["fs"]), config)
 
     def predict_records(self, records: Iterable[Record], batch_size: int = 64) -> np.ndarray:
         """Class probabilities of raw records: float64 ``(N, C)``, rows in input order.
 
         Each record goes through the stored pipeline, then the model sees the whole preprocessed record
-        (:func:`leanecg.train.trainer.predict_proba`, as ``leanecg bench`` evaluated it).
+        (the backend's :meth:`InferenceBackend.proba`; for torch the function ``leanecg bench`` evaluated with).
         """
         self._require_kind("records", "predict_records", "predict_beats / leanecg beats")
         X = [np.ascontiguousarray(self.preprocess(r).T) for r in records]
@@ -444,7 +532,6 @@ class ModelPackage:
         from leanecg.signal.beats import beat_model_inputs
         from leanecg.signal.resample import resample_indices
         from leanecg.signal.rpeaks import detect_rpeaks
-        from leanecg.train.trainer import predict_proba
 
         self._require_kind("beats", "predict_beats", "predict_records / leanecg predict")
         spec = self.meta["input"]
@@ -463,7 +550,7 @@ class ModelPackage:
                 f"{feats.shape[1]} (the package is from another version)",
             )
         feats = feats if names else None
-        probs = predict_proba(self.model, windows, features=feats, batch_size=batch_size)
+        probs = self.backend.proba(windows, feats, batch_size, self.multilabel)
         samples = resample_indices(peaks, fs, float(record.fs), n_out=record.n_samples)
         return BeatPredictions(samples.astype(np.int64), self.labels_of(probs), probs)
 
@@ -490,20 +577,32 @@ def load_model_package(path: str | Path) -> ModelPackage:
     if not (path / META_FILE).is_file():
         raise LeanECGError(path, f"is not a model package: {META_FILE} not found in it")
     model, meta = load_model(path / META_FILE)
+    pipeline = check_package_meta(meta, path / META_FILE)
+    return ModelPackage(path=path, backend=TorchBackend(model), meta=meta, pipeline=pipeline)
+
+
+def check_package_meta(meta: Mapping[str, Any], source: str | Path) -> Pipeline:
+    """Check package metadata (format, kind, required keys) and return its preprocessing pipeline.
+
+    Args:
+        meta: the package metadata (``model.json``, or the metadata of an exported ONNX file).
+        source: the file the metadata came from (named in errors).
+
+    Raises:
+        LeanECGError: not LeanECG model package metadata, a key is missing, or the pipeline is invalid.
+    """
     pkg = meta.get("package")
     if not isinstance(pkg, dict) or pkg.get("format") != PACKAGE_FORMAT:
         found = pkg.get("format") if isinstance(pkg, dict) else None
         raise LeanECGError(
-            path / META_FILE,
-            f"is not a LeanECG model package (format {found!r}, expected {PACKAGE_FORMAT!r})",
+            source, f"is not a LeanECG model package (format {found!r}, expected {PACKAGE_FORMAT!r})"
         )
     for key in ("class_names", "pipeline", "input", "task"):
         if key not in meta:
-            raise LeanECGError(path / META_FILE, f"model package lacks {key!r}")
+            raise LeanECGError(source, f"model package lacks {key!r}")
     if pkg.get("kind") not in ("records", "beats"):
-        raise LeanECGError(path / META_FILE, f"unknown package kind {pkg.get('kind')!r}")
-    pipeline = Pipeline.from_dict(meta["pipeline"], source=str(path / META_FILE))
-    return ModelPackage(path=path, model=model, meta=meta, pipeline=pipeline)
+        raise LeanECGError(source, f"unknown package kind {pkg.get('kind')!r}")
+    return Pipeline.from_dict(meta["pipeline"], source=str(source))
 
 
 # ------------------------------------------------------------------------------------------------ helpers

@@ -16,6 +16,7 @@ _EXPORTS = {
     "build_classic": "leanecg.models.classic",
     "list_classic_models": "leanecg.models.classic",
     "model_config": "leanecg.models.registry",
+    "set_model_config": "leanecg.models.registry",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -30,13 +30,14 @@ from torch import nn
 
 from leanecg.errors import LeanECGError
 from leanecg.models.efficientnet import EfficientNet1d
+from leanecg.models.leadwise import LeadWiseNet
 from leanecg.models.litenet import BeatNet, LiteNet
 from leanecg.models.mobilenet import MobileNetV1, MobileNetV2, MobileNetV3
 from leanecg.models.recurrent import CNNLSTM, BiRNN
 from leanecg.models.resnet import ResNet1d
 from leanecg.models.shufflenet import ShuffleNetV2
 from leanecg.models.transformer import ECGTransformer
-from leanecg.models.wide_deep import WideDeep
+from leanecg.models.wide_deep import WIDE_DEEP_LITE_DEFAULTS, WideDeep
 
 CONFIG_FORMAT = "leanecg.model/1"
 FAMILIES = ("reference", "lightweight")
@@ -120,6 +121,18 @@ _REGISTRY: dict[str, _Entry] = {
         EfficientNet1d, "lightweight", "EfficientNet-1D: MBConv + SE, compound scaling with phi"
     ),
     "litenet": _Entry(LiteNet, "lightweight", "minimal depthwise-separable CNN for wearables (~15k weights)"),
+    "wide_deep_lite": _Entry(
+        WideDeep,
+        "lightweight",
+        "wide-and-deep under 100k weights: LiteNet-style deep branch + handcrafted record-feature branch",
+        defaults=WIDE_DEEP_LITE_DEFAULTS,
+    ),
+    "leadwise": _Entry(
+        LeadWiseNet,
+        "lightweight",
+        "lead-wise weight sharing: one single-lead encoder for every lead + lead embedding, pooled over "
+        "present leads (zero / masked leads ignored; weights independent of the lead count)",
+    ),
     "beatnet": _Entry(
         BeatNet,
         "lightweight",
@@ -258,7 +271,7 @@ def build_model(
         "n_features": int(n_features),
         "options": options,
     }
-    object.__setattr__(model, _CONFIG_ATTR, config)
+    set_model_config(model, config)
     return model
 
 
@@ -291,6 +304,12 @@ def model_config(model: nn.Module) -> dict[str, Any]:
     return copy.deepcopy(config)
 
 
+def set_model_config(model: nn.Module, config: Mapping[str, Any]) -> None:
+    """Attach ``config`` (a copy) as the config :func:`model_config` returns, e.g. after changing the
+    architecture of a built model (:mod:`leanecg.compress.prune` adds ``"pruned_channels"``)."""
+    object.__setattr__(model, _CONFIG_ATTR, copy.deepcopy(dict(config)))
+
+
 def build_from_config(config: Mapping[str, Any]) -> nn.Module:
     """Rebuild a model from :func:`model_config` output (e.g. read back from JSON).
 
@@ -310,13 +329,13 @@ def build_from_config(config: Mapping[str, Any]) -> nn.Module:
     missing = [k for k in required if k not in config]
     if missing:
         raise LeanECGError("config", f"model config lacks {', '.join(missing)}")
-    unknown = sorted(set(config) - {"format", *required})
+    unknown = sorted(set(config) - {"format", *required, "pruned_channels"})
     if unknown:
         raise LeanECGError("config", f"unknown keys in model config: {', '.join(unknown)}")
     options = config["options"]
     if not isinstance(options, Mapping):
         raise LeanECGError("config", "'options' must be an object")
-    return build_model(
+    model = build_model(
         config["name"],
         config["n_leads"],
         config["n_classes"],
@@ -325,6 +344,11 @@ def build_from_config(config: Mapping[str, Any]) -> nn.Module:
         config["n_features"],
         **dict(options),
     )
+    if config.get("pruned_channels"):  # a channel-pruned model (leanecg.compress.prune): shrink the layers
+        from leanecg.compress.prune import apply_channel_counts  # deferred: compress imports the registry
+
+        apply_channel_counts(model, config["pruned_channels"], source="config.pruned_channels")
+    return model
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

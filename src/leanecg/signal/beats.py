@@ -27,9 +27,11 @@ __all__ = [
     "TEMPLATE_FEATURE_NAMES",
     "StreamingRRFeatures",
     "beat_model_inputs",
+    "beat_templates",
     "beat_windows",
     "rr_features",
     "template_features",
+    "template_features_against",
 ]
 
 #: Columns of :func:`rr_features`, in order. RR values in seconds; ratios are dimensionless.
@@ -380,13 +382,43 @@ def template_features(
     n, m = w.shape
     if not 0 <= int(r_index) < max(m, 1):
         raise LeanECGError("r_index", f"R-peak index {r_index} is outside the window (0..{m - 1})")
+    if n == 0:
+        return np.zeros((0, len(TEMPLATE_FEATURE_NAMES)))
+    return template_features_against(w, beat_templates(w, causal=causal, history=history), fs_f, r_index)
+
+
+def template_features_against(
+    windows: np.ndarray, templates: np.ndarray, fs: float, r_index: int
+) -> np.ndarray:
+    """The :data:`TEMPLATE_FEATURE_NAMES` columns of beat ``windows`` against given ``templates``.
+
+    :func:`template_features` computes the templates from the record itself; a stream
+    (:mod:`leanecg.deploy.stream`) keeps its own running templates and calls this directly, so both paths
+    share one formula.
+
+    Args:
+        windows: beat windows ``(n_beats, n_samples)``, one lead, any unit.
+        templates: the template each beat is compared with, same shape as ``windows``.
+        fs: sampling rate of the windows in Hz.
+        r_index: index of the R peak inside each window.
+
+    Returns:
+        float64 ``(n_beats, len(TEMPLATE_FEATURE_NAMES))``.
+    """
+    w = np.asarray(windows, dtype=np.float64)
+    t = np.asarray(templates, dtype=np.float64)
+    if w.ndim != 2 or t.shape != w.shape:
+        raise LeanECGError(
+            "templates",
+            f"expected windows and templates of one shape (n_beats, n_samples), got {w.shape} and {t.shape}",
+        )
+    n, m = w.shape
     out = np.zeros((n, len(TEMPLATE_FEATURE_NAMES)))
     if n == 0:
         return out
-    t = beat_templates(w, causal=causal, history=history)
     r = int(r_index)
-    q0, q1 = max(0, r - round(0.08 * fs_f)), min(m, r + round(0.10 * fs_f) + 1)
-    p0, p1 = max(0, r - round(0.25 * fs_f)), max(0, r - round(0.08 * fs_f))
+    q0, q1 = max(0, r - round(0.08 * fs)), min(m, r + round(0.10 * fs) + 1)
+    p0, p1 = max(0, r - round(0.25 * fs)), max(0, r - round(0.08 * fs))
     out[:, 0] = _rowwise_corr(w, t)
     out[:, 1] = _rowwise_corr(w[:, q0:q1], t[:, q0:q1])
     out[:, 2] = _rowwise_corr(w[:, p0:p1], t[:, p0:p1]) if p1 - p0 >= 3 else 0.0
@@ -406,27 +438,44 @@ def beat_model_inputs(
     before_s: float,
     after_s: float,
     *,
-    causal: bool = False,
+    causal: bool = True,
+    templates: bool = True,
+    history: int = 64,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """What a beat classifier sees for every R peak: its window and its RR-interval context.
+    """What a beat classifier sees for every R peak: its window and its beat features.
 
     One function serves training (``leanecg bench mitdb-aami``) and inference (``leanecg beats``,
     streaming), so a model always gets exactly the inputs it was trained on. Every peak gets a row:
     windows near the record's ends are edge-padded (``beat_windows(..., edge="pad")``).
+
+    With the defaults every input is computable online with bounded look-ahead: the window itself
+    (``after_s`` after the R peak), the RR features of :func:`rr_features` with ``causal=True`` (the
+    running mean RR so far; the next beat's RR interval is the only look-ahead) and the template features
+    of :func:`template_features` with ``causal=True`` (each beat against the median of the ``history``
+    beats before it, on the first lead). No statistic of the whole record is used.
 
     Args:
         x: preprocessed signal ``(n_samples,)`` or ``(n_samples, n_leads)``.
         fs: its sampling rate in Hz.
         peaks: strictly increasing R-peak sample indices ``(n_beats,)`` at ``fs``.
         before_s, after_s: window extent around each R peak, seconds.
-        causal: RR features without look-ahead past the next beat (streaming); see :func:`rr_features`.
+        causal: ``True`` (default): running statistics only (streaming). ``False``: the record-wide
+            mean RR and the median beat of the whole record (offline analysis only).
+        templates: append the :data:`TEMPLATE_FEATURE_NAMES` columns (default) or return the RR
+            features alone.
+        history: beats in the causal running template (see :func:`beat_templates`).
 
     Returns:
-        ``(windows, rr)``: float32 ``(n_beats, n_leads, B + A)`` (channels first, as models take them) and
-        float32 ``(n_beats, len(RR_FEATURE_NAMES))``.
+        ``(windows, features)``: float32 ``(n_beats, n_leads, B + A)`` (channels first, as models take
+        them) and float32 ``(n_beats, n_features)`` with the columns :data:`BEAT_FEATURE_NAMES`
+        (``templates=True``) or :data:`RR_FEATURE_NAMES`.
     """
     arr = np.asarray(x)
     x2 = arr[:, None] if arr.ndim == 1 else arr
     win, _ = beat_windows(x2, fs, peaks, before_s, after_s, edge="pad")
-    rr = rr_features(peaks, fs, causal=causal)
-    return np.ascontiguousarray(win.transpose(0, 2, 1), dtype=np.float32), rr.astype(np.float32)
+    feats = rr_features(peaks, fs, causal=causal)
+    if templates:
+        r_index = round(float(before_s) * _check_fs(fs))
+        tf = template_features(win[:, :, 0], fs, r_index, causal=causal, history=history)
+        feats = np.concatenate((feats, tf), axis=1)
+    return np.ascontiguousarray(win.transpose(0, 2, 1), dtype=np.float32), feats.astype(np.float32)

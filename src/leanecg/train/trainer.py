@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
+from leanecg.config import config_from_dict
 from leanecg.errors import LeanECGError
 from leanecg.train.datasets import ArraySplit, Augment, gather_windows, inference_batches, make_train_loader
 from leanecg.train.losses import LOSSES, MULTILABEL_LOSSES, make_loss
@@ -35,6 +36,8 @@ from leanecg.train.seed import available_cpus, check_seed, seed_everything
 SCHEDULES = ("onecycle", "cosine", "constant")
 OPTIMIZERS = ("adamw",)
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
+#: ``batch_loss(model, batch, criterion) -> scalar loss`` (see :func:`fit`).
+BatchLoss = Callable[[nn.Module, dict[str, torch.Tensor], nn.Module], torch.Tensor]
 
 
 @dataclass
@@ -160,16 +163,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = "TrainConfig") -> TrainConfig:
         """Build from a dict (e.g. parsed JSON); unknown keys and bad values raise :class:`LeanECGError`."""
-        if not isinstance(d, Mapping):
-            raise LeanECGError(source, f"a training config must be an object, got {type(d).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise LeanECGError(source, f"unknown training option(s): {', '.join(map(str, unknown))}")
-        cfg = cls.__new__(cls)
-        defaults = cls()
-        for name in names:
-            setattr(cfg, name, d[name] if name in d else getattr(defaults, name))
+        cfg = config_from_dict(cls, d, source, "training")
         if isinstance(cfg.class_weights, tuple):
             cfg.class_weights = list(cfg.class_weights)
         cfg.validate(source)
@@ -239,6 +233,7 @@ def fit(
     augment: Augment | None = None,
     progress: bool = True,
     on_epoch: Callable[[dict[str, Any]], bool | None] | None = None,
+    batch_loss: BatchLoss | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``train``, validating on ``val`` after every epoch; restore the best weights.
 
@@ -256,6 +251,13 @@ def fit(
         augment: ``aug(x, rng) -> x`` on training batches (see :mod:`leanecg.train.datasets`).
         progress: show a transient rich progress bar on stderr (only when stderr is a terminal).
         on_epoch: called with each epoch's history dict; returning ``True`` stops training.
+        batch_loss: optional training loss of one batch, ``batch_loss(model, batch, criterion) -> loss``
+            (a scalar tensor), replacing the default ``criterion(model(batch["x"]), batch["y"])``;
+            ``batch`` holds the tensors of :class:`~leanecg.train.datasets.TrainBatches` on the training
+            device (``"x"``, ``"y"``, ``"index"``, ``"features"`` when present) and ``criterion`` is the
+            loss of ``config.loss``. Used by knowledge distillation (:mod:`leanecg.compress.distill`) to
+            add a teacher term; validation and model selection are unchanged (``criterion`` and
+            ``metric_fn`` on the model's outputs).
 
     Returns:
         A :class:`TrainResult`. The model holds the best epoch's weights, is in eval mode, and has
@@ -324,6 +326,7 @@ def fit(
                     t_start,
                     steps,
                     on_step=lambda loss: bar.update(batch_task, advance=1, loss=f"loss {loss:.4f}"),
+                    batch_loss=batch_loss,
                 )
                 steps += n_steps
                 record: dict[str, Any] = {
@@ -461,6 +464,7 @@ def _train_epoch(
     t_start: float,
     steps_before: int,
     on_step: Callable[[float], Any],
+    batch_loss: BatchLoss | None = None,
 ) -> tuple[float, int, float, bool]:
     """One pass over ``loader``: ``(mean training loss, steps, last step's lr, time budget exceeded)``.
 
@@ -472,7 +476,11 @@ def _train_epoch(
         x = batch["x"].to(device, non_blocking=True)
         y = batch["y"].to(device, non_blocking=True)
         feats = batch["features"].to(device, non_blocking=True) if "features" in batch else None
-        loss = criterion(_forward(model, x, feats), y)
+        if batch_loss is None:
+            loss = criterion(_forward(model, x, feats), y)
+        else:
+            on_device = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            loss = batch_loss(model, on_device, criterion)
         loss_value = float(loss.detach())
         if not math.isfinite(loss_value):
             _raise_diverged(train, batch, epoch, steps_before + n_steps + 1, loss_value)
@@ -677,7 +685,8 @@ def _infer(
     proba_sum: np.ndarray | None = None
     counts = np.zeros(n, dtype=np.int64)
     was_training = model.training
-    model.eval()
+    if was_training:  # switching modes walks every submodule: skip it for models already in eval mode
+        model.eval()
     try:
         with torch.inference_mode():
             for recs, starts, length in inference_batches(
@@ -700,7 +709,8 @@ def _infer(
                     np.add.at(proba_sum, recs, _activate(lg.astype(np.float64), multilabel))
                     np.add.at(counts, recs, 1)
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train()
     assert logits_out is not None and proba_sum is not None
     if window is None:
         return _activate(logits_out.astype(np.float64), multilabel), logits_out

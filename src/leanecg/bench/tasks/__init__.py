@@ -17,11 +17,12 @@ from __future__ import annotations
 from leanecg.bench.tasks.base import BenchTask, TaskData
 from leanecg.bench.tasks.cinc2017 import Cinc2017Task
 from leanecg.bench.tasks.mitdb_aami import MitdbAamiTask
+from leanecg.bench.tasks.ptbxl_superclass import PtbxlSuperclassTask
 from leanecg.errors import LeanECGError
 
 __all__ = ["TASKS", "BenchTask", "Cinc2017Task", "MitdbAamiTask", "TaskData", "get_task"]
 
-TASKS: dict[str, BenchTask] = {t.name: t for t in (MitdbAamiTask(), Cinc2017Task())}
+TASKS: dict[str, BenchTask] = {t.name: t for t in (MitdbAamiTask(), Cinc2017Task(), PtbxlSuperclassTask())}
 
 
 def get_task(name: str) -> BenchTask:

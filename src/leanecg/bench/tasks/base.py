@@ -13,7 +13,7 @@ import numpy as np
 from leanecg.bench.metrics import confusion, metrics_with_ci, one_vs_rest_curves, per_class_from_confusion
 from leanecg.signal.pipeline import Pipeline
 from leanecg.train.datasets import ArraySplit
-from leanecg.train.trainer import TrainConfig
+from leanecg.train.trainer import BatchLoss, TrainConfig
 
 
 @dataclass
@@ -81,6 +81,11 @@ class BenchTask(ABC):
     def train_options(self) -> dict[str, Any]:
         """Task-specific :class:`TrainConfig` fields on top of :meth:`train_config`'s (default: none)."""
         return {}
+
+    def batch_loss(self, seed: int) -> BatchLoss | None:
+        """Task-specific training loss of one batch for :func:`~leanecg.train.trainer.fit` (e.g. with a
+        feature augmentation), seeded by ``seed``; ``None`` (default): the plain ``criterion(model(x), y)``."""
+        return None
 
     def val_metric(self, y_true: np.ndarray, proba: np.ndarray) -> float:
         """The primary metric of argmax predictions (early stopping / model selection)."""

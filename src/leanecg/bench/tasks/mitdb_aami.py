@@ -1,16 +1,91 @@
-"""``mitdb-aami``: MIT-BIH beat classification N/S/V/F, trained on DS1, tested on DS2."""
+"""``mitdb-aami``: MIT-BIH beat classification N/S/V/F, trained on DS1, tested on DS2.
+
+Protocol (inter-patient, de Chazal et al. 2004): the 22 DS1 records train, the 22 DS2 records test; no
+DS2 beat is seen in training, early stopping or model / option selection. ``n_val_records`` DS1 records
+(seeded choice; seed 0: 101, 112, 115, 118, 119, 205, 209, 223 -- 8 patients with about 560 S and 1000 V
+beats, so that the validation score is not decided by one or two patients) are held out of training for
+early stopping on the mean F1 of the S and V classes; model options were chosen on those records only. Beats are the
+reference annotation positions (classification-only evaluation, as in the literature); Q beats are
+excluded; F (fusion) beats are their own class.
+
+Inputs (one function for training and inference, :func:`leanecg.signal.beats.beat_model_inputs`), all
+computable online with bounded look-ahead, so a stream gets exactly the training inputs:
+
+* signal: lead II (MLII), 0.5-40 Hz band-pass, resampled to 180 Hz; no record-wide normalisation (a
+  beat model normalises each window itself, e.g. ``beatnet``'s ``input_norm``);
+* window: 0.25 s before to 0.45 s after the R peak (126 samples);
+* 13 beat features (:data:`~leanecg.signal.beats.BEAT_FEATURE_NAMES`): RR intervals before / after the
+  beat, local RR, the running mean RR so far and the three ratios to it (the patient's own rhythm), and
+  the beat's morphology against the causal running template (median of the previous 64 beats):
+  correlation (whole window, QRS, P-wave region), RMS difference, amplitude and QRS-length ratios.
+
+Training recipe (chosen on the validation records, seeds 0 and 1): class-balanced cross-entropy plus
+two augmentations, :func:`beat_augment_batch_loss`: the four RR intervals in seconds of each training beat
+are multiplied by one random factor in ``[exp(-rr_scale), exp(rr_scale)]`` (ratios unchanged), so the
+model cannot tell patients (and their beat classes) apart by their heart rate and must use the rhythm
+relative to the patient's own (the ratios) and the morphology -- what carries over to unseen patients;
+and the windows are shifted by up to ``max_shift`` samples (R-peak position jitter). Validation
+``sveb_veb_f1`` (mean of seeds 0, 1): 0.772 without, 0.812 with the RR scaling alone (0.5), 0.866 with both.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from leanecg.bench.metrics import confusion, per_class_from_confusion
 from leanecg.bench.tasks.base import BenchTask, TaskData, load_signals
+from leanecg.signal.beats import RR_FEATURE_NAMES
 from leanecg.signal.pipeline import Pipeline
 from leanecg.train.datasets import ArraySplit
+from leanecg.train.trainer import BatchLoss
+
+#: Columns of the beat features in seconds (the RR intervals; the ratios and template features are unitless).
+RR_SECONDS_COLUMNS: tuple[int, ...] = tuple(
+    i for i, n in enumerate(RR_FEATURE_NAMES) if not n.endswith("_ratio")
+)
+
+
+def beat_augment_batch_loss(
+    columns: Sequence[int], max_log_scale: float, max_shift: int, seed: int
+) -> BatchLoss:
+    """A ``batch_loss`` for :func:`~leanecg.train.trainer.fit` with heart-rate and R-peak-position jitter.
+
+    Heart rate: each training beat's feature ``columns`` (RR intervals in seconds) are multiplied by one
+    factor ``exp(u)``, ``u ~ U(-max_log_scale, max_log_scale)`` (e.g. 0.5: x0.61 .. x1.65). Position: the
+    batch's windows ``x: (B, n_leads, n_samples)`` are rolled by one random ``k`` in ``[-max_shift,
+    max_shift]`` samples (R-peak annotation jitter). The loss is ``criterion(model(x, features=scaled), y)``;
+    batches without features only get the shift.
+
+    Args:
+        columns: indices of the feature columns to scale (e.g. :data:`RR_SECONDS_COLUMNS`).
+        max_log_scale: half-width of the uniform log-scale range (>= 0; 0: no scaling).
+        max_shift: largest shift in samples (>= 0; 0: no shift).
+        seed: seeds the draws (one torch generator: reproducible runs).
+    """
+    if not max_log_scale >= 0 or int(max_shift) < 0:
+        raise ValueError(f"need max_log_scale >= 0 and max_shift >= 0, got {max_log_scale!r}, {max_shift!r}")
+    gen = torch.Generator().manual_seed(int(seed) + 123)
+    cols = list(columns)
+
+    def batch_loss(model: nn.Module, batch: dict[str, torch.Tensor], criterion: nn.Module) -> torch.Tensor:
+        x, feats = batch["x"], batch.get("features")
+        if feats is not None and max_log_scale > 0:
+            u = torch.rand(feats.shape[0], 1, generator=gen).to(feats.device)
+            feats = feats.clone()
+            feats[:, cols] = feats[:, cols] * torch.exp((u * 2 - 1) * max_log_scale)
+        if max_shift > 0:
+            k = int(torch.randint(-int(max_shift), int(max_shift) + 1, (1,), generator=gen))
+            x = torch.roll(x, k, dims=-1)
+        logits = model(x) if feats is None else model(x, features=feats)
+        return criterion(logits, batch["y"])
+
+    return batch_loss
 
 
 class MitdbAamiTask(BenchTask):
@@ -25,7 +100,10 @@ class MitdbAamiTask(BenchTask):
     fs_model = 180.0
     before_s = 0.25
     after_s = 0.45
-    n_val_records = 5
+    n_val_records = 8
+    template_history = 64  # beats in the causal running template (beat_model_inputs' default)
+    rr_scale = 0.5  # heart-rate augmentation: max |log factor| on the RR seconds (beat_augment_batch_loss)
+    max_shift = 3  # R-peak position jitter of the training windows, samples (beat_augment_batch_loss)
 
     def pipeline(self) -> Pipeline:
         return Pipeline(
@@ -33,7 +111,6 @@ class MitdbAamiTask(BenchTask):
                 {"op": "leads", "leads": ["II"]},
                 {"op": "bandpass", "low_hz": 0.5, "high_hz": 40.0},
                 {"op": "resample", "fs_out": self.fs_model},
-                {"op": "zscore"},
             ]
         )
 
@@ -48,7 +125,7 @@ class MitdbAamiTask(BenchTask):
     def load(self, root: Path, *, tiny: bool = False, seed: int = 0, progress: Any = None) -> TaskData:
         from leanecg.data import get_dataset
         from leanecg.data.mitdb import mitdb_beats
-        from leanecg.signal.beats import beat_model_inputs
+        from leanecg.signal.beats import BEAT_FEATURE_NAMES, beat_model_inputs
         from leanecg.signal.resample import resample_indices
 
         ds = get_dataset(self.dataset)
@@ -66,7 +143,16 @@ class MitdbAamiTask(BenchTask):
             xs, feats, ys, groups = [], [], [], []
             for rec, x, samples, labels in zip(records, signals, beats.samples, beats.labels, strict=True):
                 peaks = resample_indices(samples, 360.0, self.fs_model, n_out=x.shape[1])
-                win, rr = beat_model_inputs(x.T, self.fs_model, peaks, self.before_s, self.after_s)
+                win, rr = beat_model_inputs(
+                    x.T,
+                    self.fs_model,
+                    peaks,
+                    self.before_s,
+                    self.after_s,
+                    causal=True,
+                    templates=True,
+                    history=self.template_history,
+                )
                 ok = labels != "Q"
                 xs.append(win[ok])
                 feats.append(rr[ok])
@@ -89,12 +175,22 @@ class MitdbAamiTask(BenchTask):
             "n_train": len(out["train"]),
             "n_val": len(out["val"]),
             "n_test": len(out["test"]),
-            "input": {"fs": self.fs_model, "leads": ["II"], "n_samples": n_win, "features": "RR intervals"},
+            "input": {
+                "fs": self.fs_model,
+                "leads": ["II"],
+                "n_samples": n_win,
+                "features": list(BEAT_FEATURE_NAMES),
+                "beat_inputs": {"causal": True, "templates": True, "template_history": self.template_history},
+            },
             "beats": "reference annotation positions (classification-only evaluation); Q beats excluded",
             "pipeline": pipeline.to_dict(),
             "tiny": tiny,
         }
         return TaskData(out["train"], out["val"], out["test"], self.fs_model, n_win, pipeline, info)
+
+    def batch_loss(self, seed: int) -> BatchLoss | None:
+        """Class-weighted cross-entropy with heart-rate and position jitter (:func:`beat_augment_batch_loss`)."""
+        return beat_augment_batch_loss(RR_SECONDS_COLUMNS, self.rr_scale, self.max_shift, seed)
 
     def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
         m = confusion(y_true, y_pred, len(self.class_names))

@@ -1,0 +1,147 @@
+"""Batch-1, one-thread latency of the shipped cinc2017 model next to the reference ResNet-1D, repeated.
+
+``leanecg bench`` times every model once (about 1.5 s of timing, interleaved with the reference). On a
+shared machine one such measurement is noisy, so this script repeats it ``--rounds`` times and reports
+the median ratio, plus the end-to-end latency of the feature model: record-feature extraction
+(numpy, :mod:`leanecg.models.record_inputs`) + forward pass, against the reference forward pass on the
+same 30 s input. Writes ``latency_cinc2017.json`` and ``latency_cinc2017.md``::
+
+    .venv/bin/python benchmarks/latency_cinc2017.py [--model cinc2017-package-dir] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_MODEL = (
+    Path(__file__).resolve().parent.parent / "src" / "leanecg" / "zoo" / "cinc2017" / "wide_deep_lite"
+)
+
+
+def _median_call_s(fn: Any, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def measure(model_dir: Path, rounds: int, budget_s: float) -> dict[str, Any]:
+    import torch
+
+    from leanecg.data.synthetic import synthetic_ecg
+    from leanecg.deploy.package import load_model_package
+    from leanecg.evaluate.cost import measure_cost
+    from leanecg.evaluate.cost.report import single_thread
+    from leanecg.models.registry import build_model
+
+    pkg = load_model_package(model_dir)
+    spec = pkg.input
+    fs, n = float(spec["fs"]), int(spec["n_samples"])
+    n_feat = len(spec.get("features") or [])
+    ref = build_model("resnet1d", n_leads=int(spec["n_leads"]), n_classes=len(pkg.class_names))
+    extra = {"features": (n_feat,)} if n_feat else None
+    forward = []
+    for _ in range(rounds):
+        c = measure_cost(
+            pkg.model,
+            (int(spec["n_leads"]), n),
+            fs,
+            reference=ref,
+            reference_name="resnet1d",
+            extra_inputs=extra,
+            measure_memory=False,
+            int8_bytes=False,
+            budget_s=budget_s,
+        ).to_dict()
+        forward.append(c)
+    # end to end on a synthetic 30 s record at the model's rate: features + forward vs reference forward
+    x = synthetic_ecg(duration_s=n / fs, fs=fs, rhythm="af", seed=0).signal.T.astype(np.float32)
+    xt = torch.from_numpy(x[None])
+    ref.eval()
+    pkg.model.eval()
+
+    def ours() -> None:
+        feats = pkg.record_features([x])
+        kw = {} if feats is None else {"features": torch.from_numpy(feats)}
+        pkg.model(xt, **kw)
+
+    e2e, e2e_ref, feat_only = [], [], []
+    with single_thread(), torch.inference_mode():
+        for f in (ours, lambda: ref(xt)):
+            f()
+        for _ in range(rounds):
+            e2e.append(_median_call_s(ours, 20))
+            e2e_ref.append(_median_call_s(lambda: ref(xt), 20))
+            feat_only.append(_median_call_s(lambda: pkg.record_features([x]), 20))
+    ratios = [c["latency_ratio_vs_reference"] for c in forward]
+    return {
+        "model": str(pkg.name),
+        "params": forward[0]["params"],
+        "macs": forward[0]["macs"],
+        "input": {"fs": fs, "n_samples": n, "n_features": n_feat},
+        "rounds": rounds,
+        "forward": {
+            "latency_ms_median": statistics.median(c["latency_ms_median"] for c in forward),
+            "reference_latency_ms_median": statistics.median(
+                c["reference_latency_ms_median"] for c in forward
+            ),
+            "ratio_median": statistics.median(ratios),
+            "ratios": ratios,
+        },
+        "end_to_end": {
+            "feature_ms_median": statistics.median(feat_only) * 1e3,
+            "latency_ms_median": statistics.median(e2e) * 1e3,
+            "reference_latency_ms_median": statistics.median(e2e_ref) * 1e3,
+            "ratio_median": statistics.median(a / b for a, b in zip(e2e, e2e_ref, strict=True)),
+        },
+    }
+
+
+def main() -> None:
+    from leanecg.atomic import atomic_open, write_json
+    from leanecg.provenance import collect_provenance
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model package folder")
+    parser.add_argument("--rounds", type=int, default=5, help="repeated measurements (median reported)")
+    parser.add_argument("--budget-s", type=float, default=3.0, help="timing seconds per leanecg cost round")
+    parser.add_argument("--out-dir", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    r = measure(args.model, args.rounds, args.budget_s)
+    r["seconds_total"] = time.perf_counter() - t0
+    r["provenance"] = collect_provenance(seed=0, config={"rounds": args.rounds, "budget_s": args.budget_s})
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(args.out_dir / "latency_cinc2017.json", r)
+    f, e = r["forward"], r["end_to_end"]
+    lines = [
+        f"# Latency of `{r['model']}` vs resnet1d (batch 1, one thread, median of {r['rounds']} rounds)",
+        "",
+        f"Input: {r['input']['n_samples']} samples at {r['input']['fs']:g} Hz; {r['params']:,} params, "
+        f"{r['macs']:,} MACs.",
+        "",
+        "| measurement | model ms | resnet1d ms | ratio |",
+        "|---|---|---|---|",
+        f"| forward pass (as `leanecg bench`) | {f['latency_ms_median']:.3f} | "
+        f"{f['reference_latency_ms_median']:.3f} | {f['ratio_median']:.3f} |",
+        f"| end to end (record features {e['feature_ms_median']:.2f} ms + forward) | "
+        f"{e['latency_ms_median']:.3f} | {e['reference_latency_ms_median']:.3f} | {e['ratio_median']:.3f} |",
+        "",
+        f"Per-round forward ratios: {', '.join(f'{x:.3f}' for x in f['ratios'])}. "
+        f"Runtime {r['seconds_total']:.0f} s. Command: `python benchmarks/latency_cinc2017.py --rounds {r['rounds']}`.",
+        "",
+    ]
+    with atomic_open(args.out_dir / "latency_cinc2017.md") as fh:
+        fh.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
