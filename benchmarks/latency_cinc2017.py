@@ -19,9 +19,7 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_MODEL = (
-    Path(__file__).resolve().parent.parent / "src" / "leanecg" / "zoo" / "cinc2017" / "wide_deep_lite"
-)
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "src" / "leanecg" / "zoo" / "cinc2017"
 
 
 def _median_call_s(fn: Any, repeats: int) -> float:

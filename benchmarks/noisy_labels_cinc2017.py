@@ -5,7 +5,8 @@ processes; they merge into one results file when the settings match:
 
     .venv/bin/python benchmarks/noisy_labels_cinc2017.py --data-dir ../shared/data --seeds 0 1 2
 
-Output: ``benchmarks/results/noisy_labels.json`` and ``noisy_labels.md``.
+Output: ``benchmarks/results/noisy_labels.json`` and ``noisy_labels.md`` (LightGBM, the default model), or
+``noisy_labels_<model>[_w<width>_e<epochs>].{json,md}`` for another ``--model`` (e.g. ``--model litenet``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from leanecg.bench.labels import NoisyConfig, run_noisy_benchmark
+from leanecg.bench.labels import NoisyConfig, noisy_results_stem, run_noisy_benchmark
 from leanecg.bench.study import study_main
 from leanecg.train.label_correction import AGREEMENTS, METHODS
 
@@ -23,6 +24,16 @@ HERE = Path(__file__).resolve().parent
 
 def _options(ap: argparse.ArgumentParser) -> None:
     defaults = NoisyConfig()
+    ap.add_argument(
+        "--model", default=defaults.model, help="classic model (lightgbm, rf, ...) or zoo model (litenet)"
+    )
+    ap.add_argument("--width", type=float, default=defaults.width, help="zoo model channel multiplier")
+    ap.add_argument("--epochs", type=int, default=defaults.epochs, help="zoo model training epochs")
+    ap.add_argument("--batch-size", type=int, default=defaults.batch_size, help="zoo model batch size")
+    ap.add_argument("--crop-s", type=float, default=defaults.crop_s, help="zoo model crop length (s)")
+    ap.add_argument(
+        "--rates", type=float, nargs="+", default=list(defaults.rates), help="fractions of labels flipped"
+    )
     ap.add_argument("--method", choices=METHODS, default=defaults.method)
     ap.add_argument("--agreement", choices=AGREEMENTS, default=defaults.agreement)
     ap.add_argument("--threshold", type=float, default=defaults.threshold, help="re-label threshold")
@@ -34,6 +45,12 @@ def _options(ap: argparse.ArgumentParser) -> None:
 
 def _run(data_dir: Path, out_dir: Path, args: argparse.Namespace, log: Callable[[str], None]) -> None:
     config = NoisyConfig(
+        model=args.model,
+        width=args.width,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        crop_s=args.crop_s,
+        rates=tuple(args.rates),
         seeds=tuple(args.seeds),
         num_threads=args.threads,
         method=args.method,
@@ -47,12 +64,16 @@ def _run(data_dir: Path, out_dir: Path, args: argparse.Namespace, log: Callable[
 
 
 def main(argv: list[str] | None = None) -> int:
+    pre = argparse.ArgumentParser(add_help=False)
+    _options(pre)
+    known = pre.parse_known_args(argv)[0]
+    stem = noisy_results_stem(NoisyConfig(model=known.model, width=known.width, epochs=known.epochs))
     return study_main(
         argv,
         description=__doc__.splitlines()[0],
         run=_run,
         out_dir=HERE / "results",
-        markdown="noisy_labels.md",
+        markdown=f"{stem}.md",
         add_arguments=_options,
     )
 

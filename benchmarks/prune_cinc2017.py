@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--model",
-        default=None,
-        help="model package folder or shipped name (default: the package in src/leanecg/zoo/cinc2017/)",
+        default="cinc2017",
+        help="model package folder or shipped name (default: the shipped cinc2017 model)",
     )
     parser.add_argument("--data-dir", type=Path, default=None, help="folder holding cinc2017/")
     parser.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = args.data_dir or Path(os.environ.get("LEANECG_DATA", REPO.parent / "shared" / "data"))
     t_run = time.perf_counter()
     try:
-        pt = package_task(args.model or _shipped_cinc2017(), data_dir)
+        pt = package_task(args.model, data_dir)
     except LeanECGError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -252,15 +252,6 @@ def main(argv: list[str] | None = None) -> int:
         fh.write(markdown(result))
     print(markdown(result))
     return 0
-
-
-def _shipped_cinc2017() -> str:
-    """The model package shipped in ``src/leanecg/zoo/cinc2017/`` (the folder itself or its one sub-folder)."""
-    zoo = REPO / "src" / "leanecg" / "zoo" / "cinc2017"
-    found = sorted(p.parent for p in zoo.glob("**/model.json"))
-    if len(found) != 1:
-        raise LeanECGError(zoo, f"expected one shipped model package there, found {len(found)}; pass --model")
-    return str(found[0])
 
 
 def _package_roundtrip(

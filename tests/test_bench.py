@@ -186,4 +186,7 @@ def test_mitdb_beat_augmentation_scales_rr_seconds_and_shifts_windows() -> None:
         lambda x: torch.zeros(len(x), 4), plain, torch.nn.CrossEntropyLoss()
     )
     assert torch.isfinite(loss)
-    assert MitdbAamiTask().batch_loss(0) is not None
+    task = MitdbAamiTask()
+    assert task.batch_loss(0) is not None
+    task.rr_scale, task.max_shift = 0, 0
+    assert task.batch_loss(0) is None  # no augmentation: the trainer's plain loss

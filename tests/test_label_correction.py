@@ -166,3 +166,24 @@ def test_out_of_fold_repeats_average_and_new_settings_are_checked() -> None:
         CorrectionConfig(method="magic").validate()
     with pytest.raises(LeanECGError, match="n_repeats"):
         CorrectionConfig(n_repeats=0).validate()
+
+
+def test_recovery_of_means_and_seed_bootstrap() -> None:
+    from leanecg.bench.labels import NoisyConfig, noisy_results_stem, recovery_of_means
+
+    clean, noisy, corrected = [0.80, 0.82, 0.78, 0.80], [0.70, 0.72, 0.68, 0.70], [0.75, 0.77, 0.73, 0.75]
+    out = recovery_of_means([clean, noisy, corrected], n_boot=200, seed=0)
+    assert out["recovered_fraction_of_means"] == pytest.approx(0.5)
+    low, high = out["recovered_ci95_seeds"]
+    assert low == pytest.approx(0.5) and high == pytest.approx(0.5)  # every seed recovers exactly half
+    assert out["recovered_boot_undefined"] == 0.0
+    none_lost = recovery_of_means([[0.8, 0.8], [0.8, 0.8], [0.7, 0.9]])
+    assert none_lost["recovered_fraction_of_means"] is None and none_lost["recovered_ci95_seeds"] is None
+    with pytest.raises(LeanECGError, match="f1"):
+        recovery_of_means([[0.8], [0.7, 0.7], [0.75]])
+    assert noisy_results_stem(NoisyConfig()) == "noisy_labels"
+    assert noisy_results_stem(NoisyConfig(model="rf")) == "noisy_labels_rf"
+    assert (
+        noisy_results_stem(NoisyConfig(model="litenet", width=0.5, epochs=15))
+        == "noisy_labels_litenet_w0.5_e15"
+    )

@@ -109,9 +109,9 @@ def _fmt(v: Any) -> str:
 @app.command()
 def quickstart(
     data_dir: DataDirOpt = None,
-    out: Annotated[
-        Path, typer.Option("--out", help="Folder for the HTML report of the quickstart.")
-    ] = Path("leanecg-quickstart"),
+    out: Annotated[Path, typer.Option("--out", help="Folder for the HTML report of the quickstart.")] = Path(
+        "leanecg-quickstart"
+    ),
 ) -> None:
     """A first look, offline in under a minute: R peaks, the shipped models' predictions on example ECGs,
     their accuracy × cost card, and an HTML report."""
@@ -174,11 +174,15 @@ def quickstart(
         for pkg in record_pkgs:
             rhythm_rows += [(pkg.name, r) for r in classify_rhythms(pkg, rhythm_examples(root))]
             bar.advance(task)
-    table.caption = f"data: {', '.join(sorted(sources))}" + (
-        ""
-        if root is not None and "synthetic" not in sources
-        else " (set LEANECG_DATA or --data-dir to a folder holding mitdb/ for real records)"
-    ) + "\nSe / +P: detected beats matched to the reference beats within 150 ms (ANSI/AAMI EC57)."
+    table.caption = (
+        f"data: {', '.join(sorted(sources))}"
+        + (
+            ""
+            if root is not None and "synthetic" not in sources
+            else " (set LEANECG_DATA or --data-dir to a folder holding mitdb/ for real records)"
+        )
+        + "\nSe / +P: detected beats matched to the reference beats within 150 ms (ANSI/AAMI EC57)."
+    )
     show(table)
     if beat_rows:
         bt = Table(title="2. Heartbeat classification with the shipped beat model", title_justify="left")
@@ -191,18 +195,30 @@ def quickstart(
                 for c in classes
             ]
             bt.add_row(name, b.name, *cells, _pct(b.agreement))
-        bt.caption = "pred: beats the model assigns to each AAMI class; ref: reference annotations (Q beats left out)."
+        bt.caption = (
+            "pred: beats the model assigns to each AAMI class; ref: reference annotations (Q beats left out)."
+        )
         show(bt)
     if rhythm_rows:
         rt = Table(title="3. Rhythm classification with the shipped record model", title_justify="left")
         for col in ("model", "record", "source", "sec", "prediction", "prob", "reference"):
             rt.add_column(col, justify="right" if col in ("sec", "prob") else "left")
         for name, r in rhythm_rows:
-            rt.add_row(name, r.name, r.source, f"{r.duration_s:.0f}", r.label, f"{r.probability:.2f}", r.reference or "–")
+            rt.add_row(
+                name,
+                r.name,
+                r.source,
+                f"{r.duration_s:.0f}",
+                r.label,
+                f"{r.probability:.2f}",
+                r.reference or "–",
+            )
         show(rt)
     reports: list[Path] = []
     if packages:
-        card = Table(title="4. Shipped models: accuracy × cost (test split of their task)", title_justify="left")
+        card = Table(
+            title="4. Shipped models: accuracy × cost (test split of their task)", title_justify="left"
+        )
         for col in ("model", "task", "metric [95 % CI]", "params", "MACs", "latency ms", "× ResNet latency"):
             card.add_column(col, justify="left" if col in ("model", "task", "metric [95 % CI]") else "right")
         for pkg, s in zip(packages, shipped, strict=True):
@@ -220,14 +236,18 @@ def quickstart(
         from leanecg.evaluate.report import write_report
 
         for result in shipped_results(packages):
-            files = write_report([result], out / result["task"], title=f"LeanECG shipped model: {result['task']}")
+            files = write_report(
+                [result], out / result["task"], title=f"LeanECG shipped model: {result['task']}"
+            )
             reports.append(files["html"])
     else:
         show("No shipped models in this installation (see `leanecg models`).")
     from leanecg.atomic import atomic_open
 
     page = recorder.export_html(inline_styles=True)
-    links = "".join(f"<li><a href='{p.relative_to(out).as_posix()}'>{p.parent.name}</a></li>" for p in reports)
+    links = "".join(
+        f"<li><a href='{p.relative_to(out).as_posix()}'>{p.parent.name}</a></li>" for p in reports
+    )
     if links:
         page = page.replace("</body>", f"<h2>Model reports</h2><ul>{links}</ul></body>")
     out.mkdir(parents=True, exist_ok=True)
@@ -382,7 +402,12 @@ def score_cinc2017(
 
 @app.command()
 def bench(
-    task: Annotated[str, typer.Argument(help="Benchmark task: mitdb-aami or cinc2017.")],
+    task: Annotated[
+        str,
+        typer.Argument(
+            help="Benchmark task: mitdb-aami, cinc2017 or ptbxl-superclass; or a study: leads (reduced-lead sets), labels (label efficiency)."
+        ),
+    ],
     models: Annotated[
         str | None, typer.Option(help="Comma-separated model names (default: the task's set).")
     ] = None,
@@ -433,8 +458,12 @@ def bench(
         sys.stdout.write((out / f"{task}.md").read_text(encoding="utf-8"))
         return
     from leanecg.bench.runner import run_benchmark
+    from leanecg.bench.tasks import TASKS
     from leanecg.data import resolve_data_dir
 
+    if task not in TASKS:
+        have = ", ".join([*TASKS, "leads", "labels"])
+        raise LeanECGError("TASK", f"unknown benchmark task {task!r}; available: {have}")
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     with progress_bar() as bar:
         summary = run_benchmark(
@@ -684,6 +713,7 @@ def export_model(
         markup=False,
     )
 
+
 # ---- anchor: stream (leanecg.deploy.stream) ----
 
 
@@ -706,16 +736,24 @@ def stream(
         ),
     ] = None,
     realtime: Annotated[
-        bool, typer.Option("--realtime", help="Pace the input at its true sampling rate (default: as fast as possible).")
+        bool,
+        typer.Option(
+            "--realtime", help="Pace the input at its true sampling rate (default: as fast as possible)."
+        ),
     ] = False,
-    chunk_s: Annotated[float, typer.Option("--chunk-s", help="Seconds of signal per chunk (one model call each).")] = 10.0,
+    chunk_s: Annotated[
+        float, typer.Option("--chunk-s", help="Seconds of signal per chunk (one model call each).")
+    ] = 10.0,
     fs: FsOpt = None,
     window_s: Annotated[
         float | None,
-        typer.Option("--window-s", help="Record models: window length, s (default: the model's input length)."),
+        typer.Option(
+            "--window-s", help="Record models: window length, s (default: the model's input length)."
+        ),
     ] = None,
     hop_s: Annotated[
-        float | None, typer.Option("--hop-s", help="Record models: window step, s (default: min(10, window)).")
+        float | None,
+        typer.Option("--hop-s", help="Record models: window step, s (default: min(10, window))."),
     ] = None,
     lookahead_s: Annotated[
         float | None,
@@ -726,10 +764,14 @@ def stream(
     ] = None,
     warmup_s: Annotated[
         float,
-        typer.Option("--warmup-s", help="Beat models: hold beats until the running normalisation saw this much signal."),
+        typer.Option(
+            "--warmup-s", help="Beat models: hold beats until the running normalisation saw this much signal."
+        ),
     ] = 10.0,
     events: Annotated[bool, typer.Option("--events/--no-events", help="Print events as they happen.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the latency summary as one JSON object.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the latency summary as one JSON object.")
+    ] = False,
     threads: Annotated[int, typer.Option(help="torch / ONNX Runtime threads (1: one core).")] = 1,
 ) -> None:
     """Classify beats (beat models) or rhythm windows (record models) of a stream online, chunk by chunk."""
@@ -777,13 +819,22 @@ def stream(
                     console.print(ev.text, markup=False, highlight=False)
 
         report = run_stream(clf, src.chunks, realtime=realtime, on_update=on_update)
-    summary = {"source": src.source, "model": pkg.name, "kind": pkg.kind, "chunk_s": chunk_s, **report.latency()}
+    summary = {
+        "source": src.source,
+        "model": pkg.name,
+        "kind": pkg.kind,
+        "chunk_s": chunk_s,
+        **report.latency(),
+    }
     if as_json:
         sys.stdout.write(json.dumps(summary, default=float) + "\n")
     else:
         _render(summary, title=f"stream {src.name} ({'real time' if realtime else 'as fast as possible'})")
     if out is not None:
-        err_console.print(f"wrote {len(report.keys)} {'beats' if pkg.kind == 'beats' else 'windows'} to {out}")
+        err_console.print(
+            f"wrote {len(report.keys)} {'beats' if pkg.kind == 'beats' else 'windows'} to {out}"
+        )
+
 
 # ---- anchor: compress (leanecg.compress) ----
 
@@ -857,6 +908,7 @@ def compress_cmd(
         )
     console.print(table)
     err_console.print(f"card: {out / 'COMPRESS_CARD.md'}; package: {card['files']['package']}", markup=False)
+
 
 # ---- anchor: pretrain (leanecg.ssl) ----
 

@@ -645,11 +645,12 @@ def run_noisy_benchmark(
     progress: Any = None,
     log: Callable[[str], None] = lambda s: None,
 ) -> dict[str, Any]:
-    """Flip 10 / 20 / 40 % of the cinc2017 training labels (seeded, symmetric), then compare test F1 of a
-    model trained on clean labels, on noisy labels, and on labels corrected by
-    :func:`leanecg.train.label_correction.self_learning_correction` (retrained). Writes
-    ``out_dir/noisy_labels.json`` and ``noisy_labels.md`` (seeds of earlier runs with the same settings
-    are kept)."""
+    """Flip a fraction (``config.rates``, default 10 / 20 / 40 %) of the cinc2017 training labels (seeded,
+    symmetric), then compare test F1 of a model trained on clean labels, on noisy labels, and on labels
+    corrected by :func:`leanecg.train.label_correction.self_learning_correction` (retrained). Writes
+    ``out_dir/<stem>.json`` and ``<stem>.md`` (stem from :func:`noisy_results_stem`: ``noisy_labels`` for
+    LightGBM, ``noisy_labels_<model>_w<width>_e<epochs>`` for a zoo model; seeds of earlier runs with the
+    same settings are kept)."""
 
     from leanecg.atomic import write_json
     from leanecg.bench.tasks import get_task
@@ -662,7 +663,8 @@ def run_noisy_benchmark(
 
     config = NoisyConfig() if config is None else config
     out_dir = Path(out_dir)
-    previous = _merge_seeds(out_dir / "noisy_labels.json", "noisy_labels", asdict(config), tiny, config.seeds)
+    stem = noisy_results_stem(config)
+    previous = _merge_seeds(out_dir / f"{stem}.json", "noisy_labels", asdict(config), tiny, config.seeds)
     t0 = time.perf_counter()
     with torch_threads(config.num_threads):
         task = get_task("cinc2017")
@@ -768,9 +770,14 @@ def run_noisy_benchmark(
         row["noise_rate_estimate"] = _mean_sd(
             [e["rounds"][0]["noise_rate_estimate"] for e in rows if "noise_rate_estimate" in e["rounds"][0]]
         )
-        lost = row["f1_clean"]["mean"] - row["f1_noisy"]["mean"]
-        row["recovered_fraction_of_means"] = (
-            (row["f1_corrected"]["mean"] - row["f1_noisy"]["mean"]) / lost if lost > 0 else None
+        row["f1_lost"] = _mean_sd([e["f1_clean"]["value"] - e["f1_noisy"]["value"] for e in rows])
+        row["f1_gain"] = _mean_sd([e["f1_corrected"]["value"] - e["f1_noisy"]["value"] for e in rows])
+        row.update(
+            recovery_of_means(
+                [[e[k]["value"] for e in rows] for k in ("f1_clean", "f1_noisy", "f1_corrected")],
+                n_boot=config.n_boot,
+                seed=0,
+            )
         )
         summary.append(row)
     doc = {
@@ -786,9 +793,59 @@ def run_noisy_benchmark(
         "entries": entries,
         "provenance": collect_provenance(seed=int(config.seeds[0]), config=asdict(config)),
     }
-    write_json(out_dir / "noisy_labels.json", doc)
-    _write_noisy_md(doc, out_dir / "noisy_labels.md")
+    write_json(out_dir / f"{stem}.json", doc)
+    _write_noisy_md(doc, out_dir / f"{stem}.md")
     return doc
+
+
+def noisy_results_stem(config: NoisyConfig) -> str:
+    """File stem of the noisy-label study's results: ``noisy_labels`` for the default model (LightGBM),
+    ``noisy_labels_<model>`` for another classic model and ``noisy_labels_<model>_w<width>_e<epochs>`` for a
+    zoo model, so studies of different models and training lengths never overwrite each other."""
+    from leanecg.models.classic import list_classic_models
+
+    if config.model == NoisyConfig.model:
+        return "noisy_labels"
+    if config.model in list_classic_models():
+        return f"noisy_labels_{config.model}"
+    return f"noisy_labels_{config.model}_w{config.width:g}_e{config.epochs}"
+
+
+def recovery_of_means(f1: Sequence[Sequence[float]], *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Share of the F1 lost to noise that correction recovers, ``(mean(corrected) - mean(noisy)) /
+    (mean(clean) - mean(noisy))`` over seeds, with a 95 % percentile bootstrap CI over the seeds.
+
+    Args:
+        f1: ``[clean, noisy, corrected]``, each the test F1 of every seed (same seed order, paired).
+        n_boot: bootstrap resamples of the seeds (with replacement, pairs kept together).
+        seed: bootstrap seed.
+
+    Returns:
+        ``recovered_fraction_of_means`` (``None`` when the noisy mean is not below the clean mean),
+        ``recovered_ci95_seeds`` (``[low, high]``, ``None`` with fewer than 3 seeds) and
+        ``recovered_boot_undefined`` (share of resamples that lost no F1 and were left out).
+    """
+    clean, noisy, corrected = (np.asarray(v, dtype=float) for v in f1)
+    if not clean.size == noisy.size == corrected.size:
+        raise LeanECGError("f1", "clean, noisy and corrected need one F1 per seed each")
+
+    def ratio(idx: np.ndarray) -> float | None:
+        lost = clean[idx].mean() - noisy[idx].mean()
+        return float((corrected[idx].mean() - noisy[idx].mean()) / lost) if lost > 0 else None
+
+    out: dict[str, Any] = {
+        "recovered_fraction_of_means": ratio(np.arange(clean.size)) if clean.size else None,
+        "recovered_ci95_seeds": None,
+        "recovered_boot_undefined": None,
+    }
+    if clean.size >= 3:
+        rng = np.random.default_rng([int(seed), 6060])
+        draws = [ratio(rng.integers(0, clean.size, clean.size)) for _ in range(int(n_boot))]
+        ok = np.asarray([d for d in draws if d is not None], dtype=float)
+        out["recovered_boot_undefined"] = 1.0 - ok.size / len(draws)
+        if ok.size:
+            out["recovered_ci95_seeds"] = [float(x) for x in np.percentile(ok, [2.5, 97.5])]
+    return out
 
 
 def _features(split: Any) -> np.ndarray:
@@ -844,6 +901,7 @@ def _fmt_ms(d: dict[str, Any], pct: bool = False) -> str:
 
 def _write_noisy_md(doc: dict[str, Any], path: Path) -> None:
     from leanecg.atomic import atomic_open
+    from leanecg.models.classic import list_classic_models
 
     cfg = doc["config"]
     lines = ["# Noisy labels on cinc2017: self-learning label correction (test F1, mean ± sd over seeds)", ""]
@@ -860,26 +918,63 @@ def _write_noisy_md(doc: dict[str, Any], path: Path) -> None:
             f"re-label threshold {cfg['threshold']}, agreement `{cfg['agreement']}`, records whose own label has "
             f"out-of-fold probability < {cfg['drop_below']} left out of the retraining"
         )
+    defaults = NoisyConfig()
+    options = [f"--seeds {' '.join(map(str, cfg['seeds']))}"]
+    for key, flag in (
+        ("model", "--model"),
+        ("width", "--width"),
+        ("epochs", "--epochs"),
+        ("batch_size", "--batch-size"),
+        ("crop_s", "--crop-s"),
+    ):
+        if cfg.get(key, getattr(defaults, key)) != getattr(defaults, key):
+            options.append(f"{flag} {cfg[key]}")
+    if tuple(cfg["rates"]) != defaults.rates:
+        options.append("--rates " + " ".join(str(r) for r in cfg["rates"]))
+    if cfg["model"] in list_classic_models():
+        model = f"Model `{cfg['model']}` on the 79 handcrafted record features"
+    else:
+        model = (
+            f"Model `{cfg['model']}` (width {cfg['width']}) on the 150 Hz signals, {cfg['epochs']} epochs, "
+            f"batch {cfg['batch_size']}, lr {cfg['lr']}, {cfg['crop_s']} s random crops, "
+            f"{cfg['num_threads']} thread(s)"
+        )
     lines += [
-        f"Command: `.venv/bin/python benchmarks/noisy_labels_cinc2017.py --data-dir ../shared/data --seeds "
-        f"{' '.join(map(str, cfg['seeds']))}`",
+        "Command: `.venv/bin/python benchmarks/noisy_labels_cinc2017.py --data-dir ../shared/data "
+        + " ".join(options)
+        + "` (seeds can be run in separate invocations; they merge when the other settings match)",
         "",
-        f"Model `{cfg['model']}` on the 79 handcrafted record features, seeds {cfg['seeds']}, "
+        f"{model}, seeds {cfg['seeds']}, "
         f"{cfg['n_folds']}-fold out-of-fold predictions (averaged over {cfg.get('n_repeats', 1)} fold split(s)), "
         f"{rule}, {cfg['rounds']} round(s). All settings were fixed before the test run. "
         "Recovered = (corrected - noisy) / (clean - noisy): per seed (unstable when a seed's noisy model "
-        "loses little) and of the seed means.",
+        "loses little) and of the seed means, with a 95 % bootstrap CI over the seeds (seeds resampled with "
+        "their clean / noisy / corrected F1 kept together; the 450 test records are the same for every seed, "
+        "so this CI does not cover test-set sampling).",
         "",
-        "| flipped | clean F1 | noisy F1 | corrected F1 | recovered (mean of seeds) | recovered (of means) "
-        "| label error before -> after (%) | re-label precision (%) | flips fixed (%) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| flipped | clean F1 | noisy F1 | corrected F1 | lost (clean - noisy) | gained (corrected - noisy) "
+        "| recovered (mean of seeds) | recovered (of means) [95 % CI over seeds] |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in doc["summary"]:
         rof = r["recovered_fraction_of_means"]
+        ci = r.get("recovered_ci95_seeds")
+        rec = "-" if rof is None else f"{rof:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
         lines.append(
             f"| {r['flip_rate']:.0%} | {_fmt_ms(r['f1_clean'])} | {_fmt_ms(r['f1_noisy'])} | "
-            f"{_fmt_ms(r['f1_corrected'])} | {_fmt_ms(r['recovered_fraction'])} | "
-            f"{'-' if rof is None else f'{rof:.2f}'} | {_fmt_ms(r['label_error_before'], True)} -> "
+            f"{_fmt_ms(r['f1_corrected'])} | {_fmt_ms(r.get('f1_lost', {}))} | {_fmt_ms(r.get('f1_gain', {}))} | "
+            f"{_fmt_ms(r['recovered_fraction'])} | {rec} |"
+        )
+    lines += [
+        "",
+        "Labels before and after the correction (%):",
+        "",
+        "| flipped | label error before -> after | re-label precision | flips fixed |",
+        "|---|---|---|---|",
+    ]
+    for r in doc["summary"]:
+        lines.append(
+            f"| {r['flip_rate']:.0%} | {_fmt_ms(r['label_error_before'], True)} -> "
             f"{_fmt_ms(r['label_error_after'], True)} | {_fmt_ms(r['relabel_precision'], True)} | "
             f"{_fmt_ms(r['flips_fixed'], True)} |"
         )

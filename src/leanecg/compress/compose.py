@@ -354,6 +354,9 @@ def compress_package(
         "fine_tune": cfg(lr).to_dict(),
         "distill": {"teacher": teacher.name, "temperature": temperature, "alpha": alpha} if teacher else None,
         "seconds": time.perf_counter() - t_start,
+        "command": _equivalent_command(
+            model, out_dir, distill_from, prune, quantize, data_dir, epochs, seed, max_train_seconds
+        ),
         "provenance": provenance,
     }
     from leanecg.atomic import atomic_open, write_json
@@ -464,6 +467,38 @@ def _fmt(v: Any, spec: str) -> str:
     return format(v, spec)
 
 
+def _equivalent_command(
+    model: str | Path,
+    out_dir: Path,
+    distill_from: str | None,
+    prune: float | None,
+    quantize: str | None,
+    data_dir: str | Path | None,
+    epochs: int | None,
+    seed: int,
+    max_train_seconds: float | None,
+) -> str:
+    """The ``leanecg compress`` command line that reproduces a :func:`compress_package` call (the CLI has
+    no ``--lr``: calls with another learning rate are reproduced through the API)."""
+    import shlex
+
+    args = ["leanecg", "compress", str(model)]
+    options: list[tuple[str, Any]] = [
+        ("--distill-from", distill_from),
+        ("--prune", prune),
+        ("--quantize", quantize),
+        ("--epochs", epochs),
+        ("--seed", seed or None),
+        ("--max-train-seconds", max_train_seconds),
+        ("--data-dir", data_dir),
+        ("--out", out_dir),
+    ]
+    for flag, value in options:
+        if value is not None:
+            args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    return shlex.join(args)
+
+
 def card_markdown(card: dict[str, Any]) -> str:
     """``COMPRESS_CARD.md``: the before/after table and the steps."""
     pm = card["primary_metric"]
@@ -511,4 +546,6 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"Fine-tune recipe: {card['fine_tune']['epochs']} epochs max, lr {card['fine_tune']['lr']:g}; total {card['seconds']:.0f} s.",
         "",
     ]
+    if card.get("command"):
+        lines += [f"Command: `{card['command']}`", ""]
     return "\n".join(lines)
