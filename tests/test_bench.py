@@ -187,6 +187,6 @@ def test_mitdb_beat_augmentation_scales_rr_seconds_and_shifts_windows() -> None:
     )
     assert torch.isfinite(loss)
     task = MitdbAamiTask()
+    assert task.batch_loss(0) is None  # off by default: the trainer's plain loss
+    task.rr_scale, task.max_shift = 0.5, 3
     assert task.batch_loss(0) is not None
-    task.rr_scale, task.max_shift = 0, 0
-    assert task.batch_loss(0) is None  # no augmentation: the trainer's plain loss
