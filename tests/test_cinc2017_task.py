@@ -167,7 +167,7 @@ def test_predict_bad_input_names_the_path(tmp_path: Path) -> None:
     assert proc.stderr.startswith("error: ")
 
 
-SHIPPED = Path(__file__).resolve().parent.parent / "src" / "leanecg" / "zoo" / "cinc2017" / "wide_deep_lite"
+SHIPPED = Path(__file__).resolve().parent.parent / "src" / "leanecg" / "zoo" / "cinc2017"
 
 
 @pytest.mark.skipif(

@@ -931,7 +931,6 @@ def pretrain(
     tiny: Annotated[bool, typer.Option(help="Smoke run on a few records (not a result).")] = False,
 ) -> None:
     """Contrastive self-supervised pretraining (SimCLR / CLOCS) of a model's encoder on unlabelled records."""
-    from leanecg.data import resolve_data_dir
     from leanecg.ssl.pretrain import pretrain_encoder
 
     if threads < 1:
@@ -940,7 +939,7 @@ def pretrain(
         meta = pretrain_encoder(
             method,
             dataset,
-            resolve_data_dir(data_dir),
+            data_dir,
             out,
             model_name=model,
             width=width,

@@ -528,7 +528,7 @@ def _pipeline_150() -> Any:
 def pretrain_encoder(
     method: str,
     dataset: str,
-    data_dir: str | Path,
+    data_dir: str | Path | None,
     out_dir: str | Path,
     *,
     model_name: str = "litenet",
@@ -543,8 +543,11 @@ def pretrain_encoder(
 ) -> dict[str, Any]:
     """What ``leanecg pretrain`` does: load the unlabelled training records, pretrain, save the encoder.
 
+    ``data_dir``: the folder holding the dataset (``None``: ``$LEANECG_DATA``, else the user cache); it is
+    resolved after the arguments are checked, so a wrong method is reported even without data.
     Returns the sidecar written to ``out_dir/encoder.json`` (with data description and provenance).
     """
+    from leanecg.data import resolve_data_dir
     from leanecg.models.registry import build_model
     from leanecg.provenance import collect_provenance
 
@@ -569,7 +572,7 @@ def pretrain_encoder(
         num_threads=num_threads,
         max_train_seconds=max_train_seconds,
     )
-    split, fs, info = load_unlabelled(dataset, data_dir, tiny=tiny, progress=progress)
+    split, fs, info = load_unlabelled(dataset, resolve_data_dir(data_dir), tiny=tiny, progress=progress)
     seed_everything(seed)
     model = build_model(
         model_name, n_leads=encoder_input_leads(method, split.n_leads), n_classes=2, width=width
