@@ -24,10 +24,12 @@ Threads: one everywhere (BLAS/OpenMP pools set before NumPy is imported, ``torch
 Usage::
 
     python benchmarks/stream_mitdb.py --data-dir ../shared/data [--model mitdb-aami] [--records DS2]
-        [--chunk-s 10] [--repeats 3] [--out-dir benchmarks/results] [--name stream_mitdb]
+        [--chunk-s 10] [--backend auto] [--repeats 3] [--out-dir benchmarks/results] [--name stream_mitdb]
 
 ``--model`` is a shipped model name, a package folder or an exported ``.onnx`` file (ONNX Runtime, one
-thread); ``--records`` is ``DS2``, ``DS1``, ``all`` or a
+thread); ``--backend`` is the stream's network runtime (:func:`leanecg.deploy.stream.stream_backend`:
+``auto`` runs a torch model through ONNX Runtime when it is installed, exported once at start-up; the
+offline reference always runs the package's own runtime); ``--records`` is ``DS2``, ``DS1``, ``all`` or a
 comma-separated list. Writes ``NAME.json`` and ``NAME.md`` to ``--out-dir``.
 """
 
@@ -80,18 +82,18 @@ def rss_bytes() -> int | None:
         return None
 
 
-def online_run(pkg: Any, record: Any, chunk_s: float) -> Any:
+def online_run(pkg: Any, record: Any, chunk_s: float, backend: Any) -> Any:
     from leanecg.deploy.stream import StreamClassifier, record_chunks, run_stream
 
-    clf = StreamClassifier(pkg, record.fs, record.leads, name=record.name)
+    clf = StreamClassifier(pkg, record.fs, record.leads, name=record.name, backend=backend)
     return run_stream(clf, record_chunks(record, chunk_s))
 
 
-def memory_run(pkg: Any, record: Any, chunk_s: float, warm_s: float) -> dict[str, Any]:
+def memory_run(pkg: Any, record: Any, chunk_s: float, warm_s: float, backend: Any) -> dict[str, Any]:
     """Peak traced (Python) memory and RSS per chunk: the first ``warm_s`` seconds vs the rest."""
     from leanecg.deploy.stream import StreamClassifier, record_chunks
 
-    clf = StreamClassifier(pkg, record.fs, record.leads, name=record.name)
+    clf = StreamClassifier(pkg, record.fs, record.leads, name=record.name, backend=backend)
     traced: list[tuple[float, int]] = []
     rss: list[tuple[float, int]] = []
     tracemalloc.start()
@@ -130,7 +132,7 @@ def memory_run(pkg: Any, record: Any, chunk_s: float, warm_s: float) -> dict[str
     }
 
 
-def run_record(pkg: Any, folder: Path, name: str, args: argparse.Namespace) -> dict[str, Any]:
+def run_record(pkg: Any, folder: Path, name: str, args: argparse.Namespace, backend: Any) -> dict[str, Any]:
     from leanecg.data import load_record
     from leanecg.deploy.stream import beat_agreement
 
@@ -139,7 +141,7 @@ def run_record(pkg: Any, folder: Path, name: str, args: argparse.Namespace) -> d
     t0 = time.perf_counter()
     offline = pkg.predict_beats(record)
     offline_s = time.perf_counter() - t0
-    reports = [online_run(pkg, record, args.chunk_s) for _ in range(args.repeats)]
+    reports = [online_run(pkg, record, args.chunk_s, backend) for _ in range(args.repeats)]
     order = sorted(range(len(reports)), key=lambda k: reports[k].processing_s)
     median = reports[order[len(order) // 2]]
     ag = beat_agreement(offline.samples, offline.labels, median.keys, median.labels, record.fs)
@@ -165,7 +167,7 @@ def run_record(pkg: Any, folder: Path, name: str, args: argparse.Namespace) -> d
         "online_non_normal": sum(1 for label in median.labels if label != "N"),
         "offline_non_normal": sum(1 for label in offline.labels if label != "N"),
     }
-    row.update(memory_run(pkg, record, args.chunk_s, args.memory_warm_s))
+    row.update(memory_run(pkg, record, args.chunk_s, args.memory_warm_s, backend))
     return row
 
 
@@ -198,14 +200,17 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    s, a = result["summary"], result["args"]
+    s, a, b = result["summary"], result["args"], result["backend"]
     prov = result["provenance"]
     lines = [
         "# Streaming beat classification on MIT-BIH (`leanecg stream`)",
         "",
         f"Model `{result['model']['name']}` ({result['model']['path']}), records {a['records']}, "
         f"chunks of {a['chunk_s']:g} s, {a['repeats']} timed repeats per record (median), one thread. "
-        f"Machine load (1-min average) at the start: {prov.get('load_average_1m')}.",
+        f"Machine load (1-min average) at the start: {prov.get('load_average_1m')}, at the end: "
+        f"{result.get('load_average_1m_end')}.",
+        f"Network runtime online: {b['stream_runtime']} (`--backend {b['requested']}`; start-up "
+        f"{b['startup_s']:.1f} s, once, excluded from the real-time factor); offline: {b['offline_runtime']}.",
         f"Preprocessing look-ahead: {result['rows'][0]['preprocess_delay_s']:.2f} s "
         "(zero-phase filters emulated to float32 resolution).",
         "",
@@ -264,6 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--records", default="DS2", help="DS2, DS1, all, or a comma-separated list")
     ap.add_argument("--chunk-s", type=float, default=10.0)
+    ap.add_argument(
+        "--backend",
+        default="auto",
+        help="stream network runtime: auto, torch or onnx (leanecg stream --backend); offline stays torch",
+    )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--memory-warm-s", type=float, default=300.0)
     ap.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")
@@ -295,9 +305,15 @@ def main(argv: list[str] | None = None) -> int:
         pkg = load_model_package(resolve_model(args.model))
     if pkg.kind != "beats":
         raise LeanECGError("--model", f"{args.model} classifies records; this benchmark needs a beat model")
+    from leanecg.deploy.stream import stream_backend
+
+    t0 = time.perf_counter()
+    backend = stream_backend(pkg, args.backend, threads=1)  # start-up: once, excluded from the RTF
+    startup_s = time.perf_counter() - t0
+    print(f"stream backend {backend.runtime} (start-up {startup_s:.1f} s)", file=sys.stderr)
     rows = []
     for name in record_list(args.records):
-        row = run_record(pkg, folder, name, args)
+        row = run_record(pkg, folder, name, args, backend)
         rows.append(row)
         print(
             f"{name}: detect {100 * row['detection_agreement']:.2f} % label {100 * row['label_agreement']:.2f} % "
@@ -318,6 +334,13 @@ def main(argv: list[str] | None = None) -> int:
             "path": str(args.model),
             "tiny": bool(pkg.meta.get("data", {}).get("tiny")),
         },
+        "backend": {
+            "requested": args.backend,
+            "stream_runtime": backend.runtime,
+            "offline_runtime": pkg.backend.runtime,
+            "startup_s": startup_s,
+        },
+        "load_average_1m_end": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "summary": summarise(rows),
         "rows": rows,
         "provenance": prov,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +213,62 @@ def test_online_beat_inputs_are_the_causal_offline_inputs(pkgs: dict[str, Path])
     np.testing.assert_allclose(rep.probs, off.probs, atol=1e-5)
 
 
+@pytest.mark.parametrize("history", [1, 7, 8, 64])
+def test_causal_templates_equal_beat_templates_on_any_chunking(history: int) -> None:
+    """The batched running medians are exactly ``beat_templates(..., causal=True)`` (ties included),
+    whatever the chunk sizes (single beats, several, more than one sorted block)."""
+    from leanecg.deploy.stream import _CausalTemplates
+    from leanecg.signal.beats import beat_templates
+
+    rng = np.random.default_rng(history)
+    w = np.round(rng.standard_normal((300, 23)), 1)  # coarse values: many ties
+    ref = beat_templates(w, causal=True, history=history)
+    sizes = [1, 1, 3, 0, 5, 2, 70, 1, 17, 150, 50]
+    assert sum(sizes) == len(w)
+    temps = _CausalTemplates(history)
+    edges = np.cumsum([0, *sizes])
+    got = np.concatenate([temps.next(w[a:b]) for a, b in itertools.pairwise(edges)])
+    np.testing.assert_array_equal(got, ref)
+    assert len(temps) == history
+
+
+def test_stream_backend_choices(pkgs: dict[str, Path]) -> None:
+    import dataclasses
+
+    from leanecg.deploy.stream import stream_backend
+
+    pkg = _load(pkgs["beat_exact"])
+    assert stream_backend(pkg, "torch") is pkg.backend
+    with pytest.raises(LeanECGError, match="unknown backend") as err:
+        stream_backend(pkg, "tpu")
+    assert err.value.path == "--backend"
+
+    class _Ort:
+        runtime = "onnxruntime"
+
+    exported = dataclasses.replace(pkg, backend=_Ort())
+    assert stream_backend(exported, "auto") is exported.backend
+    assert stream_backend(exported, "onnx") is exported.backend
+    with pytest.raises(LeanECGError, match="no torch network"):
+        stream_backend(exported, "torch")
+
+
+@pytest.mark.slow
+def test_onnx_backend_gives_the_torch_labels(pkgs: dict[str, Path]) -> None:
+    """``backend="onnx"`` exports the torch package at start-up; the stream's beats stay the offline ones."""
+    pytest.importorskip("onnxruntime")
+    from leanecg.deploy.stream import stream_backend
+
+    pkg = _load(pkgs["beat_templates"])
+    rec = _ecg(60.0, seed=9)
+    off = pkg.predict_beats(rec)
+    rep = _stream(pkg, rec, 5.0, backend=stream_backend(pkg, "onnx"))
+    assert rep.runtime == "onnxruntime" and _stream(pkg, rec, 5.0).runtime == "torch"
+    np.testing.assert_array_equal(np.asarray(rep.keys), off.samples)
+    assert rep.labels == off.labels
+    np.testing.assert_allclose(rep.probs, off.probs, atol=1e-4)
+
+
 def test_beats_with_record_level_zscore_same_detections(pkgs: dict[str, Path]) -> None:
     pkg = _load(pkgs["beat"])
     rec = _ecg(120.0, seed=5)
@@ -408,7 +465,13 @@ def test_cli_stream_writes_the_beats_csv_format(pkgs: dict[str, Path], tmp_path:
 
     offline = _load(pkgs["beat"]).predict_beats(load_record(tmp_path / "rec.csv", fs=360.0))
     beat_model = str(pkgs["beat"])
-    args = ["stream", "rec.csv", "--model", beat_model, *"--out on.csv --fs 360 --json --chunk-s 2".split()]
+    args = [
+        "stream",
+        "rec.csv",
+        "--model",
+        beat_model,
+        *"--out on.csv --fs 360 --json --chunk-s 2 --backend torch".split(),
+    ]
     proc = run_cli(args, tmp_path)
     assert proc.returncode == 0, proc.stderr
     on = _read(tmp_path / "on.csv")
@@ -419,10 +482,23 @@ def test_cli_stream_writes_the_beats_csv_format(pkgs: dict[str, Path], tmp_path:
     summary = json.loads(proc.stdout)
     assert summary["rows"] == len(on) - 1 and summary["realtime_factor"] > 0
     assert summary["chunk_ms_p95"] >= summary["chunk_ms_median"] > 0
+    assert summary["backend"] == "torch"
     # stdin: the same samples as text give the same beats
     text = "II\n" + "\n".join(f"{v:.6f}" for v in rec.signal[:, 0])
     proc = run_cli(
-        ["stream", "-", "--model", str(pkgs["beat"]), "--fs", "360", "--out", "in.csv", "--no-events"],
+        [
+            "stream",
+            "-",
+            "--model",
+            str(pkgs["beat"]),
+            "--fs",
+            "360",
+            "--out",
+            "in.csv",
+            "--no-events",
+            "--backend",
+            "torch",
+        ],
         tmp_path,
         stdin=text,
     )
@@ -436,7 +512,13 @@ def test_cli_stream_windows_csv(pkgs: dict[str, Path], tmp_path: Path) -> None:
     rec = _ecg(45.0, fs=300.0, leads=("ECG",))
     rec.name = "A7"
     write_csv(rec, tmp_path / "A7.csv")
-    args = ["stream", "A7.csv", "--model", str(pkgs["record"]), *"--out w.csv --fs 300 --window-s 20".split()]
+    args = [
+        "stream",
+        "A7.csv",
+        "--model",
+        str(pkgs["record"]),
+        *"--out w.csv --fs 300 --window-s 20 --backend torch".split(),
+    ]
     proc = run_cli(args, tmp_path)
     assert proc.returncode == 0, proc.stderr
     rows = _read(tmp_path / "w.csv")
@@ -463,6 +545,10 @@ def test_cli_stream_errors(pkgs: dict[str, Path], tmp_path: Path) -> None:
     assert err.value.path == "--window-s"
     model = str(pkgs["beat"])
     _one_line_error(
-        run_cli(["stream", "-", "--model", model, "--fs", "360"], tmp_path, stdin="II\n0.1\nabc\n"),
+        run_cli(
+            ["stream", "-", "--model", model, "--fs", "360", "--backend", "torch"],
+            tmp_path,
+            stdin="II\n0.1\nabc\n",
+        ),
         "error: -: line 3",
     )

@@ -61,10 +61,16 @@ returns the rows, the events and the latency statistics (:class:`StreamReport`):
 time, detection delay (stream time between a beat / window end and the chunk that emitted it) and the
 real-time factor. Chunk sources: :func:`record_chunks` (a loaded record, cut strictly chunk-wise) and
 :func:`text_chunks` (one sample per line, comma-separated leads, e.g. stdin).
+
+Runtime: :func:`stream_backend` picks what runs the network (``leanecg stream --backend``): the package's
+torch model, or ONNX Runtime on the package exported once at start-up (``auto`` when onnxruntime is
+installed) -- the same labels as ``leanecg beats`` on all 22 MIT-BIH DS2 records
+(``benchmarks/results/stream_mitdb.md``) at ~0.7 ms less per chunk.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import re
@@ -88,17 +94,18 @@ from leanecg.signal.beats import (
     template_features,
     template_features_against,
 )
-from leanecg.signal.leads import canonical_lead_name, is_standard_lead, select_leads
+from leanecg.signal.leads import canonical_lead_name, is_standard_lead, lead_index, select_leads
 from leanecg.signal.pipeline import Pipeline
 from leanecg.signal.resample import resample_indices, resample_ratio
 from leanecg.signal.rpeaks import StreamingRPeakDetector
 
 if TYPE_CHECKING:
     from leanecg.data.record import Record
-    from leanecg.deploy.package import ModelPackage
+    from leanecg.deploy.package import InferenceBackend, ModelPackage
 
 __all__ = [
     "DEFAULT_TOLERANCE",
+    "STREAM_BACKENDS",
     "StreamClassifier",
     "StreamEvent",
     "StreamReport",
@@ -110,6 +117,7 @@ __all__ = [
     "open_source",
     "record_chunks",
     "run_stream",
+    "stream_backend",
     "text_chunks",
 ]
 
@@ -124,6 +132,8 @@ RECORD_OPS = ("zscore", "minmax", "robust", "fixed_length")
 #: How events name classes (presentation only; other labels are shown as they are).
 BEAT_EVENT_NAMES = {"V": "PVC", "S": "SVEB", "F": "Fusion beat", "Q": "Unclassifiable beat"}
 RHYTHM_EVENT_NAMES = {"A": "AF", "O": "Other rhythm", "~": "Noise"}
+#: Runtimes a stream can run the network with (:func:`stream_backend`, ``leanecg stream --backend``).
+STREAM_BACKENDS = ("auto", "torch", "onnx")
 
 
 def format_time(seconds: float, decimals: int = 1) -> str:
@@ -155,11 +165,20 @@ class _LeadStage:
         self.leads = [canonical_lead_name(w if isinstance(w, str) else leads[w]) for w in self.wanted]
         self.n_leads = len(self.wanted)
         self.lookahead = 0
+        self.cols: list[int] | None = None
         self.process(np.zeros((1, len(leads))))  # a lead the stream lacks is an error now, not mid-stream
+        # every wanted lead is a column of the stream: a plain column pick per chunk (what select_leads
+        # does for them), without resolving the names again
+        try:
+            self.cols = [lead_index(leads, w, source) for w in self.wanted]
+        except LeanECGError:
+            self.cols = None
 
     def process(self, x: np.ndarray) -> np.ndarray:
         if x.shape[0] == 0:
             return _empty(self.n_leads)
+        if self.cols is not None:
+            return x[:, self.cols]
         y, mask = select_leads(x, self.leads_in, self.wanted, missing=self.missing, source=self.source)
         if not mask.all():
             lost = [str(w) for w, m in zip(self.wanted, mask, strict=True) if not m]
@@ -593,58 +612,53 @@ class _RunningNorm:
 # ------------------------------------------------------------------------------------ beat templates
 
 
-class _SlidingMedian:
-    """Element-wise median of the last ``size`` arrays pushed (all of one shape), updated in O(size) per
-    element and push instead of a fresh O(size log size) median per beat.
+class _CausalTemplates:
+    """The causal beat templates of a stream, exactly :func:`~leanecg.signal.beats.beat_templates` with
+    ``causal=True`` on the stream's windows so far, on any chunking: beat ``i``'s template is the
+    sample-wise median of the ``history`` beats before it (fewer at the stream's start; the first beat
+    is its own template).
 
-    Each element's history is kept sorted (rows of :attr:`sorted`): a push removes the oldest value
-    (once ``size`` are held) and inserts the new one at its rank. The median of ``n`` sorted values is
-    the middle one, or the mean ``(a + b) / 2`` of the two middle ones for even ``n`` -- exactly
-    ``np.median`` of the same values (which averages the same two order statistics).
+    All beats of a chunk are done at once: once ``history`` beats are held, the windows of up to
+    :attr:`BLOCK` consecutive beats are rows of one sliding-window view ``(n_samples, k, history)``,
+    sorted in one ``np.sort`` call (vectorised, ~25 us per beat of 126 samples x 64 beats on MIT-BIH
+    instead of ~120 us for one sorted-history update per beat); the median is the middle value, or the
+    mean ``(a + b) / 2`` of the two middle ones for an even count -- the order statistics ``np.median``
+    averages, so the values are identical. The stream's first ``history`` beats use ``np.median`` as
+    offline. Only the last ``history`` windows are kept.
     """
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.sorted: np.ndarray | None = None  # (n_elements, n_held), each row ascending
-        self.held: deque[np.ndarray] = deque()  # flattened arrays, oldest first
-        self.shape: tuple[int, ...] = ()
+    #: Most beats per sorted block (bounds the transient copy to ``BLOCK * history * n_samples`` floats).
+    BLOCK = 64
+
+    def __init__(self, history: int) -> None:
+        self.history = int(history)
+        self.held: np.ndarray | None = None  # (n_held <= history, n_samples), oldest first
 
     def __len__(self) -> int:
-        return len(self.held)
+        return 0 if self.held is None else int(self.held.shape[0])
 
-    def median(self) -> np.ndarray:
-        """Median of the arrays held (at least one), float64 of their shape."""
-        assert self.sorted is not None and self.held
-        s, n = self.sorted, self.sorted.shape[1]
-        mid = s[:, n // 2] if n % 2 else (s[:, n // 2 - 1] + s[:, n // 2]) / 2
-        return mid.reshape(self.shape)
-
-    def push(self, a: np.ndarray) -> None:
-        """Add ``a`` as the newest array (dropping the oldest when ``size`` are held)."""
-        v = np.asarray(a, dtype=np.float64).ravel()
-        if self.sorted is None:
-            self.shape, self.sorted = a.shape, v[:, None].copy()
-            self.held.append(v)
-            return
-        s = self.sorted
-        m, n = s.shape
-        below = np.count_nonzero(s < v[:, None], axis=1)  # rank of v among the held values
-        if len(self.held) < self.size:  # insert v at its rank: n + 1 values
-            idx = np.arange(n + 1)
-            src = idx - (idx > below[:, None])
-        else:  # drop the oldest value (its first occurrence), insert v at its rank among the rest
-            old = self.held.popleft()
-            gone = np.count_nonzero(s < old[:, None], axis=1)
-            below -= old < v
-            idx = np.arange(n)
-            src = idx - (idx > below[:, None])  # index into the values without the dropped one
-            src += src >= gone[:, None]
-        np.minimum(src, n - 1, out=src)  # (the slot of v, overwritten below)
-        rows = np.arange(m)
-        out = s.ravel()[src + (rows * n)[:, None]]  # = np.take_along_axis(s, src, axis=1)
-        out[rows, below] = v
-        self.sorted = out
-        self.held.append(v)
+    def next(self, windows: np.ndarray) -> np.ndarray:
+        """Templates float64 ``(k, n_samples)`` of the next ``k`` beats' windows ``(k, n_samples)``
+        (time order), which then join the history."""
+        w = np.asarray(windows, dtype=np.float64)
+        k, h = w.shape[0], self.history
+        if k == 0:
+            return w.copy()
+        u = w if self.held is None else np.concatenate((self.held, w))
+        m = u.shape[0] - k  # beats held before this call
+        out = np.empty_like(w)
+        full = min(k, max(0, h - m))  # beats with fewer than `history` beats before them
+        for i in range(full):
+            out[i] = u[0] if m + i == 0 else np.median(u[: m + i], axis=0)
+        for a in range(full, k, self.BLOCK):
+            b = min(k, a + self.BLOCK)
+            # beat i's previous windows are u[m + i - h : m + i]: rows a..b-1 share one sliding view
+            seg = np.ascontiguousarray(u[m + a - h : m + b - 1].T)  # (n_samples, h + b - a - 1)
+            s = np.sort(np.lib.stride_tricks.sliding_window_view(seg, h, axis=1), axis=-1)
+            mid = s[:, :, h // 2] if h % 2 else (s[:, :, h // 2 - 1] + s[:, :, h // 2]) / 2
+            out[a:b] = mid.T
+        self.held = u[-h:].copy()
+        return out
 
 
 # ----------------------------------------------------------------------------------------- results
@@ -691,6 +705,66 @@ class StreamUpdate:
         return len(self.keys)
 
 
+# ---------------------------------------------------------------------------------------- backend
+
+
+def stream_backend(pkg: ModelPackage, backend: str = "auto", *, threads: int = 1) -> InferenceBackend:
+    """The runtime a stream runs ``pkg``'s network with (pass it as ``StreamClassifier(backend=...)``).
+
+    Args:
+        pkg: a loaded model package (a torch package folder or an exported ``.onnx`` file).
+        backend: ``"torch"``: the package's torch model (as ``leanecg beats`` / ``predict`` run it).
+            ``"onnx"``: ONNX Runtime; a torch package is exported in fp32 once, here, with
+            :func:`~leanecg.deploy.onnx.export_onnx` (which refuses an export whose probabilities differ
+            from the torch model's by more than its fp32 tolerance) into a temporary folder and loaded
+            into memory -- a start-up cost (5-17 s for BeatNet on one core; see
+            ``benchmarks/results/stream_mitdb.md``) that buys ~0.7 ms less per model call. ``"auto"``:
+            an exported package's own runtime; for a torch package ``"onnx"`` when ``onnxruntime`` and the
+            ONNX exporter are installed (and the export succeeds), else ``"torch"``.
+        threads: ONNX Runtime intra-op threads (the torch thread count is the caller's
+            ``torch.set_num_threads``).
+
+    Returns:
+        The backend (``runtime`` says which: ``"torch"`` or ``"onnxruntime"``).
+
+    Raises:
+        LeanECGError: an unknown ``backend``; ``"torch"`` for an exported ``.onnx`` package; ``"onnx"``
+        when ONNX Runtime or the exporter is missing or the export fails.
+    """
+    if backend not in STREAM_BACKENDS:
+        raise LeanECGError(
+            "--backend", f"unknown backend {backend!r}; use one of {', '.join(STREAM_BACKENDS)}"
+        )
+    own = pkg.backend
+    if backend == "torch" or own.runtime != "torch":
+        if backend == "torch" and own.runtime != "torch":
+            raise LeanECGError(
+                "--backend", f"model {pkg.name} is an exported {own.runtime} model; it has no torch network"
+            )
+        return own
+    try:
+        import onnxruntime  # noqa: F401
+
+        from leanecg.deploy.onnx import export_onnx
+        from leanecg.deploy.ort_runtime import OrtBackend, ort_session
+    except ImportError as exc:
+        if backend == "auto":
+            return own
+        raise LeanECGError("--backend", f"onnx needs onnxruntime and onnx installed ({exc})") from None
+    import tempfile
+    from pathlib import Path
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="leanecg-stream-") as tmp:
+            path = Path(tmp) / "model.onnx"
+            export_onnx(pkg, path)
+            return OrtBackend(pkg.path, ort_session(path, threads))  # the session holds the model in memory
+    except (LeanECGError, ImportError):
+        if backend == "auto":
+            return own
+        raise
+
+
 # ------------------------------------------------------------------------------------- classifier
 
 
@@ -710,6 +784,7 @@ class StreamClassifier:
             statistics have seen this many seconds of signal (the whole stream if it is shorter).
         batch_size: most inputs per model call.
         source: the stream's name in errors (a file, or ``-`` for stdin).
+        backend: what runs the network (:func:`stream_backend`); ``None``: the package's own.
     """
 
     def __init__(
@@ -725,8 +800,13 @@ class StreamClassifier:
         warmup_s: float = 10.0,
         batch_size: int = 256,
         source: str = "stream",
+        backend: InferenceBackend | None = None,
     ) -> None:
+        if backend is not None and backend is not pkg.backend:
+            pkg = dataclasses.replace(pkg, backend=backend)  # the same package run by another runtime
         self.pkg = pkg
+        #: what runs the network (``"torch"`` / ``"onnxruntime"``; empty for a package without a backend)
+        self.runtime = str(getattr(getattr(pkg, "backend", None), "runtime", ""))
         self.kind = pkg.kind
         self.name = name
         self.source = source
@@ -795,7 +875,7 @@ class StreamClassifier:
             params.get("history") or inspect.signature(template_features).parameters["history"]
         ).default
         self.template_history = int(spec.get("template_history") or default_h)
-        self.recent = _SlidingMedian(self.template_history)  # the previous beats' raw windows
+        self.recent = _CausalTemplates(self.template_history)  # the previous beats' raw windows (lead 0)
         self.before = round(float(spec["before_s"]) * self.fs)
         self.after = round(float(spec["after_s"]) * self.fs)
         self.before_s, self.after_s = float(spec["before_s"]), float(spec["after_s"])
@@ -953,16 +1033,15 @@ class StreamClassifier:
             return StreamUpdate(probs=np.zeros((0, len(self.class_names))))
         items = list(self.ready)
         self.ready.clear()
-        peaks = np.asarray([p for p, _, _ in items], dtype=np.int64)
-        w = np.stack([w for _, w, _ in items])  # (n, L, leads) float64
+        peaks = np.fromiter((p for p, _, _ in items), dtype=np.int64, count=len(items))
+        raw = np.stack([w for _, w, _ in items])  # (n, L, leads) float64
         # each beat: the statistics of the stream up to the end of its window (at least the warm-up)
         counts = np.clip(np.maximum(peaks + self.after, self.warmup), 1, max(self.n_model, 1))
         rows = np.clip(counts - 1 - self.buf0, 0, max(self.buf.shape[0] - 1, 0))
         counts = self.buf0 + rows + 1  # a row no longer buffered: the oldest one kept (its own count)
-        if self.norm is not None:
-            w = self.norm.apply(w, rows, counts)
+        w = self.norm.apply(raw, rows, counts) if self.norm is not None else raw
         windows = np.ascontiguousarray(w.transpose(0, 2, 1), dtype=np.float32)
-        feats = self._features(items, rows, counts) if self.takes_features else None
+        feats = self._features(items, raw, w, rows, counts) if self.takes_features else None
         probs = self.pkg.backend.proba(windows, feats, self.batch_size, self.pkg.multilabel)
         labels = self.pkg.labels_of(probs)
         samples = resample_indices(peaks, self.fs, self.fs_in, n_out=max(self.n_in, 1))
@@ -977,27 +1056,27 @@ class StreamClassifier:
         return update
 
     def _features(
-        self, items: list[tuple[int, np.ndarray, np.ndarray]], rows: np.ndarray, counts: np.ndarray
+        self,
+        items: list[tuple[int, np.ndarray, np.ndarray]],
+        raw: np.ndarray,
+        w: np.ndarray,
+        rows: np.ndarray,
+        counts: np.ndarray,
     ) -> np.ndarray:
         """The beat features the package names, float32 ``(k, n_features)``: the causal RR features and,
-        when asked for, the template features of :func:`~leanecg.signal.beats.template_features` against
-        the causal template (median of the previous beats' windows, as ``causal=True`` offline; kept by
-        :class:`_SlidingMedian`, which updates sorted histories instead of taking a fresh median per
-        beat -- the same values, ~4x cheaper in a profile of MIT-BIH record 213)."""
+        when asked for, the template features of :func:`~leanecg.signal.beats.template_features` on the
+        first lead against the causal template (median of the previous beats' windows, as ``causal=True``
+        offline; :class:`_CausalTemplates`). ``raw`` / ``w``: the beats' windows ``(k, L, n_leads)``
+        before / after the running normalisation."""
         cols: dict[str, np.ndarray] = {}
         rr = np.asarray([r for _, _, r in items], dtype=np.float64)
         for j, name in enumerate(RR_FEATURE_NAMES):
             cols[name] = rr[:, j]
         if self.templates:
-            raw = [w for _, w, _ in items]
-            temps = np.empty((len(raw), *raw[0].shape))
-            for i, window in enumerate(raw):  # the median of the previous beats (the first beat: itself)
-                temps[i] = self.recent.median() if len(self.recent) else window
-                self.recent.push(window)
-            w = np.stack(raw)
-            if self.norm is not None:  # the beat's own statistics for both: the median commutes with them
-                w, temps = self.norm.apply(w, rows, counts), self.norm.apply(temps, rows, counts)
-            tf = template_features_against(w[:, :, 0], temps[:, :, 0], self.fs, self.before)  # lead 0
+            temps = self.recent.next(raw[:, :, 0])  # (k, L): the raw windows' causal medians
+            if self.norm is not None:  # the beat's own statistics: the median commutes with them
+                temps = self.norm.apply(np.broadcast_to(temps[:, :, None], raw.shape), rows, counts)[:, :, 0]
+            tf = template_features_against(w[:, :, 0], temps, self.fs, self.before)
             for j, name in enumerate(TEMPLATE_FEATURE_NAMES):
                 cols[name] = tf[:, j]
         return np.stack([cols[n] for n in self.feature_names], axis=1).astype(np.float32)
@@ -1193,6 +1272,7 @@ class StreamReport:
         wall_s: wall-clock time of the whole run (pacing and reading included).
         preprocess_delay_s: the preprocessing look-ahead (:attr:`StreamClassifier.delay_s`).
         late_beats: beat models: peaks found after their window had left the buffer (edge-padded).
+        runtime: what ran the network (``"torch"`` or ``"onnxruntime"``).
     """
 
     kind: str
@@ -1208,6 +1288,7 @@ class StreamReport:
     wall_s: float
     preprocess_delay_s: float
     late_beats: int = 0
+    runtime: str = ""
 
     @property
     def realtime_factor(self) -> float:
@@ -1322,6 +1403,7 @@ def run_stream(
         wall_s=clock() - t_start,
         preprocess_delay_s=classifier.delay_s,
         late_beats=getattr(classifier, "late_beats", 0),
+        runtime=classifier.runtime,
     )
 
 
