@@ -254,11 +254,15 @@ def test_stream_backend_choices(pkgs: dict[str, Path]) -> None:
 
 
 @pytest.mark.slow
-def test_onnx_backend_gives_the_torch_labels(pkgs: dict[str, Path]) -> None:
-    """``backend="onnx"`` exports the torch package at start-up; the stream's beats stay the offline ones."""
+def test_onnx_backend_gives_the_torch_labels(
+    pkgs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``backend="onnx"`` exports the torch package at start-up (cached for the next stream); the
+    stream's beats stay the offline ones."""
     pytest.importorskip("onnxruntime")
     from leanecg.deploy.stream import stream_backend
 
+    monkeypatch.setenv("LEANECG_CACHE", str(tmp_path / "cache"))
     pkg = _load(pkgs["beat_templates"])
     rec = _ecg(60.0, seed=9)
     off = pkg.predict_beats(rec)
@@ -267,6 +271,11 @@ def test_onnx_backend_gives_the_torch_labels(pkgs: dict[str, Path]) -> None:
     np.testing.assert_array_equal(np.asarray(rep.keys), off.samples)
     assert rep.labels == off.labels
     np.testing.assert_allclose(rep.probs, off.probs, atol=1e-4)
+    (cached,) = (tmp_path / "cache" / "stream-onnx").glob("*.onnx")  # the export is kept
+    assert _stream(pkg, rec, 5.0, backend=stream_backend(pkg, "onnx")).labels == off.labels
+    cached.write_bytes(b"not an onnx file")  # a damaged cache entry is exported again
+    assert _stream(pkg, rec, 5.0, backend=stream_backend(pkg, "onnx")).labels == off.labels
+    assert cached.read_bytes() != b"not an onnx file"
 
 
 def test_beats_with_record_level_zscore_same_detections(pkgs: dict[str, Path]) -> None:

@@ -73,7 +73,9 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import os
 import re
+import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -716,8 +718,9 @@ def stream_backend(pkg: ModelPackage, backend: str = "auto", *, threads: int = 1
         backend: ``"torch"``: the package's torch model (as ``leanecg beats`` / ``predict`` run it).
             ``"onnx"``: ONNX Runtime; a torch package is exported in fp32 once, here, with
             :func:`~leanecg.deploy.onnx.export_onnx` (which refuses an export whose probabilities differ
-            from the torch model's by more than its fp32 tolerance) into a temporary folder and loaded
-            into memory -- a start-up cost (5-17 s for BeatNet on one core; see
+            from the torch model's by more than its fp32 tolerance), loaded into memory and kept in the
+            user cache (``$LEANECG_CACHE/stream-onnx/``, keyed by the package metadata and versions) -- a
+            start-up cost on the first stream of a model only (5-17 s for BeatNet on one core; see
             ``benchmarks/results/stream_mitdb.md``) that buys ~0.7 ms less per model call. ``"auto"``:
             an exported package's own runtime; for a torch package ``"onnx"`` when ``onnxruntime`` and the
             ONNX exporter are installed (and the export succeeds), else ``"torch"``.
@@ -751,14 +754,40 @@ def stream_backend(pkg: ModelPackage, backend: str = "auto", *, threads: int = 1
         if backend == "auto":
             return own
         raise LeanECGError("--backend", f"onnx needs onnxruntime and onnx installed ({exc})") from None
+    import hashlib
+    import json
     import tempfile
     from pathlib import Path
 
+    import onnx
+
+    from leanecg import __version__
+    from leanecg.data.cache import resolve_cache_dir
+
     try:
+        # the export is cached, keyed by the package metadata (weights hash included) and the versions
+        # that shape it, so only the first stream of a model pays for it
+        key = hashlib.sha256(
+            json.dumps([pkg.meta, __version__, onnx.__version__], sort_keys=True, default=str).encode()
+        ).hexdigest()[:24]
+        cached = resolve_cache_dir() / "stream-onnx" / f"{key}.onnx"
+        if cached.is_file():
+            try:
+                return OrtBackend(pkg.path, ort_session(cached, threads))
+            except Exception:  # a damaged cache entry: export again
+                cached.unlink(missing_ok=True)
         with tempfile.TemporaryDirectory(prefix="leanecg-stream-") as tmp:
             path = Path(tmp) / "model.onnx"
             export_onnx(pkg, path)
-            return OrtBackend(pkg.path, ort_session(path, threads))  # the session holds the model in memory
+            session = ort_session(path, threads)  # the session holds the model in memory
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                tmp_copy = cached.with_suffix(f".{os.getpid()}.tmp")
+                shutil.copyfile(path, tmp_copy)
+                os.replace(tmp_copy, cached)
+            except OSError:
+                pass  # an unwritable cache only costs the next stream its start-up time
+            return OrtBackend(pkg.path, session)
     except (LeanECGError, ImportError):
         if backend == "auto":
             return own
