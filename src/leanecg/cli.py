@@ -409,7 +409,11 @@ def bench(
         ),
     ],
     models: Annotated[
-        str | None, typer.Option(help="Comma-separated model names (default: the task's set).")
+        str | None,
+        typer.Option(
+            help="Comma-separated model names (default: the task's set); <zoo model>+lightgbm "
+            "(e.g. beatnet+lightgbm) is the hybrid: LightGBM on the trained model's embedding + task features."
+        ),
     ] = None,
     data_dir: DataDirOpt = None,
     out: Annotated[Path, typer.Option(help="Results root; files go to OUT/TASK/.")] = Path("results"),

@@ -4,12 +4,17 @@ Each model gets one result document (:mod:`leanecg.evaluate.results`) in ``<out>
 training config, data split, git commit and package versions; the task folder also receives
 ``results.md``, the PNG plots and ``report.html`` (:mod:`leanecg.evaluate.report`). Latency is always
 reported next to a reference model (``resnet1d`` at width 1 on the same input) timed in the same run.
+
+Model names are zoo models (:func:`leanecg.models.registry.list_models`), the task's classic models, or
+hybrids ``<zoo model>+lightgbm`` (e.g. ``beatnet+lightgbm``; :mod:`leanecg.models.hybrid`): the zoo model
+is trained as usual, then LightGBM is fitted on its pooled embedding plus the task's handcrafted features.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +24,7 @@ from leanecg.bench.tasks import BenchTask, TaskData, get_task
 from leanecg.errors import LeanECGError
 from leanecg.evaluate.report import write_report
 from leanecg.evaluate.results import load_results, make_result, save_result
+from leanecg.models.hybrid import HYBRID_SUFFIX, hybrid_name, parse_hybrid_name
 
 REFERENCE_MODEL = "resnet1d"
 
@@ -43,7 +49,8 @@ def run_benchmark(
 
     Args:
         task_name: a task of :mod:`leanecg.bench.tasks` (``mitdb-aami``, ``cinc2017``).
-        models: model names (zoo names or the task's classic models); ``None``: the task's defaults.
+        models: model names (zoo names, the task's classic models, or hybrids ``<zoo name>+lightgbm``);
+            ``None``: the task's defaults.
         data_dir: the data root holding the task's dataset.
         out_dir: results root; files go to ``out_dir/<task>/``.
         seed: seeds the split (where seeded), training and the bootstrap.
@@ -60,13 +67,18 @@ def run_benchmark(
 
     task = get_task(task_name)
     models = list(models or task.default_models)
-    known = {s.name for s in list_models()} | set(task.classic_models)
-    unknown = [m for m in models if m not in known]
+    zoo = {s.name for s in list_models()}
+    known = zoo | set(task.classic_models)
+    unknown = [m for m in models if m not in known and parse_hybrid_name(m) not in zoo]
     if unknown:
         raise LeanECGError(
             "--models",
-            f"unknown model(s) {', '.join(unknown)} for task {task.name}; available: {', '.join(sorted(known))}",
+            f"unknown model(s) {', '.join(unknown)} for task {task.name}; available: {', '.join(sorted(known))}"
+            f", or a hybrid <zoo model>{HYBRID_SUFFIX} (e.g. {hybrid_name(task.default_models[0])})",
         )
+    for m in models:
+        if parse_hybrid_name(m) is not None:
+            _check_hybrid(m)
     log(f"loading {task.name} from {data_dir}")
     data = task.load(data_dir, tiny=tiny, seed=seed, progress=progress)
     log(f"train {len(data.train)} / val {len(data.val)} / test {len(data.test)} examples")
@@ -77,6 +89,20 @@ def run_benchmark(
         model = None
         if name in task.classic_models:
             result = _run_classic(task, name, data, seed=seed, n_boot=n_boot)
+        elif parse_hybrid_name(name) is not None:
+            result = run_hybrid(
+                task,
+                name,
+                data,
+                seed=seed,
+                tiny=tiny,
+                epochs=epochs,
+                max_train_seconds=max_train_seconds,
+                num_threads=num_threads,
+                n_boot=n_boot,
+            )
+            if save_models is not None:
+                log(f"{name}: not saved (model packages hold one network; hybrids are not packaged yet)")
         else:
             result, model = _run_deep(
                 task,
@@ -125,6 +151,54 @@ def _common(task: BenchTask, data: TaskData, name: str, family: str | None) -> d
     }
 
 
+@dataclass
+class _TrainedDeep:
+    """A deep model trained by :func:`_train_deep` and what the evaluation needs from it."""
+
+    model: Any
+    result: Any  # TrainResult
+    family: str
+    uses_features: bool
+    test: Any  # the test ArraySplit as the model takes it (features dropped when it takes none)
+
+
+def _train_deep(
+    task: BenchTask,
+    name: str,
+    data: TaskData,
+    *,
+    seed: int,
+    tiny: bool,
+    epochs: int | None,
+    max_train_seconds: float | None,
+    num_threads: int | None,
+) -> _TrainedDeep:
+    """Build zoo model ``name`` for the task and train it (task config, early stopping on val)."""
+    from leanecg.models.registry import build_model, list_models
+    from leanecg.train.seed import seed_everything
+    from leanecg.train.trainer import fit
+
+    seed_everything(seed)
+    n_feat = data.n_features
+    spec = next(s for s in list_models() if s.name == name)
+    uses_features = spec.takes_features and n_feat > 0
+    model = build_model(
+        name,
+        n_leads=data.train.n_leads,
+        n_classes=len(task.class_names),
+        n_features=n_feat if uses_features else 0,
+    )
+    train, val, test = (_maybe_without_features(s, uses_features) for s in (data.train, data.val, data.test))
+    config = task.train_config(tiny=tiny, seed=seed, epochs=epochs)
+    config.num_threads = num_threads
+    config.max_train_seconds = max_train_seconds
+    config.validate()
+    res = fit(
+        model, train, val, config, metric_fn=task.val_metric, progress=True, batch_loss=task.batch_loss(seed)
+    )
+    return _TrainedDeep(model, res, spec.family, uses_features, test)
+
+
 def _run_deep(
     task: BenchTask,
     name: str,
@@ -139,43 +213,45 @@ def _run_deep(
 ) -> tuple[dict[str, Any], Any]:
     """Train, evaluate and cost one deep model; returns ``(result fields, trained model)``."""
     from leanecg.evaluate.cost import measure_cost
-    from leanecg.models.registry import build_model, list_models, model_config
-    from leanecg.train.seed import seed_everything
-    from leanecg.train.trainer import fit, predict_proba
+    from leanecg.models.registry import model_config
+    from leanecg.train.trainer import predict_proba
 
-    seed_everything(seed)
-    n_feat = data.n_features
-    n_leads = data.train.n_leads
-    n_classes = len(task.class_names)
-    spec = next(s for s in list_models() if s.name == name)
-    uses_features = spec.takes_features and n_feat > 0
-    model = build_model(name, n_leads=n_leads, n_classes=n_classes, n_features=n_feat if uses_features else 0)
-    train, val, test = (_maybe_without_features(s, uses_features) for s in (data.train, data.val, data.test))
-    config = task.train_config(tiny=tiny, seed=seed, epochs=epochs)
-    config.num_threads = num_threads
-    config.max_train_seconds = max_train_seconds
-    config.validate()
-    res = fit(
-        model, train, val, config, metric_fn=task.val_metric, progress=True, batch_loss=task.batch_loss(seed)
+    trained = _train_deep(
+        task,
+        name,
+        data,
+        seed=seed,
+        tiny=tiny,
+        epochs=epochs,
+        max_train_seconds=max_train_seconds,
+        num_threads=num_threads,
     )
+    model, test = trained.model, trained.test
     proba = predict_proba(model, test.X, features=test.features)
     ev = task.evaluate(test, proba, n_boot=n_boot, seed=seed)
-
-    ref = build_model(REFERENCE_MODEL, n_leads=n_leads, n_classes=n_classes, n_features=0)
-    extra = {"features": (n_feat,)} if uses_features else None
+    extra = {"features": (data.n_features,)} if trained.uses_features else None
     cost = measure_cost(
         model,
-        (n_leads, data.input_samples),
+        (data.train.n_leads, data.input_samples),
         data.fs,
-        reference=ref,
+        reference=_reference_model(task, data),
         reference_name=REFERENCE_MODEL,
         extra_inputs=extra,
     ).to_dict()
-    out = _common(task, data, name, spec.family)
+    out = _common(task, data, name, trained.family)
     out.update(ev)
     out["cost"] = cost
-    out["train"] = {**res.to_dict(), "model_config": model_config(model)}
+    out["train"] = {**trained.result.to_dict(), "model_config": model_config(model)}
     return out, model
+
+
+def _reference_model(task: BenchTask, data: TaskData) -> Any:
+    """The latency reference: untrained ``resnet1d`` (width 1, no features) on the task's input."""
+    from leanecg.models.registry import build_model
+
+    return build_model(
+        REFERENCE_MODEL, n_leads=data.train.n_leads, n_classes=len(task.class_names), n_features=0
+    )
 
 
 def _maybe_without_features(split: Any, uses_features: bool) -> Any:
@@ -194,52 +270,31 @@ def _classic_matrix(split: Any) -> np.ndarray:
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
-def _run_classic(task: BenchTask, name: str, data: TaskData, *, seed: int, n_boot: int) -> dict[str, Any]:
-    import lightgbm as lgb
+def _fit_task_lightgbm(task: BenchTask, data: TaskData, Xtr: np.ndarray, Xva: np.ndarray, seed: int) -> Any:
+    """:func:`~leanecg.models.hybrid.fit_lightgbm` on the task's train labels, early stopping on val."""
+    from leanecg.models.hybrid import fit_lightgbm
 
+    return fit_lightgbm(Xtr, data.train.y, Xva, data.val.y, n_classes=len(task.class_names), seed=seed)
+
+
+def _run_classic(task: BenchTask, name: str, data: TaskData, *, seed: int, n_boot: int) -> dict[str, Any]:
     from leanecg.evaluate.timing import time_callable
+    from leanecg.models.hybrid import booster_bytes, count_tree_nodes
 
     if not isinstance(data.train.X, np.ndarray):
         raise LeanECGError(
             "--models", f"{name} needs fixed-length inputs; task {task.name} has variable-length records"
         )
     Xtr, Xva, Xte = (_classic_matrix(s) for s in (data.train, data.val, data.test))
-    from sklearn.utils.class_weight import compute_sample_weight
-
-    params = {
-        "objective": "multiclass",
-        "num_class": len(task.class_names),
-        "learning_rate": 0.05,
-        "num_leaves": 31,
-        "seed": seed,
-        "num_threads": 1,
-        "verbose": -1,
-        "deterministic": True,
-        "force_row_wise": True,
-    }
-    dtrain = lgb.Dataset(Xtr, data.train.y, weight=compute_sample_weight("balanced", data.train.y))
-    dval = lgb.Dataset(Xva, data.val.y, reference=dtrain)
-    t0 = time.perf_counter()
-    booster = lgb.train(
-        params,
-        dtrain,
-        num_boost_round=400,
-        valid_sets=[dval],
-        callbacks=[lgb.early_stopping(30, verbose=False)],
-    )
-    seconds = time.perf_counter() - t0
-    proba = booster.predict(Xte, num_iteration=booster.best_iteration)
+    fitted = _fit_task_lightgbm(task, data, Xtr, Xva, seed)
+    proba = fitted.predict(Xte)
     ev = task.evaluate(data.test, proba, n_boot=n_boot, seed=seed)
-    dump = booster.dump_model(num_iteration=booster.best_iteration)
-    n_nodes = sum(_count_nodes(t["tree_structure"]) for t in dump["tree_info"])
     one = Xte[:1]
-    stats = time_callable(
-        lambda: booster.predict(one, num_iteration=booster.best_iteration), repeats=30, warmup=3
-    )
+    stats = time_callable(lambda: fitted.predict(one), repeats=30, warmup=3)
     cost = {
-        "params": int(n_nodes),
+        "params": count_tree_nodes(fitted),
         "macs": None,
-        "bytes_fp32": len(booster.model_to_string(num_iteration=booster.best_iteration).encode()),
+        "bytes_fp32": booster_bytes(fitted),
         "bytes_int8": None,
         "latency_ms_median": stats.median * 1e3,
         "latency_ms_p99": stats.p99 * 1e3,
@@ -250,19 +305,164 @@ def _run_classic(task: BenchTask, name: str, data: TaskData, *, seed: int, n_boo
     out.update(ev)
     out["cost"] = cost
     out["train"] = {
-        "config": {
-            **params,
-            "num_boost_round": 400,
-            "early_stopping_rounds": 30,
-            "sample_weight": "balanced",
-        },
-        "seconds": seconds,
-        "best_iteration": int(booster.best_iteration),
+        "config": fitted.config,
+        "seconds": fitted.seconds,
+        "best_iteration": fitted.best_iteration,
     }
     return out
 
 
-def _count_nodes(node: dict[str, Any]) -> int:
-    if "left_child" not in node:
-        return 1
-    return 1 + _count_nodes(node["left_child"]) + _count_nodes(node["right_child"])
+def _check_hybrid(name: str) -> None:
+    """Raise :class:`LeanECGError` before any training when the hybrid's zoo model has no pooled embedding."""
+    from leanecg.models.hybrid import EmbeddingNetwork
+    from leanecg.models.registry import build_model
+
+    deep = parse_hybrid_name(name)
+    try:
+        EmbeddingNetwork(build_model(deep, n_leads=1, n_classes=2))
+    except LeanECGError as exc:
+        raise LeanECGError("--models", f"{name}: {exc.args[-1] if exc.args else exc}") from None
+
+
+def run_hybrid(
+    task: BenchTask,
+    name: str,
+    data: TaskData,
+    *,
+    seed: int = 0,
+    tiny: bool = False,
+    epochs: int | None = None,
+    max_train_seconds: float | None = None,
+    num_threads: int | None = 1,
+    n_boot: int = 1000,
+) -> dict[str, Any]:
+    """Train, evaluate and cost the hybrid ``<zoo model>+lightgbm``; returns the result fields.
+
+    1. The zoo model is trained exactly as its own benchmark row (task config, early stopping on val).
+    2. Its pooled embedding (:class:`~leanecg.models.hybrid.EmbeddingNetwork`, ``(N, D)``) is computed for
+       train / val / test and the task's handcrafted features ``(N, F)`` are appended when it has them.
+    3. LightGBM (:func:`~leanecg.models.hybrid.fit_lightgbm`: class-balanced, early stopping on val) is
+       fitted on the train rows; test probabilities go through the task's metrics / CIs.
+    4. Cost: :func:`~leanecg.evaluate.cost.measure_cost` of the embedding network, plus the trees'
+       nodes (``params``) and text-model bytes; latency / throughput are those of the whole pipeline
+       (embedding forward + LightGBM predict, one thread) timed interleaved with the reference in this run.
+
+    The result's ``train`` block holds the deep training record plus ``lightgbm``: its rounds, time,
+    validation metric and input columns (``embedding_dim + n_features``).
+    """
+    from leanecg.models.hybrid import EmbeddingNetwork, embed_records, hybrid_matrix
+    from leanecg.models.registry import model_config
+
+    deep = parse_hybrid_name(name)
+    if deep is None:
+        raise LeanECGError("--models", f"{name!r} is not a hybrid name (<zoo model>{HYBRID_SUFFIX})")
+    if np.asarray(data.train.y).ndim != 1:
+        raise LeanECGError("--models", f"{name}: hybrids need a single-label task; {task.name} is multilabel")
+    _check_hybrid(name)
+    trained = _train_deep(
+        task,
+        deep,
+        data,
+        seed=seed,
+        tiny=tiny,
+        epochs=epochs,
+        max_train_seconds=max_train_seconds,
+        num_threads=num_threads,
+    )
+    net = EmbeddingNetwork(trained.model)
+    splits = (data.train, data.val, data.test)
+    Xtr, Xva, Xte = (hybrid_matrix(embed_records(net, s.X), s.features) for s in splits)
+    fitted = _fit_task_lightgbm(task, data, Xtr, Xva, seed)
+    val_metric = task.val_metric(data.val.y, fitted.predict(Xva))
+    ev = task.evaluate(data.test, fitted.predict(Xte), n_boot=n_boot, seed=seed)
+    feats = data.test.features
+    cost = _hybrid_cost(task, data, net, fitted, None if feats is None else np.asarray(feats), seed)
+    n_feat = 0 if feats is None else int(np.asarray(feats).shape[1])
+    out = _common(task, data, name, "hybrid")
+    out.update(ev)
+    out["cost"] = cost
+    deep_train = trained.result.to_dict()
+    out["train"] = {
+        **deep_train,
+        "config": {**deep_train["config"], "lightgbm": fitted.config},
+        "model_config": model_config(trained.model),
+        "lightgbm": {
+            "best_iteration": fitted.best_iteration,
+            "seconds": fitted.seconds,
+            "best_val_metric": float(val_metric),
+            "columns": int(fitted.booster.num_feature()),
+            "embedding_dim": int(Xtr.shape[1]) - n_feat,
+            "n_features": n_feat,
+            "inputs": "deep embedding (pooled backbone output) + task features"
+            if n_feat
+            else "deep embedding (pooled backbone output)",
+        },
+    }
+    return out
+
+
+def _hybrid_cost(
+    task: BenchTask, data: TaskData, net: Any, fitted: Any, features: np.ndarray | None, seed: int
+) -> dict[str, Any]:
+    """Cost of embedding network + booster; latency of the whole pipeline vs the reference (same run)."""
+    import torch
+
+    from leanecg.evaluate.cost import measure_cost, single_thread
+    from leanecg.evaluate.timing import compare_timings, estimate_repeats, time_callable
+    from leanecg.models.hybrid import booster_bytes, count_tree_nodes, hybrid_matrix
+
+    shape = (data.train.n_leads, data.input_samples)
+    emb_cost = measure_cost(net, shape, data.fs).to_dict()
+    batch = int(emb_cost["throughput_batch_size"])
+    gen = torch.Generator().manual_seed(seed)
+    x1, xb = torch.randn((1, *shape), generator=gen), torch.randn((batch, *shape), generator=gen)
+    # real feature rows (the trees' timing depends on the paths the values take)
+    f1 = None if features is None else features[:1]
+    fb = None if features is None else np.resize(features, (batch, features.shape[1]))
+    ref = _reference_model(task, data).eval()
+    was_training = net.training
+    net.eval()
+    try:
+        with single_thread(), torch.no_grad():
+
+            def pipeline(x: torch.Tensor, f: np.ndarray | None) -> np.ndarray:
+                return fitted.predict(hybrid_matrix(net(x).numpy(), f))
+
+            fns = {"model": lambda: pipeline(x1, f1), "reference": lambda: ref(x1)}
+            per_call = sum(time_callable(fn, repeats=3, warmup=2).median for fn in fns.values())
+            compared = compare_timings(
+                fns, estimate_repeats(per_call, 0.9, 10, 1000), warmup=0, reference="reference"
+            )
+            per_batch = time_callable(lambda: pipeline(xb, fb), repeats=1, warmup=1).median
+            thr = time_callable(lambda: pipeline(xb, fb), estimate_repeats(per_batch, 0.6, 3, 200), warmup=0)
+    finally:
+        net.train(was_training)
+    lat = compared["model"].stats
+    n_nodes, n_bytes = count_tree_nodes(fitted), booster_bytes(fitted)
+    int8 = emb_cost.get("bytes_int8")
+    return {
+        **emb_cost,
+        "params": int(emb_cost["params"]) + n_nodes,
+        "embedding_params": int(emb_cost["params"]),
+        "tree_nodes": n_nodes,
+        "bytes_fp32": int(emb_cost["bytes_fp32"]) + n_bytes,
+        "bytes_int8": None if int8 is None else int(int8) + n_bytes,
+        "bytes_int8_method": None
+        if int8 is None
+        else f"{emb_cost['bytes_int8_method']} (network) + LightGBM text",
+        "embedding_latency_ms_median": emb_cost["latency_ms_median"],
+        "latency_ms_median": lat.median * 1e3,
+        "latency_ms_p99": lat.p99 * 1e3,
+        "latency_ms_iqr": lat.iqr * 1e3,
+        "latency_repeats": lat.n,
+        "throughput_per_s": batch / thr.median,
+        "throughput_batch_size": batch,
+        "real_time_factor": emb_cost["signal_s"] / lat.median,
+        "latency_ratio_vs_reference": compared["model"].ratio,
+        "reference": REFERENCE_MODEL,
+        "reference_latency_ms_median": compared["reference"].stats.median * 1e3,
+        "notes": "params = embedding-network weights (head reduced to its pooling) + LightGBM tree nodes; "
+        "macs and peak memory: embedding network only (trees: comparisons, no MACs); bytes add the "
+        "LightGBM text model; latency / throughput: embedding forward + feature concat + LightGBM predict "
+        "(one thread), timed interleaved with the reference",
+    }
