@@ -87,34 +87,22 @@ def run_benchmark(
     for name in models:
         t0 = time.perf_counter()
         model = None
+        training = {
+            "seed": seed,
+            "tiny": tiny,
+            "epochs": epochs,
+            "max_train_seconds": max_train_seconds,
+            "num_threads": num_threads,
+            "n_boot": n_boot,
+        }
         if name in task.classic_models:
             result = _run_classic(task, name, data, seed=seed, n_boot=n_boot)
         elif parse_hybrid_name(name) is not None:
-            result = run_hybrid(
-                task,
-                name,
-                data,
-                seed=seed,
-                tiny=tiny,
-                epochs=epochs,
-                max_train_seconds=max_train_seconds,
-                num_threads=num_threads,
-                n_boot=n_boot,
-            )
+            result = run_hybrid(task, name, data, **training)
             if save_models is not None:
                 log(f"{name}: not saved (model packages hold one network; hybrids are not packaged yet)")
         else:
-            result, model = _run_deep(
-                task,
-                name,
-                data,
-                seed=seed,
-                tiny=tiny,
-                epochs=epochs,
-                max_train_seconds=max_train_seconds,
-                num_threads=num_threads,
-                n_boot=n_boot,
-            )
+            result, model = _run_deep(task, name, data, **training)
         result["provenance"] = collect_provenance(seed=seed, config=result["train"].get("config"))
         result = make_result(**{k: v for k, v in result.items() if k not in ("schema",)})
         paths.append(save_result(result, out_dir))
