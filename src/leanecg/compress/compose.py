@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import math
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -350,7 +351,7 @@ def compress_package(
         "primary_metric": pm,
         "steps": steps,
         "rows": rows,
-        "files": {"package": str(pkg_dir), **int8_files, "report": {k: str(v) for k, v in report.items()}},
+        "files": _relative_paths({"package": pkg_dir, **int8_files, "report": report}, out_dir),
         "fine_tune": cfg(lr).to_dict(),
         "distill": {"teacher": teacher.name, "temperature": temperature, "alpha": alpha} if teacher else None,
         "seconds": time.perf_counter() - t_start,
@@ -465,6 +466,14 @@ def _fmt(v: Any, spec: str) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "n/a"
     return format(v, spec)
+
+
+def _relative_paths(files: dict[str, Any], root: Path) -> dict[str, Any]:
+    """``files`` (nested dicts of paths) as strings relative to ``root``, so a card names no machine paths."""
+    return {
+        k: _relative_paths(v, root) if isinstance(v, dict) else os.path.relpath(v, root)
+        for k, v in files.items()
+    }
 
 
 def _equivalent_command(
