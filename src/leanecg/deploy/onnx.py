@@ -62,12 +62,12 @@ from leanecg.deploy.ort_runtime import (
     OUTPUT_NAME,
     SIGNAL_INPUT,
     OrtBackend,
-    equal_length_batches,
     ort_session,
     sidecar_path,
 )
 from leanecg.deploy.package import ModelPackage, TorchBackend
 from leanecg.errors import LeanECGError
+from leanecg.train.batching import inference_batches
 
 if TYPE_CHECKING:
     from torch import nn
@@ -237,7 +237,7 @@ def calibration_set(
 def _calibration_feeds(calibration: CalibrationSet) -> Iterator[dict[str, np.ndarray]]:
     """Input feeds of equal-length batches (at most :data:`_CALIBRATION_BATCH` inputs each)."""
     X = calibration.X
-    for idx in equal_length_batches([np.shape(x)[-1] for x in X], _CALIBRATION_BATCH):
+    for idx, _, _ in inference_batches([np.shape(x)[-1] for x in X], _CALIBRATION_BATCH):
         feed = {SIGNAL_INPUT: np.ascontiguousarray(np.stack([X[int(i)] for i in idx]), dtype=np.float32)}
         if calibration.features is not None:
             feed[FEATURES_INPUT] = np.ascontiguousarray(calibration.features[idx], dtype=np.float32)

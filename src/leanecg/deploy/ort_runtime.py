@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import numpy as np
 
 from leanecg.deploy.package import ModelInputs, ModelPackage, check_package_meta
 from leanecg.errors import LeanECGError
+from leanecg.train.batching import inference_batches
 
 __all__ = [
     "FEATURES_INPUT",
@@ -33,7 +33,6 @@ __all__ = [
     "OUTPUT_NAME",
     "SIGNAL_INPUT",
     "OrtBackend",
-    "equal_length_batches",
     "load_onnx_package",
     "onnx_meta",
     "ort_session",
@@ -93,7 +92,7 @@ class OrtBackend:
             raise LeanECGError(self.path, f"the model {need} a features input")
         if len(X) == 0:
             raise LeanECGError(self.path, "no inputs to classify")
-        batches = equal_length_batches([np.shape(x)[-1] for x in X], batch_size)
+        batches = [recs for recs, _, _ in inference_batches([np.shape(x)[-1] for x in X], batch_size)]
         logits = np.concatenate([self._run(idx, X, features) for idx in batches])
         out = np.empty_like(logits)
         out[np.concatenate(batches)] = logits
@@ -116,16 +115,6 @@ class OrtBackend:
         if y.ndim != 2 or y.shape[0] != len(idx):
             raise LeanECGError(self.path, f"model returned shape {y.shape}, expected (batch, n_classes)")
         return y
-
-
-def equal_length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
-    """Index batches of inputs of one length, at most ``batch_size`` each, in a deterministic order."""
-    lengths_arr = np.asarray(lengths, dtype=np.int64)
-    out: list[np.ndarray] = []
-    for n in np.unique(lengths_arr):
-        idx = np.flatnonzero(lengths_arr == n)
-        out.extend(idx[i : i + batch_size] for i in range(0, len(idx), batch_size))
-    return out
 
 
 def _probabilities(logits: np.ndarray, multilabel: bool) -> np.ndarray:

@@ -116,7 +116,8 @@ def embed_records(model: nn.Module, X: np.ndarray | list[np.ndarray], batch_size
             :func:`leanecg.train.trainer.predict_proba`).
         batch_size: records per forward pass.
     """
-    from leanecg.train.datasets import gather_windows, inference_batches, record_lengths
+    from leanecg.train.batching import inference_batches
+    from leanecg.train.datasets import gather_windows, record_lengths
 
     embed = model if isinstance(model, EmbeddingNetwork) else getattr(model, "embed", None)
     if not callable(embed):

@@ -26,7 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from leanecg.errors import LeanECGError
-from leanecg.train.datasets import ArraySplit, gather_windows, inference_batches, random_crop_starts
+from leanecg.train.batching import inference_batches
+from leanecg.train.datasets import ArraySplit, gather_windows, random_crop_starts
 from leanecg.train.seed import available_cpus, check_seed, numpy_generator, seed_everything
 
 

@@ -29,7 +29,8 @@ from torch import nn
 
 from leanecg.config import config_from_dict
 from leanecg.errors import LeanECGError
-from leanecg.train.datasets import ArraySplit, Augment, gather_windows, inference_batches, make_train_loader
+from leanecg.train.batching import inference_batches
+from leanecg.train.datasets import ArraySplit, Augment, gather_windows, make_train_loader
 from leanecg.train.losses import LOSSES, MULTILABEL_LOSSES, make_loss
 from leanecg.train.seed import available_cpus, check_seed, seed_everything
 
