@@ -1,6 +1,6 @@
 """Few-shot rhythm classes on cinc2017: prototypical network, leave-one-class-out, k = 1, 5, 10.
 
-Runs :func:`leanecg.bench.labels.run_fewshot_benchmark` (protocol in its docstring). Seeds can be run as separate
+Runs :func:`leanecg.bench.fewshot.run_fewshot_benchmark` (protocol in its docstring). Seeds can be run as separate
 processes; they merge into one results file when the settings match:
 
     .venv/bin/python benchmarks/fewshot_cinc2017.py --data-dir ../shared/data --seeds 0
@@ -14,7 +14,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from leanecg.bench.labels import FewShotConfig, run_fewshot_benchmark
+from leanecg.bench.fewshot import FewShotConfig, run_fewshot_benchmark
 from leanecg.bench.study import study_main
 
 HERE = Path(__file__).resolve().parent

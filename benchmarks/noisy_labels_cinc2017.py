@@ -1,6 +1,6 @@
 """Noisy labels on cinc2017: flip 10/20/40 % of the training labels, correct them (confident learning).
 
-Runs :func:`leanecg.bench.labels.run_noisy_benchmark` (protocol in its docstring). Seeds can be run as separate
+Runs :func:`leanecg.bench.noisy_labels.run_noisy_benchmark` (protocol in its docstring). Seeds can be run as separate
 processes; they merge into one results file when the settings match:
 
     .venv/bin/python benchmarks/noisy_labels_cinc2017.py --data-dir ../shared/data --seeds 0 1 2
@@ -15,7 +15,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from leanecg.bench.labels import NoisyConfig, noisy_results_stem, run_noisy_benchmark
+from leanecg.bench.noisy_labels import NoisyConfig, noisy_results_stem, run_noisy_benchmark
 from leanecg.bench.study import study_main
 from leanecg.train.label_correction import AGREEMENTS, METHODS
 

@@ -169,7 +169,7 @@ def test_out_of_fold_repeats_average_and_new_settings_are_checked() -> None:
 
 
 def test_recovery_of_means_and_seed_bootstrap() -> None:
-    from leanecg.bench.labels import NoisyConfig, noisy_results_stem, recovery_of_means
+    from leanecg.bench.noisy_labels import NoisyConfig, noisy_results_stem, recovery_of_means
 
     clean, noisy, corrected = [0.80, 0.82, 0.78, 0.80], [0.70, 0.72, 0.68, 0.70], [0.75, 0.77, 0.73, 0.75]
     out = recovery_of_means([clean, noisy, corrected], n_boot=200, seed=0)

@@ -1,6 +1,6 @@
 """Small pieces shared by the bench studies (:mod:`leanecg.bench.labels`, :mod:`leanecg.bench.leads`) and
 their ``benchmarks/*.py`` scripts: a digest of record lists, torch thread settings that are restored,
-and the command line of a seeded study script."""
+the command line of a seeded study script, and the merging of seeds run in separate invocations."""
 
 from __future__ import annotations
 
@@ -84,3 +84,27 @@ def study_main(
         return 2
     sys.stdout.write((args.out_dir / markdown).read_text(encoding="utf-8"))
     return 0
+
+
+def comparable_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A study's settings without those that do not change its numbers (seeds, threads, extra)."""
+    return {k: v for k, v in config.items() if k not in ("seeds", "num_threads", "extra")}
+
+
+def merge_seeds(
+    path: Path, benchmark: str, config: dict[str, Any], tiny: bool, seeds: Sequence[int]
+) -> list[dict[str, Any]]:
+    """Entries (``{"seed": ...}`` dicts) of an earlier run in ``path`` with the same settings and other seeds."""
+    import json
+
+    if not path.is_file():
+        return []
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    if not isinstance(doc, dict) or doc.get("benchmark") != benchmark or bool(doc.get("tiny")) != tiny:
+        return []
+    if comparable_config(doc.get("config") or {}) != comparable_config(json.loads(json.dumps(config))):
+        return []
+    return [e for e in doc.get("entries", []) if e.get("seed") not in set(seeds)]
