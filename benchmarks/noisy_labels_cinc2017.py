@@ -41,6 +41,18 @@ def _options(ap: argparse.ArgumentParser) -> None:
         "--repeats", type=int, default=defaults.n_repeats, help="out-of-fold fold splits averaged"
     )
     ap.add_argument("--rounds", type=int, default=defaults.rounds)
+    ap.add_argument(
+        "--detector-epochs",
+        type=int,
+        default=defaults.detector_epochs,
+        help="networks: epochs of the out-of-fold models that judge the labels (early learning)",
+    )
+    ap.add_argument(
+        "--eval-split",
+        choices=("test", "val"),
+        default=defaults.eval_split,
+        help="val: choose settings on the validation split (written to <stem>_val.*)",
+    )
 
 
 def _run(data_dir: Path, out_dir: Path, args: argparse.Namespace, log: Callable[[str], None]) -> None:
@@ -58,6 +70,8 @@ def _run(data_dir: Path, out_dir: Path, args: argparse.Namespace, log: Callable[
         threshold=args.threshold,
         n_repeats=args.repeats,
         rounds=args.rounds,
+        detector_epochs=args.detector_epochs,
+        eval_split=args.eval_split,
         drop_below=0.1 if args.method == "threshold" else None,
     )
     run_noisy_benchmark(data_dir, out_dir, config=config, tiny=args.tiny, log=log)
@@ -67,7 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     pre = argparse.ArgumentParser(add_help=False)
     _options(pre)
     known = pre.parse_known_args(argv)[0]
-    stem = noisy_results_stem(NoisyConfig(model=known.model, width=known.width, epochs=known.epochs))
+    stem = noisy_results_stem(
+        NoisyConfig(
+            model=known.model,
+            width=known.width,
+            epochs=known.epochs,
+            detector_epochs=known.detector_epochs,
+            eval_split=known.eval_split,
+        )
+    )
     return study_main(
         argv,
         description=__doc__.splitlines()[0],

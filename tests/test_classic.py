@@ -29,7 +29,7 @@ def _problem(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_model_names() -> None:
-    assert list_classic_models() == ["logreg", "svm", "rf", "lightgbm"]
+    assert list_classic_models() == ["logreg", "svm", "rf", "lightgbm", "mlp"]
 
 
 @pytest.mark.parametrize("name", list_classic_models())
@@ -52,7 +52,7 @@ def test_deterministic_under_a_seed(name: str) -> None:
     p1 = build_classic(name, seed=3).fit(x, y).predict_proba(x)
     p2 = build_classic(name, seed=3).fit(x, y).predict_proba(x)
     np.testing.assert_array_equal(p1, p2)
-    if name in ("rf", "lightgbm", "svm"):  # randomised: another seed gives another model
+    if name in ("rf", "lightgbm", "svm", "mlp"):  # randomised: another seed gives another model
         p3 = build_classic(name, seed=4).fit(x, y).predict_proba(x)
         assert not np.array_equal(p1, p3)
 

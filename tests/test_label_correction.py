@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -187,3 +189,41 @@ def test_recovery_of_means_and_seed_bootstrap() -> None:
         noisy_results_stem(NoisyConfig(model="litenet", width=0.5, epochs=15))
         == "noisy_labels_litenet_w0.5_e15"
     )
+    assert noisy_results_stem(NoisyConfig(model="mlp", detector_epochs=20)) == "noisy_labels_mlp_det20"
+    assert noisy_results_stem(NoisyConfig(model="mlp", eval_split="val")) == "noisy_labels_mlp_val"
+
+
+def test_noisy_config_rejects_what_it_cannot_do() -> None:
+    from leanecg.bench.noisy_labels import NoisyConfig
+
+    with pytest.raises(LeanECGError, match=r"detector-epochs.*not lightgbm"):
+        NoisyConfig(model="lightgbm", detector_epochs=10).validate()
+    with pytest.raises(LeanECGError, match="detector-epochs"):
+        NoisyConfig(model="mlp", detector_epochs=0).validate()
+    with pytest.raises(LeanECGError, match="eval-split"):
+        NoisyConfig(eval_split="train").validate()
+    NoisyConfig(model="mlp", detector_epochs=20, eval_split="val").validate()
+    NoisyConfig(model="litenet", detector_epochs=3).validate()
+
+
+def test_noisy_benchmark_tiny_run_with_an_early_learning_detector(shared_data: Path, tmp_path: Path) -> None:
+    """The whole study on a few real cinc2017 records: clean / noisy / corrected MLP, OOF models trained
+    briefly; the validation run writes its own ``_val`` files and never the test-split results."""
+    import json
+
+    from leanecg.bench.noisy_labels import NoisyConfig, run_noisy_benchmark
+
+    cfg = NoisyConfig(model="mlp", rates=(0.2,), seeds=(0,), detector_epochs=3, eval_split="val", n_boot=20)
+    doc = run_noisy_benchmark(shared_data, tmp_path, config=cfg, tiny=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "noisy_labels_mlp_det3_val.json",
+        "noisy_labels_mlp_det3_val.md",
+    ]
+    saved = json.loads((tmp_path / "noisy_labels_mlp_det3_val.json").read_text())
+    assert saved["eval_split"] == "val" and saved["config"]["detector_epochs"] == 3
+    (entry,) = doc["entries"]
+    assert entry["n_flipped"] == round(0.2 * entry["n_train"])
+    for key in ("f1_clean", "f1_noisy", "f1_corrected"):
+        assert 0.0 <= entry[key]["value"] <= 1.0
+    md = (tmp_path / "noisy_labels_mlp_det3_val.md").read_text()
+    assert "Validation-split run" in md and "--detector-epochs 3 --eval-split val" in md

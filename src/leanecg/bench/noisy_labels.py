@@ -21,13 +21,24 @@ from leanecg.errors import LeanECGError
 class NoisyConfig:
     """Settings of the noisy-label study (:func:`run_noisy_benchmark`).
 
-    ``model``: a classic model (``lightgbm``, ``rf``, ``logreg``, ``svm``) trained on the 79 handcrafted
-    record features of :func:`leanecg.features.record.record_feature_matrix` (HRV, spectral, statistics,
-    morphology), or a convolutional zoo model (``litenet``) trained on the signals (``epochs``,
-    ``batch_size``, ``lr``, ``crop_s`` apply to it). ``method``, ``n_folds``, ``n_repeats``, ``threshold``,
-    ``agreement``, ``rounds``, ``drop_below``: the :class:`leanecg.train.label_correction.CorrectionConfig`
-    of the correction (defaults fixed before the test run: confident learning, re-label only at an
-    out-of-fold probability >= 0.95, drop the other flagged records).
+    ``model``: a classic model (``lightgbm``, ``rf``, ``logreg``, ``svm``, ``mlp``) trained on the 79
+    handcrafted record features of :func:`leanecg.features.record.record_feature_matrix` (HRV, spectral,
+    statistics, morphology), or a convolutional zoo model (``litenet``) trained on the signals
+    (``epochs``, ``batch_size``, ``lr``, ``crop_s`` apply to it). ``method``, ``n_folds``, ``n_repeats``,
+    ``threshold``, ``agreement``, ``rounds``, ``drop_below``: the
+    :class:`leanecg.train.label_correction.CorrectionConfig` of the correction (defaults fixed before the
+    test run: confident learning, re-label only at an out-of-fold probability >= 0.95, drop the other
+    flagged records).
+
+    ``detector_epochs`` (networks only: ``mlp`` or a zoo model): the out-of-fold models that judge the
+    labels are trained for this many epochs instead of the final model's -- *early learning*: a network
+    fits the patterns shared by most records of a class in its first epochs and memorises individual
+    (wrong) labels only later (Arpit et al. 2017; Liu et al. 2020), so a briefly trained copy of the same
+    network separates wrong labels from right ones, which a fully trained one, having memorised its
+    training folds' noise, does less well. ``None``: the final model's training length.
+
+    ``eval_split``: ``"test"`` (the results) or ``"val"`` (the validation split, for choosing settings
+    without looking at the test split; written to ``<stem>_val.{json,md}``).
     """
 
     model: str = "lightgbm"
@@ -47,6 +58,22 @@ class NoisyConfig:
     drop_below: float | None = None
     num_threads: int | None = 1
     n_boot: int = 1000
+    detector_epochs: int | None = None
+    eval_split: str = "test"
+
+    def validate(self) -> None:
+        from leanecg.models.classic import list_classic_models
+
+        if self.eval_split not in ("test", "val"):
+            raise LeanECGError("--eval-split", f"must be test or val, got {self.eval_split!r}")
+        d = self.detector_epochs
+        if d is not None:
+            if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+                raise LeanECGError("--detector-epochs", f"must be a positive integer, got {d!r}")
+            if self.model in list_classic_models() and self.model != "mlp":
+                raise LeanECGError(
+                    "--detector-epochs", f"applies to networks (mlp or a zoo model), not {self.model}"
+                )
 
 
 def run_noisy_benchmark(
@@ -59,11 +86,12 @@ def run_noisy_benchmark(
     log: Callable[[str], None] = lambda s: None,
 ) -> dict[str, Any]:
     """Flip a fraction (``config.rates``, default 10 / 20 / 40 %) of the cinc2017 training labels (seeded,
-    symmetric), then compare test F1 of a model trained on clean labels, on noisy labels, and on labels
-    corrected by :func:`leanecg.train.label_correction.self_learning_correction` (retrained). Writes
-    ``out_dir/<stem>.json`` and ``<stem>.md`` (stem from :func:`noisy_results_stem`: ``noisy_labels`` for
-    LightGBM, ``noisy_labels_<model>_w<width>_e<epochs>`` for a zoo model; seeds of earlier runs with the
-    same settings are kept)."""
+    symmetric; validation and test labels stay clean), then compare the F1 on the test split (or, with
+    ``eval_split="val"``, the validation split) of a model trained on clean labels, on noisy labels, and
+    on labels corrected by :func:`leanecg.train.label_correction.self_learning_correction` (out-of-fold
+    models of the same kind, trained for ``detector_epochs`` when set; then retrained on the kept records).
+    Writes ``out_dir/<stem>.json`` and ``<stem>.md`` (stem from :func:`noisy_results_stem`; seeds of
+    earlier runs with the same settings are kept)."""
 
     from leanecg.atomic import write_json
     from leanecg.bench.tasks import get_task
@@ -75,6 +103,7 @@ def run_noisy_benchmark(
     from leanecg.train.trainer import predict_proba
 
     config = NoisyConfig() if config is None else config
+    config.validate()
     out_dir = Path(out_dir)
     stem = noisy_results_stem(config)
     previous = merge_seeds(out_dir / f"{stem}.json", "noisy_labels", asdict(config), tiny, config.seeds)
@@ -84,18 +113,30 @@ def run_noisy_benchmark(
         data = load_cinc2017(Path(data_dir), tiny=tiny, progress=progress)
         n_classes = len(task.class_names)
         classic = config.model in list_classic_models()
+        evaluated = data.test if config.eval_split == "test" else data.val
         if classic:
             train_fn, predict_fn, embed_fn = _classic_fns(config.model)
+            detect_fn = train_fn
+            if config.detector_epochs is not None:
+                detect_fn = _classic_fns(config.model, max_iter=config.detector_epochs)[0]
             train_split = ArraySplit(
                 X=data.train.X, y=data.train.y, features=_features(data.train), name="train"
             )
-            test_split = ArraySplit(X=data.test.X, y=data.test.y, features=_features(data.test), name="test")
+            test_split = ArraySplit(
+                X=evaluated.X, y=evaluated.y, features=_features(evaluated), name=config.eval_split
+            )
         else:
             crop = round(config.crop_s * data.fs)
             train_fn = _train_fn(
                 config.model, config.width, n_classes, 2 if tiny else config.epochs, config.batch_size,
                 config.lr, crop, config.num_threads,
             )  # fmt: skip
+            detect_fn = train_fn
+            if config.detector_epochs is not None:
+                detect_fn = _train_fn(
+                    config.model, config.width, n_classes, 2 if tiny else config.detector_epochs,
+                    config.batch_size, config.lr, crop, config.num_threads,
+                )  # fmt: skip
 
             def predict_fn(model: Any, split: Any) -> np.ndarray:
                 return predict_proba(model, split.X)
@@ -103,7 +144,7 @@ def run_noisy_benchmark(
             def embed_fn(model: Any, split: Any) -> np.ndarray:
                 return embed_records(model, split)
 
-            train_split, test_split = data.train, data.test
+            train_split, test_split = data.train, evaluated
 
         def test_f1(model: Any, seed: int) -> dict[str, Any]:
             ev = task.evaluate(test_split, predict_fn(model, test_split), n_boot=config.n_boot, seed=seed)
@@ -130,7 +171,7 @@ def run_noisy_benchmark(
                     drop_below=config.drop_below,
                     seed=seed,
                 )
-                corr = self_learning_correction(noisy_split, train_fn, predict_fn, cc, embed_fn=embed_fn)
+                corr = self_learning_correction(noisy_split, detect_fn, predict_fn, cc, embed_fn=embed_fn)
                 fixed = ArraySplit(X=train_split.X, y=corr.y, features=train_split.features, name="train")
                 corrected = test_f1(train_fn(fixed.subset(np.flatnonzero(corr.keep)), seed), seed)
                 lost = clean["value"] - noisy["value"]
@@ -196,7 +237,9 @@ def run_noisy_benchmark(
     doc = {
         "benchmark": "noisy_labels",
         "description": "self-learning label correction on cinc2017 with symmetric flipped training labels",
-        "metric": "test F1 (mean of N, A, O F1, CinC 2017), 0-1 scale; CIs: 95 % bootstrap of the test records",
+        "metric": f"{config.eval_split} F1 (mean of N, A, O F1, CinC 2017), 0-1 scale; CIs: 95 % bootstrap of "
+        f"the {config.eval_split} records",
+        "eval_split": config.eval_split,
         "protocol": " ".join((run_noisy_benchmark.__doc__ or "").split()),
         "config": {**asdict(config), "seeds": seeds},
         "tiny": tiny,
@@ -214,14 +257,19 @@ def run_noisy_benchmark(
 def noisy_results_stem(config: NoisyConfig) -> str:
     """File stem of the noisy-label study's results: ``noisy_labels`` for the default model (LightGBM),
     ``noisy_labels_<model>`` for another classic model and ``noisy_labels_<model>_w<width>_e<epochs>`` for a
-    zoo model, so studies of different models and training lengths never overwrite each other."""
+    zoo model, then ``_det<detector epochs>`` when set and ``_val`` for a validation-split run, so studies of
+    different models, training lengths and splits never overwrite each other."""
     from leanecg.models.classic import list_classic_models
 
     if config.model == NoisyConfig.model:
-        return "noisy_labels"
-    if config.model in list_classic_models():
-        return f"noisy_labels_{config.model}"
-    return f"noisy_labels_{config.model}_w{config.width:g}_e{config.epochs}"
+        stem = "noisy_labels"
+    elif config.model in list_classic_models():
+        stem = f"noisy_labels_{config.model}"
+    else:
+        stem = f"noisy_labels_{config.model}_w{config.width:g}_e{config.epochs}"
+    if config.detector_epochs is not None:
+        stem += f"_det{config.detector_epochs}"
+    return stem + ("_val" if config.eval_split == "val" else "")
 
 
 def recovery_of_means(f1: Sequence[Sequence[float]], *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
@@ -270,15 +318,15 @@ def _features(split: Any) -> np.ndarray:
 
 
 def _classic_fns(
-    name: str,
+    name: str, **params: Any
 ) -> tuple[Callable[..., Any], Callable[..., np.ndarray], Callable[..., np.ndarray]]:
     """``train_fn(split, seed)``, ``predict_fn(model, split)`` and ``embed_fn(model, split)`` of a classic
-    model on ``split.features`` (the embedding of a record is its robustly standardised feature vector:
+    model (hyperparameter overrides ``params``) on ``split.features`` (the embedding of a record is its robustly standardised feature vector:
     minus the median, divided by the interquartile range, over the split)."""
     from leanecg.models.classic import build_classic
 
     def train(split: Any, seed: int) -> Any:
-        model = build_classic(name, seed=int(seed), class_weight="balanced")
+        model = build_classic(name, seed=int(seed), class_weight="balanced", **params)
         model.fit(split.features, split.y)
         return model
 
@@ -317,7 +365,13 @@ def _write_noisy_md(doc: dict[str, Any], path: Path) -> None:
     from leanecg.models.classic import list_classic_models
 
     cfg = doc["config"]
-    lines = ["# Noisy labels on cinc2017: self-learning label correction (test F1, mean ± sd over seeds)", ""]
+    split = cfg.get("eval_split", "test")
+    lines = [
+        f"# Noisy labels on cinc2017: self-learning label correction ({split} F1, mean ± sd over seeds)",
+        "",
+    ]
+    if split == "val":
+        lines += ["**Validation-split run: for choosing settings; the test split is not used.**", ""]
     if doc.get("tiny"):
         lines += ["**Tiny smoke run: a few records per split; the numbers are not results.**", ""]
     if cfg.get("method", "threshold") == "confident":
@@ -339,6 +393,13 @@ def _write_noisy_md(doc: dict[str, Any], path: Path) -> None:
         ("epochs", "--epochs"),
         ("batch_size", "--batch-size"),
         ("crop_s", "--crop-s"),
+        ("method", "--method"),
+        ("agreement", "--agreement"),
+        ("threshold", "--threshold"),
+        ("n_repeats", "--repeats"),
+        ("rounds", "--rounds"),
+        ("detector_epochs", "--detector-epochs"),
+        ("eval_split", "--eval-split"),
     ):
         if cfg.get(key, getattr(defaults, key)) != getattr(defaults, key):
             options.append(f"{flag} {cfg[key]}")
@@ -346,6 +407,8 @@ def _write_noisy_md(doc: dict[str, Any], path: Path) -> None:
         options.append("--rates " + " ".join(str(r) for r in cfg["rates"]))
     if cfg["model"] in list_classic_models():
         model = f"Model `{cfg['model']}` on the 79 handcrafted record features"
+        if cfg["model"] == "mlp":
+            model += " (128-64 ReLU MLP, up to 200 epochs, no early stopping)"
     else:
         model = (
             f"Model `{cfg['model']}` (width {cfg['width']}) on the 150 Hz signals, {cfg['epochs']} epochs, "
@@ -359,11 +422,17 @@ def _write_noisy_md(doc: dict[str, Any], path: Path) -> None:
         "",
         f"{model}, seeds {cfg['seeds']}, "
         f"{cfg['n_folds']}-fold out-of-fold predictions (averaged over {cfg.get('n_repeats', 1)} fold split(s)), "
-        f"{rule}, {cfg['rounds']} round(s). All settings were fixed before the test run. "
-        "Recovered = (corrected - noisy) / (clean - noisy): per seed (unstable when a seed's noisy model "
+        f"{rule}, {cfg['rounds']} round(s)"
+        + (
+            f", out-of-fold models trained for {cfg['detector_epochs']} epochs (early learning)"
+            if cfg.get("detector_epochs")
+            else ""
+        )
+        + (". All settings were fixed before the test run. " if split == "test" else ". ")
+        + "Recovered = (corrected - noisy) / (clean - noisy): per seed (unstable when a seed's noisy model "
         "loses little) and of the seed means, with a 95 % bootstrap CI over the seeds (seeds resampled with "
-        "their clean / noisy / corrected F1 kept together; the 450 test records are the same for every seed, "
-        "so this CI does not cover test-set sampling).",
+        "their clean / noisy / corrected F1 kept together; the evaluated records are the same for every "
+        "seed, so this CI does not cover their sampling).",
         "",
         "| flipped | clean F1 | noisy F1 | corrected F1 | lost (clean - noisy) | gained (corrected - noisy) "
         "| recovered (mean of seeds) | recovered (of means) [95 % CI over seeds] |",

@@ -19,7 +19,13 @@ Models (:func:`list_classic_models`):
   in favour of exactly this);
 * ``rf``: random forest, 300 trees, ``sqrt`` features per split;
 * ``lightgbm``: gradient-boosted trees, 300 rounds of learning rate 0.05, 31 leaves, 80 % row and
-  column subsampling.
+  column subsampling;
+* ``mlp``: a multilayer perceptron (scikit-learn's :class:`~sklearn.neural_network.MLPClassifier`: two
+  ReLU layers of 128 and 64 units, Adam at learning rate 1e-3, L2 1e-4, batches of 200, at most 200
+  epochs, stopped when the training loss improves by less than 1e-4 for 10 epochs; no validation-based
+  early stopping) on standardised features, with the class weights applied as sample weights
+  (:class:`WeightedMLPClassifier`). Unlike the trees it can memorise wrong labels, which is what the
+  noisy-label study (:mod:`leanecg.bench.noisy_labels`) needs.
 
 ``class_weight="balanced"`` (the default) weights classes inversely to their frequency, which is what
 macro-F1 metrics such as the CinC 2017 score reward; pass ``None`` for unweighted training or a
@@ -32,11 +38,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
 from leanecg.errors import LeanECGError
 
-__all__ = ["build_classic", "list_classic_models"]
+__all__ = ["WeightedMLPClassifier", "build_classic", "list_classic_models"]
 
 
 def _inf_to_nan(x: Any) -> np.ndarray:
@@ -114,11 +121,75 @@ def _lightgbm(seed: int, class_weight: Any) -> tuple[list[tuple[str, Any]], str]
     return [("finite", _finite_step()), ("model", model)], ""
 
 
+class WeightedMLPClassifier(ClassifierMixin, BaseEstimator):
+    """:class:`~sklearn.neural_network.MLPClassifier` with a ``class_weight`` (applied as per-sample
+    weights in ``fit``, which the scikit-learn estimator itself does not offer).
+
+    ``max_iter`` is the number of epochs (passes over the training set); a run that stops at it is
+    expected (no early stopping on held-out data), so its convergence warning is silenced.
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes: tuple[int, ...] = (128, 64),
+        alpha: float = 1e-4,
+        learning_rate_init: float = 1e-3,
+        batch_size: int = 200,
+        max_iter: int = 200,
+        class_weight: Any = None,
+        random_state: int | None = None,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.alpha = alpha
+        self.learning_rate_init = learning_rate_init
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> WeightedMLPClassifier:
+        """Fit on ``X (N, F)`` and labels ``y (N,)``."""
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+        from sklearn.utils.class_weight import compute_sample_weight
+
+        self.mlp_ = MLPClassifier(
+            hidden_layer_sizes=tuple(self.hidden_layer_sizes),
+            alpha=self.alpha,
+            learning_rate_init=self.learning_rate_init,
+            batch_size=max(1, min(int(self.batch_size), len(y))),  # a small set: one batch
+            max_iter=self.max_iter,
+            random_state=self.random_state,
+        )
+        weights = None if self.class_weight is None else compute_sample_weight(self.class_weight, y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.mlp_.fit(X, y, sample_weight=weights)
+        self.classes_ = self.mlp_.classes_
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """``(N, n_classes)`` class probabilities, columns in the order of ``classes_``."""
+        return self.mlp_.predict_proba(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """``(N,)`` most probable class of each row."""
+        return self.mlp_.predict(X)
+
+
+def _mlp(seed: int, class_weight: Any) -> tuple[list[tuple[str, Any]], str]:
+    model = WeightedMLPClassifier(class_weight=class_weight, random_state=seed)
+    return [("finite", _finite_step()), ("impute", _imputer()), ("scale", _scaler()), ("model", model)], ""
+
+
 _BUILDERS: dict[str, Callable[[int, Any], tuple[list[tuple[str, Any]], str]]] = {
     "logreg": _logreg,
     "svm": _svm,
     "rf": _rf,
     "lightgbm": _lightgbm,
+    "mlp": _mlp,
 }
 
 
@@ -136,7 +207,7 @@ def build_classic(
     """An unfitted, seeded classic classifier pipeline (see the module docstring).
 
     Args:
-        name: one of :func:`list_classic_models` (``logreg``, ``svm``, ``rf``, ``lightgbm``).
+        name: one of :func:`list_classic_models` (``logreg``, ``svm``, ``rf``, ``lightgbm``, ``mlp``).
         seed: random seed of every random component.
         class_weight: ``"balanced"``, ``None`` or ``{class label: weight}``.
         **params: hyperparameters of the underlying estimator, overriding the defaults
