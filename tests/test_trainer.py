@@ -404,6 +404,7 @@ def test_gather_windows_and_inference_plan():
     assert window_starts(10, 4, 3).tolist() == [0, 3, 6]
     assert window_starts(11, 4, 3).tolist() == [0, 3, 6, 7]  # last window ends at the end
     assert window_starts(3, 4, 2).tolist() == [0]
+    assert window_starts(0, 4, 2).tolist() == [0]  # even an empty record gets one (padded) window
     lengths = np.array([5, 3, 5, 9, 3, 5])
     plan = list(inference_batches(lengths, batch_size=2))
     assert [(r.tolist(), n) for r, _, n in plan] == [([1, 4], 3), ([0, 2], 5), ([5], 5), ([3], 9)]

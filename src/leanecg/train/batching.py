@@ -10,20 +10,20 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from leanecg.signal.windows import window_starts as signal_window_starts
+
 __all__ = ["inference_batches", "window_starts"]
 
 
 def window_starts(n_samples: int, window: int, hop: int) -> np.ndarray:
-    """int64 starts of sliding windows over ``n_samples`` samples; the last window ends at the record's end.
+    """int64 starts of sliding windows over ``n_samples`` samples; the last window ends at the record's end
+    (:func:`leanecg.signal.windows.window_starts` with ``tail="end"``).
 
-    A record shorter than ``window`` gets one window at 0 (zero-padded by :func:`gather_windows`).
+    A record shorter than ``window`` (even an empty one) gets one window at 0 (zero-padded by
+    :func:`gather_windows`), so every record gets a prediction.
     """
-    if n_samples <= window:
-        return np.zeros(1, dtype=np.int64)
-    starts = np.arange(0, n_samples - window + 1, hop, dtype=np.int64)
-    if starts[-1] + window < n_samples:
-        starts = np.append(starts, n_samples - window)
-    return starts
+    starts = signal_window_starts(int(n_samples), window, hop, tail="end")
+    return starts if starts.size else np.zeros(1, dtype=np.int64)
 
 
 def inference_batches(
