@@ -162,7 +162,8 @@ def _write_fewshot_md(doc: dict[str, Any], path: Path) -> None:
         f"Model `{cfg['model']}` embedding, {cfg['episodes']} training episodes ({cfg['train_k_shot']}-shot, "
         f"{cfg['train_n_query']} queries) on the 3 base classes; {cfg['eval_episodes']} evaluation episodes per "
         f"k (4-way: held-out + base classes, {cfg['eval_n_query']} test queries per class); seeds {cfg['seeds']}. "
-        "Values: mean ± 95 % CI over episodes (pooled over seeds: mean of the seeds' means and CIs).",
+        "Values: mean over seeds ± sd over seeds (ddof 1), and in brackets the 95 % CI half-width over "
+        "episodes (mean of the seeds'); with one seed only the bracket.",
         "",
         "| held-out class | encoder | k | 4-way accuracy | held-out recall | held-out F1 |",
         "|---|---|---|---|---|---|",
@@ -173,9 +174,10 @@ def _write_fewshot_md(doc: dict[str, Any], path: Path) -> None:
     for (h, enc, k), es in sorted(groups.items()):
 
         def cell(key: str, es: list[dict[str, Any]] = es) -> str:
-            m = float(np.mean([e[f"{key}_mean"] for e in es]))
+            means = [e[f"{key}_mean"] for e in es]
             ci = float(np.mean([e[f"{key}_ci95"] for e in es]))
-            return f"{m:.3f} ± {ci:.3f}"
+            sd = f" ± {float(np.std(means, ddof=1)):.3f}" if len(means) > 1 else ""
+            return f"{float(np.mean(means)):.3f}{sd} [± {ci:.3f}]"
 
         lines.append(
             f"| {h} | {enc} | {k} | {cell('accuracy')} | {cell('novel_recall')} | {cell('novel_f1')} |"
