@@ -204,3 +204,31 @@ def test_cli_leads_bad_input(tmp_path: Path) -> None:
     last = proc.stderr.strip().splitlines()[-1]
     assert proc.returncode == 2 and last.startswith("error: ") and "ptb" in last.lower()
     assert not (tmp_path / "o" / "leads.json").exists()
+
+
+def test_summary_table_pools_seeds() -> None:
+    from leanecg.bench.leads import summary_table
+
+    def entry(seed: int, auroc: float, lead_set: str = "2") -> dict:
+        metric = {"value": auroc, "ci_low": auroc - 0.1, "ci_high": auroc + 0.1}
+        return {
+            "model": "litenet",
+            "variant": {
+                "lead_set": lead_set,
+                "leads": list(LEAD_SETS[lead_set]),
+                "approach": "per-set",
+                "missing_leads": "none",
+                "seed": seed,
+            },
+            "metrics": {"macro_auroc": metric, "macro_auprc": {"value": 0.5}, "macro_f1": {"value": 0.4}},
+            "cost": {"params": 100, "macs": 1000, "latency_ms_median": 1.0 + seed},
+        }
+
+    rows = summary_table([entry(0, 0.80), entry(1, 0.84), entry(2, 0.82), entry(0, 0.70, "1-I")])
+    two = next(r for r in rows if r["lead_set"] == "2")
+    assert two["n_seeds"] == 3 and two["seeds"] == [0, 1, 2]
+    assert two["macro_auroc"] == pytest.approx(0.82) and two["macro_auroc_sd"] == pytest.approx(0.02)
+    assert two["ci_low"] == pytest.approx(0.72) and two["ci_high"] == pytest.approx(0.92)
+    assert two["latency_ms_median"] == pytest.approx(2.0) and two["params"] == 100
+    one = next(r for r in rows if r["lead_set"] == "1-I")
+    assert one["n_seeds"] == 1 and one["macro_auroc_sd"] is None

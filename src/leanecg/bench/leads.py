@@ -21,8 +21,11 @@ Protocol (every choice is recorded in ``leads.json``):
      every lead set.
 
 * Training: binary cross-entropy with balanced positive weights, AdamW one-cycle (lr 3e-3), batch 32,
-  early stopping on validation macro AUROC (restoring the best epoch), one seed. Per-class F1 thresholds
-  are chosen on validation predictions.
+  early stopping on validation macro AUROC (restoring the best epoch). Per-class F1 thresholds are
+  chosen on validation predictions.
+* Seeds: everything trained is trained once per seed (default 3: ``--seed S`` runs S, S+1, S+2; a tiny
+  smoke run only S). The table gives the mean ± sd over seeds of each row's test macro AUROC, with the
+  mean of the seeds' 95 % CIs (each CI covers test-record sampling for one trained model).
 * Results: one ``leanecg.result/1`` document per (lead set, model, approach) under ``results`` (ROC / PR
   curves left out to keep the file small; per-class AUROC, AUPRC, F1 and thresholds are kept).
 * Cost: :func:`leanecg.evaluate.cost.measure_cost` on one 10 s input of the set's leads (batch 1, one
@@ -31,7 +34,8 @@ Protocol (every choice is recorded in ``leads.json``):
   (4095) on the *validation* split by masking (per-lead embeddings are computed once); subsets are ranked
   by validation macro AUROC, the greedy forward-selection path is reported, and the best validation
   subset of each size is then scored once on the test split. The ranking is that of a model trained for
-  lead dropout, not of models retrained per subset.
+  lead dropout, not of models retrained per subset; it is reported for the first seed, with every seed's
+  greedy path beside it.
 * CinC 2021: the staged sample has 50 records, 26 scored classes (most with 1-5 positives) and no patient
   ids; a 70/15/15 split leaves ~7 test records, so a trained model's challenge metric there would be noise.
   It is therefore not part of this table (``leads.json`` says so under ``cinc2021``).
@@ -43,7 +47,7 @@ import copy
 import itertools
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +71,9 @@ class LeadsConfig:
         models: the per-set CNN(s) (any zoo model without a feature input) and, optionally, ``leadwise``.
         lead_sets: names of :data:`~leanecg.signal.leads.LEAD_SETS` to evaluate.
         epochs: maximum training epochs (``None``: the task's 40; early stopping on validation AUROC).
-        seed: seeds training, lead dropout and the bootstrap.
+        seeds: one training (per-set models, lead-wise model, search) per seed.
+        seed: the seed of the training being run (set from ``seeds`` by the study; seeds weights, lead
+            dropout and the bootstrap).
         num_threads: torch threads (training and inference).
         n_boot: bootstrap resamples for the CIs.
         max_train_seconds: time budget per trained model (``None``: none).
@@ -81,6 +87,7 @@ class LeadsConfig:
     models: tuple[str, ...] = ("litenet", LEADWISE)
     lead_sets: tuple[str, ...] = tuple(LEAD_SETS)
     epochs: int | None = None
+    seeds: tuple[int, ...] = (0, 1, 2)
     seed: int = 0
     num_threads: int | None = 1
     n_boot: int = 1000
@@ -106,6 +113,8 @@ class LeadsConfig:
         for s in self.lead_sets:
             if s not in LEAD_SETS:
                 raise LeanECGError("lead_sets", f"unknown lead set {s!r}; available: {', '.join(LEAD_SETS)}")
+        if not self.seeds or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in self.seeds):
+            raise LeanECGError("--seed", f"seeds must be non-negative integers, got {list(self.seeds)}")
         if self.epochs is not None and self.epochs < 1:
             raise LeanECGError("--epochs", f"must be a positive integer, got {self.epochs}")
         if self.num_threads is not None and self.num_threads < 1:
@@ -380,17 +389,25 @@ def _run(
     data = task.load(data_dir, tiny=tiny, seed=config.seed, progress=progress)
     log(f"train {len(data.train)} / val {len(data.val)} / test {len(data.test)} records")
     all_leads = list(data.info["input"]["leads"])
+    seeds = tuple(config.seeds[:1] if tiny else config.seeds)
+    config = replace(config, seeds=seeds, seed=seeds[0])
+    prov = collect_provenance(seed=seeds[0], config=asdict(config))
     entries: list[dict[str, Any]] = []
-    search: dict[str, Any] | None = None
-    base = [m for m in config.models if m != LEADWISE]
-    for name in base:
-        entries += _per_set_rows(task, data, name, all_leads, config, tiny, log)
-    if LEADWISE in config.models:
-        lw_entries, search = _leadwise_rows(task, data, all_leads, config, tiny, log)
-        entries += lw_entries
-    prov = collect_provenance(seed=config.seed, config=asdict(config))
-    for e in entries:
-        e["provenance"] = prov
+    searches: list[dict[str, Any]] = []
+    for seed in seeds:
+        run_config = replace(config, seed=seed)
+        log(f"seed {seed}")
+        seed_entries: list[dict[str, Any]] = []
+        for name in (m for m in config.models if m != LEADWISE):
+            seed_entries += _per_set_rows(task, data, name, all_leads, run_config, tiny, log)
+        if LEADWISE in config.models:
+            lw_entries, search = _leadwise_rows(task, data, all_leads, run_config, tiny, log)
+            seed_entries += lw_entries
+            searches.append({"seed": seed, **search})
+        for e in seed_entries:
+            e["variant"]["seed"] = seed
+            e["provenance"] = {**prov, "seed": seed}
+        entries += seed_entries
     doc = {
         "benchmark": "leads",
         "description": "reduced-lead models on PTB-XL (12-lead, multi-label superclasses): per-set training, "
@@ -407,7 +424,10 @@ def _run(
         "lead_sets": {k: list(LEAD_SETS[k]) for k in config.lead_sets},
         "data": {**data.info, "test_records_sha256": sha256_lines(data.info["test_records"])},
         "table": summary_table(entries),
-        "lead_selection": search,
+        "lead_selection": searches[0] if searches else None,
+        "lead_selection_greedy_by_seed": [
+            {"seed": x["seed"], "greedy_forward": x["greedy_forward"]} for x in searches
+        ],
         "cinc2021": {
             "included": False,
             "reason": "the staged CinC 2021 sample has 50 records from 3 sources, 26 scored classes with 1-5 "
@@ -524,7 +544,7 @@ def _entry(
             },
         },
         train=train,
-        provenance={"seed": 0},
+        provenance={"seed": 0},  # replaced by the study's provenance and seed
         notes=notes,
     )
 
@@ -770,27 +790,48 @@ def _f(v: float | None, digits: int = 3) -> str:
 
 
 def summary_table(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per result: lead set, leads, model, approach, macro AUROC with CI, F1, params, MACs, latency."""
-    rows = []
+    """One row per (lead set, model, approach) over the seeds' results: macro AUROC mean (``macro_auroc``),
+    sd over seeds (ddof 1; ``None`` with one seed), the seeds' values, the mean of their 95 % CI bounds,
+    mean AUPRC and F1, and the cost (params, MACs, bytes; latency: median over the seeds' timings)."""
+
+    def mean(values: Sequence[float | None]) -> float | None:
+        v = [x for x in values if x is not None and np.isfinite(x)]
+        return float(np.mean(v)) if v else None
+
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for e in entries:
-        m, c = e["metrics"], e["cost"]
+        groups.setdefault((e["variant"]["lead_set"], e["model"], e["variant"]["approach"]), []).append(e)
+    rows = []
+    for es in groups.values():
+        e0 = es[0]
+        auroc = [e["metrics"]["macro_auroc"]["value"] for e in es]
+        finite = [x for x in auroc if x is not None and np.isfinite(x)]
+
+        def cost(key: str, es: list[dict[str, Any]] = es) -> Any:
+            v = [e["cost"].get(key) for e in es if e["cost"].get(key) is not None]
+            return float(np.median(v)) if v and key.startswith("latency") else (v[0] if v else None)
+
         rows.append(
             {
-                "lead_set": e["variant"]["lead_set"],
-                "leads": e["variant"]["leads"],
-                "model": e["model"],
-                "approach": e["variant"]["approach"],
-                "missing_leads": e["variant"]["missing_leads"],
-                "macro_auroc": m["macro_auroc"]["value"],
-                "ci_low": m["macro_auroc"]["ci_low"],
-                "ci_high": m["macro_auroc"]["ci_high"],
-                "macro_auprc": m["macro_auprc"]["value"],
-                "macro_f1": m["macro_f1"]["value"],
-                "params": c.get("params"),
-                "macs": c.get("macs"),
-                "bytes_fp32": c.get("bytes_fp32"),
-                "latency_ms_median": c.get("latency_ms_median"),
-                "latency_ratio_vs_reference": c.get("latency_ratio_vs_reference"),
+                "lead_set": e0["variant"]["lead_set"],
+                "leads": e0["variant"]["leads"],
+                "model": e0["model"],
+                "approach": e0["variant"]["approach"],
+                "missing_leads": e0["variant"]["missing_leads"],
+                "seeds": [e["variant"].get("seed") for e in es],
+                "n_seeds": len(es),
+                "macro_auroc": mean(auroc),
+                "macro_auroc_sd": float(np.std(finite, ddof=1)) if len(finite) > 1 else None,
+                "macro_auroc_values": auroc,
+                "ci_low": mean([e["metrics"]["macro_auroc"]["ci_low"] for e in es]),
+                "ci_high": mean([e["metrics"]["macro_auroc"]["ci_high"] for e in es]),
+                "macro_auprc": mean([e["metrics"]["macro_auprc"]["value"] for e in es]),
+                "macro_f1": mean([e["metrics"]["macro_f1"]["value"] for e in es]),
+                "params": cost("params"),
+                "macs": cost("macs"),
+                "bytes_fp32": cost("bytes_fp32"),
+                "latency_ms_median": cost("latency_ms_median"),
+                "latency_ratio_vs_reference": cost("latency_ratio_vs_reference"),
             }
         )
     return rows
@@ -811,8 +852,11 @@ def write_leads_markdown(doc: dict[str, Any], path: Path) -> Path:
         "(width 1, same input) timed in the same run. Total time "
         f"{doc['seconds_total']:.0f} s.",
         "",
-        "| lead set | leads | model | approach | macro AUROC [95 % CI] | macro AUPRC | macro F1 | params | MACs | "
-        "latency ms | vs resnet1d |",
+        f"Seeds {list(doc['config'].get('seeds', [doc['config'].get('seed', 0)]))}: macro AUROC is the mean ± sd "
+        "over seeds, in brackets the mean of the seeds' 95 % CIs; AUPRC and F1 are means over seeds.",
+        "",
+        "| lead set | leads | model | approach | macro AUROC ± sd [95 % CI] | macro AUPRC | macro F1 | params | "
+        "MACs | latency ms | vs resnet1d |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     order = {s: i for i, s in enumerate(doc["lead_sets"])}
@@ -822,7 +866,8 @@ def write_leads_markdown(doc: dict[str, Any], path: Path) -> Path:
     ):
         lines.append(
             f"| {r['lead_set']} | {', '.join(r['leads'])} | {r['model']} | {r['approach']} | "
-            f"{_f(r['macro_auroc'])} [{_f(r['ci_low'])}, {_f(r['ci_high'])}] | {_f(r['macro_auprc'])} | "
+            f"{_f(r['macro_auroc'])}{_sd(r.get('macro_auroc_sd'))} [{_f(r['ci_low'])}, {_f(r['ci_high'])}] | "
+            f"{_f(r['macro_auprc'])} | "
             f"{_f(r['macro_f1'])} | {r['params']:,} | {_macs(r['macs'])} | {_f(r['latency_ms_median'], 2)} | "
             f"{_f(r['latency_ratio_vs_reference'], 2)} |"
         )
@@ -837,7 +882,7 @@ def write_leads_markdown(doc: dict[str, Any], path: Path) -> Path:
     s = doc.get("lead_selection")
     if s:
         lines += [
-            "## Lead-selection search (validation macro AUROC, lead-wise model, masking)",
+            f"## Lead-selection search (validation macro AUROC, lead-wise model of seed {s.get('seed', 0)}, masking)",
             "",
             s["method"] + ".",
             "",
@@ -856,6 +901,14 @@ def write_leads_markdown(doc: dict[str, Any], path: Path) -> Path:
             + ".",
             "",
         ]
+        for g in doc.get("lead_selection_greedy_by_seed") or []:
+            if g["seed"] != s.get("seed"):
+                lines += [
+                    f"Greedy forward selection, seed {g['seed']}: "
+                    + " -> ".join(f"{p['added']} ({_f(p['score'])})" for p in g["greedy_forward"])
+                    + ".",
+                    "",
+                ]
         lines += [
             "| CinC 2021 set | val AUROC | rank among subsets of its size | overall rank (of "
             f"{s['n_subsets']}) |",
@@ -880,6 +933,10 @@ def write_leads_markdown(doc: dict[str, Any], path: Path) -> Path:
     return Path(path)
 
 
+def _sd(v: float | None) -> str:
+    return "" if v is None else f" ± {v:.3f}"
+
+
 def _macs(v: Any) -> str:
     if v is None:
         return "n/a"
@@ -902,7 +959,8 @@ def run_leads_cli(
 ) -> dict[str, Any]:
     """``leanecg bench leads``: the bench options mapped onto :class:`LeadsConfig`.
 
-    ``--models``: comma-separated per-set CNNs plus optionally ``leadwise`` (default ``litenet,leadwise``).
+    ``--models``: comma-separated per-set CNNs plus optionally ``leadwise`` (default ``litenet,leadwise``);
+    ``--seed S`` runs seeds S, S+1, S+2 (``--tiny``: S only).
     """
     from leanecg.data import resolve_data_dir
 
@@ -910,6 +968,7 @@ def run_leads_cli(
     config = LeadsConfig(
         models=names,
         epochs=epochs,
+        seeds=(seed, seed + 1, seed + 2),
         seed=seed,
         num_threads=threads,
         n_boot=n_boot,
