@@ -62,10 +62,29 @@ def _umask() -> int:
 
 
 def write_json(target: str | Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
+    """Write ``obj`` as indented, strict JSON, atomically: NaN and ±inf (an undefined metric, e.g. the
+    precision of a class never predicted) become ``null``, which every JSON parser reads."""
     with atomic_open(target, "w") as fh:
-        json.dump(obj, fh, indent=2, sort_keys=False, default=json_default)
+        json.dump(finite_json(obj), fh, indent=2, sort_keys=False, default=json_default, allow_nan=False)
         fh.write("\n")
+
+
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every non-finite float (Python or numpy, also inside numpy arrays) replaced by ``None``;
+    containers are copied, everything else is returned as is."""
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_json(v) for v in obj]
+    if isinstance(obj, np.ndarray) and obj.dtype.kind == "f":
+        return finite_json(obj.tolist())
+    return obj
 
 
 def json_default(obj: Any) -> Any:

@@ -434,16 +434,32 @@ def bench(
             help="Save each trained deep model as a package in DIR/TASK/MODEL/ (use with --model).",
         ),
     ] = None,
+    labels_task: Annotated[
+        str,
+        typer.Option(
+            "--labels-task",
+            help="labels study only: cinc2017 (records, writes labels.*) or mitdb-aami (beats, DS1 -> DS2, "
+            "writes labels_mitdb-aami.*).",
+        ),
+    ] = "cinc2017",
 ) -> None:
     """Train, evaluate (with 95 % CIs) and cost-measure models on a task; write JSON, table, plots, HTML."""
     # ---- anchor: bench studies (leads, labels) ----
+    if task != "labels" and labels_task != "cinc2017":
+        raise LeanECGError("--labels-task", f"applies to the labels study only, not {task!r}")
     if task in ("leads", "labels"):  # leanecg.bench.leads.run_leads_cli, leanecg.bench.labels.run_labels_cli
         import importlib
 
         if task == "leads" and save_models is not None:
             raise LeanECGError("--save-models", "is not supported by the leads study")
-        run_study = getattr(importlib.import_module(f"leanecg.bench.{task}"), f"run_{task}_cli")
-        study_options = {} if save_models is None else {"save_models": save_models}
+        study = importlib.import_module(f"leanecg.bench.{task}")
+        run_study = getattr(study, f"run_{task}_cli")
+        study_options: dict[str, Any] = {} if save_models is None else {"save_models": save_models}
+        stem = task
+        if task == "labels":
+            study_options["task"] = labels_task
+            stem = study.labels_results_stem(labels_task)
+
         with progress_bar() as bar:
             run_study(
                 models,
@@ -459,7 +475,7 @@ def bench(
                 log=_log,
                 **study_options,
             )
-        sys.stdout.write((out / f"{task}.md").read_text(encoding="utf-8"))
+        sys.stdout.write((out / f"{stem}.md").read_text(encoding="utf-8"))
         return
     from leanecg.bench.runner import run_benchmark
     from leanecg.bench.tasks import TASKS
