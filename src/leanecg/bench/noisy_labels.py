@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -161,16 +161,8 @@ def run_noisy_benchmark(
                     X=train_split.X, y=y_noisy, features=train_split.features, name="train"
                 )
                 noisy = test_f1(train_fn(noisy_split, seed), seed)
-                cc = CorrectionConfig(
-                    method=config.method,
-                    n_repeats=config.n_repeats,
-                    n_folds=config.n_folds,
-                    threshold=config.threshold,
-                    agreement=config.agreement,
-                    rounds=config.rounds,
-                    drop_below=config.drop_below,
-                    seed=seed,
-                )
+                names = {f.name for f in fields(CorrectionConfig)} - {"seed"}
+                cc = CorrectionConfig(**{k: v for k, v in asdict(config).items() if k in names}, seed=seed)
                 corr = self_learning_correction(noisy_split, detect_fn, predict_fn, cc, embed_fn=embed_fn)
                 fixed = ArraySplit(X=train_split.X, y=corr.y, features=train_split.features, name="train")
                 corrected = test_f1(train_fn(fixed.subset(np.flatnonzero(corr.keep)), seed), seed)
