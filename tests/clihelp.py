@@ -17,7 +17,9 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """``python -m leanecg.cli ARGS`` in ``cwd`` with a private cache (``stdin``: text fed to it); never
     raises on a non-zero exit."""
-    full_env = {k: v for k, v in os.environ.items() if k != "LEANECG_DEBUG"}
+    # no LEANECG_DEBUG, and no terminal size of the caller (pytest-xdist workers set COLUMNS=80): the CLI
+    # writes to a pipe here, so it uses its documented pipe width whoever runs the tests
+    full_env = {k: v for k, v in os.environ.items() if k not in ("LEANECG_DEBUG", "COLUMNS", "LINES")}
     full_env["LEANECG_CACHE"] = str(cwd / "cache")
     full_env.update(env or {})
     return subprocess.run(

@@ -14,6 +14,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The CLI sizes its tables from $COLUMNS (pytest-xdist workers set COLUMNS=80); tests check its output as
+# written to a pipe (140 columns), whoever runs them and however.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 
 def _shared_data_dir() -> Path | None:
     env = os.environ.get("LEANECG_DATA")

@@ -43,7 +43,8 @@ def _console_width(stream: Any) -> int | None:
 
 
 console = Console(width=_console_width(sys.stdout))
-err_console = Console(stderr=True, width=_console_width(sys.stderr))
+# messages on stderr are never hard-wrapped: a path or command in them stays one copyable line
+err_console = Console(stderr=True, width=_console_width(sys.stderr), soft_wrap=True)
 
 DataDirOpt = Annotated[
     Path | None,
@@ -80,8 +81,8 @@ def _render(obj: Any, title: str | None = None) -> None:
     scalars = {k: v for k, v in obj.items() if not isinstance(v, dict | list)}
     if scalars:
         table = Table(title=title, show_header=False, title_justify="left")
-        table.add_column("key", style="bold")
-        table.add_column("value")
+        table.add_column("key", style="bold", overflow="fold")
+        table.add_column("value", overflow="fold")
         for k, v in scalars.items():
             table.add_row(str(k), _fmt(v))
         console.print(table)
@@ -92,7 +93,7 @@ def _render(obj: Any, title: str | None = None) -> None:
             cols = list(dict.fromkeys(c for r in v for c in r))
             table = Table(title=str(k), title_justify="left")
             for c in cols:
-                table.add_column(str(c))
+                table.add_column(str(c), overflow="fold")
             for r in v:
                 table.add_row(*(_fmt(r.get(c, "")) for c in cols))
             console.print(table)
@@ -145,7 +146,9 @@ def quickstart(
 
     table = Table(title="1. R-peak detection on example ECGs", title_justify="left")
     for col in ("record", "fs", "sec", "usable leads", "beats", "HR", "Se %", "+P %", "× real time"):
-        table.add_column(col, justify="left" if col in ("record", "usable leads") else "right")
+        table.add_column(
+            col, justify="left" if col in ("record", "usable leads") else "right", overflow="fold"
+        )
     sources = set()
     shipped = list_shipped()
     packages = [load_model_package(s["path"]) for s in shipped]
@@ -188,7 +191,7 @@ def quickstart(
         bt = Table(title="2. Heartbeat classification with the shipped beat model", title_justify="left")
         classes = list(beat_pkgs[0].class_names)
         for col in ("model", "record", *(f"{c} pred (ref)" for c in classes), "agree with ref %"):
-            bt.add_column(col, justify="left" if col in ("model", "record") else "right")
+            bt.add_column(col, justify="left" if col in ("model", "record") else "right", overflow="fold")
         for name, b in beat_rows:
             cells = [
                 f"{b.counts.get(c, 0)}" + ("" if b.reference is None else f" ({b.reference.get(c, 0)})")
@@ -202,7 +205,7 @@ def quickstart(
     if rhythm_rows:
         rt = Table(title="3. Rhythm classification with the shipped record model", title_justify="left")
         for col in ("model", "record", "source", "sec", "prediction", "prob", "reference"):
-            rt.add_column(col, justify="right" if col in ("sec", "prob") else "left")
+            rt.add_column(col, justify="right" if col in ("sec", "prob") else "left", overflow="fold")
         for name, r in rhythm_rows:
             rt.add_row(
                 name,
@@ -220,7 +223,11 @@ def quickstart(
             title="4. Shipped models: accuracy × cost (test split of their task)", title_justify="left"
         )
         for col in ("model", "task", "metric [95 % CI]", "params", "MACs", "latency ms", "× ResNet latency"):
-            card.add_column(col, justify="left" if col in ("model", "task", "metric [95 % CI]") else "right")
+            card.add_column(
+                col,
+                justify="left" if col in ("model", "task", "metric [95 % CI]") else "right",
+                overflow="fold",
+            )
         for pkg, s in zip(packages, shipped, strict=True):
             ratio = pkg.meta.get("cost", {}).get("latency_ratio_vs_reference")
             card.add_row(
@@ -337,7 +344,7 @@ def data_list(data_dir: DataDirOpt = None) -> None:
     root = resolve_data_dir(data_dir)
     table = Table(title=f"datasets in {root}", title_justify="left")
     for col in ("name", "present", "records in release", "description"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for ds in list_datasets():
         table.add_row(ds.name, "yes" if ds.is_present(root) else "no", str(ds.n_records_full), ds.description)
     console.print(table)
@@ -660,7 +667,9 @@ def models(
         return
     table = Table(title=f"shipped models ({zoo_dir()})", title_justify="left")
     for col in ("name", "task", "model", "classes", "params", "MACs", "latency ms", "metric [95% CI]"):
-        table.add_column(col, justify="right" if col in ("params", "MACs", "latency ms") else "left")
+        table.add_column(
+            col, justify="right" if col in ("params", "MACs", "latency ms") else "left", overflow="fold"
+        )
     for m in shipped:
         metric = "n/a" if m["value"] is None else f"{m['metric']} {m['value']:.3f}"
         if m["value"] is not None and m["ci_low"] is not None and m["ci_high"] is not None:
@@ -923,7 +932,7 @@ def compress_cmd(
     pm = card["primary_metric"]
     table = Table(title=f"{card['model']} -> {card['compression']} ({card['task']})", title_justify="left")
     for col in ("model", "runtime", pm, "params", "MACs", "bytes", "latency ms"):
-        table.add_column(col, justify="left" if col in ("model", "runtime", pm) else "right")
+        table.add_column(col, justify="left" if col in ("model", "runtime", pm) else "right", overflow="fold")
     for r in card["rows"]:
         m = r["metrics"].get(pm, {})
         value = "n/a" if m.get("value") is None else f"{m['value']:.3f}"
