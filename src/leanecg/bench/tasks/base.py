@@ -54,6 +54,7 @@ class BenchTask(ABC):
     train_epochs: int  # full runs; ``tiny`` runs train 2 epochs without early stopping
     train_batch_size: int
     train_patience: int  # early-stopping patience (epochs)
+    train_loss: str = "weighted_ce"  # TrainConfig.loss: single-label; multi-label tasks use "bce"
 
     @abstractmethod
     def load(self, root: Path, *, tiny: bool = False, seed: int = 0, progress: Any = None) -> TaskData:
@@ -64,14 +65,14 @@ class BenchTask(ABC):
         """All metrics of the task from int class indices (0-1 scale; NaN when undefined)."""
 
     def train_config(self, *, tiny: bool, seed: int, epochs: int | None) -> TrainConfig:
-        """The task's default training configuration: class-weighted cross-entropy (balanced weights),
-        lr 3e-3, the task's epochs / batch size / patience plus :meth:`train_options` (``tiny``: 2 epochs,
+        """The task's default training configuration: :attr:`train_loss` (class-weighted cross-entropy
+        unless the task says otherwise) with balanced class weights, lr 3e-3, the task's epochs / batch size / patience plus :meth:`train_options` (``tiny``: 2 epochs,
         no early stopping; ``epochs`` overrides the epoch count)."""
         return TrainConfig(
             epochs=epochs or (2 if tiny else self.train_epochs),
             batch_size=self.train_batch_size,
             lr=3e-3,
-            loss="weighted_ce",
+            loss=self.train_loss,
             class_weights="balanced",
             early_stopping_patience=None if tiny else self.train_patience,
             seed=seed,

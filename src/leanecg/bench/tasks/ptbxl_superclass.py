@@ -25,7 +25,6 @@ from leanecg.bench.tasks.base import BenchTask, TaskData, load_signals
 from leanecg.signal.leads import STANDARD_12
 from leanecg.signal.pipeline import Pipeline
 from leanecg.train.datasets import ArraySplit
-from leanecg.train.trainer import TrainConfig
 
 
 def macro_auroc(y_true: np.ndarray, y_score: np.ndarray) -> float:
@@ -46,6 +45,7 @@ class PtbxlSuperclassTask(BenchTask):
     primary_metric = "macro_auroc"
     default_models = ("litenet", "leadwise", "resnet1d")
     train_epochs, train_batch_size, train_patience = 40, 32, 12
+    train_loss = "bce"  # multi-label: binary cross-entropy with balanced positive weights
     fs_model = 100.0
     leads: tuple[str, ...] = STANDARD_12
 
@@ -106,18 +106,6 @@ class PtbxlSuperclassTask(BenchTask):
             "macro_auroc": macro_auroc(y_true, y_pred),
             "macro_auprc": float(ap.mean()) if np.all(np.isfinite(ap)) else float("nan"),
         }
-
-    def train_config(self, *, tiny: bool, seed: int, epochs: int | None) -> TrainConfig:
-        """Binary cross-entropy with balanced positive weights, AdamW one-cycle lr 3e-3."""
-        return TrainConfig(
-            epochs=epochs or (2 if tiny else self.train_epochs),
-            batch_size=self.train_batch_size,
-            lr=3e-3,
-            loss="bce",
-            class_weights="balanced",
-            early_stopping_patience=None if tiny else self.train_patience,
-            seed=seed,
-        )
 
     def val_metric(self, y_true: np.ndarray, proba: np.ndarray) -> float:
         """Macro AUROC (NaN when a validation class has no positive)."""
