@@ -60,7 +60,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from leanecg.bench.study import comparable_config, sha256_lines, torch_threads
+from leanecg.bench.study import comparable_run, finite_mean, sha256_lines, torch_threads
 from leanecg.errors import LeanECGError
 
 FRACTIONS: tuple[float, ...] = (0.01, 0.05, 0.10, 0.25, 1.0)
@@ -532,12 +532,8 @@ def summarise(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _metric_means(metrics: Sequence[dict[str, Any]]) -> dict[str, float | None]:
     """Per metric name, the mean of its finite values over ``metrics`` (``None`` when there is none)."""
-    out: dict[str, float | None] = {}
-    for name in dict.fromkeys(k for m in metrics for k in m):
-        vals = [m[name].get("value") for m in metrics if name in m]
-        a = np.asarray([x for x in vals if isinstance(x, int | float) and math.isfinite(x)], dtype=float)
-        out[name] = float(a.mean()) if a.size else None
-    return out
+    names = dict.fromkeys(k for m in metrics for k in m)
+    return {name: finite_mean([m[name].get("value") for m in metrics if name in m]) for name in names}
 
 
 def run_labels_benchmark(
@@ -574,20 +570,8 @@ def run_labels_benchmark(
 
 def _previous_entries(path: Path, config: LabelsConfig, tiny: bool) -> dict[str, Any] | None:
     """The entries of an earlier run in ``path`` made with the same settings (other seeds are kept)."""
-    import json
-
-    if not path.is_file():
-        return None
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    if not isinstance(doc, dict) or doc.get("benchmark") != "labels" or bool(doc.get("tiny")) != tiny:
-        return None
-    if doc.get("task", "cinc2017") != config.task:
-        return None
-    mine = comparable_config(json.loads(json.dumps(asdict(config))))
-    if comparable_config(doc.get("config") or {}) != mine:
+    doc = comparable_run(path, "labels", asdict(config), tiny)
+    if doc is None or doc.get("task", "cinc2017") != config.task:
         return None
     seeds = set(config.seeds)
     return {

@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from leanecg.bench.study import sha256_lines, torch_threads
+from leanecg.bench.study import finite_mean, sha256_lines, torch_threads
 from leanecg.errors import LeanECGError
 from leanecg.signal.leads import LEAD_SETS, STANDARD_12, canonical_lead_name
 
@@ -794,10 +794,6 @@ def summary_table(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     sd over seeds (ddof 1; ``None`` with one seed), the seeds' values, the mean of their 95 % CI bounds,
     mean AUPRC and F1, and the cost (params, MACs, bytes; latency: median over the seeds' timings)."""
 
-    def mean(values: Sequence[float | None]) -> float | None:
-        v = [x for x in values if x is not None and np.isfinite(x)]
-        return float(np.mean(v)) if v else None
-
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for e in entries:
         groups.setdefault((e["variant"]["lead_set"], e["model"], e["variant"]["approach"]), []).append(e)
@@ -820,13 +816,13 @@ def summary_table(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "missing_leads": e0["variant"]["missing_leads"],
                 "seeds": [e["variant"].get("seed") for e in es],
                 "n_seeds": len(es),
-                "macro_auroc": mean(auroc),
+                "macro_auroc": finite_mean(auroc),
                 "macro_auroc_sd": float(np.std(finite, ddof=1)) if len(finite) > 1 else None,
                 "macro_auroc_values": auroc,
-                "ci_low": mean([e["metrics"]["macro_auroc"]["ci_low"] for e in es]),
-                "ci_high": mean([e["metrics"]["macro_auroc"]["ci_high"] for e in es]),
-                "macro_auprc": mean([e["metrics"]["macro_auprc"]["value"] for e in es]),
-                "macro_f1": mean([e["metrics"]["macro_f1"]["value"] for e in es]),
+                "ci_low": finite_mean([e["metrics"]["macro_auroc"]["ci_low"] for e in es]),
+                "ci_high": finite_mean([e["metrics"]["macro_auroc"]["ci_high"] for e in es]),
+                "macro_auprc": finite_mean([e["metrics"]["macro_auprc"]["value"] for e in es]),
+                "macro_f1": finite_mean([e["metrics"]["macro_f1"]["value"] for e in es]),
                 "params": cost("params"),
                 "macs": cost("macs"),
                 "bytes_fp32": cost("bytes_fp32"),

@@ -127,16 +127,15 @@ def run_noisy_benchmark(
             )
         else:
             crop = round(config.crop_s * data.fs)
-            train_fn = _train_fn(
-                config.model, config.width, n_classes, 2 if tiny else config.epochs, config.batch_size,
-                config.lr, crop, config.num_threads,
-            )  # fmt: skip
-            detect_fn = train_fn
-            if config.detector_epochs is not None:
-                detect_fn = _train_fn(
-                    config.model, config.width, n_classes, 2 if tiny else config.detector_epochs,
-                    config.batch_size, config.lr, crop, config.num_threads,
+
+            def zoo_train_fn(epochs: int) -> Callable[[Any, int], Any]:
+                return _train_fn(
+                    config.model, config.width, n_classes, 2 if tiny else epochs, config.batch_size,
+                    config.lr, crop, config.num_threads,
                 )  # fmt: skip
+
+            train_fn = zoo_train_fn(config.epochs)
+            detect_fn = train_fn if config.detector_epochs is None else zoo_train_fn(config.detector_epochs)
 
             def predict_fn(model: Any, split: Any) -> np.ndarray:
                 return predict_proba(model, split.X)
