@@ -327,10 +327,12 @@ def test_predict_errors_are_one_line(record_pkg: Path, tmp_path: Path) -> None:
     proc = run_cli(["predict", str(src), "--model", str(record_pkg), "--out", str(out)], tmp_path)
     _assert_one_line_error(proc, "v.csv", "needs lead(s) I", "V1, V2")
     assert not out.exists()
-    v1 = tmp_path / "v1.csv"  # one lead, but a standard lead other than the model's: refused
+    v1 = tmp_path / "v1.csv"  # a single-lead record feeds a single-lead model whatever its name: recorded
     _synthetic_csv(v1, ["V1"])
     proc = run_cli(["predict", str(v1), "--model", str(record_pkg), "--out", str(out)], tmp_path)
-    _assert_one_line_error(proc, "v1.csv", "needs lead(s) I; the record has V1")
+    assert proc.returncode == 0, proc.stderr
+    assert "leads: V1 -> I (the record's only lead)" in proc.stderr.splitlines()
+    out.unlink()
     proc = run_cli(["predict", str(src), "--model", "no-such-model", "--out", str(out)], tmp_path)
     _assert_one_line_error(proc, "--model", "no-such-model", "not a shipped model")
     proc = run_cli(["beats", str(src), "--model", "mitdb-aami", "--out", str(out)], tmp_path)

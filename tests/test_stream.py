@@ -443,8 +443,16 @@ def test_bad_chunks_are_refused(pkgs: dict[str, Path]) -> None:
         clf.process(np.zeros((10, 2)))
     with pytest.raises(LeanECGError, match="sample 3 is NaN"):
         clf.process(np.array([0.0, 0.1, 0.2, np.nan]))
-    with pytest.raises(LeanECGError, match="lead"):
-        StreamClassifier(_load(pkgs["beat"]), 360.0, ["V1"], source="rec")
+    with pytest.raises(
+        LeanECGError, match=r"needs lead\(s\) II; the record has V1, V5 \(choose one with --lead\)"
+    ):
+        StreamClassifier(_load(pkgs["beat"]), 360.0, ["V1", "V5"], source="rec")
+    with pytest.raises(LeanECGError, match="--lead NOPE"):
+        StreamClassifier(_load(pkgs["beat"]), 360.0, ["V1", "V5"], source="rec", lead="NOPE")
+    clf = StreamClassifier(_load(pkgs["beat"]), 360.0, ["V1", "V5"], source="rec", lead="V5")
+    assert str(clf.lead_choice) == "V5 -> II (chosen with --lead)"
+    with pytest.raises(LeanECGError, match=r"shape \(n, 2\)"):
+        clf.process(np.zeros((10, 1)))
     with pytest.raises(LeanECGError, match="--lookahead-s"):
         StreamClassifier(_load(pkgs["beat"]), 360.0, ["II"], lookahead_s=-1.0)
     with pytest.raises(LeanECGError, match="--warmup-s"):

@@ -521,6 +521,27 @@ ModelOpt = Annotated[
 ]
 
 
+LeadOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lead",
+        help="Record lead(s) that feed the model's input lead(s), in order, e.g. ECG1 (a Holter's first "
+        "channel) or I,II. Default: the model's leads by name (MLII is II), else a single-lead record's one lead.",
+    ),
+]
+
+
+def _print_leads(choices: dict[str, int]) -> None:
+    """One stderr line: the record lead -> model lead choice(s) made (``--lead`` or the default rule)."""
+    if not choices:
+        return
+    if len(choices) == 1:
+        err_console.print(f"leads: {next(iter(choices))}", markup=False, highlight=False, soft_wrap=True)
+        return
+    parts = [f"{c} in {n} record(s)" for c, n in choices.items()]
+    err_console.print(f"leads: {'; '.join(parts)}", markup=False, highlight=False, soft_wrap=True)
+
+
 def _load_package(name_or_dir: str) -> Any:
     from leanecg.deploy.package import load_model_package
     from leanecg.deploy.shipped import resolve_model
@@ -541,6 +562,7 @@ def predict(
     out: Annotated[Path, typer.Option("--out", help="CSV file to write: record,label,prob_<class>...")],
     fs: FsOpt = None,
     batch_size: Annotated[int, typer.Option(help="Records per model call.")] = 64,
+    lead: LeadOpt = None,
 ) -> None:
     """Classify whole records with a model; one CSV row per record (`~` is spelled `noise` in columns)."""
     from leanecg.atomic import atomic_open
@@ -555,6 +577,7 @@ def predict(
         )
     files = [f for p in paths for f in list_record_paths(p)]
     n = 0
+    choices: dict[str, int] = {}
     with atomic_open(out) as fh, progress_bar() as bar:
         writer = csv.writer(fh)
         writer.writerow(["record", "label", *pkg.columns])
@@ -572,13 +595,16 @@ def predict(
 
         for f in files:
             record = load_record(f, fs=fs, annotations=False)
-            inputs.append(pkg.preprocess(record).T.copy())
+            inputs.append(pkg.preprocess(record, lead=lead).T.copy())
+            choice = str(pkg.lead_choice(record.leads, lead))
+            choices[choice] = choices.get(choice, 0) + 1
             names.append(record.name)
             n += 1
             if len(inputs) >= batch_size:
                 flush()
         if inputs:
             flush()
+    _print_leads(choices)
     err_console.print(f"wrote predictions for {n} record(s) to {out}")
 
 
@@ -596,6 +622,7 @@ def beats(
         ),
     ],
     fs: FsOpt = None,
+    lead: LeadOpt = None,
 ) -> None:
     """Detect and classify every heartbeat; one CSV row per beat (sample = R peak at the record's rate)."""
     from leanecg.data import list_record_paths, load_record
@@ -611,6 +638,7 @@ def beats(
         raise LeanECGError(out, "PATH is a folder, so --out must be a folder (one RECORD.csv per record)")
     n_beats = 0
     seen: dict[str, Path] = {}
+    choices: dict[str, int] = {}
     with progress_bar() as bar:
         task = bar.add_task(f"beats ({pkg.name})", total=len(files))
         for f in files:
@@ -623,7 +651,9 @@ def beats(
                     )
                 seen[record.name] = f
             target = out / f"{record.name}.csv" if folder_mode else out
-            pred = pkg.predict_beats(record)
+            pred = pkg.predict_beats(record, lead=lead)
+            choice = str(pkg.lead_choice(record.leads, lead))
+            choices[choice] = choices.get(choice, 0) + 1
             _write_beats(target, pkg.columns, pred)
             if len(pred.samples) == 0:
                 err_console.print(
@@ -631,6 +661,7 @@ def beats(
                 )
             n_beats += len(pred.samples)
             bar.advance(task)
+    _print_leads(choices)
     where = f"{len(files)} files in {out}" if folder_mode else str(out)
     err_console.print(f"wrote {n_beats} beats from {len(files)} record(s) to {where}")
 
@@ -810,6 +841,7 @@ def stream(
             "5-17 s; faster per chunk) or auto (onnx when onnxruntime is installed, else torch).",
         ),
     ] = "auto",
+    lead: LeadOpt = None,
 ) -> None:
     """Classify beats (beat models) or rhythm windows (record models) of a stream online, chunk by chunk."""
     import contextlib
@@ -841,6 +873,7 @@ def stream(
         warmup_s=warmup_s,
         source=src.source,
         backend=stream_backend(pkg, backend, threads=threads),
+        lead=lead,
     )
     with contextlib.ExitStack() as stack:
         writer = None
@@ -857,12 +890,14 @@ def stream(
                     console.print(ev.text, markup=False, highlight=False)
 
         report = run_stream(clf, src.chunks, realtime=realtime, on_update=on_update)
+    _print_leads({str(clf.lead_choice): 1})  # at the end: an error mid-stream stays one line
     summary = {
         "source": src.source,
         "model": pkg.name,
         "kind": pkg.kind,
         "backend": report.runtime,
         "chunk_s": chunk_s,
+        "leads": str(clf.lead_choice),
         **report.latency(),
     }
     if as_json:

@@ -27,7 +27,9 @@ The package metadata (top-level keys of ``model.json`` besides the checkpoint's 
 
 Inference (:class:`ModelPackage`) applies the stored pipeline to each raw :class:`~leanecg.data.record.Record`
 (the pipeline resamples to the model's rate and selects its leads), so a package gives the model exactly
-the inputs it was evaluated on. The network itself runs in an :class:`InferenceBackend`:
+the inputs it was evaluated on. Which record leads feed the model's input leads is decided by
+:func:`model_lead_choice` (the rule of :func:`leanecg.signal.leads.choose_leads`; ``lead=`` picks them, as
+``--lead`` on the CLI), before the pipeline runs. The network itself runs in an :class:`InferenceBackend`:
 :class:`TorchBackend` for a package folder (this module), ``OrtBackend`` for an exported ``.onnx`` file
 (:mod:`leanecg.deploy.ort_runtime`, numpy + onnxruntime only, no torch); preprocessing, beat detection and
 beat inputs are the same code for both:
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
 
     from leanecg.bench.tasks import BenchTask, TaskData
     from leanecg.data.record import Record
+    from leanecg.signal.leads import LeadChoice
 
 __all__ = [
     "CARD_FILE",
@@ -71,6 +74,7 @@ __all__ = [
     "check_package_meta",
     "class_column",
     "load_model_package",
+    "model_lead_choice",
     "save_model_package",
 ]
 
@@ -81,6 +85,10 @@ CARD_FILE = "MODEL_CARD.md"
 
 #: Preprocessed model inputs: channel-first ``(n_leads, n_samples_i)`` arrays, or one ``(N, n_leads, T)`` array.
 ModelInputs = Sequence[np.ndarray] | np.ndarray
+
+#: The record lead(s) asked to feed a model (``--lead``): ``"ECG1"``, ``"I,II"``, a list of names or
+#: column indices; ``None`` for the rule of :func:`leanecg.signal.leads.choose_leads`.
+LeadOption = str | int | Sequence[str | int] | None
 
 #: Relative tolerance between the pipeline's output rate and the rate the model was trained at.
 _FS_RTOL = 1e-3
@@ -417,21 +425,33 @@ class ModelPackage:
 
     # -- preprocessing -----------------------------------------------------------------------------
 
-    def preprocess(self, record: Record) -> np.ndarray:
+    def lead_choice(
+        self, record_leads: Sequence[str], lead: LeadOption = None, source: str = "record"
+    ) -> LeadChoice:
+        """Which of a record's leads feed this model (:func:`model_lead_choice`; ``lead`` as ``--lead``)."""
+        return model_lead_choice(self.input, self.pipeline, record_leads, lead, source)
+
+    def preprocess(self, record: Record, lead: LeadOption = None) -> np.ndarray:
         """The model input of a raw record: float32 ``(n_samples, n_leads)`` at ``input["fs"]`` Hz.
 
+        Args:
+            record: the raw record.
+            lead: the record lead(s) that feed the model's input lead(s), in order (``"ECG1"``,
+                ``"I,II"``, or a list); ``None``: the rule of :func:`leanecg.signal.leads.choose_leads`.
+
         Raises:
-            LeanECGError naming the record's file: it lacks a lead the model needs, its rate cannot be
-            brought to the model's, or the pipeline leaves invalid (NaN) samples.
+            LeanECGError naming the record's file: it lacks a lead the model needs (or ``lead`` names one
+            it lacks), its rate cannot be brought to the model's, or the pipeline leaves invalid (NaN)
+            samples.
         """
         source = _source(record)
         spec = self.meta["input"]
         n_leads = int(spec["n_leads"])
-        steps = self.pipeline.steps
-        pipeline = self.pipeline
         rec_leads = list(record.leads)
-        if not any(s["op"] == "leads" for s in steps):
-            pipeline = self._with_lead_selection(record, source)
+        choice = self.lead_choice(rec_leads, lead, source)
+        cols = list(choice.columns)
+        x = record.signal if cols == list(range(record.n_leads)) else record.signal[:, cols]
+        pipeline = self.pipeline
         fs_out = pipeline.output_fs(record.fs)
         if not math.isclose(fs_out, float(spec["fs"]), rel_tol=_FS_RTOL):
             raise LeanECGError(
@@ -440,7 +460,7 @@ class ModelPackage:
                 f"takes {float(spec['fs']):g} Hz",
             )
         try:
-            out = pipeline.apply(record.signal, record.fs, leads=rec_leads)
+            out = pipeline.apply(x, record.fs, leads=list(choice.model_leads))
         except LeanECGError as err:
             if err.path in (source, str(record.path)):
                 raise
@@ -459,26 +479,6 @@ class ModelPackage:
                 "has invalid (NaN) samples that the model's pipeline does not fill; interpolate the gaps first",
             )
         return y
-
-    def _with_lead_selection(self, record: Record, source: str) -> Pipeline:
-        """The pipeline for a model whose pipeline takes the record's leads as they come.
-
-        The model's leads (``input["leads"]``) are picked by name when the record has them all. Otherwise
-        a record with exactly the model's number of leads is used as is only if none of its leads is a
-        standard lead (e.g. CinC 2017's single ``ECG`` lead, a CSV column named ``signal``): a record
-        that names other standard leads (``V1`` for a lead-I model) is refused.
-        """
-        from leanecg.signal.leads import is_standard_lead
-
-        spec = self.meta["input"]
-        n_leads = int(spec["n_leads"])
-        wanted = list(spec.get("leads") or [])
-        rec_leads = list(record.leads)
-        if len(wanted) == n_leads and _has_leads(rec_leads, wanted):
-            return Pipeline([{"op": "leads", "leads": wanted}]) + self.pipeline
-        if record.n_leads == n_leads and not any(is_standard_lead(n) for n in rec_leads):
-            return self.pipeline
-        raise LeanECGError(source, _lead_problem(rec_leads, wanted, n_leads))
 
     # -- record models -----------------------------------------------------------------------------
 
@@ -501,14 +501,17 @@ class ModelPackage:
         check_feature_config(config, str(self.meta_source))
         return model_input_features(list(X), float(self.meta["input"]["fs"]), config)
 
-    def predict_records(self, records: Iterable[Record], batch_size: int = 64) -> np.ndarray:
+    def predict_records(
+        self, records: Iterable[Record], batch_size: int = 64, lead: LeadOption = None
+    ) -> np.ndarray:
         """Class probabilities of raw records: float64 ``(N, C)``, rows in input order.
 
         Each record goes through the stored pipeline, then the model sees the whole preprocessed record
         (the backend's :meth:`InferenceBackend.proba`; for torch the function ``leanecg bench`` evaluated with).
+        ``lead``: the record lead(s) feeding the model, as in :meth:`preprocess`.
         """
         self._require_kind("records", "predict_records", "predict_beats / leanecg beats")
-        X = [np.ascontiguousarray(self.preprocess(r).T) for r in records]
+        X = [np.ascontiguousarray(self.preprocess(r, lead=lead).T) for r in records]
         return self.predict_inputs(X, batch_size=batch_size)
 
     def labels_of(self, probs: np.ndarray) -> list[str]:
@@ -521,13 +524,16 @@ class ModelPackage:
 
     # -- beat models -------------------------------------------------------------------------------
 
-    def predict_beats(self, record: Record, batch_size: int = 256) -> BeatPredictions:
+    def predict_beats(
+        self, record: Record, batch_size: int = 256, lead: LeadOption = None
+    ) -> BeatPredictions:
         """Detect and classify every heartbeat of a raw record.
 
         R peaks are detected (:func:`leanecg.signal.detect_rpeaks`) on the first preprocessed lead at the
         model's rate; :func:`leanecg.signal.beats.beat_model_inputs` cuts the windows and beat features
         exactly as in training; positions are mapped back to the record's sample indices. A record with
-        fewer than 2 detected beats has no RR intervals and gives no rows.
+        fewer than 2 detected beats has no RR intervals and gives no rows. ``lead``: the record lead(s)
+        feeding the model, as in :meth:`preprocess` (``lead="ECG1"`` for a Holter's first channel).
         """
         from leanecg.signal.beats import beat_model_inputs
         from leanecg.signal.resample import resample_indices
@@ -536,7 +542,7 @@ class ModelPackage:
         self._require_kind("beats", "predict_beats", "predict_records / leanecg predict")
         spec = self.meta["input"]
         fs = float(spec["fs"])
-        y = self.preprocess(record)
+        y = self.preprocess(record, lead=lead)
         peaks = detect_rpeaks(y[:, 0], fs)
         n_classes = len(self.class_names)
         if peaks.size < 2:
@@ -612,13 +618,42 @@ def _source(record: Record) -> str:
     return str(record.path) if record.path is not None else record.name
 
 
-def _has_leads(record_leads: Sequence[str], wanted: Sequence[str]) -> bool:
-    from leanecg.signal.leads import canonical_lead_name
+def model_lead_choice(
+    spec: Mapping[str, Any],
+    pipeline: Pipeline,
+    record_leads: Sequence[str],
+    lead: LeadOption = None,
+    source: str = "record",
+) -> LeadChoice:
+    """Which record leads feed a model with input spec ``spec`` and preprocessing ``pipeline``: the rule of
+    :func:`leanecg.signal.leads.choose_leads` for the model's leads (``spec["leads"]``, ``spec["n_leads"]``).
 
-    have = {canonical_lead_name(n) for n in record_leads}
-    return all(canonical_lead_name(w) in have for w in wanted)
+    The chosen columns, renamed to the model's leads, are what the pipeline then gets (its own ``leads``
+    step finds them by name). A pipeline whose ``leads`` step derives limb leads (``missing="derive"``) or
+    picks columns by index gets the record whole, unless ``lead`` is given (rule ``"pipeline"``).
+
+    Raises:
+        LeanECGError naming ``source`` (see :func:`~leanecg.signal.leads.choose_leads`).
+    """
+    from leanecg.signal.leads import LeadChoice, choose_leads
+
+    steps = [s for s in pipeline.steps if s["op"] == "leads"]
+    by_pipeline = any(
+        s.get("missing") == "derive" or any(not isinstance(w, str) for w in s["leads"]) for s in steps
+    )
+    wanted = list(spec.get("leads") or [])
+    n_leads = int(spec["n_leads"])
+    try:
+        return choose_leads(record_leads, wanted, n_leads=n_leads, lead=lead, source=source)
+    except LeanECGError:
+        if not by_pipeline or lead is not None:
+            raise
+    names = tuple(str(n) for n in record_leads)
+    return LeadChoice(tuple(range(len(names))), names, names, "pipeline")
 
 
 def _lead_problem(record_leads: Sequence[str], wanted: Sequence[str], n_leads: int) -> str:
     need = ", ".join(wanted) if wanted else f"{n_leads} lead(s)"
-    return f"the model needs lead(s) {need}; the record has {', '.join(record_leads) or 'none'}"
+    how = "one" if n_leads == 1 else str(n_leads)
+    have = ", ".join(record_leads) or "none"
+    return f"the model needs lead(s) {need}; the record has {have} (choose {how} with --lead)"

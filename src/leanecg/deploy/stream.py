@@ -18,7 +18,9 @@ stream's length, and gives the same answers as the offline commands (``leanecg b
    samples; its first ``10 max(up, down) / down`` output samples use a constant instead of the offline line
    extension, whose slope is ``(x[-1] - x[0]) / n`` over the whole record (unknown online): they differ by
    about that slope times the filter half-length, 1e-5 of the signal on a 10 s record and below float32
-   resolution on records of minutes. Output is float32, as offline.
+   resolution on records of minutes. Output is float32, as offline. The stream's leads that feed the model
+   are chosen as offline (:func:`~leanecg.deploy.package.model_lead_choice`; ``lead=`` / ``--lead``), and
+   :attr:`StreamClassifier.lead_choice` records the choice.
 2. **Record-level steps** (``zscore``, ``minmax``, ``robust``, ``fixed_length``) need the whole record:
    record models apply them to every window (a window is classified like a record of that length); beat
    models apply a trailing ``zscore`` / ``minmax`` with the statistics of *all the stream so far*
@@ -96,14 +98,14 @@ from leanecg.signal.beats import (
     template_features,
     template_features_against,
 )
-from leanecg.signal.leads import canonical_lead_name, is_standard_lead, lead_index, select_leads
+from leanecg.signal.leads import canonical_lead_name, lead_index, select_leads
 from leanecg.signal.pipeline import Pipeline
 from leanecg.signal.resample import resample_indices, resample_ratio
 from leanecg.signal.rpeaks import StreamingRPeakDetector
 
 if TYPE_CHECKING:
     from leanecg.data.record import Record
-    from leanecg.deploy.package import InferenceBackend, ModelPackage
+    from leanecg.deploy.package import InferenceBackend, LeadOption, ModelPackage
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -404,24 +406,6 @@ class _ResampleStage:
 
 
 # ------------------------------------------------------------------------------------ preprocessing
-
-
-def _stream_pipeline(pkg: ModelPackage, leads: Sequence[str], source: str) -> Pipeline:
-    """The package's pipeline for a stream with these lead names (as ``ModelPackage.preprocess`` picks
-    the model's leads: by name when the stream has them, or as they come when the stream has exactly the
-    model's number of leads and none of them is a standard lead)."""
-    spec = pkg.input
-    n_leads = int(spec["n_leads"])
-    wanted = list(spec.get("leads") or [])
-    if any(s["op"] == "leads" for s in pkg.pipeline.steps):
-        return pkg.pipeline
-    have = {canonical_lead_name(n) for n in leads}
-    if len(wanted) == n_leads and all(canonical_lead_name(w) in have for w in wanted):
-        return Pipeline([{"op": "leads", "leads": wanted}]) + pkg.pipeline
-    if len(leads) == n_leads and not any(is_standard_lead(n) for n in leads):
-        return pkg.pipeline
-    need = ", ".join(wanted) if wanted else f"{n_leads} lead(s)"
-    raise LeanECGError(source, f"the model needs lead(s) {need}; the stream has {', '.join(leads) or 'none'}")
 
 
 class StreamingPreprocessor:
@@ -814,6 +798,11 @@ class StreamClassifier:
         batch_size: most inputs per model call.
         source: the stream's name in errors (a file, or ``-`` for stdin).
         backend: what runs the network (:func:`stream_backend`); ``None``: the package's own.
+        lead: the stream lead(s) that feed the model's input lead(s), in order (``"ECG1"``; ``leanecg
+            stream --lead``); ``None``: the rule of :func:`leanecg.signal.leads.choose_leads`, as offline.
+
+    Attributes:
+        lead_choice: the :class:`~leanecg.signal.leads.LeadChoice` made (stream lead -> model lead).
     """
 
     def __init__(
@@ -830,7 +819,10 @@ class StreamClassifier:
         batch_size: int = 256,
         source: str = "stream",
         backend: InferenceBackend | None = None,
+        lead: LeadOption = None,
     ) -> None:
+        from leanecg.deploy.package import model_lead_choice
+
         if backend is not None and backend is not pkg.backend:
             pkg = dataclasses.replace(pkg, backend=backend)  # the same package run by another runtime
         self.pkg = pkg
@@ -843,8 +835,14 @@ class StreamClassifier:
         if self.batch_size < 1:
             raise LeanECGError("--batch-size", f"must be a positive number, got {batch_size}")
         spec = pkg.input
-        pipeline = _stream_pipeline(pkg, list(leads), source)
-        self.pre = StreamingPreprocessor(pipeline, fs, leads, lookahead_s=lookahead_s, source=source)
+        # the stream's columns that feed the model, renamed to the model's leads (as ModelPackage.preprocess)
+        self.lead_choice = model_lead_choice(spec, pkg.pipeline, [str(n) for n in leads], lead, source)
+        self.n_leads_in = len(leads)
+        cols = list(self.lead_choice.columns)
+        self.columns = None if cols == list(range(self.n_leads_in)) else cols
+        self.pre = StreamingPreprocessor(
+            pkg.pipeline, fs, self.lead_choice.model_leads, lookahead_s=lookahead_s, source=source
+        )
         fs_model = float(spec["fs"])
         if not math.isclose(self.pre.fs_out, fs_model, rel_tol=1e-3):
             raise LeanECGError(
@@ -973,7 +971,7 @@ class StreamClassifier:
             raise LeanECGError(self.source, "the stream was flushed; start a new StreamClassifier")
         x = self._check_chunk(chunk)
         self.n_in += x.shape[0]
-        y = self.pre.process(x)
+        y = self.pre.process(x if self.columns is None else x[:, self.columns])
         return self._consume(y, final=False)
 
     def flush(self) -> StreamUpdate:
@@ -988,9 +986,9 @@ class StreamClassifier:
         arr = np.asarray(chunk)
         if arr.ndim == 1:
             arr = arr[:, None]
-        if arr.ndim != 2 or arr.shape[1] != len(self.pre.leads_in):
+        if arr.ndim != 2 or arr.shape[1] != self.n_leads_in:
             raise LeanECGError(
-                self.source, f"expected chunks of shape (n, {len(self.pre.leads_in)}), got {np.shape(chunk)}"
+                self.source, f"expected chunks of shape (n, {self.n_leads_in}), got {np.shape(chunk)}"
             )
         if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
             raise LeanECGError(self.source, f"samples must be numbers (mV), got dtype {arr.dtype}")

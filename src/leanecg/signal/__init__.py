@@ -36,6 +36,9 @@ _EXPORTS = {
     "lead_index": "leanecg.signal.leads",
     "select_leads": "leanecg.signal.leads",
     "derive_limb_leads": "leanecg.signal.leads",
+    "LEAD_ALIASES": "leanecg.signal.leads",
+    "LeadChoice": "leanecg.signal.leads",
+    "choose_leads": "leanecg.signal.leads",
     "fixed_length": "leanecg.signal.windows",
     "sliding_windows": "leanecg.signal.windows",
 }

@@ -22,12 +22,20 @@ Reduced-lead work needs to pick leads, fill the absent ones and know which are r
 :func:`select_leads` returns the selected signal and a boolean mask; ``missing="zero"`` zero-fills
 absent leads, ``missing="derive"`` first computes absent limb leads from any two of I, II, III
 (:func:`derive_limb_leads`, Einthoven's and Goldberger's equations) and zero-fills only what is left.
+
+Which record lead feeds which model input lead is decided in one place, :func:`choose_leads` (used by
+:class:`~leanecg.deploy.package.ModelPackage`, ``leanecg predict`` / ``beats`` / ``stream`` and their
+``--lead``): the leads asked for (``lead="ECG1"``), else the model's leads by name (aliases of
+:data:`LEAD_ALIASES` included, case- and spacing-insensitive: ``ml ii``, ``V 1``, ``v1``), else the one
+lead of a single-lead record for a single-lead model whatever its name (CinC 2017's ``ECG``, a device's
+``ECG1``). The :class:`LeadChoice` it returns says which rule applied.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
@@ -37,14 +45,19 @@ from leanecg.errors import LeanECGError
 from leanecg.signal.filters import check_signal, output_dtype
 
 __all__ = [
+    "LEAD_ALIASES",
     "LEAD_SETS",
     "LIMB_LEADS",
     "PRECORDIAL_LEADS",
+    "SINGLE_LEAD_NAMES",
     "STANDARD_12",
+    "LeadChoice",
     "canonical_lead_name",
+    "choose_leads",
     "derive_limb_leads",
     "is_standard_lead",
     "lead_index",
+    "lead_key",
     "select_leads",
 ]
 
@@ -65,6 +78,26 @@ LEAD_SETS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 
+#: The lead alias table: canonical name -> spellings that mean the same lead. Matching ignores case,
+#: spaces and ``_`` (``ml ii`` is ``MLII``); :func:`canonical_lead_name` also reads the general
+#: patterns of the module docstring (``V01``, ``Lead aVF``, ...). ``MLII`` is MIT-BIH's modified lead II.
+LEAD_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "I": ("Lead I", "lead1", "MLI", "DI", "D1"),
+        "II": ("MLII", "ML II", "Lead II", "lead2", "DII", "D2"),
+        "III": ("MLIII", "Lead III", "lead3", "DIII", "D3"),
+        "aVR": ("AVR", "Lead aVR"),
+        "aVL": ("AVL", "Lead aVL"),
+        "aVF": ("AVF", "Lead aVF"),
+        **{v: (f"V0{v[1]}", f"Lead {v}") for v in ("V1", "V2", "V3", "V4", "V5", "V6")},
+    }
+)
+
+#: Names single-lead devices give their one lead (CinC 2017 / AliveCor ``ECG``, Holter and patch ``ECG1``,
+#: ``EKG``, ``signal``): not a standard lead, so they match no model lead by name; :func:`choose_leads`
+#: feeds such a record's only lead to a single-lead model (any single lead, in fact), and records that.
+SINGLE_LEAD_NAMES: tuple[str, ...] = ("ECG", "ECG1", "EKG", "EKG1", "signal")
+
 _ROMAN = {"I": "I", "II": "II", "III": "III", "1": "I", "2": "II", "3": "III"}
 _AUGMENTED = {"AVR": "aVR", "AVL": "aVL", "AVF": "aVF"}
 _CHEST = re.compile(r"V0*([1-9][0-9]?)(R?)")
@@ -83,6 +116,8 @@ def canonical_lead_name(name: str) -> str:
     if not trimmed:
         raise LeanECGError("lead", "empty lead name")
     key = re.sub(r"[\s_]+", "", trimmed).upper()
+    if _alias_key(key) in _ALIASES:
+        return _ALIASES[_alias_key(key)]
     if key.startswith("LEAD") and len(key) > 4:
         key = key[4:]
     if key in ("I", "II", "III"):
@@ -96,6 +131,22 @@ def canonical_lead_name(name: str) -> str:
     if m:
         return f"V{int(m.group(1))}{m.group(2)}"
     return trimmed
+
+
+def _alias_key(name: str) -> str:
+    return re.sub(r"[\s_]+", "", name).upper()
+
+
+_ALIASES: dict[str, str] = {
+    _alias_key(alias): canon for canon, aliases in LEAD_ALIASES.items() for alias in (canon, *aliases)
+}
+
+
+def lead_key(name: str) -> str:
+    """What two lead names are compared by: the canonical name of a standard lead (``ml ii`` -> ``II``),
+    else the name upper-cased without spaces or ``_`` (``ecg 1`` -> ``ECG1``)."""
+    canon = canonical_lead_name(name)
+    return canon if canon in STANDARD_12 else _alias_key(canon)
 
 
 def is_standard_lead(name: str) -> bool:
@@ -120,8 +171,8 @@ def _lookup(leads: Sequence[str], lead: str | int, source: str) -> int | None:
         return i
     if not isinstance(lead, str):
         raise LeanECGError(source, f"a lead is a name or an index, got {lead!r}")
-    target = canonical_lead_name(lead)
-    hits = [i for i, name in enumerate(leads) if canonical_lead_name(str(name)) == target]
+    target = lead_key(lead)
+    hits = [i for i, name in enumerate(leads) if lead_key(str(name)) == target]
     if len(hits) > 1:
         raise LeanECGError(
             source, f"lead '{lead.strip()}' is ambiguous: columns {hits} of {_names(leads)} all mean {target}"
@@ -268,3 +319,125 @@ def select_leads(
             y[:, k] = derived[:, LIMB_LEADS.index(target)]
             mask[k] = True
     return y, mask
+
+
+# ------------------------------------------------------------------------------- record lead -> model lead
+
+_RULES = {
+    "lead": "chosen with --lead",
+    "name": "by name",
+    "single": "the record's only lead",
+    "position": "in the record's order",
+    "pipeline": "the whole record; the model's pipeline picks or derives its leads",
+}
+
+
+@dataclass(frozen=True)
+class LeadChoice:
+    """Which record leads feed a model's input leads (:func:`choose_leads`).
+
+    Attributes:
+        columns: the record's columns, one per model input lead, in the model's order.
+        record_leads: their names in the record.
+        model_leads: the model's input leads they feed (the record's names for a model that names none).
+        rule: ``"lead"`` (asked for: ``--lead`` / ``lead=``), ``"name"`` (the model's leads found by name or
+            alias), ``"single"`` (the only lead of a single-lead record, for a single-lead model) or
+            ``"position"`` (a model that names no leads takes the record's, in order); ``"pipeline"``
+            (:func:`leanecg.deploy.package.model_lead_choice`: the model's pipeline derives its leads).
+    """
+
+    columns: tuple[int, ...]
+    record_leads: tuple[str, ...]
+    model_leads: tuple[str, ...]
+    rule: str
+
+    def __str__(self) -> str:
+        pairs = ", ".join(f"{r} -> {m}" for r, m in zip(self.record_leads, self.model_leads, strict=True))
+        return f"{pairs} ({_RULES.get(self.rule, self.rule)})"
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON form: ``{"record_leads": [...], "model_leads": [...], "rule": ...}``."""
+        return {
+            "record_leads": list(self.record_leads),
+            "model_leads": list(self.model_leads),
+            "rule": self.rule,
+        }
+
+
+def _parse_lead_option(lead: str | int | Sequence[str | int]) -> list[str | int]:
+    if isinstance(lead, str):
+        return [part.strip() for part in lead.split(",") if part.strip()]
+    if isinstance(lead, int | np.integer) and not isinstance(lead, bool):
+        return [int(lead)]
+    return [p.strip() if isinstance(p, str) else p for p in lead]
+
+
+def choose_leads(
+    record_leads: Sequence[str],
+    model_leads: Sequence[str],
+    *,
+    n_leads: int | None = None,
+    lead: str | int | Sequence[str | int] | None = None,
+    source: str = "record",
+) -> LeadChoice:
+    """The one rule for which record lead feeds which model input lead.
+
+    1. ``lead`` given (``"ECG1"``, ``"I,II"``, a list of names or column indices): exactly those leads, in
+       the model's order; there must be one per model lead and the record must have each.
+    2. else every model lead found in the record by name (:func:`lead_key`: aliases, any case or spacing).
+    3. else a single-lead record for a single-lead model: its one lead, whatever its name (CinC 2017's
+       ``ECG`` for a model that wants ``II``).
+    4. else, for a model that names no leads, a record with exactly its number of leads, in order.
+
+    Args:
+        record_leads: the record's lead names, one per column.
+        model_leads: the model's input lead names in order (empty when the model names none).
+        n_leads: the model's number of input leads (default ``len(model_leads)``).
+        lead: the record leads asked for, or ``None`` for rules 2-4.
+        source: the record's file, named in errors.
+
+    Raises:
+        LeanECGError: ``"the model needs lead(s) II; the record has ECG1, ECG2 (choose one with --lead)"``
+            when no rule applies; for ``lead``, a lead the record lacks (listing the record's leads) or
+            the wrong number of leads.
+    """
+    rec = [str(n) for n in record_leads]
+    wanted = [str(n) for n in model_leads]
+    n = len(wanted) if n_leads is None else int(n_leads)
+    if wanted and len(wanted) != n:
+        wanted = []
+    need = ", ".join(wanted) if wanted else f"{n} lead(s)"
+
+    def done(cols: list[int], rule: str) -> LeadChoice:
+        names = tuple(rec[i] for i in cols)
+        return LeadChoice(tuple(cols), names, tuple(wanted) if wanted else names, rule)
+
+    if lead is not None:
+        items = _parse_lead_option(lead)
+        if len(items) != n:
+            given = ", ".join(str(i) for i in items) or "none"
+            raise LeanECGError(
+                source, f"--lead names {len(items)} lead(s) ({given}); the model takes {n} ({need})"
+            )
+        cols = []
+        for item in items:
+            i = _lookup(rec, item, source)
+            if i is None:
+                raise LeanECGError(
+                    source, f"--lead {str(item).strip()}: the record has no such lead; it has {_names(rec)}"
+                )
+            cols.append(i)
+        return done(cols, "lead")
+    if wanted:
+        found = [_lookup(rec, w, source) for w in wanted]
+        if all(i is not None for i in found):
+            return done([int(i) for i in found if i is not None], "name")
+    if n == 1 and len(rec) == 1:
+        return done([0], "single")
+    if not wanted and len(rec) == n:
+        return done(list(range(n)), "position")
+    how = "one" if n == 1 else str(n)
+    raise LeanECGError(
+        source,
+        f"the model needs lead(s) {need}; the record has {_names(rec)} (choose {how} with --lead)",
+    )
