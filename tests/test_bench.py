@@ -85,6 +85,10 @@ def test_markdown_pngs_and_self_contained_html(tiny_mitdb_run: Path) -> None:
     assert len(images) == len(pngs)
     assert all(base64.b64decode(b)[:8] == PNG_MAGIC for b in images)
     assert "<table>" in html and "git_commit" in html
+    # a --tiny run says so in the title of both reports
+    assert md.splitlines()[0].endswith("(smoke run — not a benchmark)"), md.splitlines()[0]
+    assert re.search(r"<title>[^<]*\(smoke run — not a benchmark\)</title>", html)
+    assert re.search(r"<h1>[^<]*\(smoke run — not a benchmark\)</h1>", html)
 
 
 def test_report_renders_in_headless_chromium(tiny_mitdb_run: Path, tmp_path: Path) -> None:

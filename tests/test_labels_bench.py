@@ -79,6 +79,7 @@ def test_cli_bench_labels_tiny(shared_data, tmp_path) -> None:
         validate_result(e)
         assert e["task"] == "labels" and 0.0 <= e["metrics"]["f1"]["value"] <= 1.0
     assert "Tiny smoke run" in r.stdout
+    assert (out / "labels.md").read_text().splitlines()[0].endswith("(smoke run — not a benchmark)")
 
 
 def test_cli_bench_labels_bad_input(tmp_path) -> None:

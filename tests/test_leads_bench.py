@@ -187,6 +187,7 @@ def test_cli_leads_tiny(shared_data: Path, tmp_path: Path) -> None:
     assert {c["lead_set"] for c in search["challenge_sets"]} == set(LEAD_SETS)
     md = (out / "leads.md").read_text(encoding="utf-8")
     assert "Tiny smoke run" in md and "| 1-II | II | litenet | per-set |" in md
+    assert md.splitlines()[0].endswith("(smoke run — not a benchmark)")
     assert "lead-wise masked" in proc.stdout
 
 

@@ -84,6 +84,12 @@ def test_write_report_files(tmp_path: Path) -> None:
     html = files["html"].read_text()
     assert html.count("data:image/png;base64,") == 6
     assert "packages.numpy" in html  # nested provenance is flattened into the table
+    assert "smoke run" not in html and "smoke run" not in files["markdown"].read_text()
+    smoke = [_result("m1", 0.8, 1e6, 1.5)]
+    smoke[0]["data"]["tiny"] = True
+    files = write_report(smoke, tmp_path / "tiny", title="T")
+    assert files["markdown"].read_text().startswith("# T (smoke run — not a benchmark)\n")
+    assert "<title>T (smoke run — not a benchmark)</title>" in files["html"].read_text()
 
 
 def test_metrics_with_ci_paired_and_grouped() -> None:

@@ -2,7 +2,8 @@
 
 Thin by design: every command parses its arguments, calls library functions and renders the result.
 Any :class:`~leanecg.errors.LeanECGError` becomes ``error: <file>: <problem>`` on stderr and exit 2.
-Set ``LEANECG_DEBUG=1`` to see full tracebacks instead.
+Set ``LEANECG_DEBUG=1`` to see full tracebacks instead. Ctrl-C (SIGINT) and SIGTERM print ``interrupted`` and
+exit 130 / 143; the output file being written is discarded (its temporary file removed).
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from leanecg.errors import LeanECGError
 
 app = typer.Typer(
     name="leanecg",
-    help="Efficient ECG arrhythmia classification: fewer leads, smaller models, fewer labels.",
+    help="Efficient ECG arrhythmia classification: fewer leads, smaller models, fewer labels.\n\n"
+    "Bad input: one line `error: <file>: <problem>`, exit code 2. Ctrl-C or SIGTERM: `interrupted`, exit code "
+    "130 / 143; the output file being written is discarded (an older file of that name is left as it was), "
+    "files already completed are kept.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -54,8 +58,80 @@ DataDirOpt = Annotated[
 ]
 FsOpt = Annotated[
     float | None,
-    typer.Option("--fs", help="Sampling rate in Hz (required for CSV input, checked otherwise)."),
+    typer.Option(
+        "--fs", help="Sampling rate in Hz, 1 to 100000 (required for CSV input, checked otherwise)."
+    ),
 ]
+
+#: Bounds of the numeric options (checked by :func:`_check_option` before any work starts).
+FS_RANGE_HZ = (1.0, 100_000.0)
+#: Longest chunk / window / look-ahead of ``leanecg stream``: an hour of signal (the signal of one chunk is
+#: held in memory and classified in one model call; an hour of 12 leads at 1 kHz is ~350 MB of float64).
+MAX_STREAM_S = 3600.0
+MAX_THREADS = 256
+MAX_SEED = 2**32 - 1  # numpy's seed range
+MAX_N_BOOT = 100_000  # the bootstrap draws an (n_boot, n_records) index array up front
+
+
+def _check_option(
+    option: str,
+    value: float | None,
+    low: float,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    integer: bool = False,
+    unit: str = "",
+) -> None:
+    """Refuse an out-of-range numeric option with one line ``error: <option>: must be ..., got ...`` (exit
+    2); ``None`` (option not given) passes. ``low_open``: ``value`` must be > ``low`` rather than >=."""
+    import math
+
+    if value is None:
+        return
+    v = float(value)
+    if math.isfinite(v) and (v > low if low_open else v >= low) and (high is None or v <= high):
+        return
+
+    def num(x: float) -> str:
+        if isinstance(x, int):
+            return str(x)
+        return str(int(x)) if float(x).is_integer() and abs(x) < 1e6 else f"{x:g}"
+
+    if integer:
+        want = (
+            ("a positive integer" if low == 1 else f"an integer >= {num(low)}")
+            if high is None
+            else f"an integer from {num(low)} to {num(high)}"
+        )
+    else:
+        want = f"a number {'more than' if low_open else 'at least'} {num(low)}"
+        want += f" and at most {num(high)}" if high is not None else ""
+    raise LeanECGError(option, f"must be {want}{unit}, got {num(value)}")
+
+
+def _check_fs(fs: float | None) -> None:
+    """A positive ``--fs`` outside :data:`FS_RANGE_HZ` names ``--fs``; zero, negative and non-finite values are
+    left to the record readers, whose error names the record the rate was given for."""
+    import math
+
+    if fs is not None and math.isfinite(fs) and fs > 0:
+        _check_option("--fs", fs, *FS_RANGE_HZ, unit=" Hz")
+
+
+def _check_training_options(
+    seed: int | None = None,
+    epochs: int | None = None,
+    max_train_seconds: float | None = None,
+    threads: int | None = None,
+    n_boot: int | None = None,
+) -> None:
+    """The options shared by bench, compress and pretrain."""
+    _check_option("--seed", seed, 0, MAX_SEED, integer=True)
+    _check_option("--epochs", epochs, 1, integer=True)
+    _check_option("--max-train-seconds", max_train_seconds, 0, low_open=True, unit=" seconds")
+    _check_option("--threads", threads, 1, MAX_THREADS, integer=True)
+    _check_option("--n-boot", n_boot, 1, MAX_N_BOOT, integer=True)
 
 
 def progress_bar() -> Progress:
@@ -297,6 +373,7 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """Show what a record, folder or dataset holds: fs, leads, duration, units, labels, quality."""
+    _check_fs(fs)
     from leanecg.data.describe import describe
 
     desc = describe(path, data_dir=data_dir, fs=fs, split=split)
@@ -314,6 +391,7 @@ def rpeaks(
     fs: FsOpt = None,
 ) -> None:
     """Detect R peaks and write them to a CSV file (one row per beat)."""
+    _check_fs(fs)
     from leanecg.atomic import atomic_open
     from leanecg.data import iter_records
     from leanecg.signal import detect_rpeaks
@@ -362,6 +440,7 @@ def data_fetch(
     ] = None,
 ) -> None:
     """Download a dataset's official PhysioNet release into the data folder (resumable, checksummed)."""
+    _check_option("--records", records, 1, integer=True)
     from leanecg.data import resolve_data_dir
     from leanecg.data.fetch import fetch_dataset
 
@@ -380,7 +459,11 @@ def data_fetch(
 def score_cinc2021(
     label_dir: Annotated[Path, typer.Argument(help="Folder of label .hea files with '#Dx:' lines.")],
     output_dir: Annotated[
-        Path, typer.Argument(help="Folder of output .csv files (classes, binary, scores).")
+        Path,
+        typer.Argument(
+            help="Folder of output .csv files (classes, binary, scores), or the CSV of `leanecg predict` with a "
+            "multi-label model whose classes are SNOMED CT codes (records matched to the .hea names)."
+        ),
     ],
     weights: Annotated[
         Path | None, typer.Option(help="weights.csv (default: the official one shipped with LeanECG).")
@@ -397,7 +480,13 @@ def score_cinc2021(
 @score_app.command("cinc2017")
 def score_cinc2017(
     reference: Annotated[Path, typer.Argument(help="REFERENCE.csv with record,label rows.")],
-    answers: Annotated[Path, typer.Argument(help="ANSWERS.csv with record,label rows.")],
+    answers: Annotated[
+        Path,
+        typer.Argument(
+            help="ANSWERS.csv with record,label rows, or the CSV of `leanecg predict` (its header line is "
+            "recognised, the prob_ columns ignored, noise read as ~)."
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """PhysioNet/CinC 2017 metrics: per-class F1 and the challenge score mean(F1_N, F1_A, F1_O)."""
@@ -451,6 +540,7 @@ def bench(
     ] = "cinc2017",
 ) -> None:
     """Train, evaluate (with 95 % CIs) and cost-measure models on a task; write JSON, table, plots, HTML."""
+    _check_training_options(seed, epochs, max_train_seconds, threads, n_boot)
     # ---- anchor: bench studies (leads, labels) ----
     if task != "labels" and labels_task != "cinc2017":
         raise LeanECGError("--labels-task", f"applies to the labels study only, not {task!r}")
@@ -496,7 +586,7 @@ def bench(
         summary = run_benchmark(
             task,
             names,
-            resolve_data_dir(data_dir),
+            resolve_data_dir(data_dir, dataset=TASKS[task].dataset),
             out,
             seed=seed,
             tiny=tiny,
@@ -564,10 +654,14 @@ def predict(
     batch_size: Annotated[int, typer.Option(help="Records per model call.")] = 64,
     lead: LeadOpt = None,
 ) -> None:
-    """Classify whole records with a model; one CSV row per record (`~` is spelled `noise` in columns)."""
+    """Classify whole records with a model; one CSV row per record (`~` is spelled `noise` in columns).
+
+    Interrupted (Ctrl-C, SIGTERM): --out is not written (no partial CSV; an older file of that name stays).
+    """
     from leanecg.atomic import atomic_open
     from leanecg.data import list_record_paths, load_record
 
+    _check_fs(fs)
     if batch_size < 1:
         raise LeanECGError("--batch-size", f"must be a positive number of records, got {batch_size}")
     pkg = _load_package(model)
@@ -624,9 +718,13 @@ def beats(
     fs: FsOpt = None,
     lead: LeadOpt = None,
 ) -> None:
-    """Detect and classify every heartbeat; one CSV row per beat (sample = R peak at the record's rate)."""
+    """Detect and classify every heartbeat; one CSV row per beat (sample = R peak at the record's rate).
+
+    Interrupted (Ctrl-C, SIGTERM): the CSV being written is discarded; for a folder PATH the CSVs of the records already finished are kept (each is complete).
+    """
     from leanecg.data import list_record_paths, load_record
 
+    _check_fs(fs)
     pkg = _load_package(model)
     if pkg.kind != "beats":
         raise LeanECGError(
@@ -753,6 +851,8 @@ def export_model(
     """Export a model to ONNX (fp32 or int8) that runs with numpy + onnxruntime only (`--model FILE.onnx`)."""
     from leanecg.deploy.onnx import export_onnx
 
+    _check_option("--n-calibration", n_calibration, 1, integer=True)
+    _check_option("--seed", seed, 0, MAX_SEED, integer=True)
     if fmt != "onnx":
         raise LeanECGError("--format", f"unknown export format {fmt!r}; supported: onnx")
     report = export_onnx(
@@ -802,7 +902,10 @@ def stream(
         ),
     ] = False,
     chunk_s: Annotated[
-        float, typer.Option("--chunk-s", help="Seconds of signal per chunk (one model call each).")
+        float,
+        typer.Option(
+            "--chunk-s", help="Seconds of signal per chunk (one model call each): more than 0, at most 3600."
+        ),
     ] = 10.0,
     fs: FsOpt = None,
     window_s: Annotated[
@@ -843,14 +946,22 @@ def stream(
     ] = "auto",
     lead: LeadOpt = None,
 ) -> None:
-    """Classify beats (beat models) or rhythm windows (record models) of a stream online, chunk by chunk."""
+    """Classify beats (beat models) or rhythm windows (record models) of a stream online, chunk by chunk.
+
+    Interrupted (Ctrl-C, SIGTERM): exit 130 / 143 and --out is not written (no partial CSV; an older file of that name stays); events already printed stay printed. A CSV is written only when the stream reaches its end.
+    """
     import contextlib
 
     from leanecg.atomic import atomic_open
     from leanecg.deploy.stream import StreamClassifier, StreamUpdate, open_source, run_stream, stream_backend
 
-    if threads < 1:
-        raise LeanECGError("--threads", f"must be a positive number, got {threads}")
+    _check_option("--threads", threads, 1, MAX_THREADS, integer=True)
+    _check_option("--chunk-s", chunk_s, 0, MAX_STREAM_S, low_open=True, unit=" seconds (an hour)")
+    _check_fs(fs)
+    _check_option("--window-s", window_s, 0, MAX_STREAM_S, low_open=True, unit=" seconds")
+    _check_option("--hop-s", hop_s, 0, MAX_STREAM_S, low_open=True, unit=" seconds")
+    _check_option("--lookahead-s", lookahead_s, 0, MAX_STREAM_S, unit=" seconds")
+    _check_option("--warmup-s", warmup_s, 0, MAX_STREAM_S, unit=" seconds")
     if model.lower().endswith(".onnx") or Path(model).is_file():
         from leanecg.deploy.ort_runtime import load_onnx_package
 
@@ -949,6 +1060,7 @@ def compress_cmd(
     """Distil (--distill-from), prune (--prune) and quantize (--quantize int8) a model; before/after card."""
     from leanecg.compress.compose import compress_package
 
+    _check_training_options(seed, epochs, max_train_seconds, threads, n_boot)
     card = compress_package(
         model,
         out,
@@ -1007,8 +1119,9 @@ def pretrain(
     """Contrastive self-supervised pretraining (SimCLR / CLOCS) of a model's encoder on unlabelled records."""
     from leanecg.ssl.pretrain import pretrain_encoder
 
-    if threads < 1:
-        raise LeanECGError("--threads", f"must be a positive integer, got {threads}")
+    _check_training_options(seed, epochs, max_train_seconds, threads)
+    _check_option("--width", width, 0, 16, low_open=True)
+    _check_option("--batch-size", batch_size, 2, integer=True, unit=" (contrastive pairs need 2 records)")
     with progress_bar() as bar:
         meta = pretrain_encoder(
             method,
@@ -1042,19 +1155,57 @@ def _print_scores(result: dict[str, Any], as_json: bool) -> None:
         console.print(f"{key}: {_fmt(value)}")
 
 
+def _raise_on_signals() -> None:
+    """SIGINT (Ctrl-C) and SIGTERM raise :class:`~leanecg.errors.Interrupted` in the main thread, once:
+    the stack unwinds (temporary output files are removed) and :func:`main` exits 130 / 143. A repeated
+    signal while unwinding is ignored, so the clean-up finishes."""
+    import signal
+
+    from leanecg.errors import Interrupted
+
+    state = {"raised": False}
+
+    def handler(signum: int, frame: Any) -> None:
+        if not state["raised"]:
+            state["raised"] = True
+            raise Interrupted(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, handler)
+        except (ValueError, OSError):  # not the main thread, or a platform without the signal
+            pass
+
+
+def _interrupted(code: int) -> None:
+    err_console.print("interrupted", markup=False, highlight=False)
+    sys.exit(code)
+
+
 def main() -> None:
-    """Console-script entry point: one-line errors and exit code 2 for bad input."""
+    """Console-script entry point: one-line errors and exit code 2 for bad input; Ctrl-C (SIGINT) and
+    SIGTERM print ``interrupted`` and exit 130 / 143, leaving no temporary file behind."""
+    from leanecg.errors import Interrupted
+
     debug = os.environ.get("LEANECG_DEBUG", "") not in ("", "0")
+    _raise_on_signals()
     try:
-        app(standalone_mode=False)
+        rv = app(standalone_mode=False)
+        if rv == 130:  # typer turns a KeyboardInterrupt it catches into exit code 130 and returns it
+            _interrupted(130)
+        if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:  # a typer.Exit(code) raised
+            sys.exit(rv)
+    except Interrupted as exc:
+        if debug:
+            raise
+        _interrupted(exc.exit_code)
     except LeanECGError as exc:
         if debug:
             raise
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err_console.print("error: interrupted", markup=False)
-        sys.exit(130)
+        _interrupted(130)
     except SystemExit:
         raise
     except (typer.Exit, typer.Abort) as exc:

@@ -29,3 +29,17 @@ def require(condition: bool, path: str | Path, problem: str) -> None:
     """Raise :class:`LeanECGError` unless ``condition`` holds."""
     if not condition:
         raise LeanECGError(path, problem)
+
+
+class Interrupted(BaseException):
+    """The user stopped the command (Ctrl-C / SIGINT, or SIGTERM).
+
+    A :class:`BaseException` (like :class:`KeyboardInterrupt`), so no ``except Exception`` swallows it on the
+    way out: every ``with`` block unwinds (:func:`leanecg.atomic.atomic_path` removes its temporary file).
+    The CLI prints ``interrupted`` and exits with ``128 + signal number`` (130 for SIGINT, 143 for SIGTERM).
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = int(signum)
+        self.exit_code = 128 + self.signum
+        super().__init__(f"interrupted by signal {self.signum}")

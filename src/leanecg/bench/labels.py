@@ -839,7 +839,9 @@ def write_labels_markdown(doc: dict[str, Any], path: Path, plot_name: str | None
         sd = f" ± {r['f1_sd']:.3f}" if r.get("f1_sd") is not None and key == "f1_mean" else ""
         return f"{r[key]:+.3f}" if key == "delta_vs_scratch" else f"{r[key]:.3f}{sd}"
 
-    lines = [f"# {study.title}", ""]
+    from leanecg.evaluate.report import report_title
+
+    lines = [f"# {report_title(study.title, bool(doc.get('tiny')))}", ""]
     if doc.get("tiny"):
         lines += ["**Tiny smoke run: a few records per split; the numbers are not results.**", ""]
     cfg = doc["config"]

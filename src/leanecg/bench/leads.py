@@ -836,8 +836,9 @@ def summary_table(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def write_leads_markdown(doc: dict[str, Any], path: Path) -> Path:
     """The Markdown report of a leads study: the table per lead set and the lead-selection ranking."""
     from leanecg.atomic import atomic_open
+    from leanecg.evaluate.report import report_title
 
-    lines = ["# Reduced-lead benchmark (`leanecg bench leads`)", ""]
+    lines = [f"# {report_title('Reduced-lead benchmark (`leanecg bench leads`)', bool(doc.get('tiny')))}", ""]
     if doc.get("tiny"):
         lines += ["**Tiny smoke run: a few records per split, 2 epochs. These numbers are not results.**", ""]
     d = doc["data"]

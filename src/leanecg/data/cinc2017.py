@@ -42,9 +42,13 @@ REFERENCE_FILES: tuple[str, ...] = ("REFERENCE-v3.csv", "REFERENCE.csv")
 
 
 def read_reference(path: str | Path) -> dict[str, str]:
-    """Parse a CinC 2017 ``record,label`` CSV (``REFERENCE*.csv`` or an answers file; no header), in order.
+    """Parse a CinC 2017 ``record,label`` CSV (``REFERENCE*.csv`` or an answers file), in order.
 
     The one reader of this format in LeanECG: the dataset's labels and ``leanecg score cinc2017`` both use it.
+    The official files have no header and two columns. A first line naming the columns (``record`` and
+    ``label`` among them, any order, as ``leanecg predict`` writes: ``record,label,prob_N,...``) is read as
+    a header: the records and labels are then taken from those columns and the other columns are ignored.
+    The label ``noise`` (the spelling of ``~`` in LeanECG's CSV columns) is read as ``~``.
 
     Raises:
         LeanECGError: missing or unreadable file, a folder, non-UTF-8 text, a malformed row, an unknown label
@@ -62,14 +66,31 @@ def read_reference(path: str | Path) -> dict[str, str]:
     except OSError as exc:
         raise LeanECGError(path, f"cannot read: {exc.strerror or exc}") from None
     out: dict[str, str] = {}
+    header: list[str] | None = None
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
             continue
         parts = [p.strip() for p in line.split(",")]
-        if len(parts) != 2 or not parts[0]:
+        names = [p.lower() for p in parts]
+        if header is None and not out and "record" in names and "label" in names:
+            header = names  # e.g. record,label,prob_N,prob_A,prob_O,prob_noise (leanecg predict)
+            continue
+        if header is not None:
+            if len(parts) != len(header):
+                raise LeanECGError(
+                    path,
+                    f"line {lineno}: {len(parts)} fields, but the header line has {len(header)} ({','.join(header)})",
+                )
+            record, label = parts[header.index("record")], parts[header.index("label")]
+            if not record:
+                raise LeanECGError(path, f"line {lineno}: the record field is empty")
+        elif len(parts) != 2 or not parts[0]:
             raise LeanECGError(path, f"line {lineno}: expected 'record,label', got {line!r}")
-        record, label = parts
+        else:
+            record, label = parts
+        if label == "noise":
+            label = "~"
         if label not in CLASSES:
             raise LeanECGError(path, f"line {lineno}: unknown label {label!r} (expected N, A, O or ~)")
         if record in out:

@@ -74,7 +74,7 @@ def describe(
         if dataset is not None:
             from leanecg.data.locate import resolve_data_dir
 
-            root = resolve_data_dir(Path(data_dir) if data_dir is not None else None)
+            root = resolve_data_dir(Path(data_dir) if data_dir is not None else None, dataset=dataset.name)
             return describe_dataset(dataset, dataset.require(root), split=split)
     known = ", ".join(ds.name for ds in list_datasets())
     raise LeanECGError(text, f"no such record, folder or dataset (known datasets: {known})")

@@ -18,7 +18,8 @@ Input handling compared with the official script:
 * a reference record with no answer: the official script warns and scores it as noise (``~``). Here it
   raises naming the record, unless ``missing="noise"`` reproduces the official behaviour;
 * answers for records not in the reference are ignored (as officially); duplicate records raise;
-* CRLF line ends, blank lines and spaces around fields are accepted.
+* CRLF line ends, blank lines and spaces around fields are accepted; so is the CSV ``leanecg predict``
+  writes (a ``record,label,prob_N,...`` header line, the extra columns ignored, ``noise`` read as ``~``).
 """
 
 from __future__ import annotations

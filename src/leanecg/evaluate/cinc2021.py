@@ -19,7 +19,9 @@ input with a :class:`~leanecg.errors.LeanECGError` naming the file (never a diff
   file is output 0 with score 0; non-finite scores count as 0. Binary tokens ``1 True true T t`` are
   positive and ``0 False false F f`` negative; the official scorer reads *any other* token (``1.0``!) as 0,
   this module rejects it. Rows of different lengths, unparsable scores and files with fewer than 4 lines
-  are rejected (the official code crashes or misreads them).
+  are rejected (the official code crashes or misreads them). Instead of the folder, the CSV of ``leanecg
+  predict`` (``record,label,prob_<class>...``) of a multi-label model whose classes are SNOMED CT codes is
+  read as the same outputs (:func:`load_predict_csv`).
 * **Missing output files**: the official scorer stops with an error; so does :func:`score_directories`
   unless ``missing_outputs="negative"`` (all classes output 0 with score 0 for that record).
 * **Challenge metric**: the modified confusion matrix ``A[j, k] += 1 / max(|labels ∪ outputs|, 1)`` for
@@ -274,13 +276,22 @@ def load_classifier_outputs(
 
     A ``None`` entry stands for a missing output file: all classes 0 with score 0.
     """
+    return _outputs_in_class_order(
+        [None if f is None else load_output_file(f)[1:] for f in output_files], classes
+    )
+
+
+def _outputs_in_class_order(
+    outputs: Sequence[tuple[list[str], list[bool], list[float]] | None], classes: Sequence[ClassLike]
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`load_classifier_outputs` for outputs already read: ``(classes, binary, scores)`` per record."""
     cls = [parse_class(c) for c in classes]
-    binary = np.zeros((len(output_files), len(cls)), dtype=bool)
-    scalar = np.zeros((len(output_files), len(cls)), dtype=np.float64)
-    for i, f in enumerate(output_files):
-        if f is None:
+    binary = np.zeros((len(outputs), len(cls)), dtype=bool)
+    scalar = np.zeros((len(outputs), len(cls)), dtype=np.float64)
+    for i, output in enumerate(outputs):
+        if output is None:
             continue
-        _, rec_classes, rec_binary, rec_scores = load_output_file(f)
+        rec_classes, rec_binary, rec_scores = output
         rec_sets = [parse_class(c) for c in rec_classes]
         for j, members in enumerate(cls):
             ks = [k for k, s in enumerate(rec_sets) if members & s]
@@ -288,6 +299,86 @@ def load_classifier_outputs(
                 binary[i, j] = any(rec_binary[k] for k in ks)
                 scalar[i, j] = np.mean([rec_scores[k] for k in ks])
     return binary, scalar
+
+
+_SNOMED_CLASS = re.compile(r"\d+(\|\d+)*")
+
+
+def load_predict_csv(path: str | Path) -> dict[str, tuple[list[str], list[bool], list[float]]]:
+    """Read the CSV ``leanecg predict`` writes for a multi-label model as CinC 2021 outputs.
+
+    Format: a header ``record,label,prob_<class>,...``, then one row per record; ``label`` lists the
+    classes output positive (probability >= 0.5), joined by ``;`` (empty when none). The classes must be
+    SNOMED CT codes (``164889003``, or equivalent codes joined as ``a|b``), the classes of CinC 2021: a
+    model of other classes (e.g. the PTB-XL superclasses NORM, MI, STTC, CD, HYP) has no one-to-one
+    mapping to them and is refused. Other columns are ignored; non-finite probabilities count as 0, as in
+    the official scorer.
+
+    Returns:
+        ``{record: (classes, binary, scores)}`` in file order (as :func:`load_output_file` per record).
+
+    Raises:
+        LeanECGError naming the file: no header with ``record`` and ``label``, no ``prob_`` columns, a class
+            that is not a SNOMED CT code, a row of the wrong length, a label that is not one of the classes,
+            a probability that is not a number, a record listed twice, or no rows.
+    """
+    import csv
+
+    path = Path(path)
+    rows = list(csv.reader(_read_text(path, "predictions CSV").splitlines()))
+    rows = [(k + 1, [c.strip() for c in r]) for k, r in enumerate(rows) if any(c.strip() for c in r)]
+    if not rows:
+        raise LeanECGError(
+            path, "no lines (expected the header record,label,prob_<class>,... of leanecg predict)"
+        )
+    names = rows[0][1]
+    lower = [n.lower() for n in names]
+    if "record" not in lower or "label" not in lower:
+        raise LeanECGError(
+            path,
+            f"line 1: expected a header record,label,prob_<class>,... (the CSV of leanecg predict), got "
+            f"{','.join(names)!r}",
+        )
+    rec_col, label_col = lower.index("record"), lower.index("label")
+    prob_cols = [k for k, n in enumerate(names) if n.startswith("prob_") and len(n) > 5]
+    if not prob_cols:
+        raise LeanECGError(path, "line 1: no prob_<class> columns")
+    classes = [names[k][5:] for k in prob_cols]
+    bad = [c for c in classes if not _SNOMED_CLASS.fullmatch(c)]
+    if bad:
+        raise LeanECGError(
+            path,
+            f"class {bad[0]} is not a SNOMED CT code: these predictions ({', '.join(classes)}) have no mapping "
+            "to the CinC 2021 classes; score them with a model whose classes are SNOMED CT codes",
+        )
+    out: dict[str, tuple[list[str], list[bool], list[float]]] = {}
+    for lineno, row in rows[1:]:
+        if len(row) != len(names):
+            raise LeanECGError(path, f"line {lineno}: {len(row)} fields, but the header has {len(names)}")
+        record = row[rec_col]
+        if not record:
+            raise LeanECGError(path, f"line {lineno}: the record field is empty")
+        if record in out:
+            raise LeanECGError(path, f"line {lineno}: record {record} is listed twice")
+        positive = {t.strip() for t in row[label_col].split(";") if t.strip()}
+        unknown = sorted(positive - set(classes))
+        if unknown:
+            raise LeanECGError(
+                path, f"line {lineno}: label {unknown[0]!r} is not one of the classes ({', '.join(classes)})"
+            )
+        scores: list[float] = []
+        for c, k in zip(classes, prob_cols, strict=True):
+            try:
+                value = float(row[k])
+            except ValueError:
+                raise LeanECGError(
+                    path, f"line {lineno}: probability {row[k]!r} of class {c} is not a number"
+                ) from None
+            scores.append(value if math.isfinite(value) else 0.0)
+        out[record] = (list(classes), [c in positive for c in classes], scores)
+    if not out:
+        raise LeanECGError(path, "no prediction rows after the header")
+    return out
 
 
 def find_challenge_files(
@@ -305,23 +396,29 @@ def find_challenge_files(
     for d, what in ((ldir, "label folder"), (odir, "output folder")):
         if not d.is_dir():
             raise LeanECGError(d, f"{what} not found" if not d.exists() else f"{what} is not a folder")
-    label_files: list[Path] = []
+    label_files = _label_files(ldir)
     output_files: list[Path | None] = []
-    for name in sorted(p.name for p in ldir.iterdir()):
-        f = ldir / name
-        if not (f.is_file() and name.lower().endswith(".hea") and not name.startswith(".")):
-            continue
-        out = odir / (Path(name).stem + ".csv")
+    for f in label_files:
+        out = odir / (f.stem + ".csv")
         if out.is_file():
             output_files.append(out)
         elif missing_outputs == "error":
-            raise LeanECGError(out, f"output file missing for label file {name}")
+            raise LeanECGError(out, f"output file missing for label file {f.name}")
         else:
             output_files.append(None)
-        label_files.append(f)
+    return label_files, output_files
+
+
+def _label_files(ldir: Path) -> list[Path]:
+    """The ``.hea`` files of the label folder ``ldir`` (an existing folder), sorted by name."""
+    label_files: list[Path] = []
+    for name in sorted(p.name for p in ldir.iterdir()):
+        f = ldir / name
+        if f.is_file() and name.lower().endswith(".hea") and not name.startswith("."):
+            label_files.append(f)
     if not label_files:
         raise LeanECGError(ldir, "no .hea label files in the label folder")
-    return label_files, output_files
+    return label_files
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -530,7 +627,9 @@ def score_directories(
 
     Args:
         label_dir: folder of ``<record>.hea`` files with ``#Dx:`` lines (other files are ignored).
-        output_dir: folder of ``<record>.csv`` output files (4 lines, see :func:`load_output_file`).
+        output_dir: folder of ``<record>.csv`` output files (4 lines, see :func:`load_output_file`), or the
+            CSV file of ``leanecg predict`` of a model whose classes are SNOMED CT codes
+            (:func:`load_predict_csv`; records matched by name to the label files).
         weights_file: the challenge ``weights.csv``; ``None`` for the official one shipped with LeanECG.
         missing_outputs: ``"error"`` (official) or ``"negative"`` (score a missing file as all-negative).
 
@@ -543,9 +642,29 @@ def score_directories(
         raise LeanECGError(
             weights_file or default_weights_file(), f"sinus rhythm ({SINUS_RHYTHM}) is not a scored class"
         )
-    label_files, output_files = find_challenge_files(label_dir, output_dir, missing_outputs)
-    labels = load_labels(label_files, classes)
-    binary, scalar = load_classifier_outputs(output_files, classes)
+    if Path(output_dir).is_file():  # the CSV of `leanecg predict` (a multi-label model of SNOMED CT classes)
+        predictions = load_predict_csv(output_dir)
+        ldir = Path(label_dir)
+        if not ldir.is_dir():
+            raise LeanECGError(
+                ldir, "label folder not found" if not ldir.exists() else "label folder is not a folder"
+            )
+        label_files = _label_files(ldir)
+        outputs = [predictions.get(f.stem) for f in label_files]
+        missing = [f.stem for f, o in zip(label_files, outputs, strict=True) if o is None]
+        if missing and missing_outputs == "error":
+            raise LeanECGError(
+                output_dir,
+                f"no prediction for record {missing[0]} ({len(missing)} of {len(label_files)} missing)",
+            )
+        labels = load_labels(label_files, classes)
+        binary, scalar = _outputs_in_class_order(outputs, classes)
+        n_missing = len(missing)
+    else:
+        label_files, output_files = find_challenge_files(label_dir, output_dir, missing_outputs)
+        labels = load_labels(label_files, classes)
+        binary, scalar = load_classifier_outputs(output_files, classes)
+        n_missing = sum(f is None for f in output_files)
     result = score_arrays(labels, binary, scalar, weights, classes, SINUS_RHYTHM)
-    result["n_missing_outputs"] = sum(f is None for f in output_files)
+    result["n_missing_outputs"] = n_missing
     return result

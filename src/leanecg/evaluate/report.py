@@ -203,14 +203,27 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
+#: What the title of a smoke-run report (``--tiny``: a few records, 2 epochs) says: its numbers are not results.
+SMOKE_RUN = "smoke run — not a benchmark"
+
+
+def report_title(title: str, tiny: bool) -> str:
+    """``title``, marked ``(smoke run — not a benchmark)`` for a smoke run (``tiny``)."""
+    return f"{title} ({SMOKE_RUN})" if tiny and SMOKE_RUN not in title else title
+
+
 def write_report(
     results: Sequence[dict[str, Any]], out_dir: str | Path, title: str | None = None
 ) -> dict[str, Path]:
-    """Write ``results.md``, PNG plots and ``report.html`` into ``out_dir``; returns their paths."""
+    """Write ``results.md``, PNG plots and ``report.html`` into ``out_dir``; returns their paths.
+
+    When every result is of a smoke run (``data.tiny``, ``leanecg bench --tiny``) the title of both reports
+    says so (:func:`report_title`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     task = results[0]["task"] if results else "results"
-    title = title or f"LeanECG benchmark: {task}"
+    tiny = bool(results) and all(bool((r.get("data") or {}).get("tiny")) for r in results)
+    title = report_title(title or f"LeanECG benchmark: {task}", tiny)
     files: dict[str, Path] = {}
     md = f"# {title}\n\n" + markdown_table(results)
     with atomic_open(out_dir / "results.md") as fh:

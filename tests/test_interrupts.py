@@ -1,0 +1,88 @@
+"""Ctrl-C (SIGINT) and SIGTERM during a running command: ``interrupted`` on stderr, exit 130 / 143, no
+traceback, and no temporary file left in the output folder (an older output file stays as it was).
+
+The commands run in a subprocess, as a user runs them; the signal is sent once the command has opened its
+temporary output file (so it is mid-run, past start-up).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def _interrupt(
+    args: list[str], cwd: Path, out_dir: Path, sig: signal.Signals
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("LEANECG_DEBUG", "COLUMNS", "LINES")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leanecg.cli", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not any(p.name.endswith(".tmp") for p in out_dir.glob(".*")):
+            if proc.poll() is not None:
+                out, err = proc.communicate()
+                pytest.fail(f"the command ended before it was interrupted (rc {proc.returncode}): {err}")
+            if time.monotonic() > deadline:
+                pytest.fail("the command never opened its temporary output file")
+            time.sleep(0.05)
+        time.sleep(0.3)  # well inside the work
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _check(proc: subprocess.CompletedProcess[str], sig: signal.Signals, out_dir: Path) -> None:
+    assert proc.returncode == CODES[sig], (proc.returncode, proc.stderr)
+    assert proc.stderr.strip().splitlines()[-1] == "interrupted", proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    left = sorted(p.name for p in out_dir.iterdir())
+    assert not [n for n in left if n.endswith(".tmp")], left
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stream_interrupted(sig: signal.Signals, tmp_path: Path, mitdb_dir: Path) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    args = ["stream", str(mitdb_dir / "100"), "--model", "mitdb-aami", "--out", "out/beats.csv"]
+    args += ["--realtime", "--chunk-s", "1", "--backend", "torch", "--no-events"]  # 30 min paced
+    proc = _interrupt(args, tmp_path, out_dir, sig)
+    _check(proc, sig, out_dir)
+    assert not (out_dir / "beats.csv").exists()  # documented: nothing half-written
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_predict_interrupted(sig: signal.Signals, tmp_path: Path, shared_data: Path) -> None:
+    folder = shared_data / "cinc2017" / "training2017"
+    if not folder.is_dir():
+        folder = shared_data / "cinc2017"
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "preds.csv").write_text("an older file\n")
+    args = ["predict", str(folder), "--model", "cinc2017", "--out", "out/preds.csv", "--batch-size", "8"]
+    proc = _interrupt(args, tmp_path, out_dir, sig)
+    _check(proc, sig, out_dir)
+    assert (out_dir / "preds.csv").read_text() == "an older file\n"
