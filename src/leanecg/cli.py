@@ -496,8 +496,89 @@ def score_cinc2017(
     _print_scores(result, as_json)
 
 
+DeviceOpt = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        help="cpu, cuda (cuda:N) or auto (CUDA when torch sees a GPU, else the CPU); CUDA without a GPU is an error.",
+    ),
+]
+AmpOpt = Annotated[
+    bool,
+    typer.Option(
+        "--amp", help="Mixed precision on CUDA (bfloat16, else float16 with loss scaling); off on the CPU."
+    ),
+]
+CheckpointDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--checkpoint-dir",
+        help="Write a resumable training state after every epoch (model, optimiser, scheduler, sampler, RNG) "
+        "into DIR/<task>/<model>/ (pretrain: DIR/).",
+    ),
+]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Continue each training from the last complete state in --checkpoint-dir (same final weights as an "
+        "uninterrupted run); without a state yet, start afresh.",
+    ),
+]
+
+
+def _train_runtime(device: str, amp: bool, checkpoint_dir: Path | None, resume: bool) -> Any:
+    """The :class:`~leanecg.train.device.TrainRuntime` of ``--device``/``--amp``/``--checkpoint-dir``/``--resume``
+    (checked before any work)."""
+    from leanecg.train.device import TrainRuntime, resolve_device
+
+    runtime = TrainRuntime(device=device, amp=amp, checkpoint_dir=checkpoint_dir, resume=resume)
+    resolve_device(device)  # CUDA asked for without a GPU: refused now, not after loading the data
+    return runtime
+
+
+def _forwarded_args(ctx: typer.Context, drop: tuple[str, ...]) -> list[str]:
+    """The command's arguments and non-default options, as a command line (``drop``: parameter names to leave
+    out): what a launched copy of the command is given."""
+    args: list[str] = [ctx.info_name or ""]
+    for p in ctx.command.params:
+        value = ctx.params.get(p.name or "")
+        if p.name in drop:
+            continue
+        if p.param_type_name == "argument":
+            args.append(str(value))
+            continue
+        if value is None or value == p.default or str(value) == str(p.default) or not p.opts:
+            continue
+        if getattr(p, "is_flag", False):
+            if value:
+                args.append(p.opts[0])
+            elif getattr(p, "secondary_opts", None):
+                args.append(p.secondary_opts[0])
+            continue
+        args += [p.opts[0], str(value)]
+    return args
+
+
+def _launch_torchrun(ctx: typer.Context, nproc: int, max_restarts: int) -> int:
+    """Run this command again in ``nproc`` processes under torchrun (``python -m torch.distributed.run ...
+    -m leanecg.train``); returns torchrun's exit code."""
+    import subprocess
+
+    from leanecg.train.distributed import format_command, launched_by_torchrun, torchrun_command
+
+    if launched_by_torchrun():
+        raise LeanECGError(
+            "--nproc", "is for launching torchrun; under torchrun its --nproc_per_node sets the processes"
+        )
+    cmd = torchrun_command(nproc, _forwarded_args(ctx, ("nproc", "max_restarts")), max_restarts=max_restarts)
+    err_console.print(f"launching {nproc} processes: {format_command(cmd)}", markup=False, highlight=False)
+    return subprocess.run(cmd, check=False).returncode
+
+
 @app.command()
 def bench(
+    ctx: typer.Context,
     task: Annotated[
         str,
         typer.Argument(
@@ -538,9 +619,47 @@ def bench(
             "writes labels_mitdb-aami.*).",
         ),
     ] = "cinc2017",
+    device: DeviceOpt = "cpu",
+    amp: AmpOpt = False,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            "--nproc",
+            help="Train each deep model in N processes with DistributedDataParallel (launches torchrun: gloo on "
+            "the CPU, NCCL on GPUs); the global batch stays the task's (N x batch/N); rank 0 writes the results.",
+        ),
+    ] = 1,
+    max_restarts: Annotated[
+        int,
+        typer.Option(
+            "--max-restarts",
+            help="With --nproc: torchrun restarts all processes up to this many times after one fails (with "
+            "--checkpoint-dir and --resume they continue from the last checkpoint).",
+        ),
+    ] = 0,
+    checkpoint_dir: CheckpointDirOpt = None,
+    resume: ResumeOpt = False,
 ) -> None:
     """Train, evaluate (with 95 % CIs) and cost-measure models on a task; write JSON, table, plots, HTML."""
     _check_training_options(seed, epochs, max_train_seconds, threads, n_boot)
+    _check_option("--nproc", nproc, 1, 1024, integer=True)
+    _check_option("--max-restarts", max_restarts, 0, 1000, integer=True)
+    runtime = _train_runtime(device, amp, checkpoint_dir, resume)
+    if max_restarts and nproc == 1:
+        raise LeanECGError(
+            "--max-restarts", "applies with --nproc N (N > 1): torchrun restarts the processes"
+        )
+    if task in ("leads", "labels") and (nproc > 1 or device != "cpu" or amp or checkpoint_dir is not None):
+        raise LeanECGError(
+            "--nproc" if nproc > 1 else "--device",
+            f"the {task} study trains on the CPU in one process; --device, --amp, --nproc and --checkpoint-dir "
+            "apply to the bench tasks (mitdb-aami, cinc2017, ptbxl-superclass)",
+        )
+    if nproc > 1:
+        rc = _launch_torchrun(ctx, nproc, max_restarts)
+        if rc:
+            raise typer.Exit(rc)
+        return
     # ---- anchor: bench studies (leads, labels) ----
     if task != "labels" and labels_task != "cinc2017":
         raise LeanECGError("--labels-task", f"applies to the labels study only, not {task!r}")
@@ -597,7 +716,12 @@ def bench(
             progress=bar,
             log=_log,
             save_models=save_models,
+            runtime=runtime,
         )
+    from leanecg.train.distributed import is_main_process
+
+    if not is_main_process():  # under torchrun: rank 0 writes and prints the results
+        return
     sys.stdout.write((out / task / "results.md").read_text(encoding="utf-8"))
     err_console.print(f"report: {summary['report']['html']}")
 

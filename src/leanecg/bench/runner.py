@@ -25,6 +25,7 @@ from leanecg.errors import LeanECGError
 from leanecg.evaluate.report import write_report
 from leanecg.evaluate.results import load_results, make_result, save_result
 from leanecg.models.hybrid import HYBRID_SUFFIX, hybrid_name, parse_hybrid_name
+from leanecg.train.distributed import is_main_process
 
 REFERENCE_MODEL = "resnet1d"
 
@@ -44,6 +45,7 @@ def run_benchmark(
     progress: Any = None,
     log: Callable[[str], None] = lambda s: None,
     save_models: Path | None = None,
+    runtime: Any = None,
 ) -> dict[str, Any]:
     """Run a benchmark; returns ``{"results": [paths], "report": {name: path}}``.
 
@@ -61,6 +63,10 @@ def run_benchmark(
         n_boot: bootstrap resamples for the CIs.
         save_models: when given, every trained deep model is saved as a model package
             (:func:`leanecg.deploy.package.save_model_package`) in ``save_models/<task>/<model>/``.
+        runtime: a :class:`leanecg.train.device.TrainRuntime` (device, AMP, checkpoints / resume in
+            ``checkpoint_dir/<task>/<model>/``); ``None``: CPU, no checkpoints. Under ``torch.distributed``
+            (``torchrun``, ``--nproc``) every rank trains the deep models together and only rank 0
+            evaluates, measures cost and writes results (the other ranks return no paths).
     """
     from leanecg.models.registry import list_models
     from leanecg.provenance import collect_provenance
@@ -94,7 +100,10 @@ def run_benchmark(
             "max_train_seconds": max_train_seconds,
             "num_threads": num_threads,
             "n_boot": n_boot,
+            "runtime": runtime,
         }
+        if name in task.classic_models and not is_main_process():
+            continue  # classic models fit on rank 0 alone
         if name in task.classic_models:
             result = _run_classic(task, name, data, seed=seed, n_boot=n_boot)
         elif parse_hybrid_name(name) is not None:
@@ -103,7 +112,14 @@ def run_benchmark(
                 log(f"{name}: not saved (model packages hold one network; hybrids are not packaged yet)")
         else:
             result, model = _run_deep(task, name, data, **training)
-        result["provenance"] = collect_provenance(seed=seed, config=result["train"].get("config"))
+        if result is None:  # not rank 0: the deep model was trained together, rank 0 reports it
+            continue
+        result["provenance"] = collect_provenance(
+            seed=seed,
+            config=result["train"].get("config"),
+            device=result["train"].get("device", "cpu"),
+            world_size=result["train"].get("world_size", 1),
+        )
         result = make_result(**{k: v for k, v in result.items() if k not in ("schema",)})
         paths.append(save_result(result, out_dir))
         results.append(result)
@@ -117,6 +133,8 @@ def run_benchmark(
             f"{name}: {task.primary_metric} {pm['value']:.4f} [{pm['ci_low']:.4f}, {pm['ci_high']:.4f}] "
             f"({time.perf_counter() - t0:.0f} s)"
         )
+    if not is_main_process():
+        return {"results": [], "report": {}}
     # the report covers every result of this task in the folder (earlier runs of other models included),
     # but never mixes smoke runs (--tiny) with real ones
     folder = Path(out_dir) / task.name
@@ -160,6 +178,7 @@ def _train_deep(
     epochs: int | None,
     max_train_seconds: float | None,
     num_threads: int | None,
+    runtime: Any = None,
 ) -> _TrainedDeep:
     """Build zoo model ``name`` for the task and train it (task config, early stopping on val)."""
     from leanecg.models.registry import build_model, list_models
@@ -181,8 +200,18 @@ def _train_deep(
     config.num_threads = num_threads
     config.max_train_seconds = max_train_seconds
     config.validate()
+    fit_kwargs = {} if runtime is None else runtime.fit_kwargs(task.name, name)
+    if runtime is not None:
+        runtime.apply(config)
     res = fit(
-        model, train, val, config, metric_fn=task.val_metric, progress=True, batch_loss=task.batch_loss(seed)
+        model,
+        train,
+        val,
+        config,
+        metric_fn=task.val_metric,
+        progress=True,
+        batch_loss=task.batch_loss(seed),
+        **fit_kwargs,
     )
     return _TrainedDeep(model, res, spec.family, uses_features, test)
 
@@ -198,8 +227,10 @@ def _run_deep(
     max_train_seconds: float | None,
     num_threads: int | None,
     n_boot: int,
-) -> tuple[dict[str, Any], Any]:
-    """Train, evaluate and cost one deep model; returns ``(result fields, trained model)``."""
+    runtime: Any = None,
+) -> tuple[dict[str, Any] | None, Any]:
+    """Train, evaluate and cost one deep model; returns ``(result fields, trained model)`` (``None`` result
+    on ranks other than 0 under ``torch.distributed``)."""
     from leanecg.evaluate.cost import measure_cost
     from leanecg.models.registry import model_config
     from leanecg.train.trainer import predict_proba
@@ -213,7 +244,10 @@ def _run_deep(
         epochs=epochs,
         max_train_seconds=max_train_seconds,
         num_threads=num_threads,
+        runtime=runtime,
     )
+    if not is_main_process():
+        return None, trained.model
     model, test = trained.model, trained.test
     proba = predict_proba(model, test.X, features=test.features)
     ev = task.evaluate(test, proba, n_boot=n_boot, seed=seed)
@@ -323,8 +357,10 @@ def run_hybrid(
     max_train_seconds: float | None = None,
     num_threads: int | None = 1,
     n_boot: int = 1000,
-) -> dict[str, Any]:
-    """Train, evaluate and cost the hybrid ``<zoo model>+lightgbm``; returns the result fields.
+    runtime: Any = None,
+) -> dict[str, Any] | None:
+    """Train, evaluate and cost the hybrid ``<zoo model>+lightgbm``; returns the result fields (``None`` on
+    ranks other than 0 under ``torch.distributed``: they only train the zoo model together).
 
     1. The zoo model is trained exactly as its own benchmark row (task config, early stopping on val).
     2. Its pooled embedding (:class:`~leanecg.models.hybrid.EmbeddingNetwork`, ``(N, D)``) is computed for
@@ -356,7 +392,10 @@ def run_hybrid(
         epochs=epochs,
         max_train_seconds=max_train_seconds,
         num_threads=num_threads,
+        runtime=runtime,
     )
+    if not is_main_process():
+        return None
     net = EmbeddingNetwork(trained.model)
     splits = (data.train, data.val, data.test)
     Xtr, Xva, Xte = (hybrid_matrix(embed_records(net, s.X), s.features) for s in splits)

@@ -13,6 +13,13 @@
 :func:`load_checkpoint` checks the SHA-256 of the weights against the sidecar before unpickling anything,
 so a corrupted, truncated, modified or mismatched pair raises :class:`LeanECGError` naming the file.
 Non-finite floats in the metadata are written as ``null`` (JSON has no NaN).
+
+Training state (resume): :func:`save_train_state` writes what :func:`leanecg.train.trainer.fit` needs to
+continue a run -- model, optimiser, scheduler, loss scaler, sampler / crop streams, RNG states, history and
+best weights -- as ``<dir>/state-<epoch>.pt`` (tensors and plain containers only, read back with
+``weights_only=True``), then points ``<dir>/last.json`` at it (checksum, epoch, run fingerprint). The JSON
+is replaced atomically *after* the state file is complete, so :func:`load_train_state` always finds the
+last complete checkpoint, even when the process was killed while writing the next one.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from leanecg.atomic import atomic_path, write_json
 from leanecg.errors import LeanECGError
 
 FORMAT = "leanecg.checkpoint/1"
+STATE_FORMAT = "leanecg.train-state/1"
+STATE_POINTER = "last.json"
 RESERVED_KEYS = frozenset(
     {"format", "weights_file", "weights_sha256", "weights_bytes", "tensors", "model_config"}
 )
@@ -206,6 +215,77 @@ def load_model(
         except AttributeError:
             pass
     return model, meta
+
+
+def save_train_state(folder: str | Path, state: Mapping[str, Any], meta: Mapping[str, Any]) -> Path:
+    """Write a resumable training state: ``folder/state-<epoch>.pt``, then ``folder/last.json``.
+
+    Args:
+        folder: checkpoint folder (created).
+        state: tensors and plain containers (``torch.load(weights_only=True)`` must read it back).
+        meta: JSON-able; must hold ``epoch`` (int). Stored in ``last.json`` with the format tag, the state
+            file name, its SHA-256 and size.
+
+    Older state files are removed once the pointer names the new one. Returns the state file's path.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    epoch = int(meta["epoch"])
+    name = f"state-{epoch:05d}.pt"
+    with atomic_path(folder / name) as tmp:
+        torch.save(dict(state), tmp)
+        digest, size = _sha256(tmp), tmp.stat().st_size
+    pointer = {
+        "format": STATE_FORMAT,
+        "state_file": name,
+        "state_sha256": digest,
+        "state_bytes": size,
+        **_jsonable(dict(meta), folder / STATE_POINTER, "meta"),
+    }
+    write_json(folder / STATE_POINTER, pointer)
+    for old in folder.glob("state-*.pt"):
+        if old.name != name:
+            try:
+                old.unlink()
+            except OSError:
+                pass
+    return folder / name
+
+
+def load_train_state(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The last complete training state in ``folder``: ``(state, meta)``; ``None`` when there is none yet.
+
+    Raises:
+        LeanECGError: the pointer or state file is unreadable, of another format, or fails its checksum.
+    """
+    folder = Path(folder)
+    pointer = folder / STATE_POINTER
+    if not pointer.is_file():
+        return None
+    try:
+        meta = json.loads(pointer.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LeanECGError(pointer, f"is not a readable training-state pointer ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != STATE_FORMAT:
+        raise LeanECGError(pointer, f"is not a LeanECG training state (format must be {STATE_FORMAT!r})")
+    name = meta.get("state_file")
+    if not isinstance(name, str) or Path(name).name != name or not name.endswith(".pt"):
+        raise LeanECGError(pointer, "state_file must be the plain name of a .pt file beside it")
+    path = folder / name
+    if not path.is_file():
+        raise LeanECGError(path, f"training state named by {STATE_POINTER} is missing")
+    if _sha256(path) != meta.get("state_sha256"):
+        raise LeanECGError(path, f"does not match the checksum in {STATE_POINTER} (corrupted or modified)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # any unpickling failure is a bad file
+        problem = " ".join(str(exc).split())[:200]
+        raise LeanECGError(
+            path, f"is not a weights-only training state ({type(exc).__name__}: {problem})"
+        ) from None
+    if not isinstance(state, dict):
+        raise LeanECGError(path, "does not hold a training-state dict")
+    return state, meta
 
 
 # ---------------------------------------------------------------------------------------------- helpers

@@ -18,6 +18,17 @@ callable with an attribute ``batched = True`` is called once with the whole batc
 shape. :func:`channels_last_augment` adapts an augmentation written for LeanECG's ``(n_samples, n_leads)``
 convention, such as ``leanecg.signal.augment.Compose`` (``aug(x, fs, rng)``).
 
+Record stores: besides a list or a stacked array, ``X`` may be a *record store*, an object that reads
+records lazily (e.g. :class:`leanecg.data.shards.ShardedRecords`, the sharded on-disk cache): it has
+``len()``, ``store[i] -> (n_leads, n_samples_i)`` float32, ``lengths`` (int64 ``(N,)``), ``n_leads`` and
+``subset(indices)``. Nothing is read until a batch is cut, so memory does not grow with the data set.
+
+Per-record randomness (:func:`make_indexed_loader`, used with ``DataLoader`` workers and under
+``torch.distributed``): the records are shuffled by a ``DistributedSampler`` (the same permutation of the
+epoch for every number of processes, each process taking every ``world_size``-th record) and each record's
+crop position and augmentation are drawn from ``(seed, epoch, record)``, so a record gets the same window
+whichever worker or process cuts it.
+
 Inference batches (:func:`inference_batches`): either full-length records grouped by length (sorted by
 length; a batch only mixes records whose lengths differ by at most ``pad_fraction`` of the longest, the
 shorter ones zero-padded on the right -- the default ``0.0`` batches only equal lengths, so a record's
@@ -34,7 +45,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler, RandomSampler
 
 from leanecg.errors import LeanECGError
 from leanecg.train.batching import inference_batches, window_starts  # noqa: F401  (public here since before the move)
@@ -99,6 +110,8 @@ class ArraySplit:
 
     @property
     def n_leads(self) -> int:
+        if is_record_store(self.X):
+            return int(self.X.n_leads)  # type: ignore[union-attr]
         return int(self.X.shape[1] if isinstance(self.X, np.ndarray) else self.X[0].shape[0])
 
     @property
@@ -128,6 +141,8 @@ class ArraySplit:
         idx = np.arange(len(self))[sel if sel.dtype == bool else sel.astype(np.int64)]
         if isinstance(self.X, np.ndarray):
             X: list[np.ndarray] | np.ndarray = self.X[idx]
+        elif is_record_store(self.X):
+            X = self.X.subset(idx)  # type: ignore[union-attr]
         else:
             X = [self.X[i] for i in idx]
         return ArraySplit(
@@ -139,7 +154,19 @@ class ArraySplit:
         )
 
 
+def is_record_store(X: Any) -> bool:
+    """True for a lazily read record collection (module docstring), not a list or an array."""
+    return not isinstance(X, np.ndarray | list | tuple) and all(
+        hasattr(X, a) for a in ("__len__", "__getitem__", "lengths", "n_leads", "subset")
+    )
+
+
 def _check_X(X: Any, source: str) -> list[np.ndarray] | np.ndarray:
+    if is_record_store(X):
+        _check_layout(int(X.n_leads), 0, source)
+        if len(X) and int(np.min(X.lengths)) < 1:
+            raise LeanECGError(source, "a record has no samples")
+        return X
     if isinstance(X, np.ndarray):
         if X.ndim == 2:
             X = X[:, None, :]
@@ -216,6 +243,8 @@ def record_lengths(X: list[np.ndarray] | np.ndarray) -> np.ndarray:
     """int64 ``(N,)``: the number of samples of each record of ``X``."""
     if isinstance(X, np.ndarray):
         return np.full(X.shape[0], X.shape[-1], dtype=np.int64)
+    if is_record_store(X):
+        return np.asarray(X.lengths, dtype=np.int64)
     return np.fromiter((x.shape[-1] for x in X), dtype=np.int64, count=len(X))
 
 
@@ -245,7 +274,8 @@ def gather_windows(
             seg = X[r, :, s : s + length]
             out[i, :, : seg.shape[1]] = seg
         return out
-    out = np.zeros((len(records), X[0].shape[0], length), dtype=np.float32)
+    n_leads = int(X.n_leads) if is_record_store(X) else X[0].shape[0]  # type: ignore[union-attr]
+    out = np.zeros((len(records), n_leads, length), dtype=np.float32)
     for i, (r, s) in enumerate(zip(records, starts, strict=True)):  # ragged records: one slice each
         seg = X[r][:, s : s + length]
         out[i, :, : seg.shape[1]] = seg
@@ -256,6 +286,23 @@ def random_crop_starts(lengths: np.ndarray, crop: int, rng: np.random.Generator)
     """Uniform random window starts: ``start_i`` in ``[0, max(lengths_i - crop, 0)]`` (int64 ``(B,)``)."""
     high = np.maximum(np.asarray(lengths, dtype=np.int64) - crop, 0)
     return rng.integers(0, high, endpoint=True, dtype=np.int64)
+
+
+def record_uniforms(seed: int, epoch: int, records: np.ndarray, stream: int = 0) -> np.ndarray:
+    """float64 ``(B,)`` uniforms in ``[0, 1)``, a fixed function of ``(seed, epoch, record, stream)``.
+
+    A counter-based draw (SplitMix64 finaliser over the four integers): no generator state, so any worker
+    or process that cuts record ``r`` in ``epoch`` gets the same number.
+    """
+    with np.errstate(over="ignore"):
+        z = np.asarray(records, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        for k in (int(seed) & (2**64 - 1), int(epoch) & (2**64 - 1), int(stream) & (2**64 - 1)):
+            z = z ^ np.uint64(k)
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            z = z ^ (z >> np.uint64(31))
+            z = z + np.uint64(0x9E3779B97F4A7C15)
+    return (z >> np.uint64(11)).astype(np.float64) / float(2**53)
 
 
 def apply_augment(augment: Augment, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -312,6 +359,10 @@ class TrainBatches(Dataset):
             a record is shorter); ``None`` = full length, padded to the longest record of the batch.
         augment: optional augmentation (module docstring), applied after cropping.
         rng: numpy Generator for crop positions and augmentation (deterministic given its seed).
+        record_seed: per-record randomness instead of ``rng``: crop positions and augmentations are a
+            function of ``(record_seed, epoch, record)`` (set :attr:`epoch` before each epoch), so batches
+            do not depend on which worker or process cuts them (a batched augmentation gets a Generator
+            seeded by the batch's records).
     """
 
     def __init__(
@@ -320,6 +371,7 @@ class TrainBatches(Dataset):
         crop_samples: int | None = None,
         augment: Augment | None = None,
         rng: np.random.Generator | None = None,
+        record_seed: int | None = None,
     ) -> None:
         if crop_samples is not None and (not isinstance(crop_samples, int | np.integer) or crop_samples < 1):
             raise LeanECGError("crop_samples", f"must be a positive number of samples, got {crop_samples!r}")
@@ -327,6 +379,8 @@ class TrainBatches(Dataset):
         self.crop_samples = None if crop_samples is None else int(crop_samples)
         self.augment = augment
         self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.record_seed = record_seed
+        self.epoch = 0
         self._lengths = split.lengths
         self._y = None if split.y is None else torch.from_numpy(split.y)
         self._features = None if split.features is None else torch.from_numpy(split.features)
@@ -337,6 +391,11 @@ class TrainBatches(Dataset):
     def signals(self, idx: np.ndarray) -> np.ndarray:
         """float32 ``(B, n_leads, n_samples)`` for the records ``idx`` (crop / pad, no augmentation)."""
         lengths = self._lengths[idx]
+        if self.crop_samples is not None and self.record_seed is not None:
+            high = np.maximum(lengths - self.crop_samples, 0)
+            u = record_uniforms(self.record_seed, self.epoch, idx)
+            starts = np.minimum((u * (high + 1)).astype(np.int64), high)
+            return gather_windows(self.split.X, idx, starts, self.crop_samples)
         if self.crop_samples is not None:
             starts = random_crop_starts(lengths, self.crop_samples, self.rng)
             return gather_windows(self.split.X, idx, starts, self.crop_samples)
@@ -345,7 +404,9 @@ class TrainBatches(Dataset):
     def __getitem__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:  # type: ignore[override]
         idx = np.asarray(indices, dtype=np.int64)
         x = self.signals(idx)
-        if self.augment is not None:
+        if self.augment is not None and self.record_seed is not None:
+            x = self._augment_per_record(x, idx)
+        elif self.augment is not None:
             x = apply_augment(self.augment, x, self.rng)
         t = torch.from_numpy(idx)
         out = {"x": torch.from_numpy(x), "index": t}
@@ -353,6 +414,19 @@ class TrainBatches(Dataset):
             out["y"] = self._y[t]
         if self._features is not None:
             out["features"] = self._features[t]
+        return out
+
+    def _augment_per_record(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        assert self.augment is not None and self.record_seed is not None
+        if getattr(self.augment, "batched", False):
+            rng = numpy_generator(self.record_seed, 2, self.epoch, *np.sort(idx)[:4].tolist())
+            return apply_augment(self.augment, x, rng)
+        out = np.empty_like(x)
+        for i, r in enumerate(idx):
+            xi = apply_augment(
+                self.augment, x[i : i + 1], numpy_generator(self.record_seed, 2, self.epoch, int(r))
+            )
+            out[i] = xi[0]
         return out
 
 
@@ -398,6 +472,54 @@ def make_train_loader(
         RandomSampler(ds, generator=torch_generator(seed)), batch_size=batch_size, drop_last=False
     )
     return DataLoader(ds, sampler=sampler, batch_size=None, num_workers=0, collate_fn=_identity)
+
+
+def make_indexed_loader(
+    split: ArraySplit,
+    batch_size: int,
+    *,
+    seed: int,
+    crop_samples: int | None = None,
+    augment: Augment | None = None,
+    rank: int = 0,
+    world_size: int = 1,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """A DataLoader of :class:`TrainBatches` with per-record randomness, for workers and processes.
+
+    ``DistributedSampler(shuffle=True, seed=seed)`` gives every epoch one permutation of the records,
+    independent of ``world_size``; process ``rank`` takes every ``world_size``-th record of it (the sampler
+    repeats a few records when ``N`` is not a multiple of ``world_size``) in batches of ``batch_size``
+    (the per-process batch; a trailing batch of one is folded into the previous one). The union of the
+    processes' ``k``-th batches is the ``k``-th batch of one process with ``batch_size * world_size``.
+    Crops and augmentations come from ``(seed, epoch, record)`` (:class:`TrainBatches` ``record_seed``).
+    Call :func:`set_loader_epoch` before each epoch. ``num_workers`` processes cut the batches
+    (``persistent_workers=False``: each epoch's workers see the epoch number).
+    """
+    ds = TrainBatches(split, crop_samples=crop_samples, augment=augment, record_seed=seed)
+    sampler = DistributedSampler(
+        ds, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=False
+    )
+    batches = _NoSingletonBatchSampler(sampler, batch_size=batch_size, drop_last=False)
+    return DataLoader(
+        ds,
+        sampler=batches,
+        batch_size=None,
+        num_workers=num_workers,
+        collate_fn=_identity,
+        pin_memory=pin_memory,
+    )
+
+
+def set_loader_epoch(loader: DataLoader, epoch: int) -> None:
+    """Tell a :func:`make_indexed_loader` loader which epoch comes next (no-op for :func:`make_train_loader`)."""
+    ds = loader.dataset
+    if isinstance(ds, TrainBatches) and ds.record_seed is not None:
+        ds.epoch = int(epoch)
+        inner = getattr(loader.sampler, "sampler", None)
+        if isinstance(inner, DistributedSampler):
+            inner.set_epoch(int(epoch))
 
 
 def _identity(batch: Any) -> Any:

@@ -10,15 +10,26 @@ parameters) with a per-step learning-rate schedule, optional gradient clipping, 
 epoch, early stopping on a validation metric, and a wall-clock budget. The weights of the best epoch are
 restored into the model at the end. On CPU, the same seed, data, thread count and library versions give
 bit-identical weights (seed the model's initialisation too: :func:`leanecg.train.seed.seed_everything`).
+
+Scale-out (see ``docs/scaling.md``): ``config.device`` (``cpu``, ``cuda``, ``auto``) and ``config.amp``
+(mixed precision on CUDA, :mod:`leanecg.train.device`); inside a ``torch.distributed`` process group
+(``torchrun``, :mod:`leanecg.train.distributed`) the model is wrapped in ``DistributedDataParallel`` and
+each process trains on its share of every global batch; ``checkpoint_dir`` / ``resume`` write a training
+state every epoch and continue from the last complete one with the same final weights.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
+import random
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +41,25 @@ from torch import nn
 from leanecg.config import config_from_dict
 from leanecg.errors import LeanECGError
 from leanecg.train.batching import inference_batches
-from leanecg.train.datasets import ArraySplit, Augment, gather_windows, make_train_loader
+from leanecg.train.checkpoint import STATE_POINTER, load_train_state, save_train_state
+from leanecg.train.datasets import (
+    ArraySplit,
+    Augment,
+    gather_windows,
+    is_record_store,
+    make_indexed_loader,
+    make_train_loader,
+    set_loader_epoch,
+)
+from leanecg.train.device import AmpSettings, amp_settings, autocast, grad_scaler, resolve_device
+from leanecg.train.distributed import (
+    all_gather_object,
+    all_reduce_sum,
+    any_rank,
+    broadcast_object,
+    is_distributed,
+    rank_and_world,
+)
 from leanecg.train.losses import LOSSES, MULTILABEL_LOSSES, make_loss
 from leanecg.train.seed import available_cpus, check_seed, seed_everything
 
@@ -72,7 +101,15 @@ class TrainConfig:
             cores this process may use.
         seed: seeds shuffling, crops, augmentation and dropout.
         grad_clip: maximum global gradient norm (``None`` = no clipping).
-        device: torch device, e.g. ``"cpu"`` or ``"cuda"``.
+        device: ``"cpu"``, ``"cuda"`` (``"cuda:N"``) or ``"auto"`` (CUDA when torch sees a GPU, else the
+            CPU); see :mod:`leanecg.train.device`.
+        amp: automatic mixed precision on CUDA (bfloat16 where supported, else float16 with loss
+            scaling); ignored on the CPU (the result records ``amp: false``).
+        num_workers: ``DataLoader`` worker processes that cut training batches. ``0`` (default) cuts them
+            in the training process with the historical random streams (bit-identical to earlier
+            versions); ``> 0``, lazily read records (:class:`leanecg.data.shards.ShardedRecords`) and
+            ``torch.distributed`` runs draw crops and augmentations per record from ``(seed, epoch,
+            record)`` instead, so the batches do not depend on workers or processes.
     """
 
     epochs: int = 30
@@ -98,6 +135,8 @@ class TrainConfig:
     seed: int = 0
     grad_clip: float | None = None
     device: str = "cpu"
+    amp: bool = False
+    num_workers: int = 0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -152,10 +191,15 @@ class TrainConfig:
         check_seed(self.seed, f"{source}.seed")
         if not isinstance(self.device, str):
             raise bad("device", f"must be a torch device name such as 'cpu' or 'cuda', got {self.device!r}")
-        try:
-            torch.device(self.device)
-        except (RuntimeError, ValueError):
-            raise bad("device", f"is not a torch device name: {self.device!r}") from None
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except (RuntimeError, ValueError):
+                raise bad("device", f"is not a torch device name: {self.device!r}") from None
+        if not isinstance(self.amp, bool):
+            raise bad("amp", f"must be true or false, got {self.amp!r}")
+        if not _is_int(self.num_workers) or self.num_workers < 0:
+            raise bad("num_workers", f"must be an integer >= 0, got {self.num_workers!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """A plain JSON-able dict of every field."""
@@ -202,6 +246,9 @@ class TrainResult:
         n_classes: model outputs; multilabel: sigmoid (True) or softmax (False) outputs.
         num_threads, device: what training ran on.
         config: the :class:`TrainConfig` as a dict.
+        amp, amp_dtype: whether mixed precision ran and in which dtype (``None`` without).
+        world_size: processes that trained together (``torch.distributed``; 1 without).
+        resumed_from_epoch: the checkpointed epoch this call continued from (``None``: started afresh).
     """
 
     history: list[dict[str, Any]]
@@ -219,6 +266,10 @@ class TrainResult:
     num_threads: int
     device: str
     config: dict[str, Any] = field(default_factory=dict)
+    amp: bool = False
+    amp_dtype: str | None = None
+    world_size: int = 1
+    resumed_from_epoch: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (the ``train`` block of a result document)."""
@@ -235,6 +286,9 @@ def fit(
     progress: bool = True,
     on_epoch: Callable[[dict[str, Any]], bool | None] | None = None,
     batch_loss: BatchLoss | None = None,
+    *,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
 ) -> TrainResult:
     """Train ``model`` on ``train``, validating on ``val`` after every epoch; restore the best weights.
 
@@ -258,7 +312,28 @@ def fit(
             device (``"x"``, ``"y"``, ``"index"``, ``"features"`` when present) and ``criterion`` is the
             loss of ``config.loss``. Used by knowledge distillation (:mod:`leanecg.compress.distill`) to
             add a teacher term; validation and model selection are unchanged (``criterion`` and
-            ``metric_fn`` on the model's outputs).
+            ``metric_fn`` on the model's outputs). Under ``torch.distributed`` it receives the
+            ``DistributedDataParallel`` wrapper: call ``model(...)`` for gradients to be synchronised.
+            A ``torch.Generator`` / numpy ``Generator`` it holds (attribute or closure) is checkpointed.
+        checkpoint_dir: write a resumable training state after every epoch (model, optimiser, scheduler,
+            loss scaler, sampler and crop streams, RNG states, history, best weights;
+            :func:`leanecg.train.checkpoint.save_train_state`); only rank 0 writes.
+        resume: continue from the last complete state in ``checkpoint_dir`` -- a run killed mid-epoch
+            repeats that epoch and ends with the weights of an uninterrupted run (same seed, thread count and
+            library versions). Without a state yet (e.g. the first attempt under ``torchrun
+            --max-restarts``) training starts afresh; a state of another run (config, data sizes or the
+            model's tensors differ) is refused. A finished run (completed, stopped early, time limit or
+            callback) is not trained further: its best weights are restored. ``max_train_seconds`` counts
+            from this call.
+
+    Distributed (inside an initialised ``torch.distributed`` process group, e.g. under ``torchrun``):
+    ``DistributedDataParallel`` with a ``DistributedSampler``; ``config.batch_size`` is the *global* batch
+    (each of the ``world_size`` processes takes ``batch_size / world_size`` records per step); validation
+    predictions are all-gathered and scored once on rank 0, which decides best epoch and early stopping for
+    all. With the same global batch, one process and N processes take the same steps (equal up to
+    floating-point rounding) for models without batch statistics or dropout and unweighted mean
+    losses; batch norm normalises each process's share. Records are drawn by ``(seed, epoch, record)``
+    (:func:`~leanecg.train.datasets.make_indexed_loader`), as with ``config.num_workers > 0``.
 
     Returns:
         A :class:`TrainResult`. The model holds the best epoch's weights, is in eval mode, and has
@@ -270,13 +345,24 @@ def fit(
         raise LeanECGError("config", f"expected a TrainConfig, got {type(config).__name__}")
     config.validate()
     _check_splits(train, val)
+    if resume and checkpoint_dir is None:
+        raise LeanECGError("resume", "needs checkpoint_dir (the folder the interrupted run wrote)")
     multilabel = train.multilabel
-    device = torch.device(config.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise LeanECGError("TrainConfig.device", "CUDA was requested but torch sees no GPU")
+    device = resolve_device(config.device, "TrainConfig.device")
+    amp = amp_settings(device, config.amp)
+    if amp.note:
+        warnings.warn(amp.note, RuntimeWarning, stacklevel=2)
+    rank, world = rank_and_world()
+    distributed = is_distributed()
+    if config.batch_size % world:
+        raise LeanECGError(
+            "TrainConfig.batch_size",
+            f"the global batch ({config.batch_size}) must be a multiple of the number of processes ({world})",
+        )
     n_threads = int(config.num_threads or available_cpus())
     prev_threads = torch.get_num_threads()
     torch.set_num_threads(n_threads)
+    resumed_from: int | None = None
     try:
         seed_everything(config.seed)
         model.to(device)
@@ -296,26 +382,93 @@ def fit(
             gamma_neg=config.gamma_neg,
             asl_clip=config.asl_clip,
         ).to(device)
-        loader = make_train_loader(
-            train, config.batch_size, seed=config.seed, crop_samples=config.crop_samples, augment=augment
-        )
+        indexed = distributed or config.num_workers > 0 or is_record_store(train.X)
+        if indexed:  # per-record randomness: the same batches for any number of workers / processes
+            loader = make_indexed_loader(
+                train,
+                config.batch_size // world,
+                seed=config.seed,
+                crop_samples=config.crop_samples,
+                augment=augment,
+                rank=rank,
+                world_size=world,
+                num_workers=config.num_workers,
+                pin_memory=device.type == "cuda",
+            )
+        else:  # the historical single-process streams (bit-identical to earlier versions)
+            loader = make_train_loader(
+                train, config.batch_size, seed=config.seed, crop_samples=config.crop_samples, augment=augment
+            )
         steps_per_epoch = len(loader)
+        net = _wrap_ddp(model, device) if distributed else model
         optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
         scheduler = _make_schedule(optimizer, config.schedule, config.lr, config.epochs * steps_per_epoch)
+        scaler = grad_scaler(device, amp)
 
         history: list[dict[str, Any]] = []
         best: dict[str, Any] = {"score": -math.inf, "epoch": 0, "metric": None, "loss": None, "state": None}
         stop_reason = "completed"
         steps = 0
         stale = 0
-        with _progress_bar(progress) as bar:
-            epoch_task = bar.add_task("epochs", total=config.epochs, loss="")
+        start_epoch = 1
+        fingerprint = _run_fingerprint(config, train, val, model, indexed)
+        loaded = load_train_state(checkpoint_dir) if resume and checkpoint_dir is not None else None
+        if loaded is not None:
+            state, meta = loaded
+            if meta.get("fingerprint") != fingerprint:
+                raise LeanECGError(
+                    Path(checkpoint_dir) / STATE_POINTER,  # type: ignore[arg-type]
+                    "holds the state of another run (training config, data sizes or model differ); "
+                    "use another checkpoint folder or delete this one",
+                )
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(state["scheduler"])
+            scaler.load_state_dict(state["scaler"])
+            history, steps, stale = list(state["history"]), int(state["steps"]), int(state["stale"])
+            best = dict(state["best"])
+            best["score"] = -math.inf if best["score"] is None else float(best["score"])
+            stop_reason = str(state["stop_reason"])
+            rngs = state["rng"]
+            _set_rng_state(rngs[rank] if len(rngs) == world else rngs[0], device)
+            _set_loader_state(loader, state["loader"])
+            _set_callable_rngs(batch_loss, state["batch_loss_rng"])
+            resumed_from = int(state["epoch"])
+            start_epoch = config.epochs + 1 if state["finished"] else resumed_from + 1
+
+        def save_state(epoch: int, finished: bool) -> None:
+            rngs = all_gather_object(_rng_state(device))
+            if checkpoint_dir is None or rank != 0:
+                return
+            state = {
+                "epoch": epoch,
+                "finished": finished,
+                "stop_reason": stop_reason,
+                "model": _copy_state(model, cpu=True),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": None if scheduler is None else scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+                "history": history,
+                "best": {**best, "score": None if not math.isfinite(best["score"]) else best["score"]},
+                "steps": steps,
+                "stale": stale,
+                "rng": rngs,
+                "loader": _loader_state(loader),
+                "batch_loss_rng": _callable_rngs(batch_loss),
+            }
+            meta = {"epoch": epoch, "finished": finished, "world_size": world, "fingerprint": fingerprint}
+            save_train_state(checkpoint_dir, state, meta)
+
+        with _progress_bar(progress and rank == 0) as bar:
+            epoch_task = bar.add_task("epochs", total=config.epochs, completed=start_epoch - 1, loss="")
             batch_task = bar.add_task("batches", total=steps_per_epoch, loss="")
-            for epoch in range(1, config.epochs + 1):
+            for epoch in range(start_epoch, config.epochs + 1):
                 t_epoch = time.perf_counter()
+                set_loader_epoch(loader, epoch)
                 bar.reset(batch_task, total=steps_per_epoch)
                 train_loss, n_steps, lr_used, out_of_time = _train_epoch(
-                    model,
+                    net,
                     loader,
                     criterion,
                     optimizer,
@@ -328,6 +481,9 @@ def fit(
                     steps,
                     on_step=lambda loss: bar.update(batch_task, advance=1, loss=f"loss {loss:.4f}"),
                     batch_loss=batch_loss,
+                    amp=amp,
+                    scaler=scaler,
+                    params=model.parameters,
                 )
                 steps += n_steps
                 record: dict[str, Any] = {
@@ -364,18 +520,22 @@ def fit(
                 record["seconds"] = time.perf_counter() - t_epoch
                 history.append(record)
                 bar.update(epoch_task, advance=1, loss=_epoch_summary(record))
-                if on_epoch is not None and on_epoch(dict(record)) is True:
-                    stop_reason = "callback"
-                    break
-                if out_of_time or _out_of_time(t_start, config.max_train_seconds):
-                    stop_reason = "time_limit"
-                    break
-                if (
+                stop = None
+                if on_epoch is not None and any_rank(on_epoch(dict(record)) is True):
+                    stop = "callback"
+                elif out_of_time or any_rank(_out_of_time(t_start, config.max_train_seconds)):
+                    stop = "time_limit"
+                elif (
                     val is not None
                     and config.early_stopping_patience
                     and stale >= config.early_stopping_patience
                 ):
-                    stop_reason = "early_stopping"
+                    stop = "early_stopping"
+                if stop is not None:
+                    stop_reason = stop
+                if checkpoint_dir is not None:
+                    save_state(epoch, finished=stop is not None or epoch == config.epochs)
+                if stop is not None:
                     break
         if best["state"] is not None:
             model.load_state_dict(best["state"])
@@ -403,6 +563,10 @@ def fit(
         num_threads=n_threads,
         device=str(device),
         config=config.to_dict(),
+        amp=amp.enabled,
+        amp_dtype=amp.dtype_name,
+        world_size=world,
+        resumed_from_epoch=resumed_from,
     )
 
 
@@ -466,40 +630,65 @@ def _train_epoch(
     steps_before: int,
     on_step: Callable[[float], Any],
     batch_loss: BatchLoss | None = None,
+    amp: AmpSettings | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+    params: Callable[[], Iterable[nn.Parameter]] | None = None,
 ) -> tuple[float, int, float, bool]:
     """One pass over ``loader``: ``(mean training loss, steps, last step's lr, time budget exceeded)``.
 
-    Stops after the step that exceeds ``config.max_train_seconds`` (counted from ``t_start``).
+    Stops after the step that exceeds ``config.max_train_seconds`` (counted from ``t_start``; under
+    ``torch.distributed`` all processes stop after the same step). ``model`` may be the DDP wrapper;
+    ``params`` gives the parameters to clip (default ``model.parameters``). The mean loss is over every
+    process's records.
     """
+    amp = amp if amp is not None else AmpSettings(False)
+    scaled = scaler is not None and scaler.is_enabled()
+    params = params if params is not None else model.parameters
     model.train()
     loss_sum, n_seen, n_steps, lr_used = 0.0, 0, 0, float(optimizer.param_groups[0]["lr"])
+    out_of_time = False
     for batch in loader:
         x = batch["x"].to(device, non_blocking=True)
         y = batch["y"].to(device, non_blocking=True)
         feats = batch["features"].to(device, non_blocking=True) if "features" in batch else None
-        if batch_loss is None:
-            loss = criterion(_forward(model, x, feats), y)
-        else:
-            on_device = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            loss = batch_loss(model, on_device, criterion)
+        with autocast(device, amp):
+            if batch_loss is None:
+                loss = criterion(_forward(model, x, feats), y)
+            else:
+                on_device = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                loss = batch_loss(model, on_device, criterion)
         loss_value = float(loss.detach())
         if not math.isfinite(loss_value):
             _raise_diverged(train, batch, epoch, steps_before + n_steps + 1, loss_value)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        lr_used = float(optimizer.param_groups[0]["lr"])
-        optimizer.step()
+        if scaled:
+            assert scaler is not None
+            scaler.scale(loss).backward()
+            if config.grad_clip is not None:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(params(), config.grad_clip)
+            lr_used = float(optimizer.param_groups[0]["lr"])
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            if config.grad_clip is not None:
+                nn.utils.clip_grad_norm_(params(), config.grad_clip)
+            lr_used = float(optimizer.param_groups[0]["lr"])
+            optimizer.step()
         if scheduler is not None:
             scheduler.step()
         n_steps += 1
         loss_sum += loss_value * len(x)
         n_seen += len(x)
         on_step(loss_sum / n_seen)
-        if _out_of_time(t_start, config.max_train_seconds):
-            return loss_sum / n_seen, n_steps, lr_used, True
-    return loss_sum / max(n_seen, 1), n_steps, lr_used, False
+        if config.max_train_seconds is not None and any_rank(_out_of_time(t_start, config.max_train_seconds)):
+            out_of_time = True
+            break
+    if is_distributed():
+        loss_sum, n_seen_all = all_reduce_sum([loss_sum, n_seen])
+        n_seen = int(n_seen_all)
+    return loss_sum / max(n_seen, 1), n_steps, lr_used, out_of_time
 
 
 def _check_splits(train: ArraySplit, val: ArraySplit | None) -> None:
@@ -598,10 +787,118 @@ def _out_of_time(t_start: float, budget: float | None) -> bool:
     return budget is not None and time.perf_counter() - t_start > budget
 
 
-def _copy_state(model: nn.Module) -> dict[str, Any]:
+def _copy_state(model: nn.Module, cpu: bool = False) -> dict[str, Any]:
     return {
-        k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in model.state_dict().items()
+        k: (v.detach().cpu().clone() if cpu else v.detach().clone()) if isinstance(v, torch.Tensor) else v
+        for k, v in model.state_dict().items()
     }
+
+
+def _wrap_ddp(model: nn.Module, device: torch.device) -> nn.Module:
+    """``DistributedDataParallel(model)`` (on this process's GPU for CUDA, ``device_ids=None`` on the CPU)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" and device.index is not None else None
+    return DistributedDataParallel(model, device_ids=ids)
+
+
+def _run_fingerprint(
+    config: TrainConfig, train: ArraySplit, val: ArraySplit | None, model: nn.Module, indexed: bool
+) -> str:
+    """SHA-256 of what must not change between a run and its resumption (not the thread count, device,
+    time budget or number of processes)."""
+    cfg = {
+        k: v
+        for k, v in config.to_dict().items()
+        if k not in ("num_threads", "device", "max_train_seconds", "num_workers")
+    }
+    doc = {
+        "config": cfg,
+        "indexed_sampling": indexed,
+        "train": [len(train), train.n_leads, int(train.lengths.sum()), train.n_features],
+        "val": None if val is None else [len(val), val.n_leads, int(val.lengths.sum())],
+        "tensors": {k: list(v.shape) for k, v in model.state_dict().items() if isinstance(v, torch.Tensor)},
+    }
+    text = json.dumps(doc, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _rng_state(device: torch.device) -> dict[str, Any]:
+    """This process's global RNG states (torch CPU and CUDA, numpy's legacy global RNG, Python's)."""
+    np_state = np.random.get_state()  # noqa: NPY002 - the legacy global RNG other code may draw from
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        "python": random.getstate(),
+    }
+
+
+def _set_rng_state(state: Mapping[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and state.get("cuda") is not None:
+        torch.cuda.set_rng_state(state["cuda"], device)
+    kind, keys, *rest = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))  # noqa: NPY002
+    random.setstate(_as_tuple(state["python"]))
+
+
+def _as_tuple(v: Any) -> Any:
+    return tuple(_as_tuple(x) for x in v) if isinstance(v, list | tuple) else v
+
+
+def _loader_state(loader: Any) -> dict[str, Any]:
+    """The shuffling and crop streams of a :func:`make_train_loader` loader (the indexed loader has none:
+    its draws are functions of the epoch)."""
+    ds = loader.dataset
+    if getattr(ds, "record_seed", None) is not None:
+        return {}
+    return {"sampler": loader.sampler.sampler.generator.get_state(), "crops": ds.rng.bit_generator.state}
+
+
+def _set_loader_state(loader: Any, state: Mapping[str, Any]) -> None:
+    if not state:
+        return
+    loader.sampler.sampler.generator.set_state(state["sampler"])
+    loader.dataset.rng.bit_generator.state = dict(state["crops"])
+
+
+def _callable_rngs(fn: Any) -> list[Any]:
+    """States of the ``torch.Generator`` / numpy ``Generator`` objects ``fn`` holds (attributes, closure)."""
+    return [_generator_state(g) for g in _callable_generators(fn)]
+
+
+def _set_callable_rngs(fn: Any, states: list[Any]) -> None:
+    gens = _callable_generators(fn)
+    if len(gens) != len(states):
+        return
+    for g, st in zip(gens, states, strict=True):
+        if isinstance(g, torch.Generator):
+            g.set_state(st)
+        else:
+            g.bit_generator.state = dict(st)
+
+
+def _callable_generators(fn: Any) -> list[Any]:
+    if fn is None:
+        return []
+    kinds = (torch.Generator, np.random.Generator)
+    found = [c.cell_contents for c in (getattr(fn, "__closure__", None) or ()) if _cell_is(c, kinds)]
+    found += (
+        [v for _, v in sorted(vars(fn).items()) if isinstance(v, kinds)] if hasattr(fn, "__dict__") else []
+    )
+    return found
+
+
+def _cell_is(cell: Any, kinds: tuple[type, ...]) -> bool:
+    try:
+        return isinstance(cell.cell_contents, kinds)
+    except ValueError:  # an empty cell
+        return False
+
+
+def _generator_state(g: Any) -> Any:
+    return g.get_state() if isinstance(g, torch.Generator) else g.bit_generator.state
 
 
 def _set_multilabel(model: nn.Module, multilabel: bool) -> None:
@@ -633,9 +930,41 @@ def _validate(
     device: torch.device,
     multilabel: bool,
 ) -> tuple[float, float | None]:
-    proba, logits = _infer(
-        model, val, config.batch_size, config.eval_window, config.eval_hop, multilabel, 0.0
-    )
+    """Validation loss and metric. Under ``torch.distributed`` each process predicts every
+    ``world_size``-th record; rank 0 scores the gathered predictions and sends the scores to all."""
+    rank, world = rank_and_world()
+    if world == 1:
+        proba, logits = _infer(
+            model, val, config.batch_size, config.eval_window, config.eval_hop, multilabel, 0.0
+        )
+        return _score_val(val, proba, logits, criterion, metric_fn, device)
+    idx = np.arange(rank, len(val), world)
+    part: tuple[np.ndarray, np.ndarray] | None = None
+    if len(idx):
+        part = _infer(
+            model, val.subset(idx), config.batch_size, config.eval_window, config.eval_hop, multilabel, 0.0
+        )
+    gathered = all_gather_object((idx, part))
+    scores: tuple[float, float | None] | None = None
+    if rank == 0:
+        n_classes = next(p[0].shape[1] for _, p in gathered if p is not None)
+        proba = np.zeros((len(val), n_classes), dtype=np.float64)
+        logits = np.zeros((len(val), n_classes), dtype=np.float32)
+        for i, p in gathered:
+            if p is not None:
+                proba[i], logits[i] = p
+        scores = _score_val(val, proba, logits, criterion, metric_fn, device)
+    return broadcast_object(scores)
+
+
+def _score_val(
+    val: ArraySplit,
+    proba: np.ndarray,
+    logits: np.ndarray,
+    criterion: nn.Module,
+    metric_fn: MetricFn | None,
+    device: torch.device,
+) -> tuple[float, float | None]:
     if not np.isfinite(proba).all():
         raise LeanECGError(
             f"{val.name}.X", "the model's predictions are NaN or infinite (NaN in the records?)"
