@@ -22,7 +22,14 @@ HERE = Path(__file__).resolve().parent
 
 def _run(data_dir: Path, out_dir: Path, args: argparse.Namespace, log: Callable[[str], None]) -> None:
     config = FewShotConfig(seeds=tuple(args.seeds), num_threads=args.threads)
-    run_fewshot_benchmark(data_dir, out_dir, config=config, tiny=args.tiny, log=log)
+    run_fewshot_benchmark(
+        data_dir, out_dir, config=config, tiny=args.tiny, log=log, device=args.device, amp=args.amp
+    )
+
+
+def _add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (episodic training)")
+    ap.add_argument("--amp", action="store_true", help="mixed precision on CUDA")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         out_dir=HERE / "results",
         markdown="fewshot.md",
         default_seeds=(0,),
+        add_arguments=_add_arguments,
     )
 
 

@@ -161,3 +161,52 @@ def test_cuda_training_with_amp():
 @NEEDS_CUDA
 def test_auto_picks_the_gpu():
     assert resolve_device("auto").type == "cuda"
+
+
+def test_pretraining_and_few_shot_take_device_and_amp():
+    from leanecg.models.registry import build_model
+    from leanecg.ssl.pretrain import PretrainConfig, pretrain
+    from leanecg.train.fewshot import EpisodeConfig, train_prototypical
+
+    rng = np.random.default_rng(0)
+    X = [
+        (np.sin(np.arange(600) / (3 + i % 3)) + 0.1 * rng.standard_normal(600)).astype(np.float32)[None]
+        for i in range(12)
+    ]
+    torch.manual_seed(0)
+    model = build_model("litenet", n_leads=1, n_classes=3, width=0.25)
+    cfg = PretrainConfig(
+        method="simclr", epochs=1, batch_size=6, segment_s=1.5, num_threads=1, device="auto", amp=True
+    )
+    res = pretrain(model, ArraySplit(X=X, y=None), 150.0, cfg)
+    expected = "cuda" if not NO_CUDA else "cpu"
+    assert res.device.startswith(expected) and res.amp is (not NO_CUDA)
+    with pytest.raises(LeanECGError, match=r"PretrainConfig\.device"):
+        PretrainConfig(device="gpu")
+    y = np.arange(12) % 3
+    ecfg = EpisodeConfig(
+        episodes=2, n_way=3, k_shot=1, n_query=1, crop_samples=300, num_threads=1, device="auto", amp=True
+    )
+    hist = train_prototypical(model, ArraySplit(X=X, y=y), [0, 1, 2], ecfg)
+    assert len(hist) == 1 and next(model.parameters()).device.type == "cpu"  # returned on the CPU
+    with pytest.raises(LeanECGError, match=r"EpisodeConfig\.device"):
+        EpisodeConfig(device="tpu").validate()
+
+
+@pytest.mark.skipif(not NO_CUDA, reason="checks the refusal on a machine without a GPU")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bench", "cinc2017", "--tiny"],
+        ["pretrain", "--method", "simclr", "--out", "enc", "--tiny"],
+        ["compress", "cinc2017", "--prune", "0.5"],
+    ],
+)
+def test_cli_device_cuda_without_a_gpu_exits_2_before_any_work(args, tmp_path):
+    from clihelp import run_cli
+
+    r = run_cli(
+        [*args, "--device", "cuda", "--data-dir", str(tmp_path / "nothing-here")], tmp_path, timeout=120
+    )
+    assert r.returncode == 2, r.stderr
+    assert "error: --device: CUDA was requested but torch sees no GPU" in r.stderr

@@ -1180,6 +1180,8 @@ def compress_cmd(
     ] = None,
     threads: Annotated[int, typer.Option("--threads", help="torch threads for training.")] = 1,
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples for the 95 % CIs.")] = 1000,
+    device: DeviceOpt = "cpu",
+    amp: AmpOpt = False,
 ) -> None:
     """Distil (--distill-from), prune (--prune) and quantize (--quantize int8) a model; before/after card."""
     from leanecg.compress.compose import compress_package
@@ -1199,6 +1201,8 @@ def compress_cmd(
         threads=threads,
         n_boot=n_boot,
         log=_log,
+        device=device,
+        amp=amp,
     )
     pm = card["primary_metric"]
     table = Table(title=f"{card['model']} -> {card['compression']} ({card['task']})", title_justify="left")
@@ -1239,6 +1243,8 @@ def pretrain(
     threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
     max_train_seconds: Annotated[float | None, typer.Option(help="Time budget (seconds).")] = None,
     tiny: Annotated[bool, typer.Option(help="Smoke run on a few records (not a result).")] = False,
+    device: DeviceOpt = "cpu",
+    amp: AmpOpt = False,
 ) -> None:
     """Contrastive self-supervised pretraining (SimCLR / CLOCS) of a model's encoder on unlabelled records."""
     from leanecg.ssl.pretrain import pretrain_encoder
@@ -1261,6 +1267,8 @@ def pretrain(
             max_train_seconds=max_train_seconds,
             tiny=tiny,
             progress=bar,
+            device=device,
+            amp=amp,
         )
     res = meta["result"]
     err_console.print(

@@ -43,6 +43,8 @@ def run_fewshot_benchmark(
     tiny: bool = False,
     progress: Any = None,
     log: Callable[[str], None] = lambda s: None,
+    device: str = "cpu",
+    amp: bool = False,
 ) -> dict[str, Any]:
     """Leave-one-class-out few-shot evaluation of a prototypical network on cinc2017.
 
@@ -52,13 +54,15 @@ def run_fewshot_benchmark(
     training) and 10 queries per class from the test split, and classify the queries by the nearest
     prototype. Reported: all-class accuracy and the held-out class's recall and F1, mean and 95 % CI over
     the episodes; the same episodes with the untrained (randomly initialised) encoder as a reference.
-    Writes ``out_dir/fewshot.json`` and ``fewshot.md``.
+    Writes ``out_dir/fewshot.json`` and ``fewshot.md``. ``device`` / ``amp``: where the episodic training
+    runs (:mod:`leanecg.train.device`; recorded in the provenance); embeddings are computed on the CPU.
     """
 
     from leanecg.atomic import write_json
     from leanecg.bench.tasks import get_task
     from leanecg.models.registry import build_model
     from leanecg.provenance import collect_provenance
+    from leanecg.train.device import resolve_device
     from leanecg.train.fewshot import EpisodeConfig, embed_records, evaluate_episodes, train_prototypical
     from leanecg.train.seed import seed_everything
 
@@ -96,6 +100,8 @@ def run_fewshot_benchmark(
                     lr=config.lr,
                     seed=seed,
                     num_threads=config.num_threads,
+                    device=device,
+                    amp=amp,
                 )
                 t1 = time.perf_counter()
                 history = train_prototypical(model, data.train, base, ecfg)
@@ -144,7 +150,9 @@ def run_fewshot_benchmark(
         "data": data.info,
         "seconds_last_run": time.perf_counter() - t0,
         "entries": entries,
-        "provenance": collect_provenance(seed=int(config.seeds[0]), config=asdict(config)),
+        "provenance": collect_provenance(
+            seed=int(config.seeds[0]), config=asdict(config), device=str(resolve_device(device)), world_size=1
+        ),
     }
     write_json(out_dir / "fewshot.json", doc)
     _write_fewshot_md(doc, out_dir / "fewshot.md")

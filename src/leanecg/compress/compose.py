@@ -157,6 +157,8 @@ def compress_package(
     threads: int | None = 1,
     n_boot: int = 1000,
     log: Callable[[str], None] = lambda s: None,
+    device: str = "cpu",
+    amp: bool = False,
 ) -> dict[str, Any]:
     """Compress a model package (see the module docstring); returns the card (also written as JSON + MD).
 
@@ -176,6 +178,8 @@ def compress_package(
         threads: torch threads for training.
         n_boot: bootstrap resamples for the CIs.
         log: progress messages.
+        device, amp: where the fine-tunes train (``cpu``, ``cuda``, ``auto``) and mixed precision on CUDA
+            (:mod:`leanecg.train.device`); evaluation, cost and export run on the CPU.
 
     Raises:
         LeanECGError: bad arguments, an unusable package / teacher / data folder, or ``quantize="int8"``
@@ -194,9 +198,11 @@ def compress_package(
         primary,
         takes_features,
     )
+    from leanecg.train.device import resolve_device
 
     out_dir = Path(out_dir)
     _check_args(distill_from, prune, quantize, epochs, out_dir)
+    train_device = str(resolve_device(device))  # CUDA without a GPU: refused before any work
     if quantize == "int8":
         check_int8_available()
     t_start = time.perf_counter()
@@ -210,7 +216,14 @@ def compress_package(
 
     def cfg(rate: float) -> Any:
         return fine_tune_config(
-            pt, epochs=n_epochs, lr=rate, seed=seed, max_seconds=max_train_seconds, threads=threads
+            pt,
+            epochs=n_epochs,
+            lr=rate,
+            seed=seed,
+            max_seconds=max_train_seconds,
+            threads=threads,
+            device=device,
+            amp=amp,
         )
 
     original = pkg.model.eval()
@@ -293,7 +306,12 @@ def compress_package(
     from leanecg.models.registry import model_config
     from leanecg.provenance import collect_provenance
 
-    provenance = collect_provenance(seed=seed, config={"compression": label, "epochs": n_epochs, "lr": lr})
+    provenance = collect_provenance(
+        seed=seed,
+        config={"compression": label, "epochs": n_epochs, "lr": lr},
+        device=train_device,
+        world_size=1,
+    )
 
     def result_doc(
         m: Any, ev: dict[str, Any], cost: dict[str, Any], variant: dict[str, Any], notes: list[str]

@@ -162,14 +162,18 @@ def fine_tune_config(
     max_seconds: float | None,
     threads: int | None = 1,
     schedule: str = "cosine",
+    device: str = "cpu",
+    amp: bool = False,
 ) -> TrainConfig:
     """The task's training recipe with ``epochs``, ``lr`` (decayed by ``schedule``; cosine: from ``lr`` to 0,
-    no warm-up, as suits a trained model), ``seed``, a time budget and ``threads``."""
+    no warm-up, as suits a trained model), ``seed``, a time budget, ``threads``, ``device`` and ``amp``."""
     cfg = pt.task.train_config(tiny=bool(pt.data.info.get("tiny")), seed=seed, epochs=epochs)
     cfg.lr = float(lr)
     cfg.schedule = schedule
     cfg.max_train_seconds = max_seconds
     cfg.num_threads = threads
+    cfg.device = device
+    cfg.amp = amp
     cfg.validate()
     return cfg
 
@@ -181,9 +185,11 @@ def fine_tune(model: nn.Module, pt: PackageTask, config: TrainConfig, **kwargs: 
     metric_fn: MetricFn = pt.task.val_metric
     train = with_model_inputs(pt.data.train, model)
     val = with_model_inputs(pt.data.val, model)
-    return fit(
+    res = fit(
         model, train, val, config, metric_fn=metric_fn, progress=kwargs.pop("progress", False), **kwargs
     )
+    model.cpu()  # trained on config.device; evaluation, pruning and export run on the CPU
+    return res
 
 
 def distill_fine_tune(
@@ -207,7 +213,10 @@ def distill_fine_tune(
         s if takes_features(teacher) else with_model_inputs(s, model) for s in (pt.data.train, pt.data.val)
     )
     dcfg = DistillConfig(temperature=temperature, alpha=alpha)
-    return distill(model, teacher, train, val, config, dcfg, metric_fn=pt.task.val_metric, progress=False)
+    res = distill(model, teacher, train, val, config, dcfg, metric_fn=pt.task.val_metric, progress=False)
+    model.cpu()  # trained on config.device; evaluation, pruning and export run on the CPU
+    teacher.cpu()
+    return res
 
 
 def primary(ev: dict[str, Any], pt: PackageTask) -> float:

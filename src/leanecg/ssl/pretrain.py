@@ -37,6 +37,7 @@ from leanecg.ssl.clocs import CMLCViews, CMSCViews, CMSMLCViews
 from leanecg.ssl.losses import nt_xent, patient_contrastive_loss
 from leanecg.ssl.simclr import SimCLRViews
 from leanecg.train.datasets import ArraySplit
+from leanecg.train.device import amp_settings, autocast, check_device_name, grad_scaler, resolve_device
 from leanecg.train.seed import available_cpus, check_seed, numpy_generator, seed_everything
 
 METHODS = ("simclr", "cmsc", "cmlc", "cmsmlc")
@@ -62,7 +63,8 @@ class PretrainConfig:
         seed: seeds the initial projection head, batch order, crops and augmentation.
         num_threads: torch threads (``None``: all cores this process may use).
         max_train_seconds: wall-clock budget; stops after the step that exceeds it.
-        device: torch device name.
+        device: ``cpu``, ``cuda`` (``cuda:N``) or ``auto`` (:mod:`leanecg.train.device`).
+        amp: mixed precision on CUDA (ignored on the CPU).
     """
 
     method: str = "simclr"
@@ -78,6 +80,7 @@ class PretrainConfig:
     num_threads: int | None = None
     max_train_seconds: float | None = None
     device: str = "cpu"
+    amp: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -117,6 +120,9 @@ class PretrainConfig:
                 f"{source}.max_train_seconds", f"must be a positive number or null, got {mts!r}"
             )
         check_seed(self.seed, f"{source}.seed")
+        check_device_name(self.device, f"{source}.device")
+        if not isinstance(self.amp, bool):
+            raise LeanECGError(f"{source}.amp", f"must be true or false, got {self.amp!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -131,7 +137,8 @@ class PretrainConfig:
 @dataclass
 class PretrainResult:
     """What :func:`pretrain` did: per-epoch ``history`` (``epoch``, ``loss``, ``lr``, ``seconds``), steps,
-    seconds, whether the time budget stopped it, the number of records and views per record."""
+    seconds, whether the time budget stopped it, the number of records and views per record, and the
+    device and mixed precision it ran with."""
 
     history: list[dict[str, Any]]
     steps: int
@@ -142,6 +149,8 @@ class PretrainResult:
     input_leads: int
     num_threads: int
     config: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
+    amp: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -234,7 +243,8 @@ def pretrain(
             "model",
             f"{config.method} needs a {in_leads}-lead encoder, the model takes {model.n_leads} lead(s)",
         )
-    device = torch.device(config.device)
+    device = resolve_device(config.device, "PretrainConfig.device")
+    amp = amp_settings(device, config.amp)
     n_threads = int(config.num_threads or available_cpus())
     prev_threads = torch.get_num_threads()
     torch.set_num_threads(n_threads)
@@ -263,6 +273,7 @@ def pretrain(
             opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
         )
         rng = numpy_generator(config.seed, 7)
+        scaler = grad_scaler(device, amp)
         groups = split.groups
         history: list[dict[str, Any]] = []
         steps, time_limited = 0, False
@@ -278,7 +289,9 @@ def pretrain(
                 views = views_fn(split, idx, rng)  # (B, V, L, T)
                 b, v = views.shape[:2]
                 x = torch.from_numpy(np.ascontiguousarray(views.reshape(b * v, *views.shape[2:]))).to(device)
-                z = proj(model.embed(x)).reshape(b, v, -1)
+                with autocast(device, amp):
+                    z = proj(model.embed(x)).reshape(b, v, -1)
+                z = z.float()  # the contrastive losses in float32
                 if config.method == "simclr":
                     loss = nt_xent(z[:, 0], z[:, 1], config.temperature)
                 else:
@@ -290,8 +303,13 @@ def pretrain(
                         "PretrainConfig.lr", f"pretraining diverged (loss {value} at epoch {epoch}); lower lr"
                     )
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                if scaler.is_enabled():
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    opt.step()
                 sched.step()
                 steps += 1
                 n_steps += 1
@@ -325,6 +343,8 @@ def pretrain(
         input_leads=in_leads,
         num_threads=n_threads,
         config=config.to_dict(),
+        device=str(device),
+        amp=amp.enabled,
     )
 
 
@@ -540,6 +560,8 @@ def pretrain_encoder(
     max_train_seconds: float | None = None,
     tiny: bool = False,
     progress: Any = None,
+    device: str = "cpu",
+    amp: bool = False,
 ) -> dict[str, Any]:
     """What ``leanecg pretrain`` does: load the unlabelled training records, pretrain, save the encoder.
 
@@ -571,7 +593,10 @@ def pretrain_encoder(
         seed=seed,
         num_threads=num_threads,
         max_train_seconds=max_train_seconds,
+        device=device,
+        amp=amp,
     )
+    resolve_device(device, "--device")  # CUDA without a GPU: refused before the data is loaded
     split, fs, info = load_unlabelled(dataset, resolve_data_dir(data_dir), tiny=tiny, progress=progress)
     seed_everything(seed)
     model = build_model(
@@ -579,6 +604,6 @@ def pretrain_encoder(
     )
     _check_encoder_model(model)
     result = pretrain(model, split, fs, config)
-    prov = collect_provenance(seed=seed, config=config)
+    prov = collect_provenance(seed=seed, config=config, device=result.device, world_size=1)
     save_encoder(out_dir, model, config, result, data={**info, "fs": fs}, provenance=prov)
     return json.loads((Path(out_dir) / SIDECAR_FILE).read_text(encoding="utf-8"))

@@ -28,6 +28,7 @@ from torch import nn
 from leanecg.errors import LeanECGError
 from leanecg.train.batching import inference_batches
 from leanecg.train.datasets import ArraySplit, gather_windows, random_crop_starts
+from leanecg.train.device import amp_settings, autocast, check_device_name, grad_scaler, resolve_device
 from leanecg.train.seed import available_cpus, check_seed, numpy_generator, seed_everything
 
 
@@ -45,6 +46,9 @@ class EpisodeConfig:
         weight_decay: AdamW weight decay (weight matrices and kernels).
         seed: seeds the episodes, crops and the model's dropout.
         num_threads: torch threads (``None``: all cores this process may use).
+        device: ``cpu``, ``cuda`` (``cuda:N``) or ``auto`` (:mod:`leanecg.train.device`); the model is
+            returned on the CPU.
+        amp: mixed precision on CUDA (ignored on the CPU).
     """
 
     episodes: int = 600
@@ -56,6 +60,8 @@ class EpisodeConfig:
     weight_decay: float = 1e-4
     seed: int = 0
     num_threads: int | None = None
+    device: str = "cpu"
+    amp: bool = False
 
     def validate(self) -> None:
         for name in ("episodes", "n_way", "k_shot", "n_query", "crop_samples"):
@@ -69,6 +75,7 @@ class EpisodeConfig:
         if not isinstance(self.lr, int | float) or not self.lr > 0 or not math.isfinite(self.lr):
             raise LeanECGError("EpisodeConfig.lr", f"must be a positive number, got {self.lr!r}")
         check_seed(self.seed, "EpisodeConfig.seed")
+        check_device_name(self.device, "EpisodeConfig.device")
 
 
 def prototypical_logits(
@@ -107,6 +114,8 @@ def train_prototypical(
             f"{split.name}.y", f"fewer than 2 classes have {need} records (k_shot + n_query) for episodes"
         )
     n_way = min(config.n_way, len(usable))
+    device = resolve_device(config.device, "EpisodeConfig.device")
+    amp = amp_settings(device, config.amp)
     n_threads = int(config.num_threads or available_cpus())
     prev = torch.get_num_threads()
     torch.set_num_threads(n_threads)
@@ -115,6 +124,8 @@ def train_prototypical(
     try:
         seed_everything(config.seed)
         rng = numpy_generator(config.seed, 11)
+        model.to(device)
+        scaler = grad_scaler(device, amp)
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(
             [
@@ -130,12 +141,14 @@ def train_prototypical(
             chosen = rng.choice(usable, size=n_way, replace=False)
             idx = np.concatenate([rng.choice(pools[int(c)], size=need, replace=False) for c in chosen])
             starts = random_crop_starts(split.lengths[idx], config.crop_samples, rng)
-            x = torch.from_numpy(gather_windows(split.X, idx, starts, config.crop_samples))
-            emb = model.embed(x).reshape(n_way, need, -1)
+            x = torch.from_numpy(gather_windows(split.X, idx, starts, config.crop_samples)).to(device)
+            with autocast(device, amp):
+                emb = model.embed(x)
+            emb = emb.float().reshape(n_way, need, -1)  # distances in float32
             sup = emb[:, : config.k_shot].reshape(n_way * config.k_shot, -1)
             qry = emb[:, config.k_shot :].reshape(n_way * config.n_query, -1)
-            sy = torch.arange(n_way).repeat_interleave(config.k_shot)
-            qy = torch.arange(n_way).repeat_interleave(config.n_query)
+            sy = torch.arange(n_way, device=device).repeat_interleave(config.k_shot)
+            qy = torch.arange(n_way, device=device).repeat_interleave(config.n_query)
             logits = prototypical_logits(sup, sy, qry, n_way)
             loss = F.cross_entropy(logits, qy)
             if not math.isfinite(float(loss.detach())):
@@ -143,8 +156,13 @@ def train_prototypical(
                     "EpisodeConfig.lr", f"episodic training diverged at episode {ep}; lower lr"
                 )
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            if scaler.is_enabled():
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
             sched.step()
             loss_sum += float(loss.detach())
             acc_sum += float((logits.argmax(dim=1) == qy).float().mean())
@@ -162,6 +180,8 @@ def train_prototypical(
         model.eval()
     finally:
         torch.set_num_threads(prev)
+        if device.type != "cpu":
+            model.cpu()  # embeddings and evaluation run on the CPU
     return history
 
 
