@@ -81,8 +81,11 @@ def test_quickstart_offline_without_data(tmp_path: Path) -> None:
     empty.mkdir()
     proc = run_cli(["quickstart"], tmp_path, env={"LEANECG_DATA": str(empty)}, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "synthetic-pvc" in proc.stdout and "synthetic" in proc.stdout
-    assert "100.00" in proc.stdout  # synthetic beats are known exactly
+    # the real excerpts shipped with LeanECG (leanecg/examples/), with their reference labels
+    assert "MIT-BIH 30 s excerpt (real)" in proc.stdout and "233" in proc.stdout
+    assert "CinC 2017 example (real)" in proc.stdout and "A00405" in proc.stdout
+    assert "ODC-By 1.0" in " ".join(proc.stdout.split()) and "synthetic" not in proc.stdout
+    assert "100.00" in proc.stdout  # every reference beat of the clean excerpt found
     assert "Next:" in proc.stdout
     assert (tmp_path / "leanecg-quickstart" / "report.html").is_file()
 

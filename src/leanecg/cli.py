@@ -17,7 +17,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from leanecg.errors import LeanECGError
@@ -71,6 +78,9 @@ MAX_STREAM_S = 3600.0
 MAX_THREADS = 256
 MAX_SEED = 2**32 - 1  # numpy's seed range
 MAX_N_BOOT = 100_000  # the bootstrap draws an (n_boot, n_records) index array up front
+#: ``leanecg stream`` prints one event line per this many events by default (``--events``); the same as
+#: :data:`leanecg.deploy.stream.DEFAULT_EVENTS_EVERY` (not imported here: the CLI starts without numpy/scipy).
+STREAM_EVENTS_EVERY = 100
 
 
 def _check_option(
@@ -134,8 +144,11 @@ def _check_training_options(
     _check_option("--n-boot", n_boot, 1, MAX_N_BOOT, integer=True)
 
 
-def progress_bar() -> Progress:
-    """A rich progress bar on stderr (hidden when stderr is not a terminal)."""
+def progress_bar(quiet: bool = False) -> Progress:
+    """A rich progress bar on stderr: what is done / the total, the time left (hidden when stderr is not a
+    terminal, and with ``--quiet``). It never writes to stdout: what the command prints there while the
+    bar is shown goes above the bar only when stdout is the terminal too, and is left alone otherwise
+    (a pipe or file)."""
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -143,13 +156,47 @@ def progress_bar() -> Progress:
         TimeRemainingColumn(),
         console=err_console,
         transient=True,
-        disable=not err_console.is_terminal,
+        disable=quiet or not err_console.is_terminal,
+        redirect_stdout=sys.stdout.isatty(),
     )
+
+
+def status_line(quiet: bool = False) -> Progress:
+    """A rich status line on stderr for work whose total may be unknown (the step's name, done / total
+    when known, the time spent and left); hidden as :func:`progress_bar` is."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=quiet or not err_console.is_terminal,
+        redirect_stdout=sys.stdout.isatty(),
+    )
+
+
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="Print nothing on stderr but errors: no progress, lead choice or 'wrote' lines (and for "
+        "stream no event lines).",
+    ),
+]
 
 
 def _log(msg: str) -> None:
     """A progress message on stderr, printed as is (no rich markup or highlighting)."""
     err_console.print(msg, markup=False, highlight=False)
+
+
+def _say(msg: str, quiet: bool = False) -> None:
+    """A closing message on stderr (``wrote ...``), printed as is; nothing with ``--quiet``."""
+    if not quiet:
+        err_console.print(msg, markup=False, highlight=False)
 
 
 def _render(obj: Any, title: str | None = None) -> None:
@@ -257,8 +304,14 @@ def quickstart(
         f"data: {', '.join(sorted(sources))}"
         + (
             ""
-            if root is not None and "synthetic" not in sources
-            else " (set LEANECG_DATA or --data-dir to a folder holding mitdb/ for real records)"
+            if root is not None and "MIT-BIH (real)" in sources
+            else " (set LEANECG_DATA or --data-dir to a folder holding mitdb/ for whole real records)"
+        )
+        + (
+            "\nExamples: MIT-BIH Arrhythmia DB and CinC 2017 (PhysioNet), ODC-By 1.0; "
+            "attribution in leanecg/examples/README.md."
+            if any("excerpt" in s or "example" in s for s in sources)
+            else ""
         )
         + "\nSe / +P: detected beats matched to the reference beats within 150 ms (ANSI/AAMI EC57)."
     )
@@ -389,19 +442,21 @@ def rpeaks(
     out: Annotated[Path, typer.Option("--out", help="CSV file to write: record,lead,sample,time_s.")],
     lead: Annotated[str, typer.Option(help="Lead index (0-based) or lead name, e.g. II.")] = "0",
     fs: FsOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Detect R peaks and write them to a CSV file (one row per beat)."""
     _check_fs(fs)
     from leanecg.atomic import atomic_open
-    from leanecg.data import iter_records
+    from leanecg.data import iter_records, list_record_paths
     from leanecg.signal import detect_rpeaks
     from leanecg.signal.leads import lead_index
 
     n_beats = n_records = 0
-    with atomic_open(out) as fh, progress_bar() as bar:
+    total = len(list_record_paths(path)) if path.is_dir() else 1
+    with atomic_open(out) as fh, progress_bar(quiet) as bar:
         writer = csv.writer(fh)
         writer.writerow(["record", "lead", "sample", "time_s"])
-        task = bar.add_task("R peaks", total=None)
+        task = bar.add_task("R peaks (records)", total=total)
         for record in iter_records(path, fs=fs):
             idx = lead_index(record.leads, lead, source=record.path or path)
             peaks = detect_rpeaks(record.signal[:, idx], record.fs)
@@ -411,7 +466,7 @@ def rpeaks(
             n_beats += len(peaks)
             n_records += 1
             bar.advance(task)
-    err_console.print(f"wrote {n_beats} R peaks from {n_records} record(s) to {out}")
+    _say(f"wrote {n_beats} R peaks from {n_records} record(s) to {out}", quiet)
 
 
 @data_app.command("list")
@@ -745,9 +800,10 @@ LeadOpt = Annotated[
 ]
 
 
-def _print_leads(choices: dict[str, int]) -> None:
-    """One stderr line: the record lead -> model lead choice(s) made (``--lead`` or the default rule)."""
-    if not choices:
+def _print_leads(choices: dict[str, int], quiet: bool = False) -> None:
+    """One stderr line: the record lead -> model lead choice(s) made (``--lead`` or the default rule);
+    nothing with ``--quiet``."""
+    if not choices or quiet:
         return
     if len(choices) == 1:
         err_console.print(f"leads: {next(iter(choices))}", markup=False, highlight=False, soft_wrap=True)
@@ -777,6 +833,7 @@ def predict(
     fs: FsOpt = None,
     batch_size: Annotated[int, typer.Option(help="Records per model call.")] = 64,
     lead: LeadOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Classify whole records with a model; one CSV row per record (`~` is spelled `noise` in columns).
 
@@ -796,10 +853,10 @@ def predict(
     files = [f for p in paths for f in list_record_paths(p)]
     n = 0
     choices: dict[str, int] = {}
-    with atomic_open(out) as fh, progress_bar() as bar:
+    with atomic_open(out) as fh, progress_bar(quiet) as bar:
         writer = csv.writer(fh)
         writer.writerow(["record", "label", *pkg.columns])
-        task = bar.add_task(f"predict ({pkg.name})", total=len(files))
+        task = bar.add_task(f"predict ({pkg.name}, records)", total=len(files))
         names: list[str] = []
         inputs: list[Any] = []
 
@@ -822,8 +879,8 @@ def predict(
                 flush()
         if inputs:
             flush()
-    _print_leads(choices)
-    err_console.print(f"wrote predictions for {n} record(s) to {out}")
+    _print_leads(choices, quiet)
+    _say(f"wrote predictions for {n} record(s) to {out}", quiet)
 
 
 @app.command()
@@ -841,6 +898,7 @@ def beats(
     ],
     fs: FsOpt = None,
     lead: LeadOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Detect and classify every heartbeat; one CSV row per beat (sample = R peak at the record's rate).
 
@@ -861,8 +919,8 @@ def beats(
     n_beats = 0
     seen: dict[str, Path] = {}
     choices: dict[str, int] = {}
-    with progress_bar() as bar:
-        task = bar.add_task(f"beats ({pkg.name})", total=len(files))
+    with progress_bar(quiet) as bar:
+        task = bar.add_task(f"beats ({pkg.name}, records)", total=len(files))
         for f in files:
             record = load_record(f, fs=fs, annotations=False)
             if folder_mode:
@@ -878,14 +936,12 @@ def beats(
             choices[choice] = choices.get(choice, 0) + 1
             _write_beats(target, pkg.columns, pred)
             if len(pred.samples) == 0:
-                err_console.print(
-                    f"{record.name}: fewer than 2 beats detected; no beats classified", markup=False
-                )
+                _say(f"{record.name}: fewer than 2 beats detected; no beats classified", quiet)
             n_beats += len(pred.samples)
             bar.advance(task)
-    _print_leads(choices)
+    _print_leads(choices, quiet)
     where = f"{len(files)} files in {out}" if folder_mode else str(out)
-    err_console.print(f"wrote {n_beats} beats from {len(files)} record(s) to {where}")
+    _say(f"wrote {n_beats} beats from {len(files)} record(s) to {where}", quiet)
 
 
 def _write_beats(target: Path, columns: list[str], pred: Any) -> None:
@@ -954,7 +1010,11 @@ def export_model(
     fmt: Annotated[str, typer.Option("--format", help="Export format (onnx).")] = "onnx",
     int8: Annotated[
         bool,
-        typer.Option("--int8", help="Static int8 quantization, calibrated on the task's training split."),
+        typer.Option(
+            "--int8",
+            help="Static int8 quantization, calibrated on the task's training split (without --data-dir and "
+            "with no training data found: on the calibration subset shipped with the model).",
+        ),
     ] = False,
     data_dir: DataDirOpt = None,
     n_calibration: Annotated[
@@ -971,6 +1031,7 @@ def export_model(
             help="Also store the metadata in the .onnx file (self-contained, ~20 kB more).",
         ),
     ] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Export a model to ONNX (fp32 or int8) that runs with numpy + onnxruntime only (`--model FILE.onnx`)."""
     from leanecg.deploy.onnx import export_onnx
@@ -979,17 +1040,29 @@ def export_model(
     _check_option("--seed", seed, 0, MAX_SEED, integer=True)
     if fmt != "onnx":
         raise LeanECGError("--format", f"unknown export format {fmt!r}; supported: onnx")
-    report = export_onnx(
-        model,
-        out,
-        int8=int8,
-        data_dir=data_dir,
-        n_calibration=n_calibration,
-        seed=seed,
-        embed_metadata=embed_metadata,
-    )
+    with status_line(quiet) as bar:
+        task = bar.add_task(f"export {model}", total=None)
+
+        def on_progress(step: str, done: int, total: int | None) -> None:
+            bar.update(task, description=f"export {model}: {step}", completed=done, total=total)
+
+        report = export_onnx(
+            model,
+            out,
+            int8=int8,
+            data_dir=data_dir,
+            n_calibration=n_calibration,
+            seed=seed,
+            embed_metadata=embed_metadata,
+            progress=on_progress,
+        )
     check = report.check
-    calib = f", calibrated on {report.calibration['n_inputs']} training inputs" if report.calibration else ""
+    calib = ""
+    if report.calibration:
+        source = report.calibration.get("source") or "the training split"
+        calib = f", calibrated on {report.calibration['n_inputs']} training inputs ({source})"
+    if quiet:
+        return
     err_console.print(
         f"wrote {report.path} ({report.precision}, {report.bytes:,} bytes{calib}) and {report.sidecar.name}; "
         f"vs the torch model on {check['n_inputs']} {check['inputs']} inputs: label agreement "
@@ -1055,7 +1128,20 @@ def stream(
             "--warmup-s", help="Beat models: hold beats until the running normalisation saw this much signal."
         ),
     ] = 10.0,
-    events: Annotated[bool, typer.Option("--events/--no-events", help="Print events as they happen.")] = True,
+    events: Annotated[
+        str,
+        typer.Option(
+            "--events",
+            metavar="N|all|none",
+            help="Event lines on stdout: N (default 100) prints one line per N events, e.g. 'events 1-100 "
+            "(00:00:00.1 to 00:04:58.3): 88 PVC, 12 Fusion beat', and one for the rest at the end; all: one "
+            "line per event as it happens (--events alone means all); none: no event lines. The summary counts "
+            "every event by type (events_by_type).",
+        ),
+    ] = str(STREAM_EVENTS_EVERY),
+    no_events: Annotated[
+        bool, typer.Option("--no-events", help="No event lines (the same as --events none).")
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the latency summary as one JSON object.")
     ] = False,
@@ -1069,15 +1155,28 @@ def stream(
         ),
     ] = "auto",
     lead: LeadOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Classify beats (beat models) or rhythm windows (record models) of a stream online, chunk by chunk.
+
+    Prints events (non-normal beats, rhythm onsets / offsets) aggregated, one line per 100 by default
+    (--events), then a summary; a status line on stderr (a terminal only) shows the start-up and the signal
+    time done. --quiet: only the summary (and errors).
 
     Interrupted (Ctrl-C, SIGTERM): exit 130 / 143 and --out is not written (no partial CSV; an older file of that name stays); events already printed stay printed. A CSV is written only when the stream reaches its end.
     """
     import contextlib
+    import math
 
     from leanecg.atomic import atomic_open
-    from leanecg.deploy.stream import StreamClassifier, StreamUpdate, open_source, run_stream, stream_backend
+    from leanecg.deploy.stream import (
+        EventLines,
+        StreamClassifier,
+        StreamUpdate,
+        open_source,
+        run_stream,
+        stream_backend,
+    )
 
     _check_option("--threads", threads, 1, MAX_THREADS, integer=True)
     _check_option("--chunk-s", chunk_s, 0, MAX_STREAM_S, low_open=True, unit=" seconds (an hour)")
@@ -1086,6 +1185,7 @@ def stream(
     _check_option("--hop-s", hop_s, 0, MAX_STREAM_S, low_open=True, unit=" seconds")
     _check_option("--lookahead-s", lookahead_s, 0, MAX_STREAM_S, unit=" seconds")
     _check_option("--warmup-s", warmup_s, 0, MAX_STREAM_S, unit=" seconds")
+    every = _events_every(events, quiet or no_events)
     if model.lower().endswith(".onnx") or Path(model).is_file():
         from leanecg.deploy.ort_runtime import load_onnx_package
 
@@ -1097,35 +1197,53 @@ def stream(
             torch.set_num_threads(threads)
         pkg = _load_package(model)
     src = open_source(source, fs, chunk_s)
-    clf = StreamClassifier(
-        pkg,
-        src.fs,
-        src.leads,
-        name=src.name,
-        lookahead_s=lookahead_s,
-        window_s=window_s,
-        hop_s=hop_s,
-        warmup_s=warmup_s,
-        source=src.source,
-        backend=stream_backend(pkg, backend, threads=threads),
-        lead=lead,
-    )
+    lines = EventLines(every or STREAM_EVENTS_EVERY)
+    show_events = every is not None and not as_json
+
+    def say(texts: list[str]) -> None:
+        if show_events:
+            for text in texts:
+                console.print(text, markup=False, highlight=False)
+
     with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(status_line(quiet))
+        task = bar.add_task(f"stream {src.name}: starting ({backend} backend)", total=None)
+        clf = StreamClassifier(
+            pkg,
+            src.fs,
+            src.leads,
+            name=src.name,
+            lookahead_s=lookahead_s,
+            window_s=window_s,
+            hop_s=hop_s,
+            warmup_s=warmup_s,
+            source=src.source,
+            backend=stream_backend(pkg, backend, threads=threads),
+            lead=lead,
+        )
         writer = None
         if out is not None:
             writer = csv.writer(stack.enter_context(atomic_open(out)))
             writer.writerow(["sample" if pkg.kind == "beats" else "record", "label", *pkg.columns])
+        total = None if src.n_samples is None else round(src.n_samples / src.fs)
+        bar.update(task, description=f"stream {src.name}: signal seconds", total=total)
+
+        def chunks() -> Any:
+            done = 0
+            for chunk in src.chunks:
+                yield chunk
+                done += len(chunk)
+                bar.update(task, completed=min(done / src.fs, total or math.inf))
 
         def on_update(update: StreamUpdate) -> None:
             if writer is not None and update.probs is not None:
                 for key, label, row in zip(update.keys, update.labels, update.probs, strict=True):
                     writer.writerow([key, label, *(f"{p:.6f}" for p in row)])
-            if events and not as_json:
-                for ev in update.events:
-                    console.print(ev.text, markup=False, highlight=False)
+            say(lines.add(update.events))
 
-        report = run_stream(clf, src.chunks, realtime=realtime, on_update=on_update)
-    _print_leads({str(clf.lead_choice): 1})  # at the end: an error mid-stream stays one line
+        report = run_stream(clf, chunks(), realtime=realtime, on_update=on_update)
+    say(lines.close())
+    _print_leads({str(clf.lead_choice): 1}, quiet)  # at the end: an error mid-stream stays one line
     summary = {
         "source": src.source,
         "model": pkg.name,
@@ -1134,15 +1252,28 @@ def stream(
         "chunk_s": chunk_s,
         "leads": str(clf.lead_choice),
         **report.latency(),
+        "events_by_type": dict(lines.counts),
     }
     if as_json:
         sys.stdout.write(json.dumps(summary, default=float) + "\n")
     else:
         _render(summary, title=f"stream {src.name} ({'real time' if realtime else 'as fast as possible'})")
     if out is not None:
-        err_console.print(
-            f"wrote {len(report.keys)} {'beats' if pkg.kind == 'beats' else 'windows'} to {out}"
-        )
+        _say(f"wrote {len(report.keys)} {'beats' if pkg.kind == 'beats' else 'windows'} to {out}", quiet)
+
+
+def _events_every(events: str, off: bool) -> int | None:
+    """``--events`` as the number of events per printed line (1: every event), ``None`` for no lines."""
+    value = events.strip().lower()
+    if off or value == "none":
+        return None
+    if value == "all":
+        return 1
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise LeanECGError(
+        "--events", f"must be a positive number of events per line, all or none, got {events!r}"
+    )
 
 
 # ---- anchor: compress (leanecg.compress) ----
@@ -1314,6 +1445,21 @@ def _interrupted(code: int) -> None:
     sys.exit(code)
 
 
+def _bare_events_flag(args: list[str]) -> list[str]:
+    """``stream ... --events`` without a value (the flag of earlier releases) means ``--events all``."""
+    if not args or args[0] != "stream":
+        return args
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        out.append(arg)
+        nxt = args[i + 1] if i + 1 < len(args) else None
+        if arg == "--events" and (nxt is None or nxt.startswith("-")):
+            out.append("all")
+    return out
+
+
 def main() -> None:
     """Console-script entry point: one-line errors and exit code 2 for bad input; Ctrl-C (SIGINT) and
     SIGTERM print ``interrupted`` and exit 130 / 143, leaving no temporary file behind."""
@@ -1322,7 +1468,7 @@ def main() -> None:
     debug = os.environ.get("LEANECG_DEBUG", "") not in ("", "0")
     _raise_on_signals()
     try:
-        rv = app(standalone_mode=False)
+        rv = app(args=_bare_events_flag(sys.argv[1:]), standalone_mode=False)
         if rv == 130:  # typer turns a KeyboardInterrupt it catches into exit code 130 and returns it
             _interrupted(130)
         if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:  # a typer.Exit(code) raised

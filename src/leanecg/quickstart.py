@@ -1,8 +1,10 @@
 """``leanecg quickstart``: a first look at LeanECG that runs offline in well under a minute.
 
-It reads example ECGs -- real MIT-BIH (DS2) and CinC 2017 test records when the data folder has them
-(``--data-dir`` / ``$LEANECG_DATA``), otherwise synthetic ECGs with known beats
-(:mod:`leanecg.data.synthetic`) -- checks their signal quality, detects every R peak, scores the
+It reads example ECGs -- whole real MIT-BIH (DS2) and CinC 2017 test records when the data folder has them
+(``--data-dir`` / ``$LEANECG_DATA``), otherwise the short real excerpts shipped in ``leanecg/examples/``
+(:data:`EXAMPLES_DIR`: 30 s of three MIT-BIH records with their beat annotations, four CinC 2017 records
+with their rhythm labels; ODC-By 1.0, see its README), and synthetic ECGs with known beats
+(:mod:`leanecg.data.synthetic`) only if those are missing -- checks their signal quality, detects every R peak, scores the
 detections against the reference beats (150 ms window, as EC57), measures the detector's speed as a
 real-time factor, and runs the shipped models (:mod:`leanecg.deploy.shipped`) on them: every heartbeat
 classified N/S/V/F, every record N/A/O/~, next to the models' accuracy x cost card.
@@ -23,6 +25,33 @@ from leanecg.data.record import Annotation, Record
 #: MIT-BIH records shown when the data is present, all from the held-out test set DS2 (never trained on):
 #: clean sinus, frequent PVCs, a noisy one, frequent atrial premature beats.
 MITDB_EXAMPLES = ("100", "233", "105", "232")
+#: The real example ECGs shipped with LeanECG (``benchmarks/make_examples.py`` writes them; README.md there).
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+
+
+def example_path(name: str) -> Path:
+    """The path of a shipped example record, e.g. ``example_path("mitdb/233")`` (30 s of MIT-BIH record 233
+    with its beat annotations) or ``example_path("cinc2017/A00405")`` (a CinC 2017 AF record); pass it to
+    :func:`leanecg.data.load_record` or any command; :func:`shipped_examples` lists them.
+
+    Raises:
+        LeanECGError: no shipped example of that name (the message lists those that exist).
+    """
+    from leanecg.errors import LeanECGError
+
+    path = EXAMPLES_DIR / name
+    if path.with_suffix(".hea").is_file():
+        return path
+    have = ", ".join(shipped_examples()) or "none (this installation ships no examples)"
+    raise LeanECGError(name, f"no shipped example of that name; shipped: {have}")
+
+
+def shipped_examples(examples_dir: Path | None = None) -> list[str]:
+    """Names of the shipped example records (``"mitdb/100"``, ``"cinc2017/A00001"``, ...), sorted."""
+    root = EXAMPLES_DIR if examples_dir is None else examples_dir
+    if not root.is_dir():
+        return []
+    return sorted(f"{h.parent.name}/{h.stem}" for h in root.glob("*/*.hea"))
 
 
 @dataclass
@@ -42,8 +71,11 @@ class ExampleResult:
     real_time_factor: float
 
 
-def example_records(data_dir: Path | None) -> Iterator[tuple[Record, str]]:
-    """Real MIT-BIH examples if ``data_dir`` holds ``mitdb``, else three synthetic rhythms."""
+def example_records(
+    data_dir: Path | None, examples_dir: Path | None = EXAMPLES_DIR
+) -> Iterator[tuple[Record, str]]:
+    """Whole real MIT-BIH records if ``data_dir`` holds ``mitdb``, else the shipped 30 s MIT-BIH excerpts
+    (in ``examples_dir``), else three synthetic rhythms."""
     from leanecg.data import get_dataset, load_record
     from leanecg.data.synthetic import synthetic_ecg
 
@@ -53,6 +85,12 @@ def example_records(data_dir: Path | None) -> Iterator[tuple[Record, str]]:
         for name in MITDB_EXAMPLES:
             yield load_record(folder / name), "MIT-BIH (real)"
         return
+    if examples_dir is not None:
+        excerpts = [n for n in shipped_examples(examples_dir) if n.startswith("mitdb/")]
+        for name in excerpts:
+            yield load_record(examples_dir / name), "MIT-BIH 30 s excerpt (real)"
+        if excerpts:
+            return
     for i, rhythm in enumerate(("sinus", "pvc", "af")):
         syn = synthetic_ecg(duration_s=60.0, fs=360.0, rhythm=rhythm, seed=i)
         ann = Annotation(sample=syn.r_peaks, symbol=syn.beat_labels)
@@ -155,9 +193,13 @@ def classify_beats(package: Any, record: Record, source: str) -> BeatExample:
     return BeatExample(record.name, source, counts, reference, agreement)
 
 
-def rhythm_examples(data_dir: Path | None) -> Iterator[tuple[Record, str, str | None]]:
+def rhythm_examples(
+    data_dir: Path | None, examples_dir: Path | None = EXAMPLES_DIR
+) -> Iterator[tuple[Record, str, str | None]]:
     """``(record, source, reference label)``: held-out CinC 2017 test records (``RHYTHM_EXAMPLES_PER_CLASS``
-    per class) when ``data_dir`` holds ``cinc2017``, else 30 s synthetic sinus / AF / PVC rhythms at 300 Hz."""
+    per class) when ``data_dir`` holds ``cinc2017``, else the shipped CinC 2017 examples (in
+    ``examples_dir``, one per class, labels from their ``REFERENCE.csv``), else 30 s synthetic sinus / AF /
+    PVC rhythms at 300 Hz."""
     from leanecg.data import get_dataset, load_record
     from leanecg.data.synthetic import synthetic_ecg
 
@@ -174,6 +216,13 @@ def rhythm_examples(data_dir: Path | None) -> Iterator[tuple[Record, str, str | 
                     "CinC 2017 test (real)",
                     label,
                 )
+        return
+    folder = None if examples_dir is None else examples_dir / "cinc2017"
+    if folder is not None and (folder / "REFERENCE.csv").is_file():
+        for line in (folder / "REFERENCE.csv").read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                rec, label = (v.strip() for v in line.split(",")[:2])
+                yield load_record(folder / rec, annotations=False), "CinC 2017 example (real)", label
         return
     reference = {"sinus": "N", "af": "A", "pvc": None}
     for i, rhythm in enumerate(("sinus", "af", "pvc")):

@@ -17,7 +17,9 @@ numpy + onnxruntime only:
 * **int8**: ONNX Runtime post-training *static* quantization in QDQ format: int8 weights, symmetric and
   per output channel; uint8 activations, per tensor, with ranges calibrated on inputs of the task's
   **training split** (:func:`training_calibration`: the package's task is loaded from ``--data-dir`` with
-  the split the model was trained on) by the 99.999th percentile of the activation histograms (MinMax
+  the split the model was trained on; with no ``--data-dir`` and no training data found, the package's
+  shipped calibration subset :data:`CALIBRATION_FILE`, see :func:`default_calibration`) by the 99.999th
+  percentile of the activation histograms (MinMax
   ranges let a few artefact spikes in noisy records stretch the 8-bit grid). The first convolution, which
   sees the z-scored signal itself, stays fp32 (the usual first-layer exception; a few % of the MACs). The
   graph is first optimised by ``quant_pre_process``. Biases stay fp32 in the file (ONNX Runtime quantizes
@@ -49,7 +51,7 @@ import json
 import logging
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,15 +77,19 @@ if TYPE_CHECKING:
     from leanecg.train.datasets import ArraySplit
 
 __all__ = [
+    "CALIBRATION_FILE",
     "CALIBRATION_METHODS",
     "FP32_PROB_ATOL",
     "CalibrationSet",
     "ExportReport",
     "calibration_set",
     "compact_onnx",
+    "default_calibration",
     "export_onnx",
     "fold_batchnorm_into_gemm",
+    "load_calibration",
     "package_split_seed",
+    "save_calibration",
     "sidecar_path",
     "training_calibration",
 ]
@@ -94,6 +100,13 @@ FP32_PROB_ATOL = 1e-4
 CALIBRATION_METHODS = {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"}
 #: Default number of calibration inputs: whole records (record models) or beats (beat models).
 DEFAULT_CALIBRATION = {"records": 256, "beats": 4096}
+#: The calibration subset a model package may ship beside its weights (:func:`save_calibration`), used by
+#: ``leanecg export --int8`` when no training data is found (:func:`default_calibration`).
+CALIBRATION_FILE = "calibration.npz"
+#: Format tag of :data:`CALIBRATION_FILE`.
+_CALIBRATION_FORMAT = "leanecg.calibration/1"
+#: Progress callback of :func:`export_onnx`: ``(step, done, total)``; ``total`` is ``None`` when unknown.
+ProgressFn = Callable[[str, int, "int | None"], None]
 #: Inputs per calibration batch (records are batched with records of the same length only).
 _CALIBRATION_BATCH = 16
 #: Number of calibration / check inputs compared with the torch model.
@@ -171,11 +184,25 @@ def training_calibration(
     Raises:
         LeanECGError: the task is unknown to this LeanECG, or its dataset is not in the data dir.
     """
+    task_name, task, root = _training_data(package, data_dir)
+    meta = package.meta
+    tiny = bool(meta.get("data", {}).get("tiny"))
+    split_seed = package_split_seed(package)
+    train = task.load(root, tiny=tiny, seed=split_seed).train
+    info = {"task": task_name, "split": "train", "split_seed": split_seed, "tiny": tiny}
+    return calibration_set(package, train, n, seed=seed, info=info)
+
+
+def _training_data(package: ModelPackage, data_dir: str | Path | None) -> tuple[str, Any, Path]:
+    """``(task name, task, data root)`` of the package's training data.
+
+    Raises:
+        LeanECGError: the task is unknown to this LeanECG, or its dataset is not in the data dir.
+    """
     from leanecg.bench.tasks import TASKS
     from leanecg.data import get_dataset, resolve_data_dir
 
-    meta = package.meta
-    task_name = meta["task"]["name"]
+    task_name = package.meta["task"]["name"]
     if task_name not in TASKS:
         raise LeanECGError(
             package.path,
@@ -189,11 +216,148 @@ def training_calibration(
         raise LeanECGError(
             err.path, f"int8 calibration needs the {task_name} training data: {err.problem}"
         ) from None
-    tiny = bool(meta.get("data", {}).get("tiny"))
-    split_seed = package_split_seed(package)
-    train = task.load(root, tiny=tiny, seed=split_seed).train
-    info = {"task": task_name, "split": "train", "split_seed": split_seed, "tiny": tiny}
-    return calibration_set(package, train, n, seed=seed, info=info)
+    return task_name, task, root
+
+
+def default_calibration(
+    package: ModelPackage,
+    data_dir: str | Path | None = None,
+    n: int | None = None,
+    *,
+    seed: int = 0,
+) -> CalibrationSet:
+    """The calibration inputs ``leanecg export --int8`` uses: :func:`training_calibration` when
+    ``data_dir`` is given or the training data is found in the default places; otherwise the calibration
+    subset shipped in the package folder (:data:`CALIBRATION_FILE`, :func:`load_calibration`).
+
+    Raises:
+        LeanECGError: no training data and no shipped subset (the message says both), an unusable
+            shipped subset, or anything :func:`training_calibration` raises.
+    """
+    if data_dir is None:
+        try:
+            _training_data(package, None)
+        except LeanECGError as err:
+            shipped = Path(package.path) / CALIBRATION_FILE
+            if shipped.is_file():
+                return load_calibration(package, shipped, n, seed=seed)
+            raise LeanECGError(
+                err.path, f"{err.problem}; and {package.name} ships no {CALIBRATION_FILE}"
+            ) from None
+    return training_calibration(package, data_dir, n, seed=seed)
+
+
+def _input_fingerprint(package: ModelPackage) -> dict[str, Any]:
+    """What a calibration subset depends on: the preprocessing and the model's input (not its weights),
+    so the subset stays valid for a retrained model with the same inputs."""
+    spec = package.meta["input"]
+    keys = ("fs", "leads", "n_leads", "n_samples", "variable_length", "before_s", "after_s", "features")
+    return {
+        "kind": package.kind,
+        "pipeline": package.meta.get("pipeline"),
+        "input": {k: spec.get(k) for k in keys},
+        "feature_config": spec.get("feature_config"),
+    }
+
+
+def save_calibration(
+    package: ModelPackage,
+    calibration: CalibrationSet,
+    path: str | Path | None = None,
+    *,
+    max_samples: int | None = None,
+) -> Path:
+    """Write ``calibration`` as the package's shipped calibration subset (compressed ``.npz``, float16
+    signals), by default to ``<package>/calibration.npz`` (:data:`CALIBRATION_FILE`).
+
+    ``max_samples``: longer inputs are cut to their middle ``max_samples`` samples (record models: whole
+    records are long; their ``features`` stay those of the whole record). The file records the package's
+    preprocessing and input spec; :func:`load_calibration` refuses it for a package with other inputs.
+    ``benchmarks/make_calibration.py`` writes it from the training split (see ``leanecg/zoo/README.md``).
+    """
+    from leanecg.atomic import atomic_path, json_default
+
+    target = Path(path) if path is not None else Path(package.path) / CALIBRATION_FILE
+    parts = []
+    for x in calibration.X:
+        x = np.asarray(x)
+        if max_samples is not None and x.shape[-1] > max_samples:
+            a = (x.shape[-1] - max_samples) // 2
+            x = x[..., a : a + max_samples]
+        parts.append(x.astype(np.float16))
+    info = {
+        **dict(calibration.info),
+        "n_inputs": len(parts),
+        "max_samples": max_samples,
+        "stored_as": "float16",
+    }
+    arrays: dict[str, np.ndarray] = {
+        "signal": np.concatenate(parts, axis=-1) if parts else np.zeros((0, 0), np.float16),
+        "lengths": np.array([p.shape[-1] for p in parts], dtype=np.int64),
+        "info": np.array(
+            json.dumps(
+                {"format": _CALIBRATION_FORMAT, "info": info, "inputs": _input_fingerprint(package)},
+                default=json_default,
+                sort_keys=True,
+            )
+        ),
+    }
+    if calibration.features is not None:
+        arrays["features"] = np.asarray(calibration.features, dtype=np.float32)
+    with atomic_path(target) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+    return target
+
+
+def load_calibration(
+    package: ModelPackage, path: str | Path | None = None, n: int | None = None, *, seed: int = 0
+) -> CalibrationSet:
+    """The calibration subset :func:`save_calibration` wrote (default: the package's own
+    :data:`CALIBRATION_FILE`); ``n`` inputs drawn from it (seeded, kept in order), all by default.
+
+    Raises:
+        LeanECGError: the file is missing, unreadable, or was made for other inputs than the package's.
+    """
+    file = Path(path) if path is not None else Path(package.path) / CALIBRATION_FILE
+    regen = f"regenerate it: python benchmarks/make_calibration.py --model {package.path} --data-dir DIR"
+    try:
+        with np.load(file, allow_pickle=False) as z:
+            head = json.loads(str(z["info"]))
+            signal, lengths = z["signal"], z["lengths"]
+            features = z["features"] if "features" in z.files else None
+    except FileNotFoundError:
+        raise LeanECGError(file, "no calibration subset here") from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise LeanECGError(file, f"unreadable calibration subset ({exc}); {regen}") from None
+    if head.get("format") != _CALIBRATION_FORMAT:
+        raise LeanECGError(file, f"not a LeanECG calibration subset ({head.get('format')!r}); {regen}")
+    from leanecg.atomic import json_default
+
+    want = json.loads(json.dumps(_input_fingerprint(package), default=json_default, sort_keys=True))
+    if head.get("inputs") != want:
+        raise LeanECGError(
+            file, f"was made for a model with other inputs (preprocessing, input size or features); {regen}"
+        )
+    ends = np.cumsum(lengths)
+    X = [signal[..., e - k : e].astype(np.float32) for e, k in zip(ends, lengths, strict=True)]
+    if package.kind == "beats" or (X and len(set(lengths.tolist())) == 1):
+        X = np.stack(X) if X else np.zeros((0, 0, 0), np.float32)
+    count = len(lengths) if n is None else min(int(n), len(lengths))
+    if count < 1:
+        raise LeanECGError("n_calibration", f"must be a positive number of inputs, got {n!r}")
+    idx = np.arange(len(lengths))
+    if count < len(lengths):
+        idx = np.sort(np.random.default_rng(seed).choice(len(lengths), size=count, replace=False))
+        X = X[idx] if isinstance(X, np.ndarray) else [X[int(i)] for i in idx]
+        features = None if features is None else features[idx]
+    info = {
+        **head["info"],
+        "source": f"shipped calibration subset {file.parent.name}/{file.name}",
+        "n_inputs": len(idx),
+        "seed": seed,
+    }
+    return CalibrationSet(X=X, features=features, info=info)
 
 
 def package_split_seed(package: ModelPackage) -> int:
@@ -259,6 +423,7 @@ def export_onnx(
     keep_first_conv_fp32: bool = True,
     embed_metadata: bool = False,
     seed: int = 0,
+    progress: ProgressFn | None = None,
 ) -> ExportReport:
     """Export a model package to one ``.onnx`` file (+ sidecar ``FILE.json``); see the module docstring.
 
@@ -267,7 +432,9 @@ def export_onnx(
         out: the ``.onnx`` file to write (replaced atomically).
         int8: static int8 quantization (needs calibration inputs).
         data_dir: where the task's training data is (int8 without ``calibration``).
-        calibration: explicit calibration inputs (default: :func:`training_calibration`).
+        calibration: explicit calibration inputs (default: :func:`default_calibration`: the training
+            split, else -- no ``data_dir`` given and no training data found -- the package's shipped
+            :data:`CALIBRATION_FILE`).
         n_calibration: number of training inputs drawn for calibration (default
             :data:`DEFAULT_CALIBRATION`).
         calibrate_method: activation ranges from ``"percentile"`` (default: the 99.999th percentile of
@@ -279,6 +446,8 @@ def export_onnx(
         embed_metadata: also store the package metadata in the ``.onnx`` file (``metadata_props``), not
             only in the sidecar ``FILE.json``.
         seed: seed of the calibration draw and of synthetic check inputs.
+        progress: called as ``progress(step, done, total)`` when a step starts (``done=0``) and as
+            calibration batches are done (``leanecg export`` shows it as a status line).
 
     Returns:
         An :class:`ExportReport`.
@@ -300,15 +469,23 @@ def export_onnx(
             "calibrate_method",
             f"unknown method {calibrate_method!r}; use one of {', '.join(CALIBRATION_METHODS)}",
         )
+
+    def step(name: str, done: int = 0, total: int | None = None) -> None:
+        if progress is not None:
+            progress(name, done, total)
+
     package = _torch_package(model)
     if int8 and calibration is None:
-        calibration = training_calibration(package, data_dir, n_calibration, seed=seed)
+        step("loading the calibration inputs")
+        calibration = default_calibration(package, data_dir, n_calibration, seed=seed)
     if calibration is not None and len(calibration) == 0:
         raise LeanECGError("calibration", "holds no inputs")
     check_set = _check_inputs(package, calibration, seed)
     with tempfile.TemporaryDirectory(prefix="leanecg-onnx-") as tmp_name:
         tmp = Path(tmp_name)
+        step("exporting the fp32 graph")
         fp32 = _export_fp32(package, tmp / "fp32.onnx")
+        step("checking fp32 against torch")
         check = _compare(package, fp32, check_set)
         if check["max_abs_prob_diff"] > FP32_PROB_ATOL:
             raise LeanECGError(
@@ -319,7 +496,10 @@ def export_onnx(
         final = fp32
         if int8:
             assert calibration is not None
-            final = _quantize_int8(fp32, tmp, calibration, calibrate_method, keep_first_conv_fp32)
+            final = _quantize_int8(
+                fp32, tmp, calibration, calibrate_method, keep_first_conv_fp32, progress=progress
+            )
+            step("checking int8 against torch")
             check = _compare(package, final, check_set)
         meta = _onnx_meta(
             package,
@@ -652,7 +832,7 @@ class _Reader:
     bounded memory, and batches of different lengths never meet in one array). Built lazily so that
     ``onnxruntime.quantization`` is imported only when quantizing."""
 
-    def __new__(cls, calibration: CalibrationSet) -> Any:
+    def __new__(cls, calibration: CalibrationSet, on_batch: Callable[[int, int], None] | None = None) -> Any:
         from onnxruntime.quantization import CalibrationDataReader
 
         feeds = list(_calibration_feeds(calibration))
@@ -671,6 +851,8 @@ class _Reader:
                 if self.next >= self.end:
                     return None
                 self.next += 1
+                if on_batch is not None:
+                    on_batch(self.next - 1, len(feeds))
                 return feeds[self.next - 1]
 
         return Reader()
@@ -699,13 +881,26 @@ def _name_nodes(src: Path, dst: Path) -> None:
 
 
 def _quantize_int8(
-    fp32: Path, tmp: Path, calibration: CalibrationSet, method: str, keep_first_fp32: bool
+    fp32: Path,
+    tmp: Path,
+    calibration: CalibrationSet,
+    method: str,
+    keep_first_fp32: bool,
+    progress: ProgressFn | None = None,
 ) -> Path:
     """``quant_pre_process`` then static QDQ quantization (int8 per-channel weights, uint8 activations)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     named, pre, int8 = tmp / "named.onnx", tmp / "pre.onnx", tmp / "int8.onnx"
+    label = f"calibrating int8 on {len(calibration)} inputs (batches)"
+
+    def on_batch(done: int, total: int) -> None:
+        if progress is not None:
+            progress(label, done, total)
+
+    if progress is not None:
+        progress("preparing the int8 graph", 0, None)
     _name_nodes(fp32, named)
     try:
         with _quiet():
@@ -716,7 +911,7 @@ def _quantize_int8(
             quantize_static(
                 str(pre),
                 str(int8),
-                _Reader(calibration),
+                _Reader(calibration, on_batch),
                 quant_format=QuantFormat.QDQ,
                 per_channel=True,
                 weight_type=QuantType.QInt8,

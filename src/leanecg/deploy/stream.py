@@ -50,7 +50,8 @@ stream's length, and gives the same answers as the offline commands (``leanecg b
 Events (:class:`StreamEvent`): every beat whose label is not the normal class (``"PVC at
 00:03:02.4"``); for record models, an onset when a run of windows with a non-normal label starts (the
 start of its first window) and an offset when it ends (the end of its last window), e.g. ``"AF onset
-at 00:12:31"``.
+at 00:12:31"``. :class:`EventLines` turns them into the lines ``leanecg stream`` prints: one per event
+(``--events all``) or, by default, one aggregated line per :data:`DEFAULT_EVENTS_EVERY` events.
 
 Latency: a beat's label comes once the preprocessing look-ahead has passed (:attr:`StreamClassifier.delay_s`:
 13.7 s by default, 6 s with ``lookahead_s=6`` at a 3.6e-4 mV error on MIT-BIH record 100, 3 s at 1.4e-2
@@ -108,8 +109,10 @@ if TYPE_CHECKING:
     from leanecg.deploy.package import InferenceBackend, LeadOption, ModelPackage
 
 __all__ = [
+    "DEFAULT_EVENTS_EVERY",
     "DEFAULT_TOLERANCE",
     "STREAM_BACKENDS",
+    "EventLines",
     "StreamClassifier",
     "StreamEvent",
     "StreamReport",
@@ -117,6 +120,7 @@ __all__ = [
     "StreamUpdate",
     "StreamingPreprocessor",
     "beat_agreement",
+    "event_name",
     "format_time",
     "open_source",
     "record_chunks",
@@ -136,6 +140,8 @@ RECORD_OPS = ("zscore", "minmax", "robust", "fixed_length")
 #: How events name classes (presentation only; other labels are shown as they are).
 BEAT_EVENT_NAMES = {"V": "PVC", "S": "SVEB", "F": "Fusion beat", "Q": "Unclassifiable beat"}
 RHYTHM_EVENT_NAMES = {"A": "AF", "O": "Other rhythm", "~": "Noise"}
+#: ``leanecg stream`` prints one aggregated event line per this many events by default (:class:`EventLines`).
+DEFAULT_EVENTS_EVERY = 100
 #: Runtimes a stream can run the network with (:func:`stream_backend`, ``leanecg stream --backend``).
 STREAM_BACKENDS = ("auto", "torch", "onnx")
 
@@ -667,6 +673,60 @@ class StreamEvent:
     time_s: float
     emitted_s: float
     text: str
+
+
+def event_name(event: StreamEvent) -> str:
+    """What an event is, without its time: ``"PVC"``, ``"AF onset"`` (its text up to `` at ``)."""
+    return event.text.rsplit(" at ", 1)[0]
+
+
+class EventLines:
+    """The event lines ``leanecg stream`` prints (``--events``), as events arrive.
+
+    ``every=1``: one line per event, as it happens (``--events all``). ``every=N`` (default
+    :data:`DEFAULT_EVENTS_EVERY`): one aggregated line per ``N`` events, e.g. ``"events 1-100 (00:00:00.1
+    to 00:04:58.3): 88 PVC, 12 Fusion beat"``, and at the end one line for the rest (:meth:`close`), so a
+    stream with ``E`` events prints at most ``ceil(E / N)`` lines. ``counts`` holds every event's
+    :func:`event_name` (for the summary).
+    """
+
+    def __init__(self, every: int = DEFAULT_EVENTS_EVERY) -> None:
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.every = int(every)
+        self.counts: dict[str, int] = {}
+        self.n = 0
+        self._pending: list[StreamEvent] = []
+
+    def add(self, events: Iterable[StreamEvent]) -> list[str]:
+        """The lines due after ``events`` (possibly none)."""
+        lines: list[str] = []
+        for ev in events:
+            self.n += 1
+            name = event_name(ev)
+            self.counts[name] = self.counts.get(name, 0) + 1
+            if self.every == 1:
+                lines.append(ev.text)
+                continue
+            self._pending.append(ev)
+            if len(self._pending) >= self.every:
+                lines.append(self._digest())
+        return lines
+
+    def close(self) -> list[str]:
+        """The last line: the events not yet reported (at the end of the stream)."""
+        return [self._digest()] if self._pending else []
+
+    def _digest(self) -> str:
+        evs, self._pending = self._pending, []
+        first = self.n - len(evs) + 1
+        names: dict[str, int] = {}
+        for ev in evs:
+            names[event_name(ev)] = names.get(event_name(ev), 0) + 1
+        what = ", ".join(f"{c} {name}" for name, c in sorted(names.items(), key=lambda kv: (-kv[1], kv[0])))
+        t0, t1 = min(e.time_s for e in evs), max(e.time_s for e in evs)
+        which = f"event {first}" if len(evs) == 1 else f"events {first}-{self.n}"
+        return f"{which} ({format_time(t0)} to {format_time(t1)}): {what}"
 
 
 @dataclass
@@ -1483,6 +1543,7 @@ class StreamSource:
     leads: list[str]
     chunks: Iterator[np.ndarray]
     source: str
+    n_samples: int | None = None  # the stream's length when known in advance (a record), else None
 
 
 def open_source(source: str, fs: float | None, chunk_s: float, stdin: IO[str] | None = None) -> StreamSource:
@@ -1510,5 +1571,10 @@ def open_source(source: str, fs: float | None, chunk_s: float, stdin: IO[str] | 
         raise LeanECGError(path, "is a folder; `leanecg stream` takes one record (or - for stdin)")
     record = load_record(path, fs=fs, annotations=False)
     return StreamSource(
-        record.name, float(record.fs), list(record.leads), record_chunks(record, chunk_s), str(path)
+        record.name,
+        float(record.fs),
+        list(record.leads),
+        record_chunks(record, chunk_s),
+        str(path),
+        n_samples=int(record.signal.shape[0]),
     )
