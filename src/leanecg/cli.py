@@ -569,7 +569,7 @@ CheckpointDirOpt = Annotated[
     typer.Option(
         "--checkpoint-dir",
         help="Write a resumable training state after every epoch (model, optimiser, scheduler, sampler, RNG) "
-        "into DIR/<task>/<model>/ (pretrain: DIR/).",
+        "into DIR/<task>/<model>/.",
     ),
 ]
 ResumeOpt = Annotated[
