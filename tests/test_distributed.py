@@ -145,3 +145,21 @@ def test_bench_nproc_launches_torchrun(monkeypatch, tmp_path):
     tail = cmd[i + 2 :]
     assert "--nproc" not in tail and "--resume" in tail and "--tiny" in tail
     assert tail[tail.index("--models") + 1] == "litenet"
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["--nproc", "0"], "error: --nproc: must be an integer from 1 to 1024, got 0"),
+        (["--max-restarts", "2"], "error: --max-restarts: applies with --nproc N"),
+        (["--resume"], "error: --resume: needs --checkpoint-dir"),
+        (["--device", "gpu"], "error: --device: must be cpu, cuda or auto, got 'gpu'"),
+    ],
+)
+def test_bench_scale_out_options_are_checked_first(args, problem, tmp_path):
+    from clihelp import run_cli
+
+    r = run_cli(
+        ["bench", "cinc2017", "--tiny", "--data-dir", str(tmp_path / "none"), *args], tmp_path, timeout=120
+    )
+    assert r.returncode == 2 and problem in r.stderr, r.stderr
