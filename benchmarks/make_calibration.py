@@ -7,8 +7,9 @@ seeded random draw of the training split, preprocessed exactly as for training
 (:func:`leanecg.deploy.onnx.training_calibration`), stored as float16 in a compressed ``.npz``
 (:func:`leanecg.deploy.onnx.save_calibration`): beat models ``--n`` beat windows with their beat
 features; record models ``--n`` records cut to their middle ``--max-s`` seconds, with the record features
-of the whole record. It depends on the model's preprocessing and input spec only (not on its weights):
-rerun this script whenever a package with other inputs is shipped (the export refuses a stale subset).
+of the whole record (stored unscaled). It depends on the model's preprocessing and input spec only (not on
+its weights): rerun this script whenever a package with other inputs is shipped (the export refuses a stale
+subset).
 
 Usage (one command per shipped package; defaults give files well under 1 MB)::
 
@@ -34,7 +35,7 @@ from typing import Any
 from leanecg.errors import LeanECGError
 
 REPO = Path(__file__).resolve().parents[1]
-#: Default inputs per package kind: beat windows (~0.28 MB) or records (~0.37 MB at 300 Hz, 10 s each).
+#: Default inputs per package kind: beat windows (~0.28 MB) or records (~0.38 MB at 300 Hz, 10 s each).
 DEFAULT_N = {"beats": 1024, "records": 64}
 #: Default longest stored record (record models), seconds.
 DEFAULT_MAX_S = 10.0

@@ -63,18 +63,25 @@ def test_save_and_load_calibration_round_trip(tmp_path: Path) -> None:
     pkg = _shipped("cinc2017")
     rng = np.random.default_rng(0)
     X = [rng.standard_normal((1, n)).astype(np.float32) for n in (4000, 9000, 2500)]
-    feats = rng.standard_normal((3, len(pkg.meta["input"]["features"]))).astype(np.float32)
+    feats = pkg.record_features(X)  # of the whole records
     calib = CalibrationSet(X, feats, {"split": "train"})
     path = save_calibration(pkg, calib, tmp_path / "c.npz", max_samples=3000)
     back = load_calibration(pkg, path)
     assert [x.shape for x in back.X] == [(1, 3000), (1, 3000), (1, 2500)]
     np.testing.assert_allclose(back.X[1], X[1][:, 3000:6000], atol=4e-3)  # the middle, float16
-    np.testing.assert_array_equal(back.features, feats)
+    np.testing.assert_allclose(back.features, feats, atol=1e-6)
     assert back.info["n_inputs"] == 3 and back.info["max_samples"] == 3000
     assert "shipped" in back.info["source"]
     two = load_calibration(pkg, path, n=2, seed=1)
     assert len(two) == 2 and two.features.shape == (2, feats.shape[1])
 
+    # a retrained model (other feature scaling, same inputs) uses the subset with its own scaling
+    config = pkg.meta["input"]["feature_config"]
+    scaled = {**config, "scale": [2 * v for v in config["scale"]]}
+    meta = {**pkg.meta, "input": {**pkg.meta["input"], "feature_config": scaled}}
+    retrained = dataclasses.replace(pkg, meta=meta)
+    want = retrained.record_features(X)
+    np.testing.assert_allclose(load_calibration(retrained, path).features, want, atol=1e-6)
     other = dataclasses.replace(pkg, meta={**pkg.meta, "input": {**pkg.meta["input"], "fs": 250.0}})
     with pytest.raises(LeanECGError, match=r"made for a model with other inputs.*make_calibration\.py"):
         load_calibration(other, path)

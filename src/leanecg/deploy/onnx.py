@@ -103,6 +103,8 @@ DEFAULT_CALIBRATION = {"records": 256, "beats": 4096}
 #: The calibration subset a model package may ship beside its weights (:func:`save_calibration`), used by
 #: ``leanecg export --int8`` when no training data is found (:func:`default_calibration`).
 CALIBRATION_FILE = "calibration.npz"
+#: Keys of a record model's ``feature_config`` fitted on its training data (applied when a subset is loaded).
+_FITTED_FEATURE_KEYS = ("center", "scale", "clip")
 #: Format tag of :data:`CALIBRATION_FILE`.
 _CALIBRATION_FORMAT = "leanecg.calibration/1"
 #: Progress callback of :func:`export_onnx`: ``(step, done, total)``; ``total`` is ``None`` when unknown.
@@ -248,15 +250,19 @@ def default_calibration(
 
 
 def _input_fingerprint(package: ModelPackage) -> dict[str, Any]:
-    """What a calibration subset depends on: the preprocessing and the model's input (not its weights),
-    so the subset stays valid for a retrained model with the same inputs."""
+    """What a calibration subset depends on: the preprocessing and the model's input (not its weights, nor
+    the record-feature scaling fitted in training: record features are stored unscaled), so the subset
+    stays valid for a retrained model with the same inputs."""
     spec = package.meta["input"]
     keys = ("fs", "leads", "n_leads", "n_samples", "variable_length", "before_s", "after_s", "features")
+    config = spec.get("feature_config")
+    if config:
+        config = {k: v for k, v in config.items() if k not in _FITTED_FEATURE_KEYS}
     return {
         "kind": package.kind,
         "pipeline": package.meta.get("pipeline"),
         "input": {k: spec.get(k) for k in keys},
-        "feature_config": spec.get("feature_config"),
+        "feature_config": config,
     }
 
 
@@ -271,13 +277,19 @@ def save_calibration(
     signals), by default to ``<package>/calibration.npz`` (:data:`CALIBRATION_FILE`).
 
     ``max_samples``: longer inputs are cut to their middle ``max_samples`` samples (record models: whole
-    records are long; their ``features`` stay those of the whole record). The file records the package's
-    preprocessing and input spec; :func:`load_calibration` refuses it for a package with other inputs.
+    records are long; their features stay those of the whole record, stored unscaled, and are scaled with
+    the loading package's ``feature_config``). The file records the package's preprocessing and input spec;
+    :func:`load_calibration` refuses it for a package with other inputs.
     ``benchmarks/make_calibration.py`` writes it from the training split (see ``leanecg/zoo/README.md``).
     """
     from leanecg.atomic import atomic_path, json_default
 
     target = Path(path) if path is not None else Path(package.path) / CALIBRATION_FILE
+    raw_features = None
+    if package.kind == "records" and package.meta["input"].get("feature_config"):
+        from leanecg.models.record_inputs import raw_input_features
+
+        raw_features, _ = raw_input_features(list(calibration.X), float(package.meta["input"]["fs"]))
     parts = []
     for x in calibration.X:
         x = np.asarray(x)
@@ -302,7 +314,9 @@ def save_calibration(
             )
         ),
     }
-    if calibration.features is not None:
+    if raw_features is not None:
+        arrays["raw_features"] = np.asarray(raw_features, dtype=np.float64)
+    elif calibration.features is not None:
         arrays["features"] = np.asarray(calibration.features, dtype=np.float32)
     with atomic_path(target) as tmp:
         with open(tmp, "wb") as fh:
@@ -326,6 +340,7 @@ def load_calibration(
             head = json.loads(str(z["info"]))
             signal, lengths = z["signal"], z["lengths"]
             features = z["features"] if "features" in z.files else None
+            raw_features = z["raw_features"] if "raw_features" in z.files else None
     except FileNotFoundError:
         raise LeanECGError(file, "no calibration subset here") from None
     except (OSError, ValueError, KeyError) as exc:
@@ -339,6 +354,10 @@ def load_calibration(
         raise LeanECGError(
             file, f"was made for a model with other inputs (preprocessing, input size or features); {regen}"
         )
+    if raw_features is not None:
+        from leanecg.models.record_inputs import apply_feature_config
+
+        features = apply_feature_config(raw_features, package.meta["input"]["feature_config"])
     ends = np.cumsum(lengths)
     X = [signal[..., e - k : e].astype(np.float32) for e, k in zip(ends, lengths, strict=True)]
     if package.kind == "beats" or (X and len(set(lengths.tolist())) == 1):
