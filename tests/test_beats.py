@@ -264,3 +264,31 @@ def test_beat_model_inputs_are_causal_with_bounded_look_ahead():
     np.testing.assert_array_equal(rr_only_win, win)
     _, offline = beat_model_inputs(x, fs, peaks, 0.25, 0.45, causal=False)
     np.testing.assert_allclose(offline[:, 3], np.diff(peaks).mean() / fs, rtol=1e-6)  # record-wide mean RR
+
+
+def test_rr_context_features_online_equals_offline_and_flags_irregular_rhythm() -> None:
+    from leanecg.signal.beats import (
+        RR_CONTEXT_FEATURE_NAMES,
+        StreamingRRContext,
+        rr_context_features,
+        rr_features,
+    )
+
+    rng = np.random.default_rng(1)
+    fs = 250.0
+    sinus = np.cumsum(np.full(120, 200) + rng.integers(-4, 5, 120))  # 0.8 s, +-2 %: regular
+    af = sinus[-1] + np.cumsum(rng.integers(100, 300, 120))  # 0.4-1.2 s: irregular
+    peaks = np.concatenate((sinus, af))
+    rr = rr_features(peaks, fs, causal=True)
+    ctx = rr_context_features(rr)
+    assert ctx.shape == (peaks.size, len(RR_CONTEXT_FEATURE_NAMES))
+    online = StreamingRRContext()
+    chunks = [online.update(rr[i : i + 7]) for i in range(0, len(rr), 7)]
+    np.testing.assert_allclose(np.concatenate(chunks), ctx, rtol=1e-12)
+    irr = ctx[:, 3]
+    assert np.median(irr[20:120]) < 0.05 < 0.2 < np.median(irr[140:])
+    # a premature beat in sinus rhythm: prematurity < 1 against the local rhythm, compensatory pause > 1
+    p = peaks[:60].copy()
+    p[40] -= 60  # 0.24 s early
+    c = rr_context_features(rr_features(p, fs, causal=True))
+    assert c[40, 1] < 0.75 and c[40, 0] > 1.4

@@ -17,7 +17,9 @@ from leanecg.evaluate.results import SCHEMA, load_results
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def run_tiny_bench(task: str, models: str, shared_data: Path, work: Path) -> subprocess.CompletedProcess[str]:
+def run_tiny_bench(
+    task: str, models: str, shared_data: Path, work: Path, extra: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     """``leanecg bench TASK --models MODELS --tiny --n-boot 50 --out WORK/results``; asserts it succeeded."""
     proc = run_cli(
         [
@@ -32,6 +34,7 @@ def run_tiny_bench(task: str, models: str, shared_data: Path, work: Path) -> sub
             str(shared_data),
             "--out",
             str(work / "results"),
+            *extra,
         ],
         work,
         timeout=600,
@@ -43,8 +46,45 @@ def run_tiny_bench(task: str, models: str, shared_data: Path, work: Path) -> sub
 @pytest.fixture(scope="module")
 def tiny_mitdb_run(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
     work = tmp_path_factory.mktemp("bench")
-    run_tiny_bench("mitdb-aami", "beatnet,lightgbm", shared_data, work)
+    run_tiny_bench("mitdb-aami", "beatnet,lightgbm", shared_data, work, extra=("--cv", "2"))
     return work / "results" / "mitdb-aami"
+
+
+def test_cv_block_is_leave_records_out_next_to_the_test_score(tiny_mitdb_run: Path) -> None:
+    results = {r["model"]: r for r in load_results(tiny_mitdb_run)}
+    for r in results.values():
+        cv = r["cv"]
+        assert cv["k"] == 2 and cv["unit"].startswith("records") and set(cv["pooled"]) == set(r["metrics"])
+        held = [set(f["groups"]) for f in cv["folds"]]
+        assert not (held[0] & held[1])  # no record in two folds
+        assert held[0] | held[1] == set(r["data"]["train_records"])  # the pool: the training records
+        assert not (held[0] | held[1]) & set(r["data"]["test_records"])  # DS2 never in the CV
+    table = (tiny_mitdb_run / "results.md").read_text()
+    assert "CV sveb_veb_f1 (pooled)" in table and "(2-fold)" in table
+
+
+def test_leaderboard_rows_plots_and_resume(tiny_mitdb_run: Path, tmp_path: Path, shared_data: Path) -> None:
+    from leanecg.bench.leaderboard import leaderboard_models, run_leaderboard
+
+    names = leaderboard_models("mitdb-aami")
+    assert {"beatnet", "resnet1d", "lightgbm", "beatnet+lightgbm", "transformer"} <= set(names)
+    seed_dir = tmp_path / "leaderboard" / "mitdb-aami" / "seed0" / "mitdb-aami"
+    seed_dir.mkdir(parents=True)
+    for f in ("beatnet.json", "lightgbm.json"):
+        shutil.copy(tiny_mitdb_run / f, seed_dir / f)
+    before = {p.name: p.stat().st_mtime_ns for p in seed_dir.iterdir()}
+    # resumable: finished runs are not recomputed (nothing to train here, so no data is even loaded)
+    paths = run_leaderboard(
+        "mitdb-aami", shared_data, tmp_path / "leaderboard", seeds=1, models=["beatnet", "lightgbm"], tiny=True
+    )
+    assert {p.name: p.stat().st_mtime_ns for p in seed_dir.iterdir()} == before
+    md = paths["md"].read_text()
+    assert "smoke run" in md and md.count("| beatnet |") == 1 and md.count("| lightgbm |") == 1
+    assert paths["pareto_macs"].read_bytes()[:8] == PNG_MAGIC
+    import json
+
+    rows = {r["model"]: r for r in json.loads(paths["json"].read_text())["rows"]}
+    assert rows["beatnet"]["seeds"] == 1 and rows["beatnet"]["params"] > 0
 
 
 def test_results_json_follow_the_schema(tiny_mitdb_run: Path) -> None:
@@ -65,7 +105,11 @@ def test_results_json_follow_the_schema(tiny_mitdb_run: Path) -> None:
     assert beatnet["cost"]["params"] < 50_000 and beatnet["cost"]["macs"] > 0
     assert beatnet["cost"]["reference"] == "resnet1d"
     assert beatnet["cost"]["latency_ratio_vs_reference"] < 1.0  # a 36k-parameter model beats a 2.8M one
-    assert beatnet["cost"]["extra_input_shapes"] == {"features": [13]}
+    from leanecg.signal.beats import ALL_BEAT_FEATURE_NAMES
+
+    names = beatnet["data"]["input"]["features"]
+    assert names == list(ALL_BEAT_FEATURE_NAMES)  # RR, rhythm context, template features
+    assert beatnet["cost"]["extra_input_shapes"] == {"features": [len(names)]}
     assert beatnet["train"]["model_config"]["name"] == "beatnet"
     assert results["lightgbm"]["family"] == "classic"
 

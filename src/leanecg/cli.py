@@ -643,7 +643,8 @@ def bench(
     models: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated model names (default: the task's set); <zoo model>+lightgbm "
+            help="Comma-separated model names (default: the task's set), or 'all': the whole-zoo leaderboard "
+            "into OUT/leaderboard/ (resumable: finished runs are kept); <zoo model>+lightgbm "
             "(e.g. beatnet+lightgbm) is the hybrid: LightGBM on the trained model's embedding + task features."
         ),
     ] = None,
@@ -694,9 +695,20 @@ def bench(
     ] = 0,
     checkpoint_dir: CheckpointDirOpt = None,
     resume: ResumeOpt = False,
+    cv: Annotated[
+        int | None,
+        typer.Option(
+            "--cv",
+            help="K-fold cross-validation of each model's recipe inside the training data before the test "
+            "score (mitdb-aami: leave-records-out over the 22 DS1 records; cinc2017: stratified over train + "
+            "val); per-fold and pooled scores go into the result JSON's 'cv' block and the table.",
+        ),
+    ] = None,
 ) -> None:
     """Train, evaluate (with 95 % CIs) and cost-measure models on a task; write JSON, table, plots, HTML."""
     _check_training_options(seed, epochs, max_train_seconds, threads, n_boot)
+    if cv is not None:
+        _check_option("--cv", cv, 2, 1000, integer=True)
     _check_option("--nproc", nproc, 1, 1024, integer=True)
     _check_option("--max-restarts", max_restarts, 0, 1000, integer=True)
     runtime = _train_runtime(device, amp, checkpoint_dir, resume)
@@ -756,6 +768,27 @@ def bench(
         have = ", ".join([*TASKS, "leads", "labels"])
         raise LeanECGError("TASK", f"unknown benchmark task {task!r}; available: {have}")
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    if names == ["all"]:  # the whole-zoo leaderboard (leanecg.bench.leaderboard), resumable
+        from leanecg.bench.leaderboard import run_leaderboard
+
+        if cv or save_models is not None:
+            raise LeanECGError("--models", "all (the leaderboard) runs without --cv and --save-models")
+        with progress_bar() as bar:
+            paths = run_leaderboard(
+                task,
+                resolve_data_dir(data_dir, dataset=TASKS[task].dataset),
+                out / "leaderboard",
+                first_seed=seed,
+                epochs=epochs,
+                max_train_seconds=max_train_seconds,
+                num_threads=threads,
+                n_boot=n_boot,
+                tiny=tiny,
+                progress=bar,
+                log=_log,
+            )
+        sys.stdout.write(paths["md"].read_text(encoding="utf-8"))
+        return
     with progress_bar() as bar:
         summary = run_benchmark(
             task,
@@ -772,6 +805,7 @@ def bench(
             log=_log,
             save_models=save_models,
             runtime=runtime,
+            cv=cv,
         )
     from leanecg.train.distributed import is_main_process
 

@@ -46,6 +46,8 @@ def run_benchmark(
     log: Callable[[str], None] = lambda s: None,
     save_models: Path | None = None,
     runtime: Any = None,
+    cv: int | None = None,
+    data: TaskData | None = None,
 ) -> dict[str, Any]:
     """Run a benchmark; returns ``{"results": [paths], "report": {name: path}}``.
 
@@ -64,7 +66,12 @@ def run_benchmark(
         save_models: when given, every trained deep model is saved as a model package
             (:func:`leanecg.deploy.package.save_model_package`) in ``save_models/<task>/<model>/``.
         runtime: a :class:`leanecg.train.device.TrainRuntime` (device, AMP, checkpoints / resume in
-            ``checkpoint_dir/<task>/<model>/``); ``None``: CPU, no checkpoints. Under ``torch.distributed``
+            ``checkpoint_dir/<task>/<model>/``); ``None``: CPU, no checkpoints.
+        cv: ``K``: before the test score, cross-validate each model's recipe over the task's training
+            data (:mod:`leanecg.bench.cv`; leave-records-out for beat tasks) and store the per-fold and
+            pooled scores in the result's ``cv`` block, next to the test metrics (rank 0 only; CPU).
+        data: the task's data already loaded with the same ``seed`` / ``tiny`` (a caller running many
+            models, e.g. the leaderboard); ``None``: loaded here. Under ``torch.distributed``
             (``torchrun``, ``--nproc``) every rank trains the deep models together and only rank 0
             evaluates, measures cost and writes results (the other ranks return no paths).
     """
@@ -85,8 +92,9 @@ def run_benchmark(
     for m in models:
         if parse_hybrid_name(m) is not None:
             _check_hybrid(m)
-    log(f"loading {task.name} from {data_dir}")
-    data = task.load(data_dir, tiny=tiny, seed=seed, progress=progress)
+    if data is None:
+        log(f"loading {task.name} from {data_dir}")
+        data = task.load(data_dir, tiny=tiny, seed=seed, progress=progress)
     log(f"train {len(data.train)} / val {len(data.val)} / test {len(data.test)} examples")
     paths = []
     results = []
@@ -104,6 +112,9 @@ def run_benchmark(
         }
         if name in task.classic_models and not is_main_process():
             continue  # classic models fit on rank 0 alone
+        cv_block = None
+        if cv and is_main_process():
+            cv_block = cross_validate(task, name, data, k=int(cv), log=log, **training)
         if name in task.classic_models:
             result = _run_classic(task, name, data, seed=seed, n_boot=n_boot)
         elif parse_hybrid_name(name) is not None:
@@ -111,7 +122,7 @@ def run_benchmark(
             if save_models is not None:
                 log(f"{name}: not saved (model packages hold one network; hybrids are not packaged yet)")
         else:
-            result, model = _run_deep(task, name, data, **training)
+            result, model = run_deep(task, name, data, **training)
         if result is None:  # not rank 0: the deep model was trained together, rank 0 reports it
             continue
         result["provenance"] = collect_provenance(
@@ -120,6 +131,8 @@ def run_benchmark(
             device=result["train"].get("device", "cpu"),
             world_size=result["train"].get("world_size", 1),
         )
+        if cv_block is not None:
+            result["cv"] = cv_block
         result = make_result(**{k: v for k, v in result.items() if k not in ("schema",)})
         paths.append(save_result(result, out_dir))
         results.append(result)
@@ -179,8 +192,12 @@ def _train_deep(
     max_train_seconds: float | None,
     num_threads: int | None,
     runtime: Any = None,
+    train: Any = None,
+    val: Any = None,
 ) -> _TrainedDeep:
-    """Build zoo model ``name`` for the task and train it (task config, early stopping on val)."""
+    """Build zoo model ``name`` for the task and train it (task config; early stopping on val when the
+    task trains with it, :attr:`~leanecg.bench.tasks.base.BenchTask.train_uses_val`). ``train`` / ``val``:
+    other splits than the task's (a cross-validation fold)."""
     from leanecg.models.registry import build_model, list_models
     from leanecg.train.seed import seed_everything
     from leanecg.train.trainer import fit
@@ -195,7 +212,11 @@ def _train_deep(
         n_classes=len(task.class_names),
         n_features=n_feat if uses_features else 0,
     )
-    train, val, test = (_maybe_without_features(s, uses_features) for s in (data.train, data.val, data.test))
+    train = _maybe_without_features(data.train if train is None else train, uses_features)
+    val = _maybe_without_features(data.val if val is None else val, uses_features)
+    test = _maybe_without_features(data.test, uses_features)
+    if not task.train_uses_val:
+        val = None
     config = task.train_config(tiny=tiny, seed=seed, epochs=epochs)
     config.num_threads = num_threads
     config.max_train_seconds = max_train_seconds
@@ -216,7 +237,40 @@ def _train_deep(
     return _TrainedDeep(model, res, spec.family, uses_features, test)
 
 
-def _run_deep(
+def cross_validate(
+    task: BenchTask, name: str, data: TaskData, *, k: int, log: Callable[[str], None], **training: Any
+) -> dict[str, Any]:
+    """The ``cv`` block of one model: its recipe cross-validated over :meth:`BenchTask.cv_pool` (folds
+    train on CPU without checkpoints; CV reports point scores, the CIs are the test split's)."""
+    from leanecg.bench.cv import run_cv
+    from leanecg.models.hybrid import fit_lightgbm
+    from leanecg.train.trainer import predict_proba
+
+    seed = int(training["seed"])
+    deep = {k: v for k, v in training.items() if k not in ("n_boot", "runtime")}
+
+    def fit_predict(train: Any, heldout: Any, fold: int) -> np.ndarray:
+        if name in task.classic_models:
+            Xtr, Xho = _classic_matrix(train), _classic_matrix(heldout)
+            fitted = fit_lightgbm(Xtr, train.y, Xho, heldout.y, n_classes=len(task.class_names), seed=seed)
+            return fitted.predict(Xho)
+        if parse_hybrid_name(name) is not None:
+            raise LeanECGError("--cv", f"{name}: cross-validation of hybrid rows is not supported")
+        trained = _train_deep(task, name, data, train=train, val=heldout, **deep)
+        ho = _maybe_without_features(heldout, trained.uses_features)
+        return predict_proba(trained.model, ho.X, features=ho.features)
+
+    block = run_cv(task.cv_pool(data), k, seed, fit_predict, task.scores, log=log)
+    block["recipe"] = (
+        "the row's own recipe in every fold: fixed epoch budget, no early stopping"
+        if task.train_uses_val is False
+        else "the row's own recipe in every fold; early stopping / LightGBM rounds on the held-out fold"
+    )
+    log(f"{name}: cv pooled " + ", ".join(f"{m} {v:.3f}" for m, v in list(block["pooled"].items())[:5]))
+    return block
+
+
+def run_deep(
     task: BenchTask,
     name: str,
     data: TaskData,

@@ -154,10 +154,10 @@ def save_model_package(
     n_features = int(config.get("n_features", 0))
     feature_names: list[str] | None = None
     if kind == "beats" and n_features:
-        # the columns beat_model_inputs computes (RR intervals, plus morphology where this version has it)
-        known = [getattr(beats, "BEAT_FEATURE_NAMES", ()), beats.RR_FEATURE_NAMES]
+        # the columns of beat_model_inputs the task trained on (named by the task; older tasks: by count)
+        known = [info_input.get("features") or (), beats.BEAT_FEATURE_NAMES, beats.RR_FEATURE_NAMES]
         feature_names = next((list(k) for k in known if len(k) == n_features), None)
-        if feature_names is None:
+        if feature_names is None or any(n not in beats.ALL_BEAT_FEATURE_NAMES for n in feature_names):
             raise LeanECGError(
                 out_dir,
                 f"beat model takes {n_features} features, which are not the features of beat_model_inputs",
@@ -535,7 +535,7 @@ class ModelPackage:
         fewer than 2 detected beats has no RR intervals and gives no rows. ``lead``: the record lead(s)
         feeding the model, as in :meth:`preprocess` (``lead="ECG1"`` for a Holter's first channel).
         """
-        from leanecg.signal.beats import beat_model_inputs
+        from leanecg.signal.beats import beat_model_inputs, select_beat_features
         from leanecg.signal.resample import resample_indices
         from leanecg.signal.rpeaks import detect_rpeaks
 
@@ -547,16 +547,13 @@ class ModelPackage:
         n_classes = len(self.class_names)
         if peaks.size < 2:
             return BeatPredictions(np.zeros(0, dtype=np.int64), [], np.zeros((0, n_classes)))
-        windows, feats = beat_model_inputs(y, fs, peaks, spec["before_s"], spec["after_s"])
+        windows, feats = beat_model_inputs(y, fs, peaks, spec["before_s"], spec["after_s"], context=True)
         names = spec.get("features")
-        if names and feats.shape[1] != len(names):
-            raise LeanECGError(
-                self.path,
-                f"model {self.name} was trained on {len(names)} beat features; this LeanECG computes "
-                f"{feats.shape[1]} (the package is from another version)",
-            )
-        feats = feats if names else None
-        probs = self.backend.proba(windows, feats, batch_size, self.multilabel)
+        try:
+            feats = select_beat_features(feats, names) if names else None
+        except LeanECGError as err:
+            raise LeanECGError(self.path, f"model {self.name}: {err.problem} (a package from another version)") from None
+        probs = self.calibrate(self.backend.proba(windows, feats, batch_size, self.multilabel))
         samples = resample_indices(peaks, fs, float(record.fs), n_out=record.n_samples)
         return BeatPredictions(samples.astype(np.int64), self.labels_of(probs), probs)
 

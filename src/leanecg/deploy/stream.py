@@ -91,8 +91,11 @@ from scipy import signal as sps
 from leanecg.errors import LeanECGError
 from leanecg.signal import filters
 from leanecg.signal.beats import (
+    ALL_BEAT_FEATURE_NAMES,
+    RR_CONTEXT_FEATURE_NAMES,
     RR_FEATURE_NAMES,
     TEMPLATE_FEATURE_NAMES,
+    StreamingRRContext,
     StreamingRRFeatures,
     beat_model_inputs,
     beat_windows,
@@ -944,8 +947,7 @@ class StreamClassifier:
             raise LeanECGError("--warmup-s", f"must be a non-negative number of seconds, got {warmup_s!r}")
         self.warmup = round(warmup_s * self.fs) if self.norm is not None else 0
         names = list(spec.get("features") or [])
-        known = list(RR_FEATURE_NAMES) + list(TEMPLATE_FEATURE_NAMES)
-        unknown = [n for n in names if n not in known]
+        unknown = [n for n in names if n not in ALL_BEAT_FEATURE_NAMES]
         if unknown:
             raise LeanECGError(
                 self.pkg.path,
@@ -968,6 +970,7 @@ class StreamClassifier:
         self.before_s, self.after_s = float(spec["before_s"]), float(spec["after_s"])
         self.detector = StreamingRPeakDetector(self.fs)
         self.rr = StreamingRRFeatures(self.fs)
+        self.rr_context = StreamingRRContext()  # rhythm-context columns, appended to every RR row
         self.history = round(BEAT_HISTORY_S * self.fs) + self.before + self.after
         self.buf = _empty(self.pre.n_leads)  # preprocessed samples (before normalisation)
         self.buf0 = 0
@@ -1084,11 +1087,9 @@ class StreamClassifier:
         if peaks.size:
             self.waiting.extend(peaks.tolist())
             self.order.extend(peaks.tolist())
-            done, rows = self.rr.update(peaks)
-            self.rr_rows.update(zip(done.tolist(), rows, strict=True))
+            self._add_rr_rows(*self.rr.update(peaks))
         if final:
-            done, rows = self.rr.flush()
-            self.rr_rows.update(zip(done.tolist(), rows, strict=True))
+            self._add_rr_rows(*self.rr.flush())
         self._cut_windows(final)
         while self.order and self.order[0] in self.rr_rows and self.order[0] in self.cut:
             p = self.order.popleft()
@@ -1096,6 +1097,11 @@ class StreamClassifier:
         out = self._classify_ready(final)
         self._trim_beats()
         return out
+
+    def _add_rr_rows(self, done: np.ndarray, rows: np.ndarray) -> None:
+        """Store the final RR rows (beat order) with their rhythm-context columns appended."""
+        full = np.concatenate((rows, self.rr_context.update(rows)), axis=1)
+        self.rr_rows.update(zip(done.tolist(), full, strict=True))
 
     def _cut_windows(self, final: bool) -> None:
         """Cut the windows of waiting peaks whose window is complete (or, at the end, edge-padded)."""
@@ -1157,7 +1163,7 @@ class StreamClassifier:
         before / after the running normalisation."""
         cols: dict[str, np.ndarray] = {}
         rr = np.asarray([r for _, _, r in items], dtype=np.float64)
-        for j, name in enumerate(RR_FEATURE_NAMES):
+        for j, name in enumerate(RR_FEATURE_NAMES + RR_CONTEXT_FEATURE_NAMES):
             cols[name] = rr[:, j]
         if self.templates:
             temps = self.recent.next(raw[:, :, 0])  # (k, L): the raw windows' causal medians

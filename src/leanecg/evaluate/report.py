@@ -62,10 +62,17 @@ def table_rows(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[
         [primary, *(m for m in metric_names if m != primary)] if primary in metric_names else metric_names
     )
     header = ["model", "family", *[f"{m} (95% CI)" for m in metric_names], *[c[1] for c in COST_COLUMNS]]
+    with_cv = any(r.get("cv") for r in results)  # `leanecg bench --cv K`: the pooled CV score beside the test's
+    if with_cv:
+        header.insert(3, f"CV {primary} (pooled)")
     rows = []
     for r in results:
         row = [_label(r), str(r.get("family") or "")]
         row += [_fmt_metric(r["metrics"].get(m)) for m in metric_names]
+        if with_cv:
+            cv = r.get("cv") or {}
+            pooled = (cv.get("pooled") or {}).get(primary)
+            row.insert(3, f"{pooled:.3f} ({cv['k']}-fold)" if pooled is not None else "–")
         row += [_fmt_cost(r["cost"].get(key), fmt) for key, _, fmt in COST_COLUMNS]
         rows.append(row)
     return header, rows

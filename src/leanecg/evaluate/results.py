@@ -52,8 +52,10 @@ def make_result(
     curves: Mapping[str, Any] | None = None,
     train: Mapping[str, Any] | None = None,
     notes: Iterable[str] = (),
+    cv: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble and validate one result document (see ``docs/results_schema.md``)."""
+    """Assemble and validate one result document (see ``docs/results_schema.md``); ``cv``: the
+    cross-validation block of ``leanecg bench --cv K`` (:func:`leanecg.bench.cv.run_cv`), when run."""
     result = {
         "schema": SCHEMA,
         "task": task,
@@ -71,6 +73,8 @@ def make_result(
         "provenance": dict(provenance),
         "notes": list(notes),
     }
+    if cv is not None:
+        result["cv"] = dict(cv)
     validate_result(result, source="result")
     return result
 

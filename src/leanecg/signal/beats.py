@@ -6,6 +6,9 @@
   interval before and after the beat, a local and an average RR interval, and the three ratios to the
   average, which normalise away the patient's own heart rate.
 * :class:`StreamingRRFeatures` computes the causal variant beat by beat with O(1) memory.
+* :func:`rr_context_features` (and :class:`StreamingRRContext`, its online twin) add what the RR rows alone
+  do not say: the beat's prematurity against its *local* rhythm, the compensatory pause, and how irregular
+  the recent rhythm is (atrial fibrillation makes every beat "premature" without any ectopy).
 
 All RR values are in seconds. Sample indices are int64 at the signal's ``fs``.
 """
@@ -22,14 +25,19 @@ import numpy as np
 from leanecg.errors import LeanECGError
 
 __all__ = [
+    "ALL_BEAT_FEATURE_NAMES",
     "BEAT_FEATURE_NAMES",
+    "RR_CONTEXT_FEATURE_NAMES",
     "RR_FEATURE_NAMES",
     "TEMPLATE_FEATURE_NAMES",
+    "StreamingRRContext",
     "StreamingRRFeatures",
     "beat_model_inputs",
     "beat_templates",
     "beat_windows",
+    "rr_context_features",
     "rr_features",
+    "select_beat_features",
     "template_features",
     "template_features_against",
 ]
@@ -57,8 +65,20 @@ TEMPLATE_FEATURE_NAMES: tuple[str, ...] = (
     "template_qrs_ratio",  # QRS "length" (sum |first difference| in the QRS region) / the template's
 )
 
-#: Columns of the feature matrix of :func:`beat_model_inputs`: RR features, then template features.
+#: Columns of :func:`rr_context_features`, in order (dimensionless).
+RR_CONTEXT_FEATURE_NAMES: tuple[str, ...] = (
+    "post_pre_ratio",  # post_rr / pre_rr: the compensatory pause after a premature beat
+    "pre_local_ratio",  # pre_rr / local_rr: prematurity against the recent rhythm
+    "post_local_ratio",  # post_rr / local_rr
+    "rr_irregularity",  # mean |successive difference| of the last `window` pre_rr values / local_rr
+)
+
+#: Columns of the feature matrix of :func:`beat_model_inputs` (version 1 models): RR, then template features.
 BEAT_FEATURE_NAMES: tuple[str, ...] = RR_FEATURE_NAMES + TEMPLATE_FEATURE_NAMES
+
+#: Every column :func:`beat_model_inputs` can compute, in its output order with ``context=True``; a model
+#: package names the subset it takes (:func:`select_beat_features`).
+ALL_BEAT_FEATURE_NAMES: tuple[str, ...] = RR_FEATURE_NAMES + RR_CONTEXT_FEATURE_NAMES + TEMPLATE_FEATURE_NAMES
 
 
 def _check_fs(fs: float) -> float:
@@ -307,6 +327,96 @@ class StreamingRRFeatures:
         return [pre, post, local, average, pre / average, post / average, local / average]
 
 
+def _check_rr_rows(rr: np.ndarray) -> np.ndarray:
+    arr = np.asarray(rr, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != len(RR_FEATURE_NAMES):
+        raise LeanECGError(
+            "rr", f"expected RR feature rows (n_beats, {len(RR_FEATURE_NAMES)}), got shape {arr.shape}"
+        )
+    return arr
+
+
+def _context_columns(pre: np.ndarray, post: np.ndarray, local: np.ndarray, irr_sum: np.ndarray,
+                     irr_n: np.ndarray) -> np.ndarray:
+    irr = np.divide(irr_sum, irr_n, out=np.zeros_like(irr_sum), where=irr_n > 0)
+    return np.stack([_ratio(post, pre), _ratio(pre, local), _ratio(post, local), _ratio(irr, local) * (irr_n > 0)], 1)
+
+
+def rr_context_features(rr: np.ndarray, window: int = 10) -> np.ndarray:
+    """Rhythm context of every beat from its RR rows, columns :data:`RR_CONTEXT_FEATURE_NAMES`.
+
+    ``rr_irregularity`` of beat ``i`` is the mean of ``|pre_rr[k] - pre_rr[k - 1]|`` over the last
+    ``window`` beats ``k <= i`` divided by ``local_rr[i]`` (0 for the first beat): about 0.02-0.1 in sinus
+    rhythm, 0.2-0.5 in atrial fibrillation. Every column depends only on rows ``<= i``, so it is as causal as
+    the rows themselves (:class:`StreamingRRContext` gives the same values online).
+
+    Args:
+        rr: RR feature rows of one record in beat order, ``(n_beats, 7)`` (:func:`rr_features`).
+        window: number of successive differences averaged into ``rr_irregularity``.
+
+    Returns:
+        float64 ``(n_beats, 4)``, dimensionless (NaN rows where ``rr`` is NaN).
+    """
+    arr = _check_rr_rows(rr)
+    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
+        raise LeanECGError("window", f"must be a positive number of RR intervals, got {window!r}")
+    n = arr.shape[0]
+    if n == 0:
+        return np.zeros((0, len(RR_CONTEXT_FEATURE_NAMES)))
+    pre, post, local = arr[:, 0], arr[:, 1], arr[:, 2]
+    diffs = np.concatenate(([0.0], np.abs(np.diff(pre))))  # diffs[0] does not exist: counted as absent
+    cs = np.concatenate(([0.0], np.cumsum(diffs)))
+    hi = np.arange(1, n + 1)
+    lo = np.maximum(1, hi - int(window))  # differences 1..i (index 0 is the missing one)
+    irr_n = (hi - lo).astype(np.float64)
+    irr_sum = cs[hi] - cs[lo]
+    out = _context_columns(pre, post, local, irr_sum, irr_n)
+    out[~np.isfinite(arr[:, :3]).all(axis=1)] = np.nan
+    return out
+
+
+class StreamingRRContext:
+    """:func:`rr_context_features` online: feed the RR rows as :class:`StreamingRRFeatures` emits them.
+
+    Args:
+        window: as in :func:`rr_context_features`.
+    """
+
+    def __init__(self, window: int = 10) -> None:
+        if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
+            raise LeanECGError("window", f"must be a positive number of RR intervals, got {window!r}")
+        self.window = int(window)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all beats."""
+        self._last_pre: float | None = None
+        self._diffs: deque[float] = deque(maxlen=self.window)
+
+    def update(self, rr: np.ndarray) -> np.ndarray:
+        """Context rows ``(k, 4)`` of the next ``k`` RR rows ``(k, 7)`` (beat order continues)."""
+        arr = _check_rr_rows(rr)
+        sums, counts = np.zeros(arr.shape[0]), np.zeros(arr.shape[0])
+        for i, pre in enumerate(arr[:, 0].tolist()):
+            if self._last_pre is not None:
+                self._diffs.append(abs(pre - self._last_pre))
+            self._last_pre = pre
+            sums[i], counts[i] = sum(self._diffs), len(self._diffs)
+        return _context_columns(arr[:, 0], arr[:, 1], arr[:, 2], sums, counts)
+
+
+def select_beat_features(features: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """The columns ``names`` of a :func:`beat_model_inputs` matrix (columns :data:`ALL_BEAT_FEATURE_NAMES`).
+
+    Raises:
+        LeanECGError: a name this LeanECG does not compute (a package from another version).
+    """
+    unknown = [n for n in names if n not in ALL_BEAT_FEATURE_NAMES]
+    if unknown:
+        raise LeanECGError("features", f"unknown beat feature(s) {', '.join(unknown)}")
+    return np.ascontiguousarray(features[:, [ALL_BEAT_FEATURE_NAMES.index(n) for n in names]])
+
+
 def _rowwise_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pearson correlation of matching rows of ``a`` and ``b`` ``(n, m)``; 0 where a row is constant."""
     a = a - a.mean(axis=1, keepdims=True)
@@ -441,6 +551,7 @@ def beat_model_inputs(
     causal: bool = True,
     templates: bool = True,
     history: int = 64,
+    context: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """What a beat classifier sees for every R peak: its window and its beat features.
 
@@ -464,16 +575,20 @@ def beat_model_inputs(
         templates: append the :data:`TEMPLATE_FEATURE_NAMES` columns (default) or return the RR
             features alone.
         history: beats in the causal running template (see :func:`beat_templates`).
+        context: insert the :data:`RR_CONTEXT_FEATURE_NAMES` columns (:func:`rr_context_features`) after
+            the RR columns; with ``templates=True`` the columns are then :data:`ALL_BEAT_FEATURE_NAMES`.
 
     Returns:
         ``(windows, features)``: float32 ``(n_beats, n_leads, B + A)`` (channels first, as models take
         them) and float32 ``(n_beats, n_features)`` with the columns :data:`BEAT_FEATURE_NAMES`
-        (``templates=True``) or :data:`RR_FEATURE_NAMES`.
+        (``templates=True``) or :data:`RR_FEATURE_NAMES`, plus the context columns with ``context=True``.
     """
     arr = np.asarray(x)
     x2 = arr[:, None] if arr.ndim == 1 else arr
     win, _ = beat_windows(x2, fs, peaks, before_s, after_s, edge="pad")
     feats = rr_features(peaks, fs, causal=causal)
+    if context:
+        feats = np.concatenate((feats, rr_context_features(feats)), axis=1)
     if templates:
         r_index = round(float(before_s) * _check_fs(fs))
         tf = template_features(win[:, :, 0], fs, r_index, causal=causal, history=history)

@@ -55,10 +55,20 @@ class BenchTask(ABC):
     train_batch_size: int
     train_patience: int  # early-stopping patience (epochs)
     train_loss: str = "weighted_ce"  # TrainConfig.loss: single-label; multi-label tasks use "bce"
+    #: whether training selects its epoch on ``val`` (early stopping, best-epoch restore). ``False``: a fixed
+    #: epoch budget on the whole training data, ``val`` is a subset of ``train`` kept for reporting only.
+    train_uses_val: bool = True
 
     @abstractmethod
     def load(self, root: Path, *, tiny: bool = False, seed: int = 0, progress: Any = None) -> TaskData:
         """Load and preprocess the splits (``tiny``: a few records per split, for smoke runs)."""
+
+    def cv_pool(self, data: TaskData) -> ArraySplit:
+        """The training data that ``--cv K`` splits into folds: train + val (train alone when val is part
+        of it, :attr:`train_uses_val` ``False``)."""
+        if not self.train_uses_val:
+            return data.train
+        return concat_splits([data.train, data.val], name="cv-pool")
 
     @abstractmethod
     def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -113,6 +123,20 @@ class BenchTask(ABC):
             "confusion": {"labels": list(self.class_names), "matrix": conf.tolist()},
             "curves": curves,
         }
+
+
+def concat_splits(splits: Sequence[ArraySplit], name: str) -> ArraySplit:
+    """One split holding the records of ``splits`` in order (in-memory arrays or lists of records)."""
+    first = splits[0]
+    if all(isinstance(s.X, np.ndarray) for s in splits):
+        X: Any = np.concatenate([np.asarray(s.X) for s in splits])
+    else:
+        X = [x for s in splits for x in (s.X[i] for i in range(len(s)))]
+
+    def joined(attr: str) -> np.ndarray | None:
+        return None if getattr(first, attr) is None else np.concatenate([getattr(s, attr) for s in splits])
+
+    return ArraySplit(X=X, y=joined("y"), features=joined("features"), groups=joined("groups"), name=name)
 
 
 def load_signals(paths: Sequence[Path], pipeline: Pipeline, progress: Any, what: str) -> list[np.ndarray]:

@@ -1,0 +1,173 @@
+"""Ablation of the mitdb-aami beat-model recipe: what each ingredient gives, by DS1 CV and on DS2.
+
+Every row is one finished recipe (the task's attributes, :mod:`leanecg.bench.tasks.mitdb_aami`) trained with
+``beatnet``; for each seed the row is cross-validated leave-records-out over the 22 DS1 records
+(``--cv`` folds, the selection figure) and then trained on all of its training records and scored once on
+DS2. The results file counts every DS2 evaluation this script has made (``ds2_evaluations``), including
+those of rows run earlier and resumed.
+
+    .venv/bin/python benchmarks/beat_ablation.py --data-dir ../shared/data --seeds 3 --cv 5
+
+Resumable: a finished (row, seed) pair in ``benchmarks/results/beat_ablation.json`` is not recomputed.
+Writes ``beat_ablation.{json,md}``: CV pooled and DS2 SVEB / VEB sensitivity and +P, mean ± sd over seeds,
+with the DS2 95 % CIs (bootstrap over records) of each seed averaged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from leanecg.atomic import atomic_open, finite_json, write_json
+from leanecg.bench.runner import cross_validate, run_deep
+from leanecg.bench.tasks.mitdb_aami import MitdbAamiTask
+from leanecg.data import resolve_data_dir
+from leanecg.deploy.package import save_model_package
+from leanecg.provenance import collect_provenance
+
+_V1 = {"train_uses_val": True, "rr_context": False, "train_epochs": 20}
+_ALL_DS1 = {"train_uses_val": False, "rr_context": False}
+_CONTEXT = {"train_uses_val": False, "rr_context": True}
+_AUGMENT = {**_CONTEXT, "flip_p": 0.3, "noise": 0.1}
+
+#: (row name, what it changes, the task attributes of the row; the others keep the task's defaults). The
+#: first row is the earlier shipped recipe; each "+" row adds one ingredient to the row above it; "-" rows
+#: take one ingredient away from the current task defaults.
+ROWS: list[tuple[str, str, dict[str, Any]]] = [
+    ("v1 recipe", "14 DS1 records train, 8 validate (early stopping); RR + template features", _V1),
+    ("+ all DS1 records", "all 22 DS1 records train, fixed epoch budget (no early stopping)", _ALL_DS1),
+    ("+ RR context", "prematurity vs local rhythm, compensatory pause, rhythm irregularity", _CONTEXT),
+    ("+ transfer augmentation", "polarity flips (p 0.3), noise (0.1 x window sd)", _AUGMENT),
+    ("- templates", "'+ RR context' without the template features", {**_CONTEXT, "templates": False}),
+]
+
+METRICS = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "sveb_veb_f1")
+
+
+def _task(overrides: dict[str, Any]) -> MitdbAamiTask:
+    task = MitdbAamiTask()
+    for k, v in overrides.items():
+        if not hasattr(task, k):
+            raise ValueError(f"unknown task attribute {k!r}")
+        setattr(task, k, v)
+    return task
+
+
+def _data_key(task: MitdbAamiTask) -> tuple[Any, ...]:
+    return (task.train_uses_val, task.rr_context, task.templates)
+
+
+def _stat(values: list[float]) -> str:
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+    if v.size == 0:
+        return "–"
+    return f"{v.mean() * 100:.1f} ± {v.std(ddof=1) * 100:.1f}" if v.size > 1 else f"{v[0] * 100:.1f}"
+
+
+def _markdown(doc: dict[str, Any]) -> str:
+    lines = [
+        "# mitdb-aami beat-model ablation (beatnet, DS1 CV and DS2)",
+        "",
+        f"Seeds {doc['config']['seeds']}; CV: {doc['config']['cv']} folds leave-records-out over the 22 DS1 "
+        f"records, pooled held-out predictions; DS2: trained on the row's training records, scored once per "
+        f"(row, seed). DS2 evaluations made by this script in total: **{doc['ds2_evaluations']}**. "
+        "Values in %, mean ± sd over seeds.",
+        "",
+        "| row | what it changes | CV SVEB Se | CV SVEB +P | CV VEB Se | CV VEB +P | DS2 SVEB Se | DS2 SVEB +P | "
+        "DS2 VEB Se | DS2 VEB +P | seeds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, what, _ in ROWS:
+        runs = [r for r in doc["runs"] if r["row"] == name]
+        if not runs:
+            continue
+        cv = [_stat([r["cv"][m] for r in runs]) for m in METRICS[:4]]
+        ds2 = [_stat([r["ds2"][m]["value"] for r in runs]) for m in METRICS[:4]]
+        lines.append(f"| {name} | {what} | " + " | ".join(cv + ds2) + f" | {len(runs)} |")
+    lines += [
+        "",
+        f"Command: `{doc['command']}`; commit {doc['provenance'].get('git_commit')}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--cv", type=int, default=5)
+    ap.add_argument("--rows", default="", help="comma-separated row names (default: all)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--save-models", type=Path, default=None, help="save each DS2 model: DIR/<row>/seed<S>/")
+    args = ap.parse_args()
+    root = resolve_data_dir(args.data_dir, dataset="mitdb")
+    path = args.out / "beat_ablation.json"
+    doc: dict[str, Any] = (
+        json.loads(path.read_text()) if path.exists() else {"runs": [], "ds2_evaluations": 0}
+    )
+    doc["config"] = {"seeds": args.seeds, "cv": args.cv, "model": "beatnet", "threads": args.threads}
+    doc["command"] = f"python benchmarks/beat_ablation.py --seeds {args.seeds} --cv {args.cv}"
+    wanted = {r.strip() for r in args.rows.split(",") if r.strip()}
+    cache: dict[tuple[Any, ...], Any] = {}
+    rows = [(name, dict(overrides)) for name, _what, overrides in ROWS if not wanted or name in wanted]
+    for seed in range(args.seeds):  # seed-major: every row gets its first seed before any gets a second
+        for name, acc in rows:
+            task = _task(acc)
+            if any(r["row"] == name and r["seed"] == seed for r in doc["runs"]):
+                continue
+            key = (*_data_key(task), seed if task.train_uses_val else 0)
+            if key not in cache:
+                cache[key] = task.load(root, seed=seed)
+            data = cache[key]
+            t0 = time.perf_counter()
+            training = {
+                "seed": seed,
+                "tiny": False,
+                "epochs": None,
+                "max_train_seconds": None,
+                "num_threads": args.threads,
+                "n_boot": 1000,
+                "runtime": None,
+            }
+            cv = cross_validate(task, "beatnet", data, k=args.cv, log=print, **training)
+            result, model = run_deep(task, "beatnet", data, **training)
+            result["provenance"] = collect_provenance(seed=seed, config=result["train"].get("config"))
+            if args.save_models is not None:
+                slug = "".join(c if c.isalnum() else "_" for c in name).strip("_")
+                save_model_package(args.save_models / slug / f"seed{seed}", model, task, data, result)
+            # re-read before writing: several processes may run different rows into the same file
+            if path.exists():
+                on_disk = json.loads(path.read_text())
+                doc["runs"], doc["ds2_evaluations"] = on_disk["runs"], on_disk["ds2_evaluations"]
+            doc["ds2_evaluations"] = int(doc.get("ds2_evaluations", 0)) + 1
+            doc["runs"].append(
+                {
+                    "row": name,
+                    "seed": seed,
+                    "overrides": acc,
+                    "cv": finite_json(cv["pooled"]),
+                    "cv_folds": finite_json(cv["folds"]),
+                    "ds2": finite_json({m: result["metrics"][m] for m in METRICS}),
+                    "ds2_confusion": result["confusion"],
+                    "params": result["cost"]["params"],
+                    "seconds": round(time.perf_counter() - t0, 1),
+                }
+            )
+            doc["provenance"] = collect_provenance(seed=seed, config={"rows": [r[0] for r in ROWS]})
+            args.out.mkdir(parents=True, exist_ok=True)
+            write_json(path, doc)
+            with atomic_open(args.out / "beat_ablation.md", "w") as fh:
+                fh.write(_markdown(doc))
+            print(f"{name} seed {seed}: cv {cv['pooled']} ds2 sveb {result['metrics']['sveb_se']['value']:.3f}"
+                  f"/{result['metrics']['sveb_ppv']['value']:.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""A beat model end to end on MIT-BIH DS2: detected beats (not reference positions), EC57 scoring.
+
+What ``leanecg beats REC --model M [--lead L]`` gives a user, scored as ANSI/AAMI EC57 does (150 ms match
+window, ``bxb``-style; VF episodes of the reference excluded): each DS2 record is read, optionally turned into
+a Holter-like record (resampled to ``--fs`` with scipy's polyphase filter and its leads renamed
+``ECG1``/``ECG2``, the shape of the kept-back 128 Hz two-lead database), and classified through the model
+package with ``lead=`` (``--lead``), exactly as the command does. Rows:
+
+* ``native``: the record as distributed (360 Hz, leads named MLII / V1 ...);
+* ``holter``: resampled to ``--fs`` (default 128 Hz), leads ``ECG1``/``ECG2``, ``--lead ECG1``.
+
+    .venv/bin/python benchmarks/beats_end_to_end.py --data-dir ../shared/data --model mitdb-aami
+
+Writes ``benchmarks/results/beats_end_to_end_<model>.{json,md}`` (gross EC57 statistics and per record).
+Every run of this script is one more evaluation on DS2; the JSON says how many the model has had here
+(``ds2_evaluations``, counted across runs of this script for the same model weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from leanecg.atomic import atomic_open, write_json
+from leanecg.data import Record, get_dataset, load_record, resolve_data_dir
+from leanecg.data.mitdb import DS2
+from leanecg.deploy.package import load_model_package
+from leanecg.deploy.shipped import resolve_model
+from leanecg.evaluate.aami import aami_classes, evaluate_beats
+from leanecg.evaluate.beat_matching import vf_intervals
+from leanecg.provenance import collect_provenance
+
+GROSS = ("qrs_se", "qrs_ppv", "sveb_se", "sveb_ppv", "veb_se", "veb_ppv")
+
+
+def holter(record: Record, fs: float) -> tuple[Record, float]:
+    """``record`` resampled to ``fs`` (polyphase, anti-aliased) with leads renamed ECG1, ECG2, ...;
+    returns the new record and the factor that maps sample indices (new = old * factor)."""
+    ratio = Fraction(fs / record.fs).limit_denominator(1000)
+    x = resample_poly(np.asarray(record.signal, dtype=np.float64), ratio.numerator, ratio.denominator, axis=0)
+    leads = [f"ECG{i + 1}" for i in range(x.shape[1])]
+    return Record(name=record.name, signal=x.astype(np.float32), fs=float(fs), leads=leads), float(ratio)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--model", default="mitdb-aami")
+    ap.add_argument("--fs", type=float, default=128.0, help="sampling rate of the Holter-like row (Hz)")
+    ap.add_argument("--records", default="", help="comma-separated DS2 records (default: all 22)")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = ap.parse_args()
+    root = resolve_data_dir(args.data_dir, dataset="mitdb")
+    folder = get_dataset("mitdb").require(root)
+    pkg = load_model_package(resolve_model(args.model))
+    records = [r.strip() for r in args.records.split(",") if r.strip()] or list(DS2)
+    rows: dict[str, dict[str, Any]] = {}
+    for row in ("native", "holter"):
+        t0 = time.perf_counter()
+        beats: dict[str, tuple[Any, ...]] = {}
+        exclude: dict[str, np.ndarray] = {}
+        fs_row = 360.0
+        for name in records:
+            rec = load_record(folder / name)
+            ann = rec.annotation
+            ref = np.asarray(ann.sample, dtype=np.int64)
+            sym = list(ann.symbol)
+            lead = None
+            if row == "holter":
+                rec, factor = holter(rec, args.fs)
+                ref = np.round(ref * factor).astype(np.int64)
+                lead, fs_row = "ECG1", args.fs
+            pred = pkg.predict_beats(rec, lead=lead)
+            keep = aami_classes(sym) != ""
+            ref_cls = aami_classes(sym)[keep]
+            beats[name] = (ref[keep], ref_cls, pred.samples, np.asarray(pred.labels))
+            exclude[name] = vf_intervals(ref, sym)
+        report = evaluate_beats(beats, fs_row, exclude=exclude)
+        rows[row] = {
+            "fs": fs_row,
+            "lead": "ECG1 (--lead)" if row == "holter" else "by name",
+            "gross": {k: report.gross[k] for k in GROSS},
+            "counts": report.gross["counts"],
+            "per_record": {
+                r: {k: s[k] for k in GROSS} for r, s in zip(report.records, report.per_record, strict=True)
+            },
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+        print(row, {k: round(v, 4) for k, v in rows[row]["gross"].items()}, flush=True)
+    weights = hashlib.sha256(Path(pkg.path, "model.pt").read_bytes()).hexdigest()[:16] if Path(pkg.path, "model.pt").exists() else "?"
+    stem = f"beats_end_to_end_{args.model.replace('/', '_')}"
+    path = args.out / f"{stem}.json"
+    earlier = json.loads(path.read_text()) if path.exists() else {}
+    count = int(earlier.get("ds2_evaluations", 0)) + 1 if earlier.get("weights") == weights else 1
+    doc = {
+        "model": args.model,
+        "weights": weights,
+        "records": records,
+        "ds2_evaluations": count,
+        "rows": rows,
+        "provenance": collect_provenance(seed=0, config=vars(args) | {"data_dir": str(root), "out": str(args.out)}),
+    }
+    write_json(path, doc)
+    lines = [
+        f"# `{args.model}` end to end on MIT-BIH DS2 (detected beats, EC57, 150 ms)",
+        "",
+        f"{len(records)} DS2 records; R peaks detected by the package's pipeline (not the reference positions); "
+        f"gross statistics in %. Evaluations of these weights on DS2 by this script: {count}.",
+        "",
+        "| row | fs (Hz) | lead | QRS Se | QRS +P | SVEB Se | SVEB +P | VEB Se | VEB +P |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row, r in rows.items():
+        g = r["gross"]
+        lines.append(
+            f"| {row} | {r['fs']:g} | {r['lead']} | " + " | ".join(f"{g[k] * 100:.1f}" for k in GROSS) + " |"
+        )
+    lines += ["", f"Command: `python benchmarks/beats_end_to_end.py --model {args.model} --fs {args.fs:g}`.", ""]
+    with atomic_open(args.out / f"{stem}.md", "w") as fh:
+        fh.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""K-fold cross-validation inside a task's training data (``leanecg bench TASK --cv K``).
+
+Recipes, features and the model to ship are chosen on the training data only; the test split is scored
+once per finished recipe. This module gives every benchmark row the cross-validated estimate that such a
+choice needs:
+
+* the pool is the task's training data (:meth:`~leanecg.bench.tasks.base.BenchTask.cv_pool`: ``mitdb-aami``
+  all 22 DS1 records, ``cinc2017`` its train + validation records);
+* folds are whole patients / records when the pool has ``groups`` (leave-records-out: no patient is in a
+  fold's training and held-out parts at once), stratified by class otherwise;
+* every fold trains the row's model with the row's recipe (``fit_predict``) and predicts its held-out part;
+  the held-out predictions of all folds are pooled and scored with the task's metrics, and each fold's own
+  scores are kept beside them.
+
+Functions are pure over :class:`~leanecg.train.datasets.ArraySplit`; the runner supplies the training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from leanecg.errors import LeanECGError
+from leanecg.train.datasets import ArraySplit
+
+#: ``fit_predict(train, heldout, fold) -> proba (len(heldout), n_classes)``: one fold of one recipe.
+FitPredict = Callable[[ArraySplit, ArraySplit, int], np.ndarray]
+
+
+def cv_folds(pool: ArraySplit, k: int, seed: int) -> list[np.ndarray]:
+    """Held-out index arrays of ``k`` folds over ``pool`` (disjoint, covering every example).
+
+    With ``pool.groups`` the groups (records / patients) are ranked by their counts of the rare classes
+    (rarest class first) and dealt to the folds in blocks of ``k``, each block in a seeded order, so every
+    fold holds a share of the rare classes' patients;
+    without groups the examples are dealt per class (stratified). Deterministic for a given ``seed``.
+
+    Args:
+        pool: the examples to split (``y`` int class indices).
+        k: number of folds, ``2 <= k <=`` number of groups (or examples).
+        seed: seeds the dealing order.
+
+    Returns:
+        ``k`` sorted int64 index arrays.
+    """
+    y = np.asarray(pool.y)
+    if y.ndim != 1:
+        raise LeanECGError("--cv", "cross-validation needs single-label (class index) targets")
+    rng = np.random.default_rng(int(seed))
+    members: list[list[int]] = [[] for _ in range(int(k))]
+    if pool.groups is not None:
+        groups = np.asarray(pool.groups)
+        names = np.unique(groups)
+        if not 2 <= k <= len(names):
+            raise LeanECGError("--cv", f"need 2 <= K <= {len(names)} (the pool's records), got {k}")
+        counts = np.bincount(y)
+        rare = np.argsort(counts)  # rarest class first
+        order = rng.permutation(len(names))
+        # sort groups by their counts of the rare classes (rarest first), ties in the seeded order
+        keys = [tuple(-int(np.sum((groups == names[i]) & (y == c))) for c in rare) for i in order]
+        ranked = [order[j] for j in sorted(range(len(order)), key=lambda j: keys[j])]
+        slots: list[int] = []
+        while len(slots) < len(ranked):  # each block of k ranked groups goes to the k folds in a seeded order
+            slots.extend(rng.permutation(k).tolist())
+        for slot, i in zip(slots, ranked, strict=False):
+            members[slot].extend(np.flatnonzero(groups == names[i]).tolist())
+    else:
+        if not 2 <= k <= len(y):
+            raise LeanECGError("--cv", f"need 2 <= K <= {len(y)} (the pool's examples), got {k}")
+        start = 0
+        for c in np.unique(y):
+            idx = rng.permutation(np.flatnonzero(y == c))
+            for j, i in enumerate(idx.tolist()):
+                members[(start + j) % k].append(i)
+            start += len(idx)
+    return [np.asarray(sorted(m), dtype=np.int64) for m in members]
+
+
+def run_cv(
+    pool: ArraySplit,
+    k: int,
+    seed: int,
+    fit_predict: FitPredict,
+    scores: Callable[[np.ndarray, np.ndarray], dict[str, float]],
+    log: Callable[[str], None] = lambda s: None,
+) -> dict[str, Any]:
+    """Cross-validate one recipe: per-fold and pooled scores (the ``cv`` block of a result).
+
+    Args:
+        pool: the training data to cross-validate over.
+        k: folds (see :func:`cv_folds`).
+        seed: fold assignment and training seed.
+        fit_predict: trains on a fold's training part and returns class probabilities of its held-out part.
+        scores: ``scores(y_true, y_pred)`` -> metrics (the task's :meth:`scores`).
+        log: progress messages.
+
+    Returns:
+        ``{"k", "seed", "unit", "folds": [{"fold", "n", "groups", "scores"}], "pooled": scores}``; pooled
+        scores are computed on all held-out predictions at once (rare classes pooled over folds).
+    """
+    folds = cv_folds(pool, k, seed)
+    y = np.asarray(pool.y)
+    pred = np.full(len(y), -1, dtype=np.int64)
+    rows = []
+    for f, held in enumerate(folds):
+        mask = np.zeros(len(y), dtype=bool)
+        mask[held] = True
+        train = pool.subset(np.flatnonzero(~mask), name=f"cv{f}-train")
+        heldout = pool.subset(held, name=f"cv{f}-heldout")
+        proba = np.asarray(fit_predict(train, heldout, f))
+        pred[held] = np.argmax(proba, axis=1)
+        groups = sorted({str(g) for g in np.asarray(pool.groups)[held]}) if pool.groups is not None else None
+        fold_scores = scores(y[held], pred[held])
+        rows.append({"fold": f, "n": len(held), "groups": groups, "scores": fold_scores})
+        log(f"cv fold {f + 1}/{k}: " + ", ".join(f"{m} {v:.3f}" for m, v in list(fold_scores.items())[:5]))
+    return {
+        "k": int(k),
+        "seed": int(seed),
+        "unit": "records (leave-records-out)" if pool.groups is not None else "examples (stratified)",
+        "folds": rows,
+        "pooled": scores(y, pred),
+    }

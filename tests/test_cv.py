@@ -1,0 +1,58 @@
+"""``leanecg bench --cv K``: fold assignment (leave-records-out / stratified) and pooled scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from leanecg.bench.cv import cv_folds, run_cv
+from leanecg.errors import LeanECGError
+from leanecg.train.datasets import ArraySplit
+
+
+def _pool(groups: bool) -> ArraySplit:
+    rng = np.random.default_rng(0)
+    n = 300
+    y = rng.choice(3, size=n, p=[0.8, 0.15, 0.05])
+    g = np.repeat([f"r{i}" for i in range(10)], n // 10) if groups else None
+    return ArraySplit(X=rng.normal(size=(n, 1, 8)).astype(np.float32), y=y, groups=g)
+
+
+@pytest.mark.parametrize("groups", [True, False])
+def test_folds_are_disjoint_cover_and_deterministic(groups: bool) -> None:
+    pool = _pool(groups)
+    folds = cv_folds(pool, 5, seed=3)
+    allidx = np.concatenate(folds)
+    assert sorted(allidx.tolist()) == list(range(len(pool)))  # every example exactly once
+    assert [f.tolist() for f in folds] == [f.tolist() for f in cv_folds(pool, 5, seed=3)]
+    assert [f.tolist() for f in folds] != [f.tolist() for f in cv_folds(pool, 5, seed=4)]
+    if groups:  # a record never sits in two folds
+        owners = [set(pool.groups[f]) for f in folds]
+        assert all(not (owners[i] & owners[j]) for i in range(5) for j in range(i + 1, 5))
+    else:  # stratified: each fold's count of a class within one of an equal share
+        for c in range(3):
+            n_c = int(np.sum(pool.y == c))
+            assert all(abs(int(np.sum(pool.y[f] == c)) - n_c / 5) <= 1 for f in folds)
+
+
+def test_k_out_of_range_is_a_one_line_error() -> None:
+    with pytest.raises(LeanECGError, match="2 <= K <= 10"):
+        cv_folds(_pool(True), 11, seed=0)
+
+
+def test_run_cv_pools_heldout_predictions() -> None:
+    pool = _pool(True)
+    seen: list[set[str]] = []
+
+    def oracle(train: ArraySplit, heldout: ArraySplit, fold: int) -> np.ndarray:
+        assert not set(train.groups) & set(heldout.groups)  # leave-records-out
+        seen.append(set(heldout.groups))
+        return np.eye(3)[heldout.y]  # perfect on the held-out part
+
+    def acc(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+        return {"accuracy": float(np.mean(y == p)), "n": float(len(y))}
+
+    block = run_cv(pool, 5, 0, oracle, acc)
+    assert block["pooled"] == {"accuracy": 1.0, "n": float(len(pool))}
+    assert [r["n"] for r in block["folds"]] == [int(r["scores"]["n"]) for r in block["folds"]]
+    assert set().union(*seen) == set(pool.groups) and block["unit"].startswith("records")
