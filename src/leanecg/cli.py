@@ -242,13 +242,13 @@ def quickstart(
     import io
 
     from leanecg.data import resolve_data_dir
-    from leanecg.deploy.package import load_model_package
     from leanecg.deploy.shipped import list_shipped
     from leanecg.quickstart import (
         analyse,
         classify_beats,
         classify_rhythms,
         example_records,
+        report_strips,
         rhythm_examples,
         shipped_results,
     )
@@ -274,10 +274,11 @@ def quickstart(
         )
     sources = set()
     shipped = list_shipped()
-    packages = [load_model_package(s["path"]) for s in shipped]
+    packages = [_load_package(s["path"]) for s in shipped]  # their ONNX files, in ONNX Runtime
     beat_pkgs = [p for p in packages if p.kind == "beats"]
     record_pkgs = [p for p in packages if p.kind == "records"]
     beat_rows: list[Any] = []
+    strip_rows: list[Any] = []
     rhythm_rows: list[tuple[str, Any]] = []
     with progress_bar() as bar:
         task = bar.add_task("examples", total=None)
@@ -296,6 +297,7 @@ def quickstart(
                 f"{r.real_time_factor:,.0f}",
             )
             beat_rows += [(pkg.name, classify_beats(pkg, record, source)) for pkg in beat_pkgs]
+            strip_rows += [(name, b, record) for name, b in beat_rows[len(beat_rows) - len(beat_pkgs) :]]
             bar.advance(task)
         for pkg in record_pkgs:
             rhythm_rows += [(pkg.name, r) for r in classify_rhythms(pkg, rhythm_examples(root))]
@@ -369,13 +371,16 @@ def quickstart(
                 _num(ratio, ".3f"),
             )
         show(card)
-        from leanecg.evaluate.report import write_report
+        import importlib.util
 
-        for result in shipped_results(packages):
-            files = write_report(
-                [result], out / result["task"], title=f"LeanECG shipped model: {result['task']}"
-            )
-            reports.append(files["html"])
+        if importlib.util.find_spec("matplotlib") is not None:  # plots: the training extra
+            from leanecg.evaluate.report import write_report
+
+            for result in shipped_results(packages):
+                files = write_report(
+                    [result], out / result["task"], title=f"LeanECG shipped model: {result['task']}"
+                )
+                reports.append(files["html"])
     else:
         show("No shipped models in this installation (see `leanecg models`).")
     from leanecg.atomic import atomic_open
@@ -384,8 +389,15 @@ def quickstart(
     links = "".join(
         f"<li><a href='{p.relative_to(out).as_posix()}'>{p.parent.name}</a></li>" for p in reports
     )
+    extra = report_strips(strip_rows, rhythm_rows)
     if links:
-        page = page.replace("</body>", f"<h2>Model reports</h2><ul>{links}</ul></body>")
+        extra += f"<h2>Model reports</h2><ul>{links}</ul>"
+    elif packages:
+        extra += (
+            "<p>Model reports with plots (confusion matrices, curves, Pareto plots) need the training extra: "
+            '<code>pip install "leanecg[train]"</code>.</p>'
+        )
+    page = page.replace("</body>", f"<div style='font-family:sans-serif'>{extra}</div></body>")
     out.mkdir(parents=True, exist_ok=True)
     with atomic_open(out / "report.html") as fh:
         fh.write(page)
@@ -846,15 +858,13 @@ def _print_leads(choices: dict[str, int], quiet: bool = False) -> None:
     err_console.print(f"leads: {'; '.join(parts)}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _load_package(name_or_dir: str) -> Any:
-    from leanecg.deploy.package import load_model_package
-    from leanecg.deploy.shipped import resolve_model
+def _load_package(name_or_dir: str, threads: int | None = None, prefer: str = "onnx") -> Any:
+    """The model of ``--model`` for inference: an ``.onnx`` file, or a shipped name / package folder run from
+    its ONNX file in ONNX Runtime (numpy + onnxruntime, no torch) when it is in sync with the weights, else
+    from its torch weights (:func:`leanecg.deploy.shipped.load_inference_package`)."""
+    from leanecg.deploy.shipped import load_inference_package
 
-    if name_or_dir.lower().endswith(".onnx") or Path(name_or_dir).is_file():
-        from leanecg.deploy.ort_runtime import load_onnx_package  # numpy + onnxruntime, no torch
-
-        return load_onnx_package(name_or_dir)
-    return load_model_package(resolve_model(name_or_dir))
+    return load_inference_package(name_or_dir, threads=threads, prefer=prefer)
 
 
 @app.command()
@@ -1184,8 +1194,9 @@ def stream(
         str,
         typer.Option(
             "--backend",
-            help="Network runtime: torch, onnx (a torch model is exported to ONNX Runtime once at start-up, "
-            "5-17 s; faster per chunk) or auto (onnx when onnxruntime is installed, else torch).",
+            help="Network runtime: onnx (ONNX Runtime: a shipped model's own ONNX file; a package folder "
+            "without one is exported once at start-up, 5-17 s), torch (the package's torch weights: the "
+            "training extra) or auto (onnx when onnxruntime is installed, else torch).",
         ),
     ] = "auto",
     lead: LeadOpt = None,
@@ -1220,16 +1231,13 @@ def stream(
     _check_option("--lookahead-s", lookahead_s, 0, MAX_STREAM_S, unit=" seconds")
     _check_option("--warmup-s", warmup_s, 0, MAX_STREAM_S, unit=" seconds")
     every = _events_every(events, quiet or no_events)
-    if model.lower().endswith(".onnx") or Path(model).is_file():
-        from leanecg.deploy.ort_runtime import load_onnx_package
+    if backend not in ("auto", "torch", "onnx"):
+        raise LeanECGError("--backend", f"unknown backend {backend!r}; use one of auto, torch, onnx")
+    pkg = _load_package(model, threads=threads, prefer="torch" if backend == "torch" else "onnx")
+    if pkg.backend.runtime == "torch":
+        import torch
 
-        pkg = load_onnx_package(model, threads=threads)
-    else:
-        with contextlib.suppress(ImportError):
-            import torch
-
-            torch.set_num_threads(threads)
-        pkg = _load_package(model)
+        torch.set_num_threads(threads)
     src = open_source(source, fs, chunk_s)
     lines = EventLines(every or STREAM_EVENTS_EVERY)
     show_events = every is not None and not as_json
@@ -1308,6 +1316,76 @@ def _events_every(events: str, off: bool) -> int | None:
     raise LeanECGError(
         "--events", f"must be a positive number of events per line, all or none, got {events!r}"
     )
+
+
+# ---- anchor: serve (leanecg.deploy.serve) ----
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Interface to bind; anything but loopback requires --token.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port, 1 to 65535.")] = 8000,
+    models: Annotated[
+        str | None,
+        typer.Option(
+            "--models",
+            help="Comma-separated models to serve: shipped names, package folders or .onnx files "
+            "(default: every shipped model).",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="LEANECG_TOKEN",
+            help="Bearer token every API request must carry ('Authorization: Bearer T'; $LEANECG_TOKEN).",
+        ),
+    ] = None,
+    max_upload_mb: Annotated[
+        float, typer.Option("--max-upload-mb", help="Largest request body, MB (more is answered 413).")
+    ] = 64.0,
+    precision: Annotated[
+        str, typer.Option("--precision", help="ONNX file of each package: fp32 or int8.")
+    ] = "fp32",
+    threads: Annotated[int, typer.Option("--threads", help="ONNX Runtime threads per model call.")] = 1,
+    workers: Annotated[int, typer.Option("--workers", help="Model calls run at once (others wait).")] = 2,
+) -> None:
+    """Serve the models over HTTP and WebSocket (FastAPI + uvicorn): GET /health, /models; POST /predict,
+    /beats (multipart uploads); WS /stream; the web viewer at /. Needs the serve extra."""
+    import importlib.util
+
+    if any(importlib.util.find_spec(m) is None for m in ("fastapi", "uvicorn", "multipart")):
+        raise LeanECGError("leanecg serve", 'needs the serve extra: pip install "leanecg[serve]"')
+    _check_option("--port", port, 1, 65535, integer=True)
+    _check_option("--max-upload-mb", max_upload_mb, 0, 10_000, low_open=True, unit=" MB")
+    _check_option("--threads", threads, 1, MAX_THREADS, integer=True)
+    _check_option("--workers", workers, 1, 1024, integer=True)
+    if precision not in ("fp32", "int8"):
+        raise LeanECGError("--precision", f"must be fp32 or int8, got {precision!r}")
+    from leanecg.deploy.serve import ServeConfig, check_bind, create_app
+
+    check_bind(host, token)
+    names = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    config = ServeConfig(
+        models=names,
+        token=token or None,
+        max_upload_bytes=round(max_upload_mb * 1024 * 1024),
+        precision=precision,
+        threads=threads,
+        workers=workers,
+    )
+    application = create_app(config)
+    import uvicorn
+
+    loaded = ", ".join(f"{k} ({p.backend.runtime})" for k, p in application.state.models.items())
+    shown = f"[{host}]" if ":" in host else host
+    _log(f"leanecg serve: http://{shown}:{port}/ (models: {loaded}); Ctrl-C stops it")
+    server = uvicorn.Server(
+        uvicorn.Config(application, host=host, port=port, log_level="warning", access_log=False)
+    )
+    server.run()
 
 
 # ---- anchor: compress (leanecg.compress) ----
@@ -1494,6 +1572,38 @@ def _bare_events_flag(args: list[str]) -> list[str]:
     return out
 
 
+#: Commands that run on the training stack (``pip install "leanecg[train]"``), with the modules each needs.
+TRAIN_COMMANDS = {
+    "bench": ("torch", "sklearn", "lightgbm", "matplotlib"),
+    "pretrain": ("torch",),
+    "compress": ("torch", "onnx", "matplotlib"),
+    "export": ("torch", "onnx", "onnxscript"),
+}
+#: Top-level modules of the training extra (a missing one met at run time gets the same one-line error).
+TRAIN_MODULES = ("torch", "torchinfo", "onnx", "onnxscript", "sklearn", "lightgbm", "matplotlib")
+
+
+def _train_extra_error(command: str) -> LeanECGError:
+    return LeanECGError(f"leanecg {command}", 'needs the training extra: pip install "leanecg[train]"')
+
+
+def _require_train_extra(args: list[str]) -> None:
+    """Refuse a training-stack command up front when its modules are not installed (the runtime-only
+    install): one line naming the extra to install, exit 2. ``--help`` still works."""
+    import importlib.util
+
+    command = args[0] if args else ""
+    if command not in TRAIN_COMMANDS or any(a in ("--help", "-h") for a in args[1:]):
+        return
+    for module in TRAIN_COMMANDS[command]:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise _train_extra_error(command)
+
+
 def main() -> None:
     """Console-script entry point: one-line errors and exit code 2 for bad input; Ctrl-C (SIGINT) and
     SIGTERM print ``interrupted`` and exit 130 / 143, leaving no temporary file behind."""
@@ -1502,6 +1612,7 @@ def main() -> None:
     debug = os.environ.get("LEANECG_DEBUG", "") not in ("", "0")
     _raise_on_signals()
     try:
+        _require_train_extra(sys.argv[1:])
         rv = app(args=_bare_events_flag(sys.argv[1:]), standalone_mode=False)
         if rv == 130:  # typer turns a KeyboardInterrupt it catches into exit code 130 and returns it
             _interrupted(130)
@@ -1523,6 +1634,14 @@ def main() -> None:
     except (typer.Exit, typer.Abort) as exc:
         sys.exit(getattr(exc, "exit_code", 1))
     except Exception as exc:  # usage errors (click/typer) and anything unexpected
+        train_module = (
+            isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in TRAIN_MODULES
+        )
+        if train_module and not debug:  # a module of the training extra, met on a runtime-only install
+            command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
+            err = _train_extra_error(command)
+            err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
+            sys.exit(err.exit_code)
         if callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code"):
             exc.show()  # e.g. "Usage: ... Error: Missing option '--out'."
             sys.exit(exc.exit_code)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +154,8 @@ class BeatExample:
     counts: dict[str, int]
     reference: dict[str, int] | None
     agreement: float | None
+    #: the model's beats (``samples``, ``labels``, ``probs``), for the report's ECG strips
+    pred: Any = field(default=None, repr=False)
 
 
 @dataclass
@@ -166,6 +168,8 @@ class RhythmExample:
     label: str
     probability: float
     reference: str | None
+    #: the record classified, for the report's ECG strips
+    record: Record | None = field(default=None, repr=False)
 
 
 def classify_beats(package: Any, record: Record, source: str) -> BeatExample:
@@ -190,7 +194,7 @@ def classify_beats(package: Any, record: Record, source: str) -> BeatExample:
                 ref_classes[i] == pred.labels[j] for i, j in zip(m.tp_ref_idx, m.tp_test_idx, strict=True)
             )
             agreement = same / m.tp
-    return BeatExample(record.name, source, counts, reference, agreement)
+    return BeatExample(record.name, source, counts, reference, agreement, pred)
 
 
 def rhythm_examples(
@@ -239,7 +243,7 @@ def classify_rhythms(package: Any, examples: Iterator[tuple[Record, str, str | N
     probs = package.predict_records([r for r, _, _ in items])
     labels = package.labels_of(probs)
     return [
-        RhythmExample(r.name, source, r.duration_s, label, float(np.max(p)), ref)
+        RhythmExample(r.name, source, r.duration_s, label, float(np.max(p)), ref, r)
         for (r, source, ref), label, p in zip(items, labels, probs, strict=True)
     ]
 
@@ -268,3 +272,69 @@ def shipped_results(packages: Any) -> list[dict[str, Any]]:
             )
         )
     return out
+
+
+# -- ECG strips of the HTML report ----------------------------------------------------------------
+
+#: Seconds of signal in each strip of the quickstart report.
+STRIP_SECONDS = 10.0
+
+
+def report_strips(
+    beat_rows: list[tuple[str, BeatExample, Record]], rhythm_rows: list[tuple[str, RhythmExample]]
+) -> str:
+    """HTML of the report's ECG strips (:func:`leanecg.deploy.ecg_svg.ecg_strip_svg`): the first
+    :data:`STRIP_SECONDS` of each example record with its detected beats labelled by the beat model, and of
+    each rhythm example with the rhythm model's prediction."""
+    import html
+
+    from leanecg.deploy.ecg_svg import CLASS_COLOURS, ecg_strip_svg
+
+    parts = ["<h2>ECG strips</h2>"]
+    legend = " ".join(
+        f"<span style='color:{c};font-weight:bold'>&#9679; {html.escape(k)}</span>"
+        for k, c in CLASS_COLOURS.items()
+        if k in "NSVFQ"
+    )
+    if beat_rows:
+        parts.append(
+            f"<p>First {STRIP_SECONDS:g} s of each example, lead 1, 25 mm/s, 10 mm/mV; detected R peaks "
+            f"labelled with the beat model's class: {legend}</p>"
+        )
+    for model, b, record in beat_rows:
+        pred = b.pred
+        title = f"{record.name} ({b.source}) - beats by {model}"
+        parts.append(
+            "<div class='strip'>"
+            + ecg_strip_svg(
+                record.signal[:, 0],
+                record.fs,
+                seconds=STRIP_SECONDS,
+                peaks=None if pred is None else pred.samples,
+                labels=None if pred is None else pred.labels,
+                title=title,
+                lead=str(record.leads[0]),
+            )
+            + "</div>"
+        )
+    if rhythm_rows:
+        parts.append(
+            f"<p>First {STRIP_SECONDS:g} s of each rhythm example with the record model's prediction.</p>"
+        )
+    for model, r in rhythm_rows:
+        if r.record is None:
+            continue
+        ref = f", reference {r.reference}" if r.reference else ""
+        title = f"{r.name} ({r.source}) - rhythm by {model}: {r.label} (p = {r.probability:.2f}){ref}"
+        parts.append(
+            "<div class='strip'>"
+            + ecg_strip_svg(
+                r.record.signal[:, 0],
+                r.record.fs,
+                seconds=STRIP_SECONDS,
+                title=title,
+                lead=str(r.record.leads[0]),
+            )
+            + "</div>"
+        )
+    return "\n".join(parts)

@@ -1,8 +1,15 @@
 """Models shipped inside the LeanECG package (``leanecg/zoo/<name>/``), found without any network access.
 
 Each shipped model is a package folder written by :func:`leanecg.deploy.package.save_model_package`
-(``model.pt``, ``model.json``, ``MODEL_CARD.md``). ``--model`` options accept a shipped name
-(``cinc2017``, ``mitdb-aami``) or the path of any package folder (:func:`resolve_model`).
+(``model.pt``, ``model.json``, ``MODEL_CARD.md``) plus its ONNX files (:data:`ONNX_FILES`: fp32 and int8,
+each with its sidecar ``FILE.json``, written by ``python benchmarks/export_shipped_onnx.py``). ``--model``
+options accept a shipped name (``cinc2017``, ``mitdb-aami``), the path of any package folder
+(:func:`resolve_model`) or an ``.onnx`` file.
+
+:func:`load_inference_package` is what the inference commands (``predict``, ``beats``, ``stream``,
+``quickstart``, ``serve``) load a model with: a package folder whose ONNX file is in sync with its weights
+(:func:`onnx_status`) runs in ONNX Runtime -- numpy + onnxruntime only, nothing exported at start-up, no
+torch import; otherwise the torch package (the training extra), or one line saying what is missing.
 """
 
 from __future__ import annotations
@@ -13,7 +20,21 @@ from typing import Any
 
 from leanecg.errors import LeanECGError
 
-__all__ = ["list_shipped", "resolve_model", "shipped_path", "zoo_dir"]
+__all__ = [
+    "ONNX_FILES",
+    "list_shipped",
+    "load_inference_package",
+    "onnx_status",
+    "resolve_model",
+    "shipped_onnx",
+    "shipped_path",
+    "zoo_dir",
+]
+
+#: The ONNX files of a package folder by precision (each with its metadata sidecar ``FILE.json``).
+ONNX_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
+#: The command that rewrites them from the package's torch weights.
+EXPORT_COMMAND = "python benchmarks/export_shipped_onnx.py"
 
 
 def zoo_dir() -> Path:
@@ -92,3 +113,84 @@ def resolve_model(name_or_dir: str | Path) -> Path:
     if p.exists():
         raise LeanECGError(p, "is a file; --model takes a shipped model name or a model package folder")
     return shipped_path(str(name_or_dir))
+
+
+def _json_file(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LeanECGError(path, f"unreadable model metadata ({exc})") from None
+    if not isinstance(meta, dict):
+        raise LeanECGError(path, "model metadata is not a JSON object")
+    return meta
+
+
+def onnx_status(folder: str | Path, precision: str = "fp32") -> str | None:
+    """``None`` when the package folder's ONNX file of ``precision`` (:data:`ONNX_FILES`) and its sidecar
+    are present and were exported from the weights ``model.json`` describes; otherwise what is wrong (one
+    phrase). Reads two JSON files (the ONNX file's own SHA-256 is checked when it is loaded)."""
+    if precision not in ONNX_FILES:
+        have = ", ".join(ONNX_FILES)
+        raise LeanECGError("precision", f"unknown precision {precision!r}; use one of {have}")
+    folder = Path(folder)
+    onnx_file = folder / ONNX_FILES[precision]
+    side = onnx_file.with_name(onnx_file.name + ".json")
+    if not onnx_file.is_file() or not side.is_file():
+        return f"{onnx_file.name} (or {side.name}) is missing"
+    source = _json_file(side).get("onnx", {}).get("source_package", {}).get("weights_sha256")
+    weights = _json_file(folder / "model.json").get("weights_sha256")
+    if not source or source != weights:
+        return f"{onnx_file.name} was exported from other weights than model.json describes"
+    return None
+
+
+def shipped_onnx(folder: str | Path, precision: str = "fp32") -> Path | None:
+    """The package folder's ONNX file of ``precision`` when it is in sync with the weights, else ``None``."""
+    if onnx_status(folder, precision) is not None:
+        return None
+    return Path(folder) / ONNX_FILES[precision]
+
+
+def load_inference_package(
+    name_or_path: str | Path,
+    *,
+    precision: str = "fp32",
+    threads: int | None = None,
+    prefer: str = "onnx",
+) -> Any:
+    """A :class:`~leanecg.deploy.package.ModelPackage` to run inference with.
+
+    Args:
+        name_or_path: a shipped model name, a package folder or an exported ``.onnx`` file.
+        precision: which of the folder's ONNX files (:data:`ONNX_FILES`): ``"fp32"`` or ``"int8"``.
+        threads: ONNX Runtime intra-op threads (``None``: its default).
+        prefer: ``"onnx"``: the folder's ONNX file when it is in sync (:func:`onnx_status`), else the
+            torch package; ``"torch"``: the torch package (the training extra).
+
+    Raises:
+        LeanECGError: unknown model; or the folder has no usable ONNX file and torch is not installed
+            (the message names the extra to install and the command that writes the ONNX files).
+    """
+    from leanecg.deploy.ort_runtime import load_onnx_package
+
+    p = Path(name_or_path)
+    if str(name_or_path).lower().endswith(".onnx") or p.is_file():
+        return load_onnx_package(p, threads=threads)
+    folder = resolve_model(name_or_path)
+    problem = onnx_status(folder, precision) if prefer == "onnx" else None
+    if prefer == "onnx" and problem is None:
+        return load_onnx_package(folder / ONNX_FILES[precision], threads=threads)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        extra = 'the training extra: pip install "leanecg[train]"'
+        if problem is None:
+            raise LeanECGError(folder, f"running its torch model needs {extra}") from None
+        raise LeanECGError(
+            folder,
+            f"{problem}, and running its torch weights instead needs {extra} (then `{EXPORT_COMMAND}` "
+            "writes the ONNX files)",
+        ) from None
+    from leanecg.deploy.package import load_model_package
+
+    return load_model_package(folder)
