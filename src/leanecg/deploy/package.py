@@ -24,6 +24,9 @@ The package metadata (top-level keys of ``model.json`` besides the checkpoint's 
     "data":        dataset, split rule, split sizes, test record ids, whether it was a --tiny smoke run
     "licence":     {"dataset", "licence", "citation"} of the training data
     "train", "provenance": training configuration and run provenance (seed, git commit, versions)
+    "temperature": {"value": T, "fitted_on", "n", "nll_before", "nll_after", ...} (optional): the temperature
+                    fitted on validation predictions (:func:`leanecg.evaluate.calibration.fit_temperature`);
+                    every probability a package returns is ``apply_temperature(p, T)`` (absent: T = 1)
 
 Inference (:class:`ModelPackage`) applies the stored pipeline to each raw :class:`~leanecg.data.record.Record`
 (the pipeline resamples to the model's rate and selects its leads), so a package gives the model exactly
@@ -213,9 +216,40 @@ def save_model_package(
         "provenance": result.get("provenance", {}),
         "notes": list(result.get("notes", [])),
     }
+    temperature = temperature_meta(result.get("calibration"))
+    if temperature is not None:
+        meta["temperature"] = temperature
     save_checkpoint(out_dir / WEIGHTS_FILE, model, config, extra=meta)
     _write_card(out_dir / CARD_FILE, load_model_package(out_dir).meta)
     return out_dir
+
+
+def temperature_meta(calibration: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The package's ``temperature`` field from a result's ``calibration`` block (``None`` without one)."""
+    if not calibration or calibration.get("temperature") is None:
+        return None
+    return {
+        "value": float(calibration["temperature"]),
+        "fitted_on": calibration.get("fitted_on", "val"),
+        "n": calibration.get("n_val"),
+        "nll_before": calibration.get("nll_val_before"),
+        "nll_after": calibration.get("nll_val_after"),
+        "test_ece_macro_before": calibration.get("ece_macro_before"),
+        "test_ece_macro_after": calibration.get("ece_macro_after"),
+    }
+
+
+def package_temperature(meta: Mapping[str, Any]) -> float:
+    """The temperature of a package's metadata: ``temperature.value`` (or a bare number), 1.0 when absent."""
+    t = meta.get("temperature")
+    if isinstance(t, Mapping):
+        t = t.get("value")
+    if t is None:
+        return 1.0
+    t = float(t)
+    if not (math.isfinite(t) and t > 0):
+        raise LeanECGError("temperature", f"model package temperature must be a positive number, got {t!r}")
+    return t
 
 
 def _fmt_metric(m: Mapping[str, Any] | None) -> str:
@@ -261,6 +295,7 @@ def model_card(meta: Mapping[str, Any]) -> str:
         "- Preprocessing (applied to raw records by `leanecg predict` / `beats`): "
         + " -> ".join(s["op"] for s in meta["pipeline"]["steps"])
         + ".",
+        _temperature_line(meta),
         "",
         "## Training data",
         f"- Dataset: {lic.get('title', task['dataset'])} (`{task['dataset']}`).",
@@ -315,6 +350,34 @@ def model_card(meta: Mapping[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _temperature_line(meta: Mapping[str, Any]) -> str:
+    t = meta.get("temperature")
+    if not t:
+        return (
+            "- Probabilities: the network's softmax as trained (no temperature fitted); the `prob_` columns of "
+            "`leanecg predict` / `beats` are these."
+        )
+    info = t if isinstance(t, Mapping) else {"value": t}
+    fit = f" on {info.get('fitted_on', 'validation')} data" + (
+        f" ({info['n']:,} examples)" if info.get("n") else ""
+    )
+    nll = (
+        f"; validation NLL {info['nll_before']:.3f} -> {info['nll_after']:.3f}"
+        if info.get("nll_before") is not None and info.get("nll_after") is not None
+        else ""
+    )
+    return (
+        f"- Probabilities are calibrated by temperature scaling, T = {float(info['value']):.3f} fitted{fit}{nll}: "
+        "the `prob_` columns of `leanecg predict` / `beats` / `stream` are the calibrated probabilities "
+        "(labels, the argmax, are unchanged)."
+    )
+
+
+def write_card(path: Path, meta: Mapping[str, Any]) -> None:
+    """Write ``MODEL_CARD.md`` (:func:`model_card`) of a package's metadata, atomically."""
+    _write_card(path, meta)
 
 
 def _write_card(path: Path, meta: Mapping[str, Any]) -> None:
@@ -414,6 +477,21 @@ class ModelPackage:
         return bool(self.meta.get("multilabel", False))
 
     @property
+    def temperature(self) -> float:
+        """The fitted temperature every returned probability is scaled with (1.0: none fitted)."""
+        return package_temperature(self.meta)
+
+    def calibrate(self, probs: np.ndarray) -> np.ndarray:
+        """The network's probabilities ``(N, C)`` scaled by the package's :attr:`temperature`
+        (:func:`leanecg.evaluate.calibration.apply_temperature`; unchanged when T = 1 or ``N = 0``)."""
+        t = self.temperature
+        if t == 1.0 or len(probs) == 0:
+            return probs
+        from leanecg.evaluate.calibration import apply_temperature
+
+        return apply_temperature(probs, t, self.multilabel)
+
+    @property
     def input(self) -> dict[str, Any]:
         """The input spec: ``fs``, ``leads``, ``n_leads``, ``before_s`` / ``after_s``, ``features``."""
         return dict(self.meta["input"])
@@ -483,11 +561,12 @@ class ModelPackage:
     # -- record models -----------------------------------------------------------------------------
 
     def predict_inputs(self, X: Sequence[np.ndarray] | np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """Probabilities ``(N, C)`` for preprocessed channel-first inputs ``(n_leads, n_samples_i)``."""
+        """Probabilities ``(N, C)`` for preprocessed channel-first inputs ``(n_leads, n_samples_i)``,
+        temperature-scaled (:meth:`calibrate`)."""
         if len(X) == 0:
             return np.zeros((0, len(self.class_names)))
         feats = self.record_features(X)
-        return self.backend.proba(X, feats, batch_size, self.multilabel)
+        return self.calibrate(self.backend.proba(X, feats, batch_size, self.multilabel))
 
     def record_features(self, X: Sequence[np.ndarray] | np.ndarray) -> np.ndarray | None:
         """The ``features=`` input of a record model for preprocessed inputs ``X`` (numpy only), float32

@@ -1136,6 +1136,7 @@ class StreamClassifier:
         windows = np.ascontiguousarray(w.transpose(0, 2, 1), dtype=np.float32)
         feats = self._features(items, raw, w, rows, counts) if self.takes_features else None
         probs = self.pkg.backend.proba(windows, feats, self.batch_size, self.pkg.multilabel)
+        probs = self.pkg.calibrate(probs)  # the package's temperature, as `leanecg beats`
         labels = self.pkg.labels_of(probs)
         samples = resample_indices(peaks, self.fs, self.fs_in, n_out=max(self.n_in, 1))
         now = self.n_in / self.fs_in

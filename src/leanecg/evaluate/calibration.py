@@ -11,10 +11,15 @@ All functions take one binary problem: ``y_true`` ``(n,)`` 0/1 and ``p`` ``(n,)`
 * :func:`decision_curve` -- decision-curve analysis (Vickers & Elkin, Med Decis Making 2006): the net benefit
   ``TP/n - FP/n * pt / (1 - pt)`` of treating everyone with ``p >= pt``, against the "treat all"
   (``prevalence - (1 - prevalence) * pt / (1 - pt)``) and "treat none" (0) strategies.
+* :func:`fit_temperature` / :func:`apply_temperature` -- temperature scaling (Guo et al. 2017) of
+  probabilities; :func:`calibration_block` -- the per-class reliability, ECE before / after temperature
+  scaling and decision curves that every ``leanecg bench`` result carries.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,3 +194,166 @@ def decision_curve(y_true: Any, p: Any, thresholds: Any = None) -> DecisionCurve
         treat_none=np.zeros_like(pt),
         prevalence=float(prevalence),
     )
+
+
+# ------------------------------------------------------------------------------------- temperature scaling
+
+#: Range searched for the temperature (log-uniform bounds).
+TEMPERATURE_RANGE = (0.05, 20.0)
+_EPS = 1e-12
+
+
+def _check_probs(probs: Any, multilabel: bool) -> np.ndarray:
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] < (1 if multilabel else 2):
+        raise LeanECGError("probs", f"expected (n, n_classes) probabilities, got shape {p.shape}")
+    if not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1:
+        raise LeanECGError("probs", "probabilities must be finite and within [0, 1]")
+    return p
+
+
+def apply_temperature(probs: Any, temperature: float, multilabel: bool = False) -> np.ndarray:
+    """Temperature-scaled probabilities from probabilities: ``softmax(z / T)`` (or ``sigmoid(z / T)`` per
+    class for ``multilabel``), computed from the probabilities themselves (``log p`` equals the logits up to
+    a per-row constant, which softmax ignores; ``logit(p)`` for sigmoid). ``T = 1`` returns ``probs``.
+
+    Args:
+        probs: float ``(n, n_classes)``; rows sum to 1 unless ``multilabel``.
+        temperature: ``T > 0``; ``T > 1`` softens, ``T < 1`` sharpens. The argmax never changes.
+        multilabel: independent sigmoid outputs instead of one softmax.
+    """
+    t = float(temperature)
+    if not (math.isfinite(t) and t > 0):
+        raise LeanECGError("temperature", f"must be a positive number, got {temperature!r}")
+    p = _check_probs(probs, multilabel)
+    if t == 1.0:
+        return p
+    if multilabel:
+        q = np.clip(p, _EPS, 1 - _EPS)
+        z = np.log(q) - np.log1p(-q)
+        return 1.0 / (1.0 + np.exp(-z / t))
+    with np.errstate(divide="ignore"):
+        z = np.log(p) / t  # exact zeros stay zeros (-inf)
+    z -= np.max(z, axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / np.sum(e, axis=1, keepdims=True)
+
+
+def negative_log_likelihood(y_true: Any, probs: Any, multilabel: bool = False) -> float:
+    """Mean negative log-likelihood: ``-mean log p[y]`` (single-label, ``y_true`` int class indices), or
+    the binary cross-entropy averaged over rows and classes (``multilabel``, ``y_true`` ``(n, C)`` 0/1)."""
+    p = np.clip(_check_probs(probs, multilabel), _EPS, 1 - _EPS)
+    y = np.asarray(y_true)
+    if multilabel:
+        if y.shape != p.shape:
+            raise LeanECGError("y_true", f"expected {p.shape} 0/1 labels, got shape {y.shape}")
+        y = y.astype(bool)
+        return float(-np.mean(np.where(y, np.log(p), np.log1p(-p))))
+    y = y.astype(np.int64)
+    if y.shape != (p.shape[0],) or y.min(initial=0) < 0 or y.max(initial=0) >= p.shape[1]:
+        raise LeanECGError("y_true", f"expected {p.shape[0]} class indices in [0, {p.shape[1]})")
+    return float(-np.mean(np.log(p[np.arange(len(y)), y])))
+
+
+def fit_temperature(y_true: Any, probs: Any, multilabel: bool = False) -> float:
+    """The temperature minimising the negative log-likelihood of ``apply_temperature(probs, T)`` on held-out
+    (validation) labels (Guo et al., ICML 2017): one scalar for all classes, searched over ``log T`` within
+    :data:`TEMPERATURE_RANGE` (bounded Brent)."""
+    from scipy.optimize import minimize_scalar
+
+    p = _check_probs(probs, multilabel)
+    if len(p) == 0:
+        raise LeanECGError("y_true", "no samples to fit a temperature on")
+    lo, hi = (math.log(v) for v in TEMPERATURE_RANGE)
+
+    def nll(log_t: float) -> float:
+        return negative_log_likelihood(y_true, apply_temperature(p, math.exp(log_t), multilabel), multilabel)
+
+    res = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-4})
+    best = float(res.x)
+    return float(math.exp(best)) if nll(best) < nll(0.0) else 1.0
+
+
+def _thin_curve(curve: DecisionCurve, step: int) -> dict[str, Any]:
+    idx = np.arange(0, curve.thresholds.size, step)
+    return {
+        "thresholds": [round(float(v), 4) for v in curve.thresholds[idx]],
+        "net_benefit": [round(float(v), 6) for v in curve.net_benefit[idx]],
+        "treat_all": [round(float(v), 6) for v in curve.treat_all[idx]],
+        "treat_none": [0.0] * idx.size,
+        "prevalence": curve.prevalence,
+    }
+
+
+def calibration_block(
+    class_names: Sequence[str],
+    y_val: Any,
+    p_val: Any,
+    y_test: Any,
+    p_test: Any,
+    *,
+    multilabel: bool = False,
+    n_bins: int = 10,
+    fitted_on: str = "val",
+    temperature: float | None = None,
+) -> dict[str, Any]:
+    """The ``calibration`` block of a benchmark result (``docs/results_schema.md``).
+
+    A temperature is fitted on the validation predictions (:func:`fit_temperature`; or ``temperature`` is
+    given), then on the **test** predictions, per class (one-vs-rest: the class's probability column against
+    "is this class"): the reliability diagram and ECE (``n_bins`` equal-width bins) before and after
+    temperature scaling, and the decision curve (net benefit per threshold 0.01..0.99, with treat-all and
+    treat-none) of the calibrated probabilities (``net_benefit_uncalibrated``: of the raw ones). The
+    top-label ECE (confidence of the predicted class vs accuracy) and the test NLL are given for single-label
+    tasks.
+
+    Args:
+        class_names: the class of each probability column.
+        y_val, y_test: int class indices ``(n,)``, or 0/1 ``(n, C)`` for ``multilabel``.
+        p_val, p_test: probabilities ``(n, C)`` of the model on the validation / test split.
+        fitted_on: what the validation data is (stored; e.g. ``"val (part of the training data)"``).
+    """
+    names = [str(c) for c in class_names]
+    pv, pt = _check_probs(p_val, multilabel), _check_probs(p_test, multilabel)
+    yv, yt = np.asarray(y_val), np.asarray(y_test)
+    t = fit_temperature(yv, pv, multilabel) if temperature is None else float(temperature)
+    pv_cal, pt_cal = apply_temperature(pv, t, multilabel), apply_temperature(pt, t, multilabel)
+    onehot = (lambda y, k: y[:, k].astype(bool)) if multilabel else (lambda y, k: y.astype(np.int64) == k)
+    per_class: dict[str, Any] = {}
+    for k, name in enumerate(names):
+        yk = onehot(yt, k)
+        before = reliability_data(yk, pt[:, k], n_bins)
+        after = reliability_data(yk, pt_cal[:, k], n_bins)
+        curve = decision_curve(yk, pt_cal[:, k])
+        raw_curve = decision_curve(yk, pt[:, k])
+        dc = _thin_curve(curve, 1)
+        dc["net_benefit_uncalibrated"] = [round(float(v), 6) for v in raw_curve.net_benefit]
+        per_class[name] = {
+            "support": int(yk.sum()),
+            "ece_before": before.ece,
+            "ece_after": after.ece,
+            "reliability_before": before.to_dict(),
+            "reliability_after": after.to_dict(),
+            "decision_curve": dc,
+        }
+    block: dict[str, Any] = {
+        "method": "temperature scaling: one T for all classes, fitted by NLL on the validation predictions",
+        "fitted_on": fitted_on,
+        "temperature": t,
+        "n_val": len(pv),
+        "n_test": len(pt),
+        "n_bins": int(n_bins),
+        "bins": "uniform",
+        "nll_val_before": negative_log_likelihood(yv, pv, multilabel),
+        "nll_val_after": negative_log_likelihood(yv, pv_cal, multilabel),
+        "nll_test_before": negative_log_likelihood(yt, pt, multilabel),
+        "nll_test_after": negative_log_likelihood(yt, pt_cal, multilabel),
+        "ece_macro_before": float(np.mean([c["ece_before"] for c in per_class.values()])),
+        "ece_macro_after": float(np.mean([c["ece_after"] for c in per_class.values()])),
+        "per_class": per_class,
+    }
+    if not multilabel:
+        correct = np.argmax(pt, axis=1) == yt.astype(np.int64)
+        block["ece_top_label_before"] = expected_calibration_error(correct, pt.max(axis=1), n_bins)
+        block["ece_top_label_after"] = expected_calibration_error(correct, pt_cal.max(axis=1), n_bins)
+    return block
