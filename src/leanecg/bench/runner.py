@@ -156,6 +156,28 @@ def run_benchmark(
     return {"results": paths, "report": report}
 
 
+def calibration(task: BenchTask, data: TaskData, p_val: np.ndarray, p_test: np.ndarray) -> dict[str, Any]:
+    """The result's ``calibration`` block (:func:`leanecg.evaluate.calibration.calibration_block`): a
+    temperature fitted on the validation predictions, per-class reliability and ECE before / after it, decision
+    curves on the test split. A task whose validation records are training records too
+    (:attr:`~leanecg.bench.tasks.base.BenchTask.train_uses_val` ``False``) fits it on seen data, and says so.
+    A block that cannot be computed (e.g. a smoke run without some class) holds ``{"error": ...}``."""
+    from leanecg.evaluate.calibration import calibration_block
+
+    yv, yt = np.asarray(data.val.y), np.asarray(data.test.y)
+    fitted_on = (
+        "val"
+        if task.train_uses_val
+        else "val (records that are also training records: the temperature is fitted on seen data)"
+    )
+    try:
+        return calibration_block(
+            task.class_names, yv, p_val, yt, p_test, multilabel=yt.ndim == 2, fitted_on=fitted_on
+        )
+    except LeanECGError as err:
+        return {"error": err.problem}
+
+
 def _common(task: BenchTask, data: TaskData, name: str, family: str | None) -> dict[str, Any]:
     notes = []
     if data.info.get("tiny"):
@@ -305,6 +327,8 @@ def run_deep(
     model, test = trained.model, trained.test
     proba = predict_proba(model, test.X, features=test.features)
     ev = task.evaluate(test, proba, n_boot=n_boot, seed=seed)
+    val = _maybe_without_features(data.val, trained.uses_features)
+    ev["calibration"] = calibration(task, data, predict_proba(model, val.X, features=val.features), proba)
     extra = {"features": (data.n_features,)} if trained.uses_features else None
     cost = measure_cost(
         model,
@@ -365,6 +389,7 @@ def _run_classic(task: BenchTask, name: str, data: TaskData, *, seed: int, n_boo
     fitted = _fit_task_lightgbm(task, data, Xtr, Xva, seed)
     proba = fitted.predict(Xte)
     ev = task.evaluate(data.test, proba, n_boot=n_boot, seed=seed)
+    ev["calibration"] = calibration(task, data, fitted.predict(Xva), proba)
     one = Xte[:1]
     stats = time_callable(lambda: fitted.predict(one), repeats=30, warmup=3)
     cost = {
@@ -454,8 +479,10 @@ def run_hybrid(
     splits = (data.train, data.val, data.test)
     Xtr, Xva, Xte = (hybrid_matrix(embed_records(net, s.X), s.features) for s in splits)
     fitted = _fit_task_lightgbm(task, data, Xtr, Xva, seed)
-    val_metric = task.val_metric(data.val.y, fitted.predict(Xva))
-    ev = task.evaluate(data.test, fitted.predict(Xte), n_boot=n_boot, seed=seed)
+    p_val, p_test = fitted.predict(Xva), fitted.predict(Xte)
+    val_metric = task.val_metric(data.val.y, p_val)
+    ev = task.evaluate(data.test, p_test, n_boot=n_boot, seed=seed)
+    ev["calibration"] = calibration(task, data, p_val, p_test)
     feats = data.test.features
     cost = _hybrid_cost(task, data, net, fitted, None if feats is None else np.asarray(feats), seed)
     n_feat = 0 if feats is None else int(np.asarray(feats).shape[1])

@@ -1,7 +1,9 @@
 """Benchmark reports: a Markdown table, PNG plots and one self-contained HTML page.
 
 Input is a list of result documents in the schema of :mod:`leanecg.evaluate.results`. Plots:
-accuracy-vs-MACs Pareto front, confusion matrices, ROC and precision-recall curves. The HTML page
+accuracy-vs-MACs Pareto front, confusion matrices, ROC and precision-recall curves, and (results with a
+``calibration`` block) per-class reliability diagrams before / after temperature scaling and decision curves,
+whose numbers are also tabled in ``results.md`` and the HTML page. The HTML page
 embeds the PNGs (base64) so it can be mailed or archived as one file.
 """
 
@@ -197,6 +199,164 @@ def plot_curves(result: dict[str, Any], path: Path) -> Path | None:
     return _save(fig, path)
 
 
+#: Threshold probabilities at which the Markdown / HTML tables quote the decision curves.
+NET_BENEFIT_AT = (0.1, 0.2, 0.5)
+
+
+def _nb_at(dc: dict[str, Any], pt: float, key: str = "net_benefit") -> float | None:
+    ths = dc.get("thresholds") or []
+    vals = dc.get(key) or []
+    for t, v in zip(ths, vals, strict=False):
+        if abs(float(t) - pt) < 1e-9:
+            return v
+    return None
+
+
+def _fmt_opt(v: Any, fmt: str = "{:.3f}") -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
+
+
+def calibration_rows(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the calibration summary: temperature, ECE and NLL before -> after, per model."""
+    header = [
+        "model",
+        "T (fitted on)",
+        "macro ECE before → after",
+        "top-label ECE before → after",
+        "test NLL before → after",
+    ]
+    rows = []
+    for r in results:
+        c = r.get("calibration")
+        if not c:
+            continue
+        if "error" in c:
+            rows.append([_label(r), f"not computed: {c['error']}", "–", "–", "–"])
+            continue
+        rows.append(
+            [
+                _label(r),
+                f"{c['temperature']:.3f} ({c.get('fitted_on', 'val')}, n = {c.get('n_val', '?')})",
+                f"{_fmt_opt(c.get('ece_macro_before'))} → {_fmt_opt(c.get('ece_macro_after'))}",
+                f"{_fmt_opt(c.get('ece_top_label_before'))} → {_fmt_opt(c.get('ece_top_label_after'))}",
+                f"{_fmt_opt(c.get('nll_test_before'))} → {_fmt_opt(c.get('nll_test_after'))}",
+            ]
+        )
+    return header, rows
+
+
+def calibration_class_rows(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Per model and class: support, ECE before -> after temperature scaling, and the net benefit of the
+    calibrated probabilities at :data:`NET_BENEFIT_AT` (treat-all in brackets; treat-none is 0)."""
+    header = ["model", "class", "test positives", "ECE before → after"] + [
+        f"net benefit at {pt:g} (treat all)" for pt in NET_BENEFIT_AT
+    ]
+    rows = []
+    for r in results:
+        c = r.get("calibration") or {}
+        for cls, v in (c.get("per_class") or {}).items():
+            dc = v.get("decision_curve") or {}
+            nb = [
+                f"{_fmt_opt(_nb_at(dc, pt), '{:+.3f}')} ({_fmt_opt(_nb_at(dc, pt, 'treat_all'), '{:+.3f}')})"
+                for pt in NET_BENEFIT_AT
+            ]
+            rows.append(
+                [
+                    _label(r),
+                    str(cls),
+                    f"{v.get('support', 0):,}",
+                    f"{_fmt_opt(v.get('ece_before'))} → {_fmt_opt(v.get('ece_after'))}",
+                    *nb,
+                ]
+            )
+    return header, rows
+
+
+def _md(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def calibration_markdown(results: Sequence[dict[str, Any]]) -> str:
+    """The report's calibration section (empty when no result has a ``calibration`` block)."""
+    header, rows = calibration_rows(results)
+    if not rows:
+        return ""
+    ch, crows = calibration_class_rows(results)
+    return (
+        "\n## Calibration and decision curves\n\n"
+        "Temperature scaling: one temperature T per model, fitted by negative log-likelihood on the validation "
+        "predictions; ECE with 10 equal-width bins on the test split (per class: one-vs-rest; top label: "
+        "confidence of the predicted class vs accuracy). Net benefit (decision-curve analysis, Vickers & Elkin "
+        "2006) of treating the test examples whose calibrated probability of the class is at least the "
+        "threshold, `TP/n - FP/n * pt/(1 - pt)`, next to treating all (treating none is 0). Reliability "
+        "diagrams and full decision curves: `calibration_<model>.png` and the HTML report.\n\n"
+        + _md(header, rows)
+        + "\n"
+        + _md(ch, crows)
+    )
+
+
+def plot_calibration(result: dict[str, Any], path: Path) -> Path | None:
+    """Per class: the reliability diagram before / after temperature scaling (top) and the decision curve
+    with treat-all and treat-none (bottom), on the test split."""
+    c = result.get("calibration") or {}
+    per_class = c.get("per_class") or {}
+    if not per_class:
+        return None
+    plt = _plt()
+    n = len(per_class)
+    fig, axes = plt.subplots(2, n, figsize=(3.3 * n + 0.5, 6.8), squeeze=False)
+    for j, (cls, v) in enumerate(per_class.items()):
+        ax = axes[0, j]
+        ax.plot([0, 1], [0, 1], "--", color="grey", lw=0.8)
+        for key, style, lab in (
+            ("reliability_before", dict(color="#999999", marker="o", ls=":"), "before"),
+            ("reliability_after", dict(color="tab:blue", marker="o", ls="-"), f"T = {c['temperature']:.2f}"),
+        ):
+            rd = v.get(key) or {}
+            mp = np.array([np.nan if m is None else m for m in rd.get("mean_predicted", [])], dtype=float)
+            fp = np.array([np.nan if m is None else m for m in rd.get("fraction_positive", [])], dtype=float)
+            ok = np.isfinite(mp) & np.isfinite(fp)
+            ece = rd.get("ece")
+            ax.plot(mp[ok], fp[ok], ms=3.5, lw=1.2, label=f"{lab} (ECE {_fmt_opt(ece)})", **style)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{cls} (n+ = {v.get('support', 0):,})", fontsize=9)
+        ax.set_xlabel("mean predicted probability", fontsize=8)
+        if j == 0:
+            ax.set_ylabel("fraction positive", fontsize=8)
+        ax.legend(fontsize=7, loc="upper left")
+        ax.tick_params(labelsize=7)
+        ax = axes[1, j]
+        dc = v.get("decision_curve") or {}
+        pt = np.asarray(dc.get("thresholds") or [], dtype=float)
+        if pt.size:
+            nb = np.asarray(dc["net_benefit"], dtype=float)
+            ax.plot(pt, nb, color="tab:blue", lw=1.4, label="model (calibrated)")
+            raw = dc.get("net_benefit_uncalibrated")
+            if raw:
+                raw_nb = np.asarray(raw, dtype=float)
+                ax.plot(pt, raw_nb, color="#999999", ls=":", lw=1.2, label="uncalibrated")
+            ax.plot(pt, np.asarray(dc["treat_all"], dtype=float), color="tab:red", lw=1.0, label="treat all")
+            ax.axhline(0.0, color="black", lw=0.9, label="treat none")
+            prev = float(dc.get("prevalence") or 0.0)
+            ax.set_ylim(min(-0.05, -0.25 * max(prev, 0.02)), max(prev, 0.02) * 1.15)
+            ax.set_xlim(0, 1)
+        ax.set_xlabel("threshold probability", fontsize=8)
+        if j == 0:
+            ax.set_ylabel("net benefit", fontsize=8)
+        ax.legend(fontsize=7, loc="upper right")
+        ax.tick_params(labelsize=7)
+    fig.suptitle(
+        f"{_label(result)}: reliability (test, before / after temperature scaling) and decision curves",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     """``{"a": {"b": 1}}`` -> ``[("a.b", 1)]`` (config dicts are left out: they are in the JSON)."""
     out: list[tuple[str, Any]] = []
@@ -232,7 +392,7 @@ def write_report(
     tiny = bool(results) and all(bool((r.get("data") or {}).get("tiny")) for r in results)
     title = report_title(title or f"LeanECG benchmark: {task}", tiny)
     files: dict[str, Path] = {}
-    md = f"# {title}\n\n" + markdown_table(results)
+    md = f"# {title}\n\n" + markdown_table(results) + calibration_markdown(results)
     with atomic_open(out_dir / "results.md") as fh:
         fh.write(md)
     files["markdown"] = out_dir / "results.md"
@@ -248,7 +408,8 @@ def write_report(
     for r in results:
         stem = Path(str(r.get("_file", "")) or _label(r)).stem.replace(" ", "_")
         stem = "".join(c if c.isalnum() or c in "-_=+." else "_" for c in stem)
-        for kind, fn in (("confusion", plot_confusion), ("curves", plot_curves)):
+        plots = (("confusion", plot_confusion), ("curves", plot_curves), ("calibration", plot_calibration))
+        for kind, fn in plots:
             q = fn(r, out_dir / f"{kind}_{stem}.png")
             if q:
                 images.append((f"{_label(r)}: {kind}", q))
@@ -271,6 +432,7 @@ def write_report(
         "<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead><tbody>",
         *("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows),
         "</tbody></table>",
+        *_html_calibration(results),
     ]
     for caption, img in images:
         b64 = base64.b64encode(img.read_bytes()).decode("ascii")
@@ -289,3 +451,29 @@ def write_report(
         fh.write("\n".join(parts))
     files["html"] = out_dir / "report.html"
     return files
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    return (
+        "<table><thead><tr>"
+        + "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        + "</tr></thead><tbody>"
+        + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+        + "</tbody></table>"
+    )
+
+
+def _html_calibration(results: Sequence[dict[str, Any]]) -> list[str]:
+    """The HTML calibration section: the two tables of :func:`calibration_markdown` (figures follow below)."""
+    header, rows = calibration_rows(results)
+    if not rows:
+        return []
+    return [
+        "<h2>Calibration and decision curves</h2>",
+        "<p>Temperature scaling fitted by NLL on the validation predictions; ECE (10 equal-width bins) on the "
+        "test split before and after it; net benefit of the calibrated probabilities at a few threshold "
+        "probabilities, with treat-all in brackets (treat-none is 0). Reliability diagrams and decision curves "
+        "of every class are below.</p>",
+        _html_table(header, rows),
+        _html_table(*calibration_class_rows(results)),
+    ]

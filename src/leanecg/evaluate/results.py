@@ -53,9 +53,12 @@ def make_result(
     train: Mapping[str, Any] | None = None,
     notes: Iterable[str] = (),
     cv: Mapping[str, Any] | None = None,
+    calibration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble and validate one result document (see ``docs/results_schema.md``); ``cv``: the
-    cross-validation block of ``leanecg bench --cv K`` (:func:`leanecg.bench.cv.run_cv`), when run."""
+    cross-validation block of ``leanecg bench --cv K`` (:func:`leanecg.bench.cv.run_cv`), when run;
+    ``calibration``: temperature, reliability, ECE and decision curves
+    (:func:`leanecg.evaluate.calibration.calibration_block`)."""
     result = {
         "schema": SCHEMA,
         "task": task,
@@ -75,6 +78,8 @@ def make_result(
     }
     if cv is not None:
         result["cv"] = dict(cv)
+    if calibration is not None:
+        result["calibration"] = dict(calibration)
     validate_result(result, source="result")
     return result
 
