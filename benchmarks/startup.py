@@ -1,0 +1,239 @@
+"""Start-up of the inference commands, whole-process (issue 13): what a user waits for, start-up included.
+
+In one run, each command timed ``--repeats`` times (interleaved, median wall time; one thread everywhere):
+
+* **reference**: ``python -c "import numpy, scipy.signal, onnxruntime"`` (the floor of any ONNX inference);
+* **beats**: ``leanecg beats`` on a 10-second MIT-BIH record (the first 10 s of ``--record``, written as a
+  WFDB record into a temporary folder) with the shipped ``mitdb-aami`` model, and the same with torch made
+  unimportable (``tests/noextra`` on ``PYTHONPATH``); target: at most 3x the reference;
+* **stream**: ``leanecg stream`` on the whole 30-minute record (``--threads 1 --events none --json``):
+  whole-process real-time factor = record length / wall time of the command (target >= 1,500x) next to the
+  in-loop factor it reports (target >= 3,000x);
+* **imports**: ``python -X importtime`` of the beats command: the slowest top-level imports, and whether
+  torch, onnx, matplotlib or sklearn were imported (they must not be);
+* **install size** (``--venvs A B``): the size of each virtual environment's ``site-packages`` (e.g. a
+  runtime-only venv, ``pip install -c constraints.txt -e .``, next to the full ``.[dev]`` one).
+
+Usage::
+
+    python benchmarks/startup.py --data-dir ../shared/data [--record 100] [--repeats 5]
+        [--venvs /tmp/rtvenv .venv] [--out-dir benchmarks/results]
+
+Writes ``startup.json`` and ``startup.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = ("torch", "onnx", "onnxscript", "matplotlib", "sklearn", "lightgbm")
+
+
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("LEANECG_DEBUG",)}
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = "1"
+    env.update(extra or {})
+    return env
+
+
+def _wall(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
+    return wall, proc.stdout
+
+
+def _excerpt(record: Path, seconds: float, folder: Path) -> Path:
+    import wfdb
+
+    from leanecg.data import load_record
+
+    rec = load_record(record, annotations=False)
+    n = round(seconds * rec.fs)
+    wfdb.wrsamp(
+        rec.name,
+        fs=rec.fs,
+        units=["mV"] * rec.n_leads,
+        sig_name=list(rec.leads),
+        p_signal=rec.signal[:n].astype("float64"),
+        fmt=["212"] * rec.n_leads,
+        write_dir=str(folder),
+    )
+    return folder / rec.name
+
+
+def _importtime(cmd: list[str], env: dict[str, str], cwd: Path) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", *cmd],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    top: list[tuple[str, float]] = []
+    names = set()
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        _, cum, name = (p for p in line.split("|"))
+        if not cum.strip().isdigit():
+            continue
+        names.add(name.strip().split(".")[0])
+        if not name.startswith("  "):  # a top-level import of the command
+            top.append((name.strip(), int(cum) / 1e6))
+    top.sort(key=lambda t: -t[1])
+    return {
+        "slowest_top_level_s": {n: round(s, 3) for n, s in top[:8]},
+        "heavy_imported": sorted(m for m in HEAVY if m in names),
+    }
+
+
+def _site_size(venv: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(venv / "lib"):
+        for f in files:
+            p = os.path.join(root, f)
+            if not os.path.islink(p):
+                total += os.path.getsize(p)
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--record", default="100", help="MIT-BIH record (whole 30 min for stream)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--venvs", nargs="*", type=Path, default=[])
+    ap.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")
+    args = ap.parse_args(argv)
+    from leanecg.data import resolve_data_dir
+
+    record = resolve_data_dir(args.data_dir, dataset="mitdb") / "mitdb" / args.record
+    leanecg = [sys.executable, "-m", "leanecg.cli"]
+    with tempfile.TemporaryDirectory(prefix="leanecg-startup-") as tmp_name:
+        tmp = Path(tmp_name)
+        short = _excerpt(record, 10.0, tmp)
+        env = _env()
+        blocked = _env({"PYTHONPATH": str(REPO / "tests" / "noextra")})
+        runs = {
+            "reference: python -c 'import numpy, scipy.signal, onnxruntime'": (
+                [sys.executable, "-c", "import numpy, scipy.signal, onnxruntime"],
+                env,
+            ),
+            "leanecg beats (10 s record)": (
+                [*leanecg, "beats", str(short), "--model", "mitdb-aami", "--out", "b.csv", "-q"],
+                env,
+            ),
+            "leanecg beats (10 s record), torch unimportable": (
+                [*leanecg, "beats", str(short), "--model", "mitdb-aami", "--out", "c.csv", "-q"],
+                blocked,
+            ),
+            "reference: python -c 'import torch'": ([sys.executable, "-c", "import torch"], env),
+        }
+        walls: dict[str, list[float]] = {k: [] for k in runs}
+        for _ in range(args.repeats):
+            for name, (cmd, e) in runs.items():
+                walls[name].append(_wall(cmd, e, tmp)[0])
+        stream_cmd = [
+            *leanecg,
+            "stream",
+            str(record),
+            "--model",
+            "mitdb-aami",
+            "--threads",
+            "1",
+            "--events",
+            "none",
+            "--json",
+        ]
+        stream_runs = []
+        for _ in range(max(3, args.repeats // 2)):
+            wall, out = _wall(stream_cmd, env, tmp)
+            summary = json.loads(out)
+            stream_runs.append({"wall_s": wall, "summary": summary})
+        imports = _importtime(runs["leanecg beats (10 s record)"][0][1:], env, tmp)
+    med = {k: statistics.median(v) for k, v in walls.items()}
+    ref = med["reference: python -c 'import numpy, scipy.signal, onnxruntime'"]
+    beats = med["leanecg beats (10 s record)"]
+    stream_runs.sort(key=lambda r: r["wall_s"])
+    mid = stream_runs[len(stream_runs) // 2]
+    duration = float(mid["summary"]["duration_s"])
+    result = {
+        "record": args.record,
+        "repeats": args.repeats,
+        "median_wall_s": {k: round(v, 3) for k, v in med.items()},
+        "all_wall_s": {k: [round(x, 3) for x in v] for k, v in walls.items()},
+        "beats_vs_reference": round(beats / ref, 2),
+        "beats_target_met": beats <= 3 * ref,
+        "stream": {
+            "command": " ".join(["leanecg", *stream_cmd[3:]]),
+            "duration_s": duration,
+            "median_wall_s": round(mid["wall_s"], 3),
+            "whole_process_realtime_factor": round(duration / mid["wall_s"], 1),
+            "in_loop_realtime_factor": round(float(mid["summary"]["realtime_factor"]), 1),
+            "backend": mid["summary"]["backend"],
+            "walls_s": [round(r["wall_s"], 3) for r in stream_runs],
+        },
+        "imports": imports,
+        "venv_sizes_bytes": {str(v): _site_size(v) for v in args.venvs},
+        "cpu": _cpu(),
+    }
+    s = result["stream"]
+    result["stream"]["targets_met"] = (
+        s["whole_process_realtime_factor"] >= 1500 and s["in_loop_realtime_factor"] >= 3000
+    )
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / "startup.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = [
+        "# Start-up of the inference commands (whole process, one thread)",
+        "",
+        f"`python benchmarks/startup.py --record {args.record} --repeats {args.repeats}`; CPU: {result['cpu']}.",
+        "",
+        "| command | median wall s |",
+        "|---|---|",
+        *(f"| {k} | {v:.3f} |" for k, v in result["median_wall_s"].items()),
+        "",
+        f"`leanecg beats` on a 10-s record: **{result['beats_vs_reference']}x** the reference import "
+        f"(target <= 3x: {'met' if result['beats_target_met'] else 'missed'}).",
+        "",
+        f"`{s['command']}` ({duration:.0f} s of signal): median wall {s['median_wall_s']:.2f} s -> whole-process "
+        f"real-time factor **{s['whole_process_realtime_factor']:,.0f}x** (target >= 1,500x), in the loop "
+        f"**{s['in_loop_realtime_factor']:,.0f}x** (target >= 3,000x); backend {s['backend']}.",
+        "",
+        "Slowest top-level imports of `leanecg beats` (`-X importtime`, cumulative s): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in imports["slowest_top_level_s"].items())
+        + f"; torch / onnx / matplotlib / sklearn imported: {imports['heavy_imported'] or 'none'}.",
+    ]
+    if result["venv_sizes_bytes"]:
+        lines += ["", "| virtual environment | site-packages MB |", "|---|---|"]
+        lines += [f"| {k} | {v / 2**20:,.0f} |" for k, v in result["venv_sizes_bytes"].items()]
+    (args.out_dir / "startup.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
