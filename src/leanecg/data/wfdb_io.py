@@ -1,7 +1,9 @@
 """WFDB records (``.hea`` + ``.dat``) and PhysioNet/CinC challenge records (``.hea`` + MATLAB v4 ``.mat``).
 
-Decoding is done by ``wfdb-python`` (:func:`wfdb.rdrecord`, :func:`wfdb.rdann`); this module adds the
-validation around it so that every bad input ends in one :class:`~leanecg.errors.LeanECGError` line
+Decoding is done by ``wfdb-python`` (:func:`wfdb.rdrecord`, :func:`wfdb.rdann`), except for the most common
+layout -- every signal in one file in format 212 or 16 (MIT-BIH, challenge ``.mat``) -- which numpy decodes
+to the same values without importing wfdb and pandas (start-up of ``leanecg beats`` / ``stream``); this
+module adds the validation around it so that every bad input ends in one :class:`~leanecg.errors.LeanECGError` line
 instead of a ``wfdb`` traceback or, worse, a silently wrong signal:
 
 * **Header.** Read as bytes and decoded as strict UTF-8 (``wfdb`` itself drops undecodable bytes
@@ -500,20 +502,22 @@ def read_wfdb(path: str | Path, fs: float | None = None, *, annotations: bool = 
     Raises:
         LeanECGError: see the module docstring.
     """
-    import wfdb  # heavy import (pandas); deferred so `import leanecg.data` stays cheap
-
     header = read_header(path)
     hpath = header.path
     record_fs = _resolve_fs(header, fs)
     n_samples = validate_signal_files(header)
     if n_samples == 0:
         raise LeanECGError(hpath, "signal has no samples (record length 0)")
-    try:
-        rec = wfdb.rdrecord(str(header.base), physical=False, return_res=_return_res(header))
-    except Exception as exc:  # wfdb raises many types on corrupt input; never let them leak
-        raise LeanECGError(hpath, f"cannot decode signal: {_describe_exc(exc)}") from None
-    _check_same_reading(header, rec)
-    digital = np.asarray(rec.d_signal)
+    digital = _decode_simple(header, n_samples)
+    if digital is None:
+        import wfdb  # heavy import (pandas): only for the formats and layouts _decode_simple leaves to it
+
+        try:
+            rec = wfdb.rdrecord(str(header.base), physical=False, return_res=_return_res(header))
+        except Exception as exc:  # wfdb raises many types on corrupt input; never let them leak
+            raise LeanECGError(hpath, f"cannot decode signal: {_describe_exc(exc)}") from None
+        _check_same_reading(header, rec)
+        digital = np.asarray(rec.d_signal)
     if digital.ndim != 2 or digital.shape != (n_samples, header.n_sig):
         raise LeanECGError(
             hpath,
@@ -551,6 +555,44 @@ def read_wfdb(path: str | Path, fs: float | None = None, *, annotations: bool = 
         annotation=annotation,
         meta=meta,
     )
+
+
+def _decode_simple(header: WfdbHeader, n_samples: int) -> np.ndarray | None:
+    """int16 ``(n_samples, n_sig)`` digital samples of the most common layout -- every signal in one file, in
+    header order, format 212 or 16, no skew, one sample per frame (MIT-BIH, challenge ``.mat``) -- decoded
+    with numpy alone (the values :func:`wfdb.rdrecord` gives, without importing wfdb and pandas); ``None``
+    for anything else (left to wfdb). The file's size was checked by :func:`validate_signal_files`."""
+    sigs = header.signals
+    files = {s.file_name for s in sigs}
+    if len(files) != 1 or {s.fmt for s in sigs} - {"212", "16"} or len({s.fmt for s in sigs}) != 1:
+        return None
+    if any(s.skew or s.samples_per_frame != 1 for s in sigs) or len({s.byte_offset for s in sigs}) != 1:
+        return None
+    fmt, offset, n_sig = sigs[0].fmt, sigs[0].byte_offset, len(sigs)
+    file = header.signal_files()[0]
+    n_values = n_samples * n_sig
+    try:
+        with file.open("rb") as fh:
+            fh.seek(offset)
+            raw = fh.read(expected_signal_bytes(fmt, n_values))
+    except OSError as exc:
+        raise LeanECGError(file, f"cannot read: {exc.strerror or exc}") from None
+    if fmt == "16":
+        values = np.frombuffer(raw, dtype="<i2", count=n_values)
+    else:  # 212: two 12-bit two's-complement samples in 3 bytes
+        b = np.frombuffer(raw, dtype=np.uint8)
+        pad = (-b.size) % 3
+        if pad:
+            b = np.concatenate((b, np.zeros(pad, np.uint8)))
+        b = b.reshape(-1, 3).astype(np.int16)
+        pair = np.empty((b.shape[0], 2), dtype=np.int16)
+        pair[:, 0] = b[:, 0] | ((b[:, 1] & 0x0F) << 8)
+        pair[:, 1] = b[:, 2] | ((b[:, 1] & 0xF0) << 4)
+        pair[pair > 2047] -= 4096
+        values = pair.reshape(-1)[:n_values]
+    if values.size != n_values:  # pragma: no cover - sizes were validated
+        return None
+    return values.reshape(n_samples, n_sig).copy()
 
 
 def _check_same_reading(header: WfdbHeader, rec: Any) -> None:
