@@ -49,7 +49,9 @@ __all__ = [
     "class_index",
     "explain_record",
     "feature_unit",
+    "input_baseline",
     "model_proba_fn",
+    "signal_relevance",
 ]
 
 #: The baselines of integrated gradients, occlusion and deletion, in words (stored with every explanation).
@@ -293,7 +295,7 @@ def _to_record_rate(rel: np.ndarray, fs_model: float, fs: float, n: int) -> np.n
     )
 
 
-def _signal_relevance(
+def signal_relevance(
     pkg: Any,
     method: str,
     X: np.ndarray,
@@ -399,7 +401,7 @@ def explain_record(
         feats = pkg.record_features(list(X))
         probs = pkg.predict_inputs(list(X))[0]
         k = int(np.argmax(probs)) if tgt is None else tgt
-        rel = _signal_relevance(
+        rel = signal_relevance(
             pkg,
             method,
             X,
@@ -472,7 +474,7 @@ def _explain_beats(
     probs = pkg.calibrate(pkg.backend.proba(windows, feats, 256, pkg.multilabel))
     pred = np.argmax(probs, axis=1)
     per_beat = pred if tgt is None else np.full(len(pred), tgt)
-    rel_w = _signal_relevance(
+    rel_w = signal_relevance(
         pkg,
         common["method"],
         windows,
