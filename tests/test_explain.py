@@ -232,3 +232,48 @@ def test_cli_explain_bad_input(cli_dir: Path, args: list[str], needle: str) -> N
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], proc.stderr
+
+
+def test_deletion_and_insertion_curves_favour_the_true_relevance() -> None:
+    from leanecg.explain.faithfulness import (
+        FRACTIONS,
+        curve_area,
+        mean_ci,
+        perturbation_curves,
+        random_relevance,
+        rank_correlation,
+    )
+
+    def proba(batch: np.ndarray) -> np.ndarray:  # class 1 depends on samples 40..59 only
+        s = batch[:, 0, 40:60].mean(axis=1) - 1.5
+        p1 = 1 / (1 + np.exp(-4 * s))
+        return np.stack([1 - p1, p1], axis=1)
+
+    x = np.full((3, 1, 100), 3.0, dtype=np.float32)
+    base = np.zeros_like(x)
+    true = np.zeros((3, 100))
+    true[:, 40:60] = 1.0
+    rand = random_relevance((3, 100), seed=1)
+    d_true = perturbation_curves(proba, x, true, 1, base)
+    d_rand = perturbation_curves(proba, x, rand, 1, base)
+    i_true = perturbation_curves(proba, x, true, 1, base, mode="insertion")
+    assert d_true.shape == (3, len(FRACTIONS)) and d_true[0, 0] == pytest.approx(proba(x[:1])[0, 1])
+    assert d_true[0, -1] == pytest.approx(proba(base[:1])[0, 1])  # everything deleted
+    assert (curve_area(d_true) < curve_area(d_rand) - 0.2).all()
+    assert (curve_area(i_true) > 0.7).all()
+    np.testing.assert_allclose(rank_correlation(true + rand, true + rand), 1.0)
+    np.testing.assert_allclose(rank_correlation(rand, -rand), -1.0)
+    ci = mean_ci(np.array([1.0, 2.0, 3.0, 4.0]), np.array(["a", "a", "b", "b"]), n_boot=200)
+    assert ci["mean"] == 2.5 and 1.5 <= ci["ci_low"] <= ci["ci_high"] <= 3.5
+
+
+def test_randomised_package_has_other_weights() -> None:
+    from leanecg.explain.faithfulness import randomised_package
+
+    pkg = load_model_package(resolve_model("mitdb-aami"))
+    rnd = randomised_package(pkg, 3)
+    a = dict(pkg.model.state_dict())
+    b = dict(rnd.model.state_dict())
+    assert a.keys() == b.keys()
+    assert not torch.allclose(a["head.fc.weight"], b["head.fc.weight"])
+    assert rnd.temperature == pkg.temperature and rnd.input == pkg.input
