@@ -649,7 +649,7 @@ def bench(
     task: Annotated[
         str,
         typer.Argument(
-            help="Benchmark task: mitdb-aami, cinc2017 or ptbxl-superclass; or a study: leads (reduced-lead sets), labels (label efficiency)."
+            help="Benchmark task: mitdb-aami, cinc2017 or ptbxl-superclass; or a study: leads (reduced-lead sets), labels (label efficiency), side-inputs (age/sex on ptbxl-superclass, 5 seeds)."
         ),
     ],
     models: Annotated[
@@ -728,7 +728,9 @@ def bench(
         raise LeanECGError(
             "--max-restarts", "applies with --nproc N (N > 1): torchrun restarts the processes"
         )
-    if task in ("leads", "labels") and (nproc > 1 or device != "cpu" or amp or checkpoint_dir is not None):
+    if task in ("leads", "labels", "side-inputs") and (
+        nproc > 1 or device != "cpu" or amp or checkpoint_dir is not None
+    ):
         raise LeanECGError(
             "--nproc" if nproc > 1 else "--device",
             f"the {task} study trains on the CPU in one process; --device, --amp, --nproc and --checkpoint-dir "
@@ -742,6 +744,29 @@ def bench(
     # ---- anchor: bench studies (leads, labels) ----
     if task != "labels" and labels_task != "cinc2017":
         raise LeanECGError("--labels-task", f"applies to the labels study only, not {task!r}")
+    if task == "side-inputs":  # leanecg.bench.side_inputs: the same backbone with / without age and sex
+        from leanecg.bench.side_inputs import run_side_inputs_cli
+
+        if save_models is not None or cv:
+            raise LeanECGError(
+                "--save-models" if save_models is not None else "--cv",
+                "is not supported by the side-inputs study",
+            )
+        with progress_bar() as bar:
+            run_side_inputs_cli(
+                models,
+                data_dir,
+                out,
+                seed=seed,
+                epochs=epochs,
+                threads=threads,
+                n_boot=n_boot,
+                tiny=tiny,
+                progress=bar,
+                log=_log,
+            )
+        sys.stdout.write((out / "side_inputs.md").read_text(encoding="utf-8"))
+        return
     if task in ("leads", "labels"):  # leanecg.bench.leads.run_leads_cli, leanecg.bench.labels.run_labels_cli
         import importlib
 
@@ -777,7 +802,7 @@ def bench(
     from leanecg.data import resolve_data_dir
 
     if task not in TASKS:
-        have = ", ".join([*TASKS, "leads", "labels"])
+        have = ", ".join([*TASKS, "leads", "labels", "side-inputs"])
         raise LeanECGError("TASK", f"unknown benchmark task {task!r}; available: {have}")
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     if names == ["all"]:  # the whole-zoo leaderboard (leanecg.bench.leaderboard), resumable
