@@ -412,7 +412,11 @@ def fit(
         stale = 0
         start_epoch = 1
         fingerprint = _run_fingerprint(config, train, val, model, indexed)
-        loaded = load_train_state(checkpoint_dir) if resume and checkpoint_dir is not None else None
+        loaded = None
+        if resume and checkpoint_dir is not None and rank == 0:
+            loaded = load_train_state(checkpoint_dir)
+        if resume and distributed:  # rank 0 wrote it: the other ranks (other machines) get its copy
+            loaded = broadcast_object(loaded)
         if loaded is not None:
             state, meta = loaded
             if meta.get("fingerprint") != fingerprint:
