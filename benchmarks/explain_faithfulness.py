@@ -133,12 +133,18 @@ def ds2_beats(pkg: Any, root: Path, per_class: int, seed: int) -> dict[str, Any]
 
 
 def _curves(
-    fn: Any, X: np.ndarray, rel: np.ndarray, target: np.ndarray, base: np.ndarray, seed: int
+    fn: Any,
+    X: np.ndarray,
+    rel: np.ndarray,
+    target: np.ndarray,
+    base: np.ndarray,
+    seed: int,
+    features: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     from leanecg.explain.faithfulness import perturbation_curves
 
     return {
-        mode: perturbation_curves(fn, X, rel, target, base, mode=mode, seed=seed)
+        mode: perturbation_curves(fn, X, rel, target, base, mode=mode, seed=seed, features=features)
         for mode in ("deletion", "insertion")
     }
 
@@ -214,12 +220,14 @@ def measure_beats(pkg: Any, rpkg: Any, beats: dict[str, Any], args: argparse.Nam
         rel = _relevance(pkg, m, X, target, F, args.steps, OCCLUSION_BEAT_S)
         rr = _relevance(rpkg, m, X, target, F, args.steps, OCCLUSION_BEAT_S)
         rho[m] = rank_correlation(rel, rr).tolist()
-        c = _curves(fn, X, rel, target, base, args.seed)
+        c = _curves(fn, X, rel, target, base, args.seed, features=F)
         curves["network"][m] = {k: list(v) for k, v in c.items()}
         log(f"DS2 beats {m}: {time.perf_counter() - t0:.0f} s")
     rand = {"deletion": 0.0, "insertion": 0.0}
     for k in range(args.random_orders):
-        c = _curves(fn, X, random_relevance(X[:, 0].shape, args.seed + k), target, base, args.seed)
+        c = _curves(
+            fn, X, random_relevance(X[:, 0].shape, args.seed + k), target, base, args.seed, features=F
+        )
         for mode in rand:
             rand[mode] = rand[mode] + c[mode] / args.random_orders
     curves["network"]["random"] = {k: list(v) for k, v in rand.items()}
@@ -412,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     measured = measure_records(pkg, rpkg, items, args, log)
     res["cinc2017"] = {
         "model": pkg.name,
+        "weights_sha256": pkg.meta.get("weights_sha256"),
         "temperature": pkg.temperature,
         "n": len(items),
         "records": [{"name": it["name"], "label": it["label"], "predicted": it["predicted"]} for it in items],
@@ -426,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     labels, counts = np.unique(beats["labels"], return_counts=True)
     res["ds2"] = {
         "model": pkg.name,
+        "weights_sha256": pkg.meta.get("weights_sha256"),
         "temperature": pkg.temperature,
         "n": len(beats["labels"]),
         "n_records": len(set(beats["groups"].tolist())),

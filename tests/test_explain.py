@@ -277,3 +277,24 @@ def test_randomised_package_has_other_weights() -> None:
     assert a.keys() == b.keys()
     assert not torch.allclose(a["head.fc.weight"], b["head.fc.weight"])
     assert rnd.temperature == pkg.temperature and rnd.input == pkg.input
+
+
+def test_occlusion_of_several_beats_keeps_each_beat_with_its_own_features() -> None:
+    from leanecg.explain.core import input_baseline, model_proba_fn
+    from leanecg.signal.beats import beat_model_inputs, select_beat_features
+
+    pkg = load_model_package(resolve_model("mitdb-aami"))
+    y = pkg.preprocess(load_record(MITDB_RECORD))
+    from leanecg.signal.rpeaks import detect_rpeaks
+
+    fs = float(pkg.input["fs"])
+    peaks = detect_rpeaks(y[:, 0], fs)
+    win, feats = beat_model_inputs(y, fs, peaks, pkg.input["before_s"], pkg.input["after_s"], context=True)
+    feats = select_beat_features(feats, pkg.input["features"])
+    X, F = win[5:9], feats[5:9]
+    base, _ = input_baseline(pkg, X)
+    together = occlusion(model_proba_fn(pkg, F, recompute=False), X, 2, window=9, stride=5, baseline=base)
+    for i in range(len(X)):
+        fn = model_proba_fn(pkg, F[i : i + 1], recompute=False)
+        alone = occlusion(fn, X[i : i + 1], 2, window=9, stride=5, baseline=base[i : i + 1])
+        np.testing.assert_allclose(together[i], alone[0], atol=1e-5)

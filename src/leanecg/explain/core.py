@@ -234,17 +234,21 @@ def class_index(pkg: Any, name: str | None) -> int | None:
 def model_proba_fn(pkg: Any, features: np.ndarray | None, *, recompute: bool) -> Any:
     """A probability function of model inputs ``(M, n_leads, L)`` for occlusion / deletion: the package's
     backend at its temperature; a record model's features are recomputed from each (perturbed) input
-    (``recompute``: the model as deployed) or held at ``features`` (one row, repeated)."""
+    (``recompute``: the model as deployed) or held at ``features``: ``(N, n_features)`` rows for a batch of
+    ``k`` copies of ``N`` inputs in copy-major order (tiled ``k`` times), or the rows given to
+    ``fn(batch, rows)``."""
 
-    def fn(batch: np.ndarray) -> np.ndarray:
+    def fn(batch: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         b = np.ascontiguousarray(batch, dtype=np.float32)
         if pkg.kind == "records" and recompute:
             feats = pkg.record_features(list(b))
+        elif rows is not None:
+            feats = np.asarray(rows, dtype=np.float32)
         elif features is None:
             feats = None
         else:
             f = np.asarray(features, dtype=np.float32)
-            feats = np.repeat(f, len(b) // len(f), axis=0) if len(f) != len(b) else f
+            feats = np.tile(f, (len(b) // len(f), 1)) if len(f) != len(b) else f
         return pkg.calibrate(pkg.backend.proba(b, feats, 256, pkg.multilabel))
 
     return fn

@@ -53,11 +53,13 @@ def perturbation_curves(
     fractions: np.ndarray = FRACTIONS,
     seed: int = 0,
     max_batch: int = 4096,
+    features: np.ndarray | None = None,
 ) -> np.ndarray:
     """Probability of the target class as the most relevant samples are deleted (or inserted).
 
     Args:
-        proba_fn: ``(M, n_leads, L)`` inputs -> ``(M, n_classes)`` probabilities.
+        proba_fn: ``(M, n_leads, L)`` inputs -> ``(M, n_classes)`` probabilities; with ``features``,
+            ``proba_fn(inputs, feature_rows)`` gets each perturbed input's feature row.
         X: ``(N, n_leads, L)`` inputs of one length.
         relevance: ``(N, L)`` relevance per sample (all leads of a sample go together).
         target: the class tracked, per input or one for all.
@@ -65,6 +67,7 @@ def perturbation_curves(
         mode: ``"deletion"`` or ``"insertion"``.
         fractions: fractions of the samples changed.
         seed: order of samples with equal relevance.
+        features: ``(N, n_features)`` held fixed per input (passed to ``proba_fn`` row by row).
 
     Returns:
         float64 ``(N, len(fractions))``.
@@ -89,7 +92,12 @@ def perturbation_curves(
         for j, k in enumerate(ks):
             sel = rank < k  # (m, L): the k most relevant samples of each input
             batch[j] = np.where(sel[:, None, :], other, start)
-        p = np.asarray(proba_fn(batch.reshape(-1, *x.shape[1:]))).reshape(len(ks), m, -1)
+        flat = batch.reshape(-1, *x.shape[1:])
+        if features is None:
+            p = np.asarray(proba_fn(flat))
+        else:
+            p = np.asarray(proba_fn(flat, np.tile(np.asarray(features)[lo:hi], (len(ks), 1))))
+        p = p.reshape(len(ks), m, -1)
         out[lo:hi] = p[:, np.arange(m), tgt[lo:hi]].T
     return out
 
