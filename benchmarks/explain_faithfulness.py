@@ -289,7 +289,12 @@ def markdown(res: dict[str, Any]) -> str:
         f"from {res['ds2']['n_records']} records, seeded). Integrated gradients: {cfg['steps']} steps; random "
         f"order: mean of {cfg['random_orders']} seeded orders per input; CIs: percentile bootstrap "
         f"({cfg['n_boot']} resamples) over records (beats: over the DS2 records holding them). Seed "
-        f"{cfg['seed']}, commit `{res['provenance'].get('git_commit', 'n/a')}`.",
+        f"{cfg['seed']}, commit `{res['provenance'].get('git_commit', 'n/a')}`. Model weights (SHA-256): "
+        + "; ".join(
+            f"{res[k]['model']} `{str(res[k].get('weights_sha256'))[:12]}` (T = {res[k]['temperature']:.3f})"
+            for k in ("cinc2017", "ds2")
+        )
+        + ".",
         "",
         "AUC: area under the predicted-class probability as 0..100 % of the samples are deleted (replaced by the "
         "baseline, most relevant first) or inserted (restored into the baseline). Passes deletion: the CI of "
