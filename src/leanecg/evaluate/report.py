@@ -341,8 +341,11 @@ def plot_calibration(result: dict[str, Any], path: Path) -> Path | None:
                 ax.plot(pt, raw_nb, color="#999999", ls=":", lw=1.2, label="uncalibrated")
             ax.plot(pt, np.asarray(dc["treat_all"], dtype=float), color="tab:red", lw=1.0, label="treat all")
             ax.axhline(0.0, color="black", lw=0.9, label="treat none")
-            prev = float(dc.get("prevalence") or 0.0)
-            ax.set_ylim(min(-0.05, -0.25 * max(prev, 0.02)), max(prev, 0.02) * 1.15)
+            prev = max(float(dc.get("prevalence") or 0.0), 0.02)
+            low = float(np.nanmin(nb)) if np.isfinite(nb).any() else 0.0
+            if raw:
+                low = min(low, float(np.nanmin(raw_nb)))
+            ax.set_ylim(max(min(-0.25 * prev, 1.15 * low), -1.5 * prev), prev * 1.15)
             ax.set_xlim(0, 1)
         ax.set_xlabel("threshold probability", fontsize=8)
         if j == 0:
