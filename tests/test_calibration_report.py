@@ -84,8 +84,10 @@ def test_a_package_temperature_scales_what_predict_returns(tmp_path: Path) -> No
     folder.mkdir()
     for name in ("model.pt", META_FILE):
         shutil.copy(src / name, folder / name)
-    plain = load_model_package(folder)
     meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    meta.pop("temperature", None)  # the shipped model's own
+    (folder / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
+    plain = load_model_package(folder)
     meta["temperature"] = {"value": 2.0, "fitted_on": "val", "n": 10, "nll_before": 0.5, "nll_after": 0.4}
     (folder / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
     scaled = load_model_package(folder)
