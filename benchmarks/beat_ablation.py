@@ -31,8 +31,8 @@ from leanecg.deploy.package import save_model_package
 from leanecg.provenance import collect_provenance
 
 _V1 = {"train_uses_val": True, "rr_context": False, "train_epochs": 20}
-_ALL_DS1 = {"train_uses_val": False, "rr_context": False}
-_CONTEXT = {"train_uses_val": False, "rr_context": True}
+_ALL_DS1 = {"train_uses_val": False, "rr_context": False, "train_epochs": 10}
+_CONTEXT = {**_ALL_DS1, "rr_context": True}
 _AUGMENT = {**_CONTEXT, "flip_p": 0.3, "noise": 0.1}
 
 #: (row name, what it changes, the task attributes of the row; the others keep the task's defaults). The

@@ -105,10 +105,10 @@ def test_results_json_follow_the_schema(tiny_mitdb_run: Path) -> None:
     assert beatnet["cost"]["params"] < 50_000 and beatnet["cost"]["macs"] > 0
     assert beatnet["cost"]["reference"] == "resnet1d"
     assert beatnet["cost"]["latency_ratio_vs_reference"] < 1.0  # a 36k-parameter model beats a 2.8M one
-    from leanecg.signal.beats import ALL_BEAT_FEATURE_NAMES
+    from leanecg.signal.beats import BEAT_FEATURE_NAMES
 
     names = beatnet["data"]["input"]["features"]
-    assert names == list(ALL_BEAT_FEATURE_NAMES)  # RR, rhythm context, template features
+    assert names == list(BEAT_FEATURE_NAMES)  # the shipped recipe: RR and template features
     assert beatnet["cost"]["extra_input_shapes"] == {"features": [len(names)]}
     assert beatnet["train"]["model_config"]["name"] == "beatnet"
     assert results["lightgbm"]["family"] == "classic"
