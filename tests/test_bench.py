@@ -57,7 +57,8 @@ def test_cv_block_is_leave_records_out_next_to_the_test_score(tiny_mitdb_run: Pa
         assert cv["k"] == 2 and cv["unit"].startswith("records") and set(cv["pooled"]) == set(r["metrics"])
         held = [set(f["groups"]) for f in cv["folds"]]
         assert not (held[0] & held[1])  # no record in two folds
-        assert held[0] | held[1] == set(r["data"]["train_records"])  # the pool: the training records
+        # the pool: the training data, train + val records (val is inside train for fixed-budget recipes)
+        assert held[0] | held[1] == set(r["data"]["train_records"]) | set(r["data"]["val_records"])
         assert not (held[0] | held[1]) & set(r["data"]["test_records"])  # DS2 never in the CV
     table = (tiny_mitdb_run / "results.md").read_text()
     assert "CV sveb_veb_f1 (pooled)" in table and "(2-fold)" in table
