@@ -19,7 +19,6 @@ Every run of this script is one more evaluation on DS2; the JSON says how many t
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 from fractions import Fraction
@@ -95,7 +94,7 @@ def main() -> None:
             "seconds": round(time.perf_counter() - t0, 1),
         }
         print(row, {k: round(v, 4) for k, v in rows[row]["gross"].items()}, flush=True)
-    weights = hashlib.sha256(Path(pkg.path, "model.pt").read_bytes()).hexdigest()[:16] if Path(pkg.path, "model.pt").exists() else "?"
+    weights = str(pkg.meta.get("weights_sha256", "?"))[:16]  # model.json's hash of the weights it loads
     stem = f"beats_end_to_end_{args.model.replace('/', '_')}"
     path = args.out / f"{stem}.json"
     earlier = json.loads(path.read_text()) if path.exists() else {}

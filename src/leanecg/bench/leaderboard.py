@@ -13,6 +13,7 @@ with the reason. The leaderboard itself is ``<out>/<task>.{json,md}`` plus ``<ta
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,17 +49,17 @@ def _seed_dir(out: Path, task: str, seed: int) -> Path:
     return out / task / f"seed{seed}"
 
 
-def _done(out: Path, task: str, seed: int, model: str) -> bool:
-    return (_seed_dir(out, task, seed) / task / f"{model}.json").is_file()
+def _result_path(out: Path, task: str, seed: int, model: str) -> Path:
+    """Where :func:`run_benchmark` writes the result of one (model, seed) run."""
+    return _seed_dir(out, task, seed) / task / f"{model}.json"
 
 
-def _params(out: Path, task: str, model: str) -> int | None:
-    path = _seed_dir(out, task, 0) / task / f"{model}.json"
+def _params(out: Path, task: str, seed: int, model: str) -> int | None:
+    """Parameters of a finished run (``None``: not run, or it failed)."""
+    path = _result_path(out, task, seed, model)
     if not path.is_file():
         return None
-    doc = load_results(path.parent)
-    hit = [r for r in doc if r["model"] == model]
-    return int(hit[0]["cost"].get("params") or 0) if hit else None
+    return int(json.loads(path.read_text(encoding="utf-8"))["cost"].get("params") or 0)
 
 
 def run_leaderboard(
@@ -85,10 +86,10 @@ def run_leaderboard(
         seed = first_seed + k
         todo = []
         for m in names:
-            if m in failures or _done(out, task.name, seed, m):
+            if m in failures or _result_path(out, task.name, seed, m).is_file():
                 continue
             if k > 0:  # later seeds: shipping candidates and small models only
-                p = _params(out, task.name, m)
+                p = _params(out, task.name, first_seed, m)
                 if m not in SHIPPING.get(task.name, ()) and (p is None or p > SMALL_PARAMS):
                     continue
             todo.append(m)

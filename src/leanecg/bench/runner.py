@@ -71,9 +71,10 @@ def run_benchmark(
             data (:mod:`leanecg.bench.cv`; leave-records-out for beat tasks) and store the per-fold and
             pooled scores in the result's ``cv`` block, next to the test metrics (rank 0 only; CPU).
         data: the task's data already loaded with the same ``seed`` / ``tiny`` (a caller running many
-            models, e.g. the leaderboard); ``None``: loaded here. Under ``torch.distributed``
-            (``torchrun``, ``--nproc``) every rank trains the deep models together and only rank 0
-            evaluates, measures cost and writes results (the other ranks return no paths).
+            models, e.g. the leaderboard); ``None``: loaded here.
+
+    Under ``torch.distributed`` (``torchrun``, ``--nproc``) every rank trains the deep models together and
+    only rank 0 evaluates, measures cost and writes results (the other ranks return no paths).
     """
     from leanecg.models.registry import list_models
     from leanecg.provenance import collect_provenance
@@ -265,19 +266,18 @@ def cross_validate(
     """The ``cv`` block of one model: its recipe cross-validated over :meth:`BenchTask.cv_pool` (folds
     train on CPU without checkpoints; CV reports point scores, the CIs are the test split's)."""
     from leanecg.bench.cv import run_cv
-    from leanecg.models.hybrid import fit_lightgbm
     from leanecg.train.trainer import predict_proba
 
+    if parse_hybrid_name(name) is not None:
+        raise LeanECGError("--cv", f"{name}: cross-validation of hybrid rows is not supported")
     seed = int(training["seed"])
     deep = {k: v for k, v in training.items() if k not in ("n_boot", "runtime")}
+    classic = name in task.classic_models
 
     def fit_predict(train: Any, heldout: Any, fold: int) -> np.ndarray:
-        if name in task.classic_models:
-            Xtr, Xho = _classic_matrix(train), _classic_matrix(heldout)
-            fitted = fit_lightgbm(Xtr, train.y, Xho, heldout.y, n_classes=len(task.class_names), seed=seed)
-            return fitted.predict(Xho)
-        if parse_hybrid_name(name) is not None:
-            raise LeanECGError("--cv", f"{name}: cross-validation of hybrid rows is not supported")
+        if classic:
+            Xho = _classic_matrix(heldout)
+            return _fit_task_lightgbm(task, train, heldout, _classic_matrix(train), Xho, seed).predict(Xho)
         trained = _train_deep(task, name, data, train=train, val=heldout, **deep)
         ho = _maybe_without_features(heldout, trained.uses_features)
         return predict_proba(trained.model, ho.X, features=ho.features)
@@ -285,7 +285,7 @@ def cross_validate(
     block = run_cv(task.cv_pool(data), k, seed, fit_predict, task.scores, log=log)
     block["recipe"] = (
         "the row's own recipe in every fold: fixed epoch budget, no early stopping"
-        if task.train_uses_val is False
+        if not (classic or task.train_uses_val)
         else "the row's own recipe in every fold; early stopping / LightGBM rounds on the held-out fold"
     )
     log(f"{name}: cv pooled " + ", ".join(f"{m} {v:.3f}" for m, v in list(block["pooled"].items())[:5]))
@@ -370,11 +370,14 @@ def _classic_matrix(split: Any) -> np.ndarray:
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
-def _fit_task_lightgbm(task: BenchTask, data: TaskData, Xtr: np.ndarray, Xva: np.ndarray, seed: int) -> Any:
-    """:func:`~leanecg.models.hybrid.fit_lightgbm` on the task's train labels, early stopping on val."""
+def _fit_task_lightgbm(
+    task: BenchTask, train: Any, val: Any, Xtr: np.ndarray, Xva: np.ndarray, seed: int
+) -> Any:
+    """:func:`~leanecg.models.hybrid.fit_lightgbm` on ``train``'s labels, early stopping on ``val``'s (the
+    task's splits, or a cross-validation fold)."""
     from leanecg.models.hybrid import fit_lightgbm
 
-    return fit_lightgbm(Xtr, data.train.y, Xva, data.val.y, n_classes=len(task.class_names), seed=seed)
+    return fit_lightgbm(Xtr, train.y, Xva, val.y, n_classes=len(task.class_names), seed=seed)
 
 
 def _run_classic(task: BenchTask, name: str, data: TaskData, *, seed: int, n_boot: int) -> dict[str, Any]:
@@ -386,7 +389,7 @@ def _run_classic(task: BenchTask, name: str, data: TaskData, *, seed: int, n_boo
             "--models", f"{name} needs fixed-length inputs; task {task.name} has variable-length records"
         )
     Xtr, Xva, Xte = (_classic_matrix(s) for s in (data.train, data.val, data.test))
-    fitted = _fit_task_lightgbm(task, data, Xtr, Xva, seed)
+    fitted = _fit_task_lightgbm(task, data.train, data.val, Xtr, Xva, seed)
     proba = fitted.predict(Xte)
     ev = task.evaluate(data.test, proba, n_boot=n_boot, seed=seed)
     ev["calibration"] = calibration(task, data, fitted.predict(Xva), proba)
@@ -478,7 +481,7 @@ def run_hybrid(
     net = EmbeddingNetwork(trained.model)
     splits = (data.train, data.val, data.test)
     Xtr, Xva, Xte = (hybrid_matrix(embed_records(net, s.X), s.features) for s in splits)
-    fitted = _fit_task_lightgbm(task, data, Xtr, Xva, seed)
+    fitted = _fit_task_lightgbm(task, data.train, data.val, Xtr, Xva, seed)
     p_val, p_test = fitted.predict(Xva), fitted.predict(Xte)
     val_metric = task.val_metric(data.val.y, p_val)
     ev = task.evaluate(data.test, p_test, n_boot=n_boot, seed=seed)
