@@ -1,27 +1,169 @@
-"""Dataclass configs read back from plain dicts (e.g. parsed JSON), shared by the training-style configs.
+"""Dataclass configs: fields that declare their own checks, and read-back from plain dicts (parsed JSON).
+
+A config field states what it accepts once, in its metadata, with :func:`option` (or the shorthands
+:func:`positive`, :func:`non_negative`, :func:`in_range`, :func:`one_of`, :func:`flag`); one validator,
+:func:`validate_config`, checks every such field and raises
+:class:`~leanecg.errors.InvalidOptionError` naming ``<source>.<field>``. The configs call it from
+``__post_init__`` (through their ``validate``), and :func:`config_from_dict` calls it on what it builds.
 
 :class:`leanecg.train.TrainConfig`, :class:`leanecg.compress.DistillConfig` and
-:class:`leanecg.ssl.PretrainConfig` build themselves from a dict with :func:`config_from_dict`, then validate.
+:class:`leanecg.ssl.PretrainConfig` build themselves from a dict with :func:`config_from_dict`.
+
+Example:
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Demo:
+    ...     epochs: int = positive(10, integer=True)
+    ...     dropout: float = in_range(0.1, 0, 1, high_open=True)
+    ...     def __post_init__(self) -> None:
+    ...         validate_config(self)
+    >>> Demo(epochs=3).epochs
+    3
+    >>> Demo(dropout=1.0)
+    Traceback (most recent call last):
+    ...
+    leanecg.errors.InvalidOptionError: Demo.dropout: must be a number in [0, 1), got 1.0
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-from leanecg.errors import LeanECGError
+from leanecg.errors import InvalidOptionError, LeanECGError, check_number
 
-__all__ = ["config_from_dict"]
+__all__ = [
+    "CHECK",
+    "Check",
+    "config_from_dict",
+    "flag",
+    "in_range",
+    "non_negative",
+    "one_of",
+    "option",
+    "positive",
+    "validate_config",
+]
 
 C = TypeVar("C")
+
+#: The ``dataclasses.field`` metadata key under which a field's :class:`Check` is stored.
+CHECK = "leanecg.check"
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """What one config field accepts.
+
+    Attributes:
+        kind: ``"number"`` (finite int or float), ``"int"``, ``"bool"`` or ``"choice"`` (one of ``choices``).
+        low, high, low_open, high_open: bounds of numbers (see :func:`leanecg.errors.check_number`).
+        optional: ``None`` is allowed too.
+        choices: the allowed values of a ``"choice"``.
+    """
+
+    kind: str = "number"
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    optional: bool = False
+    choices: tuple[Any, ...] = ()
+
+    def __call__(self, name: str, value: Any) -> None:
+        """Raise :class:`InvalidOptionError` naming ``name`` unless ``value`` is acceptable."""
+        if value is None and self.optional:
+            return
+        null = " or null" if self.optional else ""
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise InvalidOptionError(name, f"must be true or false{null}, got {value!r}")
+        elif self.kind == "choice":
+            if isinstance(value, bool) or value not in self.choices:
+                listed = ", ".join(map(str, self.choices))
+                what = str(name).rsplit(".", 1)[-1]
+                raise InvalidOptionError(name, f"unknown {what} {value!r}; choose one of {listed}{null}")
+        else:
+            check_number(
+                name,
+                value,
+                low=self.low,
+                high=self.high,
+                low_open=self.low_open,
+                high_open=self.high_open,
+                integer=self.kind == "int",
+                optional=self.optional,
+            )
+
+
+def option(default: Any = dataclasses.MISSING, check: Check | None = None, **field_kwargs: Any) -> Any:
+    """A ``dataclasses.field`` with ``default`` whose metadata carries ``check`` for :func:`validate_config`."""
+    metadata = dict(field_kwargs.pop("metadata", {}) or {})
+    if check is not None:
+        metadata[CHECK] = check
+    return dataclasses.field(default=default, metadata=metadata, **field_kwargs)
+
+
+def positive(default: Any, *, integer: bool = False, optional: bool = False) -> Any:
+    """A field that must be > 0 (an integer >= 1 with ``integer``); ``optional``: or ``None``."""
+    kind = "int" if integer else "number"
+    return option(default, Check(kind, low=0, low_open=True, optional=optional))
+
+
+def non_negative(default: Any, *, integer: bool = False, optional: bool = False) -> Any:
+    """A field that must be >= 0; ``optional``: or ``None``."""
+    return option(default, Check("int" if integer else "number", low=0, optional=optional))
+
+
+def in_range(
+    default: Any,
+    low: float | None,
+    high: float | None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    integer: bool = False,
+    optional: bool = False,
+) -> Any:
+    """A field that must lie between ``low`` and ``high`` (inclusive unless ``*_open``; ``None``: unbounded)."""
+    kind = "int" if integer else "number"
+    return option(default, Check(kind, low, high, low_open, high_open, optional))
+
+
+def one_of(default: Any, choices: Iterable[Any], *, optional: bool = False) -> Any:
+    """A field that must be one of ``choices``."""
+    return option(default, Check("choice", optional=optional, choices=tuple(choices)))
+
+
+def flag(default: bool) -> Any:
+    """A field that must be ``True`` or ``False``."""
+    return option(default, Check("bool"))
+
+
+def validate_config(cfg: Any, source: str | None = None) -> None:
+    """Check every field of the dataclass instance ``cfg`` that declares a :class:`Check`.
+
+    Args:
+        cfg: a dataclass instance.
+        source: prefix of the error path (``"<source>.<field>"``); default: the class name.
+
+    Raises:
+        InvalidOptionError: the first field (in declaration order) whose value its check refuses.
+    """
+    prefix = source if source is not None else type(cfg).__name__
+    for f in dataclasses.fields(cfg):
+        check = f.metadata.get(CHECK)
+        if check is not None:
+            check(f"{prefix}.{f.name}", getattr(cfg, f.name))
 
 
 def config_from_dict(cls: type[C], d: Mapping[str, Any], source: str, what: str) -> C:
     """An instance of the dataclass ``cls`` with the fields in ``d`` and the defaults of the others.
 
-    The instance is *not* validated (``__init__`` and ``__post_init__`` do not run), so the caller can
-    normalise fields first and then validate with its own ``source``.
+    ``__init__`` and ``__post_init__`` do not run, so the caller can normalise fields first and then run
+    its own cross-field checks with its own ``source``; the declared field checks (:func:`validate_config`)
+    run here, with ``source`` as the prefix.
 
     Args:
         cls: a dataclass whose fields all have defaults.
@@ -30,16 +172,18 @@ def config_from_dict(cls: type[C], d: Mapping[str, Any], source: str, what: str)
         what: the kind of config in error messages, e.g. ``"training"``.
 
     Raises:
-        LeanECGError: ``d`` is not a mapping or has keys that are not fields of ``cls``.
+        InvalidOptionError: ``d`` has keys that are not fields of ``cls``, or a field's value is refused.
+        LeanECGError: ``d`` is not a mapping.
     """
     if not isinstance(d, Mapping):
         raise LeanECGError(source, f"a {what} config must be an object, got {type(d).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(map(str, set(d) - names))
     if unknown:
-        raise LeanECGError(source, f"unknown {what} option(s): {', '.join(unknown)}")
+        raise InvalidOptionError(source, f"unknown {what} option(s): {', '.join(unknown)}")
     defaults = cls()
     cfg = cls.__new__(cls)
     for name in names:
         setattr(cfg, name, d[name] if name in d else getattr(defaults, name))
+    validate_config(cfg, source)
     return cfg

@@ -38,9 +38,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
-from leanecg.config import config_from_dict
-from leanecg.errors import LeanECGError
-from leanecg.train.batching import inference_batches
+from leanecg.config import config_from_dict, flag, in_range, non_negative, one_of, positive, validate_config
+from leanecg.errors import InvalidOptionError, LeanECGError, check_number, check_positive
+from leanecg.signal.batching import inference_batches
 from leanecg.train.checkpoint import STATE_POINTER, load_train_state, save_train_state
 from leanecg.train.datasets import (
     ArraySplit,
@@ -112,74 +112,48 @@ class TrainConfig:
             record)`` instead, so the batches do not depend on workers or processes.
     """
 
-    epochs: int = 30
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    optimizer: str = "adamw"
-    schedule: str = "onecycle"
-    loss: str = "ce"
-    gamma: float = 2.0
-    focal_alpha: float | None = None
-    gamma_pos: float = 0.0
-    gamma_neg: float = 4.0
-    asl_clip: float = 0.05
+    epochs: int = positive(30, integer=True)
+    batch_size: int = positive(64, integer=True)
+    lr: float = positive(1e-3)
+    weight_decay: float = non_negative(1e-2)
+    optimizer: str = one_of("adamw", OPTIMIZERS)
+    schedule: str = one_of("onecycle", SCHEDULES)
+    loss: str = one_of("ce", LOSSES)
+    gamma: float = non_negative(2.0)
+    focal_alpha: float | None = in_range(None, 0, 1, low_open=True, high_open=True, optional=True)
+    gamma_pos: float = non_negative(0.0)
+    gamma_neg: float = non_negative(4.0)
+    asl_clip: float = in_range(0.05, 0, 1, high_open=True)
     class_weights: str | list[float] | None = None
-    label_smoothing: float = 0.0
-    early_stopping_patience: int | None = None
-    max_train_seconds: float | None = None
-    crop_samples: int | None = None
-    eval_window: int | None = None
-    eval_hop: int | None = None
-    num_threads: int | None = None
+    label_smoothing: float = in_range(0.0, 0, 1, high_open=True)
+    early_stopping_patience: int | None = positive(None, integer=True, optional=True)
+    max_train_seconds: float | None = positive(None, optional=True)
+    crop_samples: int | None = positive(None, integer=True, optional=True)
+    eval_window: int | None = positive(None, integer=True, optional=True)
+    eval_hop: int | None = positive(None, integer=True, optional=True)
+    num_threads: int | None = positive(None, integer=True, optional=True)
     seed: int = 0
-    grad_clip: float | None = None
+    grad_clip: float | None = positive(None, optional=True)
     device: str = "cpu"
-    amp: bool = False
-    num_workers: int = 0
+    amp: bool = flag(False)
+    num_workers: int = non_negative(0, integer=True)
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self, source: str = "TrainConfig") -> None:
-        """Check every field; a wrong one raises ``LeanECGError("<source>.<field>", problem)``."""
+        """Check every field; a wrong one raises ``InvalidOptionError("<source>.<field>", problem)``.
 
-        def bad(name: str, problem: str) -> LeanECGError:
-            return LeanECGError(f"{source}.{name}", problem)
+        The per-field ranges are declared on the fields (:mod:`leanecg.config`); the checks here are
+        the ones that span fields or need more than a range.
+        """
 
-        for name in ("epochs", "batch_size"):
-            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
-                raise bad(name, f"must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("early_stopping_patience", "crop_samples", "eval_window", "eval_hop", "num_threads"):
-            v = getattr(self, name)
-            if v is not None and (not _is_int(v) or v < 1):
-                raise bad(name, f"must be a positive integer or null, got {v!r}")
+        def bad(name: str, problem: str) -> InvalidOptionError:
+            return InvalidOptionError(f"{source}.{name}", problem)
+
+        validate_config(self, source)
         if self.eval_hop is not None and self.eval_window is None:
             raise bad("eval_hop", "needs eval_window")
-        for name in ("lr", "weight_decay", "gamma", "gamma_pos", "gamma_neg", "asl_clip", "label_smoothing"):
-            v = getattr(self, name)
-            if not _is_number(v) or v < 0 or not math.isfinite(v):
-                raise bad(name, f"must be a finite number >= 0, got {v!r}")
-        if self.lr <= 0:
-            raise bad("lr", f"must be > 0, got {self.lr!r}")
-        if self.label_smoothing >= 1:
-            raise bad("label_smoothing", f"must be in [0, 1), got {self.label_smoothing!r}")
-        if self.asl_clip >= 1:
-            raise bad("asl_clip", f"must be in [0, 1), got {self.asl_clip!r}")
-        if self.focal_alpha is not None and not (_is_number(self.focal_alpha) and 0 < self.focal_alpha < 1):
-            raise bad("focal_alpha", f"must be in (0, 1) or null, got {self.focal_alpha!r}")
-        for name in ("max_train_seconds", "grad_clip"):
-            v = getattr(self, name)
-            if v is not None and (not _is_number(v) or not v > 0 or not math.isfinite(v)):
-                raise bad(name, f"must be a positive number or null, got {v!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise bad(
-                "optimizer", f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
-            )
-        if self.schedule not in SCHEDULES:
-            raise bad("schedule", f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
-        if self.loss not in LOSSES:
-            raise bad("loss", f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
         cw = self.class_weights
         if isinstance(cw, str):
             if cw != "balanced":
@@ -196,10 +170,6 @@ class TrainConfig:
                 torch.device(self.device)
             except (RuntimeError, ValueError):
                 raise bad("device", f"is not a torch device name: {self.device!r}") from None
-        if not isinstance(self.amp, bool):
-            raise bad("amp", f"must be true or false, got {self.amp!r}")
-        if not _is_int(self.num_workers) or self.num_workers < 0:
-            raise bad("num_workers", f"must be an integer >= 0, got {self.num_workers!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """A plain JSON-able dict of every field."""
@@ -218,10 +188,6 @@ class TrainConfig:
     def multilabel_loss(self) -> bool:
         """True for losses that need multi-hot labels (``bce``, ``asymmetric``)."""
         return self.loss in MULTILABEL_LOSSES
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
 
 def _is_number(v: Any) -> bool:
@@ -1005,14 +971,12 @@ def _infer(
     Full-length mode returns the model's logits; window mode returns the logits of the averaged
     probabilities (``log p`` for softmax, ``logit p`` for sigmoid), so a loss can be computed on them.
     """
-    if not _is_int(batch_size) or batch_size < 1:
-        raise LeanECGError("batch_size", f"must be a positive integer, got {batch_size!r}")
-    if window is not None and (not _is_int(window) or window < 1):
-        raise LeanECGError("window", f"must be a positive number of samples, got {window!r}")
-    if hop is not None and (window is None or not _is_int(hop) or hop < 1):
-        raise LeanECGError("hop", "must be a positive number of samples, and needs window")
-    if not 0.0 <= float(pad_fraction) < 1.0:
-        raise LeanECGError("pad_fraction", f"must be in [0, 1), got {pad_fraction!r}")
+    check_positive("batch_size", batch_size, integer=True)
+    check_number("window", window, low=1, integer=True, optional=True)
+    if hop is not None and window is None:
+        raise InvalidOptionError("hop", "needs window")
+    check_number("hop", hop, low=1, integer=True, optional=True)
+    check_number("pad_fraction", pad_fraction, low=0, high=1, high_open=True)
     device = _model_device(model)
     n = len(split)
     logits_out: np.ndarray | None = None
