@@ -98,7 +98,7 @@ class Check:
 
 
 def option(default: Any = dataclasses.MISSING, check: Check | None = None, **field_kwargs: Any) -> Any:
-    """A ``dataclasses.field`` with ``default`` whose metadata carries ``check`` for :func:`validate_config`."""
+    """A ``dataclasses.field`` with ``default``; its metadata carries ``check`` for :func:`validate_config`."""
     metadata = dict(field_kwargs.pop("metadata", {}) or {})
     if check is not None:
         metadata[CHECK] = check
@@ -126,7 +126,7 @@ def in_range(
     integer: bool = False,
     optional: bool = False,
 ) -> Any:
-    """A field that must lie between ``low`` and ``high`` (inclusive unless ``*_open``; ``None``: unbounded)."""
+    """A field between ``low`` and ``high`` (inclusive unless ``*_open``; ``None``: unbounded)."""
     kind = "int" if integer else "number"
     return option(default, Check(kind, low, high, low_open, high_open, optional))
 

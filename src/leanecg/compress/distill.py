@@ -28,7 +28,6 @@ stopping use the student's validation metric.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,8 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from leanecg.config import config_from_dict
-from leanecg.errors import LeanECGError
+from leanecg.config import config_from_dict, in_range, non_negative, positive, validate_config
+from leanecg.errors import InvalidOptionError, LeanECGError
 from leanecg.train.datasets import ArraySplit
 from leanecg.train.trainer import MetricFn, TrainConfig, TrainResult, fit
 
@@ -72,38 +71,34 @@ class DistillConfig:
             labels. With ``alpha == 1`` this is plain mixup training without a teacher (the control).
     """
 
-    temperature: float = 4.0
-    alpha: float = 0.5
-    feature_weight: float = 0.0
+    temperature: float = positive(4.0)
+    alpha: float = in_range(0.5, 0, 1)
+    feature_weight: float = non_negative(0.0)
     student_leads: list[int] | None = None
     teacher_leads: list[int] | None = None
-    mixup: float = 0.0
+    mixup: float = non_negative(0.0)
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self, source: str = "DistillConfig") -> None:
-        """Check every field; a wrong one raises ``LeanECGError("<source>.<field>", problem)``."""
-        t = self.temperature
-        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t <= 0:
-            raise LeanECGError(f"{source}.temperature", f"must be a positive number, got {t!r}")
-        a = self.alpha
-        if isinstance(a, bool) or not isinstance(a, int | float) or not 0.0 <= a <= 1.0:
-            raise LeanECGError(f"{source}.alpha", f"must be a number in [0, 1], got {a!r}")
-        for name in ("feature_weight", "mixup"):
-            w = getattr(self, name)
-            if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) or w < 0:
-                raise LeanECGError(f"{source}.{name}", f"must be a number >= 0, got {w!r}")
+        """Check every field; a wrong one raises ``InvalidOptionError("<source>.<field>", problem)``
+        (the ranges are declared on the fields, :mod:`leanecg.config`)."""
+        validate_config(self, source)
         for name in ("student_leads", "teacher_leads"):
             v = getattr(self, name)
             if v is None:
                 continue
             if not isinstance(v, list | tuple) or not v:
-                raise LeanECGError(f"{source}.{name}", "must be a non-empty list of lead indices or null")
+                raise InvalidOptionError(
+                    f"{source}.{name}", "must be a non-empty list of lead indices or null"
+                )
             if not all(isinstance(i, int | np.integer) and not isinstance(i, bool) and i >= 0 for i in v):
-                raise LeanECGError(f"{source}.{name}", f"lead indices must be integers >= 0, got {list(v)!r}")
+                raise InvalidOptionError(
+                    f"{source}.{name}", f"lead indices must be integers >= 0, got {list(v)!r}"
+                )
             if len(set(int(i) for i in v)) != len(v):
-                raise LeanECGError(f"{source}.{name}", f"repeats a lead: {list(v)!r}")
+                raise InvalidOptionError(f"{source}.{name}", f"repeats a lead: {list(v)!r}")
             setattr(self, name, [int(i) for i in v])
 
     def to_dict(self) -> dict[str, Any]:

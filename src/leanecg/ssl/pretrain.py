@@ -31,11 +31,15 @@ import torch
 from torch import nn
 
 from leanecg.atomic import atomic_path, write_json
-from leanecg.config import config_from_dict
-from leanecg.errors import LeanECGError
+from leanecg.config import config_from_dict, flag, non_negative, one_of, positive, validate_config
+from leanecg.errors import InvalidOptionError, LeanECGError
+from leanecg.signal.pipeline import Pipeline
 from leanecg.ssl.clocs import CMLCViews, CMSCViews, CMSMLCViews
 from leanecg.ssl.losses import nt_xent, patient_contrastive_loss
 from leanecg.ssl.simclr import SimCLRViews
+from leanecg.tasks.base import load_signals
+from leanecg.tasks.cinc2017 import load_cinc2017
+from leanecg.tasks.preprocess import task_pipeline
 from leanecg.train.datasets import ArraySplit
 from leanecg.train.device import amp_settings, autocast, check_device_name, grad_scaler, resolve_device
 from leanecg.train.seed import available_cpus, check_seed, numpy_generator, seed_everything
@@ -67,62 +71,34 @@ class PretrainConfig:
         amp: mixed precision on CUDA (ignored on the CPU).
     """
 
-    method: str = "simclr"
-    epochs: int = 40
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    temperature: float = 0.1
-    segment_s: float = 5.0
-    proj_dim: int = 64
-    n_view_leads: int = 4
+    method: str = one_of("simclr", METHODS)
+    epochs: int = positive(40, integer=True)
+    batch_size: int = positive(64, integer=True)
+    lr: float = positive(3e-3)
+    weight_decay: float = non_negative(1e-4)
+    temperature: float = positive(0.1)
+    segment_s: float = positive(5.0)
+    proj_dim: int = positive(64, integer=True)
+    n_view_leads: int = positive(4, integer=True)
     seed: int = 0
-    num_threads: int | None = None
-    max_train_seconds: float | None = None
+    num_threads: int | None = positive(None, integer=True, optional=True)
+    max_train_seconds: float | None = positive(None, optional=True)
     device: str = "cpu"
-    amp: bool = False
+    amp: bool = flag(False)
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self, source: str = "PretrainConfig") -> None:
-        """Check every field; a wrong one raises ``LeanECGError("<source>.<field>", problem)``."""
-        if self.method not in METHODS:
-            raise LeanECGError(
-                f"{source}.method", f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}"
-            )
-        for name in ("epochs", "batch_size", "proj_dim", "n_view_leads"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-                raise LeanECGError(f"{source}.{name}", f"must be a positive integer, got {v!r}")
+        """Check every field; a wrong one raises ``InvalidOptionError("<source>.<field>", problem)``
+        (the ranges are declared on the fields, :mod:`leanecg.config`)."""
+        validate_config(self, source)
         if self.batch_size < 2:
-            raise LeanECGError(
+            raise InvalidOptionError(
                 f"{source}.batch_size", "contrastive learning needs at least 2 records per batch"
-            )
-        for name in ("lr", "temperature", "segment_s"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0 or not math.isfinite(v):
-                raise LeanECGError(f"{source}.{name}", f"must be a positive number, got {v!r}")
-        wd = self.weight_decay
-        if isinstance(wd, bool) or not isinstance(wd, int | float) or not wd >= 0 or not math.isfinite(wd):
-            raise LeanECGError(f"{source}.weight_decay", f"must be a number >= 0, got {wd!r}")
-        if self.num_threads is not None and (
-            isinstance(self.num_threads, bool)
-            or not isinstance(self.num_threads, int)
-            or self.num_threads < 1
-        ):
-            raise LeanECGError(
-                f"{source}.num_threads", f"must be a positive integer or null, got {self.num_threads!r}"
-            )
-        mts = self.max_train_seconds
-        if mts is not None and (isinstance(mts, bool) or not isinstance(mts, int | float) or not mts > 0):
-            raise LeanECGError(
-                f"{source}.max_train_seconds", f"must be a positive number or null, got {mts!r}"
             )
         check_seed(self.seed, f"{source}.seed")
         check_device_name(self.device, f"{source}.device")
-        if not isinstance(self.amp, bool):
-            raise LeanECGError(f"{source}.amp", f"must be true or false, got {self.amp!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -489,8 +465,6 @@ def load_unlabelled(
     Returns:
         ``(split with y=None, fs in Hz, info dict)``.
     """
-    from leanecg.bench.labels import load_cinc2017
-    from leanecg.bench.tasks.base import load_signals
 
     if dataset == "cinc2017":
         data = load_cinc2017(Path(root), tiny=tiny, progress=progress)
@@ -533,16 +507,8 @@ def load_unlabelled(
     )
 
 
-def _pipeline_150() -> Any:
-    from leanecg.signal.pipeline import Pipeline
-
-    return Pipeline(
-        [
-            {"op": "bandpass", "low_hz": 0.5, "high_hz": 40.0},
-            {"op": "resample", "fs_out": 150.0},
-            {"op": "zscore"},
-        ]
-    )
+def _pipeline_150() -> Pipeline:
+    return task_pipeline(150.0)
 
 
 def pretrain_encoder(
