@@ -25,8 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from leanecg.errors import LeanECGError
-from leanecg.train.batching import inference_batches
+from leanecg.config import non_negative, positive, validate_config
+from leanecg.errors import InvalidOptionError, LeanECGError
+from leanecg.signal.batching import inference_batches
 from leanecg.train.datasets import ArraySplit, gather_windows, random_crop_starts
 from leanecg.train.device import amp_settings, autocast, check_device_name, grad_scaler, resolve_device
 from leanecg.train.seed import available_cpus, check_seed, numpy_generator, seed_everything
@@ -51,29 +52,26 @@ class EpisodeConfig:
         amp: mixed precision on CUDA (ignored on the CPU).
     """
 
-    episodes: int = 600
-    n_way: int = 3
-    k_shot: int = 5
-    n_query: int = 10
-    crop_samples: int = 1500
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
+    episodes: int = positive(600, integer=True)
+    n_way: int = positive(3, integer=True)
+    k_shot: int = positive(5, integer=True)
+    n_query: int = positive(10, integer=True)
+    crop_samples: int = positive(1500, integer=True)
+    lr: float = positive(1e-3)
+    weight_decay: float = non_negative(1e-4)
     seed: int = 0
     num_threads: int | None = None
     device: str = "cpu"
     amp: bool = False
 
     def validate(self) -> None:
-        for name in ("episodes", "n_way", "k_shot", "n_query", "crop_samples"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise LeanECGError(f"EpisodeConfig.{name}", f"must be a positive integer, got {v!r}")
+        """Raise :class:`InvalidOptionError` naming ``EpisodeConfig.<field>`` for a wrong field (the
+        ranges are declared on the fields, :mod:`leanecg.config`)."""
+        validate_config(self)
         if self.n_way < 2:
-            raise LeanECGError(
+            raise InvalidOptionError(
                 "EpisodeConfig.n_way", f"an episode needs at least 2 classes, got {self.n_way}"
             )
-        if not isinstance(self.lr, int | float) or not self.lr > 0 or not math.isfinite(self.lr):
-            raise LeanECGError("EpisodeConfig.lr", f"must be a positive number, got {self.lr!r}")
         check_seed(self.seed, "EpisodeConfig.seed")
         check_device_name(self.device, "EpisodeConfig.device")
 

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from leanecg.config import in_range, one_of, positive, validate_config
 from leanecg.errors import LeanECGError
 from leanecg.train.datasets import ArraySplit
 
@@ -216,31 +217,19 @@ class CorrectionConfig:
         n_repeats: fold splits the out-of-fold probabilities are averaged over.
     """
 
-    n_folds: int = 3
-    threshold: float = 0.6
-    agreement: str = "prototype"
-    rounds: int = 1
-    drop_below: float | None = None
+    n_folds: int = in_range(3, 2, None, integer=True)
+    threshold: float = in_range(0.6, 0, 1, low_open=True)
+    agreement: str = one_of("prototype", AGREEMENTS)
+    rounds: int = positive(1, integer=True)
+    drop_below: float | None = in_range(None, 0, 1, low_open=True, high_open=True, optional=True)
     seed: int = 0
-    method: str = "threshold"
-    n_repeats: int = 1
+    method: str = one_of("threshold", METHODS)
+    n_repeats: int = positive(1, integer=True)
 
     def validate(self) -> None:
-        if isinstance(self.n_folds, bool) or not isinstance(self.n_folds, int) or self.n_folds < 2:
-            raise LeanECGError("n_folds", f"must be an integer >= 2, got {self.n_folds!r}")
-        if not isinstance(self.threshold, int | float) or not 0 < float(self.threshold) <= 1:
-            raise LeanECGError("threshold", f"must lie in (0, 1], got {self.threshold!r}")
-        if self.method not in METHODS:
-            raise LeanECGError("method", f"must be one of {', '.join(METHODS)}, got {self.method!r}")
-        if isinstance(self.n_repeats, bool) or not isinstance(self.n_repeats, int) or self.n_repeats < 1:
-            raise LeanECGError("n_repeats", f"must be a positive integer, got {self.n_repeats!r}")
-        if self.agreement not in AGREEMENTS:
-            raise LeanECGError("agreement", f"must be one of {', '.join(AGREEMENTS)}, got {self.agreement!r}")
-        if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
-            raise LeanECGError("rounds", f"must be a positive integer, got {self.rounds!r}")
-        d = self.drop_below
-        if d is not None and (isinstance(d, bool) or not isinstance(d, int | float) or not 0 < float(d) < 1):
-            raise LeanECGError("drop_below", f"must lie in (0, 1) or be None, got {d!r}")
+        """Raise :class:`~leanecg.errors.InvalidOptionError` naming ``CorrectionConfig.<field>`` for a wrong field (the
+        ranges are declared on the fields, :mod:`leanecg.config`)."""
+        validate_config(self)
 
 
 @dataclass
