@@ -95,12 +95,12 @@ def fit_package_temperature(
             package, or the validation data was seen in training (without ``allow_seen``).
     """
     from leanecg.atomic import write_json
-    from leanecg.bench.tasks import get_task
     from leanecg.data import get_dataset
-    from leanecg.deploy.onnx import package_split_seed
+    from leanecg.deploy.calibration import package_split_seed
     from leanecg.deploy.package import CARD_FILE, META_FILE, load_model_package, temperature_meta, write_card
     from leanecg.deploy.shipped import resolve_model
     from leanecg.evaluate.calibration import calibration_block
+    from leanecg.tasks import get_task
 
     folder = resolve_model(package)
     pkg = load_model_package(folder)
