@@ -717,6 +717,8 @@ def _probe_model(model: nn.Module, split: ArraySplit, device: torch.device) -> i
     try:
         with torch.no_grad():
             out = _forward(model, x, feats)
+    except LeanECGError:  # the model's own input check: already names what is wrong
+        raise
     except (RuntimeError, TypeError, ValueError) as exc:
         raise LeanECGError(
             "model",

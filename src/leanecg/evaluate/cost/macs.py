@@ -529,6 +529,8 @@ def count_macs(
     try:
         with torch.no_grad(), _MacMode(state):
             model(*inputs, **kwargs)
+    except LeanECGError:  # the model's own input check: already names what is wrong
+        raise
     except (RuntimeError, ValueError, TypeError, IndexError) as exc:
         shapes = describe_shapes(inputs, kwargs)
         raise LeanECGError("input_shape", f"the model failed on inputs {shapes}: {exc}") from exc

@@ -359,6 +359,8 @@ def _forward_or_raise(
     try:
         with torch.no_grad():
             model(x, **kwargs)
+    except LeanECGError:  # the model's own input check: already names what is wrong
+        raise
     except (RuntimeError, ValueError, TypeError, IndexError) as exc:
         raise LeanECGError(where, f"forward failed on inputs {describe_shapes(x, kwargs)}: {exc}") from exc
 
