@@ -283,12 +283,12 @@ STRIP_SECONDS = 10.0
 def report_strips(
     beat_rows: list[tuple[str, BeatExample, Record]], rhythm_rows: list[tuple[str, RhythmExample]]
 ) -> str:
-    """HTML of the report's ECG strips (:func:`leanecg.deploy.ecg_svg.ecg_strip_svg`): the first
+    """HTML of the report's ECG strips (:func:`leanecg.evaluate.ecg_svg.ecg_strip_svg`): the first
     :data:`STRIP_SECONDS` of each example record with its detected beats labelled by the beat model, and of
     each rhythm example with the rhythm model's prediction."""
     import html
 
-    from leanecg.deploy.ecg_svg import CLASS_COLOURS, ecg_strip_svg
+    from leanecg.evaluate.ecg_svg import CLASS_COLOURS, ecg_strip_svg
 
     parts = ["<h2>ECG strips</h2>"]
     legend = " ".join(
@@ -338,3 +338,132 @@ def report_strips(
             + "</div>"
         )
     return "\n".join(parts)
+
+
+# -- the whole quickstart run ------------------------------------------------------------------------
+
+#: What to try after the quickstart (printed at its end).
+NEXT_STEPS = (
+    "Next:\n"
+    "  leanecg predict RECORDS... --model cinc2017 --out preds.csv   rhythm of each record (N/A/O/~)\n"
+    "  leanecg beats RECORD --model mitdb-aami --out beats.csv       class of every heartbeat (N/S/V/F)\n"
+    "  leanecg models                                                the shipped models, accuracy and cost\n"
+    "  leanecg info PATH                                             what a record, folder or dataset holds\n"
+    "  leanecg bench cinc2017 --data-dir DIR                          benchmark the model zoo on real data\n"
+    "  leanecg bench mitdb-aami --models beatnet --save-models DIR    train your own model package\n"
+    "  leanecg data fetch mitdb                                      download a PhysioNet dataset (internet)"
+)
+
+
+@dataclass
+class QuickstartRun:
+    """Everything :func:`run_quickstart` found, for the tables and the HTML report.
+
+    Attributes:
+        detections: R-peak detection on each example record, in order.
+        sources: the data sources the examples came from (``"MIT-BIH (real)"``, ...).
+        beat_rows: ``(model name, beat result)`` per beat model and example record.
+        strip_rows: ``(model name, beat result, record)``, the same rows with their records (ECG strips).
+        rhythm_rows: ``(model name, rhythm result)`` per record model and rhythm example.
+    """
+
+    detections: list[ExampleResult] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)
+    beat_rows: list[tuple[str, BeatExample]] = field(default_factory=list)
+    strip_rows: list[tuple[str, BeatExample, Record]] = field(default_factory=list)
+    rhythm_rows: list[tuple[str, RhythmExample]] = field(default_factory=list)
+
+
+def quickstart_data_dir(data_dir: Path | None) -> Path | None:
+    """The data folder of the quickstart: ``data_dir`` (refused when it does not exist), else
+    ``$LEANECG_DATA`` / the user cache when there is one, else ``None`` (the shipped examples only)."""
+    from leanecg.data import resolve_data_dir
+    from leanecg.errors import LeanECGError
+
+    try:
+        return resolve_data_dir(data_dir)
+    except LeanECGError:
+        if data_dir is not None:
+            raise
+        return None
+
+
+def run_quickstart(
+    root: Path | None, packages: list[Any], step: Any = lambda: None
+) -> QuickstartRun:
+    """Run the quickstart: R peaks on each example record (:func:`example_records`, :func:`analyse`), the
+    beat packages among ``packages`` on each of them (:func:`classify_beats`) and the record packages on
+    the rhythm examples (:func:`classify_rhythms`). ``step()`` is called after each record and each record
+    package (progress)."""
+    run = QuickstartRun()
+    beat_pkgs = [p for p in packages if p.kind == "beats"]
+    record_pkgs = [p for p in packages if p.kind == "records"]
+    for record, source in example_records(root):
+        r = analyse(record, source)
+        run.detections.append(r)
+        run.sources.add(r.source)
+        for pkg in beat_pkgs:
+            b = classify_beats(pkg, record, source)
+            run.beat_rows.append((pkg.name, b))
+            run.strip_rows.append((pkg.name, b, record))
+        step()
+    for pkg in record_pkgs:
+        run.rhythm_rows += [(pkg.name, r) for r in classify_rhythms(pkg, rhythm_examples(root))]
+        step()
+    return run
+
+
+def detection_caption(sources: set[str], root: Path | None) -> str:
+    """The caption of the R-peak table: the data sources, where whole records come from, the examples'
+    licence, and how Se / +P are counted."""
+    caption = f"data: {', '.join(sorted(sources))}"
+    if root is None or "MIT-BIH (real)" not in sources:
+        caption += " (set LEANECG_DATA or --data-dir to a folder holding mitdb/ for whole real records)"
+    if any("excerpt" in s or "example" in s for s in sources):
+        caption += (
+            "\nExamples: MIT-BIH Arrhythmia DB and CinC 2017 (PhysioNet), ODC-By 1.0; "
+            "attribution in leanecg/examples/README.md."
+        )
+    return caption + "\nSe / +P: detected beats matched to the reference beats within 150 ms (ANSI/AAMI EC57)."
+
+
+def write_model_reports(packages: list[Any], out: Path) -> list[Path]:
+    """The HTML report of each package's shipped results (:func:`shipped_results`) in ``out/<task>/``;
+    none without matplotlib (the training extra draws the plots). Returns the HTML files."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        return []
+    from leanecg.evaluate.report import write_report
+
+    reports = []
+    for result in shipped_results(packages):
+        files = write_report([result], out / result["task"], title=f"LeanECG shipped model: {result['task']}")
+        reports.append(files["html"])
+    return reports
+
+
+def write_quickstart_page(
+    page: str, out: Path, run: QuickstartRun, reports: list[Path], has_packages: bool
+) -> Path:
+    """Write ``out/report.html`` atomically: ``page`` (the tables as HTML) with the ECG strips
+    (:func:`report_strips`) and links to the model ``reports`` appended (or, with packages but no reports,
+    how to get them). Returns the file."""
+    from leanecg.atomic import atomic_open
+
+    links = "".join(
+        f"<li><a href='{p.relative_to(out).as_posix()}'>{p.parent.name}</a></li>" for p in reports
+    )
+    extra = report_strips(run.strip_rows, run.rhythm_rows)
+    if links:
+        extra += f"<h2>Model reports</h2><ul>{links}</ul>"
+    elif has_packages:
+        extra += (
+            "<p>Model reports with plots (confusion matrices, curves, Pareto plots) need the training extra: "
+            '<code>pip install "leanecg[train]"</code>.</p>'
+        )
+    page = page.replace("</body>", f"<div style='font-family:sans-serif'>{extra}</div></body>")
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_open(out / "report.html") as fh:
+        fh.write(page)
+    return out / "report.html"

@@ -1,10 +1,12 @@
 """ECG strips as inline SVG: the trace in mV against seconds on an ECG grid, R peaks and beat labels coloured
 by class, the rhythm prediction in the title. numpy only (no matplotlib), so the runtime install draws them
-(the quickstart report, ``leanecg serve``'s viewer uses the same colours: :data:`CLASS_COLOURS`).
+(the quickstart report; the bench report's example strips; ``leanecg serve``'s viewer uses the same colours:
+:data:`CLASS_COLOURS`). Also importable as ``leanecg.deploy.ecg_svg``.
 
 The grid is the paper ECG's at 25 mm/s and 10 mm/mV: minor lines every 0.04 s and 0.1 mV, major every
 0.2 s and 0.5 mV. Each beat marker is an SVG element of class ``beat`` with ``data-label`` (its class) and
-``data-sample`` (its R peak), so a page that shows strips can be checked by counting them.
+``data-sample`` (its R peak), so a page that shows strips can be checked by counting them; a highlighted
+beat (``highlight``) is a band of class ``focus`` behind the trace.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ def ecg_strip_svg(
     labels: Sequence[str] | None = None,
     title: str = "",
     lead: str = "",
+    time_offset_s: float = 0.0,
+    highlight: Sequence[int] | np.ndarray | None = None,
 ) -> str:
     """One strip of a 1-D signal (mV) as an ``<svg>`` element.
 
@@ -62,6 +66,10 @@ def ecg_strip_svg(
         labels: one class per peak (drawn above it, coloured by :func:`class_colour`); ``None``: markers only.
         title: text above the strip (e.g. the record and its rhythm prediction).
         lead: the lead's name, drawn at the left.
+        time_offset_s: time of sample 0 of ``signal_mv`` in the whole recording (s), for the time axis of an
+            excerpt (``signal_mv`` cut from a longer record at ``time_offset_s``).
+        highlight: sample indices (of ``signal_mv``) of beats to mark with a band 0.2 s wide (the example beat
+            of a report).
     """
     x = np.asarray(signal_mv, dtype=np.float64).reshape(-1)
     fs = float(fs)
@@ -96,9 +104,17 @@ def ecg_strip_svg(
         out.append(
             f'<text x="{ml}" y="{mt - 12}" font-size="13" font-weight="bold">{html.escape(title)}</text>'
         )
-    # axes: seconds every 1 s, mV every 0.5 mV
-    for k in range(math.ceil(i0 / fs), math.floor((i0 + seg.size) / fs) + 1):
-        px = ml + (k - i0 / fs) * mm_x
+    for p in np.asarray(highlight if highlight is not None else [], dtype=np.int64).reshape(-1).tolist():
+        if i0 <= p < i0 + seg.size:
+            px = ml + (p - i0) / fs * mm_x
+            out.append(
+                f'<rect class="focus" data-sample="{p}" x="{px - 0.1 * mm_x:.1f}" y="{mt}" '
+                f'width="{0.2 * mm_x:.1f}" height="{h:.1f}" fill="#ffd54f" fill-opacity="0.45"/>'
+            )
+    # axes: seconds every 1 s (of the whole recording), mV every 0.5 mV
+    t_start = time_offset_s + i0 / fs
+    for k in range(math.ceil(t_start - 1e-9), math.floor(t_start + seg.size / fs + 1e-9) + 1):
+        px = ml + (k - t_start) * mm_x
         if ml - 0.5 <= px <= ml + w + 0.5:
             out.append(f'<text x="{px:.1f}" y="{mt + h + 15:.1f}" text-anchor="middle">{k} s</text>')
     v = math.ceil(lo * 2) / 2

@@ -64,7 +64,9 @@ def table_rows(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[
         [primary, *(m for m in metric_names if m != primary)] if primary in metric_names else metric_names
     )
     header = ["model", "family", *[f"{m} (95% CI)" for m in metric_names], *[c[1] for c in COST_COLUMNS]]
-    with_cv = any(r.get("cv") for r in results)  # `leanecg bench --cv K`: the pooled CV score beside the test's
+    with_cv = any(
+        r.get("cv") for r in results
+    )  # `leanecg bench --cv K`: the pooled CV score beside the test's
     if with_cv:
         header.insert(3, f"CV {primary} (pooled)")
     rows = []
@@ -115,8 +117,172 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def plot_pareto(results: Sequence[dict[str, Any]], path: Path, cost_key: str = "macs") -> Path | None:
-    """Primary metric vs cost (log scale) with 95 % CI bars and the Pareto front."""
+def compact_number(v: float) -> str:
+    """A tick label of a log axis: ``1.2M``, ``300k``, ``0.25`` (3 significant digits, SI suffixes from k)."""
+    if not math.isfinite(v):
+        return ""
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= scale:
+            return f"{v / scale:.3g}{suffix}"
+    return f"{v:.3g}"
+
+
+#: Mantissas of the labelled ticks of a log axis, finest first (:func:`log_axis` takes the finest whose labels
+#: do not overlap; the others become unlabelled minor ticks).
+LOG_TICK_SUBS = (
+    (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0),
+    (1.0, 2.0, 3.0, 5.0),
+    (1.0, 2.0, 5.0),
+    (1.0,),
+)
+
+
+def _boxes_overlap(a: Any, b: Any, pad: float = 1.0) -> bool:
+    return a.x0 < b.x1 + pad and b.x0 < a.x1 + pad and a.y0 < b.y1 + pad and b.y0 < a.y1 + pad
+
+
+def visible_tick_labels(ax: Any, axis: str = "x") -> list[Any]:
+    """The tick labels of ``ax``'s ``axis`` that are drawn: non-empty text at a tick inside the view."""
+    ax.figure.canvas.draw()
+    a = ax.xaxis if axis == "x" else ax.yaxis
+    lo, hi = sorted(ax.get_xlim() if axis == "x" else ax.get_ylim())
+    out = []
+    for tick in [*a.get_major_ticks(), *a.get_minor_ticks()]:
+        label = tick.label1
+        if label.get_visible() and label.get_text() and lo <= tick.get_loc() <= hi:
+            out.append(label)
+    return out
+
+
+def labels_overlap(labels: Sequence[Any]) -> bool:
+    """Whether any two of the drawn text artists ``labels`` overlap (display coordinates)."""
+    if not labels:
+        return False
+    renderer = labels[0].figure.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    return any(_boxes_overlap(a, b, pad=0.0) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+
+
+def log_axis(ax: Any, axis: str = "x", fontsize: float = 8.5) -> None:
+    """Legible ticks on a log-scale axis: labelled major ticks at the finest mantissas of
+    :data:`LOG_TICK_SUBS` (decades for a wide range) whose labels do not overlap, with :func:`compact_number`
+    labels; the other 1..9 mantissas as unlabelled minor ticks; labels rotated 30 degrees only when even the
+    decades would overlap."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    a = ax.xaxis if axis == "x" else ax.yaxis
+    lo, hi = sorted(ax.get_xlim() if axis == "x" else ax.get_ylim())
+    decades = math.log10(hi / lo) if lo > 0 and hi > lo else 1.0
+    fmt = FuncFormatter(lambda v, _pos: compact_number(v))
+    ax.tick_params(axis=axis, which="major", labelsize=fontsize)
+    for subs in LOG_TICK_SUBS:
+        # a mantissa set that puts more than ~12 labels on the axis is not even tried
+        if len(subs) * max(decades, 0.3) > 12 and subs != LOG_TICK_SUBS[-1]:
+            continue
+        a.set_major_locator(LogLocator(base=10.0, subs=subs, numticks=40))
+        a.set_major_formatter(fmt)
+        a.set_minor_locator(LogLocator(base=10.0, subs=np.arange(1.0, 10.0), numticks=40))
+        a.set_minor_formatter(NullFormatter())
+        shown = visible_tick_labels(ax, axis)
+        if len(shown) >= 2 and not labels_overlap(shown):
+            return
+    if labels_overlap(visible_tick_labels(ax, axis)):
+        for label in a.get_majorticklabels():
+            label.set_rotation(30)
+            label.set_horizontalalignment("right")
+
+
+#: Where :func:`place_point_labels` tries a label, as offsets in points from its point (first choice first).
+_LABEL_OFFSETS = [
+    (r * math.cos(math.radians(t)), r * math.sin(math.radians(t)))
+    for r in (6, 14, 24, 36, 50)
+    for t in (45, -45, 135, -135, 90, -90, 0, 180, 22, -22, 158, -158, 68, -68, 112, -112)
+]
+
+
+def place_point_labels(
+    ax: Any,
+    xs: Sequence[float],
+    ys: Sequence[float],
+    texts: Sequence[str],
+    *,
+    bold: Sequence[bool] | None = None,
+    fontsize: float = 8.0,
+) -> list[Any]:
+    """Label every point ``(xs[i], ys[i])`` of ``ax`` with ``texts[i]`` without labels piling up: in the
+    given order, each label takes the first offset of a fixed list (close first, then further out on rings)
+    whose box overlaps no label placed before and no point and stays inside the axes; when none is free, the
+    least-overlapping one. Labels away from their point get a thin leader line; ``bold[i]``: label ``i`` in
+    bold. Call it after the axes' limits are final. Returns the annotations (in the order of ``texts``)."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    px_per_pt = fig.dpi / 72.0
+    frame = ax.get_window_extent(renderer)
+    pts = ax.transData.transform(np.column_stack([np.asarray(xs, float), np.asarray(ys, float)]))
+    point_boxes = [(x - 4, y - 4, x + 4, y + 4) for x, y in pts]
+    placed: list[tuple[float, float, float, float]] = []
+    out = []
+    for i in range(len(texts)):
+        weight = "bold" if bold is not None and bold[i] else "normal"
+        probe = ax.text(0, 0, texts[i], fontsize=fontsize, fontweight=weight)
+        ext = probe.get_window_extent(renderer)
+        probe.remove()
+        w, h = ext.width, ext.height
+        best, best_cost = None, math.inf
+        for dx, dy in _LABEL_OFFSETS:
+            ox, oy = pts[i][0] + dx * px_per_pt, pts[i][1] + dy * px_per_pt
+            x0 = ox if dx > 0.5 else (ox - w if dx < -0.5 else ox - w / 2)
+            y0 = oy if dy > 0.5 else (oy - h if dy < -0.5 else oy - h / 2)
+            box = (x0, y0, x0 + w, y0 + h)
+            cost = sum(_area(box, b) for b in placed) + sum(
+                _area(box, b) for j, b in enumerate(point_boxes) if j != i
+            )
+            outside = max(0.0, frame.x0 - box[0]) + max(0.0, box[2] - frame.x1)
+            outside += max(0.0, frame.y0 - box[1]) + max(0.0, box[3] - frame.y1)
+            cost += outside * h * 4
+            if cost < best_cost - 1e-9:
+                best, best_cost = (dx, dy, box), cost
+            if cost == 0:
+                break
+        dx, dy, box = best  # type: ignore[misc]
+        placed.append(box)
+        far = math.hypot(dx, dy) > 10
+        out.append(
+            ax.annotate(
+                texts[i],
+                (xs[i], ys[i]),
+                textcoords="offset points",
+                xytext=(dx, dy),
+                fontsize=fontsize,
+                fontweight=weight,
+                ha="left" if dx > 0.5 else ("right" if dx < -0.5 else "center"),
+                va="bottom" if dy > 0.5 else ("top" if dy < -0.5 else "center"),
+                arrowprops={"arrowstyle": "-", "color": "#888888", "lw": 0.6, "shrinkA": 0, "shrinkB": 3}
+                if far
+                else None,
+            )
+        )
+    return out
+
+
+def _area(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+#: Axis titles of the cost keys of :func:`plot_pareto`.
+COST_AXIS = {
+    "macs": "MACs per example (log scale)",
+    "latency_ms_median": "latency, ms per example at batch 1, one thread (log scale)",
+    "params": "parameters (log scale)",
+    "bytes_fp32": "bytes fp32 (log scale)",
+}
+
+
+def pareto_figure(results: Sequence[dict[str, Any]], cost_key: str = "macs") -> Any:
+    """The figure of :func:`plot_pareto` (``None`` when no result has both the cost and the metric)."""
     pts = [
         (r, r["cost"].get(cost_key), r["metrics"][r["primary_metric"]])
         for r in results
@@ -129,19 +295,70 @@ def plot_pareto(results: Sequence[dict[str, Any]], path: Path, cost_key: str = "
     score = np.array([p[2]["value"] for p in pts], dtype=float)
     lo = np.array([p[2].get("ci_low") if p[2].get("ci_low") is not None else p[2]["value"] for p in pts])
     hi = np.array([p[2].get("ci_high") if p[2].get("ci_high") is not None else p[2]["value"] for p in pts])
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.errorbar(cost, score, yerr=[score - lo, hi - score], fmt="o", capsize=3, color="tab:blue", alpha=0.8)
+    fig, ax = plt.subplots(figsize=(8, 5) if len(pts) <= 12 else (10, 6.5))
     front = pareto_front(cost, score)
-    ax.plot(cost[front], score[front], "-", color="tab:red", label="Pareto front")
-    for (r, _, _), c, s in zip(pts, cost, score, strict=True):
-        ax.annotate(_label(r), (c, s), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    on_front = np.zeros(len(pts), dtype=bool)
+    on_front[front] = True
+    ax.errorbar(
+        cost, score, yerr=[score - lo, hi - score], fmt="none", ecolor="#9bb7d4", elinewidth=1, capsize=2.5
+    )
+    ax.scatter(cost[~on_front], score[~on_front], s=22, color="tab:blue", zorder=3, label="model")
+    ax.scatter(
+        cost[on_front],
+        score[on_front],
+        s=40,
+        color="tab:red",
+        edgecolor="black",
+        lw=0.6,
+        zorder=4,
+        label="on the Pareto front",
+    )
+    # the front: the best score reachable at each cost (a staircase through the front's points)
+    fx, fy = cost[front], score[front]
+    ax.step(
+        np.append(fx, cost.max() * 1.5),
+        np.append(fy, fy[-1]),
+        where="post",
+        color="tab:red",
+        lw=1.2,
+        alpha=0.8,
+        zorder=2,
+        label="Pareto front",
+    )
     ax.set_xscale("log")
-    ax.set_xlabel(f"{cost_key} (log scale)")
-    ax.set_ylabel(results[0]["primary_metric"])
-    ax.set_title(f"{results[0]['task']}: accuracy vs cost")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right")
-    return _save(fig, path)
+    span = math.log10(cost.max() / cost.min()) if cost.min() > 0 else 1.0
+    pad = 10 ** (0.08 * max(span, 0.5))
+    ax.set_xlim(cost.min() / pad, cost.max() * pad)
+    y_lo, y_hi = float(np.nanmin(lo)), float(np.nanmax(hi))
+    y_pad = 0.08 * max(y_hi - y_lo, 0.02)
+    ax.set_ylim(y_lo - y_pad, y_hi + 2 * y_pad)
+    ax.set_xlabel(COST_AXIS.get(cost_key, f"{cost_key} (log scale)"), fontsize=9.5)
+    ax.set_ylabel(f"{results[0]['primary_metric']} (test, 95 % CI)", fontsize=9.5)
+    ax.tick_params(axis="y", labelsize=8.5)
+    ax.set_title(f"{results[0]['task']}: accuracy vs cost", fontsize=11)
+    ax.grid(True, which="major", alpha=0.35)
+    ax.grid(True, which="minor", alpha=0.12)
+    # the legend below the axes, where it hides no point and no label
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, fontsize=8, frameon=False)
+    log_axis(ax, "x")
+    # the front's labels first (they get the closest places), then the others from the top
+    order = sorted(range(len(pts)), key=lambda i: (not on_front[i], -score[i], cost[i]))
+    place_point_labels(
+        ax,
+        cost[order],
+        score[order],
+        [_label(pts[i][0]) for i in order],
+        bold=[bool(on_front[i]) for i in order],
+    )
+    return fig
+
+
+def plot_pareto(results: Sequence[dict[str, Any]], path: Path, cost_key: str = "macs") -> Path | None:
+    """Primary metric vs cost (log scale) with 95 % CI bars: every model labelled (labels placed apart by
+    :func:`place_point_labels`), the Pareto front drawn (a staircase through its models, which are red and
+    labelled in bold), legible tick labels (:func:`log_axis`). ``None`` when nothing has the cost."""
+    fig = pareto_figure(results, cost_key)
+    return None if fig is None else _save(fig, path)
 
 
 def plot_confusion(result: dict[str, Any], path: Path) -> Path | None:
