@@ -1,6 +1,6 @@
 """Ablation of the mitdb-aami beat-model recipe: what each ingredient gives, by DS1 CV and on DS2.
 
-Every row is one finished recipe (the task's attributes, :mod:`leanecg.bench.tasks.mitdb_aami`) trained with
+Every row is one finished recipe (the task's attributes, :mod:`leanecg.tasks.mitdb_aami`) trained with
 ``beatnet``; for each seed the row is cross-validated leave-records-out over the 22 DS1 records
 (``--cv`` folds, the selection figure) and then trained on all of its training records and scored once on
 DS2. The results file counts every DS2 evaluation this script has made (``ds2_evaluations``), including
@@ -25,10 +25,10 @@ import numpy as np
 
 from leanecg.atomic import atomic_open, finite_json, write_json
 from leanecg.bench.runner import cross_validate, run_deep
-from leanecg.bench.tasks.mitdb_aami import MitdbAamiTask
 from leanecg.data import resolve_data_dir
 from leanecg.deploy.package import save_model_package
 from leanecg.provenance import collect_provenance
+from leanecg.tasks.mitdb_aami import MitdbAamiTask
 
 _V1 = {"train_uses_val": True, "rr_context": False, "train_epochs": 20}
 _ALL_DS1 = {"train_uses_val": False, "rr_context": False, "train_epochs": 10}

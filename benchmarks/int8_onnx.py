@@ -127,7 +127,6 @@ def model_slug(model: str, package_name: str) -> str:
 def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     import torch
 
-    from leanecg.bench.tasks import get_task
     from leanecg.data import get_dataset
     from leanecg.deploy.onnx import calibration_set, export_onnx, package_split_seed
     from leanecg.deploy.ort_runtime import FEATURES_INPUT, SIGNAL_INPUT, load_onnx_package
@@ -135,6 +134,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     from leanecg.deploy.shipped import resolve_model
     from leanecg.evaluate.timing import compare_timings, time_callable
     from leanecg.provenance import collect_provenance
+    from leanecg.tasks import get_task
 
     torch.set_num_threads(1)
     folder = resolve_model(args.model)

@@ -77,11 +77,11 @@ def check_calibration(model: str, data_dir: str | Path, subset: Path, seed: int 
     import numpy as np
     import torch
 
-    from leanecg.bench.tasks import get_task
     from leanecg.deploy.onnx import calibration_set, export_onnx, load_calibration, package_split_seed
     from leanecg.deploy.ort_runtime import load_onnx_package
     from leanecg.deploy.package import load_model_package
     from leanecg.deploy.shipped import resolve_model
+    from leanecg.tasks import get_task
 
     torch.set_num_threads(1)
     pkg = load_model_package(resolve_model(model))

@@ -39,10 +39,10 @@ def settle_batchnorm(model: Any, x: torch.Tensor, feats: torch.Tensor | None = N
 
 def record_package(out: Path) -> Path:
     """A ``cinc2017`` LiteNet (width 0.5) package: whole records of any length at the task's rate."""
-    from leanecg.bench.tasks import get_task
-    from leanecg.bench.tasks.base import TaskData
     from leanecg.deploy.package import save_model_package
     from leanecg.models import build_model
+    from leanecg.tasks import get_task
+    from leanecg.tasks.base import TaskData
     from leanecg.train.datasets import ArraySplit
 
     task = get_task("cinc2017")
@@ -65,11 +65,11 @@ def beat_package(
     """A ``mitdb-aami`` BeatNet (width 0.5) package, with beat features (``features``: the first
     ``n_feat`` of those :func:`~leanecg.signal.beats.beat_model_inputs` computes, default all) or without;
     ``pipeline`` replaces the task's preprocessing."""
-    from leanecg.bench.tasks import get_task
-    from leanecg.bench.tasks.base import TaskData
     from leanecg.deploy.package import save_model_package
     from leanecg.models import build_model
     from leanecg.signal.beats import beat_model_inputs
+    from leanecg.tasks import get_task
+    from leanecg.tasks.base import TaskData
     from leanecg.train.datasets import ArraySplit
 
     task = get_task("mitdb-aami")
@@ -97,12 +97,12 @@ def beat_package(
 def record_features_package(out: Path) -> Path:
     """A ``cinc2017`` ``wide_deep_lite`` (width 0.5) package: whole records plus the handcrafted record
     features of :mod:`leanecg.models.record_inputs`, scaled by a configuration fitted on synthetic ECGs."""
-    from leanecg.bench.tasks import get_task
-    from leanecg.bench.tasks.base import TaskData
     from leanecg.data.synthetic import synthetic_ecg
     from leanecg.deploy.package import save_model_package
     from leanecg.models import build_model
     from leanecg.models.record_inputs import apply_feature_config, fit_feature_config, raw_input_features
+    from leanecg.tasks import get_task
+    from leanecg.tasks.base import TaskData
     from leanecg.train.datasets import ArraySplit
 
     task = get_task("cinc2017")

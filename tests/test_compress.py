@@ -18,7 +18,6 @@ from leanecg.compress.distill import (
     select_leads,
 )
 from leanecg.compress.prune import (
-    _slice_group,
     apply_channel_counts,
     channel_groups,
     magnitude_prune,
@@ -37,6 +36,7 @@ from leanecg.compress.qat import (
 )
 from leanecg.errors import LeanECGError
 from leanecg.evaluate.cost.macs import count_macs
+from leanecg.models.channels import slice_group
 from leanecg.models.registry import build_from_config, build_model, model_config
 from leanecg.train.datasets import ArraySplit
 from leanecg.train.trainer import TrainConfig, fit
@@ -248,7 +248,7 @@ def test_removing_dead_channels_does_not_change_the_output(name: str) -> None:
     ref = _call(model, x, None)
     for g in channel_groups(model):
         keep = torch.tensor([i for i in range(g.size) if i % 3 != 0])
-        _slice_group(g, keep)
+        slice_group(g, keep)
     out = _call(model, x, None)
     assert torch.allclose(out, ref, atol=1e-5), float((out - ref).abs().max())
 

@@ -10,10 +10,13 @@ import pytest
 import torch
 
 from leanecg.bench import runner
-from leanecg.bench.tasks import TASKS, MitdbAamiTask, TaskData
 from leanecg.errors import LeanECGError
 from leanecg.evaluate.results import SCHEMA, load_results
-from leanecg.models.hybrid import (
+from leanecg.models.registry import build_model
+from leanecg.signal.pipeline import Pipeline
+from leanecg.tasks import TASKS, MitdbAamiTask, TaskData
+from leanecg.train.datasets import ArraySplit
+from leanecg.train.hybrid import (
     EmbeddingNetwork,
     embed_records,
     fit_lightgbm,
@@ -21,9 +24,6 @@ from leanecg.models.hybrid import (
     hybrid_name,
     parse_hybrid_name,
 )
-from leanecg.models.registry import build_model
-from leanecg.signal.pipeline import Pipeline
-from leanecg.train.datasets import ArraySplit
 
 N_FEATURES = 13  # the mitdb-aami beat features
 WINDOW = 64

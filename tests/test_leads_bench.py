@@ -19,11 +19,11 @@ from leanecg.bench.leads import (
     rank_lead_subsets,
     zero_fill,
 )
-from leanecg.bench.tasks.ptbxl_superclass import macro_auroc
 from leanecg.errors import LeanECGError
 from leanecg.evaluate.results import validate_result
 from leanecg.models.registry import build_from_config, build_model, count_parameters, model_config
 from leanecg.signal.leads import LEAD_SETS, STANDARD_12
+from leanecg.tasks.ptbxl_superclass import macro_auroc
 
 
 def _x(n: int = 4, leads: int = 12, t: int = 400, seed: int = 0) -> torch.Tensor:

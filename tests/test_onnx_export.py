@@ -456,9 +456,9 @@ def test_cli_errors(work: dict[str, Path], tmp_path: Path) -> None:
 def test_training_calibration_uses_the_task_train_split(
     work: dict[str, Path], shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from leanecg.bench.tasks import get_task
     from leanecg.deploy.onnx import training_calibration
     from leanecg.deploy.package import load_model_package
+    from leanecg.tasks import get_task
 
     monkeypatch.setenv("LEANECG_CACHE", str(tmp_path / "cache"))
     pkg = load_model_package(work["rec"])  # a --tiny package: the tiny training subset

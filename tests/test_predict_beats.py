@@ -1,7 +1,7 @@
 """Model packages end to end: ``leanecg bench --save-models``, ``leanecg predict``, ``beats``, ``models``.
 
-Two tiny models are trained once per module with the real CLI (``bench ... --tiny --save-models``), then
-used on real records (MIT-BIH, CinC 2017) and on synthetic CSV files: exact CSV columns, row counts,
+Two tiny models, trained once per test session (``bench ... --tiny --save-models``: the ``tiny_*_bench``
+fixtures of ``conftest.py``), are used on real records (MIT-BIH, CinC 2017) and on synthetic CSV files: exact CSV columns, row counts,
 probabilities summing to 1, agreement with what ``bench`` evaluated, and one-line errors for bad input.
 """
 
@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clihelp import run_cli
+from clihelp import invoke_cli, run_cli
+from conftest import TinyBench
 from leanecg.data.record import Record
 from leanecg.data.synthetic import synthetic_ecg
 from leanecg.data.tabular import write_csv
@@ -26,47 +27,14 @@ BEAT_COLUMNS = ["sample", "label", "prob_N", "prob_S", "prob_V", "prob_F"]
 RECORD_COLUMNS = ["record", "label", "prob_N", "prob_A", "prob_O", "prob_noise"]
 
 
-def _bench(task: str, model: str, shared_data: Path, work: Path) -> None:
-    proc = run_cli(
-        [
-            "bench",
-            task,
-            "--models",
-            model,
-            "--tiny",
-            "--n-boot",
-            "50",
-            "--data-dir",
-            str(shared_data),
-            "--out",
-            str(work / "results"),
-            "--save-models",
-            str(work / "models"),
-        ],
-        work,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert f"model package saved to {work / 'models' / task / model}" in proc.stderr
-
-
-@pytest.fixture(scope="module")
-def work(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    """A folder with ``models/mitdb-aami/beatnet`` and ``models/cinc2017/litenet`` (tiny runs)."""
-    work = tmp_path_factory.mktemp("zoo")
-    _bench("mitdb-aami", "beatnet", shared_data, work)
-    _bench("cinc2017", "litenet", shared_data, work)
-    return work
+@pytest.fixture()
+def beat_pkg(tiny_mitdb_bench: TinyBench) -> Path:
+    return tiny_mitdb_bench.package("beatnet")
 
 
 @pytest.fixture()
-def beat_pkg(work: Path) -> Path:
-    return work / "models" / "mitdb-aami" / "beatnet"
-
-
-@pytest.fixture()
-def record_pkg(work: Path) -> Path:
-    return work / "models" / "cinc2017" / "litenet"
+def record_pkg(tiny_cinc2017_bench: TinyBench) -> Path:
+    return tiny_cinc2017_bench.package("litenet")
 
 
 def _read(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -97,14 +65,17 @@ def _synthetic_csv(path: Path, leads: list[str], fs: float = 250.0, seed: int = 
 # ---------------------------------------------------------------------------------------- the packages
 
 
-def test_package_files_and_metadata(beat_pkg: Path, record_pkg: Path, work: Path) -> None:
+def test_package_files_and_metadata(
+    beat_pkg: Path, record_pkg: Path, tiny_mitdb_bench: TinyBench, tiny_cinc2017_bench: TinyBench
+) -> None:
     from leanecg.deploy.package import PACKAGE_FORMAT
-    from leanecg.evaluate.results import load_results
 
-    for pkg, task, kind in ((beat_pkg, "mitdb-aami", "beats"), (record_pkg, "cinc2017", "records")):
+    for pkg, run, kind in ((beat_pkg, tiny_mitdb_bench, "beats"), (record_pkg, tiny_cinc2017_bench, "records")):
+        task = run.task
+        assert f"model package saved to {pkg}" in run.stderr  # bench says where it saved each package
         assert sorted(p.name for p in pkg.iterdir()) == ["MODEL_CARD.md", "model.json", "model.pt"]
         meta = json.loads((pkg / "model.json").read_text())
-        (result,) = load_results(work / "results" / task)
+        result = run.result(pkg.name)
         assert meta["package"] == {
             "format": PACKAGE_FORMAT,
             "name": f"{task}/{result['model']}",
@@ -150,17 +121,16 @@ def test_corrupted_package_is_refused(beat_pkg: Path, tmp_path: Path) -> None:
 
 
 def test_record_model_agrees_with_bench(
-    record_pkg: Path, work: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+    record_pkg: Path, tiny_cinc2017_bench: TinyBench, shared_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from leanecg.bench.tasks import get_task
     from leanecg.data import get_dataset, load_record
     from leanecg.deploy.package import load_model_package
-    from leanecg.evaluate.results import load_results
+    from leanecg.tasks import get_task
 
-    monkeypatch.setenv("LEANECG_CACHE", str(work / "cache"))  # the bench run's cache: no re-decoding
+    monkeypatch.setenv("LEANECG_CACHE", str(tiny_cinc2017_bench.cache))  # the bench's cache: no re-decoding
     task = get_task("cinc2017")
     data = task.load(shared_data, tiny=True, seed=0)
-    (result,) = load_results(work / "results" / "cinc2017")
+    result = tiny_cinc2017_bench.result("litenet")
     pkg = load_model_package(record_pkg)
     proba = pkg.predict_inputs(data.test.X)
     ev = task.evaluate(data.test, proba, n_boot=50, seed=0)
@@ -179,17 +149,16 @@ def test_record_model_agrees_with_bench(
 
 
 def test_beat_model_agrees_with_bench(
-    beat_pkg: Path, work: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+    beat_pkg: Path, tiny_mitdb_bench: TinyBench, shared_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from leanecg.bench.tasks import get_task
     from leanecg.deploy.package import load_model_package
-    from leanecg.evaluate.results import load_results
+    from leanecg.tasks import get_task
     from leanecg.train.trainer import predict_proba
 
-    monkeypatch.setenv("LEANECG_CACHE", str(work / "cache"))
+    monkeypatch.setenv("LEANECG_CACHE", str(tiny_mitdb_bench.cache))
     task = get_task("mitdb-aami")
     data = task.load(shared_data, tiny=True, seed=0)
-    (result,) = load_results(work / "results" / "mitdb-aami")
+    result = tiny_mitdb_bench.result("beatnet")
     pkg = load_model_package(beat_pkg)
     proba = predict_proba(pkg.model, data.test.X, features=data.test.features)
     ev = task.evaluate(data.test, proba, n_boot=50, seed=0)

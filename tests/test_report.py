@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leanecg.bench.metrics import confusion, metrics_with_ci, per_class_from_confusion
 from leanecg.errors import LeanECGError
+from leanecg.evaluate.metrics import confusion, metrics_with_ci, per_class_from_confusion
 from leanecg.evaluate.report import markdown_table, pareto_front, write_report
 from leanecg.evaluate.results import load_results, make_result, metric_entry, result_filename, save_result
 

@@ -59,9 +59,9 @@ def run_fewshot_benchmark(
     """
 
     from leanecg.atomic import write_json
-    from leanecg.bench.tasks import get_task
     from leanecg.models.registry import build_model
     from leanecg.provenance import collect_provenance
+    from leanecg.tasks import get_task
     from leanecg.train.device import resolve_device
     from leanecg.train.fewshot import EpisodeConfig, embed_records, evaluate_episodes, train_prototypical
     from leanecg.train.seed import seed_everything

@@ -62,6 +62,7 @@ import numpy as np
 
 from leanecg.bench.study import comparable_run, finite_mean, sha256_lines, torch_threads
 from leanecg.errors import LeanECGError
+from leanecg.tasks.cinc2017 import Cinc2017Arrays, load_cinc2017  # noqa: F401  (public here before the move)
 
 FRACTIONS: tuple[float, ...] = (0.01, 0.05, 0.10, 0.25, 1.0)
 FS_MODEL = 150.0  # Hz: the studies' input rate (short, cheap inputs for a 2-core CPU budget)
@@ -210,65 +211,6 @@ class LabelsData:
         return self.unlabelled[kind]
 
 
-@dataclass
-class Cinc2017Arrays:
-    """The cinc2017 splits at :data:`FS_MODEL` for the label studies (signals only, no features)."""
-
-    train: Any
-    val: Any
-    test: Any
-    fs: float
-    input_samples: int
-    pipeline: Any
-    info: dict[str, Any]
-
-
-def load_cinc2017(root: Path, *, tiny: bool = False, progress: Any = None) -> Cinc2017Arrays:
-    """The ``cinc2017`` task's record split (seeded, class-stratified 70/15/15) and labels, preprocessed
-    for the label studies: band-pass 0.5-40 Hz, resample to 150 Hz, z-score (cached on disk).
-
-    ``tiny``: the first 12 training and 6 validation / test records of each class (smoke runs).
-    """
-    from leanecg.bench.tasks import get_task
-    from leanecg.bench.tasks.base import load_signals, per_class_head
-    from leanecg.data import get_dataset
-    from leanecg.signal.pipeline import Pipeline
-    from leanecg.train.datasets import ArraySplit
-
-    task = get_task("cinc2017")
-    ds = get_dataset("cinc2017")
-    splits = ds.split(Path(root))
-    labels = ds.labels(Path(root))
-    if tiny:
-        splits = {k: per_class_head(v, labels, 12 if k == "train" else 6) for k, v in splits.items()}
-    pipeline = Pipeline(
-        [
-            {"op": "bandpass", "low_hz": 0.5, "high_hz": 40.0},
-            {"op": "resample", "fs_out": FS_MODEL},
-            {"op": "zscore"},
-        ]
-    )
-    out = {}
-    for name, records in splits.items():
-        X = load_signals(
-            [ds.record_path(Path(root), r) for r in records], pipeline, progress, f"cinc2017 {name}"
-        )
-        y = np.array([task.class_names.index(labels[r][0]) for r in records], dtype=np.int64)
-        out[name] = ArraySplit(X=X, y=y, name=name)
-    info = {
-        "dataset": "cinc2017",
-        "split": "class-stratified 70/15/15 record split, seed 2017 (no patient ids in the data)",
-        "n_train": len(out["train"]),
-        "n_val": len(out["val"]),
-        "n_test": len(out["test"]),
-        "test_records_sha256": sha256_lines(splits["test"]),
-        "input": {"fs": FS_MODEL, "leads": ["I"], "n_samples": int(30 * FS_MODEL), "variable_length": True},
-        "pipeline": pipeline.to_dict(),
-        "tiny": tiny,
-    }
-    return Cinc2017Arrays(out["train"], out["val"], out["test"], FS_MODEL, int(30 * FS_MODEL), pipeline, info)
-
-
 def _cinc2017_data(root: Path, config: LabelsConfig, tiny: bool, progress: Any) -> LabelsData:
     """:func:`load_cinc2017` as :class:`LabelsData`: the training split is the labelled pool and,
     without its labels, the pretraining records."""
@@ -322,12 +264,12 @@ def load_mitdb_beats(
 
     ``tiny``: pool = records 208 and 209, test = record 233 (:data:`MITDB_TINY_RECORDS`; smoke runs).
     """
-    from leanecg.bench.tasks import get_task
-    from leanecg.bench.tasks.base import load_signals
-    from leanecg.bench.tasks.mitdb_aami import MitdbAamiTask
     from leanecg.data import get_dataset
     from leanecg.data.mitdb import DS1, DS2
     from leanecg.signal.pipeline import Pipeline
+    from leanecg.tasks import get_task
+    from leanecg.tasks.base import load_signals
+    from leanecg.tasks.mitdb_aami import MitdbAamiTask
     from leanecg.train.datasets import ArraySplit
 
     task = get_task("mitdb-aami")
@@ -608,12 +550,12 @@ def _run(
     import torch
 
     from leanecg.atomic import write_json
-    from leanecg.bench.tasks import get_task
     from leanecg.evaluate.cost import measure_cost
     from leanecg.evaluate.results import make_result
     from leanecg.models.registry import build_model, list_models, model_config
     from leanecg.provenance import collect_provenance
     from leanecg.ssl.pretrain import PretrainConfig, encoder_input_leads, pretrain
+    from leanecg.tasks import get_task
     from leanecg.train.datasets import ArraySplit
     from leanecg.train.seed import seed_everything
     from leanecg.train.trainer import TrainConfig, fit, predict_proba

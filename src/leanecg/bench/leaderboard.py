@@ -22,11 +22,11 @@ import numpy as np
 
 from leanecg.atomic import atomic_open, write_json
 from leanecg.bench.runner import run_benchmark
-from leanecg.bench.tasks import get_task
 from leanecg.errors import LeanECGError
 from leanecg.evaluate.report import plot_pareto, report_title
 from leanecg.evaluate.results import load_results
-from leanecg.models.hybrid import hybrid_name
+from leanecg.tasks import get_task
+from leanecg.train.hybrid import hybrid_name
 
 #: Models with at most this many parameters get every seed (the efficient end of the zoo).
 SMALL_PARAMS = 50_000

@@ -94,9 +94,9 @@ def run_noisy_benchmark(
     earlier runs with the same settings are kept)."""
 
     from leanecg.atomic import write_json
-    from leanecg.bench.tasks import get_task
     from leanecg.models.classic import list_classic_models
     from leanecg.provenance import collect_provenance
+    from leanecg.tasks import get_task
     from leanecg.train.datasets import ArraySplit
     from leanecg.train.fewshot import embed_records
     from leanecg.train.label_correction import CorrectionConfig, flip_labels, self_learning_correction

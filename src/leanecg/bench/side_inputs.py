@@ -67,8 +67,8 @@ def record_age_sex(record: Any) -> tuple[float | None, Any]:
 
 def _ptbxl_records(root: Path, tiny: bool) -> dict[str, list[str]]:
     """The record ids of the ptbxl-superclass splits, in the task's order (:meth:`PtbxlSuperclassTask.load`)."""
-    from leanecg.bench.tasks.ptbxl_superclass import _class_cover
     from leanecg.data import get_dataset
+    from leanecg.tasks.ptbxl_superclass import _class_cover
 
     ds = get_dataset("ptbxl")
     splits = ds.split(root)
@@ -138,10 +138,10 @@ def run_side_inputs_benchmark(
 ) -> dict[str, Path]:
     """Run the study (module docstring); returns ``{"json": path, "markdown": path}``."""
     from leanecg.atomic import atomic_open, write_json
-    from leanecg.bench.tasks import get_task
     from leanecg.evaluate.cost import measure_cost
     from leanecg.models.registry import build_model
     from leanecg.provenance import collect_provenance
+    from leanecg.tasks import get_task
     from leanecg.train.datasets import ArraySplit
     from leanecg.train.seed import seed_everything
     from leanecg.train.trainer import fit, predict_proba

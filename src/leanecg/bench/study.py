@@ -11,12 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-
-def sha256_lines(items: Sequence[Any]) -> str:
-    """Hex SHA-256 of ``items`` (converted with ``str``) joined by newlines: a fingerprint of a record list."""
-    import hashlib
-
-    return hashlib.sha256("\n".join(map(str, items)).encode()).hexdigest()
+from leanecg.tasks.base import sha256_lines  # noqa: F401  (moved to leanecg.tasks; importable here)
 
 
 @contextmanager

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from leanecg.atomic import atomic_path, json_default, write_json
+from leanecg.data.arrays import ArraySplit
 from leanecg.errors import LeanECGError
 
 __all__ = [
@@ -401,11 +402,9 @@ class ShardedRecords:
         """Bytes of signal these records hold on disk."""
         return int(self.lengths.sum()) * self.n_leads * DTYPE.itemsize
 
-    def split(self, name: str = "split", indices: Sequence[int] | np.ndarray | None = None) -> Any:
-        """An :class:`~leanecg.train.datasets.ArraySplit` of these records (or ``indices`` of them) with
+    def split(self, name: str = "split", indices: Sequence[int] | np.ndarray | None = None) -> ArraySplit:
+        """An :class:`~leanecg.data.arrays.ArraySplit` of these records (or ``indices`` of them) with
         their labels (``None`` when the cache has none); nothing is read."""
-        from leanecg.train.datasets import ArraySplit
-
         recs = self if indices is None else self.subset(indices)
         y = recs.labels
         if y.ndim == 1 and (y < 0).all():

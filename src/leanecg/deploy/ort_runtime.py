@@ -25,7 +25,7 @@ import numpy as np
 
 from leanecg.deploy.package import ModelInputs, ModelPackage, check_package_meta
 from leanecg.errors import LeanECGError
-from leanecg.train.batching import inference_batches
+from leanecg.signal.batching import inference_batches
 
 __all__ = [
     "FEATURES_INPUT",

@@ -60,9 +60,9 @@ from leanecg.signal.pipeline import Pipeline
 if TYPE_CHECKING:
     from torch import nn
 
-    from leanecg.bench.tasks import BenchTask, TaskData
     from leanecg.data.record import Record
     from leanecg.signal.leads import LeadChoice
+    from leanecg.tasks import BenchTask, TaskData
 
 __all__ = [
     "CARD_FILE",

@@ -319,7 +319,7 @@ def lightgbm_contributions(
     """A LightGBM model's own SHAP values (TreeSHAP, ``Booster.predict(..., pred_contrib=True)``).
 
     Args:
-        model: a ``lightgbm.Booster``, a :class:`~leanecg.models.hybrid.LightGBMFit` (its best iteration is
+        model: a ``lightgbm.Booster``, a :class:`~leanecg.train.hybrid.LightGBMFit` (its best iteration is
             used), an ``LGBMClassifier``, or a scikit-learn pipeline ending in one (the earlier steps
             transform ``X`` first).
         X: ``(N, n_columns)`` design-matrix rows.

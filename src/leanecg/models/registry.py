@@ -29,6 +29,7 @@ from typing import Any
 from torch import nn
 
 from leanecg.errors import LeanECGError
+from leanecg.models.channels import PRUNED_KEY, keep_first_channels
 from leanecg.models.efficientnet import EfficientNet1d
 from leanecg.models.leadwise import LeadWiseNet
 from leanecg.models.litenet import BeatNet, LiteNet
@@ -38,6 +39,7 @@ from leanecg.models.resnet import ResNet1d
 from leanecg.models.shufflenet import ShuffleNetV2
 from leanecg.models.transformer import ECGTransformer
 from leanecg.models.wide_deep import WIDE_DEEP_LITE_DEFAULTS, WideDeep
+from leanecg.registry import Registry
 
 CONFIG_FORMAT = "leanecg.model/1"
 FAMILIES = ("reference", "lightweight")
@@ -73,7 +75,8 @@ class _Entry:
     defaults: dict[str, Any] = field(default_factory=dict)  # options whose default the name changes
 
 
-_REGISTRY: dict[str, _Entry] = {
+_REGISTRY: Registry[_Entry] = Registry("model", "model")
+for _name, _e in {
     "resnet1d": _Entry(
         ResNet1d,
         "reference",
@@ -138,7 +141,9 @@ _REGISTRY: dict[str, _Entry] = {
         "lightweight",
         "beat classifier: small CNN on a beat window + RR-feature vector (<50k weights)",
     ),
-}
+}.items():
+    _REGISTRY.register(_name, _e)
+del _name, _e
 
 
 def _jsonable(value: Any) -> Any:
@@ -168,7 +173,7 @@ def _default_options(entry: _Entry) -> dict[str, Any]:
 def _entry(name: Any) -> tuple[str, _Entry]:
     key = name.strip().lower() if isinstance(name, str) else name
     if not isinstance(key, str) or key not in _REGISTRY:
-        raise LeanECGError("model", f"unknown model {name!r}; available: {', '.join(_REGISTRY)}")
+        raise _REGISTRY.unknown(name)
     return key, _REGISTRY[key]
 
 
@@ -258,6 +263,8 @@ def build_model(
         kwargs["n_features"] = int(n_features)
     try:
         model = entry.factory(int(n_leads), int(n_classes), float(width), float(depth), **kwargs)
+    except LeanECGError:  # a ValueError too, but already a user error with its own path
+        raise
     except ValueError as exc:
         raise LeanECGError("model", f"invalid options for '{key}': {exc}") from exc
     options.update(_jsonable(getattr(model, "resolved_options", {})))
@@ -329,7 +336,7 @@ def build_from_config(config: Mapping[str, Any]) -> nn.Module:
     missing = [k for k in required if k not in config]
     if missing:
         raise LeanECGError("config", f"model config lacks {', '.join(missing)}")
-    unknown = sorted(set(config) - {"format", *required, "pruned_channels"})
+    unknown = sorted(set(config) - {"format", *required, PRUNED_KEY})
     if unknown:
         raise LeanECGError("config", f"unknown keys in model config: {', '.join(unknown)}")
     options = config["options"]
@@ -344,10 +351,12 @@ def build_from_config(config: Mapping[str, Any]) -> nn.Module:
         config["n_features"],
         **dict(options),
     )
-    if config.get("pruned_channels"):  # a channel-pruned model (leanecg.compress.prune): shrink the layers
-        from leanecg.compress.prune import apply_channel_counts  # deferred: compress imports the registry
-
-        apply_channel_counts(model, config["pruned_channels"], source="config.pruned_channels")
+    counts = config.get(PRUNED_KEY)
+    if counts:  # a channel-pruned model (leanecg.compress.prune): shrink the layers, record the counts
+        keep_first_channels(model, counts, source=f"config.{PRUNED_KEY}")
+        set_model_config(
+            model, {**model_config(model), PRUNED_KEY: {str(k): int(v) for k, v in counts.items()}}
+        )
     return model
 
 

@@ -1,4 +1,4 @@
-"""Benchmark tasks: how each is loaded, split, trained and scored.
+"""Benchmark tasks (layer 6): how each is loaded, split, trained and scored.
 
 A task turns a registered dataset into train / val / test :class:`~leanecg.train.datasets.ArraySplit`
 objects (preprocessed once, cached on disk), names its classes and its primary metric, and scores
@@ -14,19 +14,37 @@ predictions with 95 % bootstrap CIs. Splits are the ones the field uses:
 
 from __future__ import annotations
 
-from leanecg.bench.tasks.base import BenchTask, TaskData
-from leanecg.bench.tasks.cinc2017 import Cinc2017Task
-from leanecg.bench.tasks.mitdb_aami import MitdbAamiTask
-from leanecg.bench.tasks.ptbxl_superclass import PtbxlSuperclassTask
-from leanecg.errors import LeanECGError
+from leanecg.registry import Registry
+from leanecg.tasks.base import BenchTask, TaskData
+from leanecg.tasks.cinc2017 import Cinc2017Task
+from leanecg.tasks.mitdb_aami import MitdbAamiTask
+from leanecg.tasks.preprocess import task_pipeline
+from leanecg.tasks.ptbxl_superclass import PtbxlSuperclassTask
 
-__all__ = ["TASKS", "BenchTask", "Cinc2017Task", "MitdbAamiTask", "TaskData", "get_task"]
+__all__ = [
+    "TASKS",
+    "BenchTask",
+    "Cinc2017Task",
+    "MitdbAamiTask",
+    "PtbxlSuperclassTask",
+    "TaskData",
+    "get_task",
+    "list_tasks",
+    "task_pipeline",
+]
 
-TASKS: dict[str, BenchTask] = {t.name: t for t in (MitdbAamiTask(), Cinc2017Task(), PtbxlSuperclassTask())}
+#: The benchmark tasks by name (a :class:`~leanecg.registry.Registry`, a mapping ``name -> task``).
+TASKS: Registry[BenchTask] = Registry("benchmark task", "TASK")
+for _task in (MitdbAamiTask(), Cinc2017Task(), PtbxlSuperclassTask()):
+    TASKS.register(_task.name, _task)
+del _task
 
 
 def get_task(name: str) -> BenchTask:
     """The task called ``name``; unknown names raise :class:`LeanECGError` listing the known ones."""
-    if name not in TASKS:
-        raise LeanECGError("TASK", f"unknown benchmark task {name!r}; available: {', '.join(TASKS)}")
-    return TASKS[name]
+    return TASKS.get(name)
+
+
+def list_tasks() -> list[str]:
+    """The names of the benchmark tasks."""
+    return TASKS.list()

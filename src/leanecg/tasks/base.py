@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from leanecg.bench.metrics import confusion, metrics_with_ci, one_vs_rest_curves, per_class_from_confusion
+from leanecg.evaluate.metrics import confusion, metrics_with_ci, one_vs_rest_curves, per_class_from_confusion
 from leanecg.signal.pipeline import Pipeline
 from leanecg.train.datasets import ArraySplit
 from leanecg.train.trainer import BatchLoss, TrainConfig
@@ -151,6 +152,11 @@ def load_signals(paths: Sequence[Path], pipeline: Pipeline, progress: Any, what:
         if progress is not None:
             progress.advance(task)
     return out
+
+
+def sha256_lines(items: Sequence[Any]) -> str:
+    """Hex SHA-256 of ``items`` (converted with ``str``) joined by newlines: a fingerprint of a record list."""
+    return hashlib.sha256("\n".join(map(str, items)).encode()).hexdigest()
 
 
 def per_class_head(records: list[str], labels: dict[str, list[str]], n: int) -> list[str]:

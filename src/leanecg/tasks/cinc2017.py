@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from leanecg.bench.metrics import confusion
-from leanecg.bench.tasks.base import BenchTask, TaskData, load_signals, per_class_head
+from leanecg.evaluate.metrics import confusion
 from leanecg.signal.pipeline import Pipeline
+from leanecg.tasks.base import BenchTask, TaskData, load_signals, per_class_head, sha256_lines
+from leanecg.tasks.preprocess import task_pipeline
 from leanecg.train.datasets import ArraySplit
+
+__all__ = ["STUDY_FS", "Cinc2017Arrays", "Cinc2017Task", "load_cinc2017"]
+
+#: Hz: the input rate of the label studies and of contrastive pretraining on cinc2017 (short, cheap inputs).
+STUDY_FS = 150.0
 
 
 class Cinc2017Task(BenchTask):
@@ -28,13 +35,7 @@ class Cinc2017Task(BenchTask):
     typical_s = 30.0
 
     def pipeline(self) -> Pipeline:
-        return Pipeline(
-            [
-                {"op": "bandpass", "low_hz": 0.5, "high_hz": 40.0},
-                {"op": "resample", "fs_out": self.fs_model},
-                {"op": "zscore"},
-            ]
-        )
+        return task_pipeline(self.fs_model)
 
     def load(self, root: Path, *, tiny: bool = False, seed: int = 0, progress: Any = None) -> TaskData:
         from leanecg.data import get_dataset
@@ -119,3 +120,53 @@ class Cinc2017Task(BenchTask):
 
     def train_options(self) -> dict[str, Any]:
         return {"crop_samples": int(self.crop_s * self.fs_model)}
+
+
+@dataclass
+class Cinc2017Arrays:
+    """The cinc2017 splits at :data:`STUDY_FS` for the label studies and pretraining (signals only, no
+    features)."""
+
+    train: Any
+    val: Any
+    test: Any
+    fs: float
+    input_samples: int
+    pipeline: Any
+    info: dict[str, Any]
+
+
+def load_cinc2017(root: Path, *, tiny: bool = False, progress: Any = None) -> Cinc2017Arrays:
+    """The ``cinc2017`` task's record split (seeded, class-stratified 70/15/15) and labels, preprocessed
+    for the label studies: band-pass 0.5-40 Hz, resample to 150 Hz, z-score (cached on disk).
+
+    ``tiny``: the first 12 training and 6 validation / test records of each class (smoke runs).
+    """
+    from leanecg.data import get_dataset
+
+    task = Cinc2017Task()
+    ds = get_dataset("cinc2017")
+    splits = ds.split(Path(root))
+    labels = ds.labels(Path(root))
+    if tiny:
+        splits = {k: per_class_head(v, labels, 12 if k == "train" else 6) for k, v in splits.items()}
+    pipeline = task_pipeline(STUDY_FS)
+    out = {}
+    for name, records in splits.items():
+        X = load_signals(
+            [ds.record_path(Path(root), r) for r in records], pipeline, progress, f"cinc2017 {name}"
+        )
+        y = np.array([task.class_names.index(labels[r][0]) for r in records], dtype=np.int64)
+        out[name] = ArraySplit(X=X, y=y, name=name)
+    info = {
+        "dataset": "cinc2017",
+        "split": "class-stratified 70/15/15 record split, seed 2017 (no patient ids in the data)",
+        "n_train": len(out["train"]),
+        "n_val": len(out["val"]),
+        "n_test": len(out["test"]),
+        "test_records_sha256": sha256_lines(splits["test"]),
+        "input": {"fs": STUDY_FS, "leads": ["I"], "n_samples": int(30 * STUDY_FS), "variable_length": True},
+        "pipeline": pipeline.to_dict(),
+        "tiny": tiny,
+    }
+    return Cinc2017Arrays(out["train"], out["val"], out["test"], STUDY_FS, int(30 * STUDY_FS), pipeline, info)

@@ -44,10 +44,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from leanecg.bench.metrics import confusion, per_class_from_confusion
-from leanecg.bench.tasks.base import BenchTask, TaskData, load_signals
+from leanecg.evaluate.metrics import confusion, per_class_from_confusion
 from leanecg.signal.beats import RR_FEATURE_NAMES
 from leanecg.signal.pipeline import Pipeline
+from leanecg.tasks.base import BenchTask, TaskData, load_signals
+from leanecg.tasks.preprocess import task_pipeline
 from leanecg.train.datasets import ArraySplit
 from leanecg.train.trainer import BatchLoss
 
@@ -149,13 +150,7 @@ class MitdbAamiTask(BenchTask):
         )
 
     def pipeline(self) -> Pipeline:
-        return Pipeline(
-            [
-                {"op": "leads", "leads": ["II"]},
-                {"op": "bandpass", "low_hz": 0.5, "high_hz": 40.0},
-                {"op": "resample", "fs_out": self.fs_model},
-            ]
-        )
+        return task_pipeline(self.fs_model, leads=["II"], zscore=False)
 
     def split_records(self, seed: int) -> dict[str, list[str]]:
         """Train / val / test records. With :attr:`train_uses_val` (early stopping) train is DS1 minus

@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from leanecg.bench.metrics import metrics_with_ci
-from leanecg.bench.tasks.base import BenchTask, TaskData, load_signals
+from leanecg.evaluate.metrics import metrics_with_ci
 from leanecg.signal.leads import STANDARD_12
 from leanecg.signal.pipeline import Pipeline
+from leanecg.tasks.base import BenchTask, TaskData, load_signals
+from leanecg.tasks.preprocess import task_pipeline
 from leanecg.train.datasets import ArraySplit
 
 
@@ -50,14 +51,7 @@ class PtbxlSuperclassTask(BenchTask):
     leads: tuple[str, ...] = STANDARD_12
 
     def pipeline(self) -> Pipeline:
-        return Pipeline(
-            [
-                {"op": "leads", "leads": list(self.leads)},
-                {"op": "bandpass", "low_hz": 0.5, "high_hz": 40.0},
-                {"op": "resample", "fs_out": self.fs_model},
-                {"op": "zscore"},
-            ]
-        )
+        return task_pipeline(self.fs_model, leads=self.leads)
 
     def load(self, root: Path, *, tiny: bool = False, seed: int = 0, progress: Any = None) -> TaskData:
         from leanecg.data import get_dataset
@@ -127,7 +121,7 @@ class PtbxlSuperclassTask(BenchTask):
             proba: sigmoid outputs ``(N, 5)``.
             thresholds: per-class decision thresholds for F1 (choose them on validation data).
         """
-        from leanecg.bench.metrics import one_vs_rest_curves
+        from leanecg.evaluate.metrics import one_vs_rest_curves
         from leanecg.evaluate.multilabel import apply_thresholds, f1_per_class, multilabel_metrics
 
         y = np.asarray(split.y)

@@ -28,6 +28,8 @@ import torch
 from torch import nn
 
 from leanecg.errors import LeanECGError
+from leanecg.signal.batching import inference_batches
+from leanecg.train.datasets import gather_windows, record_lengths
 
 __all__ = [
     "HYBRID_SUFFIX",
@@ -116,9 +118,6 @@ def embed_records(model: nn.Module, X: np.ndarray | list[np.ndarray], batch_size
             :func:`leanecg.train.trainer.predict_proba`).
         batch_size: records per forward pass.
     """
-    from leanecg.train.batching import inference_batches
-    from leanecg.train.datasets import gather_windows, record_lengths
-
     embed = model if isinstance(model, EmbeddingNetwork) else getattr(model, "embed", None)
     if not callable(embed):
         raise LeanECGError("model", f"{type(model).__name__} has no embed(x) method")
