@@ -32,7 +32,7 @@ from leanecg.data.registry import (
     register,
     stratified_split,
 )
-from leanecg.errors import LeanECGError
+from leanecg.errors import LeanECGError, MissingDataError
 
 CLASSES: tuple[str, ...] = ("N", "A", "O", "~")
 CLASS_NAMES: dict[str, str] = {"N": "normal", "A": "AF", "O": "other rhythm", "~": "noise"}
@@ -58,7 +58,7 @@ def read_reference(path: str | Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise LeanECGError(path, "file not found") from None
+        raise MissingDataError(path, "file not found") from None
     except IsADirectoryError:
         raise LeanECGError(path, "is a folder, expected a record,label CSV file") from None
     except UnicodeDecodeError as exc:

@@ -42,7 +42,7 @@ from leanecg.data.registry import (
     register,
     stratified_split,
 )
-from leanecg.errors import LeanECGError
+from leanecg.errors import LeanECGError, MissingDataError
 
 RESOURCE_FILES: tuple[str, ...] = ("weights.csv", "dx_mapping_scored.csv", "dx_mapping_unscored.csv")
 EQUIVALENT_CODES: tuple[tuple[str, str], ...] = (
@@ -269,7 +269,7 @@ class Cinc2021Dataset(HeaderIndexedDataset):
         y = np.zeros((len(recs), len(scored_classes())), dtype=np.uint8)
         for i, r in enumerate(recs):
             if r not in stems:
-                raise LeanECGError(self._folder(root) / r, f"{self.record_kind} not found")
+                raise MissingDataError(self._folder(root) / r, f"{self.record_kind} not found")
             header = read_header(stems[r])
             y[i] = codes_to_multihot(parse_dx(header), header.path)
         return y

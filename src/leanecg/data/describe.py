@@ -34,7 +34,7 @@ from leanecg.data.registry import (
     list_datasets,
     read_header,
 )
-from leanecg.errors import LeanECGError
+from leanecg.errors import LeanECGError, MissingDataError
 
 
 def describe(
@@ -244,7 +244,7 @@ def describe_folder(folder: str | Path, fs: float | None = None) -> dict[str, An
     if not headers:
         others += sorted(p for p in folder.rglob("*.csv") if p.is_file())
     if not headers and not others:
-        raise LeanECGError(folder, "no ECG records found (looked for .hea, .edf and .csv files)")
+        raise MissingDataError(folder, "no ECG records found (looked for .hea, .edf and .csv files)")
     summary = _summary([read_header(h) for h in headers], [_edf_csv_info(p, fs) for p in others])
     return {"path": str(folder), "kind": "folder", **summary}
 

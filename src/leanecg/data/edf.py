@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from leanecg.data.record import Record
-from leanecg.errors import LeanECGError
+from leanecg.errors import InvalidOptionError, LeanECGError, MissingDataError, UnreadableRecordError
 
 __all__ = ["EdfLayout", "check_edf_layout", "read_edf"]
 
@@ -44,7 +44,9 @@ def _field(raw: bytes, start: int, width: int, what: str, path: Path) -> str:
     try:
         return raw[start : start + width].decode("ascii").strip()
     except UnicodeDecodeError:
-        raise LeanECGError(path, f"not an EDF file: header field '{what}' is not ASCII text") from None
+        raise UnreadableRecordError(
+            path, f"not an EDF file: header field '{what}' is not ASCII text"
+        ) from None
 
 
 def _int_field(raw: bytes, start: int, width: int, what: str, path: Path) -> int:
@@ -52,7 +54,7 @@ def _int_field(raw: bytes, start: int, width: int, what: str, path: Path) -> int
     try:
         return int(text)
     except ValueError:
-        raise LeanECGError(
+        raise UnreadableRecordError(
             path, f"not an EDF file: header field '{what}' is {text!r}, not a whole number"
         ) from None
 
@@ -70,20 +72,20 @@ def check_edf_layout(path: str | Path) -> EdfLayout:
         with path.open("rb") as fh:
             fixed = fh.read(256)
             if len(fixed) < 256:
-                raise LeanECGError(
+                raise UnreadableRecordError(
                     path, f"is truncated or not an EDF file: {size} bytes, shorter than a 256-byte header"
                 )
             ns = _int_field(fixed, 252, 4, "number of signals", path)
             if ns <= 0:
-                raise LeanECGError(path, f"EDF header declares {ns} signals")
+                raise UnreadableRecordError(path, f"EDF header declares {ns} signals")
             rest = fh.read(256 * ns)
     except OSError as exc:
-        raise LeanECGError(path, f"cannot read: {exc.strerror or exc}") from None
+        raise UnreadableRecordError(path, f"cannot read: {exc.strerror or exc}") from None
     if len(rest) < 256 * ns:
-        raise LeanECGError(path, f"is truncated: its header declares {ns} signals but ends early")
+        raise UnreadableRecordError(path, f"is truncated: its header declares {ns} signals but ends early")
     header_bytes = _int_field(fixed, 184, 8, "number of bytes in header", path)
     if header_bytes != 256 * (ns + 1):
-        raise LeanECGError(
+        raise UnreadableRecordError(
             path, f"EDF header size field says {header_bytes} bytes, but {ns} signals need {256 * (ns + 1)}"
         )
     n_records = _int_field(fixed, 236, 8, "number of data records", path)
@@ -91,30 +93,30 @@ def check_edf_layout(path: str | Path) -> EdfLayout:
     try:
         duration = float(dur_text)
     except ValueError:
-        raise LeanECGError(path, f"not an EDF file: data record duration is {dur_text!r}") from None
+        raise UnreadableRecordError(path, f"not an EDF file: data record duration is {dur_text!r}") from None
     spr_start = ns * (16 + 80 + 8 + 8 + 8 + 8 + 8 + 80)
     spr = [
         _int_field(rest, spr_start + 8 * k, 8, f"samples per record of signal {k + 1}", path)
         for k in range(ns)
     ]
     if any(s < 0 for s in spr):
-        raise LeanECGError(path, "EDF header declares a negative number of samples per record")
+        raise UnreadableRecordError(path, "EDF header declares a negative number of samples per record")
     record_bytes = sum(spr) * (3 if bdf else 2)
     data = size - header_bytes
     if record_bytes == 0:
-        raise LeanECGError(path, "EDF header declares no samples in a data record")
+        raise UnreadableRecordError(path, "EDF header declares no samples in a data record")
     held = data // record_bytes
     if n_records < 0:  # -1: "unknown", still being recorded when the header was written
         n_records = held
     elif data < n_records * record_bytes:
-        raise LeanECGError(
+        raise UnreadableRecordError(
             path,
             f"is truncated: {size} bytes, but its header declares {n_records} data records of "
             f"{record_bytes} bytes after a {header_bytes}-byte header = {header_bytes + n_records * record_bytes} "
             f"bytes (the file holds {held} complete records)",
         )
     elif held > n_records:
-        raise LeanECGError(
+        raise UnreadableRecordError(
             path,
             f"holds {held} data records but its header declares {n_records}: the header's length is wrong",
         )
@@ -170,12 +172,12 @@ def read_edf(path: str | Path, fs: float | None = None) -> Record:
             path, "reading EDF/BDF needs the optional package edfio: pip install 'leanecg[edf]'"
         ) from None
     if path.is_dir():
-        raise LeanECGError(path, "is a folder, but an EDF file was expected")
+        raise UnreadableRecordError(path, "is a folder, but an EDF file was expected")
     if not path.is_file():
-        raise LeanECGError(path, "no such file")
+        raise MissingDataError(path, "no such file")
     layout = check_edf_layout(path)
     if layout.n_records == 0:
-        raise LeanECGError(path, "signal has no samples (0 data records)")
+        raise UnreadableRecordError(path, "signal has no samples (0 data records)")
     reader = edfio.read_bdf if path.suffix.lower() == ".bdf" else edfio.read_edf
     try:
         edf = reader(path, lazy_load_data=False)
@@ -185,23 +187,25 @@ def read_edf(path: str | Path, fs: float | None = None) -> Record:
     except LeanECGError:
         raise
     except Exception as exc:  # edfio raises ValueError / UnicodeDecodeError / ... on garbled files
-        raise LeanECGError(
+        raise UnreadableRecordError(
             path, f"cannot read EDF: {type(exc).__name__}: {' '.join(str(exc).split())}"
         ) from None
     if not continuous:
-        raise LeanECGError(path, "discontinuous EDF+D files are not supported (export a continuous EDF+C)")
+        raise UnreadableRecordError(
+            path, "discontinuous EDF+D files are not supported (export a continuous EDF+C)"
+        )
     if not signals:
-        raise LeanECGError(path, "EDF file has no signals (only annotations)")
+        raise UnreadableRecordError(path, "EDF file has no signals (only annotations)")
 
     chosen = _choose_signals(path, signals)
     rate = float(chosen[0].sampling_frequency)
     if not math.isfinite(rate) or rate <= 0:
-        raise LeanECGError(path, f"sampling frequency {rate:g} Hz is not a positive number")
+        raise UnreadableRecordError(path, f"sampling frequency {rate:g} Hz is not a positive number")
     if fs is not None and not math.isclose(fs, rate, rel_tol=1e-9, abs_tol=1e-9):
-        raise LeanECGError(path, f"fs={fs:g} Hz was given but the file says {rate:g} Hz")
+        raise InvalidOptionError(path, f"fs={fs:g} Hz was given but the file says {rate:g} Hz")
     lengths = {len(s.data) for s in chosen}
     if len(lengths) != 1:  # cannot happen for equal rates in one file, but never stack ragged columns
-        raise LeanECGError(path, f"signals have different lengths {sorted(lengths)}")
+        raise UnreadableRecordError(path, f"signals have different lengths {sorted(lengths)}")
     signal = np.column_stack([np.asarray(s.data, dtype=np.float64) for s in chosen]).astype(np.float32)
     meta: dict[str, Any] = {"format": "bdf" if path.suffix.lower() == ".bdf" else "edf"}
     if annotations:
@@ -228,7 +232,7 @@ def _choose_signals(path: Path, signals: list[Any]) -> list[Any]:
     if ecg and len({float(s.sampling_frequency) for s in ecg}) == 1:
         return ecg
     listing = ", ".join(f"{s.label.strip() or '?'} {float(s.sampling_frequency):g} Hz" for s in signals)
-    raise LeanECGError(
+    raise UnreadableRecordError(
         path, f"signals have different sampling rates ({listing}); export the ECG leads at one rate"
     )
 

@@ -35,7 +35,7 @@ from typing import Literal
 import numpy as np
 
 from leanecg.data.record import Record, millivolt_scale
-from leanecg.errors import LeanECGError
+from leanecg.errors import MissingDataError, UnreadableRecordError
 from leanecg.signal.checks import check_fs
 
 __all__ = [
@@ -68,7 +68,7 @@ def _resolve(path: str | Path) -> tuple[Kind, Path]:
     """Which reader handles ``path``, and the file it reads (the ``.hea`` for WFDB records)."""
     p = Path(path)
     if p.is_dir():
-        raise LeanECGError(
+        raise UnreadableRecordError(
             p, "is a folder, but a record file was expected (folders are read with iter_records)"
         )
     suffix = p.suffix.lower()
@@ -79,8 +79,8 @@ def _resolve(path: str | Path) -> tuple[Kind, Path]:
         if header.is_file():
             return "wfdb", header
         if p.exists():
-            raise LeanECGError(p, f"has no WFDB header: {header.name} not found beside it")
-        raise LeanECGError(p, "no such file")
+            raise MissingDataError(p, f"has no WFDB header: {header.name} not found beside it")
+        raise MissingDataError(p, "no such file")
     if suffix in (".csv", ".tsv"):
         return "csv", p
     if suffix in (".edf", ".bdf"):
@@ -89,11 +89,13 @@ def _resolve(path: str | Path) -> tuple[Kind, Path]:
     if header.is_file():
         return "wfdb", header
     if suffix in _ANNOTATION_SUFFIXES and p.with_suffix(".hea").is_file():
-        raise LeanECGError(p, f"is an annotation file; give the record instead ({p.with_suffix('')})")
+        raise UnreadableRecordError(
+            p, f"is an annotation file; give the record instead ({p.with_suffix('')})"
+        )
     if p.exists():
         kind = f"'{p.suffix}'" if p.suffix else "(no extension)"
-        raise LeanECGError(p, f"unknown file type {kind}: expected {_EXPECTED}")
-    raise LeanECGError(p, f"no such file or record (looked for {p.name} and {header.name})")
+        raise UnreadableRecordError(p, f"unknown file type {kind}: expected {_EXPECTED}")
+    raise MissingDataError(p, f"no such file or record (looked for {p.name} and {header.name})")
 
 
 def _check_fs_argument(fs: float | None, source: str | Path) -> float | None:
@@ -143,15 +145,15 @@ def check_record(record: Record, source: str | Path) -> Record:
     """
     x = record.signal
     if x.ndim != 2 or x.shape[1] == 0:
-        raise LeanECGError(source, "record has no signals")
+        raise UnreadableRecordError(source, "record has no signals")
     if x.shape[0] == 0:
-        raise LeanECGError(source, "signal has no samples (zero length)")
+        raise UnreadableRecordError(source, "signal has no samples (zero length)")
     if x.shape[0] == 1:
-        raise LeanECGError(source, "signal has only 1 sample")
+        raise UnreadableRecordError(source, "signal has only 1 sample")
     if not math.isfinite(record.fs) or record.fs <= 0:
-        raise LeanECGError(source, f"sampling rate must be > 0 Hz, got {record.fs!r}")
+        raise UnreadableRecordError(source, f"sampling rate must be > 0 Hz, got {record.fs!r}")
     if len(record.leads) != x.shape[1]:
-        raise LeanECGError(source, f"{len(record.leads)} lead names for {x.shape[1]} signals")
+        raise UnreadableRecordError(source, f"{len(record.leads)} lead names for {x.shape[1]} signals")
 
     units = list(record.units) if record.units else ["mV"] * x.shape[1]
     for j, unit in enumerate(units):
@@ -167,20 +169,20 @@ def check_record(record: Record, source: str | Path) -> Record:
     if np.isfinite(x.sum(dtype=np.float64)):  # one contiguous pass: no NaN / inf anywhere
         if _is_flat(x):
             level = ", ".join(f"{v:g}" for v in x[0, :4])
-            raise LeanECGError(source, f"signal is a flat line (every lead is constant: {level} mV)")
+            raise UnreadableRecordError(source, f"signal is a flat line (every lead is constant: {level} mV)")
         return record
     if np.isinf(x).any():
-        raise LeanECGError(source, "signal contains infinite values")
+        raise UnreadableRecordError(source, "signal contains infinite values")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
         lo = np.nanmin(x, axis=0)
         hi = np.nanmax(x, axis=0)
     valid = ~np.isnan(lo)
     if not valid.any():
-        raise LeanECGError(source, "no valid samples: every sample of every lead is marked invalid")
+        raise UnreadableRecordError(source, "no valid samples: every sample of every lead is marked invalid")
     if np.all(hi[valid] == lo[valid]):
         level = ", ".join(f"{v:g}" for v in lo[valid][:4])
-        raise LeanECGError(source, f"signal is a flat line (every lead is constant: {level} mV)")
+        raise UnreadableRecordError(source, f"signal is a flat line (every lead is constant: {level} mV)")
     return record
 
 
@@ -232,7 +234,7 @@ def list_record_paths(path: str | Path) -> list[Path]:
         if skipped.get("mat"):
             notes.append(f"skipped {skipped['mat']} .mat file(s) without a .hea header")
         extra = f"; {'; '.join(notes)}" if notes else ""
-        raise LeanECGError(p, f"no ECG records found (looked for {_LOOKED_FOR}){extra}")
+        raise MissingDataError(p, f"no ECG records found (looked for {_LOOKED_FOR}){extra}")
     return found
 
 
@@ -251,7 +253,7 @@ def _walk(folder: Path, found: list[Path], skipped: dict[str, int], visited: set
     try:
         entries = sorted(folder.iterdir(), key=lambda e: e.name)
     except OSError as exc:
-        raise LeanECGError(folder, f"cannot list folder: {exc.strerror or exc}") from None
+        raise UnreadableRecordError(folder, f"cannot list folder: {exc.strerror or exc}") from None
     names = {e.name for e in entries}
     for entry in entries:
         if entry.name.startswith("."):
@@ -281,9 +283,9 @@ def _walk_records_file(
     try:
         text = records_file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise LeanECGError(records_file, "RECORDS file is not UTF-8 text") from None
+        raise UnreadableRecordError(records_file, "RECORDS file is not UTF-8 text") from None
     except OSError as exc:
-        raise LeanECGError(records_file, f"cannot read: {exc.strerror or exc}") from None
+        raise UnreadableRecordError(records_file, f"cannot read: {exc.strerror or exc}") from None
     for lineno, line in enumerate(text.splitlines(), start=1):
         name = line.strip()
         if not name or name.startswith("#"):
@@ -291,12 +293,14 @@ def _walk_records_file(
         target = folder / name
         if name.endswith("/"):
             if not target.is_dir():
-                raise LeanECGError(records_file, f"line {lineno}: folder {name!r} does not exist")
+                raise MissingDataError(records_file, f"line {lineno}: folder {name!r} does not exist")
             _walk(target, found, skipped, visited)
             continue
         header = target.with_name(target.name + ".hea")
         if not header.is_file():
-            raise LeanECGError(records_file, f"line {lineno}: record {name!r} has no header {header.name}")
+            raise UnreadableRecordError(
+                records_file, f"line {lineno}: record {name!r} has no header {header.name}"
+            )
         found.append(target)
 
 
@@ -320,7 +324,7 @@ def record_source_files(path: str | Path) -> list[Path]:
     kind, file = _resolve(path)
     if kind != "wfdb":
         if not file.is_file():
-            raise LeanECGError(file, "no such file" if not file.exists() else "is not a regular file")
+            raise MissingDataError(file, "no such file" if not file.exists() else "is not a regular file")
         return [file]
     from leanecg.data.wfdb_io import read_header
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from leanecg.errors import LeanECGError
+from leanecg.errors import InvalidOptionError, LeanECGError, MissingDataError
 
 ENV_VAR = "LEANECG_DATA"
 
@@ -86,7 +86,7 @@ def resolve_data_dir(cli_value: Path | str | None = None, dataset: str | None = 
     if dataset is not None:
         ds = wanted[0]
         looked = ", ".join(str(place / folder) for place in places for folder in ds.folders)
-        raise LeanECGError(
+        raise MissingDataError(
             ds.name,
             f"dataset not found; looked in {looked}; download it with `leanecg data fetch {ds.name}` "
             f"(into {cache}), or pass --data-dir or set ${ENV_VAR} to the folder holding {ds.folders[0]}/",
@@ -103,7 +103,7 @@ def resolve_data_dir(cli_value: Path | str | None = None, dataset: str | None = 
 def _existing_dir(path: Path, setting: str) -> Path:
     path = path.expanduser()
     if not path.exists():
-        raise LeanECGError(path, f"data dir given by {setting} does not exist")
+        raise MissingDataError(path, f"data dir given by {setting} does not exist")
     if not path.is_dir():
-        raise LeanECGError(path, f"data dir given by {setting} is not a folder")
+        raise InvalidOptionError(path, f"data dir given by {setting} is not a folder")
     return path.resolve()

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from leanecg.data.registry import Dataset, FetchPlan, RemoteFile, register
-from leanecg.errors import LeanECGError
+from leanecg.errors import LeanECGError, MissingDataError
 
 SUPERCLASSES: tuple[str, ...] = ("NORM", "MI", "STTC", "CD", "HYP")
 FOLDS: dict[str, tuple[int, ...]] = {"train": (1, 2, 3, 4, 5, 6, 7, 8), "val": (9,), "test": (10,)}
@@ -67,7 +67,7 @@ def read_statements(path: str | Path) -> Any:
     try:
         df = pd.read_csv(path, index_col=0)
     except FileNotFoundError:
-        raise LeanECGError(path, "file not found") from None
+        raise MissingDataError(path, "file not found") from None
     except Exception as exc:
         raise LeanECGError(path, f"cannot read SCP statement table: {exc}") from None
     for col in ("diagnostic", "rhythm", "diagnostic_class"):
@@ -82,7 +82,7 @@ def _read_database(path: Path) -> Any:
     try:
         df = pd.read_csv(path, index_col="ecg_id")
     except FileNotFoundError:
-        raise LeanECGError(path, "file not found") from None
+        raise MissingDataError(path, "file not found") from None
     except Exception as exc:
         raise LeanECGError(path, f"cannot read PTB-XL database table: {exc}") from None
     missing = [c for c in _REQUIRED_COLUMNS if c not in df.columns]

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from leanecg.errors import LeanECGError
+from leanecg.errors import LeanECGError, MissingDataError
 
 if TYPE_CHECKING:
     from leanecg.data.record import Annotation, Record
@@ -157,7 +157,7 @@ class Dataset(ABC):
         where = self.path(root)
         if not self.looks_like(where):
             names = " or ".join(f"{root}/{f}" for f in self.folders)
-            raise LeanECGError(
+            raise MissingDataError(
                 where,
                 f"dataset {self.name} not found (looked for {names}); download it with "
                 f"`leanecg data fetch {self.name}` or pass --data-dir",
@@ -279,13 +279,13 @@ class HeaderIndexedDataset(Dataset):
         wanted = sorted(stems) if records is None else list(records)
         missing = [r for r in wanted if r not in stems]
         if missing:
-            raise LeanECGError(self._folder(root) / missing[0], "record not found")
+            raise MissingDataError(self._folder(root) / missing[0], "record not found")
         return {r: stems[r] for r in wanted}
 
     def record_path(self, root: str | Path, record: str) -> Path:
         stems = self._stems(root)
         if record not in stems:
-            raise LeanECGError(self._folder(root) / record, f"{self.record_kind} not found")
+            raise MissingDataError(self._folder(root) / record, f"{self.record_kind} not found")
         return stems[record]
 
 
@@ -499,7 +499,7 @@ def read_annotation(record_path: str | Path, extension: str = "atr") -> Annotati
     record_path = Path(record_path)
     ann_file = record_path.with_name(f"{record_path.name}.{extension}")
     if not ann_file.is_file():
-        raise LeanECGError(ann_file, "annotation file not found")
+        raise MissingDataError(ann_file, "annotation file not found")
     return read_annotation_file(ann_file)
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from leanecg.atomic import atomic_open
 from leanecg.data.record import Record, millivolt_scale
-from leanecg.errors import LeanECGError
+from leanecg.errors import InvalidOptionError, MissingDataError, UnreadableRecordError
 
 __all__ = ["looks_like_signal_csv", "read_csv", "write_csv"]
 
@@ -75,13 +75,13 @@ def _is_number(cell: str) -> bool:
 
 def _open_text(path: Path) -> io.TextIOWrapper:
     if path.is_dir():
-        raise LeanECGError(path, "is a folder, but a CSV file was expected")
+        raise UnreadableRecordError(path, "is a folder, but a CSV file was expected")
     try:
         return open(path, encoding="utf-8-sig", newline="")
     except FileNotFoundError:
-        raise LeanECGError(path, "no such file") from None
+        raise MissingDataError(path, "no such file") from None
     except OSError as exc:
-        raise LeanECGError(path, f"cannot read: {exc.strerror or exc}") from None
+        raise UnreadableRecordError(path, f"cannot read: {exc.strerror or exc}") from None
 
 
 def _delimiter(path: Path, header_line: str) -> str:
@@ -109,7 +109,9 @@ def _iter_rows(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
                 if line.strip():
                     yield lineno, _cells(line.rstrip("\r\n"), delimiter)
         except UnicodeDecodeError as exc:
-            raise LeanECGError(path, f"is not UTF-8 text (near line {lineno + 1}: {exc.reason})") from None
+            raise UnreadableRecordError(
+                path, f"is not UTF-8 text (near line {lineno + 1}: {exc.reason})"
+            ) from None
 
 
 def looks_like_signal_csv(path: str | Path) -> bool:
@@ -181,22 +183,24 @@ def read_csv(path: str | Path, fs: float | None = None) -> Record:
         try:
             first = [fh.readline() for _ in range(2)]
         except UnicodeDecodeError as exc:
-            raise LeanECGError(path, f"is not UTF-8 text ({exc.reason} in the first lines)") from None
+            raise UnreadableRecordError(
+                path, f"is not UTF-8 text ({exc.reason} in the first lines)"
+            ) from None
     header_line = first[0].rstrip("\r\n")
     if not header_line.strip():
-        raise LeanECGError(path, "CSV file is empty (or its first line is blank)")
+        raise UnreadableRecordError(path, "CSV file is empty (or its first line is blank)")
     delimiter = _delimiter(path, header_line)
     header = _cells(header_line, delimiter)
     if all(_is_number(c) for c in header):
-        raise LeanECGError(
+        raise UnreadableRecordError(
             path, "line 1 is numeric: the CSV needs a header row naming the leads (e.g. time_s,II,V5)"
         )
     for j, name in enumerate(header):
         if not name:
-            raise LeanECGError(path, f"line 1: column {j + 1} has no name")
+            raise UnreadableRecordError(path, f"line 1: column {j + 1} has no name")
     dups = sorted({n for n in header if header.count(n) > 1})
     if dups:
-        raise LeanECGError(path, f"line 1: duplicate column name(s) {', '.join(map(repr, dups))}")
+        raise UnreadableRecordError(path, f"line 1: duplicate column name(s) {', '.join(map(repr, dups))}")
 
     units_row: list[str] | None = None
     second = _cells(first[1].rstrip("\r\n"), delimiter) if first[1].strip() else []
@@ -225,16 +229,16 @@ def read_csv(path: str | Path, fs: float | None = None) -> Record:
         _raise_first_bad_cell(path, delimiter, header, skip)
         raise  # pragma: no cover - _raise_first_bad_cell always raises when pandas failed
     if data.shape[0] == 0:
-        raise LeanECGError(path, "has no data rows (zero-length signal)")
+        raise UnreadableRecordError(path, "has no data rows (zero-length signal)")
     if not np.isfinite(data).all():
         _raise_first_bad_cell(path, delimiter, header, skip)
     if data.shape[0] == 1:
-        raise LeanECGError(path, "has only 1 data row; a signal needs at least 2 samples")
+        raise UnreadableRecordError(path, "has only 1 data row; a signal needs at least 2 samples")
 
     role = _column_role(header[0])
     first_lead = 0 if role == "lead" else 1
     if first_lead >= n_cols:
-        raise LeanECGError(path, f"has only a {header[0]!r} column and no lead columns")
+        raise UnreadableRecordError(path, f"has only a {header[0]!r} column and no lead columns")
     if units_row is not None and role.startswith("time") and units_row[0].lower() in _TIME_UNITS:
         role = "time_ms" if _TIME_UNITS[units_row[0].lower()] == 1e-3 else "time_s"
 
@@ -244,14 +248,16 @@ def read_csv(path: str | Path, fs: float | None = None) -> Record:
         decimals = _time_decimals(path, delimiter, skip)
         record_fs, t0 = _fs_from_time(path, data[:, 0], scale, decimals, header[0], skip)
         if fs is not None and not _fs_agrees(fs, record_fs, data[:, 0], scale, decimals):
-            raise LeanECGError(path, f"fs={fs:g} Hz was given but the time column says {record_fs:g} Hz")
+            raise InvalidOptionError(
+                path, f"fs={fs:g} Hz was given but the time column says {record_fs:g} Hz"
+            )
         if t0 != 0:
             meta["start_time_s"] = t0
     else:
         if role == "index":
             _check_index_column(path, data[:, 0], header[0], skip)
         if fs is None:
-            raise LeanECGError(
+            raise InvalidOptionError(
                 path, "sampling rate unknown: the CSV has no time column; give fs= (--fs on the command line)"
             )
         record_fs = float(fs)
@@ -287,20 +293,24 @@ def _raise_first_bad_cell(path: Path, delimiter: str, header: list[str], skip: i
         if seen <= skip:
             continue
         if len(cells) != n_cols:
-            raise LeanECGError(path, f"line {lineno} has {len(cells)} field(s), the header has {n_cols}")
+            raise UnreadableRecordError(
+                path, f"line {lineno} has {len(cells)} field(s), the header has {n_cols}"
+            )
         for j, cell in enumerate(cells):
             col = header[j]
             if not cell:
-                raise LeanECGError(path, f"line {lineno}, column {col!r}: empty cell")
+                raise UnreadableRecordError(path, f"line {lineno}, column {col!r}: empty cell")
             try:
                 value = float(cell)
             except ValueError:
-                raise LeanECGError(
+                raise UnreadableRecordError(
                     path, f"line {lineno}, column {col!r}: non-numeric value {cell[:40]!r}"
                 ) from None
             if not math.isfinite(value):
-                raise LeanECGError(path, f"line {lineno}, column {col!r}: {cell!r} is not a finite number")
-    raise LeanECGError(path, "cannot be parsed as a numeric CSV table")
+                raise UnreadableRecordError(
+                    path, f"line {lineno}, column {col!r}: {cell!r} is not a finite number"
+                )
+    raise UnreadableRecordError(path, "cannot be parsed as a numeric CSV table")
 
 
 def _time_decimals(path: Path, delimiter: str, skip: int) -> int | None:
@@ -328,14 +338,14 @@ def _fs_from_time(
     nonpos = np.flatnonzero(dt <= 0)
     if nonpos.size:
         i = int(nonpos[0])
-        raise LeanECGError(path, f"time column {name!r} does not increase at line {i + 2 + skip}")
+        raise UnreadableRecordError(path, f"time column {name!r} does not increase at line {i + 2 + skip}")
     span = float(t[-1] - t[0])
     step = span / (n - 1)
     quant = _quantum(t, decimals)
     bad = np.flatnonzero(np.abs(dt - step) > quant)
     if bad.size:
         i = int(bad[0])
-        raise LeanECGError(
+        raise UnreadableRecordError(
             path,
             f"time column {name!r} is not evenly spaced: the step before line {i + 2 + skip} is "
             f"{dt[i] * scale:.6g} s, the average step is {step * scale:.6g} s (missing rows or a varying rate?)",
@@ -368,7 +378,7 @@ def _check_index_column(path: Path, idx: np.ndarray, name: str, skip: int) -> No
     bad = np.flatnonzero(np.diff(idx) != 1)
     if bad.size:
         i = int(bad[0])
-        raise LeanECGError(
+        raise UnreadableRecordError(
             path,
             f"sample column {name!r} does not count up by 1 at line {i + 2 + skip} (missing or repeated rows?)",
         )

@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from leanecg.data.record import Annotation, Record
-from leanecg.errors import LeanECGError
+from leanecg.errors import InvalidOptionError, MissingDataError, UnreadableRecordError
 
 __all__ = [
     "ANNOTATION_EXTENSIONS",
@@ -192,18 +192,18 @@ def read_header(path: str | Path) -> WfdbHeader:
     """
     path = Path(path)
     if path.is_dir():
-        raise LeanECGError(path, "is a folder, but a WFDB header file was expected")
+        raise UnreadableRecordError(path, "is a folder, but a WFDB header file was expected")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise LeanECGError(path, "header file not found") from None
+        raise MissingDataError(path, "header file not found") from None
     except OSError as exc:
-        raise LeanECGError(path, f"cannot read header: {exc.strerror or exc}") from None
+        raise UnreadableRecordError(path, f"cannot read header: {exc.strerror or exc}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise LeanECGError(
+        raise UnreadableRecordError(
             path, f"header is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})"
         ) from None
     return parse_header_text(text, path)
@@ -221,18 +221,22 @@ def parse_header_text(text: str, path: str | Path) -> WfdbHeader:
             comments.append(stripped.lstrip("#").strip())
         elif stripped:
             if not stripped.isascii():
-                raise LeanECGError(path, f"header line {lineno} has non-ASCII characters outside a comment")
+                raise UnreadableRecordError(
+                    path, f"header line {lineno} has non-ASCII characters outside a comment"
+                )
             if "\x00" in stripped:
-                raise LeanECGError(path, f"header line {lineno} contains NUL bytes (not a text header)")
+                raise UnreadableRecordError(
+                    path, f"header line {lineno} contains NUL bytes (not a text header)"
+                )
             lines.append((lineno, stripped))
     if not lines:
-        raise LeanECGError(path, "header is empty (no record line)")
+        raise UnreadableRecordError(path, "header is empty (no record line)")
 
     lineno, record_line = lines[0]
     rec = _parse_record_line(record_line, lineno, path)
     signal_lines = lines[1:]
     if len(signal_lines) != rec["n_sig"]:
-        raise LeanECGError(
+        raise UnreadableRecordError(
             path,
             f"record line declares {rec['n_sig']} signal(s) but the header has "
             f"{len(signal_lines)} signal line(s)",
@@ -246,32 +250,38 @@ def _parse_record_line(line: str, lineno: int, path: Path) -> dict[str, Any]:
     where = f"record line (line {lineno})"
     m = _RX_NAME.fullmatch(tokens[0])
     if m is None:
-        raise LeanECGError(path, f"{where}: invalid record name {tokens[0]!r}")
+        raise UnreadableRecordError(path, f"{where}: invalid record name {tokens[0]!r}")
     if m.group("n_seg") is not None:
-        raise LeanECGError(path, "multi-segment WFDB records are not supported")
+        raise UnreadableRecordError(path, "multi-segment WFDB records are not supported")
     if len(tokens) < 2:
-        raise LeanECGError(
+        raise UnreadableRecordError(
             path, f"{where} has 1 field; it needs at least a record name and a number of signals"
         )
     if len(tokens) > 6:
-        raise LeanECGError(
+        raise UnreadableRecordError(
             path, f"{where} has {len(tokens)} fields; a WFDB record line has at most 6 ({line[:60]!r})"
         )
     if not tokens[1].isdigit():
-        raise LeanECGError(path, f"{where}: number of signals {tokens[1]!r} is not a whole number")
+        raise UnreadableRecordError(path, f"{where}: number of signals {tokens[1]!r} is not a whole number")
     n_sig = int(tokens[1])
     fs: float | None = None
     if len(tokens) > 2:
         mf = _RX_FS.fullmatch(tokens[2])
         if mf is None:
-            raise LeanECGError(path, f"{where}: sampling frequency {tokens[2]!r} is not a positive number")
+            raise UnreadableRecordError(
+                path, f"{where}: sampling frequency {tokens[2]!r} is not a positive number"
+            )
         fs = float(mf.group("fs"))
         if not math.isfinite(fs) or fs <= 0:
-            raise LeanECGError(path, f"{where}: sampling frequency must be > 0 Hz, got {tokens[2]!r}")
+            raise UnreadableRecordError(
+                path, f"{where}: sampling frequency must be > 0 Hz, got {tokens[2]!r}"
+            )
     n_samples: int | None = None
     if len(tokens) > 3:
         if not tokens[3].isdigit():
-            raise LeanECGError(path, f"{where}: number of samples {tokens[3]!r} is not a whole number")
+            raise UnreadableRecordError(
+                path, f"{where}: number of samples {tokens[3]!r} is not a whole number"
+            )
         n_samples = int(tokens[3])
     return {
         "record_name": m.group("name"),
@@ -287,11 +297,13 @@ def _parse_signal_line(line: str, lineno: int, path: Path) -> SignalSpec:
     spans = [(m.start(), m.group()) for m in re.finditer(r"\S+", line)]
     where = f"signal line {lineno}"
     if len(spans) < 2:
-        raise LeanECGError(path, f"{where} has only 1 field; it needs at least a file name and a format")
+        raise UnreadableRecordError(
+            path, f"{where} has only 1 field; it needs at least a file name and a format"
+        )
     file_name = spans[0][1]
     mf = _RX_FMT.fullmatch(spans[1][1])
     if mf is None:
-        raise LeanECGError(path, f"{where}: format {spans[1][1]!r} is not a WFDB storage format")
+        raise UnreadableRecordError(path, f"{where}: format {spans[1][1]!r} is not a WFDB storage format")
     fmt = str(int(mf.group("fmt")))
     kw: dict[str, Any] = {
         "file_name": file_name,
@@ -305,12 +317,12 @@ def _parse_signal_line(line: str, lineno: int, path: Path) -> SignalSpec:
     if i < len(spans) and not spans[i][1][0].isalpha():
         mg = _RX_GAIN.fullmatch(spans[i][1])
         if mg is None:
-            raise LeanECGError(
+            raise UnreadableRecordError(
                 path, f"{where}: ADC gain {spans[i][1]!r} is not of the form gain(baseline)/units"
             )
         gain = float(mg.group("gain"))
         if not math.isfinite(gain):
-            raise LeanECGError(path, f"{where}: ADC gain {spans[i][1]!r} is not finite")
+            raise UnreadableRecordError(path, f"{where}: ADC gain {spans[i][1]!r} is not finite")
         kw["adc_gain"] = gain
         if mg.group("baseline") is not None:
             baseline = int(mg.group("baseline"))
@@ -372,36 +384,40 @@ def validate_signal_files(header: WfdbHeader) -> int:
     """
     hpath = header.path
     if header.n_sig == 0:
-        raise LeanECGError(hpath, "header declares no signals")
+        raise UnreadableRecordError(hpath, "header declares no signals")
     for k, s in enumerate(header.signals, start=1):
         if s.fmt == "0" or s.file_name == "~":
-            raise LeanECGError(hpath, f"signal {k} is a null signal (format 0, no stored samples)")
+            raise UnreadableRecordError(hpath, f"signal {k} is a null signal (format 0, no stored samples)")
         if s.fmt not in SUPPORTED_FORMATS:
-            raise LeanECGError(
+            raise UnreadableRecordError(
                 hpath,
                 f"signal {k}: unsupported WFDB format {s.fmt} "
                 f"(supported: {', '.join(sorted(SUPPORTED_FORMATS, key=int))})",
             )
         if s.samples_per_frame != 1:
-            raise LeanECGError(
+            raise UnreadableRecordError(
                 hpath,
                 f"signal {k} has {s.samples_per_frame} samples per frame: "
                 "multi-frequency WFDB records are not supported",
             )
         if s.file_name in ("-", "") or s.block_size:
-            raise LeanECGError(hpath, f"signal {k} is read from a stream or block device; not supported")
+            raise UnreadableRecordError(
+                hpath, f"signal {k} is read from a stream or block device; not supported"
+            )
 
     n_samples = header.n_samples
     for file in header.signal_files():
         group = [s for s in header.signals if s.file_name == file.name]
         fmts = sorted({s.fmt for s in group})
         if len(fmts) > 1:
-            raise LeanECGError(file, f"signals stored in one file use different formats ({', '.join(fmts)})")
+            raise UnreadableRecordError(
+                file, f"signals stored in one file use different formats ({', '.join(fmts)})"
+            )
         fmt = fmts[0]
         if file.is_dir():
-            raise LeanECGError(file, f"is a folder, but {hpath.name} names it as its signal file")
+            raise UnreadableRecordError(file, f"is a folder, but {hpath.name} names it as its signal file")
         if not file.exists():
-            raise LeanECGError(file, f"signal file named in {hpath.name} is missing")
+            raise MissingDataError(file, f"signal file named in {hpath.name} is missing")
         if file.suffix.lower() == ".mat":
             _check_mat_v4(file, header, group)
         if fmt in _COMPRESSED_FORMATS:
@@ -411,16 +427,18 @@ def validate_signal_files(header: WfdbHeader) -> int:
         try:
             size = file.stat().st_size
         except OSError as exc:
-            raise LeanECGError(file, f"cannot read: {exc.strerror or exc}") from None
+            raise UnreadableRecordError(file, f"cannot read: {exc.strerror or exc}") from None
         if size < offset:
-            raise LeanECGError(file, f"is truncated: {size} bytes, shorter than its {offset}-byte header")
+            raise UnreadableRecordError(
+                file, f"is truncated: {size} bytes, shorter than its {offset}-byte header"
+            )
         if n_samples is None:  # WFDB: length not in the header -> whatever the file holds
             n_samples = _values_in_bytes(fmt, size - offset) // frame
             continue
         need = offset + expected_signal_bytes(fmt, n_samples * frame)
         if size < need:
             held = _values_in_bytes(fmt, size - offset) // frame
-            raise LeanECGError(
+            raise UnreadableRecordError(
                 file,
                 f"is truncated: {size} bytes, but {hpath.name} declares {n_samples} samples x {frame} "
                 f"signal(s) in format {fmt} = {need} bytes (the file holds {held} complete samples)",
@@ -428,7 +446,7 @@ def validate_signal_files(header: WfdbHeader) -> int:
         one_more = offset + expected_signal_bytes(fmt, (n_samples + 1) * frame)
         if size >= one_more > need:
             held = _values_in_bytes(fmt, size - offset) // frame
-            raise LeanECGError(
+            raise UnreadableRecordError(
                 file,
                 f"holds {held} samples per signal but {hpath.name} declares {n_samples}: "
                 "the header's record length is wrong (or the file belongs to another record)",
@@ -447,35 +465,37 @@ def _check_mat_v4(file: Path, header: WfdbHeader, group: list[SignalSpec]) -> No
         with file.open("rb") as fh:
             head = fh.read(20)
     except OSError as exc:
-        raise LeanECGError(file, f"cannot read: {exc.strerror or exc}") from None
+        raise UnreadableRecordError(file, f"cannot read: {exc.strerror or exc}") from None
     if head[:6] == b"MATLAB":
-        raise LeanECGError(
+        raise UnreadableRecordError(
             file, "is a MATLAB 5+ file; challenge records store 'val' as a MATLAB v4 matrix (save -v4)"
         )
     if len(head) < 20:
-        raise LeanECGError(file, f"is truncated: {len(head)} bytes, shorter than a MATLAB v4 matrix header")
+        raise UnreadableRecordError(
+            file, f"is truncated: {len(head)} bytes, shorter than a MATLAB v4 matrix header"
+        )
     mtype, mrows, ncols, imagf, namlen = struct.unpack("<5i", head)
     m_, o_, p_, t_ = mtype // 1000, (mtype // 100) % 10, (mtype // 10) % 10, mtype % 10
     if not (0 <= mtype < 5000 and o_ == 0 and t_ == 0 and imagf == 0 and 0 < namlen < 64 and mrows >= 0):
-        raise LeanECGError(file, "is not a MATLAB v4 real matrix (bad matrix header)")
+        raise UnreadableRecordError(file, "is not a MATLAB v4 real matrix (bad matrix header)")
     fmt = _MAT_ELEMENT_FORMAT.get((m_, p_))
     if fmt is None or fmt != group[0].fmt:
-        raise LeanECGError(
+        raise UnreadableRecordError(
             file,
             f"MATLAB element type {mtype} does not match WFDB format {group[0].fmt} in {header.path.name}",
         )
     if mrows != len(group):
-        raise LeanECGError(
+        raise UnreadableRecordError(
             file, f"holds a {mrows} x {ncols} matrix but {header.path.name} declares {len(group)} signal(s)"
         )
     if header.n_samples is not None and ncols != header.n_samples:
-        raise LeanECGError(
+        raise UnreadableRecordError(
             file,
             f"holds {ncols} samples per signal but {header.path.name} declares {header.n_samples}: "
             "the header's record length is wrong (or the file belongs to another record)",
         )
     if group[0].byte_offset != 20 + namlen:
-        raise LeanECGError(
+        raise UnreadableRecordError(
             file,
             f"{header.path.name} says the data start at byte {group[0].byte_offset}, "
             f"but the MATLAB v4 header ends at byte {20 + namlen}",
@@ -507,7 +527,7 @@ def read_wfdb(path: str | Path, fs: float | None = None, *, annotations: bool = 
     record_fs = _resolve_fs(header, fs)
     n_samples = validate_signal_files(header)
     if n_samples == 0:
-        raise LeanECGError(hpath, "signal has no samples (record length 0)")
+        raise UnreadableRecordError(hpath, "signal has no samples (record length 0)")
     digital = _decode_simple(header, n_samples)
     if digital is None:
         import wfdb  # heavy import (pandas): only for the formats and layouts _decode_simple leaves to it
@@ -515,11 +535,11 @@ def read_wfdb(path: str | Path, fs: float | None = None, *, annotations: bool = 
         try:
             rec = wfdb.rdrecord(str(header.base), physical=False, return_res=_return_res(header))
         except Exception as exc:  # wfdb raises many types on corrupt input; never let them leak
-            raise LeanECGError(hpath, f"cannot decode signal: {_describe_exc(exc)}") from None
+            raise UnreadableRecordError(hpath, f"cannot decode signal: {_describe_exc(exc)}") from None
         _check_same_reading(header, rec)
         digital = np.asarray(rec.d_signal)
     if digital.ndim != 2 or digital.shape != (n_samples, header.n_sig):
-        raise LeanECGError(
+        raise UnreadableRecordError(
             hpath,
             f"decoded {tuple(digital.shape)} samples x signals, but the header declares "
             f"({n_samples}, {header.n_sig})",
@@ -576,7 +596,7 @@ def _decode_simple(header: WfdbHeader, n_samples: int) -> np.ndarray | None:
             fh.seek(offset)
             raw = fh.read(expected_signal_bytes(fmt, n_values))
     except OSError as exc:
-        raise LeanECGError(file, f"cannot read: {exc.strerror or exc}") from None
+        raise UnreadableRecordError(file, f"cannot read: {exc.strerror or exc}") from None
     if fmt == "16":
         values = np.frombuffer(raw, dtype="<i2", count=n_values)
     else:  # 212: two 12-bit two's-complement samples in 3 bytes
@@ -603,7 +623,9 @@ def _check_same_reading(header: WfdbHeader, rec: Any) -> None:
         for f, o, p, k in zip(rec.fmt, rec.byte_offset, rec.samps_per_frame, rec.skew, strict=True)
     ]
     if ours != theirs:  # pragma: no cover - would mean a header both parsers accept but read differently
-        raise LeanECGError(header.path, f"header is ambiguous: read as {ours} here but {theirs} by wfdb")
+        raise UnreadableRecordError(
+            header.path, f"header is ambiguous: read as {ours} here but {theirs} by wfdb"
+        )
 
 
 _16_BIT_FORMATS = frozenset({"16", "61", "80", "160", "212", "310", "311", "508", "516"})
@@ -617,13 +639,13 @@ def _return_res(header: WfdbHeader) -> int:
 def _resolve_fs(header: WfdbHeader, fs: float | None) -> float:
     if header.fs is None:
         if fs is None:
-            raise LeanECGError(
+            raise InvalidOptionError(
                 header.path,
                 "header gives no sampling frequency; pass it with fs= (--fs on the command line)",
             )
         return float(fs)
     if fs is not None and not math.isclose(fs, header.fs, rel_tol=1e-9, abs_tol=1e-9):
-        raise LeanECGError(header.path, f"fs={fs:g} Hz was given but the header says {header.fs:g} Hz")
+        raise InvalidOptionError(header.path, f"fs={fs:g} Hz was given but the header says {header.fs:g} Hz")
     return float(header.fs)
 
 
@@ -637,7 +659,7 @@ def _verify_checksums(header: WfdbHeader, digital: np.ndarray) -> None:
         got = int(digital[:, k].sum(dtype=np.int64)) & 0xFFFF  # per column: 10x faster than axis=0
         if (s.checksum & 0xFFFF) != int(got):
             name = s.description or f"signal {k + 1}"
-            raise LeanECGError(
+            raise UnreadableRecordError(
                 header.path,
                 f"checksum mismatch for {name}: header says {s.checksum}, the samples in {s.file_name} "
                 f"sum to {int(got) - 65536 if got > 32767 else int(got)} (mod 2^16); the file is corrupt "
@@ -740,18 +762,18 @@ def read_annotation_file(file: str | Path, n_samples: int | None = None) -> Anno
 
     file = Path(file)
     if file.is_dir():
-        raise LeanECGError(file, "is a folder, but an annotation file was expected")
+        raise UnreadableRecordError(file, "is a folder, but an annotation file was expected")
     try:
         size = file.stat().st_size
     except OSError as exc:
-        raise LeanECGError(file, f"cannot read: {exc.strerror or exc}") from None
+        raise UnreadableRecordError(file, f"cannot read: {exc.strerror or exc}") from None
     if size == 0:
-        raise LeanECGError(file, "annotation file is empty")
+        raise UnreadableRecordError(file, "annotation file is empty")
     base, ext = file.with_suffix(""), file.suffix.lstrip(".")
     try:
         ann = wfdb.rdann(str(base), ext)
     except Exception as exc:
-        raise LeanECGError(file, f"cannot read annotations: {_describe_exc(exc)}") from None
+        raise UnreadableRecordError(file, f"cannot read annotations: {_describe_exc(exc)}") from None
     sample = np.asarray(ann.sample, dtype=np.int64)
     symbols = [str(s) for s in (ann.symbol or [])]
     raw_aux = list(ann.aux_note or [])
@@ -760,12 +782,14 @@ def read_annotation_file(file: str | Path, n_samples: int | None = None) -> Anno
     aux = ["" if a is None or a == "None" else str(a).rstrip("\x00").strip() for a in raw_aux]
     aux = ["" if a == "None" else a for a in aux]
     if len(sample) != len(symbols):
-        raise LeanECGError(file, f"garbled annotation file: {len(sample)} times but {len(symbols)} symbols")
+        raise UnreadableRecordError(
+            file, f"garbled annotation file: {len(sample)} times but {len(symbols)} symbols"
+        )
     if len(sample):
         if sample.min() < 0:
-            raise LeanECGError(file, f"annotation at negative sample {int(sample.min())}")
+            raise UnreadableRecordError(file, f"annotation at negative sample {int(sample.min())}")
         if n_samples is not None and sample.max() > n_samples:
-            raise LeanECGError(
+            raise UnreadableRecordError(
                 file,
                 f"annotation at sample {int(sample.max())} is beyond the end of the signal "
                 f"({n_samples} samples): wrong annotation file for this record?",
