@@ -65,7 +65,7 @@ from typing import Any
 import numpy as np
 
 from leanecg.atomic import write_json
-from leanecg.errors import LeanECGError
+from leanecg.errors import InvalidOptionError, LeanECGError, MissingDataError
 from leanecg.signal import filters, gaps, normalize, windows
 from leanecg.signal import leads as leads_mod
 from leanecg.signal.resample import resample, resample_ratio
@@ -90,8 +90,8 @@ class _Param:
         if value is None:
             if self.optional:
                 return None
-            raise LeanECGError("pipeline", f"{where}: {name} must not be null")
-        bad = LeanECGError("pipeline", f"{where}: {name} must be {self._describe()}, got {value!r}")
+            raise InvalidOptionError("pipeline", f"{where}: {name} must not be null")
+        bad = InvalidOptionError("pipeline", f"{where}: {name} must be {self._describe()}, got {value!r}")
         if self.kind == "float":
             if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
                 raise bad
@@ -190,7 +190,7 @@ def _with(state: _State, x: np.ndarray, **changes: Any) -> _State:
 
 def _check_gaps(p: dict[str, Any], where: str) -> None:
     if p["max_gap_s"] is not None and p["max_gap_s"] < 0:
-        raise LeanECGError(
+        raise InvalidOptionError(
             "pipeline", f"{where}: max_gap_s must be >= 0 seconds or null, got {p['max_gap_s']:g}"
         )
 
@@ -215,17 +215,17 @@ def _run_bandpass(s: _State, p: dict[str, Any], where: str) -> _State:
 
 def _check_order(p: dict[str, Any], where: str) -> None:
     if not 1 <= p["order"] <= 10:
-        raise LeanECGError("pipeline", f"{where}: order must be from 1 to 10, got {p['order']}")
+        raise InvalidOptionError("pipeline", f"{where}: order must be from 1 to 10, got {p['order']}")
 
 
 def _check_bandpass(p: dict[str, Any], where: str) -> None:
     _check_order(p, where)
     if p["low_hz"] is not None and p["low_hz"] < 0:
-        raise LeanECGError(
+        raise InvalidOptionError(
             "pipeline", f"{where}: low_hz must be >= 0 (0 or null: no high-pass), got {p['low_hz']:g}"
         )
     if p["low_hz"] is not None and p["high_hz"] is not None and p["low_hz"] >= p["high_hz"]:
-        raise LeanECGError(
+        raise InvalidOptionError(
             "pipeline", f"{where}: low_hz ({p['low_hz']:g}) must be below high_hz ({p['high_hz']:g})"
         )
 
@@ -244,7 +244,7 @@ def _run_leads(s: _State, p: dict[str, Any], where: str) -> _State:
     wanted = p["leads"]
     if s.leads is None:
         if any(isinstance(w, str) for w in wanted):
-            raise LeanECGError(
+            raise InvalidOptionError(
                 "leads", f"{where} selects leads by name; pass the record's lead names (leads=...)"
             )
         names = [str(j) for j in range(s.x.shape[1])]
@@ -270,7 +270,7 @@ def _run_fixed_length(s: _State, p: dict[str, Any], where: str) -> _State:
 
 def _check_fixed_length(p: dict[str, Any], where: str) -> None:
     if (p["n_samples"] is None) == (p["duration_s"] is None):
-        raise LeanECGError("pipeline", f"{where}: give exactly one of n_samples and duration_s")
+        raise InvalidOptionError("pipeline", f"{where}: give exactly one of n_samples and duration_s")
 
 
 def _run_zscore(s: _State, p: dict[str, Any], where: str) -> _State:
@@ -284,7 +284,9 @@ def _run_minmax(s: _State, p: dict[str, Any], where: str) -> _State:
 
 def _check_minmax(p: dict[str, Any], where: str) -> None:
     if not p["low"] < p["high"]:
-        raise LeanECGError("pipeline", f"{where}: low ({p['low']:g}) must be below high ({p['high']:g})")
+        raise InvalidOptionError(
+            "pipeline", f"{where}: low ({p['low']:g}) must be below high ({p['high']:g})"
+        )
 
 
 def _run_robust(s: _State, p: dict[str, Any], where: str) -> _State:
@@ -294,7 +296,7 @@ def _run_robust(s: _State, p: dict[str, Any], where: str) -> _State:
 
 def _check_robust(p: dict[str, Any], where: str) -> None:
     if not 0.0 <= p["q_low"] < p["q_high"] <= 100.0:
-        raise LeanECGError("pipeline", f"{where}: needs 0 <= q_low < q_high <= 100")
+        raise InvalidOptionError("pipeline", f"{where}: needs 0 <= q_low < q_high <= 100")
 
 
 _ZERO_PHASE = _Param("bool", True)
@@ -376,17 +378,17 @@ OPS: Mapping[str, tuple[str, ...]] = {name: tuple(op.params) for name, op in _OP
 
 def _normalise_step(step: Any, k: int) -> dict[str, Any]:
     if not isinstance(step, Mapping):
-        raise LeanECGError("pipeline", f"step {k} must be an object with an 'op', got {step!r}")
+        raise InvalidOptionError("pipeline", f"step {k} must be an object with an 'op', got {step!r}")
     op_name = step.get("op")
     if not isinstance(op_name, str) or op_name not in _OPS:
-        raise LeanECGError(
+        raise InvalidOptionError(
             "pipeline", f"step {k}: unknown op {op_name!r}; known ops: {', '.join(sorted(_OPS))}"
         )
     op = _OPS[op_name]
     where = f"step {k} ({op_name})"
     unknown = [key for key in step if key != "op" and key not in op.params]
     if unknown:
-        raise LeanECGError(
+        raise InvalidOptionError(
             "pipeline",
             f"{where}: unknown parameter {unknown[0]!r}; known: {', '.join(op.params) or '(none)'}",
         )
@@ -395,7 +397,7 @@ def _normalise_step(step: Any, k: int) -> dict[str, Any]:
         if name in step:
             out[name] = spec.coerce(step[name], where, name)
         elif spec.default is _REQUIRED:
-            raise LeanECGError("pipeline", f"{where}: missing required parameter {name!r}")
+            raise InvalidOptionError("pipeline", f"{where}: missing required parameter {name!r}")
         else:
             out[name] = copy.deepcopy(spec.default)
     if op.check is not None:
@@ -409,11 +411,24 @@ class Pipeline:
     Args:
         steps: step dicts, e.g. ``[{"op": "bandpass", "low_hz": 0.5, "high_hz": 40}]``. Validated and
             completed with defaults here; an unknown op or parameter raises ``LeanECGError``.
+
+    Example:
+        >>> import numpy as np
+        >>> steps = [{"op": "bandpass", "low_hz": 0.5, "high_hz": 40}, {"op": "resample", "fs_out": 125}]
+        >>> pipe = Pipeline(steps)
+        >>> x = np.random.default_rng(0).normal(size=(2500, 2))  # 10 s of 2 leads at 250 Hz
+        >>> out = pipe.apply(x, fs=250.0)
+        >>> out.signal.shape, out.signal.dtype, out.fs
+        ((1250, 2), dtype('float32'), 125.0)
+        >>> Pipeline([{"op": "resample", "fs_out": -1}])
+        Traceback (most recent call last):
+        ...
+        leanecg.errors.InvalidOptionError: pipeline: step 0 (resample): fs_out must be a positive number, got -1
     """
 
     def __init__(self, steps: Sequence[Mapping[str, Any]] = ()) -> None:
         if isinstance(steps, str | bytes | Mapping) or not isinstance(steps, Sequence):
-            raise LeanECGError("pipeline", "steps must be a list of step objects")
+            raise InvalidOptionError("pipeline", "steps must be a list of step objects")
         self._steps = [_normalise_step(step, k) for k, step in enumerate(steps)]
 
     # -- inspection ---------------------------------------------------------------------------------
@@ -522,7 +537,7 @@ class Pipeline:
         except LeanECGError as err:
             if source == "pipeline":
                 raise
-            raise LeanECGError(source, err.problem) from None
+            raise type(err)(source, err.problem) from None
 
     def to_json(self, indent: int | None = 2) -> str:
         """The stored format as JSON text."""
@@ -548,7 +563,7 @@ class Pipeline:
         try:
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise LeanECGError(p, "pipeline file not found") from None
+            raise MissingDataError(p, "pipeline file not found") from None
         except (OSError, UnicodeDecodeError) as err:
             raise LeanECGError(p, f"cannot read pipeline file: {err}") from None
         return cls.from_json(text, source=str(p))

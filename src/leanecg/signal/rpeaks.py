@@ -509,6 +509,20 @@ def detect_rpeaks(x: np.ndarray, fs: float, *, params: RPeakParams | None = None
 
     Raises:
         LeanECGError: ``signal`` not 1-D / not real / containing NaN or inf; ``fs`` not a number >= 50 Hz.
+
+    Example:
+        Ten seconds of QRS-like spikes at 75 beats per minute, 250 Hz:
+
+        >>> import numpy as np
+        >>> fs = 250.0
+        >>> t = np.arange(int(10 * fs)) / fs
+        >>> beats_s = np.arange(0.5, 10, 0.8)
+        >>> x = sum(1.2 * np.exp(-(((t - b) / 0.012) ** 2)) for b in beats_s)
+        >>> peaks = detect_rpeaks(x, fs)
+        >>> peaks[:4]
+        array([125, 325, 525, 725])
+        >>> len(peaks) == len(beats_s)
+        True
     """
     fs_f = _check_fs(fs)
     sig = _check_signal(x)
