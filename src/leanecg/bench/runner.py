@@ -6,7 +6,7 @@ training config, data split, git commit and package versions; the task folder al
 reported next to a reference model (``resnet1d`` at width 1 on the same input) timed in the same run.
 
 Model names are zoo models (:func:`leanecg.models.registry.list_models`), the task's classic models, or
-hybrids ``<zoo model>+lightgbm`` (e.g. ``beatnet+lightgbm``; :mod:`leanecg.models.hybrid`): the zoo model
+hybrids ``<zoo model>+lightgbm`` (e.g. ``beatnet+lightgbm``; :mod:`leanecg.train.hybrid`): the zoo model
 is trained as usual, then LightGBM is fitted on its pooled embedding plus the task's handcrafted features.
 """
 
@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from leanecg.bench.tasks import BenchTask, TaskData, get_task
+from leanecg.bench.examples import EXAMPLES_PER_CLASS, clear_examples, leaderboard_figures, write_examples
 from leanecg.errors import LeanECGError
 from leanecg.evaluate.report import write_report
 from leanecg.evaluate.results import load_results, make_result, save_result
-from leanecg.models.hybrid import HYBRID_SUFFIX, hybrid_name, parse_hybrid_name
+from leanecg.tasks import BenchTask, TaskData, get_task
 from leanecg.train.distributed import is_main_process
+from leanecg.train.hybrid import HYBRID_SUFFIX, hybrid_name, parse_hybrid_name
 
 REFERENCE_MODEL = "resnet1d"
 
@@ -48,11 +49,12 @@ def run_benchmark(
     runtime: Any = None,
     cv: int | None = None,
     data: TaskData | None = None,
+    examples: int = EXAMPLES_PER_CLASS,
 ) -> dict[str, Any]:
     """Run a benchmark; returns ``{"results": [paths], "report": {name: path}}``.
 
     Args:
-        task_name: a task of :mod:`leanecg.bench.tasks` (``mitdb-aami``, ``cinc2017``).
+        task_name: a task of :mod:`leanecg.tasks` (``mitdb-aami``, ``cinc2017``).
         models: model names (zoo names, the task's classic models, or hybrids ``<zoo name>+lightgbm``);
             ``None``: the task's defaults.
         data_dir: the data root holding the task's dataset.
@@ -64,7 +66,7 @@ def run_benchmark(
         num_threads: torch threads for training (1 is fastest on a shared 2-core machine).
         n_boot: bootstrap resamples for the CIs.
         save_models: when given, every trained deep model is saved as a model package
-            (:func:`leanecg.deploy.package.save_model_package`) in ``save_models/<task>/<model>/``.
+            (:func:`leanecg.package.model.save_model_package`) in ``save_models/<task>/<model>/``.
         runtime: a :class:`leanecg.train.device.TrainRuntime` (device, AMP, checkpoints / resume in
             ``checkpoint_dir/<task>/<model>/``); ``None``: CPU, no checkpoints.
         cv: ``K``: before the test score, cross-validate each model's recipe over the task's training
@@ -72,6 +74,11 @@ def run_benchmark(
             pooled scores in the result's ``cv`` block, next to the test metrics (rank 0 only; CPU).
         data: the task's data already loaded with the same ``seed`` / ``tiny`` (a caller running many
             models, e.g. the leaderboard); ``None``: loaded here.
+        examples: test examples per class whose ECG strip, prediction and explanation figure the report
+            shows, for each deep model (:mod:`leanecg.bench.examples`; a seeded draw); 0: none.
+
+    The report also embeds the whole zoo's Pareto plots when ``out_dir/leaderboard/`` holds the task's
+    leaderboard (:func:`leanecg.bench.examples.leaderboard_figures`).
 
     Under ``torch.distributed`` (``torchrun``, ``--nproc``) every rank trains the deep models together and
     only rank 0 evaluates, measures cost and writes results (the other ranks return no paths).
@@ -137,8 +144,9 @@ def run_benchmark(
         result = make_result(**{k: v for k, v in result.items() if k not in ("schema",)})
         paths.append(save_result(result, out_dir))
         results.append(result)
+        _report_examples(task, model, data, result, data_dir, out_dir, seed=seed, per_class=examples, log=log)
         if save_models is not None and model is not None:
-            from leanecg.deploy.package import save_model_package
+            from leanecg.package.model import save_model_package
 
             pkg = save_model_package(Path(save_models) / task.name / name, model, task, data, result)
             log(f"{name}: model package saved to {pkg}")
@@ -153,15 +161,44 @@ def run_benchmark(
     # but never mixes smoke runs (--tiny) with real ones
     folder = Path(out_dir) / task.name
     everything = [r for r in load_results(folder) if bool(r["data"].get("tiny")) == tiny]
-    report = write_report(everything, folder, title=f"LeanECG benchmark: {task.description}")
+    report = write_report(
+        everything,
+        folder,
+        title=f"LeanECG benchmark: {task.description}",
+        zoo_pareto=leaderboard_figures(Path(out_dir), task.name, tiny),
+    )
     return {"results": paths, "report": report}
+
+
+def _report_examples(
+    task: BenchTask,
+    model: Any,
+    data: TaskData,
+    result: dict[str, Any],
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    seed: int,
+    per_class: int,
+    log: Callable[[str], None],
+) -> None:
+    """The example ECGs of one result for the report (deep models; others: any old ones removed)."""
+    folder = Path(out_dir) / task.name
+    if model is None or per_class <= 0:
+        clear_examples(folder, result)
+        return
+    try:
+        write_examples(task, model, data, result, data_dir, folder, seed=seed, per_class=per_class, log=log)
+    except LeanECGError as err:
+        clear_examples(folder, result)
+        log(f"{result['model']}: no example ECGs in the report ({err.problem})")
 
 
 def calibration(task: BenchTask, data: TaskData, p_val: np.ndarray, p_test: np.ndarray) -> dict[str, Any]:
     """The result's ``calibration`` block (:func:`leanecg.evaluate.calibration.calibration_block`): a
     temperature fitted on the validation predictions, per-class reliability and ECE before / after it, decision
     curves on the test split. A task whose validation records are training records too
-    (:attr:`~leanecg.bench.tasks.base.BenchTask.train_uses_val` ``False``) fits it on seen data, and says so.
+    (:attr:`~leanecg.tasks.base.BenchTask.train_uses_val` ``False``) fits it on seen data, and says so.
     A block that cannot be computed (e.g. a smoke run without some class) holds ``{"error": ...}``."""
     from leanecg.evaluate.calibration import calibration_block
 
@@ -219,7 +256,7 @@ def _train_deep(
     val: Any = None,
 ) -> _TrainedDeep:
     """Build zoo model ``name`` for the task and train it (task config; early stopping on val when the
-    task trains with it, :attr:`~leanecg.bench.tasks.base.BenchTask.train_uses_val`). ``train`` / ``val``:
+    task trains with it, :attr:`~leanecg.tasks.base.BenchTask.train_uses_val`). ``train`` / ``val``:
     other splits than the task's (a cross-validation fold)."""
     from leanecg.models.registry import build_model, list_models
     from leanecg.train.seed import seed_everything
@@ -265,7 +302,7 @@ def cross_validate(
 ) -> dict[str, Any]:
     """The ``cv`` block of one model: its recipe cross-validated over :meth:`BenchTask.cv_pool` (folds
     train on CPU without checkpoints; CV reports point scores, the CIs are the test split's)."""
-    from leanecg.bench.cv import run_cv
+    from leanecg.bench.cv import inner_split, run_cv
     from leanecg.train.trainer import predict_proba
 
     if parse_hybrid_name(name) is not None:
@@ -274,20 +311,30 @@ def cross_validate(
     deep = {k: v for k, v in training.items() if k not in ("n_boot", "runtime")}
     classic = name in task.classic_models
 
+    early_stops = classic or task.train_uses_val
+    # inner validation share = the task's own validation share of its training data
+    inner_k = max(2, round((len(data.train) + len(data.val)) / max(len(data.val), 1)))
+
     def fit_predict(train: Any, heldout: Any, fold: int) -> np.ndarray:
+        inner_val = None
+        if early_stops:  # early stopping on records of the fold's training part, never the held-out fold
+            train, inner_val = inner_split(train, inner_k, seed + 1000 + fold)
         if classic:
             Xho = _classic_matrix(heldout)
-            return _fit_task_lightgbm(task, train, heldout, _classic_matrix(train), Xho, seed).predict(Xho)
-        trained = _train_deep(task, name, data, train=train, val=heldout, **deep)
+            Xtr, Xva = _classic_matrix(train), _classic_matrix(inner_val)
+            return _fit_task_lightgbm(task, train, inner_val, Xtr, Xva, seed).predict(Xho)
+        trained = _train_deep(task, name, data, train=train, val=inner_val, **deep)
         ho = _maybe_without_features(heldout, trained.uses_features)
         return predict_proba(trained.model, ho.X, features=ho.features)
 
     block = run_cv(task.cv_pool(data), k, seed, fit_predict, task.scores, log=log)
     block["recipe"] = (
         "the row's own recipe in every fold: fixed epoch budget, no early stopping"
-        if not (classic or task.train_uses_val)
-        else "the row's own recipe in every fold; early stopping / LightGBM rounds on the held-out fold"
+        if not early_stops
+        else f"the row's own recipe in every fold; early stopping / LightGBM rounds on an inner validation "
+        f"part of the fold's training data (1/{inner_k} of its records), never on the held-out fold"
     )
+    block["inner_k"] = inner_k if early_stops else None
     log(f"{name}: cv pooled " + ", ".join(f"{m} {v:.3f}" for m, v in list(block["pooled"].items())[:5]))
     return block
 
@@ -373,16 +420,16 @@ def _classic_matrix(split: Any) -> np.ndarray:
 def _fit_task_lightgbm(
     task: BenchTask, train: Any, val: Any, Xtr: np.ndarray, Xva: np.ndarray, seed: int
 ) -> Any:
-    """:func:`~leanecg.models.hybrid.fit_lightgbm` on ``train``'s labels, early stopping on ``val``'s (the
+    """:func:`~leanecg.train.hybrid.fit_lightgbm` on ``train``'s labels, early stopping on ``val``'s (the
     task's splits, or a cross-validation fold)."""
-    from leanecg.models.hybrid import fit_lightgbm
+    from leanecg.train.hybrid import fit_lightgbm
 
     return fit_lightgbm(Xtr, train.y, Xva, val.y, n_classes=len(task.class_names), seed=seed)
 
 
 def _run_classic(task: BenchTask, name: str, data: TaskData, *, seed: int, n_boot: int) -> dict[str, Any]:
     from leanecg.evaluate.timing import time_callable
-    from leanecg.models.hybrid import booster_bytes, count_tree_nodes
+    from leanecg.train.hybrid import booster_bytes, count_tree_nodes
 
     if not isinstance(data.train.X, np.ndarray):
         raise LeanECGError(
@@ -418,8 +465,8 @@ def _run_classic(task: BenchTask, name: str, data: TaskData, *, seed: int, n_boo
 
 def _check_hybrid(name: str) -> None:
     """Raise :class:`LeanECGError` before any training when the hybrid's zoo model has no pooled embedding."""
-    from leanecg.models.hybrid import EmbeddingNetwork
     from leanecg.models.registry import build_model
+    from leanecg.train.hybrid import EmbeddingNetwork
 
     deep = parse_hybrid_name(name)
     try:
@@ -445,9 +492,9 @@ def run_hybrid(
     ranks other than 0 under ``torch.distributed``: they only train the zoo model together).
 
     1. The zoo model is trained exactly as its own benchmark row (task config, early stopping on val).
-    2. Its pooled embedding (:class:`~leanecg.models.hybrid.EmbeddingNetwork`, ``(N, D)``) is computed for
+    2. Its pooled embedding (:class:`~leanecg.train.hybrid.EmbeddingNetwork`, ``(N, D)``) is computed for
        train / val / test and the task's handcrafted features ``(N, F)`` are appended when it has them.
-    3. LightGBM (:func:`~leanecg.models.hybrid.fit_lightgbm`: class-balanced, early stopping on val) is
+    3. LightGBM (:func:`~leanecg.train.hybrid.fit_lightgbm`: class-balanced, early stopping on val) is
        fitted on the train rows; test probabilities go through the task's metrics / CIs.
     4. Cost: :func:`~leanecg.evaluate.cost.measure_cost` of the embedding network, plus the trees'
        nodes (``params``) and text-model bytes; latency / throughput are those of the whole pipeline
@@ -456,8 +503,8 @@ def run_hybrid(
     The result's ``train`` block holds the deep training record plus ``lightgbm``: its rounds, time,
     validation metric and input columns (``embedding_dim + n_features``).
     """
-    from leanecg.models.hybrid import EmbeddingNetwork, embed_records, hybrid_matrix
     from leanecg.models.registry import model_config
+    from leanecg.train.hybrid import EmbeddingNetwork, embed_records, hybrid_matrix
 
     deep = parse_hybrid_name(name)
     if deep is None:
@@ -520,7 +567,7 @@ def _hybrid_cost(
 
     from leanecg.evaluate.cost import measure_cost, single_thread
     from leanecg.evaluate.timing import compare_timings, estimate_repeats, time_callable
-    from leanecg.models.hybrid import booster_bytes, count_tree_nodes, hybrid_matrix
+    from leanecg.train.hybrid import booster_bytes, count_tree_nodes, hybrid_matrix
 
     shape = (data.train.n_leads, data.input_samples)
     emb_cost = measure_cost(net, shape, data.fs).to_dict()

@@ -35,7 +35,7 @@ OTHER_COLOUR = "#455a64"
 
 #: Pixels per millimetre of ECG paper (25 mm/s, 10 mm/mV).
 PX_PER_MM = 4.0
-_MARGIN = {"left": 44, "right": 12, "top": 30, "bottom": 26}
+_MARGIN = {"left": 44, "right": 22, "top": 30, "bottom": 26}
 
 
 def class_colour(label: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from leanecg.atomic import atomic_open, atomic_path
+from leanecg.evaluate.report_examples import EXAMPLES_CSS, examples_html, examples_markdown
 
 COST_COLUMNS = (
     ("params", "params", "{:,.0f}"),
@@ -600,31 +602,47 @@ def report_title(title: str, tiny: bool) -> str:
 
 
 def write_report(
-    results: Sequence[dict[str, Any]], out_dir: str | Path, title: str | None = None
+    results: Sequence[dict[str, Any]],
+    out_dir: str | Path,
+    title: str | None = None,
+    *,
+    zoo_pareto: Sequence[tuple[str, Path]] = (),
 ) -> dict[str, Path]:
     """Write ``results.md``, PNG plots and ``report.html`` into ``out_dir``; returns their paths.
 
     When every result is of a smoke run (``data.tiny``, ``leanecg bench --tiny``) the title of both reports
-    says so (:func:`report_title`)."""
+    says so (:func:`report_title`). Results with an examples document in ``out_dir/examples/``
+    (:mod:`leanecg.evaluate.report_examples`, written by ``leanecg bench``) get their example ECG strips,
+    predictions and explanation figures in the HTML page (a table of them in ``results.md``).
+    ``zoo_pareto``: ``(caption, PNG)`` of the whole zoo's Pareto plots (the task's leaderboard), embedded in
+    the HTML page and linked from ``results.md`` under "Pareto front of the whole zoo"."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     task = results[0]["task"] if results else "results"
     tiny = bool(results) and all(bool((r.get("data") or {}).get("tiny")) for r in results)
     title = report_title(title or f"LeanECG benchmark: {task}", tiny)
     files: dict[str, Path] = {}
-    md = f"# {title}\n\n" + markdown_table(results) + calibration_markdown(results)
+    zoo = [(caption, Path(png)) for caption, png in zoo_pareto if Path(png).is_file()]
+    md = (
+        f"# {title}\n\n"
+        + markdown_table(results)
+        + calibration_markdown(results)
+        + examples_markdown(results, out_dir)
+        + _zoo_markdown(zoo, out_dir)
+    )
     with atomic_open(out_dir / "results.md") as fh:
         fh.write(md)
     files["markdown"] = out_dir / "results.md"
 
     images: list[tuple[str, Path]] = []
-    for key, caption in (
+    for key, caption in (  # the Pareto plots come first, the example ECGs after them
         ("macs", "Accuracy vs MACs (Pareto front)"),
         ("latency_ms_median", "Accuracy vs latency at batch 1, one thread (Pareto front)"),
     ):
         p = plot_pareto(results, out_dir / f"pareto_{key.split('_')[0]}.png", cost_key=key)
         if p:
             images.append((caption, p))
+    n_pareto = len(images)
     for r in results:
         stem = Path(str(r.get("_file", "")) or _label(r)).stem.replace(" ", "_")
         stem = "".join(c if c.isalnum() or c in "-_=+." else "_" for c in stem)
@@ -641,11 +659,12 @@ def write_report(
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
+        "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1320px}"
         "table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px;"
         "text-align:right}td:first-child,th:first-child{text-align:left}th{background:#f0f4f8}"
         "img{max-width:100%;border:1px solid #eee;margin:8px 0}code{background:#f4f4f4;padding:1px 4px}"
-        "</style></head><body>",
+        + EXAMPLES_CSS
+        + "</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         "<p>Metrics with 95&nbsp;% bootstrap confidence intervals; cost measured in the same run "
         "(latency: median at batch&nbsp;1 on one thread).</p>",
@@ -654,12 +673,19 @@ def write_report(
         "</tbody></table>",
         *_html_calibration(results),
     ]
-    for caption, img in images:
-        b64 = base64.b64encode(img.read_bytes()).decode("ascii")
+    for k, (caption, img) in enumerate(images):
+        if k == n_pareto:
+            parts += examples_html(results, out_dir)
+        parts.append(_html_image(caption, img))
+    if n_pareto == len(images):
+        parts += examples_html(results, out_dir)
+    if zoo:
         parts.append(
-            f"<h2>{html.escape(caption)}</h2><img alt='{html.escape(caption)}' "
-            f"src='data:image/png;base64,{b64}'>"
+            "<h2>Pareto front of the whole zoo</h2><p>From the task's leaderboard (<code>leanecg bench "
+            f"{html.escape(task)} --models all</code>): every zoo model on one recipe and budget, mean over "
+            "seeds.</p>"
         )
+        parts += [_html_image(caption, png, level=3) for caption, png in zoo]
     if prov:
         parts.append("<h2>Provenance</h2><table>")
         parts += [
@@ -671,6 +697,25 @@ def write_report(
         fh.write("\n".join(parts))
     files["html"] = out_dir / "report.html"
     return files
+
+
+def _html_image(caption: str, png: Path, level: int = 2) -> str:
+    """A heading and the PNG embedded (base64)."""
+    b64 = base64.b64encode(png.read_bytes()).decode("ascii")
+    return (
+        f"<h{level}>{html.escape(caption)}</h{level}><img alt='{html.escape(caption)}' "
+        f"src='data:image/png;base64,{b64}'>"
+    )
+
+
+def _zoo_markdown(zoo: Sequence[tuple[str, Path]], out_dir: Path) -> str:
+    """Links to the whole zoo's Pareto plots (relative to ``out_dir``)."""
+    if not zoo:
+        return ""
+    links = "".join(
+        f"- [{caption}]({Path(os.path.relpath(png, out_dir)).as_posix()})\n" for caption, png in zoo
+    )
+    return "\n## Pareto front of the whole zoo\n\nFrom the task's leaderboard:\n\n" + links
 
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
