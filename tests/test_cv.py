@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from leanecg.bench.cv import cv_folds, run_cv
+from leanecg.bench.cv import cv_folds, inner_split, run_cv
 from leanecg.errors import LeanECGError
 from leanecg.train.datasets import ArraySplit
 
@@ -56,3 +56,21 @@ def test_run_cv_pools_heldout_predictions() -> None:
     assert block["pooled"] == {"accuracy": 1.0, "n": float(len(pool))}
     assert [r["n"] for r in block["folds"]] == [int(r["scores"]["n"]) for r in block["folds"]]
     assert set().union(*seen) == set(pool.groups) and block["unit"].startswith("records")
+
+
+@pytest.mark.parametrize("groups", [True, False])
+def test_inner_split_stays_inside_the_fold_training_part(groups: bool) -> None:
+    """Early stopping in a CV fold uses an inner part of the fold's training data, whole records."""
+    pool = _pool(groups)
+    held = cv_folds(pool, 5, seed=0)[0]
+    rest = np.setdiff1d(np.arange(len(pool)), held)
+    train = pool.subset(rest, name="cv0-train")
+    inner_tr, inner_va = inner_split(train, 3, seed=1)
+    assert len(inner_tr) + len(inner_va) == len(train)
+    assert 0.2 < len(inner_va) / len(train) < 0.5  # about 1/3
+    if groups:
+        assert not set(inner_tr.groups) & set(inner_va.groups)  # whole records
+        assert not set(inner_va.groups) & set(pool.groups[held])  # never the held-out fold's records
+        assert set(inner_tr.groups) | set(inner_va.groups) == set(train.groups)
+    else:
+        assert sorted(np.concatenate([inner_tr.y, inner_va.y]).tolist()) == sorted(train.y.tolist())

@@ -4,7 +4,7 @@ Recipes, features and the model to ship are chosen on the training data only; th
 once per finished recipe. This module gives every benchmark row the cross-validated estimate that such a
 choice needs:
 
-* the pool is the task's training data (:meth:`~leanecg.bench.tasks.base.BenchTask.cv_pool`: ``mitdb-aami``
+* the pool is the task's training data (:meth:`~leanecg.tasks.base.BenchTask.cv_pool`: ``mitdb-aami``
   all 22 DS1 records, ``cinc2017`` its train + validation records);
 * folds are whole patients / records when the pool has ``groups`` (leave-records-out: no patient is in a
   fold's training and held-out parts at once), stratified by class otherwise;
@@ -76,6 +76,37 @@ def cv_folds(pool: ArraySplit, k: int, seed: int) -> list[np.ndarray]:
                 members[(start + j) % k].append(i)
             start += len(idx)
     return [np.asarray(sorted(m), dtype=np.int64) for m in members]
+
+
+def inner_split(train: ArraySplit, k: int, seed: int) -> tuple[ArraySplit, ArraySplit]:
+    """Split a fold's training part into inner-train and inner-validation parts (early stopping).
+
+    Recipes that early-stop (or pick LightGBM rounds) need validation data; in a cross-validation fold it
+    must come from the fold's *training* part, never from its held-out part, or the held-out score is
+    optimistic. The inner validation part is one of ``k`` :func:`cv_folds` of ``train`` (whole records when
+    ``train`` has groups, stratified otherwise), so its share is about ``1/k``. A training part of a single
+    record (smoke runs) is split by examples.
+
+    Args:
+        train: the fold's training examples.
+        k: inner folds; clipped to ``[2, number of groups]``.
+        seed: seeds the inner dealing.
+
+    Returns:
+        ``(inner_train, inner_val)``, disjoint, together ``train``.
+    """
+    pool = train
+    if train.groups is not None and len(np.unique(np.asarray(train.groups))) < 2:
+        # one record only (smoke runs): an example-level stratified split is all that is possible
+        pool = ArraySplit(X=train.X, y=train.y, features=train.features, groups=None, name=train.name)
+    n_units = len(np.unique(np.asarray(pool.groups))) if pool.groups is not None else len(pool.y)
+    folds = cv_folds(pool, max(2, min(int(k), n_units)), seed)
+    mask = np.zeros(len(train.y), dtype=bool)
+    mask[folds[0]] = True
+    return (
+        train.subset(np.flatnonzero(~mask), name=f"{train.name}-inner-train"),
+        train.subset(folds[0], name=f"{train.name}-inner-val"),
+    )
 
 
 def run_cv(

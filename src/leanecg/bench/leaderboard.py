@@ -143,6 +143,7 @@ def _row(model: str, results: list[dict[str, Any]], reason: str | None) -> dict[
     lows = [r["metrics"][primary].get("ci_low") for r in results]
     highs = [r["metrics"][primary].get("ci_high") for r in results]
     cost = results[0]["cost"]
+    trained = [_training_done(r) for r in results]
     return {
         "model": model,
         "family": results[0].get("family"),
@@ -151,20 +152,50 @@ def _row(model: str, results: list[dict[str, Any]], reason: str | None) -> dict[
         "metric": primary,
         "mean": float(np.nanmean(vals)),
         "sd": float(np.nanstd(vals, ddof=1)) if len(vals) > 1 else None,
-        "ci_low": float(np.mean([x for x in lows if x is not None])) if any(x is not None for x in lows) else None,
-        "ci_high": float(np.mean([x for x in highs if x is not None])) if any(x is not None for x in highs) else None,
+        "ci_low": float(np.mean([x for x in lows if x is not None]))
+        if any(x is not None for x in lows)
+        else None,
+        "ci_high": float(np.mean([x for x in highs if x is not None]))
+        if any(x is not None for x in highs)
+        else None,
         "per_seed": vals.tolist(),
         "params": cost.get("params"),
         "macs": cost.get("macs"),
         "bytes_fp32": cost.get("bytes_fp32"),
         "latency_ms": cost.get("latency_ms_median"),
         "latency_ratio_vs_resnet1d": cost.get("latency_ratio_vs_reference"),
+        "epochs_trained": [t[0] for t in trained],
+        "stop_reasons": sorted({t[1] for t in trained if t[1]}),
         "other_metrics": {
-            m: float(np.nanmean([r["metrics"][m]["value"] for r in results if r["metrics"][m]["value"] is not None]))
+            m: float(
+                np.nanmean(
+                    [r["metrics"][m]["value"] for r in results if r["metrics"][m]["value"] is not None]
+                )
+            )
             for m in results[0]["metrics"]
             if m != primary and any(r["metrics"][m]["value"] is not None for r in results)
         },
     }
+
+
+def _training_done(result: dict[str, Any]) -> tuple[float | None, str | None]:
+    """How much of the budget a run used: (epochs trained, a partial last epoch counted by its share of
+    steps; why training stopped). Classic models (no epochs): ``(None, None)``."""
+    train = result.get("train") or {}
+    history = train.get("history") or []
+    if not history:
+        return None, None
+    full = max((h.get("steps") or 0 for h in history if not h.get("partial")), default=0)
+    epochs = sum((h.get("steps") or 0) / full if h.get("partial") and full else 1.0 for h in history)
+    return round(float(epochs), 2), train.get("stop_reason")
+
+
+def _trained_cell(row: dict[str, Any]) -> str:
+    epochs = [e for e in row.get("epochs_trained", []) if e is not None]
+    if not epochs:
+        return "–"
+    cell = f"{min(epochs):.1f}" if min(epochs) == max(epochs) else f"{min(epochs):.1f}–{max(epochs):.1f}"
+    return f"{cell} ({', '.join(row['stop_reasons'])})" if row.get("stop_reasons") else cell
 
 
 def _fmt(v: Any, fmt: str) -> str:
@@ -204,19 +235,20 @@ def write_leaderboard(
         f"run. Recipe: {doc['recipe']}; budget: {budget}. Seeds: {doc['seed_policy']}.",
         "",
         f"| model | {task.primary_metric} (mean ± sd) | 95 % CI (mean) | seeds | params | MACs | bytes fp32 | "
-        "latency ms | × ResNet-1D | note |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "latency ms | × ResNet-1D | epochs trained (stop) | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if not r["seeds"]:
-            lines.append(f"| {r['model']} | – | – | 0 | – | – | – | – | – | {r['reason']} |")
+            lines.append(f"| {r['model']} | – | – | 0 | – | – | – | – | – | – | {r['reason']} |")
             continue
         sd = f" ± {r['sd']:.3f}" if r["sd"] is not None else ""
         note = "1 seed" if r["seeds"] == 1 else ""
         lines.append(
             f"| {r['model']} | {r['mean']:.3f}{sd} | [{_fmt(r['ci_low'], '.3f')}, {_fmt(r['ci_high'], '.3f')}] | "
             f"{r['seeds']} | {_fmt(r['params'], ',')} | {_fmt(r['macs'], ',')} | {_fmt(r['bytes_fp32'], ',')} | "
-            f"{_fmt(r['latency_ms'], '.3f')} | {_fmt(r['latency_ratio_vs_resnet1d'], '.3f')} | {note} |"
+            f"{_fmt(r['latency_ms'], '.3f')} | {_fmt(r['latency_ratio_vs_resnet1d'], '.3f')} | "
+            f"{_trained_cell(r)} | {note} |"
         )
     paths["md"] = out / f"{task.name}.md"
     with atomic_open(paths["md"], "w") as fh:
@@ -228,7 +260,9 @@ def write_leaderboard(
             "model": r["model"],
             "primary_metric": task.primary_metric,
             "variant": {},
-            "metrics": {task.primary_metric: {"value": r["mean"], "ci_low": r["ci_low"], "ci_high": r["ci_high"]}},
+            "metrics": {
+                task.primary_metric: {"value": r["mean"], "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
+            },
             "cost": {"macs": r["macs"], "latency_ms_median": r["latency_ms"]},
         }
         for r in rows
