@@ -118,7 +118,31 @@ def load_record(path: str | Path, fs: float | None = None, *, annotations: bool 
         ``leads``, ``labels`` (``#Dx:`` codes), ``annotation`` and ``meta``.
 
     Raises:
-        LeanECGError: naming the file, with a one-line problem, for every bad input.
+        LeanECGError: naming the file, with a one-line problem, for every bad input:
+            :class:`~leanecg.errors.MissingDataError` (no such file),
+            :class:`~leanecg.errors.UnreadableRecordError` (a file that cannot be parsed) or
+            :class:`~leanecg.errors.InvalidOptionError` (``fs`` contradicts the file).
+
+    Example:
+        A CSV with a time column (the rate comes from it) holding a synthetic ECG:
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from leanecg.data.synthetic import synthetic_ecg
+        >>> ecg = synthetic_ecg(duration_s=10.0, fs=250.0, seed=1)
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> import numpy as np
+        >>> table = np.column_stack([np.arange(2500) / 250, ecg.signal[:, 0]])
+        >>> path = Path(tmp.name) / "rec.csv"
+        >>> np.savetxt(path, table, fmt="%.4f", delimiter=",", header="time_s,II", comments="")
+        >>> rec = load_record(path)
+        >>> rec.fs, rec.signal.shape, rec.leads
+        (250.0, (2500, 1), ['II'])
+        >>> load_record(Path(tmp.name) / "absent.csv")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        leanecg.errors.MissingDataError: .../absent.csv: no such file...
+        >>> tmp.cleanup()
     """
     fs = _check_fs_argument(fs, path)
     kind, file = _resolve(path)

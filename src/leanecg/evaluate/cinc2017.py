@@ -81,6 +81,11 @@ def score_labels(y_true: Sequence[str] | np.ndarray, y_pred: Sequence[str] | np.
     Returns:
         ``{"f1": mean(F1_N, F1_A, F1_O), "f1_N", "f1_A", "f1_O", "f1_noise"}``; NaN where a class is absent
         from both the reference and the answers.
+
+    Example:
+        >>> scores = score_labels(["N", "A", "O", "N"], ["N", "A", "N", "N"])
+        >>> round(scores["f1"], 3), scores["f1_N"], scores["f1_A"], scores["f1_O"]
+        (0.6, 0.8, 1.0, 0.0)
     """
     return f1_from_confusion(confusion_matrix(y_true, y_pred))
 

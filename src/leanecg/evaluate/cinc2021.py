@@ -593,6 +593,16 @@ def score_arrays(
         ``challenge_metric, auroc, auprc, accuracy, f_measure`` (floats), ``classes`` (names),
         ``auroc_classes, auprc_classes, f_measure_classes`` (lists of floats, NaN where undefined),
         ``n_records`` and ``n_records_without_scored_label``.
+
+    Example:
+        Four records, two scored classes (sinus rhythm and atrial fibrillation), identity weights:
+
+        >>> import numpy as np
+        >>> labels = np.array([[1, 0], [0, 1], [0, 1], [1, 0]])
+        >>> scores = np.array([[0.9, 0.2], [0.3, 0.8], [0.6, 0.4], [0.7, 0.1]])
+        >>> r = score_arrays(labels, scores >= 0.5, scores, np.eye(2), ["426783006", "164889003"])
+        >>> r["challenge_metric"], r["accuracy"], r["auroc"], round(r["f_measure"], 4)
+        (0.5, 0.75, 1.0, 0.7333)
     """
     y = _as_binary(labels, "labels")
     o = _as_binary(binary_outputs, "binary_outputs")

@@ -420,10 +420,10 @@ class Pipeline:
         >>> out = pipe.apply(x, fs=250.0)
         >>> out.signal.shape, out.signal.dtype, out.fs
         ((1250, 2), dtype('float32'), 125.0)
-        >>> Pipeline([{"op": "resample", "fs_out": -1}])
+        >>> Pipeline([{"op": "resample", "fs_out": -1}])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        leanecg.errors.InvalidOptionError: pipeline: step 0 (resample): fs_out must be a positive number, got -1
+        leanecg.errors.InvalidOptionError: pipeline: step 0 (resample): fs_out must be a positive number...
     """
 
     def __init__(self, steps: Sequence[Mapping[str, Any]] = ()) -> None:
