@@ -23,7 +23,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from clihelp import run_cli  # noqa: E402
+from clihelp import invoke_cli, run_cli  # noqa: E402
 from leanecg.data.record import Record  # noqa: E402
 from leanecg.data.synthetic import synthetic_ecg  # noqa: E402
 from leanecg.data.tabular import write_csv  # noqa: E402
@@ -54,7 +54,7 @@ BANDPASS = {"op": "bandpass", "low_hz": 0.5, "high_hz": 40.0}
 
 @pytest.fixture(scope="module")
 def pkgs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from leanecg.bench.tasks import get_task
+    from leanecg.tasks import get_task
 
     root = tmp_path_factory.mktemp("stream_pkgs")
     task = get_task("mitdb-aami")
@@ -69,7 +69,7 @@ def pkgs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _load(path: Path) -> Any:
-    from leanecg.deploy.package import load_model_package
+    from leanecg.package.model import load_model_package
 
     return load_model_package(path)
 
@@ -217,15 +217,14 @@ def test_online_beat_inputs_are_the_causal_offline_inputs(pkgs: dict[str, Path])
 def test_causal_templates_equal_beat_templates_on_any_chunking(history: int) -> None:
     """The batched running medians are exactly ``beat_templates(..., causal=True)`` (ties included),
     whatever the chunk sizes (single beats, several, more than one sorted block)."""
-    from leanecg.deploy.stream import _CausalTemplates
-    from leanecg.signal.beats import beat_templates
+    from leanecg.signal.beats import CausalTemplates, beat_templates
 
     rng = np.random.default_rng(history)
     w = np.round(rng.standard_normal((300, 23)), 1)  # coarse values: many ties
     ref = beat_templates(w, causal=True, history=history)
     sizes = [1, 1, 3, 0, 5, 2, 70, 1, 17, 150, 50]
     assert sum(sizes) == len(w)
-    temps = _CausalTemplates(history)
+    temps = CausalTemplates(history)
     edges = np.cumsum([0, *sizes])
     got = np.concatenate([temps.next(w[a:b]) for a, b in itertools.pairwise(edges)])
     np.testing.assert_array_equal(got, ref)
@@ -306,7 +305,7 @@ def test_chunking_does_not_change_beats_and_buffers_stay_bounded(pkgs: dict[str,
     def chunks():  # type: ignore[no-untyped-def]
         for chunk in record_chunks(rec, 9.0):
             yield chunk
-            sizes.append(clf.n_buffered + clf.detector.n_buffered)
+            sizes.append(clf.n_buffered + clf.beats.detector.n_buffered)
 
     rep = run_stream(clf, chunks())
     # the beat history (30 s), a beat window, the detector's look-back and one chunk; not the stream
@@ -502,7 +501,7 @@ def test_cli_stream_writes_the_beats_csv_format(pkgs: dict[str, Path], tmp_path:
     assert summary["backend"] == "torch"
     # stdin: the same samples as text give the same beats
     text = "II\n" + "\n".join(f"{v:.6f}" for v in rec.signal[:, 0])
-    proc = run_cli(
+    proc = invoke_cli(
         [
             "stream",
             "-",
@@ -536,7 +535,7 @@ def test_cli_stream_windows_csv(pkgs: dict[str, Path], tmp_path: Path) -> None:
         str(pkgs["record"]),
         *"--out w.csv --fs 300 --window-s 20 --backend torch".split(),
     ]
-    proc = run_cli(args, tmp_path)
+    proc = invoke_cli(args, tmp_path)
     assert proc.returncode == 0, proc.stderr
     rows = _read(tmp_path / "w.csv")
     assert rows[0] == ["record", "label", "prob_N", "prob_A", "prob_O", "prob_noise"]
@@ -546,8 +545,8 @@ def test_cli_stream_windows_csv(pkgs: dict[str, Path], tmp_path: Path) -> None:
 def test_cli_stream_errors(pkgs: dict[str, Path], tmp_path: Path) -> None:
     """The source / option errors (raised by the library, checked in-process) and, through the CLI, that
     one of them mid-stream still ends as a one-line ``error:`` (exit 2)."""
-    from leanecg.deploy.package import load_model_package
     from leanecg.deploy.stream import open_source
+    from leanecg.package.model import load_model_package
 
     with pytest.raises(LeanECGError, match="stdin") as err:
         open_source("-", None, 10.0, stdin=io.StringIO("1\n"))
@@ -562,7 +561,7 @@ def test_cli_stream_errors(pkgs: dict[str, Path], tmp_path: Path) -> None:
     assert err.value.path == "--window-s"
     model = str(pkgs["beat"])
     _one_line_error(
-        run_cli(
+        invoke_cli(
             ["stream", "-", "--model", model, "--fs", "360", "--backend", "torch"],
             tmp_path,
             stdin="II\n0.1\nabc\n",

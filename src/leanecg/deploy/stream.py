@@ -2,50 +2,28 @@
 
 :class:`StreamClassifier` runs a model package on a stream with memory that does not grow with the
 stream's length, and gives the same answers as the offline commands (``leanecg beats`` /
-``leanecg predict``) wherever the offline computation can be reproduced online:
+``leanecg predict``) wherever the offline computation can be reproduced online. The causal stages live in
+:mod:`leanecg.signal`; this module runs the model on what they produce:
 
-1. **Preprocessing** (:class:`StreamingPreprocessor`): the sample-wise steps of the package's pipeline
-   run online (``leads``; ``bandpass`` / ``notch`` / ``remove_baseline`` with ``method="highpass"``;
-   ``resample``). The offline filters are zero-phase (``sosfiltfilt``): the forward pass is causal and
-   is carried from chunk to chunk exactly (its start-up reflection included, so the stream's first
-   samples match too); the backward pass is anti-causal, so each chunk is filtered backwards from
-   ``lookahead`` samples later, starting from the same steady state the offline filter starts from at the
-   record's end. The error of an interior sample is the slowest pole's decay over the look-ahead; the
-   default look-ahead is the time that decay takes to fall below :data:`DEFAULT_TOLERANCE` (1e-7: float32
-   resolution), about 13.6 s for the 0.5 Hz 4th-order Butterworth high-pass at any rate. At the end of the
-   stream the offline end-reflection is applied, so the last samples are exact as well. The polyphase
-   resampler (a finite FIR) is exact in the interior with a margin of ``10 max(up, down) / up`` input
-   samples; its first ``10 max(up, down) / down`` output samples use a constant instead of the offline line
-   extension, whose slope is ``(x[-1] - x[0]) / n`` over the whole record (unknown online): they differ by
-   about that slope times the filter half-length, 1e-5 of the signal on a 10 s record and below float32
-   resolution on records of minutes. Output is float32, as offline. The stream's leads that feed the model
-   are chosen as offline (:func:`~leanecg.deploy.package.model_lead_choice`; ``lead=`` / ``--lead``), and
-   :attr:`StreamClassifier.lead_choice` records the choice.
-2. **Record-level steps** (``zscore``, ``minmax``, ``robust``, ``fixed_length``) need the whole record:
-   record models apply them to every window (a window is classified like a record of that length); beat
-   models apply a trailing ``zscore`` / ``minmax`` with the statistics of *all the stream so far*
-   (running sums, O(1) memory), which converge to the record's statistics offline uses. This is the one
-   step whose online result cannot equal the offline one, so beat labels can differ from ``leanecg
-   beats`` early in a stream or where the signal's amplitude drifts; ``warmup_s`` holds the first beats
-   until the statistics have seen that much signal.
-3. **Beat models** (``kind == "beats"``): R peaks are detected by
-   :class:`~leanecg.signal.rpeaks.StreamingRPeakDetector` (identical to the offline detector on any
-   chunking) on the first preprocessed lead before normalisation (the detector is amplitude-invariant);
-   each beat gets the window of :func:`~leanecg.signal.beats.beat_windows` (edge-padded at the stream's
-   ends, as offline) and the RR features of :class:`~leanecg.signal.beats.StreamingRRFeatures`: the
-   causal features (``average_rr`` = mean RR so far), because the record-wide mean RR is unknown online;
-   template features, when the package names them (``input["features"]``), compare each beat with the
-   median of the previous ``history`` beats (``template_features(..., causal=True)``). These are exactly
-   ``rr_features(..., causal=True)`` and the causal templates that ``beat_model_inputs`` computes by
-   default (for training and ``leanecg beats``), so a beat model gets the very inputs it was trained on
-   (record-wide variants, ``causal=False``, cannot be known in advance by any stream). All beats that become ready in one chunk are
-   classified in one model call.
-4. **Record models** (``kind == "records"``): the preprocessed stream is cut into windows of
+1. **Preprocessing**: :class:`~leanecg.signal.streaming.StreamingPreprocessor` runs the sample-wise steps
+   of the package's pipeline online (zero-phase filters emulated with a look-ahead, by default to float32
+   resolution: :data:`DEFAULT_TOLERANCE`; the resampler exact in the interior). The stream's leads that
+   feed the model are chosen as offline (:func:`~leanecg.package.model.model_lead_choice`; ``lead=`` /
+   ``--lead``), and :attr:`StreamClassifier.lead_choice` records the choice.
+2. **Beat models** (``kind == "beats"``): :class:`~leanecg.signal.beat_stream.StreamingBeatInputs` detects
+   the R peaks (identical to the offline detector on any chunking), cuts the windows, applies a trailing
+   record-level ``zscore`` / ``minmax`` with the statistics of *all the stream so far* (the one input whose
+   online value cannot equal the offline one: labels can differ from ``leanecg beats`` early in a stream
+   or where the amplitude drifts; ``warmup_s`` holds the first beats until the statistics have seen that
+   much signal) and computes the causal RR and template features ``leanecg beats`` and training use. All
+   beats that become ready in one chunk are classified in one model call.
+3. **Record models** (``kind == "records"``): the preprocessed stream is cut into windows of
    ``window_s`` every ``hop_s`` (default: the model's costed input length and ``min(10 s, window_s)``),
-   each classified with :meth:`~leanecg.deploy.package.ModelPackage.predict_inputs` (record features
-   included). A stream shorter than one window gives one window over the whole stream -- exactly what
-   ``leanecg predict`` computes for that record; a stream whose last window does not end at its end gets a
-   last window ending there. Rows are keyed ``<name>@<start_s>`` (window start in seconds, 3 decimals).
+   each classified like a record of that length (the record-level steps applied per window) with
+   :meth:`~leanecg.package.model.ModelPackage.predict_inputs` (record features included). A stream
+   shorter than one window gives one window over the whole stream -- exactly what ``leanecg predict``
+   computes for that record; a stream whose last window does not end at its end gets a last window
+   ending there. Rows are keyed ``<name>@<start_s>`` (window start in seconds, 3 decimals).
 
 Events (:class:`StreamEvent`): every beat whose label is not the normal class (``"PVC at
 00:03:02.4"``); for record models, an onset when a run of windows with a non-normal label starts (the
@@ -62,8 +40,9 @@ interval after), at the end of the chunk that completes all three: median 15.3 s
 :func:`run_stream` drives a classifier over an iterable of chunks, optionally paced in real time, and
 returns the rows, the events and the latency statistics (:class:`StreamReport`): per-chunk processing
 time, detection delay (stream time between a beat / window end and the chunk that emitted it) and the
-real-time factor. Chunk sources: :func:`record_chunks` (a loaded record, cut strictly chunk-wise) and
-:func:`text_chunks` (one sample per line, comma-separated leads, e.g. stdin).
+real-time factor. Chunk sources (:mod:`leanecg.data.stream_sources`, re-exported here): :func:`record_chunks`
+(a loaded record, cut strictly chunk-wise), :func:`text_chunks` (one sample per line, comma-separated
+leads, e.g. stdin) and :func:`open_source` (either, from what ``leanecg stream`` is given).
 
 Runtime: :func:`stream_backend` picks what runs the network (``leanecg stream --backend``): the package's
 torch model, or ONNX Runtime on the package exported once at start-up (``auto`` when onnxruntime is
@@ -74,46 +53,33 @@ installed) -- the same labels as ``leanecg beats`` on all 22 MIT-BIH DS2 records
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import os
-import re
 import shutil
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import signal as sps
 
+from leanecg.data.stream_sources import StreamSource, open_source, record_chunks, text_chunks
 from leanecg.errors import LeanECGError
-from leanecg.signal import filters
-from leanecg.signal.beats import (
-    ALL_BEAT_FEATURE_NAMES,
-    RR_CONTEXT_FEATURE_NAMES,
-    RR_FEATURE_NAMES,
-    TEMPLATE_FEATURE_NAMES,
-    StreamingRRContext,
-    StreamingRRFeatures,
-    beat_model_inputs,
-    beat_windows,
-    template_features,
-    template_features_against,
-)
-from leanecg.signal.leads import canonical_lead_name, lead_index, select_leads
+from leanecg.signal.beat_stream import BEAT_HISTORY_S, StreamingBeatInputs
+from leanecg.signal.beats import ALL_BEAT_FEATURE_NAMES
 from leanecg.signal.pipeline import Pipeline
-from leanecg.signal.resample import resample_indices, resample_ratio
-from leanecg.signal.rpeaks import StreamingRPeakDetector
+from leanecg.signal.resample import resample_indices
+from leanecg.signal.streaming import DEFAULT_TOLERANCE, RECORD_OPS, SAMPLE_OPS, StreamingPreprocessor
 
 if TYPE_CHECKING:
-    from leanecg.data.record import Record
-    from leanecg.deploy.package import InferenceBackend, LeadOption, ModelPackage
+    from leanecg.package.model import InferenceBackend, LeadOption, ModelPackage
 
 __all__ = [
+    "BEAT_HISTORY_S",
     "DEFAULT_EVENTS_EVERY",
     "DEFAULT_TOLERANCE",
+    "RECORD_OPS",
+    "SAMPLE_OPS",
     "STREAM_BACKENDS",
     "EventLines",
     "StreamClassifier",
@@ -132,14 +98,6 @@ __all__ = [
     "text_chunks",
 ]
 
-#: Relative error allowed for a zero-phase filter's interior samples; sets the default look-ahead.
-DEFAULT_TOLERANCE = 1e-7
-#: Seconds of preprocessed signal a beat stream keeps for late (search-back) R peaks.
-BEAT_HISTORY_S = 30.0
-#: Ops that transform every sample from a bounded neighbourhood (run online).
-SAMPLE_OPS = ("leads", "bandpass", "notch", "remove_baseline", "resample")
-#: Ops that need the whole record (applied per window, or with running statistics for beats).
-RECORD_OPS = ("zscore", "minmax", "robust", "fixed_length")
 #: How events name classes (presentation only; other labels are shown as they are).
 BEAT_EVENT_NAMES = {"V": "PVC", "S": "SVEB", "F": "Fusion beat", "Q": "Unclassifiable beat"}
 RHYTHM_EVENT_NAMES = {"A": "AF", "O": "Other rhythm", "~": "Noise"}
@@ -158,502 +116,6 @@ def format_time(seconds: float, decimals: int = 1) -> str:
     m, s = divmod(rest, 60)
     text = f"{h:02d}:{m:02d}:{s:02d}"
     return f"{text}.{frac:0{decimals}d}" if decimals > 0 else text
-
-
-# ------------------------------------------------------------------------------------------ stages
-
-
-def _empty(n_leads: int) -> np.ndarray:
-    return np.zeros((0, n_leads), dtype=np.float64)
-
-
-class _LeadStage:
-    """The ``leads`` step, sample by sample (exactly the offline selection / derivation)."""
-
-    def __init__(self, step: dict[str, Any], leads: list[str], source: str) -> None:
-        self.wanted = step["leads"]
-        self.missing = step["missing"]
-        self.leads_in = leads
-        self.source = source
-        self.leads = [canonical_lead_name(w if isinstance(w, str) else leads[w]) for w in self.wanted]
-        self.n_leads = len(self.wanted)
-        self.lookahead = 0
-        self.cols: list[int] | None = None
-        self.process(np.zeros((1, len(leads))))  # a lead the stream lacks is an error now, not mid-stream
-        # every wanted lead is a column of the stream: a plain column pick per chunk (what select_leads
-        # does for them), without resolving the names again
-        try:
-            self.cols = [lead_index(leads, w, source) for w in self.wanted]
-        except LeanECGError:
-            self.cols = None
-
-    def process(self, x: np.ndarray) -> np.ndarray:
-        if x.shape[0] == 0:
-            return _empty(self.n_leads)
-        if self.cols is not None:
-            return x[:, self.cols]
-        y, mask = select_leads(x, self.leads_in, self.wanted, missing=self.missing, source=self.source)
-        if not mask.all():
-            lost = [str(w) for w, m in zip(self.wanted, mask, strict=True) if not m]
-            raise LeanECGError(
-                self.source,
-                f"the model needs lead(s) {', '.join(lost)}; the stream has {', '.join(self.leads_in)}",
-            )
-        return y
-
-    def flush(self) -> np.ndarray:
-        return _empty(self.n_leads)
-
-
-class _CausalIIRStage:
-    """A causal IIR step (``zero_phase=False``): exactly the offline single pass."""
-
-    def __init__(self, sos: np.ndarray, n_leads: int) -> None:
-        self.filter = filters.StreamingFilter(sos, n_leads)
-        self.n_leads = n_leads
-        self.lookahead = 0
-
-    def process(self, x: np.ndarray) -> np.ndarray:
-        if x.shape[0] == 0:
-            return _empty(self.n_leads)
-        return np.asarray(self.filter.process(x), dtype=np.float64)
-
-    def flush(self) -> np.ndarray:
-        return _empty(self.n_leads)
-
-
-def _pole_radius(sos: np.ndarray) -> float:
-    radius = 0.0
-    for sec in sos:
-        if sec[4] != 0.0 or sec[5] != 0.0:
-            radius = max(radius, float(np.max(np.abs(np.roots(sec[3:])))))
-    return radius
-
-
-def _settle(sos: np.ndarray, level: float) -> int:
-    """Samples until the slowest pole of ``sos`` has decayed to ``level``."""
-    radius = _pole_radius(sos)
-    if radius <= 0.0:
-        return 0
-    return math.ceil(math.log(level) / math.log(radius))
-
-
-class _ZeroPhaseIIRStage:
-    """Online emulation of :func:`leanecg.signal.filters.apply_sos` with ``zero_phase=True``.
-
-    Forward pass: carried exactly, including the offline start (even reflection of ``pad`` samples, state
-    set to the steady state of the first extended sample); the stream's first ``pad + 1`` samples are
-    held until the reflection can be built. Backward pass: over the pending samples plus ``lookahead``
-    samples, from the steady state of the last one. End of stream: the offline end reflection and a
-    backward pass from its end (exact). A stream shorter than ``pad + 1`` samples is filtered offline
-    in :meth:`flush` (exact).
-    """
-
-    def __init__(self, sos: np.ndarray, n_leads: int, lookahead: int, source: str) -> None:
-        self.sos = np.array(sos, dtype=np.float64)
-        self.n_leads = n_leads
-        self.lookahead = int(lookahead)
-        self.source = source
-        n_sec = len(self.sos)
-        ntaps = 2 * n_sec + 1 - min(int((self.sos[:, 2] == 0).sum()), int((self.sos[:, 5] == 0).sum()))
-        need = 3 * ntaps + 1  # the offline minimum (filters.apply_sos)
-        self.pad = max(need - 1, _settle(self.sos, 1e-3))
-        self.zi_unit = sps.sosfilt_zi(self.sos)[:, :, None]
-        self.head: list[np.ndarray] = []
-        self.n_head = 0
-        self.started = False
-        self.zi: np.ndarray | None = None
-        self.fwd = _empty(n_leads)  # forward-filtered samples not yet emitted
-        self.tail = _empty(n_leads)  # the last pad + 1 raw samples (end reflection)
-
-    def _forward(self, x: np.ndarray) -> np.ndarray:
-        y, self.zi = sps.sosfilt(self.sos, x, axis=0, zi=self.zi)
-        return y
-
-    def process(self, x: np.ndarray) -> np.ndarray:
-        if x.shape[0] == 0:
-            return _empty(self.n_leads)
-        if not self.started:
-            self.head.append(x)
-            self.n_head += x.shape[0]
-            if self.n_head < self.pad + 1:
-                return _empty(self.n_leads)
-            x = np.concatenate(self.head)
-            self.head = []
-            left = x[self.pad : 0 : -1]  # offline even extension at the start
-            self.zi = self.zi_unit * left[0][None, None, :]
-            self._forward(left)
-            self.started = True
-            self.tail = x[-(self.pad + 1) :].copy()
-        else:
-            self.tail = np.concatenate((self.tail, x))[-(self.pad + 1) :]
-        self.fwd = np.concatenate((self.fwd, self._forward(x)))
-        n_out = self.fwd.shape[0] - self.lookahead
-        if n_out <= 0:
-            return _empty(self.n_leads)
-        back = self._backward(self.fwd)[:n_out]
-        self.fwd = self.fwd[n_out:]
-        return back
-
-    def _backward(self, f: np.ndarray) -> np.ndarray:
-        zi = self.zi_unit * f[-1][None, None, :]
-        y, _ = sps.sosfilt(self.sos, f[::-1], axis=0, zi=zi)
-        return y[::-1]
-
-    def flush(self) -> np.ndarray:
-        if not self.started:
-            if self.n_head == 0:
-                return _empty(self.n_leads)
-            x = np.concatenate(self.head)
-            self.head = []
-            return filters.apply_sos(x, self.sos, True, source=self.source)
-        right = self.tail[-2 : -(self.pad + 2) : -1]  # offline even extension at the end
-        n_keep = self.fwd.shape[0]
-        full = np.concatenate((self.fwd, self._forward(right)))
-        self.fwd = _empty(self.n_leads)
-        return self._backward(full)[:n_keep]
-
-
-class _ResampleStage:
-    """Online emulation of :func:`leanecg.signal.resample.resample` (polyphase FIR, exact interior)."""
-
-    def __init__(self, fs_in: float, fs_out: float, n_leads: int) -> None:
-        self.up, self.down = resample_ratio(fs_in, fs_out)
-        self.fs_out = fs_in * self.up / self.down
-        self.n_leads = n_leads
-        half_len = 10 * max(self.up, self.down)  # scipy.signal.resample_poly's filter half-length
-        # the anti-aliasing filter resample_poly designs by default, designed once (passed as `window=`,
-        # resample_poly uses it as is: the same taps, so the same outputs)
-        self.h = (
-            sps.firwin(2 * half_len + 1, 1.0 / max(self.up, self.down), window=("kaiser", 5.0))
-            if self.up != self.down
-            else None
-        )
-        self.margin = half_len // self.up + 2  # input samples each output depends on, each side
-        # the left extension is a whole number of `down` blocks, so output phases stay aligned
-        self.ext = -(-(self.margin + 1) // self.down) * self.down
-        self.lookahead = self.margin + 1
-        self.buf = _empty(n_leads)
-        self.buf0 = 0  # absolute input index of buf[0] (a multiple of down)
-        self.n_in = 0
-        self.k_next = 0  # next output index to emit
-        self.first: np.ndarray | None = None
-
-    def _outputs(self, k_end: int, right: np.ndarray | None, slope: np.ndarray | None) -> np.ndarray:
-        """Outputs ``k_next .. k_end - 1`` from the buffer (with extensions where the stream starts/ends)."""
-        if k_end <= self.k_next:
-            return _empty(self.n_leads)
-        parts, start = [self.buf], self.buf0
-        if self.buf0 == 0:
-            assert self.first is not None
-            s = np.zeros(self.n_leads) if slope is None else slope
-            steps = np.arange(self.ext, 0, -1, dtype=np.float64)[:, None]
-            parts.insert(0, self.first[None, :] - steps * s[None, :])  # offline: line through the record
-            start = -self.ext
-        if right is not None:
-            parts.append(right)
-        seg = np.concatenate(parts) if len(parts) > 1 else self.buf
-        y = sps.resample_poly(seg, self.up, self.down, axis=0, window=self.h, padtype="constant")
-        k0 = start // self.down * self.up
-        out = y[self.k_next - k0 : k_end - k0]
-        self.k_next = k_end
-        return out
-
-    def _trim(self) -> None:
-        # keep the input the next outputs need: from margin samples before output k_next
-        need_from = (self.k_next * self.down) // self.up - self.margin - 1
-        new0 = max(self.buf0, (need_from // self.down) * self.down)
-        if new0 > self.buf0:
-            self.buf = self.buf[new0 - self.buf0 :]
-            self.buf0 = new0
-
-    def _append(self, x: np.ndarray) -> bool:
-        """Buffer the input samples ``x`` ``(m, n_leads)``; ``False`` when the rates are equal (nothing
-        to resample: the caller passes ``x`` through)."""
-        if self.up == self.down:
-            return False
-        if self.first is None:
-            self.first = x[0].copy()
-        self.buf = np.concatenate((self.buf, x))
-        self.n_in += x.shape[0]
-        return True
-
-    def process(self, x: np.ndarray) -> np.ndarray:
-        if x.shape[0] == 0:
-            return _empty(self.n_leads)
-        if not self._append(x):
-            return x.copy()
-        last_ok = self.n_in - 1 - self.margin  # the last input index every needed sample is known for
-        if last_ok < 0:
-            return _empty(self.n_leads)
-        k_end = (last_ok * self.up) // self.down + 1
-        out = self._outputs(k_end, None, None)
-        self._trim()
-        return out
-
-    def finish(self, x: np.ndarray | None) -> np.ndarray:
-        """The last input samples and the end of the stream: everything left, emitted at once (so a
-        stream whose outputs all come at the end gets the offline line extension at both ends)."""
-        if x is not None and x.shape[0] and not self._append(x):
-            return x.copy()
-        return self.flush()
-
-    def flush(self) -> np.ndarray:
-        if self.up == self.down or self.n_in == 0:
-            return _empty(self.n_leads)
-        assert self.first is not None
-        n_out = -(-self.n_in * self.up // self.down)
-        last = self.buf[-1]
-        if self.n_in < 2:  # as offline: a constant is its own resampling
-            out = np.repeat(self.buf[-1:], n_out - self.k_next, axis=0)
-            self.k_next = n_out
-            return out
-        slope = (last - self.first) / (self.n_in - 1)
-        steps = np.arange(1, self.ext + self.margin + 2, dtype=np.float64)[:, None]
-        right = last[None, :] + steps * slope[None, :]
-        return self._outputs(n_out, right, slope)
-
-
-# ------------------------------------------------------------------------------------ preprocessing
-
-
-class StreamingPreprocessor:
-    """The sample-wise part of a pipeline, run online (module docstring, item 1).
-
-    Args:
-        pipeline: the preprocessing pipeline. Its sample-wise steps (:data:`SAMPLE_OPS`) must come first;
-            the record-level steps after them (:data:`RECORD_OPS`) are returned as :attr:`suffix` for the
-            caller to apply.
-        fs: input sampling rate in Hz.
-        leads: input lead names, one per column.
-        lookahead_s: look-ahead of each zero-phase filter in seconds; ``None``: the time its slowest pole
-            takes to decay to :data:`DEFAULT_TOLERANCE`.
-        source: the stream's name in errors.
-
-    Attributes:
-        fs_out: output rate (Hz); ``leads``: output lead names; ``suffix``: the record-level steps;
-        ``delay_s``: the look-ahead the stream holds back (seconds), end of stream excepted.
-
-    Raises:
-        LeanECGError: a step that cannot run online (``interpolate_gaps``, ``remove_baseline`` with the
-        median method), or a sample-wise step after a record-level one.
-    """
-
-    def __init__(
-        self,
-        pipeline: Pipeline,
-        fs: float,
-        leads: Sequence[str],
-        *,
-        lookahead_s: float | None = None,
-        source: str = "stream",
-    ) -> None:
-        fs = filters.check_fs(fs)
-        if lookahead_s is not None and not (math.isfinite(lookahead_s) and lookahead_s >= 0):
-            raise LeanECGError(
-                "--lookahead-s", f"must be a non-negative number of seconds, got {lookahead_s!r}"
-            )
-        self.fs_in = fs
-        self.leads_in = [str(n) for n in leads]
-        self.stages: list[Any] = []
-        self.suffix: list[dict[str, Any]] = []
-        cur_fs, cur_leads, n_leads = fs, list(self.leads_in), len(self.leads_in)
-        delay = 0.0
-        for k, step in enumerate(pipeline.steps):
-            op, where = step["op"], f"step {k} ({step['op']})"
-            if op in RECORD_OPS:
-                self.suffix.append(step)
-                continue
-            if self.suffix:
-                raise LeanECGError(
-                    source,
-                    f"the model's pipeline cannot run on a stream: {where} comes after the record-level "
-                    f"step {self.suffix[0]['op']}",
-                )
-            if op == "leads":
-                stage: Any = _LeadStage(step, cur_leads, source)
-                cur_leads, n_leads = stage.leads, stage.n_leads
-            elif op == "resample":
-                stage = _ResampleStage(cur_fs, step["fs_out"], n_leads)
-                delay += stage.lookahead / cur_fs
-                cur_fs = stage.fs_out
-            elif op in ("bandpass", "notch") or (op == "remove_baseline" and step["method"] == "highpass"):
-                if op == "bandpass":
-                    sos = filters.bandpass_sos(cur_fs, step["low_hz"], step["high_hz"], step["order"])
-                elif op == "notch":
-                    sos = filters.notch_sos(cur_fs, step["freq_hz"], step["quality"], step["harmonics"])
-                else:
-                    sos = filters.highpass_sos(cur_fs, step["cutoff_hz"], step["order"])
-                if step["zero_phase"]:
-                    la = (
-                        _settle(np.asarray(sos), DEFAULT_TOLERANCE)
-                        if lookahead_s is None
-                        else round(lookahead_s * cur_fs)
-                    )
-                    stage = _ZeroPhaseIIRStage(sos, n_leads, la, source)
-                    delay += la / cur_fs
-                else:
-                    stage = _CausalIIRStage(sos, n_leads)
-            else:
-                raise LeanECGError(
-                    source, f"the model's pipeline cannot run on a stream: {where} needs the whole record"
-                )
-            self.stages.append(stage)
-        self.fs_out = cur_fs
-        self.leads = cur_leads
-        self.n_leads = n_leads
-        self.delay_s = delay
-
-    def process(self, chunk: np.ndarray) -> np.ndarray:
-        """Feed ``(n, n_leads_in)`` raw samples (mV); return the float64 ``(m, n_leads)`` output samples
-        that are final now (in order, at :attr:`fs_out`)."""
-        y = np.asarray(chunk, dtype=np.float64)
-        for stage in self.stages:
-            y = stage.process(y)
-        return y
-
-    def flush(self) -> np.ndarray:
-        """End of stream: the remaining output samples (with the offline end handling)."""
-        y: np.ndarray | None = None
-        for stage in self.stages:
-            if isinstance(stage, _ResampleStage):
-                y = stage.finish(y)
-                continue
-            part = stage.process(y) if y is not None and y.shape[0] else None
-            rest = stage.flush()
-            y = rest if part is None else np.concatenate((part, rest))
-        return y if y is not None else _empty(self.n_leads)
-
-
-# ------------------------------------------------------------------------------ running normalisation
-
-
-class _RunningNorm:
-    """A record-level normalisation step with the statistics of the stream up to a given sample.
-
-    Cumulative statistics (sums of ``x`` and ``x**2`` for ``zscore``, running min / max for ``minmax``)
-    are kept for every sample of the classifier's bounded buffer, accumulated strictly left to right with
-    the total carried from chunk to chunk, so the statistics at a sample do not depend on the chunking.
-    """
-
-    def __init__(self, step: dict[str, Any], n_leads: int, source: str) -> None:
-        if step["op"] not in ("zscore", "minmax"):
-            raise LeanECGError(
-                source,
-                f"the model's pipeline step {step['op']} needs the whole record and has no online form "
-                "for beat models (zscore and minmax have)",
-            )
-        self.op = step["op"]
-        self.step = step
-        self.per_lead = bool(step["per_lead"])
-        self.eps = float(step["eps"])
-        self.n = 0
-        self.a = np.zeros((0, n_leads))  # zscore: cumulative sum of x; minmax: running min
-        self.b = np.zeros((0, n_leads))  # zscore: cumulative sum of x**2; minmax: running max
-        self.last_a = np.zeros((1, n_leads)) if self.op == "zscore" else np.full((1, n_leads), np.inf)
-        self.last_b = np.zeros((1, n_leads)) if self.op == "zscore" else np.full((1, n_leads), -np.inf)
-
-    def update(self, y: np.ndarray) -> None:
-        """Append the statistics of the next samples ``(m, n_leads)``."""
-        if y.shape[0] == 0:
-            return
-        self.n += y.shape[0]
-        if self.op == "zscore":
-            a = np.cumsum(np.concatenate((self.last_a, y)), axis=0)[1:]
-            b = np.cumsum(np.concatenate((self.last_b, y * y)), axis=0)[1:]
-        else:
-            a = np.minimum.accumulate(np.concatenate((self.last_a, y)), axis=0)[1:]
-            b = np.maximum.accumulate(np.concatenate((self.last_b, y)), axis=0)[1:]
-        self.last_a, self.last_b = a[-1:], b[-1:]
-        self.a = np.concatenate((self.a, a))
-        self.b = np.concatenate((self.b, b))
-
-    def trim(self, cut: int) -> None:
-        """Forget the statistics of the first ``cut`` buffered samples (kept in step with the buffer)."""
-        self.a, self.b = self.a[cut:], self.b[cut:]
-
-    def apply(self, w: np.ndarray, rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """Normalise windows ``w`` ``(k, L, n_leads)`` (float64); window ``i`` with the statistics of the
-        first ``counts[i]`` samples of the stream, stored at buffer row ``rows[i]``."""
-        a, b = self.a[rows], self.b[rows]  # (k, n_leads)
-        eps = self.eps
-        if self.op == "zscore":
-            cnt = counts[:, None].astype(np.float64)
-            mean_l = a / cnt
-            lead_spread = np.sqrt(np.maximum(b / cnt - mean_l**2, 0.0))
-            if self.per_lead:
-                centre, spread = mean_l, lead_spread
-            else:
-                n_all = cnt * a.shape[1]
-                m = a.sum(axis=1, keepdims=True) / n_all
-                centre = np.broadcast_to(m, a.shape)
-                spread = np.broadcast_to(
-                    np.sqrt(np.maximum(b.sum(axis=1, keepdims=True) / n_all - m * m, 0.0)), a.shape
-                )
-            y = (w - centre[:, None, :]) / np.where(spread <= eps, 1.0, spread)[:, None, :]
-        else:
-            lead_spread = b - a
-            if self.per_lead:
-                lo, spread = a, lead_spread
-            else:
-                lo = np.broadcast_to(a.min(axis=1, keepdims=True), a.shape)
-                spread = np.broadcast_to(b.max(axis=1, keepdims=True), a.shape) - lo
-            low, high = float(self.step["low"]), float(self.step["high"])
-            y = low + (w - lo[:, None, :]) / np.where(spread <= eps, 1.0, spread)[:, None, :] * (high - low)
-        flat = np.broadcast_to((lead_spread <= eps)[:, None, :], y.shape)
-        return np.where(flat, 0.0, y)
-
-
-# ------------------------------------------------------------------------------------ beat templates
-
-
-class _CausalTemplates:
-    """The causal beat templates of a stream, exactly :func:`~leanecg.signal.beats.beat_templates` with
-    ``causal=True`` on the stream's windows so far, on any chunking: beat ``i``'s template is the
-    sample-wise median of the ``history`` beats before it (fewer at the stream's start; the first beat
-    is its own template).
-
-    All beats of a chunk are done at once: once ``history`` beats are held, the windows of up to
-    :attr:`BLOCK` consecutive beats are rows of one sliding-window view ``(n_samples, k, history)``,
-    sorted in one ``np.sort`` call (vectorised, ~25 us per beat of 126 samples x 64 beats on MIT-BIH
-    instead of ~120 us for one sorted-history update per beat); the median is the middle value, or the
-    mean ``(a + b) / 2`` of the two middle ones for an even count -- the order statistics ``np.median``
-    averages, so the values are identical. The stream's first ``history`` beats use ``np.median`` as
-    offline. Only the last ``history`` windows are kept.
-    """
-
-    #: Most beats per sorted block (bounds the transient copy to ``BLOCK * history * n_samples`` floats).
-    BLOCK = 64
-
-    def __init__(self, history: int) -> None:
-        self.history = int(history)
-        self.held: np.ndarray | None = None  # (n_held <= history, n_samples), oldest first
-
-    def __len__(self) -> int:
-        return 0 if self.held is None else int(self.held.shape[0])
-
-    def next(self, windows: np.ndarray) -> np.ndarray:
-        """Templates float64 ``(k, n_samples)`` of the next ``k`` beats' windows ``(k, n_samples)``
-        (time order), which then join the history."""
-        w = np.asarray(windows, dtype=np.float64)
-        k, h = w.shape[0], self.history
-        if k == 0:
-            return w.copy()
-        u = w if self.held is None else np.concatenate((self.held, w))
-        m = u.shape[0] - k  # beats held before this call
-        out = np.empty_like(w)
-        full = min(k, max(0, h - m))  # beats with fewer than `history` beats before them
-        for i in range(full):
-            out[i] = u[0] if m + i == 0 else np.median(u[: m + i], axis=0)
-        for a in range(full, k, self.BLOCK):
-            b = min(k, a + self.BLOCK)
-            # beat i's previous windows are u[m + i - h : m + i]: rows a..b-1 share one sliding view
-            seg = np.ascontiguousarray(u[m + a - h : m + b - 1].T)  # (n_samples, h + b - a - 1)
-            s = np.sort(np.lib.stride_tricks.sliding_window_view(seg, h, axis=1), axis=-1)
-            mid = s[:, :, h // 2] if h % 2 else (s[:, :, h // 2 - 1] + s[:, :, h // 2]) / 2
-            out[a:b] = mid.T
-        self.held = u[-h:].copy()
-        return out
 
 
 # ----------------------------------------------------------------------------------------- results
@@ -796,7 +258,7 @@ def stream_backend(pkg: ModelPackage, backend: str = "auto", *, threads: int = 1
         import onnxruntime  # noqa: F401
 
         from leanecg.deploy.onnx import export_onnx
-        from leanecg.deploy.ort_runtime import OrtBackend, ort_session
+        from leanecg.package.ort_runtime import OrtBackend, ort_session
     except ImportError as exc:
         if backend == "auto":
             return own
@@ -884,7 +346,7 @@ class StreamClassifier:
         backend: InferenceBackend | None = None,
         lead: LeadOption = None,
     ) -> None:
-        from leanecg.deploy.package import model_lead_choice
+        from leanecg.package.model import model_lead_choice
 
         if backend is not None and backend is not pkg.backend:
             pkg = dataclasses.replace(pkg, backend=backend)  # the same package run by another runtime
@@ -942,44 +404,25 @@ class StreamClassifier:
             raise LeanECGError(
                 self.source, f"the model's record-level steps ({ops}) have no online form for beat models"
             )
-        self.norm = _RunningNorm(suffix[0], self.pre.n_leads, self.source) if suffix else None
-        if not (math.isfinite(warmup_s) and warmup_s >= 0):
-            raise LeanECGError("--warmup-s", f"must be a non-negative number of seconds, got {warmup_s!r}")
-        self.warmup = round(warmup_s * self.fs) if self.norm is not None else 0
-        names = list(spec.get("features") or [])
-        unknown = [n for n in names if n not in ALL_BEAT_FEATURE_NAMES]
+        self.beats = StreamingBeatInputs(
+            self.fs,
+            self.pre.n_leads,
+            float(spec["before_s"]),
+            float(spec["after_s"]),
+            norm_step=suffix[0] if suffix else None,
+            warmup_s=warmup_s,
+            feature_names=list(spec.get("features") or []),
+            # causal templates: the history beat_model_inputs uses unless the package states its own
+            template_history=spec.get("template_history") or None,
+            source=self.source,
+        )
+        unknown = [n for n in self.beats.feature_names if n not in ALL_BEAT_FEATURE_NAMES]
         if unknown:
             raise LeanECGError(
                 self.pkg.path,
                 f"model {self.pkg.name} takes beat features this LeanECG cannot compute online "
                 f"({', '.join(unknown)})",
             )
-        self.feature_names = names
-        self.takes_features = bool(names)
-        self.templates = any(n in TEMPLATE_FEATURE_NAMES for n in names)
-        # causal templates: the median of the previous `history` beats (the history beat_model_inputs
-        # uses, as `leanecg beats` and training call it, unless the package states its own)
-        params = inspect.signature(beat_model_inputs).parameters
-        default_h = (
-            params.get("history") or inspect.signature(template_features).parameters["history"]
-        ).default
-        self.template_history = int(spec.get("template_history") or default_h)
-        self.recent = _CausalTemplates(self.template_history)  # the previous beats' raw windows (lead 0)
-        self.before = round(float(spec["before_s"]) * self.fs)
-        self.after = round(float(spec["after_s"]) * self.fs)
-        self.before_s, self.after_s = float(spec["before_s"]), float(spec["after_s"])
-        self.detector = StreamingRPeakDetector(self.fs)
-        self.rr = StreamingRRFeatures(self.fs)
-        self.rr_context = StreamingRRContext()  # rhythm-context columns, appended to every RR row
-        self.history = round(BEAT_HISTORY_S * self.fs) + self.before + self.after
-        self.buf = _empty(self.pre.n_leads)  # preprocessed samples (before normalisation)
-        self.buf0 = 0
-        self.order: deque[int] = deque()  # detected peaks not classified yet, in time order
-        self.waiting: deque[int] = deque()  # peaks whose window is not complete yet
-        self.cut: dict[int, np.ndarray] = {}  # peak -> its window (L, n_leads)
-        self.rr_rows: dict[int, np.ndarray] = {}  # peak -> its RR feature row (final)
-        self.ready: deque[tuple[int, np.ndarray, np.ndarray]] = deque()  # (peak, window, rr row)
-        self.late_beats = 0  # peaks reported after their window left the buffer (edge-padded)
 
     def _init_windows(self, spec: dict[str, Any], window_s: float | None, hop_s: float | None) -> None:
         default_w = int(spec.get("n_samples") or 0) / self.fs
@@ -1006,7 +449,7 @@ class StreamClassifier:
         self.window = max(1, round(window_s * self.fs))
         self.hop = max(1, round(hop_s * self.fs))
         self.suffix = Pipeline(self.pre.suffix)
-        self.buf = _empty(self.pre.n_leads)
+        self.buf = np.zeros((0, self.pre.n_leads), dtype=np.float64)
         self.buf0 = 0
         self.next_start = 0
         self.last_end = 0  # end of the last window classified
@@ -1024,7 +467,12 @@ class StreamClassifier:
     @property
     def n_buffered(self) -> int:
         """Samples currently held by the classifier (its own buffer; memory does not grow with time)."""
-        return int(self.buf.shape[0])
+        return self.beats.n_buffered if self.kind == "beats" else int(self.buf.shape[0])
+
+    @property
+    def late_beats(self) -> int:
+        """Beat models: peaks reported after their window had left the buffer (edge-padded); else 0."""
+        return self.beats.late_beats if self.kind == "beats" else 0
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -1073,124 +521,22 @@ class StreamClassifier:
     # -- beats ------------------------------------------------------------------------------------
 
     def _beats(self, y: np.ndarray, final: bool) -> StreamUpdate:
-        if self.norm is not None:
-            self.norm.update(y)
-        if y.shape[0]:
-            self.buf = np.concatenate((self.buf, y))
-            # the detector sees the float32 model-rate signal, as offline (before normalisation: it is
-            # amplitude-invariant, and the running statistics would make its input drift)
-            peaks = self.detector.process(y[:, 0].astype(np.float32))
-        else:
-            peaks = np.zeros(0, dtype=np.int64)
-        if final:
-            peaks = np.concatenate((peaks, self.detector.flush()))
-        if peaks.size:
-            self.waiting.extend(peaks.tolist())
-            self.order.extend(peaks.tolist())
-            self._add_rr_rows(*self.rr.update(peaks))
-        if final:
-            self._add_rr_rows(*self.rr.flush())
-        self._cut_windows(final)
-        while self.order and self.order[0] in self.rr_rows and self.order[0] in self.cut:
-            p = self.order.popleft()
-            self.ready.append((p, self.cut.pop(p), self.rr_rows.pop(p)))
-        out = self._classify_ready(final)
-        self._trim_beats()
-        return out
-
-    def _add_rr_rows(self, done: np.ndarray, rows: np.ndarray) -> None:
-        """Store the final RR rows (beat order) with their rhythm-context columns appended."""
-        full = np.concatenate((rows, self.rr_context.update(rows)), axis=1)
-        self.rr_rows.update(zip(done.tolist(), full, strict=True))
-
-    def _cut_windows(self, final: bool) -> None:
-        """Cut the windows of waiting peaks whose window is complete (or, at the end, edge-padded)."""
-        n = self.n_model
-        take: list[int] = []
-        while self.waiting and (final or self.waiting[0] + self.after <= n):
-            take.append(self.waiting.popleft())
-        if not take:
-            return
-        p = np.asarray(take, dtype=np.int64)
-        late = (p - self.before < self.buf0) & (self.buf0 > 0)
-        self.late_beats += int(late.sum())
-        local = np.clip(p - self.buf0, 0, self.buf.shape[0] - 1)
-        # edge="pad" replicates the first / last buffered sample: as offline at the stream's two ends
-        win, _ = beat_windows(self.buf, self.fs, local, self.before_s, self.after_s, edge="pad")
-        self.cut.update(zip(take, win, strict=True))
-
-    def _classify_ready(self, final: bool) -> StreamUpdate:
-        if self.norm is not None and self.n_model < self.warmup and not final:
+        batch = self.beats.push(y, final)
+        if not len(batch):
             return StreamUpdate(probs=np.zeros((0, len(self.class_names))))
-        if not self.ready:
-            return StreamUpdate(probs=np.zeros((0, len(self.class_names))))
-        items = list(self.ready)
-        self.ready.clear()
-        peaks = np.fromiter((p for p, _, _ in items), dtype=np.int64, count=len(items))
-        raw = np.stack([w for _, w, _ in items])  # (n, L, leads) float64
-        # each beat: the statistics of the stream up to the end of its window (at least the warm-up)
-        counts = np.clip(np.maximum(peaks + self.after, self.warmup), 1, max(self.n_model, 1))
-        rows = np.clip(counts - 1 - self.buf0, 0, max(self.buf.shape[0] - 1, 0))
-        counts = self.buf0 + rows + 1  # a row no longer buffered: the oldest one kept (its own count)
-        w = self.norm.apply(raw, rows, counts) if self.norm is not None else raw
-        windows = np.ascontiguousarray(w.transpose(0, 2, 1), dtype=np.float32)
-        feats = self._features(items, raw, w, rows, counts) if self.takes_features else None
-        probs = self.pkg.backend.proba(windows, feats, self.batch_size, self.pkg.multilabel)
+        probs = self.pkg.backend.proba(batch.windows, batch.features, self.batch_size, self.pkg.multilabel)
         probs = self.pkg.calibrate(probs)  # the package's temperature, as `leanecg beats`
         labels = self.pkg.labels_of(probs)
-        samples = resample_indices(peaks, self.fs, self.fs_in, n_out=max(self.n_in, 1))
+        samples = resample_indices(batch.peaks, self.fs, self.fs_in, n_out=max(self.n_in, 1))
         now = self.n_in / self.fs_in
         update = StreamUpdate(
-            keys=samples.tolist(), labels=labels, probs=probs, times_s=(peaks / self.fs).tolist()
+            keys=samples.tolist(), labels=labels, probs=probs, times_s=(batch.peaks / self.fs).tolist()
         )
         for t, label in zip(update.times_s, labels, strict=True):
             if label != self.normal and label:
                 text = f"{BEAT_EVENT_NAMES.get(label, label)} at {format_time(t, 1)}"
                 update.events.append(StreamEvent("beat", label, t, now, text))
         return update
-
-    def _features(
-        self,
-        items: list[tuple[int, np.ndarray, np.ndarray]],
-        raw: np.ndarray,
-        w: np.ndarray,
-        rows: np.ndarray,
-        counts: np.ndarray,
-    ) -> np.ndarray:
-        """The beat features the package names, float32 ``(k, n_features)``: the causal RR features and,
-        when asked for, the template features of :func:`~leanecg.signal.beats.template_features` on the
-        first lead against the causal template (median of the previous beats' windows, as ``causal=True``
-        offline; :class:`_CausalTemplates`). ``raw`` / ``w``: the beats' windows ``(k, L, n_leads)``
-        before / after the running normalisation."""
-        cols: dict[str, np.ndarray] = {}
-        rr = np.asarray([r for _, _, r in items], dtype=np.float64)
-        for j, name in enumerate(RR_FEATURE_NAMES + RR_CONTEXT_FEATURE_NAMES):
-            cols[name] = rr[:, j]
-        if self.templates:
-            temps = self.recent.next(raw[:, :, 0])  # (k, L): the raw windows' causal medians
-            if self.norm is not None:  # the beat's own statistics: the median commutes with them
-                temps = self.norm.apply(np.broadcast_to(temps[:, :, None], raw.shape), rows, counts)[:, :, 0]
-            tf = template_features_against(w[:, :, 0], temps, self.fs, self.before)
-            for j, name in enumerate(TEMPLATE_FEATURE_NAMES):
-                cols[name] = tf[:, j]
-        return np.stack([cols[n] for n in self.feature_names], axis=1).astype(np.float32)
-
-    def _trim_beats(self) -> None:
-        keep_from = self.n_model - self.history
-        if self.waiting:
-            keep_from = min(keep_from, self.waiting[0] - self.before)
-        if self.norm is not None:  # the statistics rows of beats not classified yet
-            if self.ready:
-                keep_from = min(keep_from, self.ready[0][0] + self.after - 1)
-            elif self.order:
-                keep_from = min(keep_from, self.order[0] + self.after - 1)
-        keep_from = max(keep_from, self.n_model - 2 * self.history)  # bounded even without beats
-        cut = keep_from - self.buf0
-        if cut > 0:
-            self.buf = self.buf[cut:]
-            if self.norm is not None:
-                self.norm.trim(cut)
-            self.buf0 = keep_from
 
     # -- windows ----------------------------------------------------------------------------------
 
@@ -1256,94 +602,6 @@ class StreamClassifier:
         emitted = self.n_in / self.fs_in if now is None else now
         name = RHYTHM_EVENT_NAMES.get(label, label)
         return [StreamEvent("offset", label, end_s, emitted, f"{name} offset at {format_time(end_s, 0)}")]
-
-
-# --------------------------------------------------------------------------------------- sources
-
-
-def record_chunks(record: Record, chunk_s: float) -> Iterator[np.ndarray]:
-    """Consecutive ``(n, n_leads)`` chunks of ``chunk_s`` seconds of a loaded record (the last may be
-    shorter); each chunk is a copy, so the consumer never sees samples beyond it."""
-    n = _chunk_samples(chunk_s, record.fs)
-    sig = record.signal if record.signal.ndim == 2 else record.signal[:, None]
-    for a in range(0, sig.shape[0], n):
-        yield np.array(sig[a : a + n])
-
-
-def _chunk_samples(chunk_s: float, fs: float) -> int:
-    if not (isinstance(chunk_s, int | float) and math.isfinite(chunk_s) and chunk_s > 0):
-        raise LeanECGError("--chunk-s", f"must be a positive number of seconds, got {chunk_s!r}")
-    return max(1, round(chunk_s * fs))
-
-
-_NUM = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
-
-
-def text_chunks(
-    stream: IO[str], fs: float, chunk_s: float, source: str = "-"
-) -> tuple[list[str], Iterator[np.ndarray]]:
-    """Samples as text, one per line, leads separated by commas (e.g. stdin).
-
-    An optional first line of lead names (any line that is not all numbers) names the columns; without
-    it the columns are named ``0``, ``1``, ... Blank lines are skipped.
-
-    Returns:
-        ``(lead_names, chunks)``: ``chunks`` yields float64 ``(n, n_leads)`` arrays of ``chunk_s``
-        seconds as the lines arrive.
-
-    Raises:
-        LeanECGError naming ``source``: no samples, a line with a different number of values, a value
-        that is not a number.
-    """
-    fs = filters.check_fs(fs)
-    n = _chunk_samples(chunk_s, fs)
-    line_no = 0
-    first: str | None = None
-    for raw in stream:
-        line_no += 1
-        if raw.strip():
-            first = raw
-            break
-    if first is None:
-        raise LeanECGError(source, "no samples (expected one sample per line, leads separated by commas)")
-    cells = [c.strip() for c in first.split(",")]
-    if all(_NUM.match(c) for c in cells):
-        names = [str(k) for k in range(len(cells))]
-        pending: list[str] = [first]
-    else:
-        names = [c or str(k) for k, c in enumerate(cells)]
-        pending = []
-    width = len(names)
-    start_line = line_no - len(pending)
-
-    def parse(lines: list[str], at: int) -> np.ndarray:
-        out = np.empty((len(lines), width))
-        for k, line in enumerate(lines):
-            vals = line.split(",")
-            if len(vals) != width:
-                raise LeanECGError(source, f"line {at + k + 1} has {len(vals)} value(s), expected {width}")
-            try:
-                out[k] = [float(v) for v in vals]
-            except ValueError:
-                raise LeanECGError(
-                    source, f"line {at + k + 1} is not {width} comma-separated number(s)"
-                ) from None
-        return out
-
-    def gen() -> Iterator[np.ndarray]:
-        nonlocal pending
-        at = start_line
-        for raw in stream:
-            if raw.strip():
-                pending.append(raw)
-            if len(pending) >= n:
-                yield parse(pending, at)
-                at += len(pending)
-                pending = []
-        if pending:
-            yield parse(pending, at)
-
-    return names, gen()
 
 
 # ------------------------------------------------------------------------------------------ driver
@@ -1539,49 +797,3 @@ def beat_agreement(
         "exact_position": float(same_pos.mean()) if m.tp else 1.0,
         "label_agreement": float(same_label.mean()) if m.tp else 1.0,
     }
-
-
-@dataclass
-class StreamSource:
-    """An opened stream: its name, rate, lead names and chunk iterator (:func:`open_source`)."""
-
-    name: str
-    fs: float
-    leads: list[str]
-    chunks: Iterator[np.ndarray]
-    source: str
-    n_samples: int | None = None  # the stream's length when known in advance (a record), else None
-
-
-def open_source(source: str, fs: float | None, chunk_s: float, stdin: IO[str] | None = None) -> StreamSource:
-    """Open ``source`` for streaming: a record file (any format :func:`leanecg.data.load_record` reads,
-    cut into chunks of ``chunk_s`` seconds) or ``"-"`` for text samples on ``stdin`` (:func:`text_chunks`;
-    ``fs`` required).
-
-    Raises:
-        LeanECGError: ``-`` without ``fs``; a folder; anything :func:`~leanecg.data.load_record` refuses.
-    """
-    from pathlib import Path
-
-    _chunk_samples(chunk_s, fs or 1.0)
-    if source == "-":
-        if fs is None:
-            raise LeanECGError("--fs", "is required when samples come from stdin (-)")
-        import sys
-
-        names, chunks = text_chunks(stdin if stdin is not None else sys.stdin, fs, chunk_s, source="-")
-        return StreamSource("stdin", float(fs), names, chunks, "-")
-    from leanecg.data import load_record
-
-    path = Path(source)
-    if path.is_dir():
-        raise LeanECGError(path, "is a folder; `leanecg stream` takes one record (or - for stdin)")
-    record = load_record(path, fs=fs, annotations=False)
-    return StreamSource(
-        record.name,
-        float(record.fs),
-        list(record.leads),
-        record_chunks(record, chunk_s),
-        str(path),
-        n_samples=int(record.signal.shape[0]),
-    )

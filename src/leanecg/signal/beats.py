@@ -6,6 +6,8 @@
   interval before and after the beat, a local and an average RR interval, and the three ratios to the
   average, which normalise away the patient's own heart rate.
 * :class:`StreamingRRFeatures` computes the causal variant beat by beat with O(1) memory.
+* :func:`template_features` compares every beat with a template (the median beat); :class:`CausalTemplates`
+  keeps a stream's causal templates.
 * :func:`rr_context_features` (and :class:`StreamingRRContext`, its online twin) add what the RR rows alone
   do not say: the beat's prematurity against its *local* rhythm, the compensatory pause, and how irregular
   the recent rhythm is (atrial fibrillation makes every beat "premature" without any ectopy).
@@ -30,6 +32,7 @@ __all__ = [
     "RR_CONTEXT_FEATURE_NAMES",
     "RR_FEATURE_NAMES",
     "TEMPLATE_FEATURE_NAMES",
+    "CausalTemplates",
     "StreamingRRContext",
     "StreamingRRFeatures",
     "beat_model_inputs",
@@ -503,8 +506,8 @@ def template_features_against(
     """The :data:`TEMPLATE_FEATURE_NAMES` columns of beat ``windows`` against given ``templates``.
 
     :func:`template_features` computes the templates from the record itself; a stream
-    (:mod:`leanecg.deploy.stream`) keeps its own running templates and calls this directly, so both paths
-    share one formula.
+    (:class:`CausalTemplates`, :mod:`leanecg.signal.beat_stream`) keeps its own running templates and calls
+    this directly, so both paths share one formula.
 
     Args:
         windows: beat windows ``(n_beats, n_samples)``, one lead, any unit.
@@ -594,3 +597,52 @@ def beat_model_inputs(
         tf = template_features(win[:, :, 0], fs, r_index, causal=causal, history=history)
         feats = np.concatenate((feats, tf), axis=1)
     return np.ascontiguousarray(win.transpose(0, 2, 1), dtype=np.float32), feats.astype(np.float32)
+
+
+class CausalTemplates:
+    """The causal beat templates of a stream, exactly :func:`beat_templates` with
+    ``causal=True`` on the stream's windows so far, on any chunking: beat ``i``'s template is the
+    sample-wise median of the ``history`` beats before it (fewer at the stream's start; the first beat
+    is its own template).
+
+    All beats of a chunk are done at once: once ``history`` beats are held, the windows of up to
+    :attr:`BLOCK` consecutive beats are rows of one sliding-window view ``(n_samples, k, history)``,
+    sorted in one ``np.sort`` call (vectorised, ~25 us per beat of 126 samples x 64 beats on MIT-BIH
+    instead of ~120 us for one sorted-history update per beat); the median is the middle value, or the
+    mean ``(a + b) / 2`` of the two middle ones for an even count -- the order statistics ``np.median``
+    averages, so the values are identical. The stream's first ``history`` beats use ``np.median`` as
+    offline. Only the last ``history`` windows are kept.
+    """
+
+    #: Most beats per sorted block (bounds the transient copy to ``BLOCK * history * n_samples`` floats).
+    BLOCK = 64
+
+    def __init__(self, history: int) -> None:
+        self.history = int(history)
+        self.held: np.ndarray | None = None  # (n_held <= history, n_samples), oldest first
+
+    def __len__(self) -> int:
+        return 0 if self.held is None else int(self.held.shape[0])
+
+    def next(self, windows: np.ndarray) -> np.ndarray:
+        """Templates float64 ``(k, n_samples)`` of the next ``k`` beats' windows ``(k, n_samples)``
+        (time order), which then join the history."""
+        w = np.asarray(windows, dtype=np.float64)
+        k, h = w.shape[0], self.history
+        if k == 0:
+            return w.copy()
+        u = w if self.held is None else np.concatenate((self.held, w))
+        m = u.shape[0] - k  # beats held before this call
+        out = np.empty_like(w)
+        full = min(k, max(0, h - m))  # beats with fewer than `history` beats before them
+        for i in range(full):
+            out[i] = u[0] if m + i == 0 else np.median(u[: m + i], axis=0)
+        for a in range(full, k, self.BLOCK):
+            b = min(k, a + self.BLOCK)
+            # beat i's previous windows are u[m + i - h : m + i]: rows a..b-1 share one sliding view
+            seg = np.ascontiguousarray(u[m + a - h : m + b - 1].T)  # (n_samples, h + b - a - 1)
+            s = np.sort(np.lib.stride_tricks.sliding_window_view(seg, h, axis=1), axis=-1)
+            mid = s[:, :, h // 2] if h % 2 else (s[:, :, h // 2 - 1] + s[:, :, h // 2]) / 2
+            out[a:b] = mid.T
+        self.held = u[-h:].copy()
+        return out

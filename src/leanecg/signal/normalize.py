@@ -18,12 +18,14 @@ between leads (these carry diagnostic information in 12-lead ECGs, e.g. axis and
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from leanecg.errors import LeanECGError
 from leanecg.signal.filters import check_signal, output_dtype, restore_shape
 
-__all__ = ["minmax", "robust", "zscore"]
+__all__ = ["RunningNorm", "minmax", "robust", "zscore"]
 
 
 def _prepare(x: np.ndarray, eps: float) -> tuple[np.ndarray, bool, np.dtype]:
@@ -132,3 +134,82 @@ def robust(
         lead_lo, lead_hi = np.percentile(xf, [q_lo, q_hi], axis=0)
         lead_spread = lead_hi - lead_lo
     return restore_shape(_scale(xf, med, hi - lo, lead_spread, eps), was_1d, dtype)
+
+
+class RunningNorm:
+    """A record-level normalisation step with the statistics of the stream up to a given sample.
+
+    The online form of :func:`zscore` / :func:`minmax` for a stream (beat models of
+    :class:`~leanecg.signal.beat_stream.StreamingBeatInputs`): ``step`` is the pipeline step (``op``,
+    ``per_lead``, ``eps``; ``low`` / ``high`` for ``minmax``). Cumulative statistics (sums of ``x`` and
+    ``x**2`` for ``zscore``, running min / max for ``minmax``) are kept for every sample of the caller's
+    bounded buffer, accumulated strictly left to right with the total carried from chunk to chunk, so the
+    statistics at a sample do not depend on the chunking.
+    """
+
+    def __init__(self, step: dict[str, Any], n_leads: int, source: str) -> None:
+        if step["op"] not in ("zscore", "minmax"):
+            raise LeanECGError(
+                source,
+                f"the model's pipeline step {step['op']} needs the whole record and has no online form "
+                "for beat models (zscore and minmax have)",
+            )
+        self.op = step["op"]
+        self.step = step
+        self.per_lead = bool(step["per_lead"])
+        self.eps = float(step["eps"])
+        self.n = 0
+        self.a = np.zeros((0, n_leads))  # zscore: cumulative sum of x; minmax: running min
+        self.b = np.zeros((0, n_leads))  # zscore: cumulative sum of x**2; minmax: running max
+        self.last_a = np.zeros((1, n_leads)) if self.op == "zscore" else np.full((1, n_leads), np.inf)
+        self.last_b = np.zeros((1, n_leads)) if self.op == "zscore" else np.full((1, n_leads), -np.inf)
+
+    def update(self, y: np.ndarray) -> None:
+        """Append the statistics of the next samples ``(m, n_leads)``."""
+        if y.shape[0] == 0:
+            return
+        self.n += y.shape[0]
+        if self.op == "zscore":
+            a = np.cumsum(np.concatenate((self.last_a, y)), axis=0)[1:]
+            b = np.cumsum(np.concatenate((self.last_b, y * y)), axis=0)[1:]
+        else:
+            a = np.minimum.accumulate(np.concatenate((self.last_a, y)), axis=0)[1:]
+            b = np.maximum.accumulate(np.concatenate((self.last_b, y)), axis=0)[1:]
+        self.last_a, self.last_b = a[-1:], b[-1:]
+        self.a = np.concatenate((self.a, a))
+        self.b = np.concatenate((self.b, b))
+
+    def trim(self, cut: int) -> None:
+        """Forget the statistics of the first ``cut`` buffered samples (kept in step with the buffer)."""
+        self.a, self.b = self.a[cut:], self.b[cut:]
+
+    def apply(self, w: np.ndarray, rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Normalise windows ``w`` ``(k, L, n_leads)`` (float64); window ``i`` with the statistics of the
+        first ``counts[i]`` samples of the stream, stored at buffer row ``rows[i]``."""
+        a, b = self.a[rows], self.b[rows]  # (k, n_leads)
+        eps = self.eps
+        if self.op == "zscore":
+            cnt = counts[:, None].astype(np.float64)
+            mean_l = a / cnt
+            lead_spread = np.sqrt(np.maximum(b / cnt - mean_l**2, 0.0))
+            if self.per_lead:
+                centre, spread = mean_l, lead_spread
+            else:
+                n_all = cnt * a.shape[1]
+                m = a.sum(axis=1, keepdims=True) / n_all
+                centre = np.broadcast_to(m, a.shape)
+                spread = np.broadcast_to(
+                    np.sqrt(np.maximum(b.sum(axis=1, keepdims=True) / n_all - m * m, 0.0)), a.shape
+                )
+            y = (w - centre[:, None, :]) / np.where(spread <= eps, 1.0, spread)[:, None, :]
+        else:
+            lead_spread = b - a
+            if self.per_lead:
+                lo, spread = a, lead_spread
+            else:
+                lo = np.broadcast_to(a.min(axis=1, keepdims=True), a.shape)
+                spread = np.broadcast_to(b.max(axis=1, keepdims=True), a.shape) - lo
+            low, high = float(self.step["low"]), float(self.step["high"])
+            y = low + (w - lo[:, None, :]) / np.where(spread <= eps, 1.0, spread)[:, None, :] * (high - low)
+        flat = np.broadcast_to((lead_spread <= eps)[:, None, :], y.shape)
+        return np.where(flat, 0.0, y)
