@@ -84,6 +84,36 @@ def test_beats_runs_without_torch_and_imports_nothing_heavy(tmp_path: Path) -> N
     assert (tmp_path / "c.csv").read_text() == a
 
 
+def test_stream_imports_nothing_heavy(tmp_path: Path) -> None:
+    """``leanecg stream`` on a WFDB record (format 212, read by numpy) with the shipped model: neither the
+    training stack (torch, onnx, matplotlib, sklearn) nor wfdb-python and what it pulls (pandas) is
+    imported, even though all are installed here (whole-process start-up, issue 13)."""
+    heavy = [*HEAVY, "wfdb", "pandas"]
+    argv = ["stream", str(EXAMPLE), "--model", "mitdb-aami", "--threads", "1", "--events", "none", "--json"]
+    code = (
+        "import sys, json\n"
+        "from leanecg import cli\n"
+        f"sys.argv = ['leanecg', *{json.dumps(argv)}]\n"
+        "try:\n    cli.main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        f"print()\nprint(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))\n"
+    )
+    env = {**os.environ, "LEANECG_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    summary = json.loads(lines[0])
+    assert summary["backend"] == "onnxruntime" and summary["rows"] > 40  # it did stream the record
+    assert json.loads(lines[-1]) == []
+
+
 @pytest.mark.parametrize(
     "args",
     [
