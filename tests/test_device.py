@@ -16,8 +16,9 @@ from leanecg.errors import LeanECGError
 from leanecg.train import device as dev
 from leanecg.train.datasets import ArraySplit, make_train_loader
 from leanecg.train.device import TrainRuntime, amp_settings, check_device_name, resolve_device
+from leanecg.train.epoch import train_epoch as _train_epoch
 from leanecg.train.seed import seed_everything
-from leanecg.train.trainer import TrainConfig, _train_epoch, fit
+from leanecg.train.trainer import TrainConfig, fit
 
 NO_CUDA = not torch.cuda.is_available()
 NEEDS_CUDA = pytest.mark.skipif(

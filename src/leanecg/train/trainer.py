@@ -16,18 +16,20 @@ Scale-out (see ``docs/scaling.md``): ``config.device`` (``cpu``, ``cuda``, ``aut
 (``torchrun``, :mod:`leanecg.train.distributed`) the model is wrapped in ``DistributedDataParallel`` and
 each process trains on its share of every global batch; ``checkpoint_dir`` / ``resume`` write a training
 state every epoch and continue from the last complete one with the same final weights.
+
+This module holds :func:`fit` and its set-up; the pieces live in sibling modules whose public names it
+re-exports: :mod:`~leanecg.train.train_config` (:class:`TrainConfig`), :mod:`~leanecg.train.epoch` (one
+training epoch, validation), :mod:`~leanecg.train.inference` (:func:`predict_proba`) and
+:mod:`~leanecg.train.train_state` (what a resumable training state holds).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
-import random
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,9 +40,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
-from leanecg.config import config_from_dict, flag, in_range, non_negative, one_of, positive, validate_config
-from leanecg.errors import InvalidOptionError, LeanECGError, check_number, check_positive
-from leanecg.signal.batching import inference_batches
+from leanecg.errors import LeanECGError
 from leanecg.train.checkpoint import STATE_POINTER, load_train_state, save_train_state
 from leanecg.train.datasets import (
     ArraySplit,
@@ -51,147 +51,40 @@ from leanecg.train.datasets import (
     make_train_loader,
     set_loader_epoch,
 )
-from leanecg.train.device import AmpSettings, amp_settings, autocast, grad_scaler, resolve_device
+from leanecg.train.device import amp_settings, grad_scaler, resolve_device
 from leanecg.train.distributed import (
     all_gather_object,
-    all_reduce_sum,
     any_rank,
     broadcast_object,
     is_distributed,
     rank_and_world,
 )
-from leanecg.train.losses import LOSSES, MULTILABEL_LOSSES, make_loss
-from leanecg.train.seed import available_cpus, check_seed, seed_everything
+from leanecg.train.epoch import BatchLoss, MetricFn, past_budget, train_epoch, validation_scores
+from leanecg.train.inference import forward, predict_proba
+from leanecg.train.losses import make_loss
+from leanecg.train.seed import available_cpus, seed_everything
+from leanecg.train.train_config import OPTIMIZERS, SCHEDULES, TrainConfig
+from leanecg.train.train_state import (
+    callable_rngs,
+    copy_state,
+    loader_state,
+    rng_state,
+    run_fingerprint,
+    set_callable_rngs,
+    set_loader_state,
+    set_rng_state,
+)
 
-SCHEDULES = ("onecycle", "cosine", "constant")
-OPTIMIZERS = ("adamw",)
-MetricFn = Callable[[np.ndarray, np.ndarray], float]
-#: ``batch_loss(model, batch, criterion) -> scalar loss`` (see :func:`fit`).
-BatchLoss = Callable[[nn.Module, dict[str, torch.Tensor], nn.Module], torch.Tensor]
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run; JSON round trip via :meth:`to_dict` / :meth:`from_dict`.
-
-    Attributes:
-        epochs: passes over the training data.
-        batch_size: records per step.
-        lr: peak learning rate (``onecycle``), start rate (``cosine``) or the rate (``constant``).
-        weight_decay: AdamW decoupled weight decay (applied to parameters with >= 2 dimensions).
-        optimizer: ``"adamw"`` (the only one; kept so configs stay explicit).
-        schedule: ``"onecycle"`` (warm-up 30 % then cosine decay), ``"cosine"`` (cosine decay to 0) or
-            ``"constant"``; stepped every batch.
-        loss: ``"ce"``, ``"weighted_ce"``, ``"focal"``, ``"bce"`` or ``"asymmetric"``
-            (:mod:`leanecg.train.losses`); ``bce`` / ``asymmetric`` need multi-hot labels.
-        gamma: focal-loss focusing parameter.
-        focal_alpha: sigmoid focal loss's weight of positives (``None``: no alpha; multi-label only).
-        gamma_pos, gamma_neg, asl_clip: asymmetric-loss parameters (Ridnik et al. 2021).
-        class_weights: ``"balanced"`` (from the training labels), a list of one weight per class, or ``None``.
-        label_smoothing: in ``[0, 1)``.
-        early_stopping_patience: stop after this many epochs without improvement of the validation
-            metric (``metric_fn``; the validation loss when there is none); ``None`` = never.
-        max_train_seconds: wall-clock budget for the whole :func:`fit` call; when exceeded training stops
-            after the current step (the partial epoch is still validated) and the result says so.
-        crop_samples: training window length in samples (random position per record and epoch);
-            ``None`` = full-length records.
-        eval_window, eval_hop: validation inference in sliding windows (see :func:`predict_proba`);
-            ``None`` = full-length records.
-        num_threads: ``torch.set_num_threads`` during training (restored afterwards); ``None`` = all
-            cores this process may use.
-        seed: seeds shuffling, crops, augmentation and dropout.
-        grad_clip: maximum global gradient norm (``None`` = no clipping).
-        device: ``"cpu"``, ``"cuda"`` (``"cuda:N"``) or ``"auto"`` (CUDA when torch sees a GPU, else the
-            CPU); see :mod:`leanecg.train.device`.
-        amp: automatic mixed precision on CUDA (bfloat16 where supported, else float16 with loss
-            scaling); ignored on the CPU (the result records ``amp: false``).
-        num_workers: ``DataLoader`` worker processes that cut training batches. ``0`` (default) cuts them
-            in the training process with the historical random streams (bit-identical to earlier
-            versions); ``> 0``, lazily read records (:class:`leanecg.data.shards.ShardedRecords`) and
-            ``torch.distributed`` runs draw crops and augmentations per record from ``(seed, epoch,
-            record)`` instead, so the batches do not depend on workers or processes.
-    """
-
-    epochs: int = positive(30, integer=True)
-    batch_size: int = positive(64, integer=True)
-    lr: float = positive(1e-3)
-    weight_decay: float = non_negative(1e-2)
-    optimizer: str = one_of("adamw", OPTIMIZERS)
-    schedule: str = one_of("onecycle", SCHEDULES)
-    loss: str = one_of("ce", LOSSES)
-    gamma: float = non_negative(2.0)
-    focal_alpha: float | None = in_range(None, 0, 1, low_open=True, high_open=True, optional=True)
-    gamma_pos: float = non_negative(0.0)
-    gamma_neg: float = non_negative(4.0)
-    asl_clip: float = in_range(0.05, 0, 1, high_open=True)
-    class_weights: str | list[float] | None = None
-    label_smoothing: float = in_range(0.0, 0, 1, high_open=True)
-    early_stopping_patience: int | None = positive(None, integer=True, optional=True)
-    max_train_seconds: float | None = positive(None, optional=True)
-    crop_samples: int | None = positive(None, integer=True, optional=True)
-    eval_window: int | None = positive(None, integer=True, optional=True)
-    eval_hop: int | None = positive(None, integer=True, optional=True)
-    num_threads: int | None = positive(None, integer=True, optional=True)
-    seed: int = 0
-    grad_clip: float | None = positive(None, optional=True)
-    device: str = "cpu"
-    amp: bool = flag(False)
-    num_workers: int = non_negative(0, integer=True)
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self, source: str = "TrainConfig") -> None:
-        """Check every field; a wrong one raises ``InvalidOptionError("<source>.<field>", problem)``.
-
-        The per-field ranges are declared on the fields (:mod:`leanecg.config`); the checks here are
-        the ones that span fields or need more than a range.
-        """
-
-        def bad(name: str, problem: str) -> InvalidOptionError:
-            return InvalidOptionError(f"{source}.{name}", problem)
-
-        validate_config(self, source)
-        if self.eval_hop is not None and self.eval_window is None:
-            raise bad("eval_hop", "needs eval_window")
-        cw = self.class_weights
-        if isinstance(cw, str):
-            if cw != "balanced":
-                raise bad("class_weights", f"must be 'balanced', a list of numbers or null, got {cw!r}")
-        elif cw is not None:
-            if not isinstance(cw, list | tuple) or not cw or not all(_is_number(w) and w >= 0 for w in cw):
-                raise bad("class_weights", "must be 'balanced', a list of numbers >= 0 or null")
-            self.class_weights = [float(w) for w in cw]
-        check_seed(self.seed, f"{source}.seed")
-        if not isinstance(self.device, str):
-            raise bad("device", f"must be a torch device name such as 'cpu' or 'cuda', got {self.device!r}")
-        if self.device != "auto":
-            try:
-                torch.device(self.device)
-            except (RuntimeError, ValueError):
-                raise bad("device", f"is not a torch device name: {self.device!r}") from None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A plain JSON-able dict of every field."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], source: str = "TrainConfig") -> TrainConfig:
-        """Build from a dict (e.g. parsed JSON); unknown keys and bad values raise :class:`LeanECGError`."""
-        cfg = config_from_dict(cls, d, source, "training")
-        if isinstance(cfg.class_weights, tuple):
-            cfg.class_weights = list(cfg.class_weights)
-        cfg.validate(source)
-        return cfg
-
-    @property
-    def multilabel_loss(self) -> bool:
-        """True for losses that need multi-hot labels (``bce``, ``asymmetric``)."""
-        return self.loss in MULTILABEL_LOSSES
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+__all__ = [
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "BatchLoss",
+    "MetricFn",
+    "TrainConfig",
+    "TrainResult",
+    "fit",
+    "predict_proba",
+]
 
 
 @dataclass
@@ -377,7 +270,7 @@ def fit(
         steps = 0
         stale = 0
         start_epoch = 1
-        fingerprint = _run_fingerprint(config, train, val, model, indexed)
+        fingerprint = run_fingerprint(config, train, val, model, indexed)
         loaded = None
         if resume and checkpoint_dir is not None and rank == 0:
             loaded = load_train_state(checkpoint_dir)
@@ -401,21 +294,21 @@ def fit(
             best["score"] = -math.inf if best["score"] is None else float(best["score"])
             stop_reason = str(state["stop_reason"])
             rngs = state["rng"]
-            _set_rng_state(rngs[rank] if len(rngs) == world else rngs[0], device)
-            _set_loader_state(loader, state["loader"])
-            _set_callable_rngs(batch_loss, state["batch_loss_rng"])
+            set_rng_state(rngs[rank] if len(rngs) == world else rngs[0], device)
+            set_loader_state(loader, state["loader"])
+            set_callable_rngs(batch_loss, state["batch_loss_rng"])
             resumed_from = int(state["epoch"])
             start_epoch = config.epochs + 1 if state["finished"] else resumed_from + 1
 
         def save_state(epoch: int, finished: bool) -> None:
-            rngs = all_gather_object(_rng_state(device))
+            rngs = all_gather_object(rng_state(device))
             if checkpoint_dir is None or rank != 0:
                 return
             state = {
                 "epoch": epoch,
                 "finished": finished,
                 "stop_reason": stop_reason,
-                "model": _copy_state(model, cpu=True),
+                "model": copy_state(model, cpu=True),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": None if scheduler is None else scheduler.state_dict(),
                 "scaler": scaler.state_dict(),
@@ -424,8 +317,8 @@ def fit(
                 "steps": steps,
                 "stale": stale,
                 "rng": rngs,
-                "loader": _loader_state(loader),
-                "batch_loss_rng": _callable_rngs(batch_loss),
+                "loader": loader_state(loader),
+                "batch_loss_rng": callable_rngs(batch_loss),
             }
             meta = {"epoch": epoch, "finished": finished, "world_size": world, "fingerprint": fingerprint}
             save_train_state(checkpoint_dir, state, meta)
@@ -437,7 +330,7 @@ def fit(
                 t_epoch = time.perf_counter()
                 set_loader_epoch(loader, epoch)
                 bar.reset(batch_task, total=steps_per_epoch)
-                train_loss, n_steps, lr_used, out_of_time = _train_epoch(
+                train_loss, n_steps, lr_used, out_of_time = train_epoch(
                     net,
                     loader,
                     criterion,
@@ -467,7 +360,7 @@ def fit(
                     "partial": out_of_time and n_steps < steps_per_epoch,
                 }
                 if val is not None:
-                    record["val_loss"], record["val_metric"] = _validate(
+                    record["val_loss"], record["val_metric"] = validation_scores(
                         model, val, criterion, config, metric_fn, device, multilabel
                     )
                     # higher is better: the metric, or minus the validation loss
@@ -482,7 +375,7 @@ def fit(
                         epoch=epoch,
                         metric=record["val_metric"],
                         loss=record["val_loss"],
-                        state=_copy_state(model),
+                        state=copy_state(model),
                     )
                     stale = 0
                 else:
@@ -493,7 +386,7 @@ def fit(
                 stop = None
                 if on_epoch is not None and any_rank(on_epoch(dict(record)) is True):
                     stop = "callback"
-                elif out_of_time or any_rank(_out_of_time(t_start, config.max_train_seconds)):
+                elif out_of_time or any_rank(past_budget(t_start, config.max_train_seconds)):
                     stop = "time_limit"
                 elif (
                     val is not None
@@ -540,125 +433,7 @@ def fit(
     )
 
 
-def predict_proba(
-    model: nn.Module,
-    X: list[np.ndarray] | np.ndarray | ArraySplit,
-    features: np.ndarray | None = None,
-    batch_size: int = 64,
-    window: int | None = None,
-    hop: int | None = None,
-    *,
-    multilabel: bool | None = None,
-    pad_fraction: float = 0.0,
-) -> np.ndarray:
-    """Class probabilities for records ``X``: float64 ``(N, n_classes)``, rows in the order of ``X``.
-
-    Args:
-        model: a trained model (run in eval mode under ``torch.inference_mode``; its mode is restored).
-        X: records ``(n_leads, n_samples_i)`` (list or stacked array, as in ``ArraySplit.X``) or an
-            :class:`ArraySplit` (its features are used unless ``features`` is given).
-        features: optional float32 ``(N, n_features)``.
-        batch_size: records (full-length) or windows (sliding) per forward pass.
-        window: ``None``: each record is classified whole; records are sorted by length and batched with
-            records of the same length (see ``pad_fraction``). An int: the record is cut into windows of
-            ``window`` samples every ``hop`` samples (default ``hop = window``; the last window ends at the
-            record's end; a shorter record is zero-padded to one window) and the record's probabilities
-            are the mean of its windows' probabilities.
-        hop: window step in samples.
-        multilabel: sigmoid (True) or softmax (False); ``None``: ``model.multilabel`` (set by :func:`fit`),
-            else softmax.
-        pad_fraction: full-length mode: let a batch mix records whose lengths differ by up to this
-            fraction of the longest, zero-padding the shorter ones on the right (faster, but padding can
-            change a prediction slightly). The default 0 batches equal lengths only.
-
-    Deterministic: the batching depends only on the record lengths and the arguments.
-    """
-    if isinstance(X, ArraySplit):
-        split = X if features is None else ArraySplit(X.X, None, features, name="X")
-    else:
-        split = ArraySplit(X, None, features, name="X")
-    if multilabel is None:
-        multilabel = bool(getattr(model, "multilabel", False))
-    proba, _ = _infer(model, split, batch_size, window, hop, multilabel, pad_fraction)
-    return proba
-
-
 # ---------------------------------------------------------------------------------------------- helpers
-
-
-def _train_epoch(
-    model: nn.Module,
-    loader: Iterable[dict[str, torch.Tensor]],
-    criterion: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
-    config: TrainConfig,
-    device: torch.device,
-    train: ArraySplit,
-    epoch: int,
-    t_start: float,
-    steps_before: int,
-    on_step: Callable[[float], Any],
-    batch_loss: BatchLoss | None = None,
-    amp: AmpSettings | None = None,
-    scaler: torch.amp.GradScaler | None = None,
-    params: Callable[[], Iterable[nn.Parameter]] | None = None,
-) -> tuple[float, int, float, bool]:
-    """One pass over ``loader``: ``(mean training loss, steps, last step's lr, time budget exceeded)``.
-
-    Stops after the step that exceeds ``config.max_train_seconds`` (counted from ``t_start``; under
-    ``torch.distributed`` all processes stop after the same step). ``model`` may be the DDP wrapper;
-    ``params`` gives the parameters to clip (default ``model.parameters``). The mean loss is over every
-    process's records.
-    """
-    amp = amp if amp is not None else AmpSettings(False)
-    scaled = scaler is not None and scaler.is_enabled()
-    params = params if params is not None else model.parameters
-    model.train()
-    loss_sum, n_seen, n_steps, lr_used = 0.0, 0, 0, float(optimizer.param_groups[0]["lr"])
-    out_of_time = False
-    for batch in loader:
-        x = batch["x"].to(device, non_blocking=True)
-        y = batch["y"].to(device, non_blocking=True)
-        feats = batch["features"].to(device, non_blocking=True) if "features" in batch else None
-        with autocast(device, amp):
-            if batch_loss is None:
-                loss = criterion(_forward(model, x, feats), y)
-            else:
-                on_device = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                loss = batch_loss(model, on_device, criterion)
-        loss_value = float(loss.detach())
-        if not math.isfinite(loss_value):
-            _raise_diverged(train, batch, epoch, steps_before + n_steps + 1, loss_value)
-        optimizer.zero_grad(set_to_none=True)
-        if scaled:
-            assert scaler is not None
-            scaler.scale(loss).backward()
-            if config.grad_clip is not None:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(params(), config.grad_clip)
-            lr_used = float(optimizer.param_groups[0]["lr"])
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            if config.grad_clip is not None:
-                nn.utils.clip_grad_norm_(params(), config.grad_clip)
-            lr_used = float(optimizer.param_groups[0]["lr"])
-            optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        n_steps += 1
-        loss_sum += loss_value * len(x)
-        n_seen += len(x)
-        on_step(loss_sum / n_seen)
-        if config.max_train_seconds is not None and any_rank(_out_of_time(t_start, config.max_train_seconds)):
-            out_of_time = True
-            break
-    if is_distributed():
-        loss_sum, n_seen_all = all_reduce_sum([loss_sum, n_seen])
-        n_seen = int(n_seen_all)
-    return loss_sum / max(n_seen, 1), n_steps, lr_used, out_of_time
 
 
 def _check_splits(train: ArraySplit, val: ArraySplit | None) -> None:
@@ -702,10 +477,6 @@ def _check_labels(split: ArraySplit, n_classes: int, multilabel: bool) -> None:
         )
 
 
-def _forward(model: nn.Module, x: torch.Tensor, feats: torch.Tensor | None) -> torch.Tensor:
-    return model(x) if feats is None else model(x, features=feats)
-
-
 def _probe_model(model: nn.Module, split: ArraySplit, device: torch.device) -> int:
     """Run two records through ``model`` (eval mode, no grad) to check shapes; returns ``n_classes``."""
     idx = np.arange(min(2, len(split)))
@@ -716,7 +487,7 @@ def _probe_model(model: nn.Module, split: ArraySplit, device: torch.device) -> i
     model.eval()
     try:
         with torch.no_grad():
-            out = _forward(model, x, feats)
+            out = forward(model, x, feats)
     except LeanECGError:  # the model's own input check: already names what is wrong
         raise
     except (RuntimeError, TypeError, ValueError) as exc:
@@ -755,17 +526,6 @@ def _make_schedule(
     return None
 
 
-def _out_of_time(t_start: float, budget: float | None) -> bool:
-    return budget is not None and time.perf_counter() - t_start > budget
-
-
-def _copy_state(model: nn.Module, cpu: bool = False) -> dict[str, Any]:
-    return {
-        k: (v.detach().cpu().clone() if cpu else v.detach().clone()) if isinstance(v, torch.Tensor) else v
-        for k, v in model.state_dict().items()
-    }
-
-
 def _wrap_ddp(model: nn.Module, device: torch.device) -> nn.Module:
     """``DistributedDataParallel(model)`` (on this process's GPU for CUDA, ``device_ids=None`` on the CPU)."""
     from torch.nn.parallel import DistributedDataParallel
@@ -774,262 +534,11 @@ def _wrap_ddp(model: nn.Module, device: torch.device) -> nn.Module:
     return DistributedDataParallel(model, device_ids=ids)
 
 
-def _run_fingerprint(
-    config: TrainConfig, train: ArraySplit, val: ArraySplit | None, model: nn.Module, indexed: bool
-) -> str:
-    """SHA-256 of what must not change between a run and its resumption (not the thread count, device,
-    time budget or number of processes)."""
-    cfg = {
-        k: v
-        for k, v in config.to_dict().items()
-        if k not in ("num_threads", "device", "max_train_seconds", "num_workers")
-    }
-    doc = {
-        "config": cfg,
-        "indexed_sampling": indexed,
-        "train": [len(train), train.n_leads, int(train.lengths.sum()), train.n_features],
-        "val": None if val is None else [len(val), val.n_leads, int(val.lengths.sum())],
-        "tensors": {k: list(v.shape) for k, v in model.state_dict().items() if isinstance(v, torch.Tensor)},
-    }
-    text = json.dumps(doc, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _rng_state(device: torch.device) -> dict[str, Any]:
-    """This process's global RNG states (torch CPU and CUDA, numpy's legacy global RNG, Python's)."""
-    np_state = np.random.get_state()  # noqa: NPY002 - the legacy global RNG other code may draw from
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
-        "python": random.getstate(),
-    }
-
-
-def _set_rng_state(state: Mapping[str, Any], device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    if device.type == "cuda" and state.get("cuda") is not None:
-        torch.cuda.set_rng_state(state["cuda"], device)
-    kind, keys, *rest = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))  # noqa: NPY002
-    random.setstate(_as_tuple(state["python"]))
-
-
-def _as_tuple(v: Any) -> Any:
-    return tuple(_as_tuple(x) for x in v) if isinstance(v, list | tuple) else v
-
-
-def _loader_state(loader: Any) -> dict[str, Any]:
-    """The shuffling and crop streams of a :func:`make_train_loader` loader (the indexed loader has none:
-    its draws are functions of the epoch)."""
-    ds = loader.dataset
-    if getattr(ds, "record_seed", None) is not None:
-        return {}
-    return {"sampler": loader.sampler.sampler.generator.get_state(), "crops": ds.rng.bit_generator.state}
-
-
-def _set_loader_state(loader: Any, state: Mapping[str, Any]) -> None:
-    if not state:
-        return
-    loader.sampler.sampler.generator.set_state(state["sampler"])
-    loader.dataset.rng.bit_generator.state = dict(state["crops"])
-
-
-def _callable_rngs(fn: Any) -> list[Any]:
-    """States of the ``torch.Generator`` / numpy ``Generator`` objects ``fn`` holds (attributes, closure)."""
-    return [_generator_state(g) for g in _callable_generators(fn)]
-
-
-def _set_callable_rngs(fn: Any, states: list[Any]) -> None:
-    gens = _callable_generators(fn)
-    if len(gens) != len(states):
-        return
-    for g, st in zip(gens, states, strict=True):
-        if isinstance(g, torch.Generator):
-            g.set_state(st)
-        else:
-            g.bit_generator.state = dict(st)
-
-
-def _callable_generators(fn: Any) -> list[Any]:
-    if fn is None:
-        return []
-    kinds = (torch.Generator, np.random.Generator)
-    found = [c.cell_contents for c in (getattr(fn, "__closure__", None) or ()) if _cell_is(c, kinds)]
-    found += (
-        [v for _, v in sorted(vars(fn).items()) if isinstance(v, kinds)] if hasattr(fn, "__dict__") else []
-    )
-    return found
-
-
-def _cell_is(cell: Any, kinds: tuple[type, ...]) -> bool:
-    try:
-        return isinstance(cell.cell_contents, kinds)
-    except ValueError:  # an empty cell
-        return False
-
-
-def _generator_state(g: Any) -> Any:
-    return g.get_state() if isinstance(g, torch.Generator) else g.bit_generator.state
-
-
 def _set_multilabel(model: nn.Module, multilabel: bool) -> None:
     try:
         model.multilabel = multilabel
     except AttributeError:  # a read-only property of the model itself
         pass
-
-
-def _raise_diverged(
-    train: ArraySplit, batch: Mapping[str, torch.Tensor], epoch: int, step: int, loss: float
-) -> None:
-    bad = ~torch.isfinite(batch["x"]).flatten(1).all(dim=1)
-    if bad.any():
-        rec = int(batch["index"][bad][0])
-        raise LeanECGError(f"{train.name}.X", f"record {rec} contains NaN or infinite values")
-    raise LeanECGError(
-        "TrainConfig.lr",
-        f"training diverged (loss {loss} at epoch {epoch}, step {step}); lower lr or set grad_clip",
-    )
-
-
-def _validate(
-    model: nn.Module,
-    val: ArraySplit,
-    criterion: nn.Module,
-    config: TrainConfig,
-    metric_fn: MetricFn | None,
-    device: torch.device,
-    multilabel: bool,
-) -> tuple[float, float | None]:
-    """Validation loss and metric. Under ``torch.distributed`` each process predicts every
-    ``world_size``-th record; rank 0 scores the gathered predictions and sends the scores to all."""
-    rank, world = rank_and_world()
-    if world == 1:
-        proba, logits = _infer(
-            model, val, config.batch_size, config.eval_window, config.eval_hop, multilabel, 0.0
-        )
-        return _score_val(val, proba, logits, criterion, metric_fn, device)
-    idx = np.arange(rank, len(val), world)
-    part: tuple[np.ndarray, np.ndarray] | None = None
-    if len(idx):
-        part = _infer(
-            model, val.subset(idx), config.batch_size, config.eval_window, config.eval_hop, multilabel, 0.0
-        )
-    gathered = all_gather_object((idx, part))
-    scores: tuple[float, float | None] | None = None
-    if rank == 0:
-        n_classes = next(p[0].shape[1] for _, p in gathered if p is not None)
-        proba = np.zeros((len(val), n_classes), dtype=np.float64)
-        logits = np.zeros((len(val), n_classes), dtype=np.float32)
-        for i, p in gathered:
-            if p is not None:
-                proba[i], logits[i] = p
-        scores = _score_val(val, proba, logits, criterion, metric_fn, device)
-    return broadcast_object(scores)
-
-
-def _score_val(
-    val: ArraySplit,
-    proba: np.ndarray,
-    logits: np.ndarray,
-    criterion: nn.Module,
-    metric_fn: MetricFn | None,
-    device: torch.device,
-) -> tuple[float, float | None]:
-    if not np.isfinite(proba).all():
-        raise LeanECGError(
-            f"{val.name}.X", "the model's predictions are NaN or infinite (NaN in the records?)"
-        )
-    with torch.no_grad():
-        target = torch.from_numpy(val.y).to(device)  # type: ignore[arg-type]
-        val_loss = float(criterion(torch.from_numpy(logits).to(device), target))
-    metric = None
-    if metric_fn is not None:
-        metric = float(metric_fn(val.y, proba))  # type: ignore[arg-type]
-        metric = metric if math.isfinite(metric) else None
-    return val_loss, metric
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    for b in model.buffers():
-        return b.device
-    return torch.device("cpu")
-
-
-def _infer(
-    model: nn.Module,
-    split: ArraySplit,
-    batch_size: int,
-    window: int | None,
-    hop: int | None,
-    multilabel: bool,
-    pad_fraction: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities float64 ``(N, C)`` and matching logits float32 ``(N, C)``.
-
-    Full-length mode returns the model's logits; window mode returns the logits of the averaged
-    probabilities (``log p`` for softmax, ``logit p`` for sigmoid), so a loss can be computed on them.
-    """
-    check_positive("batch_size", batch_size, integer=True)
-    check_number("window", window, low=1, integer=True, optional=True)
-    if hop is not None and window is None:
-        raise InvalidOptionError("hop", "needs window")
-    check_number("hop", hop, low=1, integer=True, optional=True)
-    check_number("pad_fraction", pad_fraction, low=0, high=1, high_open=True)
-    device = _model_device(model)
-    n = len(split)
-    logits_out: np.ndarray | None = None
-    proba_sum: np.ndarray | None = None
-    counts = np.zeros(n, dtype=np.int64)
-    was_training = model.training
-    if was_training:  # switching modes walks every submodule: skip it for models already in eval mode
-        model.eval()
-    try:
-        with torch.inference_mode():
-            for recs, starts, length in inference_batches(
-                split.lengths, batch_size, window, hop, pad_fraction
-            ):
-                x = torch.from_numpy(gather_windows(split.X, recs, starts, length)).to(device)
-                feats = None if split.features is None else torch.from_numpy(split.features[recs]).to(device)
-                out = _forward(model, x, feats)
-                if out.ndim != 2 or out.shape[0] != len(recs):
-                    raise LeanECGError(
-                        "model", f"must return logits (batch, n_classes), returned {tuple(out.shape)}"
-                    )
-                lg = out.detach().float().cpu().numpy()
-                if logits_out is None:
-                    logits_out = np.zeros((n, lg.shape[1]), dtype=np.float32)
-                    proba_sum = np.zeros((n, lg.shape[1]), dtype=np.float64)
-                if window is None:
-                    logits_out[recs] = lg
-                else:
-                    np.add.at(proba_sum, recs, _activate(lg.astype(np.float64), multilabel))
-                    np.add.at(counts, recs, 1)
-    finally:
-        if was_training:
-            model.train()
-    assert logits_out is not None and proba_sum is not None
-    if window is None:
-        return _activate(logits_out.astype(np.float64), multilabel), logits_out
-    proba = proba_sum / counts[:, None]
-    if multilabel:
-        p = np.clip(proba, 1e-7, 1 - 1e-7)
-        logits = np.log(p) - np.log1p(-p)
-    else:
-        logits = np.log(np.clip(proba, 1e-12, None))
-    return proba, logits.astype(np.float32)
-
-
-def _activate(logits: np.ndarray, multilabel: bool) -> np.ndarray:
-    """Sigmoid (multi-label) or softmax over classes, in float64."""
-    if multilabel:
-        return 0.5 * (1.0 + np.tanh(0.5 * logits))  # sigmoid without overflow
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def _epoch_summary(record: Mapping[str, Any]) -> str:
