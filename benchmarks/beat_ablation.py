@@ -26,7 +26,7 @@ import numpy as np
 from leanecg.atomic import atomic_open, finite_json, write_json
 from leanecg.bench.runner import cross_validate, run_deep
 from leanecg.data import resolve_data_dir
-from leanecg.deploy.package import save_model_package
+from leanecg.package.model import save_model_package
 from leanecg.provenance import collect_provenance
 from leanecg.tasks.mitdb_aami import MitdbAamiTask
 

@@ -31,10 +31,10 @@ from scipy.signal import resample_poly
 from leanecg.atomic import atomic_open, write_json
 from leanecg.data import Record, get_dataset, load_record, resolve_data_dir
 from leanecg.data.mitdb import DS2
-from leanecg.deploy.package import load_model_package
-from leanecg.deploy.shipped import resolve_model
 from leanecg.evaluate.aami import aami_classes, evaluate_beats
 from leanecg.evaluate.beat_matching import vf_intervals
+from leanecg.package import resolve_model
+from leanecg.package.model import load_model_package
 from leanecg.provenance import collect_provenance
 
 GROSS = ("qrs_se", "qrs_ppv", "sveb_se", "sveb_ppv", "veb_se", "veb_ppv")

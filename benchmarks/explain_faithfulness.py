@@ -405,10 +405,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from leanecg.atomic import atomic_open, write_json
-    from leanecg.deploy.package import load_model_package
-    from leanecg.deploy.shipped import resolve_model
     from leanecg.explain.core import input_baseline
     from leanecg.explain.faithfulness import randomised_package
+    from leanecg.package import resolve_model
+    from leanecg.package.model import load_model_package
     from leanecg.provenance import collect_provenance
 
     torch.set_num_threads(1)

@@ -11,7 +11,7 @@ made by :func:`leanecg.deploy.onnx.export_onnx` (the code of ``leanecg export``)
 package's own ``calibration.npz`` (:func:`leanecg.deploy.onnx.load_calibration`), so the output does not depend
 on which data folder is present. Each sidecar records the SHA-256 of the weights it was exported from
 (``onnx.source_package.weights_sha256``); the runtime uses the ONNX files only while they match
-``model.json`` (:func:`leanecg.deploy.shipped.shipped_onnx`), so a package whose weights changed without
+``model.json`` (:func:`leanecg.package.shipped_onnx`), so a package whose weights changed without
 rerunning this script runs on torch (when installed) or is refused with the command to run.
 
 Regenerate after replacing a shipped model (the one command; needs the training extra)::
@@ -35,8 +35,8 @@ from leanecg.errors import LeanECGError
 def export_package(folder: Path) -> list[str]:
     """Write ``model.onnx`` and ``model.int8.onnx`` (+ sidecars) into the package folder; one line per file."""
     from leanecg.deploy.onnx import export_onnx, load_calibration
-    from leanecg.deploy.package import load_model_package
-    from leanecg.deploy.shipped import ONNX_FILES
+    from leanecg.package import ONNX_FILES
+    from leanecg.package.model import load_model_package
 
     package = load_model_package(folder)
     calibration = load_calibration(package)
@@ -53,7 +53,7 @@ def export_package(folder: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from leanecg.deploy.shipped import ONNX_FILES, onnx_status, zoo_dir
+    from leanecg.package import ONNX_FILES, onnx_status, zoo_dir
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--zoo", type=Path, default=None, help="zoo folder (default: the installed leanecg/zoo)")

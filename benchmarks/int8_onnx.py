@@ -71,7 +71,7 @@ def graph_bytes(path: Path) -> dict[str, int]:
     both files."""
     import onnx
 
-    from leanecg.deploy.ort_runtime import sidecar_path
+    from leanecg.package.ort_runtime import sidecar_path
 
     proto = onnx.load(str(path))
     weights = sum(t.ByteSize() for t in proto.graph.initializer)
@@ -129,10 +129,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
 
     from leanecg.data import get_dataset
     from leanecg.deploy.onnx import calibration_set, export_onnx, package_split_seed
-    from leanecg.deploy.ort_runtime import FEATURES_INPUT, SIGNAL_INPUT, load_onnx_package
-    from leanecg.deploy.package import WEIGHTS_FILE, load_model_package
-    from leanecg.deploy.shipped import resolve_model
     from leanecg.evaluate.timing import compare_timings, time_callable
+    from leanecg.package import resolve_model
+    from leanecg.package.model import WEIGHTS_FILE, load_model_package
+    from leanecg.package.ort_runtime import FEATURES_INPUT, SIGNAL_INPUT, load_onnx_package
     from leanecg.provenance import collect_provenance
     from leanecg.tasks import get_task
 

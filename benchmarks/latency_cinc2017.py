@@ -35,10 +35,10 @@ def measure(model_dir: Path, rounds: int, budget_s: float) -> dict[str, Any]:
     import torch
 
     from leanecg.data.synthetic import synthetic_ecg
-    from leanecg.deploy.package import load_model_package
     from leanecg.evaluate.cost import measure_cost
     from leanecg.evaluate.cost.report import single_thread
     from leanecg.models.registry import build_model
+    from leanecg.package.model import load_model_package
 
     pkg = load_model_package(model_dir)
     spec = pkg.input

@@ -58,8 +58,8 @@ def make_calibration(
     """Draw the subset from the training split of ``model``'s task in ``data_dir`` and write it (see the
     module docstring); returns the file written."""
     from leanecg.deploy.onnx import save_calibration, training_calibration
-    from leanecg.deploy.package import load_model_package
-    from leanecg.deploy.shipped import resolve_model
+    from leanecg.package import resolve_model
+    from leanecg.package.model import load_model_package
 
     pkg = load_model_package(resolve_model(model))
     count = DEFAULT_N[pkg.kind] if n is None else n
@@ -78,9 +78,9 @@ def check_calibration(model: str, data_dir: str | Path, subset: Path, seed: int 
     import torch
 
     from leanecg.deploy.onnx import calibration_set, export_onnx, load_calibration, package_split_seed
-    from leanecg.deploy.ort_runtime import load_onnx_package
-    from leanecg.deploy.package import load_model_package
-    from leanecg.deploy.shipped import resolve_model
+    from leanecg.package import resolve_model
+    from leanecg.package.model import load_model_package
+    from leanecg.package.ort_runtime import load_onnx_package
     from leanecg.tasks import get_task
 
     torch.set_num_threads(1)

@@ -258,9 +258,9 @@ def _package_roundtrip(
     model: torch.nn.Module, pt: Any, ev: dict[str, Any], row: dict[str, Any]
 ) -> dict[str, Any]:
     """Save the pruned model as a package, load it back, compare its test predictions."""
-    from leanecg.deploy.package import load_model_package, save_model_package
     from leanecg.evaluate.results import make_result
     from leanecg.models.registry import model_config
+    from leanecg.package.model import load_model_package, save_model_package
 
     meta = pt.package.meta
     name = str(meta.get("model_name"))

@@ -285,8 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(1)
     except ImportError:
         pass
-    from leanecg.deploy.package import load_model_package
-    from leanecg.deploy.shipped import resolve_model
+    from leanecg.package import resolve_model
+    from leanecg.package.model import load_model_package
 
     folder = Path(args.data_dir) / "mitdb"
     if not folder.is_dir():
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         command=" ".join(["python benchmarks/stream_mitdb.py", *argv]), source=REPO, load_average_1m=load
     )
     if args.model.lower().endswith(".onnx"):
-        from leanecg.deploy.ort_runtime import load_onnx_package
+        from leanecg.package.ort_runtime import load_onnx_package
 
         pkg = load_onnx_package(args.model, threads=1)  # an exported model, run by ONNX Runtime
     else:

@@ -15,7 +15,7 @@ from leanecg.signal.pipeline import Pipeline
 
 
 def fake_result(model_name: str, task: Any) -> dict[str, Any]:
-    """A minimal result document for :func:`leanecg.deploy.package.save_model_package` (a ``--tiny`` run)."""
+    """A minimal result document for :func:`leanecg.package.model.save_model_package` (a ``--tiny`` run)."""
     metric = {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6}
     return {
         "model": model_name,
@@ -39,8 +39,8 @@ def settle_batchnorm(model: Any, x: torch.Tensor, feats: torch.Tensor | None = N
 
 def record_package(out: Path) -> Path:
     """A ``cinc2017`` LiteNet (width 0.5) package: whole records of any length at the task's rate."""
-    from leanecg.deploy.package import save_model_package
     from leanecg.models import build_model
+    from leanecg.package.model import save_model_package
     from leanecg.tasks import get_task
     from leanecg.tasks.base import TaskData
     from leanecg.train.datasets import ArraySplit
@@ -65,8 +65,8 @@ def beat_package(
     """A ``mitdb-aami`` BeatNet (width 0.5) package, with beat features (``features``: the first
     ``n_feat`` of those :func:`~leanecg.signal.beats.beat_model_inputs` computes, default all) or without;
     ``pipeline`` replaces the task's preprocessing."""
-    from leanecg.deploy.package import save_model_package
     from leanecg.models import build_model
+    from leanecg.package.model import save_model_package
     from leanecg.signal.beats import beat_model_inputs
     from leanecg.tasks import get_task
     from leanecg.tasks.base import TaskData
@@ -98,9 +98,9 @@ def record_features_package(out: Path) -> Path:
     """A ``cinc2017`` ``wide_deep_lite`` (width 0.5) package: whole records plus the handcrafted record
     features of :mod:`leanecg.models.record_inputs`, scaled by a configuration fitted on synthetic ECGs."""
     from leanecg.data.synthetic import synthetic_ecg
-    from leanecg.deploy.package import save_model_package
     from leanecg.models import build_model
     from leanecg.models.record_inputs import apply_feature_config, fit_feature_config, raw_input_features
+    from leanecg.package.model import save_model_package
     from leanecg.tasks import get_task
     from leanecg.tasks.base import TaskData
     from leanecg.train.datasets import ArraySplit

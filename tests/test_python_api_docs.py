@@ -53,7 +53,7 @@ def test_package_docstring_shows_a_shipped_model_predicting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     doc = leanecg.__doc__ or ""
-    assert 'resolve_model("mitdb-aami")' in doc and "predict_records" in doc and "docs/python-api.md" in doc
+    assert 'open_model("mitdb-aami")' in doc and "predict_records" in doc and "docs/python-api.md" in doc
     code = textwrap.dedent(re.match(r"((?:\n|    .*\n)+)", doc.split("::\n", 1)[1]).group(1))
     _run(code, "leanecg.__doc__", tmp_path, monkeypatch)
     out = capsys.readouterr().out

@@ -21,9 +21,9 @@ from leanecg.deploy.onnx import (
     load_calibration,
     save_calibration,
 )
-from leanecg.deploy.package import load_model_package
-from leanecg.deploy.shipped import list_shipped
 from leanecg.errors import LeanECGError
+from leanecg.package import list_shipped
+from leanecg.package.model import load_model_package
 from leanecg.quickstart import (
     EXAMPLES_DIR,
     example_path,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leanecg.deploy.shipped import (
+from leanecg.package import (
     EXPORT_COMMAND,
     ONNX_FILES,
     list_shipped,

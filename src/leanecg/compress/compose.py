@@ -96,10 +96,9 @@ def _check_args(
 
 
 def _teacher(distill_from: str, pt: Any) -> Any:
-    from leanecg.deploy.package import load_model_package
-    from leanecg.deploy.shipped import resolve_model
+    from leanecg.package import open_model
 
-    teacher = load_model_package(resolve_model(distill_from))
+    teacher = open_model(distill_from, prefer="torch")
     meta, smeta = teacher.meta, pt.package.meta
     if meta["task"]["name"] != smeta["task"]["name"]:
         raise LeanECGError(
@@ -301,9 +300,9 @@ def compress_package(
     final_backend = "torch fp32 (QAT-adapted weights)" if quantize else "torch fp32"
     rows.append(_row("compressed", final_backend, ev_final, cost_final, pm, step="final"))
 
-    from leanecg.deploy.package import save_model_package
     from leanecg.evaluate.results import make_result
     from leanecg.models.registry import model_config
+    from leanecg.package.model import save_model_package
     from leanecg.provenance import collect_provenance
 
     provenance = collect_provenance(
@@ -407,12 +406,11 @@ def _int8_rows(
     """Export PTQ (model before QAT) and QAT int8 ONNX files; evaluate both on the same test records."""
     from leanecg.compress.tasks import evaluate_model
     from leanecg.deploy.onnx import export_onnx, training_calibration
-    from leanecg.deploy.ort_runtime import load_onnx_package
-    from leanecg.deploy.package import load_model_package, save_model_package
+    from leanecg.package import load_onnx_package, open_model, save_model_package
 
     pm = pt.task.primary_metric
     data = pt.data
-    qat_package = load_model_package(qat_pkg)
+    qat_package = open_model(qat_pkg, prefer="torch")
     calibration = training_calibration(qat_package, data_dir, seed=seed)
     rows, results = [], []
     files: dict[str, Any] = {}

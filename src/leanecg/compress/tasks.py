@@ -20,7 +20,7 @@ from leanecg.errors import LeanECGError
 if TYPE_CHECKING:
     from torch import nn
 
-    from leanecg.deploy.package import ModelPackage
+    from leanecg.package.model import ModelPackage
     from leanecg.tasks import BenchTask, TaskData
     from leanecg.train.datasets import ArraySplit
     from leanecg.train.trainer import MetricFn, TrainConfig, TrainResult
@@ -62,11 +62,10 @@ def package_task(model: str | Path, data_dir: str | Path | None = None) -> Packa
         LeanECGError: not a package, a task this LeanECG does not know, or its dataset is not there.
     """
     from leanecg.data import get_dataset, resolve_data_dir
-    from leanecg.deploy.package import load_model_package
-    from leanecg.deploy.shipped import resolve_model
+    from leanecg.package import open_model
     from leanecg.tasks import TASKS
 
-    pkg = load_model_package(resolve_model(model))
+    pkg = open_model(model, prefer="torch")
     if getattr(pkg, "backend", None) is not None and getattr(pkg.backend, "runtime", "torch") != "torch":
         raise LeanECGError(pkg.path, "compression needs a torch model package, not an ONNX file")
     task_name = pkg.meta["task"]["name"]

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from leanecg.deploy.ort_runtime import FEATURES_INPUT, SIGNAL_INPUT
 from leanecg.errors import LeanECGError
+from leanecg.package.ort_runtime import FEATURES_INPUT, SIGNAL_INPUT
 from leanecg.signal.batching import inference_batches
 
 if TYPE_CHECKING:
-    from leanecg.deploy.package import ModelPackage
+    from leanecg.package.model import ModelPackage
     from leanecg.train.datasets import ArraySplit
 
 __all__ = [

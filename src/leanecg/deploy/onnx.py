@@ -1,7 +1,7 @@
 """Export a model package to ONNX (fp32, or static int8 calibrated on the task's training data).
 
 :func:`export_onnx` (``leanecg export MODEL --format onnx [--int8] --out FILE``) turns a torch model package
-into one self-contained ``.onnx`` file that :func:`leanecg.deploy.ort_runtime.load_onnx_package` runs with
+into one self-contained ``.onnx`` file that :func:`leanecg.package.ort_runtime.load_onnx_package` runs with
 numpy + onnxruntime only:
 
 * **graph**: ``torch.onnx.export(..., dynamo=True, external_data=False)`` with a dynamic batch axis (and a
@@ -29,9 +29,9 @@ numpy + onnxruntime only:
   the quantizer puts on the output logits (it only rounds the final fp32 result).
 * **metadata**: the package metadata (pipeline JSON, class names, input spec, metrics, cost, licence,
   provenance, plus the split record ids ``data.*_records``) goes to the sidecar ``FILE.json`` next to
-  ``FILE`` (:func:`~leanecg.deploy.ort_runtime.sidecar_path`), with the file's SHA-256; the loader reads it
+  ``FILE`` (:func:`~leanecg.package.ort_runtime.sidecar_path`), with the file's SHA-256; the loader reads it
   from there. With ``embed_metadata=True`` (``leanecg export --embed-metadata``) it also travels as JSON
-  in the ONNX ``metadata_props`` (key :data:`~leanecg.deploy.ort_runtime.META_KEY`, without the split
+  in the ONNX ``metadata_props`` (key :data:`~leanecg.package.ort_runtime.META_KEY`, without the split
   record ids), making the ``.onnx`` file self-contained at the cost of ~20 kB. An ``"onnx"`` block adds
   the precision, calibration, the check against the torch model, and the versions used.
 * **check**: the exported file is run in ONNX Runtime on the calibration inputs (or synthetic ones) next
@@ -72,7 +72,9 @@ from leanecg.deploy.calibration import (
 from leanecg.deploy.onnx_export import export_fp32, min_samples
 from leanecg.deploy.onnx_graph import compact_onnx, fold_batchnorm_into_gemm
 from leanecg.deploy.onnx_int8 import CALIBRATION_METHODS, ProgressFn, quantize_int8
-from leanecg.deploy.ort_runtime import (
+from leanecg.errors import LeanECGError
+from leanecg.package.model import ModelPackage, TorchBackend
+from leanecg.package.ort_runtime import (
     FEATURES_INPUT,
     META_KEY,
     SIGNAL_INPUT,
@@ -80,8 +82,6 @@ from leanecg.deploy.ort_runtime import (
     ort_session,
     sidecar_path,
 )
-from leanecg.deploy.package import ModelPackage, TorchBackend
-from leanecg.errors import LeanECGError
 
 __all__ = [
     "CALIBRATION_FILE",
@@ -256,12 +256,11 @@ def export_onnx(
 
 
 def _torch_package(model: str | Path | ModelPackage) -> ModelPackage:
-    from leanecg.deploy.package import load_model_package
-    from leanecg.deploy.shipped import resolve_model
+    from leanecg.package import open_model
 
     if not isinstance(model, ModelPackage) and Path(model).is_file():
         raise LeanECGError(model, "is a file; export takes a shipped model name or a model package folder")
-    package = model if isinstance(model, ModelPackage) else load_model_package(resolve_model(model))
+    package = model if isinstance(model, ModelPackage) else open_model(model, prefer="torch")
     if not isinstance(package.backend, TorchBackend):
         raise LeanECGError(package.path, "is already an ONNX model; export the package folder it came from")
     return package

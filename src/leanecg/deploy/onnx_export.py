@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leanecg.deploy.onnx_graph import compact_onnx, fold_batchnorm_into_gemm
-from leanecg.deploy.ort_runtime import FEATURES_INPUT, SIGNAL_INPUT
 from leanecg.errors import LeanECGError
+from leanecg.package.ort_runtime import FEATURES_INPUT, SIGNAL_INPUT
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from leanecg.deploy.package import ModelPackage
+    from leanecg.package.model import ModelPackage
 
 __all__ = ["export_fp32", "min_samples", "quiet_converters"]
 

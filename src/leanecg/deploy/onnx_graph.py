@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from leanecg.deploy.ort_runtime import OUTPUT_NAME
+from leanecg.package.ort_runtime import OUTPUT_NAME
 
 __all__ = [
     "compact_onnx",
@@ -160,7 +160,7 @@ def compact_onnx(proto: Any) -> None:
     nodes, ``value_info`` (ONNX Runtime infers shapes), node names, attributes equal to their ONNX
     defaults (:data:`_DEFAULT_ATTRIBUTES`) and opset imports no node uses. Tensors are renamed to short
     base-36 names; the inputs keep theirs and the (single) output is named
-    :data:`~leanecg.deploy.ort_runtime.OUTPUT_NAME`.
+    :data:`~leanecg.package.ort_runtime.OUTPUT_NAME`.
 
     Args:
         proto: an ``onnx.ModelProto`` with one graph output.

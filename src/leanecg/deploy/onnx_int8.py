@@ -22,8 +22,8 @@ from leanecg.deploy.onnx_graph import (
     drop_unused_initializers,
     drop_zero_zero_points,
 )
-from leanecg.deploy.ort_runtime import SIGNAL_INPUT
 from leanecg.errors import LeanECGError
+from leanecg.package.ort_runtime import SIGNAL_INPUT
 
 __all__ = ["CALIBRATION_METHODS", "ProgressFn", "quantize_int8"]
 

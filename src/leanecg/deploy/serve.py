@@ -1,7 +1,7 @@
 """``leanecg serve``: the shipped (or any) models as an HTTP / WebSocket service, with a web viewer at ``/``.
 
 FastAPI on uvicorn (the ``serve`` extra: ``pip install "leanecg[serve]"``); the models are loaded once, at
-start-up, with :func:`leanecg.deploy.shipped.load_inference_package` (their ONNX files in ONNX Runtime).
+start-up, with :func:`leanecg.package.open_model` (their ONNX files in ONNX Runtime).
 
 Endpoints (JSON; the ``prob_<class>`` keys are the CLI's CSV columns, ``~`` spelled ``noise``):
 
@@ -122,7 +122,7 @@ class _HTTPProblem(Exception):
 
 
 def _load_models(config: ServeConfig) -> dict[str, Any]:
-    from leanecg.deploy.shipped import list_shipped, load_inference_package
+    from leanecg.package import list_shipped, open_model
 
     names = list(config.models) if config.models else [s["name"] for s in list_shipped()]
     if not names:
@@ -132,12 +132,12 @@ def _load_models(config: ServeConfig) -> dict[str, Any]:
         key = Path(name).name.removesuffix(".onnx") if ("/" in name or name.endswith(".onnx")) else name
         if key in loaded:
             raise LeanECGError("--models", f"two models are named {key!r}")
-        loaded[key] = load_inference_package(name, precision=config.precision, threads=config.threads)
+        loaded[key] = open_model(name, precision=config.precision, threads=config.threads)
     return loaded
 
 
 def _model_rows(models: dict[str, Any]) -> list[dict[str, Any]]:
-    from leanecg.deploy.shipped import package_summary
+    from leanecg.package.shipped import package_summary
 
     rows = []
     for key, pkg in models.items():

@@ -1,7 +1,7 @@
 """Fit the temperature of a model package on its task's validation split and write it into ``model.json``.
 
 A package's probabilities are temperature-scaled (``model.json``'s ``temperature``; see
-:mod:`leanecg.deploy.package`). ``leanecg bench --save-models`` stores the temperature fitted in the run; a
+:mod:`leanecg.package.model`). ``leanecg bench --save-models`` stores the temperature fitted in the run; a
 package made before that (or a shipped model after retraining) gets one with::
 
     python benchmarks/fit_temperature.py --model src/leanecg/zoo/cinc2017 --data-dir ../shared/data
@@ -97,13 +97,14 @@ def fit_package_temperature(
     from leanecg.atomic import write_json
     from leanecg.data import get_dataset
     from leanecg.deploy.calibration import package_split_seed
-    from leanecg.deploy.package import CARD_FILE, META_FILE, load_model_package, temperature_meta, write_card
-    from leanecg.deploy.shipped import resolve_model
     from leanecg.evaluate.calibration import calibration_block
+    from leanecg.package import CARD_FILE, META_FILE, TorchBackend, open_model, temperature_meta, write_card
     from leanecg.tasks import get_task
 
-    folder = resolve_model(package)
-    pkg = load_model_package(folder)
+    pkg = open_model(package, prefer="torch")
+    if not isinstance(pkg.backend, TorchBackend):
+        raise LeanECGError(pkg.path, "is an .onnx file; fit the temperature of its package folder")
+    folder = pkg.path
     meta = pkg.meta
     task = get_task(meta["task"]["name"])
     root = Path(data_dir)
@@ -160,7 +161,7 @@ def fit_package_temperature(
         doc = json.loads(meta_path.read_text(encoding="utf-8"))
         doc["temperature"] = field
         write_json(meta_path, doc)
-        write_card(folder / CARD_FILE, load_model_package(folder).meta)
+        write_card(folder / CARD_FILE, open_model(folder, prefer="torch").meta)
         out["written"] = [str(meta_path)]
         # the ONNX files exported beside the weights carry the package metadata in their sidecars
         for side in sorted(folder.glob("*.onnx.json")):

@@ -135,8 +135,8 @@ def randomised_package(pkg: Any, seed: int) -> Any:
 
     import torch
 
-    from leanecg.deploy.package import ModelPackage, TorchBackend
     from leanecg.models.registry import build_from_config
+    from leanecg.package.model import ModelPackage, TorchBackend
 
     torch.manual_seed(int(seed))
     model = build_from_config(copy.deepcopy(pkg.meta["model_config"])).eval()

@@ -24,7 +24,7 @@ absent leads, ``missing="derive"`` first computes absent limb leads from any two
 (:func:`derive_limb_leads`, Einthoven's and Goldberger's equations) and zero-fills only what is left.
 
 Which record lead feeds which model input lead is decided in one place, :func:`choose_leads` (used by
-:class:`~leanecg.deploy.package.ModelPackage`, ``leanecg predict`` / ``beats`` / ``stream`` and their
+:class:`~leanecg.package.model.ModelPackage`, ``leanecg predict`` / ``beats`` / ``stream`` and their
 ``--lead``): the leads asked for (``lead="ECG1"``), else the model's leads by name (aliases of
 :data:`LEAD_ALIASES` included, case- and spacing-insensitive: ``ml ii``, ``V 1``, ``v1``), else the one
 lead of a single-lead record for a single-lead model whatever its name (CinC 2017's ``ECG``, a device's
@@ -343,7 +343,7 @@ class LeadChoice:
         rule: ``"lead"`` (asked for: ``--lead`` / ``lead=``), ``"name"`` (the model's leads found by name or
             alias), ``"single"`` (the only lead of a single-lead record, for a single-lead model) or
             ``"position"`` (a model that names no leads takes the record's, in order); ``"pipeline"``
-            (:func:`leanecg.deploy.package.model_lead_choice`: the model's pipeline derives its leads).
+            (:func:`leanecg.package.model.model_lead_choice`: the model's pipeline derives its leads).
     """
 
     columns: tuple[int, ...]

@@ -1,0 +1,737 @@
+"""Model packages: a trained model plus everything needed to use it on raw records, in one folder.
+
+A package folder holds three files::
+
+    model.pt        weights-only state_dict (leanecg.train.checkpoint; never pickled code)
+    model.json      the checkpoint sidecar: weights checksum, model config, and the package metadata below
+    MODEL_CARD.md   data, split, metrics with 95 % CIs, cost, training-data licence, intended use, limits
+
+The package metadata (top-level keys of ``model.json`` besides the checkpoint's own)::
+
+    "package":     {"format": "leanecg.model/1", "name": "cinc2017/litenet", "kind": "records" | "beats"}
+    "task":        {"name", "description", "dataset", "primary_metric"}
+    "class_names": ["N", "A", "O", "~"]
+    "multilabel":  false
+    "pipeline":    the preprocessing Pipeline JSON (leanecg.signal.pipeline), applied to every raw record
+    "input":       {"fs": Hz after the pipeline, "leads": [...], "n_leads", "n_samples" (the costed input),
+                    "variable_length", "before_s" / "after_s" (beat models: window around each R peak, s),
+                    "features": names of the beat features the model takes (beat_model_inputs) or of the
+                    record features (leanecg.models.record_inputs), or null;
+                    "feature_config" (record models with features): names, scaling, feature version}
+    "metrics":     {name: {"value", "ci_low", "ci_high", ...}} on the task's test split, "per_class",
+                    "confusion"
+    "cost":        params, MACs, sizes, batch-1 latency (ms) next to the reference model, as measured
+    "data":        dataset, split rule, split sizes, test record ids, whether it was a --tiny smoke run
+    "licence":     {"dataset", "licence", "citation"} of the training data
+    "train", "provenance": training configuration and run provenance (seed, git commit, versions)
+    "temperature": {"value": T, "fitted_on", "n", "nll_before", "nll_after", ...} (optional): the temperature
+                    fitted on validation predictions (:func:`leanecg.evaluate.calibration.fit_temperature`);
+                    every probability a package returns is ``apply_temperature(p, T)`` (absent: T = 1)
+
+Inference (:class:`ModelPackage`) applies the stored pipeline to each raw :class:`~leanecg.data.record.Record`
+(the pipeline resamples to the model's rate and selects its leads), so a package gives the model exactly
+the inputs it was evaluated on. Which record leads feed the model's input leads is decided by
+:func:`model_lead_choice` (the rule of :func:`leanecg.signal.leads.choose_leads`; ``lead=`` picks them, as
+``--lead`` on the CLI), before the pipeline runs. The network itself runs in an :class:`InferenceBackend`:
+:class:`TorchBackend` for a package folder (this module), ``OrtBackend`` for an exported ``.onnx`` file
+(:mod:`leanecg.package.ort_runtime`, numpy + onnxruntime only, no torch); preprocessing, beat detection and
+beat inputs are the same code for both:
+
+* record models: :meth:`ModelPackage.predict_records` -> ``(N, C)`` probabilities via
+  :func:`leanecg.train.trainer.predict_proba` on the whole preprocessed record;
+* beat models: :meth:`ModelPackage.predict_beats` -> R peaks detected on the preprocessed lead, the
+  beat windows and beat features of :func:`leanecg.signal.beats.beat_model_inputs` (the function training
+  used), probabilities per beat, peak positions mapped back to the record's own sample indices.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+import numpy as np
+
+from leanecg.errors import LeanECGError
+from leanecg.signal.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from leanecg.data.record import Record
+    from leanecg.signal.leads import LeadChoice
+    from leanecg.tasks import BenchTask, TaskData
+
+__all__ = [
+    "CARD_FILE",
+    "META_FILE",
+    "PACKAGE_FORMAT",
+    "WEIGHTS_FILE",
+    "BeatPredictions",
+    "InferenceBackend",
+    "ModelInputs",
+    "ModelPackage",
+    "TorchBackend",
+    "check_package_meta",
+    "class_column",
+    "load_model_package",
+    "model_lead_choice",
+    "save_model_package",
+]
+
+PACKAGE_FORMAT = "leanecg.model/1"
+WEIGHTS_FILE = "model.pt"
+META_FILE = "model.json"
+CARD_FILE = "MODEL_CARD.md"
+
+#: Preprocessed model inputs: channel-first ``(n_leads, n_samples_i)`` arrays, or one ``(N, n_leads, T)`` array.
+ModelInputs = Sequence[np.ndarray] | np.ndarray
+
+#: The record lead(s) asked to feed a model (``--lead``): ``"ECG1"``, ``"I,II"``, a list of names or
+#: column indices; ``None`` for the rule of :func:`leanecg.signal.leads.choose_leads`.
+LeadOption = str | int | Sequence[str | int] | None
+
+#: Relative tolerance between the pipeline's output rate and the rate the model was trained at.
+_FS_RTOL = 1e-3
+
+
+def class_column(name: str) -> str:
+    """CSV column of a class's probability: ``prob_<class>`` with ``~`` (CinC 2017 noise) spelled ``noise``."""
+    return "prob_" + ("noise" if name == "~" else name)
+
+
+class BeatPredictions(NamedTuple):
+    """Beat classifications of one record.
+
+    Attributes:
+        samples: int64 ``(n_beats,)`` R-peak positions at the record's own sampling rate.
+        labels: ``n_beats`` class names (argmax of ``probs``).
+        probs: float64 ``(n_beats, n_classes)``, rows sum to 1.
+    """
+
+    samples: np.ndarray
+    labels: list[str]
+    probs: np.ndarray
+
+
+# ------------------------------------------------------------------------------------------------- saving
+
+
+def save_model_package(
+    out_dir: str | Path,
+    model: nn.Module,
+    task: BenchTask,
+    data: TaskData,
+    result: Mapping[str, Any],
+    *,
+    name: str | None = None,
+) -> Path:
+    """Write a model package (``model.pt``, ``model.json``, ``MODEL_CARD.md``) into ``out_dir``.
+
+    Args:
+        out_dir: the package folder (created; files in it are replaced atomically one by one).
+        model: the trained model, built by :func:`leanecg.models.build_model` (its config is stored).
+        task: the benchmark task it was trained on (class names, primary metric, dataset; a task with
+            ``before_s`` / ``after_s`` attributes is a beat task whose model classifies beat windows).
+        data: the task data it was trained on (pipeline, input rate and size, split information).
+        result: the result document of the run (:func:`leanecg.evaluate.results.make_result`): metrics
+            with CIs, per-class statistics, confusion matrix, cost, training config and provenance.
+        name: package name shown by ``leanecg models`` (default ``<task>/<model>``).
+
+    Returns:
+        ``out_dir``.
+    """
+    from leanecg.data import get_dataset
+    from leanecg.models.registry import model_config
+    from leanecg.signal import beats
+    from leanecg.train.checkpoint import save_checkpoint
+
+    out_dir = Path(out_dir)
+    config = model_config(model)
+    before_s = getattr(task, "before_s", None)
+    after_s = getattr(task, "after_s", None)
+    kind = "beats" if before_s is not None and after_s is not None else "records"
+    info_input = dict(data.info.get("input", {}))
+    n_features = int(config.get("n_features", 0))
+    feature_names: list[str] | None = None
+    if kind == "beats" and n_features:
+        # the columns of beat_model_inputs the task trained on (named by the task; older tasks: by count)
+        known = [info_input.get("features") or (), beats.BEAT_FEATURE_NAMES, beats.RR_FEATURE_NAMES]
+        feature_names = next((list(k) for k in known if len(k) == n_features), None)
+        if feature_names is None or any(n not in beats.ALL_BEAT_FEATURE_NAMES for n in feature_names):
+            raise LeanECGError(
+                out_dir,
+                f"beat model takes {n_features} features, which are not the features of beat_model_inputs",
+            )
+    spec: dict[str, Any] = {
+        "fs": float(data.fs),
+        "leads": list(info_input.get("leads") or []),
+        "n_leads": int(config["n_leads"]),
+        "n_samples": int(data.input_samples),
+        "variable_length": kind == "records" and not isinstance(data.train.X, np.ndarray),
+        "before_s": float(before_s) if kind == "beats" else None,
+        "after_s": float(after_s) if kind == "beats" else None,
+        "features": feature_names,
+    }
+    if kind == "records" and n_features:
+        # record features computed from the model input (leanecg.models.record_inputs, numpy only)
+        from leanecg.models.record_inputs import check_feature_config
+
+        feature_config = info_input.get("feature_config")
+        check_feature_config(feature_config, str(out_dir))
+        if len(feature_config["names"]) != n_features:
+            raise LeanECGError(
+                out_dir,
+                f"record model takes {n_features} features; the task's feature config has "
+                f"{len(feature_config['names'])}",
+            )
+        spec["features"] = list(feature_config["names"])
+        spec["feature_config"] = dict(feature_config)
+    ds = get_dataset(task.dataset)
+    data_block = {k: v for k, v in result.get("data", {}).items() if k != "pipeline"}
+    cost = {k: v for k, v in result.get("cost", {}).items() if k != "macs_breakdown"}
+    meta = {
+        "package": {"format": PACKAGE_FORMAT, "name": name or f"{task.name}/{result['model']}", "kind": kind},
+        "task": {
+            "name": task.name,
+            "description": task.description,
+            "dataset": task.dataset,
+            "primary_metric": task.primary_metric,
+        },
+        "model_name": result["model"],
+        "family": result.get("family"),
+        "class_names": list(task.class_names),
+        "multilabel": False,
+        "pipeline": data.pipeline.to_dict(),
+        "input": spec,
+        "metrics": result["metrics"],
+        "per_class": result.get("per_class", {}),
+        "confusion": result.get("confusion", {}),
+        "cost": cost,
+        "data": data_block,
+        "licence": {"dataset": ds.name, "title": ds.title, "licence": ds.licence, "citation": ds.citation},
+        "train": {k: v for k, v in result.get("train", {}).items() if k != "history"},
+        "provenance": result.get("provenance", {}),
+        "notes": list(result.get("notes", [])),
+    }
+    temperature = temperature_meta(result.get("calibration"))
+    if temperature is not None:
+        meta["temperature"] = temperature
+    save_checkpoint(out_dir / WEIGHTS_FILE, model, config, extra=meta)
+    _write_card(out_dir / CARD_FILE, load_model_package(out_dir).meta)
+    return out_dir
+
+
+def temperature_meta(calibration: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The package's ``temperature`` field from a result's ``calibration`` block (``None`` without one)."""
+    if not calibration or calibration.get("temperature") is None:
+        return None
+    return {
+        "value": float(calibration["temperature"]),
+        "fitted_on": calibration.get("fitted_on", "val"),
+        "n": calibration.get("n_val"),
+        "nll_before": calibration.get("nll_val_before"),
+        "nll_after": calibration.get("nll_val_after"),
+        "test_ece_macro_before": calibration.get("ece_macro_before"),
+        "test_ece_macro_after": calibration.get("ece_macro_after"),
+    }
+
+
+def package_temperature(meta: Mapping[str, Any]) -> float:
+    """The temperature of a package's metadata: ``temperature.value`` (or a bare number), 1.0 when absent."""
+    t = meta.get("temperature")
+    if isinstance(t, Mapping):
+        t = t.get("value")
+    if t is None:
+        return 1.0
+    t = float(t)
+    if not (math.isfinite(t) and t > 0):
+        raise LeanECGError("temperature", f"model package temperature must be a positive number, got {t!r}")
+    return t
+
+
+def _fmt_metric(m: Mapping[str, Any] | None) -> str:
+    if not m or m.get("value") is None:
+        return "n/a"
+    lo, hi = m.get("ci_low"), m.get("ci_high")
+    ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
+    return f"{m['value']:.3f}{ci}"
+
+
+def _fmt_num(v: Any, spec: str = ",") -> str:
+    if v is None:
+        return "n/a"
+    return format(v, spec)
+
+
+def model_card(meta: Mapping[str, Any]) -> str:
+    """The ``MODEL_CARD.md`` text of a package's metadata (Markdown)."""
+    pkg, task, spec, data = meta["package"], meta["task"], meta["input"], meta.get("data", {})
+    cost, lic, prov = meta.get("cost", {}), meta.get("licence", {}), meta.get("provenance", {})
+    classes = ", ".join(meta["class_names"])
+    lines = [f"# Model card: {pkg['name']}", ""]
+    if data.get("tiny"):
+        lines += [
+            "> **Smoke-run model (`--tiny`)**: trained on a few records for 2 epochs to test the pipeline. "
+            "Its numbers are not results and it must not be used for anything else.",
+            "",
+        ]
+    what = "each heartbeat (window around a detected R peak)" if pkg["kind"] == "beats" else "each record"
+    lines += [
+        "## Model",
+        f"- Architecture: `{meta.get('model_name')}` ({meta.get('family') or 'n/a'}), "
+        f"{_fmt_num(cost.get('params'))} parameters.",
+        f"- Task: {task['description']} (`{task['name']}`). Classifies {what} into: {classes}.",
+        f"- Input: leads {', '.join(spec['leads']) or 'n/a'} at {spec['fs']:g} Hz after the stored pipeline"
+        + (
+            f"; beat window {spec['before_s']:g} s before to {spec['after_s']:g} s after the R peak"
+            + (f"; beat features {', '.join(spec['features'])}" if spec.get("features") else "")
+            if pkg["kind"] == "beats"
+            else ("; whole record (any length)" if spec.get("variable_length") else "")
+        )
+        + ".",
+        "- Preprocessing (applied to raw records by `leanecg predict` / `beats`): "
+        + " -> ".join(s["op"] for s in meta["pipeline"]["steps"])
+        + ".",
+        _temperature_line(meta),
+        "",
+        "## Training data",
+        f"- Dataset: {lic.get('title', task['dataset'])} (`{task['dataset']}`).",
+        f"- Split: {data.get('split', 'n/a')}.",
+        f"- Examples: train {_fmt_num(data.get('n_train'))}, validation {_fmt_num(data.get('n_val'))}, "
+        f"test {_fmt_num(data.get('n_test'))}.",
+        f"- Licence of the training data: {lic.get('licence', 'n/a')}. Cite: {lic.get('citation', 'n/a')}",
+        "",
+        f"## Test metrics (95 % bootstrap CIs; primary: `{task['primary_metric']}`)",
+        "",
+        "| metric | value [95 % CI] |",
+        "|---|---|",
+    ]
+    for k, m in meta.get("metrics", {}).items():
+        lines.append(f"| {k}{' (primary)' if k == task['primary_metric'] else ''} | {_fmt_metric(m)} |")
+    lat = cost.get("latency_ms_median")
+    ratio = cost.get("latency_ratio_vs_reference")
+    lines += [
+        "",
+        "## Cost (batch 1, one CPU thread)",
+        f"- Parameters {_fmt_num(cost.get('params'))}, MACs {_fmt_num(cost.get('macs'))}, "
+        f"fp32 size {_fmt_num(cost.get('bytes_fp32'))} bytes.",
+        f"- Latency {lat:.3f} ms median"
+        + (f" ({ratio:.2f}x the reference `{cost.get('reference')}` timed in the same run)" if ratio else "")
+        + f" for {cost.get('signal_s', 0):g} s of signal; real-time factor "
+        f"{_fmt_num(cost.get('real_time_factor'), ',.0f')}."
+        if lat is not None
+        else "- Latency: not measured.",
+        f"- Measured on: {prov.get('cpu_model') or prov.get('machine') or 'n/a'}.",
+        "",
+        "## Intended use",
+        "- Research and benchmarking of efficient ECG classifiers; a baseline to compare against.",
+        "- Not a medical device. Not validated for diagnosis, triage or any clinical decision.",
+        "",
+        "## Limits",
+        f"- Trained on one dataset ({task['dataset']}); expect lower accuracy on other devices, lead "
+        "placements, populations and sampling conditions.",
+        "- Records are resampled to the model's rate by the pipeline; leads the model needs must be present.",
+    ]
+    if pkg["kind"] == "beats":
+        lines.append(
+            "- Test metrics use the reference beat positions (classification-only evaluation); `leanecg "
+            "beats` classifies the beats its own R-peak detector finds, so missed or extra detections add "
+            "errors not counted above."
+        )
+    lines += [
+        "",
+        "## Provenance",
+        f"- git commit {prov.get('git_commit', 'n/a')}, seed {prov.get('seed', 'n/a')}, "
+        f"created {prov.get('timestamp_utc', 'n/a')}.",
+        f"- Weights: `{WEIGHTS_FILE}` (SHA-256 {meta.get('weights_sha256', 'n/a')}).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _temperature_line(meta: Mapping[str, Any]) -> str:
+    t = meta.get("temperature")
+    if not t:
+        return (
+            "- Probabilities: the network's softmax as trained (no temperature fitted); the `prob_` columns of "
+            "`leanecg predict` / `beats` are these."
+        )
+    info = t if isinstance(t, Mapping) else {"value": t}
+    fit = f" on {info.get('fitted_on', 'validation')} data" + (
+        f" ({info['n']:,} examples)" if info.get("n") else ""
+    )
+    nll = (
+        f"; validation NLL {info['nll_before']:.3f} -> {info['nll_after']:.3f}"
+        if info.get("nll_before") is not None and info.get("nll_after") is not None
+        else ""
+    )
+    return (
+        f"- Probabilities are calibrated by temperature scaling, T = {float(info['value']):.3f} fitted{fit}{nll}: "
+        "the `prob_` columns of `leanecg predict` / `beats` / `stream` are the calibrated probabilities "
+        "(labels, the argmax, are unchanged)."
+    )
+
+
+def write_card(path: Path, meta: Mapping[str, Any]) -> None:
+    """Write ``MODEL_CARD.md`` (:func:`model_card`) of a package's metadata, atomically."""
+    _write_card(path, meta)
+
+
+def _write_card(path: Path, meta: Mapping[str, Any]) -> None:
+    from leanecg.atomic import atomic_open
+
+    with atomic_open(path) as fh:
+        fh.write(model_card(meta))
+
+
+# ------------------------------------------------------------------------------------------------ loading
+
+
+class InferenceBackend(Protocol):
+    """What runs the network of a :class:`ModelPackage` (torch or ONNX Runtime).
+
+    Attributes:
+        runtime: ``"torch"`` or ``"onnxruntime"``.
+    """
+
+    runtime: str
+
+    def proba(
+        self, X: ModelInputs, features: np.ndarray | None, batch_size: int, multilabel: bool
+    ) -> np.ndarray:
+        """Probabilities float64 ``(N, C)`` (softmax, or sigmoid when ``multilabel``) of channel-first
+        inputs ``X`` (``(n_leads, n_samples_i)`` each), with the optional float32 ``(N, n_features)``;
+        each input is classified whole, ``batch_size`` inputs per call at most."""
+        ...
+
+
+@dataclass
+class TorchBackend:
+    """The torch runtime: :func:`leanecg.train.trainer.predict_proba` (the function ``leanecg bench``
+    evaluated with) on a model in eval mode."""
+
+    model: nn.Module
+    runtime: str = "torch"
+
+    def proba(
+        self, X: ModelInputs, features: np.ndarray | None, batch_size: int, multilabel: bool
+    ) -> np.ndarray:
+        from leanecg.train.trainer import predict_proba
+
+        return predict_proba(self.model, X, features=features, batch_size=batch_size, multilabel=multilabel)
+
+
+@dataclass
+class ModelPackage:
+    """A loaded model package (see the module docstring).
+
+    Attributes:
+        path: the package folder (or the ``.onnx`` file of an exported package).
+        backend: what runs the network (:class:`TorchBackend`, or ``OrtBackend`` for ONNX).
+        meta: the full package metadata (``model.json``; the ONNX file's metadata for ONNX).
+        pipeline: the preprocessing applied to raw records.
+    """
+
+    path: Path
+    backend: InferenceBackend
+    meta: dict[str, Any]
+    pipeline: Pipeline
+
+    @property
+    def meta_source(self) -> Path:
+        """The file holding the metadata: ``model.json`` of a package folder, or the ``.onnx`` file."""
+        return self.path if self.path.is_file() else self.path / META_FILE
+
+    @property
+    def model(self) -> nn.Module:
+        """The torch model (eval mode) of a package folder.
+
+        Raises:
+            LeanECGError: the package runs in ONNX Runtime and has no torch model.
+        """
+        if not isinstance(self.backend, TorchBackend):
+            raise LeanECGError(
+                self.path,
+                f"is a {self.backend.runtime} model; it has no torch model (load the package folder)",
+            )
+        return self.backend.model
+
+    @property
+    def name(self) -> str:
+        return str(self.meta["package"]["name"])
+
+    @property
+    def kind(self) -> str:
+        """``"records"`` (one prediction per record) or ``"beats"`` (one per detected heartbeat)."""
+        return str(self.meta["package"]["kind"])
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.meta["class_names"])
+
+    @property
+    def multilabel(self) -> bool:
+        return bool(self.meta.get("multilabel", False))
+
+    @property
+    def temperature(self) -> float:
+        """The fitted temperature every returned probability is scaled with (1.0: none fitted)."""
+        return package_temperature(self.meta)
+
+    def calibrate(self, probs: np.ndarray) -> np.ndarray:
+        """The network's probabilities ``(N, C)`` scaled by the package's :attr:`temperature`
+        (:func:`leanecg.evaluate.calibration.apply_temperature`; unchanged when T = 1 or ``N = 0``)."""
+        t = self.temperature
+        if t == 1.0 or len(probs) == 0:
+            return probs
+        from leanecg.evaluate.calibration import apply_temperature
+
+        return apply_temperature(probs, t, self.multilabel)
+
+    @property
+    def input(self) -> dict[str, Any]:
+        """The input spec: ``fs``, ``leads``, ``n_leads``, ``before_s`` / ``after_s``, ``features``."""
+        return dict(self.meta["input"])
+
+    @property
+    def columns(self) -> list[str]:
+        """Probability columns of the CSV outputs, one per class (:func:`class_column`)."""
+        return [class_column(c) for c in self.class_names]
+
+    # -- preprocessing -----------------------------------------------------------------------------
+
+    def lead_choice(
+        self, record_leads: Sequence[str], lead: LeadOption = None, source: str = "record"
+    ) -> LeadChoice:
+        """Which of a record's leads feed this model (:func:`model_lead_choice`; ``lead`` as ``--lead``)."""
+        return model_lead_choice(self.input, self.pipeline, record_leads, lead, source)
+
+    def preprocess(self, record: Record, lead: LeadOption = None) -> np.ndarray:
+        """The model input of a raw record: float32 ``(n_samples, n_leads)`` at ``input["fs"]`` Hz.
+
+        Args:
+            record: the raw record.
+            lead: the record lead(s) that feed the model's input lead(s), in order (``"ECG1"``,
+                ``"I,II"``, or a list); ``None``: the rule of :func:`leanecg.signal.leads.choose_leads`.
+
+        Raises:
+            LeanECGError naming the record's file: it lacks a lead the model needs (or ``lead`` names one
+            it lacks), its rate cannot be brought to the model's, or the pipeline leaves invalid (NaN)
+            samples.
+        """
+        source = _source(record)
+        spec = self.meta["input"]
+        n_leads = int(spec["n_leads"])
+        rec_leads = list(record.leads)
+        choice = self.lead_choice(rec_leads, lead, source)
+        cols = list(choice.columns)
+        x = record.signal if cols == list(range(record.n_leads)) else record.signal[:, cols]
+        pipeline = self.pipeline
+        fs_out = pipeline.output_fs(record.fs)
+        if not math.isclose(fs_out, float(spec["fs"]), rel_tol=_FS_RTOL):
+            raise LeanECGError(
+                source,
+                f"sampling rate {record.fs:g} Hz becomes {fs_out:g} Hz in the model's pipeline, but the model "
+                f"takes {float(spec['fs']):g} Hz",
+            )
+        try:
+            out = pipeline.apply(x, record.fs, leads=list(choice.model_leads))
+        except LeanECGError as err:
+            if err.path in (source, str(record.path)):
+                raise
+            if err.path in ("leads", "signal") and "lead" in err.problem:
+                problem = _lead_problem(rec_leads, list(spec.get("leads") or []), n_leads)
+                raise LeanECGError(source, problem) from None
+            raise LeanECGError(source, f"cannot preprocess for model {self.name}: {err.problem}") from None
+        y = out.signal if out.signal.ndim == 2 else out.signal[:, None]
+        if y.shape[1] != n_leads:
+            raise LeanECGError(source, _lead_problem(rec_leads, list(spec.get("leads") or []), n_leads))
+        if not out.mask.all():
+            raise LeanECGError(source, _lead_problem(rec_leads, list(spec.get("leads") or []), n_leads))
+        if not np.isfinite(y).all():
+            raise LeanECGError(
+                source,
+                "has invalid (NaN) samples that the model's pipeline does not fill; interpolate the gaps first",
+            )
+        return y
+
+    # -- record models -----------------------------------------------------------------------------
+
+    def predict_inputs(self, X: Sequence[np.ndarray] | np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Probabilities ``(N, C)`` for preprocessed channel-first inputs ``(n_leads, n_samples_i)``,
+        temperature-scaled (:meth:`calibrate`)."""
+        if len(X) == 0:
+            return np.zeros((0, len(self.class_names)))
+        feats = self.record_features(X)
+        return self.calibrate(self.backend.proba(X, feats, batch_size, self.multilabel))
+
+    def record_features(self, X: Sequence[np.ndarray] | np.ndarray) -> np.ndarray | None:
+        """The ``features=`` input of a record model for preprocessed inputs ``X`` (numpy only), float32
+        ``(N, n_features)`` computed as in training (:mod:`leanecg.models.record_inputs`); ``None`` for
+        a model without record features."""
+        config = self.meta["input"].get("feature_config")
+        if self.kind != "records" or not config:
+            return None
+        from leanecg.models.record_inputs import check_feature_config, model_input_features
+
+        check_feature_config(config, str(self.meta_source))
+        return model_input_features(list(X), float(self.meta["input"]["fs"]), config)
+
+    def predict_records(
+        self, records: Iterable[Record], batch_size: int = 64, lead: LeadOption = None
+    ) -> np.ndarray:
+        """Class probabilities of raw records: float64 ``(N, C)``, rows in input order.
+
+        Each record goes through the stored pipeline, then the model sees the whole preprocessed record
+        (the backend's :meth:`InferenceBackend.proba`; for torch the function ``leanecg bench`` evaluated with).
+        ``lead``: the record lead(s) feeding the model, as in :meth:`preprocess`.
+        """
+        self._require_kind("records", "predict_records", "predict_beats / leanecg beats")
+        X = [np.ascontiguousarray(self.preprocess(r, lead=lead).T) for r in records]
+        return self.predict_inputs(X, batch_size=batch_size)
+
+    def labels_of(self, probs: np.ndarray) -> list[str]:
+        """Predicted labels: the argmax class, or (multi-label) the classes with probability >= 0.5
+        joined by ``;`` (empty when none)."""
+        names = self.class_names
+        if self.multilabel:
+            return [";".join(n for n, p in zip(names, row, strict=True) if p >= 0.5) for row in probs]
+        return [names[int(k)] for k in np.argmax(probs, axis=1)] if len(probs) else []
+
+    # -- beat models -------------------------------------------------------------------------------
+
+    def predict_beats(
+        self, record: Record, batch_size: int = 256, lead: LeadOption = None
+    ) -> BeatPredictions:
+        """Detect and classify every heartbeat of a raw record.
+
+        R peaks are detected (:func:`leanecg.signal.detect_rpeaks`) on the first preprocessed lead at the
+        model's rate; :func:`leanecg.signal.beats.beat_model_inputs` cuts the windows and beat features
+        exactly as in training; positions are mapped back to the record's sample indices. A record with
+        fewer than 2 detected beats has no RR intervals and gives no rows. ``lead``: the record lead(s)
+        feeding the model, as in :meth:`preprocess` (``lead="ECG1"`` for a Holter's first channel).
+        """
+        from leanecg.signal.beats import beat_model_inputs, select_beat_features
+        from leanecg.signal.resample import resample_indices
+        from leanecg.signal.rpeaks import detect_rpeaks
+
+        self._require_kind("beats", "predict_beats", "predict_records / leanecg predict")
+        spec = self.meta["input"]
+        fs = float(spec["fs"])
+        y = self.preprocess(record, lead=lead)
+        peaks = detect_rpeaks(y[:, 0], fs)
+        n_classes = len(self.class_names)
+        if peaks.size < 2:
+            return BeatPredictions(np.zeros(0, dtype=np.int64), [], np.zeros((0, n_classes)))
+        windows, feats = beat_model_inputs(y, fs, peaks, spec["before_s"], spec["after_s"], context=True)
+        names = spec.get("features")
+        try:
+            feats = select_beat_features(feats, names) if names else None
+        except LeanECGError as err:
+            raise LeanECGError(
+                self.path, f"model {self.name}: {err.problem} (a package from another version)"
+            ) from None
+        probs = self.calibrate(self.backend.proba(windows, feats, batch_size, self.multilabel))
+        samples = resample_indices(peaks, fs, float(record.fs), n_out=record.n_samples)
+        return BeatPredictions(samples.astype(np.int64), self.labels_of(probs), probs)
+
+    def _require_kind(self, kind: str, method: str, instead: str) -> None:
+        if self.kind != kind:
+            raise LeanECGError(
+                self.path, f"model {self.name} classifies {self.kind}, not {kind}; use {instead} instead"
+            )
+
+
+def load_model_package(path: str | Path) -> ModelPackage:
+    """Read a package folder written by :func:`save_model_package` (checksums verified).
+
+    Raises:
+        LeanECGError: not a folder, not a LeanECG model package, or a corrupted / mismatched checkpoint.
+    """
+    from leanecg.train.checkpoint import load_model
+
+    path = Path(path)
+    if not path.is_dir():
+        raise LeanECGError(
+            path, "is not a model package folder (expected a folder with model.pt and model.json)"
+        )
+    if not (path / META_FILE).is_file():
+        raise LeanECGError(path, f"is not a model package: {META_FILE} not found in it")
+    model, meta = load_model(path / META_FILE)
+    pipeline = check_package_meta(meta, path / META_FILE)
+    return ModelPackage(path=path, backend=TorchBackend(model), meta=meta, pipeline=pipeline)
+
+
+def check_package_meta(meta: Mapping[str, Any], source: str | Path) -> Pipeline:
+    """Check package metadata (format, kind, required keys) and return its preprocessing pipeline.
+
+    Args:
+        meta: the package metadata (``model.json``, or the metadata of an exported ONNX file).
+        source: the file the metadata came from (named in errors).
+
+    Raises:
+        LeanECGError: not LeanECG model package metadata, a key is missing, or the pipeline is invalid.
+    """
+    pkg = meta.get("package")
+    if not isinstance(pkg, dict) or pkg.get("format") != PACKAGE_FORMAT:
+        found = pkg.get("format") if isinstance(pkg, dict) else None
+        raise LeanECGError(
+            source, f"is not a LeanECG model package (format {found!r}, expected {PACKAGE_FORMAT!r})"
+        )
+    for key in ("class_names", "pipeline", "input", "task"):
+        if key not in meta:
+            raise LeanECGError(source, f"model package lacks {key!r}")
+    if pkg.get("kind") not in ("records", "beats"):
+        raise LeanECGError(source, f"unknown package kind {pkg.get('kind')!r}")
+    return Pipeline.from_dict(meta["pipeline"], source=str(source))
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _source(record: Record) -> str:
+    return str(record.path) if record.path is not None else record.name
+
+
+def model_lead_choice(
+    spec: Mapping[str, Any],
+    pipeline: Pipeline,
+    record_leads: Sequence[str],
+    lead: LeadOption = None,
+    source: str = "record",
+) -> LeadChoice:
+    """Which record leads feed a model with input spec ``spec`` and preprocessing ``pipeline``: the rule of
+    :func:`leanecg.signal.leads.choose_leads` for the model's leads (``spec["leads"]``, ``spec["n_leads"]``).
+
+    The chosen columns, renamed to the model's leads, are what the pipeline then gets (its own ``leads``
+    step finds them by name). A pipeline whose ``leads`` step derives limb leads (``missing="derive"``) or
+    picks columns by index gets the record whole, unless ``lead`` is given (rule ``"pipeline"``).
+
+    Raises:
+        LeanECGError naming ``source`` (see :func:`~leanecg.signal.leads.choose_leads`).
+    """
+    from leanecg.signal.leads import LeadChoice, choose_leads
+
+    steps = [s for s in pipeline.steps if s["op"] == "leads"]
+    by_pipeline = any(
+        s.get("missing") == "derive" or any(not isinstance(w, str) for w in s["leads"]) for s in steps
+    )
+    wanted = list(spec.get("leads") or [])
+    n_leads = int(spec["n_leads"])
+    try:
+        return choose_leads(record_leads, wanted, n_leads=n_leads, lead=lead, source=source)
+    except LeanECGError:
+        if not by_pipeline or lead is not None:
+            raise
+    names = tuple(str(n) for n in record_leads)
+    return LeadChoice(tuple(range(len(names))), names, names, "pipeline")
+
+
+def _lead_problem(record_leads: Sequence[str], wanted: Sequence[str], n_leads: int) -> str:
+    need = ", ".join(wanted) if wanted else f"{n_leads} lead(s)"
+    how = "one" if n_leads == 1 else str(n_leads)
+    have = ", ".join(record_leads) or "none"
+    return f"the model needs lead(s) {need}; the record has {have} (choose {how} with --lead)"
