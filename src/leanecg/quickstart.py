@@ -6,7 +6,7 @@ It reads example ECGs -- whole real MIT-BIH (DS2) and CinC 2017 test records whe
 with their rhythm labels; ODC-By 1.0, see its README), and synthetic ECGs with known beats
 (:mod:`leanecg.data.synthetic`) only if those are missing -- checks their signal quality, detects every R peak, scores the
 detections against the reference beats (150 ms window, as EC57), measures the detector's speed as a
-real-time factor, and runs the shipped models (:mod:`leanecg.deploy.shipped`) on them: every heartbeat
+real-time factor, and runs the shipped models (:mod:`leanecg.package.shipped`) on them: every heartbeat
 classified N/S/V/F, every record N/A/O/~, next to the models' accuracy x cost card.
 """
 
@@ -388,9 +388,7 @@ def quickstart_data_dir(data_dir: Path | None) -> Path | None:
         return None
 
 
-def run_quickstart(
-    root: Path | None, packages: list[Any], step: Any = lambda: None
-) -> QuickstartRun:
+def run_quickstart(root: Path | None, packages: list[Any], step: Any = lambda: None) -> QuickstartRun:
     """Run the quickstart: R peaks on each example record (:func:`example_records`, :func:`analyse`), the
     beat packages among ``packages`` on each of them (:func:`classify_beats`) and the record packages on
     the rhythm examples (:func:`classify_rhythms`). ``step()`` is called after each record and each record
@@ -424,7 +422,9 @@ def detection_caption(sources: set[str], root: Path | None) -> str:
             "\nExamples: MIT-BIH Arrhythmia DB and CinC 2017 (PhysioNet), ODC-By 1.0; "
             "attribution in leanecg/examples/README.md."
         )
-    return caption + "\nSe / +P: detected beats matched to the reference beats within 150 ms (ANSI/AAMI EC57)."
+    return (
+        caption + "\nSe / +P: detected beats matched to the reference beats within 150 ms (ANSI/AAMI EC57)."
+    )
 
 
 def write_model_reports(packages: list[Any], out: Path) -> list[Path]:

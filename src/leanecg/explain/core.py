@@ -278,6 +278,19 @@ def input_baseline(pkg: Any, X: np.ndarray) -> tuple[np.ndarray, str]:
     return blurred, BLUR_BASELINE.format(sigma=BLUR_SIGMA_S)
 
 
+def default_method(model: str) -> str:
+    """The method ``leanecg explain`` uses when none is given for ``model`` (a shipped name, a package folder
+    or an ``.onnx`` file): ``"occlusion"`` for an exported ``.onnx`` file or without torch installed
+    (gradients need the torch model), else ``"ig"``."""
+    import importlib.util
+
+    from leanecg.package import is_onnx_model
+
+    if is_onnx_model(model) or importlib.util.find_spec("torch") is None:
+        return "occlusion"
+    return "ig"
+
+
 def check_method(pkg: Any, method: str) -> str:
     if method not in METHODS:
         raise LeanECGError("--method", f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -359,7 +372,7 @@ def explain_record(
     """Explain ``pkg``'s prediction on ``record`` (see the module docstring).
 
     Args:
-        pkg: a :class:`~leanecg.deploy.package.ModelPackage` (torch; ONNX for occlusion).
+        pkg: a :class:`~leanecg.package.model.ModelPackage` (torch; ONNX for occlusion).
         record: a raw :class:`~leanecg.data.record.Record`.
         method: ``"ig"`` (integrated gradients, default), ``"gradcam"`` or ``"occlusion"``.
         target: the class to explain (name; ``None``: the predicted class, per beat for beat models).

@@ -45,13 +45,22 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from leanecg.errors import LeanECGError
+from leanecg.signal.leads import lead_index
 
-__all__ = ["MIN_DURATION_S", "MIN_FS", "RPeakParams", "StreamingRPeakDetector", "detect_rpeaks"]
+__all__ = [
+    "MIN_DURATION_S",
+    "MIN_FS",
+    "RPeakParams",
+    "StreamingRPeakDetector",
+    "detect_rpeaks",
+    "record_rpeaks",
+]
 
 #: Lowest sampling rate accepted (Hz): the QRS energy band (8-20 Hz) must lie below Nyquist.
 MIN_FS = 50.0
@@ -530,3 +539,20 @@ def detect_rpeaks(x: np.ndarray, fs: float, *, params: RPeakParams | None = None
     head = det.process(sig)
     tail = det.flush()
     return np.concatenate((head, tail)) if tail.size else head
+
+
+def record_rpeaks(record: Any, lead: str | int = 0, source: str | Any = "lead") -> tuple[str, np.ndarray]:
+    """R peaks of one lead of a record (what ``leanecg rpeaks`` writes).
+
+    Args:
+        record: a :class:`~leanecg.data.record.Record` (``signal`` ``(n_samples, n_leads)`` in mV, ``fs`` in
+            Hz, ``leads`` names).
+        lead: the lead, by 0-based index or name in any spelling (:func:`leanecg.signal.leads.lead_index`).
+        source: what an error about ``lead`` names (the record's file).
+
+    Returns:
+        The lead's name as the record spells it, and the int64 R-peak sample indices ``(n_beats,)`` at the
+        record's rate (:func:`detect_rpeaks`).
+    """
+    idx = lead_index(record.leads, lead, source=str(source))
+    return str(record.leads[idx]), detect_rpeaks(record.signal[:, idx], record.fs)

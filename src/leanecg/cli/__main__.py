@@ -1,0 +1,5 @@
+"""``python -m leanecg.cli``: the ``leanecg`` command."""
+
+from leanecg.cli import main
+
+main()

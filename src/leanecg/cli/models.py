@@ -1,0 +1,48 @@
+"""``leanecg models``: the model packages shipped with LeanECG."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from leanecg.cli.render import console, print_json, print_text, table
+
+
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list instead of a table.")] = False,
+) -> None:
+    """List the models shipped with LeanECG: task, classes, cost and headline metric with 95 % CI."""
+    from leanecg.package import list_shipped, zoo_dir
+
+    shipped = list_shipped()
+    if as_json:
+        print_json(shipped, indent=2)
+        return
+    if not shipped:
+        print_text(
+            "No models are shipped with this LeanECG release yet.\n"
+            "Train and package your own:  leanecg bench TASK --save-models DIR\n"
+            "then use it:                 leanecg predict PATH --model DIR/TASK/MODEL --out preds.csv"
+        )
+        return
+    t = table(
+        f"shipped models ({zoo_dir()})",
+        ["name", "task", "model", "classes", "params", "MACs", "latency ms", "metric [95% CI]"],
+        right=("params", "MACs", "latency ms"),
+    )
+    for m in shipped:
+        metric = "n/a" if m["value"] is None else f"{m['metric']} {m['value']:.3f}"
+        if m["value"] is not None and m["ci_low"] is not None and m["ci_high"] is not None:
+            metric += f" [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
+        t.add_row(
+            m["name"] + (" (tiny smoke run)" if m["tiny"] else ""),
+            str(m["task"]),
+            str(m["model"]),
+            ", ".join(m["classes"]),
+            "n/a" if m["params"] is None else f"{m['params']:,}",
+            "n/a" if m["macs"] is None else f"{m['macs']:,}",
+            "n/a" if m["latency_ms"] is None else f"{m['latency_ms']:.3f}",
+            metric,
+        )
+    console.print(t)

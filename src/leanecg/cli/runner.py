@@ -1,0 +1,152 @@
+"""The console-script entry point around the typer app: ``error: <file>: <problem>`` and exit 2 for bad input,
+``interrupted`` and exit 130 / 143 on Ctrl-C / SIGTERM, and the one-line refusal of training-stack commands
+on a runtime-only install."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import typer
+
+from leanecg.cli.render import err_console, print_error
+from leanecg.errors import LeanECGError
+
+#: Commands that run on the training stack (``pip install "leanecg[train]"``), with the modules each needs.
+TRAIN_COMMANDS = {
+    "bench": ("torch", "sklearn", "lightgbm", "matplotlib"),
+    "pretrain": ("torch",),
+    "compress": ("torch", "onnx", "matplotlib"),
+    "export": ("torch", "onnx", "onnxscript"),
+    "study": ("torch", "sklearn", "lightgbm", "matplotlib"),
+}
+#: Top-level modules of the training extra (a missing one met at run time gets the same one-line error).
+TRAIN_MODULES = ("torch", "torchinfo", "onnx", "onnxscript", "sklearn", "lightgbm", "matplotlib")
+
+
+def raise_on_signals() -> None:
+    """SIGINT (Ctrl-C) and SIGTERM raise :class:`~leanecg.errors.Interrupted` in the main thread, once:
+    the stack unwinds (temporary output files are removed) and :func:`main` exits 130 / 143. A repeated
+    signal while unwinding is ignored, so the clean-up finishes."""
+    import signal
+
+    from leanecg.errors import Interrupted
+
+    state = {"raised": False}
+
+    def handler(signum: int, frame: Any) -> None:
+        if not state["raised"]:
+            state["raised"] = True
+            raise Interrupted(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, handler)
+        except (ValueError, OSError):  # not the main thread, or a platform without the signal
+            pass
+
+
+def interrupted(code: int) -> None:
+    """Print ``interrupted`` on stderr and exit with ``code``."""
+    err_console.print("interrupted", markup=False, highlight=False)
+    sys.exit(code)
+
+
+def train_extra_error(command: str) -> LeanECGError:
+    """The error of a training-stack ``command`` run without the training extra."""
+    return LeanECGError(f"leanecg {command}", 'needs the training extra: pip install "leanecg[train]"')
+
+
+def require_train_extra(args: list[str]) -> None:
+    """Refuse a training-stack command up front when its modules are not installed (the runtime-only
+    install): one line naming the extra to install, exit 2. ``--help`` still works."""
+    import importlib.util
+
+    command = args[0] if args else ""
+    if command not in TRAIN_COMMANDS or any(a in ("--help", "-h") for a in args[1:]):
+        return
+    for module in TRAIN_COMMANDS[command]:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise train_extra_error(command)
+
+
+def option_of(param_name: str, args: list[str]) -> str:
+    """The CLI spelling of a library parameter name in an error (``lookahead_s`` -> ``--lookahead-s``) when
+    the command being run has that parameter; anything else (a file, an option already spelled as a
+    flag) is returned as is. The library names parameters, the CLI names flags."""
+    if not param_name.isidentifier() or not args:
+        return param_name
+    from leanecg.cli.app import app
+
+    group: Any = typer.main.get_command(app)
+    command: Any = group
+    for arg in args:  # the (sub)command being run: data fetch, score cinc2017, ...
+        sub = getattr(command, "commands", {}).get(arg)
+        if sub is None:
+            break
+        command = sub
+    if command is group:
+        return param_name
+    for p in command.params:
+        if p.name == param_name and p.param_type_name == "option" and p.opts:
+            return max(p.opts, key=len)
+    return param_name
+
+
+def _report(exc: LeanECGError, args: list[str]) -> None:
+    print_error(f"{option_of(exc.path, args)}: {exc.problem}")
+    sys.exit(exc.exit_code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: one-line errors and exit code 2 for bad input; Ctrl-C (SIGINT) and
+    SIGTERM print ``interrupted`` and exit 130 / 143, leaving no temporary file behind."""
+    from leanecg.cli.app import app
+    from leanecg.cli.stream import bare_events_flag
+    from leanecg.errors import Interrupted
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("LEANECG_DEBUG", "") not in ("", "0")
+    raise_on_signals()
+    try:
+        require_train_extra(args)
+        rv = app(args=bare_events_flag(args), standalone_mode=False)
+        if rv == 130:  # typer turns a KeyboardInterrupt it catches into exit code 130 and returns it
+            interrupted(130)
+        if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:  # a typer.Exit(code) raised
+            sys.exit(rv)
+    except Interrupted as exc:
+        if debug:
+            raise
+        interrupted(exc.exit_code)
+    except LeanECGError as exc:
+        if debug:
+            raise
+        _report(exc, args)
+    except KeyboardInterrupt:
+        interrupted(130)
+    except SystemExit:
+        raise
+    except (typer.Exit, typer.Abort) as exc:
+        sys.exit(getattr(exc, "exit_code", 1))
+    except Exception as exc:  # usage errors (click/typer) and anything unexpected
+        train_module = (
+            isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in TRAIN_MODULES
+        )
+        if train_module and not debug:  # a module of the training extra, met on a runtime-only install
+            command = next((a for a in args if not a.startswith("-")), "")
+            err = train_extra_error(command)
+            print_error(str(err))
+            sys.exit(err.exit_code)
+        if callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code"):
+            exc.show()  # e.g. "Usage: ... Error: Missing option '--out'."
+            sys.exit(exc.exit_code)
+        if debug:
+            raise
+        print_error(f"internal error ({type(exc).__name__}: {exc}); rerun with LEANECG_DEBUG=1 and report it")
+        sys.exit(1)
