@@ -170,7 +170,7 @@ def test_gaps_step_and_float32_output() -> None:
 @pytest.mark.parametrize(
     ("steps", "message"),
     [
-        ([{"op": "bandpas"}], "unknown op 'bandpas'; known ops: bandpass, fixed_length"),
+        ([{"op": "bandpas"}], "unknown op 'bandpas'; available: bandpass, fixed_length"),
         ([{"low_hz": 1}], "unknown op None"),
         (["bandpass"], "must be an object"),
         (

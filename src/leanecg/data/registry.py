@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from leanecg.errors import LeanECGError, MissingDataError
+from leanecg.registry import Registry
 
 if TYPE_CHECKING:
     from leanecg.data.record import Annotation, Record
@@ -45,7 +46,7 @@ DATASET_MODULES = (
     "leanecg.data.nstdb",
 )
 
-_REGISTRY: dict[str, Dataset] = {}
+_REGISTRY: Registry[Dataset] = Registry("dataset", "--dataset")
 _LOADED = False
 
 
@@ -295,8 +296,7 @@ class HeaderIndexedDataset(Dataset):
 
 def register(dataset: Dataset) -> Dataset:
     """Add ``dataset`` to the registry (called by each dataset module at import) and return it."""
-    _REGISTRY[dataset.name] = dataset
-    return dataset
+    return _REGISTRY.register(dataset.name, dataset, replace=True)
 
 
 def _load_all() -> None:
@@ -327,7 +327,7 @@ def get_dataset(name: str) -> Dataset:
     for ds in _REGISTRY.values():
         if key in ds.folders:
             return ds
-    raise LeanECGError(name, f"unknown dataset; known datasets: {', '.join(_REGISTRY)}")
+    raise _REGISTRY.unknown(name, where=str(name))
 
 
 def find_dataset_for_folder(folder: str | Path) -> Dataset | None:

@@ -42,6 +42,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
 from leanecg.errors import LeanECGError
+from leanecg.registry import Registry
 
 __all__ = ["WeightedMLPClassifier", "build_classic", "list_classic_models"]
 
@@ -184,18 +185,22 @@ def _mlp(seed: int, class_weight: Any) -> tuple[list[tuple[str, Any]], str]:
     return [("finite", _finite_step()), ("impute", _imputer()), ("scale", _scaler()), ("model", model)], ""
 
 
-_BUILDERS: dict[str, Callable[[int, Any], tuple[list[tuple[str, Any]], str]]] = {
-    "logreg": _logreg,
-    "svm": _svm,
-    "rf": _rf,
-    "lightgbm": _lightgbm,
-    "mlp": _mlp,
-}
+_Builder = Callable[[int, Any], tuple[list[tuple[str, Any]], str]]
+_BUILDERS: Registry[_Builder] = Registry("classic model", "model")
+for _name, _builder in (
+    ("logreg", _logreg),
+    ("svm", _svm),
+    ("rf", _rf),
+    ("lightgbm", _lightgbm),
+    ("mlp", _mlp),
+):
+    _BUILDERS.register(_name, _builder)
+del _name, _builder
 
 
 def list_classic_models() -> list[str]:
     """Names accepted by :func:`build_classic`."""
-    return list(_BUILDERS)
+    return _BUILDERS.list()
 
 
 def build_classic(
@@ -220,14 +225,13 @@ def build_classic(
     Raises:
         LeanECGError: unknown model name, bad seed, class weight or hyperparameter.
     """
-    if name not in _BUILDERS:
-        raise LeanECGError("model", f"unknown classic model {name!r}; choose one of {', '.join(_BUILDERS)}")
+    builder = _BUILDERS.get(name)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise LeanECGError("seed", f"must be a non-negative integer, got {seed!r}")
     if not (class_weight is None or class_weight == "balanced" or isinstance(class_weight, Mapping)):
         raise LeanECGError("class_weight", f"must be 'balanced', None or a dict, got {class_weight!r}")
     cw = dict(class_weight) if isinstance(class_weight, Mapping) else class_weight
-    steps, prefix = _BUILDERS[name](int(seed), cw)
+    steps, prefix = builder(int(seed), cw)
     pipe = Pipeline(steps)
     if params:
         known = {k[len(f"model__{prefix}") :] for k in pipe.get_params() if k.startswith(f"model__{prefix}")}

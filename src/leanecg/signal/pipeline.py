@@ -66,6 +66,7 @@ import numpy as np
 
 from leanecg.atomic import write_json
 from leanecg.errors import InvalidOptionError, LeanECGError, MissingDataError
+from leanecg.registry import Registry
 from leanecg.signal import filters, gaps, normalize, windows
 from leanecg.signal import leads as leads_mod
 from leanecg.signal.resample import resample, resample_ratio
@@ -303,7 +304,8 @@ _ZERO_PHASE = _Param("bool", True)
 _PER_LEAD = _Param("bool", True)
 _EPS = _Param("float", 1e-6)
 
-_OPS: dict[str, _Op] = {
+_OPS: Registry[_Op] = Registry("op", "pipeline", sort_names=True)
+for _name, _op in {
     "interpolate_gaps": _Op(
         {
             "max_gap_s": _Param("float", 0.5, optional=True),
@@ -370,7 +372,9 @@ _OPS: dict[str, _Op] = {
         _run_robust,
         _check_robust,
     ),
-}
+}.items():
+    _OPS.register(_name, _op)
+del _name, _op
 
 #: The op names a pipeline step may use, with their parameter names.
 OPS: Mapping[str, tuple[str, ...]] = {name: tuple(op.params) for name, op in _OPS.items()}
@@ -381,9 +385,7 @@ def _normalise_step(step: Any, k: int) -> dict[str, Any]:
         raise InvalidOptionError("pipeline", f"step {k} must be an object with an 'op', got {step!r}")
     op_name = step.get("op")
     if not isinstance(op_name, str) or op_name not in _OPS:
-        raise InvalidOptionError(
-            "pipeline", f"step {k}: unknown op {op_name!r}; known ops: {', '.join(sorted(_OPS))}"
-        )
+        raise InvalidOptionError("pipeline", f"step {k}: {_OPS.unknown(op_name).problem}")
     op = _OPS[op_name]
     where = f"step {k} ({op_name})"
     unknown = [key for key in step if key != "op" and key not in op.params]
