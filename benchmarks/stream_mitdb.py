@@ -15,6 +15,13 @@ model's lead), in one run:
 * **agreement**: online beats matched one-to-one to the offline beats within 150 ms
   (:func:`leanecg.deploy.stream.beat_agreement`): detection agreement (matched / max(n_offline, n_online)),
   exact position agreement, and label agreement on the matched beats.
+* **whole process**: ``leanecg stream RECORD --model MODEL --threads 1 --events none --json`` run as a
+  command (the console script next to this Python, start-up included: imports, model loading, reading the
+  record) ``--whole-repeats`` times on each of ``--whole-records`` (default: the first record): median wall
+  and CPU time (user + system of the child), the whole-process real-time factor (record length / wall
+  time; target >= 1,500x) next to the in-loop factor the command reports (target >= 3,000x). The user
+  cache is a fresh temporary folder, warmed by one untimed run (the ONNX export of ``--backend auto`` is
+  a first-run cost; the shipped model is an ONNX file and needs none).
 * **memory**: one more online run with ``tracemalloc`` (Python allocations) and the resident set size
   (``/proc/self/statm``, torch's allocations included) sampled after every chunk: peak in the first
   ``--memory-warm-s`` seconds of stream vs peak over the rest; a flat stream has growth ~0.
@@ -24,7 +31,8 @@ Threads: one everywhere (BLAS/OpenMP pools set before NumPy is imported, ``torch
 Usage::
 
     python benchmarks/stream_mitdb.py --data-dir ../shared/data [--model mitdb-aami] [--records DS2]
-        [--chunk-s 10] [--backend auto] [--repeats 3] [--out-dir benchmarks/results] [--name stream_mitdb]
+        [--chunk-s 10] [--backend auto] [--repeats 3] [--whole-records 100] [--whole-repeats 5]
+        [--out-dir benchmarks/results] [--name stream_mitdb]
 
 ``--model`` is a shipped model name, a package folder or an exported ``.onnx`` file (ONNX Runtime, one
 thread); ``--backend`` is the stream's network runtime (:func:`leanecg.deploy.stream.stream_backend`:
@@ -41,8 +49,12 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
     os.environ[_var] = "1"  # before NumPy / SciPy / torch are imported: one thread everywhere
 
 import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -80,6 +92,65 @@ def rss_bytes() -> int | None:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None
+
+
+def uptime() -> str | None:
+    """The ``uptime`` line (machine load when the benchmark ran), or None."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def stream_command(record: Path, model: str, chunk_s: float, backend: str) -> list[str]:
+    """``leanecg stream`` as a user runs it: the console script beside this Python (else ``-m leanecg.cli``)."""
+    script = Path(sys.executable).parent / "leanecg"
+    exe = [str(script)] if script.is_file() else [sys.executable, "-m", "leanecg.cli"]
+    return [
+        *exe,
+        *("stream", str(record), "--model", model, "--chunk-s", f"{chunk_s:g}", "--backend", backend),
+        *("--threads", "1", "--events", "none", "--json"),
+    ]
+
+
+def whole_process(folder: Path, name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Median wall / CPU seconds of the whole ``leanecg stream`` command over ``--whole-repeats`` runs."""
+    cmd = stream_command(folder / name, args.model, args.chunk_s, args.backend)
+    with tempfile.TemporaryDirectory(prefix="leanecg-stream-bench-") as cache:
+        env = {**os.environ, "LEANECG_CACHE": cache}
+        runs = []
+        for k in range(args.whole_repeats + 1):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            wall = time.perf_counter() - t0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if proc.returncode != 0:
+                raise LeanECGError(name, f"leanecg stream failed ({proc.returncode}): {proc.stderr.strip()}")
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            if k:  # the first run warms the cache (and the page cache) and is not timed
+                runs.append((wall, cpu, json.loads(proc.stdout)))
+    duration = float(runs[0][2]["duration_s"])
+    wall = statistics.median(r[0] for r in runs)
+    cpu = statistics.median(r[1] for r in runs)
+    in_loop = statistics.median(float(r[2]["realtime_factor"]) for r in runs)
+    in_loop_cpu = statistics.median(float(r[2]["realtime_factor_cpu"]) for r in runs)
+    return {
+        "record": name,
+        "command": " ".join(["leanecg", *cmd[cmd.index("stream") :]]),
+        "duration_s": duration,
+        "repeats": len(runs),
+        "walls_s": [round(r[0], 3) for r in runs],
+        "cpus_s": [round(r[1], 3) for r in runs],
+        "median_wall_s": wall,
+        "median_cpu_s": cpu,
+        "whole_process_realtime_factor": duration / wall,
+        "whole_process_realtime_factor_cpu": duration / cpu,
+        "in_loop_realtime_factor": in_loop,
+        "in_loop_realtime_factor_cpu": in_loop_cpu,
+        "backend": runs[0][2]["backend"],
+        "targets_met": duration / wall >= 1500 and in_loop >= 3000,
+    }
 
 
 def online_run(pkg: Any, record: Any, chunk_s: float, backend: Any) -> Any:
@@ -230,6 +301,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"- Memory growth after the first {a['memory_warm_s']:g} s of stream: traced (Python) at most "
         f"{s['traced_growth_mib_max']:.3f} MiB, resident set at most {s['rss_growth_mib_max']:.2f} MiB.",
         "",
+        *whole_lines(result),
         "## Per record",
         "",
         "| record | beats off/on | detection agree | exact pos | label agree | RTF wall | RTF CPU | "
@@ -260,6 +332,32 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def whole_lines(result: dict[str, Any]) -> list[str]:
+    """The markdown section of the whole-process runs (none when they were not run)."""
+    whole = result.get("whole_process") or []
+    if not whole:
+        return []
+    lines = [
+        "## Whole process (`leanecg stream` as a command, start-up included)",
+        "",
+        f"Machine at the start: `{result.get('uptime_start')}`; at the end: `{result.get('uptime_end')}`.",
+        "",
+        "| record | signal s | wall s median (runs) | CPU s median | whole-process RTF wall / CPU | "
+        "in-loop RTF wall / CPU | targets (>= 1,500x / >= 3,000x) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for w in whole:
+        lines.append(
+            f"| {w['record']} | {w['duration_s']:.0f} | {w['median_wall_s']:.2f} "
+            f"({', '.join(f'{x:.2f}' for x in w['walls_s'])}) | {w['median_cpu_s']:.2f} | "
+            f"**{w['whole_process_realtime_factor']:,.0f}x** / {w['whole_process_realtime_factor_cpu']:,.0f}x | "
+            f"{w['in_loop_realtime_factor']:,.0f}x / {w['in_loop_realtime_factor_cpu']:,.0f}x | "
+            f"{'met' if w['targets_met'] else 'missed'} |"
+        )
+    lines += ["", f"Command: `{whole[0]['command']}` (backend {whole[0]['backend']}, one thread).", ""]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -276,6 +374,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--memory-warm-s", type=float, default=300.0)
+    ap.add_argument(
+        "--whole-records",
+        default=None,
+        help="records timed as a whole `leanecg stream` command (comma-separated; default: the first record)",
+    )
+    ap.add_argument("--whole-repeats", type=int, default=5, help="timed runs of the whole command (0: none)")
     ap.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")
     ap.add_argument("--name", default="stream_mitdb")
     args = ap.parse_args(argv)
@@ -293,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
         raise LeanECGError(folder, "MIT-BIH folder not found (use --data-dir or set LEANECG_DATA)")
     if args.repeats < 1:
         raise LeanECGError("--repeats", "must be at least 1")
+    if args.whole_repeats < 0:
+        raise LeanECGError("--whole-repeats", "must be at least 0")
+    uptime_start = uptime()
     load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     prov = collect_provenance(
         command=" ".join(["python benchmarks/stream_mitdb.py", *argv]), source=REPO, load_average_1m=load
@@ -321,6 +428,17 @@ def main(argv: list[str] | None = None) -> int:
             f"RSS growth {row['rss_growth_mib']} MiB",
             file=sys.stderr,
         )
+    whole = []
+    if args.whole_repeats:
+        names = record_list(args.whole_records) if args.whole_records else record_list(args.records)[:1]
+        for name in names:
+            w = whole_process(folder, name, args)
+            whole.append(w)
+            print(
+                f"{name}: whole process {w['median_wall_s']:.2f} s -> RTF {w['whole_process_realtime_factor']:,.0f} "
+                f"(cpu {w['whole_process_realtime_factor_cpu']:,.0f}), in loop {w['in_loop_realtime_factor']:,.0f}",
+                file=sys.stderr,
+            )
     result = {
         "benchmark": "stream_mitdb",
         "args": {
@@ -328,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
             "chunk_s": args.chunk_s,
             "repeats": args.repeats,
             "memory_warm_s": args.memory_warm_s,
+            "whole_records": args.whole_records,
+            "whole_repeats": args.whole_repeats,
+            "seed": None,  # nothing random: the records, the model and the chunking fix every number
         },
         "model": {
             "name": pkg.name,
@@ -341,7 +462,10 @@ def main(argv: list[str] | None = None) -> int:
             "startup_s": startup_s,
         },
         "load_average_1m_end": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "uptime_start": uptime_start,
+        "uptime_end": uptime(),
         "summary": summarise(rows),
+        "whole_process": whole,
         "rows": rows,
         "provenance": prov,
     }
