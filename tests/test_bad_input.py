@@ -142,6 +142,11 @@ def _edf_truncated(tmp: Path) -> Path:
     return tmp / "e.edf"
 
 
+def _edf_garbled(tmp: Path) -> Path:
+    pytest.importorskip("edfio")  # without it every .edf is refused as needing the edf extra
+    return _csv(tmp, "garbage" * 100, "g.edf")
+
+
 def _records_lists_missing(tmp: Path) -> Path:
     _valid(tmp / "db", "r1")
     (tmp / "db" / "RECORDS").write_text("r1\nr2\n")
@@ -256,7 +261,7 @@ CASES: dict[str, Case] = {
         lambda t: (_valid(t), _csv(t, "", "t.atr"))[1], "t.atr", "is an annotation file; give the record"
     ),
     "edf_truncated": Case(_edf_truncated, "e.edf", "is truncated"),
-    "edf_garbled": Case(lambda t: _csv(t, "garbage" * 100, "g.edf"), "g.edf", "not an EDF file"),
+    "edf_garbled": Case(_edf_garbled, "g.edf", "not an EDF file"),
     "empty_folder": Case(_empty_folder, "empty", r"no ECG records found \(looked for"),
     "records_lists_missing": Case(
         _records_lists_missing, "RECORDS", "line 2: record 'r2' has no header r2.hea"
