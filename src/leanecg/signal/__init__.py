@@ -16,6 +16,8 @@ _EXPORTS = {
     "rr_features": "leanecg.signal.beats",
     "RR_FEATURE_NAMES": "leanecg.signal.beats",
     "StreamingRRFeatures": "leanecg.signal.beats",
+    "StreamingBeatInputs": "leanecg.signal.beat_stream",
+    "StreamingPreprocessor": "leanecg.signal.streaming",
     "Pipeline": "leanecg.signal.pipeline",
     "signal_quality": "leanecg.signal.quality",
     "window_quality": "leanecg.signal.quality",
