@@ -1,5 +1,5 @@
 """Few-shot study on cinc2017: a prototypical network learns a held-out rhythm class from k = 1, 5, 10
-examples (``benchmarks/fewshot_cinc2017.py``)."""
+examples (``leanecg study fewshot``)."""
 
 from __future__ import annotations
 

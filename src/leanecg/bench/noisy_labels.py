@@ -1,6 +1,6 @@
 """Noisy labels on cinc2017: flip a known fraction of the training labels, correct them with the
 self-learning loop of :mod:`leanecg.train.label_correction`, and measure how much of the clean-label F1
-is recovered (``benchmarks/noisy_labels_cinc2017.py``)."""
+is recovered (``leanecg study noisy-labels``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import numpy as np
 
 from leanecg.bench.labels import FS_MODEL, load_cinc2017
 from leanecg.bench.study import merge_seeds, torch_threads
-from leanecg.errors import LeanECGError
+from leanecg.config import in_range, non_negative, one_of, positive, validate_config
+from leanecg.errors import InvalidOptionError, LeanECGError
+from leanecg.train.label_correction import AGREEMENTS, METHODS
 
 
 @dataclass
@@ -42,38 +44,38 @@ class NoisyConfig:
     """
 
     model: str = "lightgbm"
-    width: float = 1.0
-    rates: tuple[float, ...] = (0.1, 0.2, 0.4)
-    seeds: tuple[int, ...] = (0, 1, 2)
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 3e-3
-    crop_s: float = 6.0
-    method: str = "confident"
-    n_folds: int = 3
-    n_repeats: int = 1
-    threshold: float = 0.95
-    agreement: str = "none"
-    rounds: int = 1
-    drop_below: float | None = None
-    num_threads: int | None = 1
-    n_boot: int = 1000
-    detector_epochs: int | None = None
-    eval_split: str = "test"
+    width: float = positive(1.0)
+    rates: tuple[float, ...] = in_range((0.1, 0.2, 0.4), 0, 1, each=True)
+    seeds: tuple[int, ...] = non_negative((0, 1, 2), integer=True, each=True)
+    epochs: int = positive(10, integer=True)
+    batch_size: int = positive(64, integer=True)
+    lr: float = positive(3e-3)
+    crop_s: float = positive(6.0)
+    method: str = one_of("confident", METHODS)
+    n_folds: int = in_range(3, 2, None, integer=True)
+    n_repeats: int = positive(1, integer=True)
+    threshold: float = in_range(0.95, 0, 1, low_open=True)
+    agreement: str = one_of("none", AGREEMENTS)
+    rounds: int = positive(1, integer=True)
+    drop_below: float | None = in_range(None, 0, 1, low_open=True, high_open=True, optional=True)
+    num_threads: int | None = positive(1, integer=True, optional=True)
+    n_boot: int = positive(1000, integer=True)
+    detector_epochs: int | None = positive(None, integer=True, optional=True)
+    eval_split: str = one_of("test", ("test", "val"))
+
+    def __post_init__(self) -> None:
+        validate_config(self)
 
     def validate(self) -> None:
+        """Raise :class:`~leanecg.errors.InvalidOptionError` naming ``NoisyConfig.<field>`` for a wrong field
+        (the ranges are declared on the fields, :mod:`leanecg.config`)."""
         from leanecg.models.classic import list_classic_models
 
-        if self.eval_split not in ("test", "val"):
-            raise LeanECGError("--eval-split", f"must be test or val, got {self.eval_split!r}")
-        d = self.detector_epochs
-        if d is not None:
-            if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-                raise LeanECGError("--detector-epochs", f"must be a positive integer, got {d!r}")
-            if self.model in list_classic_models() and self.model != "mlp":
-                raise LeanECGError(
-                    "--detector-epochs", f"applies to networks (mlp or a zoo model), not {self.model}"
-                )
+        validate_config(self)
+        if self.detector_epochs is not None and self.model in list_classic_models() and self.model != "mlp":
+            raise InvalidOptionError(
+                "NoisyConfig.detector_epochs", f"applies to networks (mlp or a zoo model), not {self.model}"
+            )
 
 
 def run_noisy_benchmark(
@@ -395,7 +397,7 @@ def _write_noisy_md(doc: dict[str, Any], path: Path) -> None:
         if cfg.get(key, getattr(defaults, key)) != getattr(defaults, key):
             options.append(f"{flag} {cfg[key]}")
     if tuple(cfg["rates"]) != defaults.rates:
-        options.append("--rates " + " ".join(str(r) for r in cfg["rates"]))
+        options.append("--rates " + ",".join(str(r) for r in cfg["rates"]))
     if cfg["model"] in list_classic_models():
         model = f"Model `{cfg['model']}` on the 79 handcrafted record features"
         if cfg["model"] == "mlp":
@@ -407,7 +409,7 @@ def _write_noisy_md(doc: dict[str, Any], path: Path) -> None:
             f"{cfg['num_threads']} thread(s)"
         )
     lines += [
-        "Command: `.venv/bin/python benchmarks/noisy_labels_cinc2017.py --data-dir ../shared/data "
+        "Command: `leanecg study noisy-labels --data-dir ../shared/data --out benchmarks/results "
         + " ".join(options)
         + "` (seeds can be run in separate invocations; they merge when the other settings match)",
         "",

@@ -1,12 +1,11 @@
-"""Small pieces shared by the bench studies (:mod:`leanecg.bench.labels`, :mod:`leanecg.bench.leads`) and
-their ``benchmarks/*.py`` scripts: a digest of record lists, torch thread settings that are restored,
-the command line of a seeded study script, and the merging of seeds run in separate invocations."""
+"""Small pieces shared by the bench studies (:mod:`leanecg.bench.labels`, :mod:`leanecg.bench.leads`,
+:mod:`leanecg.bench.fewshot`, :mod:`leanecg.bench.noisy_labels`): a digest of record lists, torch thread
+settings that are restored, and the merging of seeds run in separate invocations (``leanecg study ...
+--seeds S``)."""
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,58 +26,6 @@ def torch_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(prev)
-
-
-def study_main(
-    argv: list[str] | None,
-    *,
-    description: str,
-    run: Callable[[Path, Path, argparse.Namespace, Callable[[str], None]], Any],
-    out_dir: Path,
-    markdown: str,
-    default_seeds: Sequence[int] = (0, 1, 2),
-    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
-) -> int:
-    """The command line of a ``benchmarks/*.py`` study script: ``--data-dir``, ``--out-dir``, ``--seeds``,
-    ``--threads``, ``--tiny`` (plus ``add_arguments``), then ``run(data_dir, out_dir, args, log)``; prints
-    ``out_dir/markdown`` to stdout.
-
-    Args:
-        argv: arguments (``None``: ``sys.argv[1:]``).
-        description: the ``--help`` description (first line of the script's docstring).
-        run: runs the study; ``log`` writes a progress line to stderr.
-        out_dir: default of ``--out-dir`` (the script's ``benchmarks/results``).
-        markdown: the Markdown file name the study writes into ``out_dir``.
-        default_seeds: seeds when ``--seeds`` is not given.
-        add_arguments: adds study-specific options to the parser.
-
-    Returns:
-        Exit status: 0, or 2 after a :class:`leanecg.errors.LeanECGError` (printed to stderr).
-    """
-    from leanecg.data import resolve_data_dir
-    from leanecg.errors import LeanECGError
-
-    ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("--data-dir", type=Path, default=None)
-    ap.add_argument("--out-dir", type=Path, default=Path(out_dir))
-    ap.add_argument("--seeds", type=int, nargs="+", default=list(default_seeds))
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tiny", action="store_true", help="smoke run on a few records (not a result)")
-    if add_arguments is not None:
-        add_arguments(ap)
-    args = ap.parse_args(argv)
-    try:
-        run(
-            resolve_data_dir(args.data_dir),
-            args.out_dir,
-            args,
-            lambda m: print(m, file=sys.stderr, flush=True),
-        )
-    except LeanECGError as exc:
-        print(f"error: {exc.path}: {exc.problem}", file=sys.stderr)
-        return 2
-    sys.stdout.write((args.out_dir / markdown).read_text(encoding="utf-8"))
-    return 0
 
 
 def finite_mean(values: Sequence[Any]) -> float | None:
