@@ -222,7 +222,7 @@ def grad_cam(
 
     backbone = getattr(model, "backbone", None)
     if backbone is None:
-        raise LeanECGError("--method", "Grad-CAM needs a zoo model with a backbone (a last conv block)")
+        raise LeanECGError("method", "Grad-CAM needs a zoo model with a backbone (a last conv block)")
     x = np.asarray(X, dtype=np.float32)
     n, _, length = x.shape
     tgt = _target_index(target, n)

@@ -218,7 +218,7 @@ def class_index(pkg: Any, name: str | None) -> int | None:
     or the probability column ``prob_<class>``); ``None`` for ``None``.
 
     Raises:
-        LeanECGError(``--class``) naming the model's classes.
+        LeanECGError(``target``) naming the model's classes.
     """
     if name is None:
         return None
@@ -228,7 +228,7 @@ def class_index(pkg: Any, name: str | None) -> int | None:
     for i, c in enumerate(names):
         if key == c or key.lower() == c.lower() or (c == "~" and key.lower() == "noise"):
             return i
-    raise LeanECGError("--class", f"unknown class {name!r}; the model's classes are {', '.join(names)}")
+    raise LeanECGError("target", f"unknown class {name!r}; the model's classes are {', '.join(names)}")
 
 
 def model_proba_fn(pkg: Any, features: np.ndarray | None, *, recompute: bool) -> Any:
@@ -293,7 +293,7 @@ def default_method(model: str) -> str:
 
 def check_method(pkg: Any, method: str) -> str:
     if method not in METHODS:
-        raise LeanECGError("--method", f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        raise LeanECGError("method", f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if method != "occlusion" and pkg.backend.runtime != "torch":
         raise LeanECGError(
             pkg.path,
