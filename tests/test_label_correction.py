@@ -196,14 +196,32 @@ def test_recovery_of_means_and_seed_bootstrap() -> None:
 def test_noisy_config_rejects_what_it_cannot_do() -> None:
     from leanecg.bench.noisy_labels import NoisyConfig
 
-    with pytest.raises(LeanECGError, match=r"detector-epochs.*not lightgbm"):
+    with pytest.raises(LeanECGError, match=r"^NoisyConfig\.detector_epochs: .*not lightgbm"):
         NoisyConfig(model="lightgbm", detector_epochs=10).validate()
-    with pytest.raises(LeanECGError, match="detector-epochs"):
-        NoisyConfig(model="mlp", detector_epochs=0).validate()
-    with pytest.raises(LeanECGError, match="eval-split"):
-        NoisyConfig(eval_split="train").validate()
+    with pytest.raises(LeanECGError, match=r"^NoisyConfig\.detector_epochs: must be a positive integer"):
+        NoisyConfig(model="mlp", detector_epochs=0)
+    with pytest.raises(LeanECGError, match=r"^NoisyConfig\.eval_split: unknown eval_split 'train'"):
+        NoisyConfig(eval_split="train")
+    with pytest.raises(LeanECGError, match=r"^NoisyConfig\.rates\[1\]: must be a number in \[0, 1\]"):
+        NoisyConfig(rates=(0.1, 1.5))
     NoisyConfig(model="mlp", detector_epochs=20, eval_split="val").validate()
     NoisyConfig(model="litenet", detector_epochs=3).validate()
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--method", "bogus"], "error: --method: unknown method 'bogus'; choose one of threshold, confident"),
+        (["--eval-split", "train"], "error: --eval-split: unknown eval_split 'train'; choose one of test, val"),
+        (["--repeats", "0"], "error: NoisyConfig.n_repeats: must be a positive integer, got 0"),
+    ],
+)
+def test_noisy_config_errors_name_the_cli_flag(tmp_path: Path, args: list[str], line: str) -> None:
+    """The CLI shows a NoisyConfig field's error under the flag of the same name (the field otherwise)."""
+    from clihelp import invoke_cli
+
+    proc = invoke_cli(["study", "noisy-labels", "--data-dir", str(tmp_path), *args], tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip() == line, proc.stderr
 
 
 def test_noisy_benchmark_tiny_run_with_an_early_learning_detector(shared_data: Path, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Dataclass configs: fields that declare their own checks, and read-back from plain dicts (parsed JSON).
 
 A config field states what it accepts once, in its metadata, with :func:`option` (or the shorthands
-:func:`positive`, :func:`non_negative`, :func:`in_range`, :func:`one_of`, :func:`flag`); one validator,
+:func:`positive`, :func:`non_negative`, :func:`in_range`, :func:`one_of`, :func:`flag`; ``each=True``: a
+non-empty tuple of such values, each checked); one validator,
 :func:`validate_config`, checks every such field and raises
 :class:`~leanecg.errors.InvalidOptionError` naming ``<source>.<field>``. The configs call it from
 ``__post_init__`` (through their ``validate``), and :func:`config_from_dict` calls it on what it builds.
@@ -15,6 +16,7 @@ Example:
     ... class Demo:
     ...     epochs: int = positive(10, integer=True)
     ...     dropout: float = in_range(0.1, 0, 1, high_open=True)
+    ...     seeds: tuple[int, ...] = non_negative((0, 1), integer=True, each=True)
     ...     def __post_init__(self) -> None:
     ...         validate_config(self)
     >>> Demo(epochs=3).epochs
@@ -23,12 +25,16 @@ Example:
     Traceback (most recent call last):
     ...
     leanecg.errors.InvalidOptionError: Demo.dropout: must be a number in [0, 1), got 1.0
+    >>> Demo(seeds=(0, -1))
+    Traceback (most recent call last):
+    ...
+    leanecg.errors.InvalidOptionError: Demo.seeds[1]: must be an integer >= 0, got -1
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from leanecg.errors import InvalidOptionError, LeanECGError, check_number
@@ -61,6 +67,8 @@ class Check:
         low, high, low_open, high_open: bounds of numbers (see :func:`leanecg.errors.check_number`).
         optional: ``None`` is allowed too.
         choices: the allowed values of a ``"choice"``.
+        each: the value is a non-empty sequence (a tuple or list, not a string) and every item is checked
+            (an item's error names ``<name>[i]``); ``optional`` then allows ``None`` for the whole value.
     """
 
     kind: str = "number"
@@ -70,18 +78,31 @@ class Check:
     high_open: bool = False
     optional: bool = False
     choices: tuple[Any, ...] = ()
+    each: bool = False
 
     def __call__(self, name: str, value: Any) -> None:
         """Raise :class:`InvalidOptionError` naming ``name`` unless ``value`` is acceptable."""
         if value is None and self.optional:
             return
-        null = " or null" if self.optional else ""
+        if not self.each:
+            self._check_one(name, value, self.optional)
+            return
+        if isinstance(value, str | bytes) or not isinstance(value, Sequence) or len(value) == 0:
+            null = " or null" if self.optional else ""
+            raise InvalidOptionError(name, f"must be a non-empty list{null}, got {value!r}")
+        for i, item in enumerate(value):
+            self._check_one(f"{name}[{i}]", item, False)
+
+    def _check_one(self, name: str, value: Any, optional: bool) -> None:
+        null = " or null" if optional else ""
         if self.kind == "bool":
             if not isinstance(value, bool):
                 raise InvalidOptionError(name, f"must be true or false{null}, got {value!r}")
         elif self.kind == "choice":
             if isinstance(value, bool) or value not in self.choices:
                 listed = ", ".join(map(str, self.choices))
+                if self.each:
+                    raise InvalidOptionError(name, f"unknown item {value!r}; choose from {listed}")
                 what = str(name).rsplit(".", 1)[-1]
                 raise InvalidOptionError(name, f"unknown {what} {value!r}; choose one of {listed}{null}")
         else:
@@ -93,7 +114,7 @@ class Check:
                 low_open=self.low_open,
                 high_open=self.high_open,
                 integer=self.kind == "int",
-                optional=self.optional,
+                optional=optional,
             )
 
 
@@ -105,15 +126,16 @@ def option(default: Any = dataclasses.MISSING, check: Check | None = None, **fie
     return dataclasses.field(default=default, metadata=metadata, **field_kwargs)
 
 
-def positive(default: Any, *, integer: bool = False, optional: bool = False) -> Any:
-    """A field that must be > 0 (an integer >= 1 with ``integer``); ``optional``: or ``None``."""
+def positive(default: Any, *, integer: bool = False, optional: bool = False, each: bool = False) -> Any:
+    """A field that must be > 0 (an integer >= 1 with ``integer``); ``optional``: or ``None``; ``each``: a
+    non-empty sequence of such values."""
     kind = "int" if integer else "number"
-    return option(default, Check(kind, low=0, low_open=True, optional=optional))
+    return option(default, Check(kind, low=0, low_open=True, optional=optional, each=each))
 
 
-def non_negative(default: Any, *, integer: bool = False, optional: bool = False) -> Any:
-    """A field that must be >= 0; ``optional``: or ``None``."""
-    return option(default, Check("int" if integer else "number", low=0, optional=optional))
+def non_negative(default: Any, *, integer: bool = False, optional: bool = False, each: bool = False) -> Any:
+    """A field that must be >= 0; ``optional``: or ``None``; ``each``: a non-empty sequence of such values."""
+    return option(default, Check("int" if integer else "number", low=0, optional=optional, each=each))
 
 
 def in_range(
@@ -125,15 +147,17 @@ def in_range(
     high_open: bool = False,
     integer: bool = False,
     optional: bool = False,
+    each: bool = False,
 ) -> Any:
-    """A field between ``low`` and ``high`` (inclusive unless ``*_open``; ``None``: unbounded)."""
+    """A field between ``low`` and ``high`` (inclusive unless ``*_open``; ``None``: unbounded); ``each``: a
+    non-empty sequence of such values."""
     kind = "int" if integer else "number"
-    return option(default, Check(kind, low, high, low_open, high_open, optional))
+    return option(default, Check(kind, low, high, low_open, high_open, optional, each=each))
 
 
-def one_of(default: Any, choices: Iterable[Any], *, optional: bool = False) -> Any:
-    """A field that must be one of ``choices``."""
-    return option(default, Check("choice", optional=optional, choices=tuple(choices)))
+def one_of(default: Any, choices: Iterable[Any], *, optional: bool = False, each: bool = False) -> Any:
+    """A field that must be one of ``choices``; ``each``: a non-empty sequence of such values."""
+    return option(default, Check("choice", optional=optional, choices=tuple(choices), each=each))
 
 
 def flag(default: bool) -> Any:

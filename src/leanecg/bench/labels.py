@@ -431,17 +431,11 @@ def run_labels_cli(
     names = [m.strip() for m in models.split(",") if m.strip()] if models else []
     if len(names) > 1:
         raise LeanECGError("--models", f"the labels study takes one model, got {', '.join(names)}")
-    if epochs is not None and epochs < 1:
-        raise LeanECGError("--epochs", f"must be a positive number of pretraining epochs, got {epochs}")
-    if threads is not None and threads < 1:
-        raise LeanECGError("--threads", f"must be a positive integer, got {threads}")
-    if n_boot < 1:
-        raise LeanECGError("--n-boot", f"must be a positive integer, got {n_boot}")
     defaults = study.config()
-    config = study.config(
+    config = study.config(  # the config checks the numbers (leanecg.config declarations)
         model=names[0] if names else defaults.model,
         seeds=(seed, seed + 1, seed + 2),
-        pretrain_epochs=epochs or defaults.pretrain_epochs,
+        pretrain_epochs=defaults.pretrain_epochs if epochs is None else epochs,
         max_train_seconds=max_train_seconds,
         num_threads=threads,
         n_boot=n_boot,

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from leanecg.errors import LeanECGError
+from leanecg.config import in_range, non_negative, positive, validate_config
+from leanecg.errors import InvalidOptionError
 
 __all__ = [
     "FRACTIONS",
@@ -57,37 +58,40 @@ class LabelsConfig:
     pretrain_methods: ClassVar[tuple[str, ...]] = ("simclr", "cmsc")
 
     model: str = "litenet"
-    width: float = 1.0
-    fractions: tuple[float, ...] = FRACTIONS
+    width: float = positive(1.0)
+    fractions: tuple[float, ...] = in_range(FRACTIONS, 0, 1, low_open=True, each=True)
     methods: tuple[str, ...] = METHODS
-    seeds: tuple[int, ...] = (0, 1, 2)
-    crop_s: float | None = 10.0
-    batch_size: int = 32
-    lr: float = 3e-3
-    min_steps: int = 200
-    min_epochs: int = 15
-    max_epochs: int = 200
-    pretrain_epochs: int = 20
-    pretrain_batch_size: int = 64
-    pretrain_lr: float = 3e-3
-    segment_s: float = 5.0
-    temperature: float = 0.1
-    num_threads: int | None = 1
-    n_boot: int = 1000
-    max_train_seconds: float | None = None
+    seeds: tuple[int, ...] = non_negative((0, 1, 2), integer=True, each=True)
+    crop_s: float | None = positive(10.0, optional=True)
+    batch_size: int = positive(32, integer=True)
+    lr: float = positive(3e-3)
+    min_steps: int = positive(200, integer=True)
+    min_epochs: int = positive(15, integer=True)
+    max_epochs: int = positive(200, integer=True)
+    pretrain_epochs: int = positive(20, integer=True)
+    pretrain_batch_size: int = in_range(64, 2, None, integer=True)
+    pretrain_lr: float = positive(3e-3)
+    segment_s: float = positive(5.0)
+    temperature: float = positive(0.1)
+    num_threads: int | None = positive(1, integer=True, optional=True)
+    n_boot: int = positive(1000, integer=True)
+    max_train_seconds: float | None = positive(None, optional=True)
+
+    def __post_init__(self) -> None:
+        validate_config(self)
 
     def validate(self) -> None:
-        if not self.fractions or any(not (0 < float(f) <= 1) for f in self.fractions):
-            raise LeanECGError("fractions", f"label fractions must lie in (0, 1], got {list(self.fractions)}")
+        """Raise :class:`~leanecg.errors.InvalidOptionError` naming ``<class>.<field>`` for a wrong field (the
+        ranges are declared on the fields, :mod:`leanecg.config`; the methods depend on the task)."""
+        validate_config(self)
+        name = type(self).__name__
         bad = [m for m in self.methods if m != "scratch" and m not in self.pretrain_methods]
         if bad or not self.methods:
-            raise LeanECGError(
-                "methods",
+            raise InvalidOptionError(
+                f"{name}.methods",
                 f"unknown or unsupported method(s) {bad}; {self.task} supports "
                 f"{', '.join(('scratch', *self.pretrain_methods))}",
             )
-        if not self.seeds:
-            raise LeanECGError("seeds", "give at least one seed")
 
     def pretrain_options(self) -> dict[str, Any]:
         """Extra :class:`~leanecg.ssl.pretrain.PretrainConfig` fields of the task (none for cinc2017)."""
@@ -116,22 +120,23 @@ class MitdbLabelsConfig(LabelsConfig):
 
     model: str = "beatnet"
     methods: tuple[str, ...] = ("scratch", "simclr", "cmsc", "cmlc")
-    crop_s: float | None = None
-    batch_size: int = 256
-    min_steps: int = 600
-    min_epochs: int = 8
-    max_epochs: int = 300
-    pretrain_epochs: int = 30
-    pretrain_batch_size: int = 128
-    segment_s: float = 0.7
-    chunk_s: float = 10.0
-    n_view_leads: int = 2
+    crop_s: float | None = positive(None, optional=True)
+    batch_size: int = positive(256, integer=True)
+    min_steps: int = positive(600, integer=True)
+    min_epochs: int = positive(8, integer=True)
+    max_epochs: int = positive(300, integer=True)
+    pretrain_epochs: int = positive(30, integer=True)
+    pretrain_batch_size: int = in_range(128, 2, None, integer=True)
+    segment_s: float = positive(0.7)
+    chunk_s: float = positive(10.0)
+    n_view_leads: int = positive(2, integer=True)
 
     def validate(self) -> None:
         super().validate()
         if not self.chunk_s >= 2 * self.segment_s:
-            raise LeanECGError(
-                "chunk_s", f"must hold two adjacent {self.segment_s} s segments, got {self.chunk_s}"
+            raise InvalidOptionError(
+                "MitdbLabelsConfig.chunk_s",
+                f"must hold two adjacent {self.segment_s} s segments, got {self.chunk_s}",
             )
 
     def pretrain_options(self) -> dict[str, Any]:
@@ -198,7 +203,7 @@ _STUDIES: dict[str, LabelsStudy] = {
 def labels_study(task: str, option: str = "--labels-task") -> LabelsStudy:
     """The study of ``task`` (one of :data:`LABELS_TASKS`); an unknown task is reported against ``option``."""
     if task not in _STUDIES:
-        raise LeanECGError(
+        raise InvalidOptionError(
             option, f"unknown task {task!r} for the labels study; choose one of {', '.join(LABELS_TASKS)}"
         )
     return _STUDIES[task]

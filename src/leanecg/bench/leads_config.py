@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from leanecg.errors import LeanECGError
+from leanecg.config import in_range, non_negative, one_of, positive, validate_config
+from leanecg.errors import InvalidOptionError
 from leanecg.signal.leads import LEAD_SETS
 
 __all__ = ["APPROACHES", "LEADWISE", "REFERENCE_MODEL", "TASK", "LeadsConfig"]
@@ -40,45 +41,43 @@ class LeadsConfig:
     """
 
     models: tuple[str, ...] = ("litenet", LEADWISE)
-    lead_sets: tuple[str, ...] = tuple(LEAD_SETS)
-    epochs: int | None = None
-    seeds: tuple[int, ...] = (0, 1, 2)
-    seed: int = 0
-    num_threads: int | None = 1
-    n_boot: int = 1000
-    max_train_seconds: float | None = None
-    p_full: float = 0.3
-    p_challenge_set: float = 0.4
-    search_top: int = 5
-    cost_budget_s: float = 1.0
+    lead_sets: tuple[str, ...] = one_of(tuple(LEAD_SETS), LEAD_SETS, each=True)
+    epochs: int | None = positive(None, integer=True, optional=True)
+    seeds: tuple[int, ...] = non_negative((0, 1, 2), integer=True, each=True)
+    seed: int = non_negative(0, integer=True)
+    num_threads: int | None = positive(1, integer=True, optional=True)
+    n_boot: int = positive(1000, integer=True)
+    max_train_seconds: float | None = positive(None, optional=True)
+    p_full: float = in_range(0.3, 0, 1)
+    p_challenge_set: float = in_range(0.4, 0, 1)
+    search_top: int = positive(5, integer=True)
+    cost_budget_s: float = positive(1.0)
+
+    def __post_init__(self) -> None:
+        validate_config(self)
 
     def validate(self) -> None:
+        """Raise :class:`~leanecg.errors.InvalidOptionError` naming ``LeadsConfig.<field>`` for a wrong field
+        (the ranges are declared on the fields, :mod:`leanecg.config`; the models are checked against the
+        zoo here)."""
         from leanecg.models.registry import list_models
 
+        validate_config(self)
         specs = {s.name: s for s in list_models()}
         if not self.models:
-            raise LeanECGError("--models", "give at least one model")
+            raise InvalidOptionError("LeadsConfig.models", "give at least one model")
         for m in self.models:
             if m not in specs:
-                raise LeanECGError("--models", f"unknown model {m!r}; available: {', '.join(sorted(specs))}")
-            if m in ("beatnet", "wide_deep", "wide_deep_lite"):
-                raise LeanECGError(
-                    "--models", f"{m} needs a feature input; the leads study uses signal-only models"
+                raise InvalidOptionError(
+                    "LeadsConfig.models", f"unknown model {m!r}; available: {', '.join(sorted(specs))}"
                 )
-        for s in self.lead_sets:
-            if s not in LEAD_SETS:
-                raise LeanECGError("lead_sets", f"unknown lead set {s!r}; available: {', '.join(LEAD_SETS)}")
-        if not self.seeds or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in self.seeds):
-            raise LeanECGError("--seed", f"seeds must be non-negative integers, got {list(self.seeds)}")
-        if self.epochs is not None and self.epochs < 1:
-            raise LeanECGError("--epochs", f"must be a positive integer, got {self.epochs}")
-        if self.num_threads is not None and self.num_threads < 1:
-            raise LeanECGError("--threads", f"must be a positive integer, got {self.num_threads}")
-        if self.n_boot < 1:
-            raise LeanECGError("--n-boot", f"must be a positive integer, got {self.n_boot}")
-        if not (
-            0 <= self.p_full <= 1
-            and 0 <= self.p_challenge_set <= 1
-            and self.p_full + self.p_challenge_set <= 1
-        ):
-            raise LeanECGError("p_full", "p_full and p_challenge_set must be probabilities summing to <= 1")
+            if m in ("beatnet", "wide_deep", "wide_deep_lite"):
+                raise InvalidOptionError(
+                    "LeadsConfig.models",
+                    f"{m} needs a feature input; the leads study uses signal-only models",
+                )
+        if self.p_full + self.p_challenge_set > 1:
+            raise InvalidOptionError(
+                "LeadsConfig.p_full",
+                f"p_full + p_challenge_set must be <= 1, got {self.p_full} + {self.p_challenge_set}",
+            )

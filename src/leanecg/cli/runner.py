@@ -78,7 +78,12 @@ def require_train_extra(args: list[str]) -> None:
 def option_of(param_name: str, args: list[str]) -> str:
     """The CLI spelling of a library parameter name in an error (``lookahead_s`` -> ``--lookahead-s``) when
     the command being run has that parameter; anything else (a file, an option already spelled as a
-    flag) is returned as is. The library names parameters, the CLI names flags."""
+    flag) is returned as is. The library names parameters, the CLI names flags. A config field
+    (``NoisyConfig.eval_split``, :mod:`leanecg.config`) maps to the flag of the same name."""
+    owner, _, field = param_name.rpartition(".")
+    if owner[:1].isupper() and owner.isidentifier() and field.isidentifier():
+        flag = option_of(field, args)
+        return flag if flag != field else param_name
     if not param_name.isidentifier() or not args:
         return param_name
     from leanecg.cli.app import app

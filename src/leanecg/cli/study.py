@@ -131,16 +131,12 @@ def noisy_labels(
     check_option("--threads", threads, 1, MAX_THREADS, integer=True)
     from leanecg.bench.noisy_labels import NoisyConfig, noisy_results_stem, run_noisy_benchmark
     from leanecg.data import resolve_data_dir
-    from leanecg.train.label_correction import AGREEMENTS, METHODS
 
-    for option, value, choices in (("--method", method, METHODS), ("--agreement", agreement, AGREEMENTS)):
-        if value not in choices:
-            raise LeanECGError(option, f"must be one of {', '.join(choices)}, got {value!r}")
     try:
         flipped = tuple(float(r) for r in rates.split(",") if r.strip())
     except ValueError:
         raise LeanECGError("--rates", f"must be comma-separated fractions, got {rates!r}") from None
-    config = NoisyConfig(
+    config = NoisyConfig(  # checks its fields (--method, --agreement ... errors name the flag)
         model=model,
         width=width,
         epochs=epochs,

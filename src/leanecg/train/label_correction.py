@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from leanecg.config import in_range, one_of, positive, validate_config
-from leanecg.errors import LeanECGError
+from leanecg.errors import LeanECGError, check_number, check_positive
 from leanecg.train.datasets import ArraySplit
 
 TrainFn = Callable[[ArraySplit, int], Any]
@@ -66,10 +66,8 @@ def flip_labels(y: np.ndarray, fraction: float, n_classes: int, seed: int) -> tu
     y = np.asarray(y)
     if y.ndim != 1 or y.size == 0 or not np.issubdtype(y.dtype, np.integer):
         raise LeanECGError("y", "expected a non-empty (N,) vector of integer class indices")
-    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 <= fraction <= 1:
-        raise LeanECGError("fraction", f"must lie in [0, 1], got {fraction!r}")
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
-        raise LeanECGError("n_classes", f"must be an integer >= 2, got {n_classes!r}")
+    check_number("fraction", fraction, low=0, high=1)
+    check_number("n_classes", n_classes, low=2, integer=True)
     if y.min() < 0 or y.max() >= n_classes:
         raise LeanECGError("y", f"class indices must lie in [0, {n_classes})")
     rng = np.random.default_rng([int(seed), 4040])
@@ -108,10 +106,8 @@ def out_of_fold_proba(
     over ``n_repeats`` fold splits (seeds ``seed``, ``seed + 7``, ...)."""
     if split.y is None or split.y.ndim != 1:
         raise LeanECGError(f"{split.name}.y", "label correction needs single-label class indices")
-    if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2:
-        raise LeanECGError("n_folds", f"must be an integer >= 2, got {n_folds!r}")
-    if isinstance(n_repeats, bool) or not isinstance(n_repeats, int) or n_repeats < 1:
-        raise LeanECGError("n_repeats", f"must be a positive integer, got {n_repeats!r}")
+    n_folds = int(check_number("n_folds", n_folds, low=2, integer=True))
+    n_repeats = int(check_positive("n_repeats", n_repeats, integer=True))
     out: np.ndarray | None = None
     for rep in range(n_repeats):
         rep_seed = seed + 7 * rep
