@@ -128,8 +128,10 @@ def test_quality_validation() -> None:
         signal_quality(np.zeros(100), FS)
     with pytest.raises(LeanECGError, match="fs >= 50"):
         signal_quality(np.zeros(1000), 40.0)
-    with pytest.raises(LeanECGError, match="must be >= 0"):
+    with pytest.raises(LeanECGError, match=r"^QualityThresholds\.min_ksqi: must be a number >= 0, got -1$"):
         QualityThresholds(min_ksqi=-1)
+    with pytest.raises(LeanECGError, match=r"^QualityThresholds\.clip_min_s: must be a positive number"):
+        QualityThresholds(clip_min_s=0.0)
     with pytest.raises(LeanECGError, match="lead names"):
         signal_quality(np.zeros((1000, 2)), FS, leads=["I"])
     with pytest.raises(LeanECGError, match="win_s"):

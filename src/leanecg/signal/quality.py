@@ -61,7 +61,8 @@ import numpy as np
 from scipy import ndimage
 from scipy import signal as sps
 
-from leanecg.errors import LeanECGError
+from leanecg.config import non_negative, positive, validate_config
+from leanecg.errors import LeanECGError, check_number, check_positive
 from leanecg.signal.filters import apply_sos, bandpass_sos, check_fs, check_signal, highpass_sos
 from leanecg.signal.windows import window_starts
 
@@ -102,26 +103,20 @@ class QualityThresholds:
             the lead's range (max - min).
     """
 
-    max_nan_fraction: float = 0.10
-    max_flat_fraction: float = 0.10
-    max_clip_fraction: float = 0.05
-    max_hf_noise_ratio: float = 0.15
-    min_qrs_power_ratio: float = 0.3
-    max_baseline_ratio: float = 0.90
-    min_ksqi: float = 3.5
-    flat_min_s: float = 0.5
-    flat_tol_mv: float = 0.01
-    clip_min_s: float = 0.02
-    clip_tol: float = 0.001
+    max_nan_fraction: float = non_negative(0.10)
+    max_flat_fraction: float = non_negative(0.10)
+    max_clip_fraction: float = non_negative(0.05)
+    max_hf_noise_ratio: float = non_negative(0.15)
+    min_qrs_power_ratio: float = non_negative(0.3)
+    max_baseline_ratio: float = non_negative(0.90)
+    min_ksqi: float = non_negative(3.5)
+    flat_min_s: float = positive(0.5)
+    flat_tol_mv: float = non_negative(0.01)
+    clip_min_s: float = positive(0.02)
+    clip_tol: float = non_negative(0.001)
 
     def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise LeanECGError(name, f"quality threshold must be a finite number, got {value!r}")
-            if value < 0:
-                raise LeanECGError(name, f"quality threshold must be >= 0, got {value!r}")
-        if self.flat_min_s <= 0 or self.clip_min_s <= 0:
-            raise LeanECGError("flat_min_s", "flat_min_s and clip_min_s must be positive durations")
+        validate_config(self)  # the checks declared on the fields (leanecg.config)
 
 
 def _json_number(v: float) -> float | None:
@@ -484,13 +479,9 @@ def window_quality(
     """
     fs = check_fs(fs)
     th = thresholds if thresholds is not None else QualityThresholds()
-    for name, value in (("win_s", win_s), ("hop_s", hop_s)):
-        if value is None and name == "hop_s":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            raise LeanECGError(name, f"must be a positive number of seconds, got {value!r}")
-    if win_s < _MIN_SECONDS:
-        raise LeanECGError("win_s", f"windows must be at least {_MIN_SECONDS:g} s long, got {win_s!r}")
+    check_number("win_s", win_s, low=_MIN_SECONDS, unit="seconds")
+    if hop_s is not None:
+        check_positive("hop_s", hop_s, unit="seconds")
     prep = _prepare(x, fs, th, source)
     n, n_leads = prep.raw.shape
     names = _lead_names(leads, n_leads, source)
