@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchhelp import TinyBench
 from clihelp import run_cli
 from conftest import REPO
 
@@ -58,6 +59,14 @@ def _screenshot(url: str, out: Path, tmp: Path, size: str = "1400,900") -> np.nd
         shutil.copyfile(out, Path(keep) / out.name)
     img = mpimg.imread(out)
     return np.round(np.asarray(img)[..., :3] * 255).astype(int)
+
+
+def _keep(img: np.ndarray, name: str) -> None:
+    """Save a crop of a screenshot as ``name`` in ``LEANECG_SCREENSHOT_DIR`` (when set)."""
+    keep = os.environ.get("LEANECG_SCREENSHOT_DIR")
+    if keep:
+        mpimg = pytest.importorskip("matplotlib.image")
+        mpimg.imsave(Path(keep) / name, img.astype(np.uint8))
 
 
 def _pixels(img: np.ndarray, rgb: tuple[int, int, int], tol: int = 12) -> int:
@@ -122,3 +131,32 @@ def test_quickstart_report_in_headless_chromium(tmp_path: Path) -> None:
     assert "rhythm by cinc2017" in dom
     img = _screenshot(report.as_uri(), tmp_path / "quickstart-report.png", tmp_path, size="1300,2600")
     assert _pixels(img, V_RGB) > 50 and _pixels(img, N_RGB) > 50
+
+
+def test_bench_report_in_headless_chromium(tiny_mitdb_bench: TinyBench, tmp_path: Path) -> None:
+    """The bench report's example ECGs as the browser draws them: one strip per example, every beat the
+    packaged model classified on it drawn as a marker with its class, the explanation figures shown."""
+    import json
+
+    folder = tiny_mitdb_bench.results
+    doc = json.loads((folder / "examples" / "beatnet.json").read_text(encoding="utf-8"))
+    examples = doc["examples"]
+    assert doc["kind"] == "beats" and [e["class"] for e in examples] == ["N", "S", "V"]  # no F in the test
+    report = folder / "report.html"
+    dom = _chromium(["--dump-dom"], report.as_uri(), tmp_path)
+    assert "Example ECGs, predictions and explanations" in dom
+    assert dom.count('class="ecg-strip"') == len(examples)
+    want = [(label, p) for e in examples for label, p in zip(e["labels"], e["peaks"], strict=True)]
+    assert _beat_markers(dom) == want and len(want) >= 20  # 10 s strips: every beat classified
+    assert dom.count('<rect class="focus"') == len(examples)  # the example beat, shaded
+    for e in examples:
+        assert f"reference {e['class']} beat" in dom
+    assert dom.count('class="explanation"') == len(examples)  # leanecg explain's figure of each
+    mpimg = pytest.importorskip("matplotlib.image")
+    shot = tmp_path / "bench-report-page.png"  # the whole page; the examples' part is kept
+    _chromium(["--window-size=1400,7000", f"--screenshot={shot}"], report.as_uri(), tmp_path)
+    img = np.round(np.asarray(mpimg.imread(shot))[..., :3] * 255).astype(int)
+    rows = np.flatnonzero(np.all(np.abs(img - np.asarray(N_RGB)) <= 12, axis=-1).any(axis=1))
+    assert rows.size and _pixels(img, N_RGB) > 50  # green N markers and labels are drawn
+    top = max(0, int(rows[0]) - 190)  # the examples: from their heading, a screen high
+    _keep(img[top : top + 1250], "bench-report.png")

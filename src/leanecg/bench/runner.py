@@ -2,7 +2,8 @@
 
 Each model gets one result document (:mod:`leanecg.evaluate.results`) in ``<out>/<task>/``, with the seed,
 training config, data split, git commit and package versions; the task folder also receives
-``results.md``, the PNG plots and ``report.html`` (:mod:`leanecg.evaluate.report`). Latency is always
+``results.md``, the PNG plots and ``report.html`` (:mod:`leanecg.evaluate.report`), with example ECGs,
+predictions and explanation figures of each deep model (:mod:`leanecg.bench.examples`). Latency is always
 reported next to a reference model (``resnet1d`` at width 1 on the same input) timed in the same run.
 
 Model names are zoo models (:func:`leanecg.models.registry.list_models`), the task's classic models, or

@@ -3,8 +3,13 @@
 Input is a list of result documents in the schema of :mod:`leanecg.evaluate.results`. Plots:
 accuracy-vs-MACs Pareto front, confusion matrices, ROC and precision-recall curves, and (results with a
 ``calibration`` block) per-class reliability diagrams before / after temperature scaling and decision curves,
-whose numbers are also tabled in ``results.md`` and the HTML page. The HTML page
-embeds the PNGs (base64) so it can be mailed or archived as one file.
+whose numbers are also tabled in ``results.md`` and the HTML page. The Pareto plots draw the front (a
+staircase through its models, marked and labelled in bold), label every model without labels piling up
+(:func:`place_point_labels`) and keep the log axis's tick labels apart (:func:`log_axis`). Results with an
+examples document (``leanecg bench``: :mod:`leanecg.bench.examples`) get example ECG strips, predictions and
+explanation figures (:mod:`leanecg.evaluate.report_examples`); the whole zoo's Pareto plots join when given
+(``zoo_pareto``). The HTML page embeds the PNGs (base64) and the strips (SVG) so it can be mailed or archived
+as one file.
 """
 
 from __future__ import annotations
