@@ -193,10 +193,17 @@ def test_probability_and_validation() -> None:
     assert 40 <= applied <= 80
     with pytest.raises(LeanECGError, match=r"np\.random\.Generator"):
         gaussian_noise(x, 0, 10.0)  # type: ignore[arg-type]
-    with pytest.raises(LeanECGError, match=r"^p: "):
+    with pytest.raises(LeanECGError, match=r"^GaussianNoise\.p: must be a number in \[0, 1\], got 1\.5$"):
         GaussianNoise(p=1.5)
-    with pytest.raises(LeanECGError, match="snr_db"):
+    with pytest.raises(LeanECGError, match=r"^GaussianNoise\.snr_db: "):
         GaussianNoise(snr_db=(20.0, 10.0))
+    # the class forms check their fields when built, not on the first call
+    with pytest.raises(LeanECGError, match=r"^TimeMask\.n_masks: must be an integer >= 0, got -1$"):
+        TimeMask(n_masks=-1)
+    with pytest.raises(LeanECGError, match=r"^TimeShift\.mode: unknown mode 'wrap'"):
+        TimeShift(mode="wrap")  # type: ignore[arg-type]
+    with pytest.raises(LeanECGError, match=r"^AmplitudeScale\.low: range must be"):
+        AmplitudeScale(2.0, 1.0)
     with pytest.raises(LeanECGError, match="callable"):
         Compose([1])
     # flat leads get no noise (SNR undefined) instead of NaN

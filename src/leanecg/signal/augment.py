@@ -34,7 +34,8 @@ from typing import Literal
 
 import numpy as np
 
-from leanecg.errors import LeanECGError
+from leanecg.config import Check, flag, in_range, non_negative, one_of, option, positive, validate_config
+from leanecg.errors import LeanECGError, check_number
 from leanecg.signal.filters import check_fs, check_signal, output_dtype, restore_shape
 from leanecg.signal.resample import resample
 from leanecg.signal.windows import fixed_length
@@ -77,25 +78,23 @@ def _check_rng(rng: np.random.Generator) -> np.random.Generator:
 
 
 def _number(value: float, name: str, *, low: float | None = None, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise LeanECGError(name, f"must be a number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v) or (low is not None and v < low) or (high is not None and v > high):
-        bounds = f" in [{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
-        raise LeanECGError(name, f"must be a finite number{bounds}, got {value!r}")
-    return v
+    """``value`` as a float after :func:`~leanecg.errors.check_number` (finite, within ``[low, high]``)."""
+    return float(check_number(name, value, low=low, high=high))
 
 
-def _range(spec: SnrSpec | Sequence[float], name: str, *, low: float | None = None) -> tuple[float, float]:
-    """A scalar ``v`` as ``(v, v)``, or a ``(low, high)`` pair with ``low <= high``."""
+def _range(
+    spec: SnrSpec | Sequence[float], name: str, *, low: float | None = None, low_open: bool = False
+) -> tuple[float, float]:
+    """A scalar ``v`` as ``(v, v)``, or a ``(low, high)`` pair with ``low <= high``; each number finite and
+    ``>= low`` (``> low`` with ``low_open``)."""
     if isinstance(spec, int | float | np.integer | np.floating) and not isinstance(spec, bool):
-        v = _number(spec, name, low=low)
+        v = float(check_number(name, spec, low=low, low_open=low_open))
         return v, v
     try:
         a, b = spec  # type: ignore[misc]
     except (TypeError, ValueError):
         raise LeanECGError(name, f"must be a number or a (low, high) pair, got {spec!r}") from None
-    a, b = _number(a, name, low=low), _number(b, name, low=low)
+    a, b = (float(check_number(name, v, low=low, low_open=low_open)) for v in (a, b))
     if a > b:
         raise LeanECGError(name, f"range must be (low, high) with low <= high, got {spec!r}")
     return a, b
@@ -156,7 +155,7 @@ def amplitude_scale(
         per_lead: one gain per lead (electrode contact differs) instead of one for all leads.
     """
     _check_rng(rng)
-    lo, hi = _range((low, high), "low", low=np.finfo(np.float64).tiny)
+    lo, hi = _range((low, high), "low", low=0, low_open=True)
     xf, was_1d, dtype = _prepare(x)
     size = xf.shape[1] if per_lead else 1
     gain = np.exp(rng.uniform(math.log(lo), math.log(hi), size=size)) if lo < hi else np.full(size, lo)
@@ -191,8 +190,7 @@ def baseline_wander(
     f_lo, f_hi = _range(freq_range_hz, "freq_range_hz", low=0.0)
     if f_hi >= fs / 2:
         raise LeanECGError("freq_range_hz", f"must stay below Nyquist ({fs / 2:g} Hz), got {freq_range_hz!r}")
-    if isinstance(n_components, bool) or not isinstance(n_components, int | np.integer) or n_components < 1:
-        raise LeanECGError("n_components", f"must be a positive integer, got {n_components!r}")
+    check_number("n_components", n_components, low=1, integer=True)
     xf, was_1d, dtype = _prepare(x)
     n, n_leads = xf.shape
     t = np.arange(n, dtype=np.float64)[:, None] / fs
@@ -316,8 +314,7 @@ def lead_dropout(
     """
     _check_rng(rng)
     p = _number(p_drop, "p_drop", low=0.0, high=1.0)
-    if isinstance(min_keep, bool) or not isinstance(min_keep, int | np.integer) or min_keep < 0:
-        raise LeanECGError("min_keep", f"must be a non-negative integer, got {min_keep!r}")
+    check_number("min_keep", min_keep, low=0, integer=True)
     xf, was_1d, dtype = _prepare(x)
     n_leads = xf.shape[1]
     keep = rng.random(n_leads) >= p
@@ -343,8 +340,7 @@ def time_mask(
     """
     fs = check_fs(fs)
     _check_rng(rng)
-    if isinstance(n_masks, bool) or not isinstance(n_masks, int | np.integer) or n_masks < 0:
-        raise LeanECGError("n_masks", f"must be a non-negative integer, got {n_masks!r}")
+    check_number("n_masks", n_masks, low=0, integer=True)
     max_width = round(_number(max_width_s, "max_width_s", low=0.0) * fs)
     fill = _number(value, "value")
     xf, was_1d, dtype = _prepare(x)
@@ -364,12 +360,16 @@ def time_mask(
 
 @dataclass
 class _Augmentation:
-    """Base: applies :meth:`_apply` with probability ``p``."""
+    """Base: applies :meth:`_apply` with probability ``p``.
+
+    The fields declare what they accept (:mod:`leanecg.config`); a wrong one raises
+    :class:`~leanecg.errors.InvalidOptionError` naming ``<class>.<field>`` at construction.
+    """
 
     def __post_init__(self) -> None:
-        _number(self.p, "p", low=0.0, high=1.0)
+        validate_config(self)
 
-    p: float = field(default=1.0, kw_only=True)
+    p: float = option(1.0, Check(low=0, high=1), kw_only=True)
 
     def __call__(self, x: np.ndarray, fs: float, rng: np.random.Generator) -> np.ndarray:
         """Augment ``x`` (mV at ``fs`` Hz) with probability ``p``; otherwise return a copy."""
@@ -387,9 +387,13 @@ class _Augmentation:
 class AmplitudeScale(_Augmentation):
     """:func:`amplitude_scale` with gain in ``[low, high]``."""
 
-    low: float = 0.8
-    high: float = 1.25
-    per_lead: bool = False
+    low: float = positive(0.8)
+    high: float = positive(1.25)
+    per_lead: bool = flag(False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _range((self.low, self.high), "AmplitudeScale.low")
 
     def _apply(self, x: np.ndarray, fs: float, rng: np.random.Generator) -> np.ndarray:
         return amplitude_scale(x, rng, self.low, self.high, per_lead=self.per_lead)
@@ -399,9 +403,13 @@ class AmplitudeScale(_Augmentation):
 class BaselineWander(_Augmentation):
     """:func:`baseline_wander` (amplitude in mV, frequencies in Hz)."""
 
-    amplitude_mv: float = 0.2
+    amplitude_mv: float = non_negative(0.2)
     freq_range_hz: tuple[float, float] = (0.05, 0.5)
-    n_components: int = 3
+    n_components: int = positive(3, integer=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _range(self.freq_range_hz, "BaselineWander.freq_range_hz", low=0)  # below Nyquist: checked per call
 
     def _apply(self, x: np.ndarray, fs: float, rng: np.random.Generator) -> np.ndarray:
         return baseline_wander(x, fs, rng, self.amplitude_mv, self.freq_range_hz, self.n_components)
@@ -415,7 +423,7 @@ class GaussianNoise(_Augmentation):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _range(self.snr_db, "snr_db")
+        _range(self.snr_db, "GaussianNoise.snr_db")
 
     def _apply(self, x: np.ndarray, fs: float, rng: np.random.Generator) -> np.ndarray:
         return gaussian_noise(x, rng, _draw(rng, _range(self.snr_db, "snr_db")))
@@ -436,9 +444,9 @@ class RealNoise(_Augmentation):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_signal(self.noise, "noise", min_samples=2)
-        self.noise_fs = check_fs(self.noise_fs, "noise_fs")
-        _range(self.snr_db, "snr_db")
+        check_signal(self.noise, "RealNoise.noise", min_samples=2)
+        self.noise_fs = check_fs(self.noise_fs, "RealNoise.noise_fs")
+        _range(self.snr_db, "RealNoise.snr_db")
 
     def _noise_at(self, fs: float) -> np.ndarray:
         if fs not in self._by_fs:
@@ -454,8 +462,8 @@ class RealNoise(_Augmentation):
 class TimeShift(_Augmentation):
     """:func:`time_shift` by up to ``max_shift_s`` seconds."""
 
-    max_shift_s: float = 0.5
-    mode: Literal["zero", "roll"] = "zero"
+    max_shift_s: float = non_negative(0.5)
+    mode: Literal["zero", "roll"] = one_of("zero", ("zero", "roll"))
 
     def _apply(self, x: np.ndarray, fs: float, rng: np.random.Generator) -> np.ndarray:
         return time_shift(x, fs, rng, self.max_shift_s, self.mode)
@@ -465,7 +473,7 @@ class TimeShift(_Augmentation):
 class RandomCrop(_Augmentation):
     """:func:`random_crop` to ``duration_s`` seconds (changes the length; put it first in a Compose)."""
 
-    duration_s: float = 10.0
+    duration_s: float = non_negative(10.0)
 
     def _apply(self, x: np.ndarray, fs: float, rng: np.random.Generator) -> np.ndarray:
         return random_crop(x, fs, rng, self.duration_s)
@@ -475,8 +483,8 @@ class RandomCrop(_Augmentation):
 class LeadDropout(_Augmentation):
     """:func:`lead_dropout` with per-lead drop probability ``p_drop``."""
 
-    p_drop: float = 0.5
-    min_keep: int = 1
+    p_drop: float = in_range(0.5, 0, 1)
+    min_keep: int = non_negative(1, integer=True)
 
     def _apply(self, x: np.ndarray, fs: float, rng: np.random.Generator) -> np.ndarray:
         return lead_dropout(x, rng, self.p_drop, self.min_keep)
@@ -486,9 +494,9 @@ class LeadDropout(_Augmentation):
 class TimeMask(_Augmentation):
     """:func:`time_mask` with ``n_masks`` spans of up to ``max_width_s`` seconds."""
 
-    n_masks: int = 1
-    max_width_s: float = 0.4
-    value: float = 0.0
+    n_masks: int = non_negative(1, integer=True)
+    max_width_s: float = non_negative(0.4)
+    value: float = option(0.0, Check())
 
     def _apply(self, x: np.ndarray, fs: float, rng: np.random.Generator) -> np.ndarray:
         return time_mask(x, fs, rng, self.n_masks, self.max_width_s, self.value)
