@@ -17,14 +17,13 @@ All RR values are in seconds. Sample indices are int64 at the signal's ``fs``.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 
-from leanecg.errors import LeanECGError
+from leanecg.errors import LeanECGError, check_number, check_positive
 
 __all__ = [
     "ALL_BEAT_FEATURE_NAMES",
@@ -85,13 +84,7 @@ ALL_BEAT_FEATURE_NAMES: tuple[str, ...] = RR_FEATURE_NAMES + RR_CONTEXT_FEATURE_
 
 
 def _check_fs(fs: float) -> float:
-    try:
-        fs_f = float(fs)
-    except (TypeError, ValueError):
-        raise LeanECGError("fs", f"sampling rate must be a number in Hz, got {fs!r}") from None
-    if not math.isfinite(fs_f) or fs_f <= 0:
-        raise LeanECGError("fs", f"sampling rate must be a positive number of Hz, got {fs!r}")
-    return fs_f
+    return float(check_positive("fs", fs, unit="Hz"))
 
 
 def _check_peaks(peaks: np.ndarray | Sequence[int], strictly_increasing: bool) -> np.ndarray:
@@ -156,8 +149,7 @@ def beat_windows(
         bad = p[(p < 0) | (p >= n)][0]
         raise LeanECGError("peaks", f"R peak at sample {int(bad)} is outside the signal (0..{n - 1})")
     for name, v in (("before_s", before_s), ("after_s", after_s)):
-        if not math.isfinite(float(v)) or float(v) < 0:
-            raise LeanECGError(name, f"must be a non-negative number of seconds, got {v!r}")
+        check_number(name, v, low=0, unit="seconds")
     b = round(float(before_s) * fs_f)
     a = round(float(after_s) * fs_f)
     if a + b < 1:
@@ -213,8 +205,7 @@ def rr_features(
     """
     fs_f = _check_fs(fs)
     p = _check_peaks(peaks, strictly_increasing=True)
-    if isinstance(local_window, bool) or not isinstance(local_window, int | np.integer) or local_window < 1:
-        raise LeanECGError("local_window", f"must be a positive number of RR intervals, got {local_window!r}")
+    check_number("local_window", local_window, low=1, integer=True, unit="RR intervals")
     n = p.size
     out = np.full((n, len(RR_FEATURE_NAMES)), np.nan)
     if n < 2:
@@ -253,15 +244,9 @@ class StreamingRRFeatures:
 
     def __init__(self, fs: float, local_window: int = 10) -> None:
         self.fs = _check_fs(fs)
-        if (
-            isinstance(local_window, bool)
-            or not isinstance(local_window, int | np.integer)
-            or local_window < 1
-        ):
-            raise LeanECGError(
-                "local_window", f"must be a positive number of RR intervals, got {local_window!r}"
-            )
-        self.local_window = int(local_window)
+        self.local_window = int(
+            check_number("local_window", local_window, low=1, integer=True, unit="RR intervals")
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -361,8 +346,7 @@ def rr_context_features(rr: np.ndarray, window: int = 10) -> np.ndarray:
         float64 ``(n_beats, 4)``, dimensionless (NaN rows where ``rr`` is NaN).
     """
     arr = _check_rr_rows(rr)
-    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
-        raise LeanECGError("window", f"must be a positive number of RR intervals, got {window!r}")
+    check_number("window", window, low=1, integer=True, unit="RR intervals")
     n = arr.shape[0]
     if n == 0:
         return np.zeros((0, len(RR_CONTEXT_FEATURE_NAMES)))
@@ -386,8 +370,7 @@ class StreamingRRContext:
     """
 
     def __init__(self, window: int = 10) -> None:
-        if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
-            raise LeanECGError("window", f"must be a positive number of RR intervals, got {window!r}")
+        check_number("window", window, low=1, integer=True, unit="RR intervals")
         self.window = int(window)
         self.reset()
 
@@ -450,8 +433,7 @@ def beat_templates(windows: np.ndarray, *, causal: bool = False, history: int = 
     w = np.asarray(windows, dtype=np.float64)
     if w.ndim != 2:
         raise LeanECGError("windows", f"expected shape (n_beats, n_samples), got {w.shape}")
-    if isinstance(history, bool) or not isinstance(history, int | np.integer) or history < 1:
-        raise LeanECGError("history", f"must be a positive number of beats, got {history!r}")
+    check_number("history", history, low=1, integer=True, unit="beats")
     if w.shape[0] == 0:
         return w.copy()
     if not causal:

@@ -48,8 +48,8 @@ import numpy as np
 from scipy import ndimage
 from scipy import signal as sps
 
-from leanecg.errors import LeanECGError
-from leanecg.signal.checks import check_fs, check_positive
+from leanecg.errors import LeanECGError, check_number, check_positive
+from leanecg.signal.checks import check_fs
 
 __all__ = [
     "StreamingFilter",
@@ -127,9 +127,12 @@ def restore_shape(y: np.ndarray, was_1d: bool, dtype: np.dtype | type = np.float
 
 
 def _check_order(order: int) -> int:
-    if isinstance(order, bool) or not isinstance(order, int | np.integer) or not 1 <= order <= _MAX_ORDER:
-        raise LeanECGError("order", f"filter order must be an integer from 1 to {_MAX_ORDER}, got {order!r}")
-    return int(order)
+    return int(check_number("order", order, low=1, high=_MAX_ORDER, integer=True))
+
+
+def _positive(name: str, value: float, unit: str = "") -> float:
+    """``value`` as a float after :func:`~leanecg.errors.check_positive`."""
+    return float(check_positive(name, value, unit=unit))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -186,7 +189,7 @@ def _band_edges(fs: float, low_hz: float | None, high_hz: float | None) -> tuple
     low = None if low_hz is None or (not isinstance(low_hz, bool) and low_hz == 0) else low_hz
     high = high_hz
     if low is not None:
-        low = check_positive(low, "low_hz")
+        low = _positive("low_hz", low, unit="Hz")
         if low >= nyq:
             raise LeanECGError(
                 "low_hz",
@@ -194,7 +197,7 @@ def _band_edges(fs: float, low_hz: float | None, high_hz: float | None) -> tuple
                 "it would remove the whole signal",
             )
     if high is not None:
-        high = check_positive(high, "high_hz")
+        high = _positive("high_hz", high, unit="Hz")
         if high >= nyq:
             high = None  # nothing above Nyquist to remove
     if low is not None and high is not None and low >= high:
@@ -225,13 +228,13 @@ def bandpass_sos(
 def highpass_sos(fs: float, cutoff_hz: float = 0.5, order: int = 2) -> np.ndarray:
     """Butterworth high-pass design (cut-off in Hz, ``order`` 1-10) as read-only, cached SOS."""
     fs = check_fs(fs)
-    low, _ = _band_edges(fs, check_positive(cutoff_hz, "cutoff_hz"), None)
+    low, _ = _band_edges(fs, _positive("cutoff_hz", cutoff_hz, unit="Hz"), None)
     return _butter_sos(_check_order(order), low, None, fs)
 
 
 def _notch_freqs(fs: float, freq_hz: float, quality: float, harmonics: bool) -> tuple[float, ...]:
     nyq = fs / 2.0
-    f0 = check_positive(freq_hz, "freq_hz")
+    f0 = _positive("freq_hz", freq_hz, unit="Hz")
     if f0 + f0 / quality / 2.0 >= nyq:
         raise LeanECGError(
             "freq_hz",
@@ -257,7 +260,7 @@ def notch_sos(fs: float, freq_hz: float = 50.0, quality: float = 30.0, harmonics
         ``(n_notches, 6)`` read-only SOS array.
     """
     fs = check_fs(fs)
-    quality = check_positive(quality, "quality")
+    quality = _positive("quality", quality)
     return _notch_sos(_notch_freqs(fs, freq_hz, quality, bool(harmonics)), quality, fs)
 
 
@@ -396,7 +399,7 @@ def remove_baseline(
     windows = tuple(median_windows_s)
     if not windows:
         raise LeanECGError("median_windows_s", "needs at least one window length in seconds")
-    sizes = [_odd(check_positive(w, "median_windows_s") * fs) for w in windows]
+    sizes = [_odd(_positive("median_windows_s", w, unit="seconds") * fs) for w in windows]
     dtype = output_dtype(x)
     x2, was_1d = check_signal(x)
     xf = np.asarray(x2, dtype=np.float64)
@@ -434,8 +437,7 @@ class StreamingFilter:
         sos = np.asarray(sos, dtype=np.float64)
         if sos.ndim != 2 or sos.shape[1] != 6 or len(sos) == 0:
             raise LeanECGError("sos", f"second-order sections must have shape (n, 6), got {sos.shape}")
-        if isinstance(n_leads, bool) or not isinstance(n_leads, int | np.integer) or n_leads < 1:
-            raise LeanECGError("n_leads", f"must be a positive integer, got {n_leads!r}")
+        check_number("n_leads", n_leads, low=1, integer=True)
         self.sos = _freeze(sos)
         self.n_leads = int(n_leads)
         self._zi_unit = sps.sosfilt_zi(self.sos)  # (n_sections, 2) for a unit-step input

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from leanecg.errors import LeanECGError
+from leanecg.errors import LeanECGError, check_number
 from leanecg.signal.filters import check_fs, check_signal, output_dtype, restore_shape
 
 __all__ = ["find_gaps", "interpolate_gaps"]
@@ -77,10 +77,7 @@ def interpolate_gaps(
     """
     fs = check_fs(fs)
     if max_gap_s is not None:
-        if isinstance(max_gap_s, bool) or not isinstance(max_gap_s, int | float | np.integer | np.floating):
-            raise LeanECGError("max_gap_s", f"must be a number of seconds or None, got {max_gap_s!r}")
-        if not max_gap_s >= 0:
-            raise LeanECGError("max_gap_s", f"must be >= 0 seconds, got {max_gap_s!r}")
+        check_number("max_gap_s", max_gap_s, low=0, unit="seconds")
     if method not in ("linear", "pchip"):
         raise LeanECGError("method", f"unknown interpolation {method!r}; use 'linear' or 'pchip'")
     dtype = output_dtype(x)

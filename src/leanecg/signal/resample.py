@@ -20,7 +20,7 @@ from fractions import Fraction
 import numpy as np
 from scipy import signal as sps
 
-from leanecg.errors import LeanECGError
+from leanecg.errors import LeanECGError, check_number
 from leanecg.signal.filters import check_fs, check_signal, output_dtype, restore_shape
 
 __all__ = ["resample", "resample_indices", "resample_ratio", "resampled_length"]
@@ -41,8 +41,7 @@ def resample_ratio(fs_in: float, fs_out: float, max_factor: int = 1000) -> tuple
     """
     fs_in = check_fs(fs_in, "fs_in")
     fs_out = check_fs(fs_out, "fs_out")
-    if isinstance(max_factor, bool) or not isinstance(max_factor, int | np.integer) or max_factor < 1:
-        raise LeanECGError("max_factor", f"must be a positive integer, got {max_factor!r}")
+    check_number("max_factor", max_factor, low=1, integer=True)
     ratio = Fraction(fs_out).limit_denominator(_RATE_DENOMINATOR) / Fraction(fs_in).limit_denominator(
         _RATE_DENOMINATOR
     )
@@ -129,7 +128,6 @@ def resample_indices(
         raise LeanECGError("idx", "sample indices too large to rescale")
     out = (2 * ints * up + down) // (2 * down)
     if n_out is not None:
-        if isinstance(n_out, bool) or not isinstance(n_out, int | np.integer) or n_out < 1:
-            raise LeanECGError("n_out", f"must be a positive integer, got {n_out!r}")
+        check_number("n_out", n_out, low=1, integer=True, unit="samples")
         out = np.minimum(out, int(n_out) - 1)
     return out.astype(np.int64, copy=False)

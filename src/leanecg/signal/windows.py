@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from leanecg.errors import LeanECGError
+from leanecg.errors import LeanECGError, check_number
 from leanecg.signal.filters import check_signal
 
 __all__ = ["fixed_length", "sliding_windows", "window_starts"]
@@ -29,9 +29,7 @@ _PAD_MODES = {"zero": "constant", "edge": "edge", "wrap": "wrap"}
 
 
 def _positive_int(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise LeanECGError(name, f"must be a positive whole number of samples, got {value!r}")
-    return int(value)
+    return int(check_number(name, value, low=1, integer=True, unit="samples"))
 
 
 def _as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -104,9 +102,7 @@ def window_starts(
     Returns:
         ``int64`` array of start indices (possibly empty for ``tail="drop"``).
     """
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer) or n_samples < 0:
-        raise LeanECGError("n_samples", f"must be a non-negative whole number, got {n_samples!r}")
-    n = int(n_samples)
+    n = int(check_number("n_samples", n_samples, low=0, integer=True, unit="samples"))
     win = _positive_int(win, "win")
     hop = _positive_int(hop, "hop")
     if tail not in ("drop", "pad", "end"):
