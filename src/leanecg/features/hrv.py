@@ -52,6 +52,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from leanecg.errors import InvalidOptionError, check_number
 from leanecg.signal.beats import _check_peaks
 from leanecg.signal.checks import check_fs
 
@@ -264,7 +265,9 @@ def hrv_frequency_domain(
     else:
         t = np.asarray(beat_times_s, dtype=np.float64).ravel()
         if t.shape != rr.shape:
-            raise ValueError(f"beat_times_s has shape {t.shape}, rr_ms {rr.shape}")
+            raise InvalidOptionError(
+                "beat_times_s", f"has shape {t.shape}, but rr_ms has {rr.shape}: one time per interval"
+            )
     ok = np.isfinite(rr) & np.isfinite(t)
     rr, t = rr[ok], t[ok]
     if rr.size < 4 or np.any(np.diff(t) <= 0):
@@ -369,8 +372,7 @@ def sample_entropy(x: np.ndarray | Sequence[float], m: int = 2, r: float | None 
         The entropy (>= 0), or NaN when undefined (fewer than ``m + 2`` values, no matches).
     """
     xs = _as_rr(x)
-    if m < 1:
-        raise ValueError(f"m must be >= 1, got {m}")
+    m = int(check_number("m", m, low=1, integer=True))
     if xs.size < m + 2:
         return math.nan
     b, a = _template_matches(xs, m, np.array([_tolerance(xs, r)]))
@@ -394,8 +396,7 @@ def approximate_entropy(x: np.ndarray | Sequence[float], m: int = 2, r: float | 
         The entropy, or NaN for fewer than ``m + 2`` values.
     """
     xs = _as_rr(x)
-    if m < 1:
-        raise ValueError(f"m must be >= 1, got {m}")
+    m = int(check_number("m", m, low=1, integer=True))
     if xs.size < m + 2:
         return math.nan
     tol = _tolerance(xs, r)
