@@ -16,6 +16,7 @@ from leanecg.errors import (
     LeanECGError,
     MissingDataError,
     UnreadableRecordError,
+    check_choice,
     check_number,
     check_positive,
 )
@@ -77,6 +78,16 @@ def test_check_number_accepts_numpy_scalars_and_none_when_optional() -> None:
     assert check_number("n", np.int64(3), low=1, integer=True) == 3
     assert check_positive("x", np.float32(0.5)) == np.float32(0.5)
     assert check_number("x", None, low=0, optional=True) is None
+
+
+def test_check_choice_names_the_argument_and_lists_the_choices() -> None:
+    assert check_choice("tail", "pad", ("drop", "pad")) == "pad"
+    assert check_choice("tail", None, ("drop", "pad"), optional=True) is None
+    with pytest.raises(InvalidOptionError) as info:
+        check_choice("Cfg.tail", "wrap", ("drop", "pad"))
+    assert (info.value.path, info.value.problem) == ("Cfg.tail", "unknown tail 'wrap'; choose one of drop, pad")
+    with pytest.raises(InvalidOptionError, match="unknown flag True"):
+        check_choice("flag", True, (1, 2))  # a bool is not the integer 1
 
 
 @dataclasses.dataclass

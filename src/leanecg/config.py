@@ -37,7 +37,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from leanecg.errors import InvalidOptionError, LeanECGError, check_number
+from leanecg.errors import InvalidOptionError, LeanECGError, check_choice, check_number
 
 __all__ = [
     "CHECK",
@@ -99,12 +99,7 @@ class Check:
             if not isinstance(value, bool):
                 raise InvalidOptionError(name, f"must be true or false{null}, got {value!r}")
         elif self.kind == "choice":
-            if isinstance(value, bool) or value not in self.choices:
-                listed = ", ".join(map(str, self.choices))
-                if self.each:
-                    raise InvalidOptionError(name, f"unknown item {value!r}; choose from {listed}")
-                what = str(name).rsplit(".", 1)[-1]
-                raise InvalidOptionError(name, f"unknown {what} {value!r}; choose one of {listed}{null}")
+            check_choice(name, value, self.choices, what="item" if self.each else "", optional=optional)
         else:
             check_number(
                 name,

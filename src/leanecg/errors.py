@@ -11,12 +11,14 @@ and exit code 2.
 - :class:`MissingDataError`: a dataset, folder or file that should be there is absent;
 - :class:`InvalidOptionError`: an argument or config value outside what it may be.
 
-:func:`check_number` / :func:`check_positive` are the shared checks of scalar arguments.
+:func:`check_number` / :func:`check_positive` are the shared checks of scalar arguments,
+:func:`check_choice` the one of named choices.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ __all__ = [
     "LeanECGError",
     "MissingDataError",
     "UnreadableRecordError",
+    "check_choice",
     "check_number",
     "check_positive",
     "describe_number",
@@ -181,6 +184,38 @@ def check_positive(name: str | Path, value: Any, *, integer: bool = False, unit:
         2.5
     """
     return check_number(name, value, low=0, low_open=True, integer=integer, unit=unit)
+
+
+def check_choice(
+    name: str | Path, value: Any, choices: Iterable[Any], *, what: str = "", optional: bool = False
+) -> Any:
+    """``value`` if it is one of ``choices``, else :class:`InvalidOptionError` naming ``name``:
+    ``unknown <what> 'x'; choose one of a, b``.
+
+    Args:
+        name: the argument or field, as a user knows it.
+        value: what was given (``bool`` never matches ``0`` / ``1`` choices).
+        choices: the allowed values, in the order the message lists them.
+        what: the kind of value in the message (default: ``name``'s last dotted part).
+        optional: ``None`` is allowed (and returned).
+
+    Example:
+        >>> check_choice("tail", "end", ("drop", "pad", "end"))
+        'end'
+        >>> check_choice("pad", "reflect", ("zero", "edge"), what="padding")
+        Traceback (most recent call last):
+        ...
+        leanecg.errors.InvalidOptionError: pad: unknown padding 'reflect'; choose one of zero, edge
+    """
+    if value is None and optional:
+        return None
+    allowed = tuple(choices)
+    if isinstance(value, bool) or value not in allowed:
+        listed = ", ".join(map(str, allowed))
+        kind = what or str(name).rsplit(".", 1)[-1]
+        null = " or null" if optional else ""
+        raise InvalidOptionError(name, f"unknown {kind} {value!r}; choose one of {listed}{null}")
+    return value
 
 
 class Interrupted(BaseException):

@@ -21,14 +21,13 @@ import copy
 import inspect
 import json
 import math
-import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
 
-from leanecg.errors import LeanECGError
+from leanecg.errors import LeanECGError, check_number, check_positive
 from leanecg.models.channels import PRUNED_KEY, keep_first_channels
 from leanecg.models.efficientnet import EfficientNet1d
 from leanecg.models.leadwise import LeadWiseNet
@@ -194,19 +193,6 @@ def _same_kind(value: Any, default: Any) -> bool:
     return True
 
 
-def _check_number(path: str, value: Any, minimum: float, integer: bool) -> None:
-    """Raise unless ``value`` is an integer >= ``minimum`` (``integer``) or a positive finite number."""
-    if isinstance(value, bool):
-        ok = False
-    elif integer:
-        ok = isinstance(value, numbers.Integral) and value >= minimum
-    else:
-        ok = isinstance(value, numbers.Real) and math.isfinite(value) and value > minimum
-    if not ok:
-        kind = f"an integer >= {minimum}" if integer else "a positive number"
-        raise LeanECGError(path, f"must be {kind}, got {value!r}")
-
-
 def build_model(
     name: str,
     n_leads: int,
@@ -234,11 +220,11 @@ def build_model(
         LeanECGError: unknown name or option, or an invalid value.
     """
     key, entry = _entry(name)
-    _check_number("n_leads", n_leads, 1, integer=True)
-    _check_number("n_classes", n_classes, 1, integer=True)
-    _check_number("width", width, 0, integer=False)
-    _check_number("depth", depth, 0, integer=False)
-    _check_number("n_features", n_features, 0, integer=True)
+    check_number("n_leads", n_leads, low=1, integer=True)
+    check_number("n_classes", n_classes, low=1, integer=True)
+    check_positive("width", width)
+    check_positive("depth", depth)
+    check_number("n_features", n_features, low=0, integer=True)
     takes_features = _takes_features(entry)
     if n_features and not takes_features:
         with_features = ", ".join(n for n, e in _REGISTRY.items() if _takes_features(e))
