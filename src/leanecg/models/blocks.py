@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from leanecg.errors import check_choice, check_number
+
 ACTIVATIONS = ("relu", "relu6", "hswish", "hsigmoid", "silu", "gelu", "sigmoid", "identity")
 
 
@@ -36,8 +38,7 @@ def make_activation(name: str) -> nn.Module:
         "sigmoid": nn.Sigmoid,
         "identity": nn.Identity,
     }
-    if name not in factories:
-        raise ValueError(f"unknown activation {name!r}; available: {', '.join(ACTIVATIONS)}")
+    check_choice("activation", name, ACTIVATIONS)
     return factories[name]()
 
 
@@ -190,8 +191,7 @@ class DropPath(nn.Module):
 
     def __init__(self, rate: float = 0.0) -> None:
         super().__init__()
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"drop-path rate must be in [0, 1), got {rate}")
+        check_number("drop_path", rate, low=0, high=1, high_open=True)
         self.rate = float(rate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

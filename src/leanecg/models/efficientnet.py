@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from leanecg.errors import check_number
 from leanecg.models.blocks import ConvBNAct, InvertedResidual, StemBackbone, scale_channels, scale_depth
 from leanecg.models.heads import ClassifierHead, SequenceClassifier
 
@@ -118,8 +119,7 @@ class EfficientNet1d(SequenceClassifier):
         pool: str = "avg",
         dropout: float = 0.2,
     ) -> None:
-        if phi < 0:
-            raise ValueError(f"phi must be >= 0, got {phi}")
+        check_number("phi", phi, low=0)
         w_phi, d_phi, _ = compound_coefficients(phi)
         w, d = width * w_phi, depth * d_phi
         rows: list[tuple[int, int, int, int, int]] = []

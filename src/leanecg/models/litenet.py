@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from leanecg.errors import check_choice
 from leanecg.models.blocks import (
     ConvBNAct,
     DepthwiseSeparableConv,
@@ -139,8 +140,7 @@ class BeatNetBackbone(nn.Module):
     ) -> None:
         super().__init__()
         check_same_length("channels", channels, "kernel_sizes", kernel_sizes)
-        if downsample not in ("maxpool", "stride"):
-            raise ValueError(f"downsample must be 'maxpool' or 'stride', got {downsample!r}")
+        check_choice("downsample", downsample, ("maxpool", "stride"))
         layers: list[nn.Module] = []
         in_ch = n_leads
         for i, (c, k) in enumerate(zip(channels, kernel_sizes, strict=True)):

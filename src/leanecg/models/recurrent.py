@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from leanecg.errors import check_choice, check_number
 from leanecg.models.blocks import ConvBNAct, check_same_length, same_padding, scale_channels, scale_depth
 from leanecg.models.heads import ClassifierHead, SequenceClassifier
 
@@ -51,10 +52,8 @@ class StackedRNN(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if rnn_type not in RNN_TYPES:
-            raise ValueError(f"rnn_type must be one of {', '.join(RNN_TYPES)}, got {rnn_type!r}")
-        if layers < 1:
-            raise ValueError(f"need at least one recurrent layer, got {layers}")
+        check_choice("rnn_type", rnn_type, RNN_TYPES)
+        check_number("layers", layers, low=1, integer=True)
         rnn_cls = nn.LSTM if rnn_type == "lstm" else nn.GRU
         directions = 2 if bidirectional else 1
         sizes = [input_size] + [hidden * directions] * (layers - 1)
@@ -172,8 +171,7 @@ class PatchEmbedding(ConvBNAct):
     """Overlapping strided conv: kernel ``2 * patch + 1``, stride ``patch``, ``ceil(L / patch)`` steps."""
 
     def __init__(self, n_leads: int, channels: int, patch: int) -> None:
-        if patch < 1:
-            raise ValueError(f"patch must be >= 1, got {patch}")
+        check_number("patch", patch, low=1, integer=True, unit="samples")
         kernel = 2 * patch + 1
         same_padding(kernel)
         super().__init__(n_leads, channels, kernel, stride=patch)

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from leanecg.errors import check_number
 from leanecg.models.blocks import ConvBNAct, make_divisible, scale_depth
 from leanecg.models.heads import ClassifierHead, SequenceClassifier
 
@@ -156,8 +157,7 @@ class ECGTransformer(SequenceClassifier):
         pool: str = "avg",
         head_dropout: float = 0.1,
     ) -> None:
-        if n_heads < 1:
-            raise ValueError(f"n_heads must be >= 1, got {n_heads}")
+        check_number("n_heads", n_heads, low=1, integer=True)
         d = make_divisible(d_model * width, 2 * n_heads)
         backbone = TransformerBackbone(
             n_leads,
