@@ -35,7 +35,7 @@ from typing import Literal
 import numpy as np
 
 from leanecg.config import Check, flag, in_range, non_negative, one_of, option, positive, validate_config
-from leanecg.errors import LeanECGError, check_number
+from leanecg.errors import LeanECGError, check_choice, check_number
 from leanecg.signal.filters import check_fs, check_signal, output_dtype, restore_shape
 from leanecg.signal.resample import resample
 from leanecg.signal.windows import fixed_length
@@ -267,8 +267,7 @@ def time_shift(
     fs = check_fs(fs)
     _check_rng(rng)
     max_shift = round(_number(max_shift_s, "max_shift_s", low=0.0) * fs)
-    if mode not in ("zero", "roll"):
-        raise LeanECGError("mode", f"unknown mode {mode!r}; use 'zero' or 'roll'")
+    check_choice("mode", mode, ("zero", "roll"))
     xf, was_1d, dtype = _prepare(x)
     n = xf.shape[0]
     shift = int(rng.integers(-max_shift, max_shift + 1)) if max_shift > 0 else 0

@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-from leanecg.errors import LeanECGError, check_number, check_positive
+from leanecg.errors import LeanECGError, check_choice, check_number, check_positive
 
 __all__ = [
     "ALL_BEAT_FEATURE_NAMES",
@@ -154,8 +154,7 @@ def beat_windows(
     a = round(float(after_s) * fs_f)
     if a + b < 1:
         raise LeanECGError("before_s", f"window of {before_s} s + {after_s} s is shorter than one sample")
-    if edge not in ("drop", "pad"):
-        raise LeanECGError("edge", f"must be 'drop' or 'pad', got {edge!r}")
+    check_choice("edge", edge, ("drop", "pad"))
 
     if edge == "drop":
         p = p[(p - b >= 0) & (p + a <= n)]

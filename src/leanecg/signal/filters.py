@@ -48,7 +48,7 @@ import numpy as np
 from scipy import ndimage
 from scipy import signal as sps
 
-from leanecg.errors import LeanECGError, check_number, check_positive
+from leanecg.errors import LeanECGError, check_choice, check_number, check_positive
 from leanecg.signal.checks import check_fs
 
 __all__ = [
@@ -392,8 +392,7 @@ def remove_baseline(
     fs = check_fs(fs)
     if method == "highpass":
         return _filter(x, highpass_sos(fs, cutoff_hz, order), zero_phase)
-    if method != "median":
-        raise LeanECGError("method", f"unknown baseline method {method!r}; use 'highpass' or 'median'")
+    check_choice("method", method, ("highpass", "median"), what="baseline method")
     if not zero_phase:
         raise LeanECGError("zero_phase", "the median baseline method is centred and has no causal form")
     windows = tuple(median_windows_s)

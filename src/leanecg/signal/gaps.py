@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from leanecg.errors import LeanECGError, check_number
+from leanecg.errors import LeanECGError, check_choice, check_number
 from leanecg.signal.filters import check_fs, check_signal, output_dtype, restore_shape
 
 __all__ = ["find_gaps", "interpolate_gaps"]
@@ -78,8 +78,7 @@ def interpolate_gaps(
     fs = check_fs(fs)
     if max_gap_s is not None:
         check_number("max_gap_s", max_gap_s, low=0, unit="seconds")
-    if method not in ("linear", "pchip"):
-        raise LeanECGError("method", f"unknown interpolation {method!r}; use 'linear' or 'pchip'")
+    check_choice("method", method, ("linear", "pchip"), what="interpolation")
     dtype = output_dtype(x)
     x2, was_1d = check_signal(x, source, allow_nan=True)
     y = np.array(x2, dtype=np.float64, copy=True)

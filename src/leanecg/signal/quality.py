@@ -62,7 +62,7 @@ from scipy import ndimage
 from scipy import signal as sps
 
 from leanecg.config import non_negative, positive, validate_config
-from leanecg.errors import LeanECGError, check_number, check_positive
+from leanecg.errors import LeanECGError, check_choice, check_number, check_positive
 from leanecg.signal.filters import apply_sos, bandpass_sos, check_fs, check_signal, highpass_sos
 from leanecg.signal.windows import window_starts
 
@@ -242,9 +242,8 @@ class WindowQuality:
         """bool ``(n_windows,)``: windows whose leads are all (or any) usable."""
         if require == "all":
             return np.all(self.usable, axis=1)
-        if require == "any":
-            return np.any(self.usable, axis=1)
-        raise LeanECGError("require", f"unknown rule {require!r}; use 'all' or 'any'")
+        check_choice("require", require, ("all", "any"), what="rule")
+        return np.any(self.usable, axis=1)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (arrays as nested lists; non-finite numbers as ``None``)."""

@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from leanecg.errors import LeanECGError, check_number
+from leanecg.errors import LeanECGError, check_choice, check_number
 from leanecg.signal.filters import check_signal
 
 __all__ = ["fixed_length", "sliding_windows", "window_starts"]
@@ -74,10 +74,8 @@ def fixed_length(
         ``(n_samples, n_leads)`` (or ``(n_samples,)``) array, a copy, same dtype as ``x``.
     """
     n_out = _positive_int(n_samples, "n_samples")
-    if mode not in ("center", "start", "random"):
-        raise LeanECGError("mode", f"unknown mode {mode!r}; use 'center', 'start' or 'random'")
-    if pad not in _PAD_MODES:
-        raise LeanECGError("pad", f"unknown padding {pad!r}; use 'zero', 'edge' or 'wrap'")
+    check_choice("mode", mode, ("center", "start", "random"))
+    check_choice("pad", pad, tuple(_PAD_MODES), what="padding")
     x2, was_1d = check_signal(x, allow_nan=True, min_samples=0)
     n = x2.shape[0]
     if n == n_out:
@@ -105,8 +103,7 @@ def window_starts(
     n = int(check_number("n_samples", n_samples, low=0, integer=True, unit="samples"))
     win = _positive_int(win, "win")
     hop = _positive_int(hop, "hop")
-    if tail not in ("drop", "pad", "end"):
-        raise LeanECGError("tail", f"unknown tail policy {tail!r}; use 'drop', 'pad' or 'end'")
+    check_choice("tail", tail, ("drop", "pad", "end"), what="tail policy")
     starts = np.arange(0, n - win + 1, hop, dtype=np.int64) if n >= win else np.zeros(0, dtype=np.int64)
     covered = int(starts[-1]) + win if starts.size else 0
     if n == 0 or covered >= n or tail == "drop":
