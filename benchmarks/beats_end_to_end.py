@@ -33,8 +33,7 @@ from leanecg.data import Record, get_dataset, load_record, resolve_data_dir
 from leanecg.data.mitdb import DS2
 from leanecg.evaluate.aami import aami_classes, evaluate_beats
 from leanecg.evaluate.beat_matching import vf_intervals
-from leanecg.package import resolve_model
-from leanecg.package.model import load_model_package
+from leanecg.package import open_model
 from leanecg.provenance import collect_provenance
 
 GROSS = ("qrs_se", "qrs_ppv", "sveb_se", "sveb_ppv", "veb_se", "veb_ppv")
@@ -59,7 +58,7 @@ def main() -> None:
     args = ap.parse_args()
     root = resolve_data_dir(args.data_dir, dataset="mitdb")
     folder = get_dataset("mitdb").require(root)
-    pkg = load_model_package(resolve_model(args.model))
+    pkg = open_model(args.model, prefer="torch")
     records = [r.strip() for r in args.records.split(",") if r.strip()] or list(DS2)
     rows: dict[str, dict[str, Any]] = {}
     for row in ("native", "holter"):

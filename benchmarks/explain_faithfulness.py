@@ -407,8 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     from leanecg.atomic import atomic_open, write_json
     from leanecg.explain.core import input_baseline
     from leanecg.explain.faithfulness import randomised_package
-    from leanecg.package import resolve_model
-    from leanecg.package.model import load_model_package
+    from leanecg.package import open_model
     from leanecg.provenance import collect_provenance
 
     torch.set_num_threads(1)
@@ -419,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     res: dict[str, Any] = {"config": {k: v for k, v in vars(args).items() if k != "out_dir"}}
-    pkg = load_model_package(resolve_model("cinc2017"))
+    pkg = open_model("cinc2017", prefer="torch")
     rpkg = randomised_package(pkg, args.seed + 7)
     items = cinc_inputs(pkg, root, args.records_per_class, args.seed)
     measured = measure_records(pkg, rpkg, items, args, log)
@@ -433,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summarise(measured, args.n_boot, args.seed),
         "rho": measured["rho"],
     }
-    pkg = load_model_package(resolve_model("mitdb-aami"))
+    pkg = open_model("mitdb-aami", prefer="torch")
     rpkg = randomised_package(pkg, args.seed + 7)
     beats = ds2_beats(pkg, root, args.beats_per_class, args.seed)
     measured = measure_beats(pkg, rpkg, beats, args, log)

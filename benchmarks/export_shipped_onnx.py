@@ -35,10 +35,9 @@ from leanecg.errors import LeanECGError
 def export_package(folder: Path) -> list[str]:
     """Write ``model.onnx`` and ``model.int8.onnx`` (+ sidecars) into the package folder; one line per file."""
     from leanecg.deploy.onnx import export_onnx, load_calibration
-    from leanecg.package import ONNX_FILES
-    from leanecg.package.model import load_model_package
+    from leanecg.package import ONNX_FILES, open_model
 
-    package = load_model_package(folder)
+    package = open_model(folder, prefer="torch")
     calibration = load_calibration(package)
     lines = []
     for precision, name in ONNX_FILES.items():

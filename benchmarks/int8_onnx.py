@@ -130,15 +130,15 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     from leanecg.data import get_dataset
     from leanecg.deploy.onnx import calibration_set, export_onnx, package_split_seed
     from leanecg.evaluate.timing import compare_timings, time_callable
-    from leanecg.package import resolve_model
-    from leanecg.package.model import WEIGHTS_FILE, load_model_package
+    from leanecg.package import open_model, resolve_model
+    from leanecg.package.model import WEIGHTS_FILE
     from leanecg.package.ort_runtime import FEATURES_INPUT, SIGNAL_INPUT, load_onnx_package
     from leanecg.provenance import collect_provenance
     from leanecg.tasks import get_task
 
     torch.set_num_threads(1)
     folder = resolve_model(args.model)
-    pkg = load_model_package(folder)
+    pkg = open_model(folder, prefer="torch")
     meta = pkg.meta
     task = get_task(meta["task"]["name"])
     root = Path(args.data_dir) if args.data_dir else default_data_dir()

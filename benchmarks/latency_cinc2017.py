@@ -38,9 +38,9 @@ def measure(model_dir: Path, rounds: int, budget_s: float) -> dict[str, Any]:
     from leanecg.evaluate.cost import measure_cost
     from leanecg.evaluate.cost.report import single_thread
     from leanecg.models.registry import build_model
-    from leanecg.package.model import load_model_package
+    from leanecg.package import open_model
 
-    pkg = load_model_package(model_dir)
+    pkg = open_model(model_dir, prefer="torch")
     spec = pkg.input
     fs, n = float(spec["fs"]), int(spec["n_samples"])
     n_feat = len(spec.get("features") or [])

@@ -58,10 +58,9 @@ def make_calibration(
     """Draw the subset from the training split of ``model``'s task in ``data_dir`` and write it (see the
     module docstring); returns the file written."""
     from leanecg.deploy.onnx import save_calibration, training_calibration
-    from leanecg.package import resolve_model
-    from leanecg.package.model import load_model_package
+    from leanecg.package import open_model
 
-    pkg = load_model_package(resolve_model(model))
+    pkg = open_model(model, prefer="torch")
     count = DEFAULT_N[pkg.kind] if n is None else n
     calibration = training_calibration(pkg, data_dir, count, seed=seed)
     max_samples = None
@@ -78,13 +77,12 @@ def check_calibration(model: str, data_dir: str | Path, subset: Path, seed: int 
     import torch
 
     from leanecg.deploy.onnx import calibration_set, export_onnx, load_calibration, package_split_seed
-    from leanecg.package import resolve_model
-    from leanecg.package.model import load_model_package
+    from leanecg.package import open_model
     from leanecg.package.ort_runtime import load_onnx_package
     from leanecg.tasks import get_task
 
     torch.set_num_threads(1)
-    pkg = load_model_package(resolve_model(model))
+    pkg = open_model(model, prefer="torch")
     task = get_task(pkg.meta["task"]["name"])
     data = task.load(
         Path(data_dir), tiny=bool(pkg.meta.get("data", {}).get("tiny")), seed=package_split_seed(pkg)

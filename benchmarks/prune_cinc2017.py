@@ -260,7 +260,8 @@ def _package_roundtrip(
     """Save the pruned model as a package, load it back, compare its test predictions."""
     from leanecg.evaluate.results import make_result
     from leanecg.models.registry import model_config
-    from leanecg.package.model import load_model_package, save_model_package
+    from leanecg.package import open_model
+    from leanecg.package.model import save_model_package
 
     meta = pt.package.meta
     name = str(meta.get("model_name"))
@@ -279,7 +280,7 @@ def _package_roundtrip(
         save_model_package(
             Path(tmp) / "pkg", model, pt.task, pt.data, result, name=f"{pt.task.name}/{name}-pruned"
         )
-        back = load_model_package(Path(tmp) / "pkg")
+        back = open_model(Path(tmp) / "pkg", prefer="torch")
         p0 = predict_split(model, pt.data.test)
         p1 = predict_split(back.model, pt.data.test)
         return {
