@@ -204,10 +204,8 @@ def test_pretraining_and_few_shot_take_device_and_amp():
     ],
 )
 def test_cli_device_cuda_without_a_gpu_exits_2_before_any_work(args, tmp_path):
-    from clihelp import run_cli
+    from clihelp import invoke_cli
 
-    r = run_cli(
-        [*args, "--device", "cuda", "--data-dir", str(tmp_path / "nothing-here")], tmp_path, timeout=120
-    )
+    r = invoke_cli([*args, "--device", "cuda", "--data-dir", str(tmp_path / "nothing-here")], tmp_path)
     assert r.returncode == 2, r.stderr
     assert "error: --device: CUDA was requested but torch sees no GPU" in r.stderr

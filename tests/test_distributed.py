@@ -55,6 +55,7 @@ def two_process_run(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_two_processes_end_with_the_weights_of_one(two_process_run, tmp_path):
     torchrun(1, str(tmp_path / "out"))
     one, two = tmp_path / "out", two_process_run / "out"
@@ -73,6 +74,7 @@ def test_two_processes_end_with_the_weights_of_one(two_process_run, tmp_path):
     assert r2["history"][-1]["val_metric"] > 0.5  # it learned
 
 
+@pytest.mark.slow
 def test_only_rank_zero_writes(two_process_run):
     assert sorted(p.name for p in (two_process_run / "out").iterdir()) == ["result.json", "weights.pt"]
     ckpt = two_process_run / "ckpt"
@@ -83,6 +85,7 @@ def test_only_rank_zero_writes(two_process_run):
     assert len(state["rng"]) == 2  # every rank's RNG state, gathered on rank 0
 
 
+@pytest.mark.slow
 def test_elastic_restart_resumes_with_the_same_weights(two_process_run, tmp_path):
     # rank 1 is SIGKILLed at its 9th step (epoch 2 of 4) on the first attempt; torchrun restarts both
     # processes once, and --resume continues from the epoch-1 checkpoint
@@ -157,9 +160,7 @@ def test_bench_nproc_launches_torchrun(monkeypatch, tmp_path):
     ],
 )
 def test_bench_scale_out_options_are_checked_first(args, problem, tmp_path):
-    from clihelp import run_cli
+    from clihelp import invoke_cli
 
-    r = run_cli(
-        ["bench", "cinc2017", "--tiny", "--data-dir", str(tmp_path / "none"), *args], tmp_path, timeout=120
-    )
+    r = invoke_cli(["bench", "cinc2017", "--tiny", "--data-dir", str(tmp_path / "none"), *args], tmp_path)
     assert r.returncode == 2 and problem in r.stderr, r.stderr

@@ -36,6 +36,7 @@ def tiny_doc(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
     return run_labels_benchmark(shared_data, out, config=config, tiny=True), out
 
 
+@pytest.mark.slow
 def test_tiny_run_structure(tiny_doc: tuple[dict, Path]) -> None:
     doc, out = tiny_doc
     stem = labels_results_stem("mitdb-aami")
@@ -99,10 +100,12 @@ def test_bad_input(tmp_path: Path) -> None:
 
 
 def test_cli_labels_task_option_errors(tmp_path: Path) -> None:
-    from clihelp import run_cli
+    from clihelp import invoke_cli
 
-    proc = run_cli(["bench", "labels", "--labels-task", "ptbxl", "--data-dir", str(tmp_path)], tmp_path)
+    proc = invoke_cli(["bench", "labels", "--labels-task", "ptbxl", "--data-dir", str(tmp_path)], tmp_path)
     assert proc.returncode == 2 and "--labels-task" in proc.stderr and "mitdb-aami" in proc.stderr
     assert "Traceback" not in proc.stderr
-    proc = run_cli(["bench", "leads", "--labels-task", "mitdb-aami", "--data-dir", str(tmp_path)], tmp_path)
+    proc = invoke_cli(
+        ["bench", "leads", "--labels-task", "mitdb-aami", "--data-dir", str(tmp_path)], tmp_path
+    )
     assert proc.returncode == 2 and "labels study only" in proc.stderr

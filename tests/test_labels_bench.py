@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from clihelp import run_cli
+from clihelp import invoke_cli, run_cli
 from leanecg.bench.labels import finetune_epochs, nested_label_subsets, summarise
 from leanecg.errors import LeanECGError
 from leanecg.evaluate.results import validate_result
@@ -62,6 +62,7 @@ def test_summary_mean_sd_and_delta() -> None:
     assert by["scratch"]["delta_vs_scratch"] is None
 
 
+@pytest.mark.slow
 def test_cli_bench_labels_tiny(shared_data, tmp_path) -> None:
     out = tmp_path / "res"
     r = run_cli(
@@ -83,5 +84,5 @@ def test_cli_bench_labels_tiny(shared_data, tmp_path) -> None:
 
 
 def test_cli_bench_labels_bad_input(tmp_path) -> None:
-    r = run_cli(["bench", "labels", "--models", "litenet,resnet1d", "--out", str(tmp_path)], tmp_path)
+    r = invoke_cli(["bench", "labels", "--models", "litenet,resnet1d", "--out", str(tmp_path)], tmp_path)
     assert r.returncode == 2 and "error: --models:" in r.stderr

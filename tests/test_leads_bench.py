@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from clihelp import run_cli
+from clihelp import invoke_cli, run_cli
 from leanecg.bench.leads import (
     LeadSetDropout,
     greedy_path,
@@ -161,6 +161,7 @@ def test_macro_auroc_needs_every_class() -> None:
     assert np.isnan(macro_auroc(y[[0, 2]], p[[0, 2]]))  # class 1 has no positive
 
 
+@pytest.mark.slow
 def test_cli_leads_tiny(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "res"
     args = ["bench", "leads", "--data-dir", str(shared_data), "--out", str(out), "--tiny", "--n-boot", "20"]
@@ -192,16 +193,16 @@ def test_cli_leads_tiny(shared_data: Path, tmp_path: Path) -> None:
 
 
 def test_cli_leads_bad_input(tmp_path: Path) -> None:
-    proc = run_cli(["bench", "leads", "--models", "nosuchnet", "--data-dir", str(tmp_path)], tmp_path)
+    proc = invoke_cli(["bench", "leads", "--models", "nosuchnet", "--data-dir", str(tmp_path)], tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: --models:") and "nosuchnet" in proc.stderr
-    proc = run_cli(["bench", "leads", "--models", "beatnet", "--data-dir", str(tmp_path)], tmp_path)
+    proc = invoke_cli(["bench", "leads", "--models", "beatnet", "--data-dir", str(tmp_path)], tmp_path)
     assert proc.returncode == 2 and "feature input" in proc.stderr
-    proc = run_cli(["bench", "leads", "--epochs", "0", "--data-dir", str(tmp_path)], tmp_path)
+    proc = invoke_cli(["bench", "leads", "--epochs", "0", "--data-dir", str(tmp_path)], tmp_path)
     assert proc.returncode == 2 and "error: --epochs:" in proc.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
-    proc = run_cli(["bench", "leads", "--data-dir", str(empty), "--out", str(tmp_path / "o")], tmp_path)
+    proc = invoke_cli(["bench", "leads", "--data-dir", str(empty), "--out", str(tmp_path / "o")], tmp_path)
     last = proc.stderr.strip().splitlines()[-1]
     assert proc.returncode == 2 and last.startswith("error: ") and "ptb" in last.lower()
     assert not (tmp_path / "o" / "leads.json").exists()

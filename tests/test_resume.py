@@ -37,6 +37,7 @@ def uninterrupted(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_killed_mid_epoch_then_resumed_gives_the_same_weights(uninterrupted, tmp_path):
     ckpt = tmp_path / "ckpt"
     # step 15 of 24 = the 3rd step of epoch 3: epochs 1-2 are checkpointed, epoch 3 is cut short
@@ -67,6 +68,7 @@ def test_killed_mid_epoch_then_resumed_gives_the_same_weights(uninterrupted, tmp
     assert [h["val_loss"] for h in result["history"]] == [h["val_loss"] for h in history]
 
 
+@pytest.mark.slow
 def test_resuming_a_finished_run_trains_no_further(uninterrupted, tmp_path):
     ckpt = tmp_path / "ckpt"
     assert ddphelp.main([str(tmp_path / "a"), "--checkpoint-dir", str(ckpt)]) == 0

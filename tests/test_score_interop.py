@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from clihelp import run_cli
+from clihelp import invoke_cli
 from leanecg.errors import LeanECGError
 from leanecg.evaluate import cinc2017
 
@@ -33,11 +33,11 @@ def test_predict_then_score_cinc2017_end_to_end(tmp_path: Path, shared_data: Pat
         line.strip().split(",") for line in (folder / "REFERENCE-v3.csv").read_text().splitlines() if line
     )
     (tmp_path / "REF.csv").write_text("".join(f"{h.stem},{reference[h.stem]}\n" for h in headers))
-    proc = run_cli(["predict", *map(str, headers), "--model", "cinc2017", "--out", "preds.csv"], tmp_path)
+    proc = invoke_cli(["predict", *map(str, headers), "--model", "cinc2017", "--out", "preds.csv"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.reader((tmp_path / "preds.csv").open()))
     assert rows[0] == ["record", "label", "prob_N", "prob_A", "prob_O", "prob_noise"]
-    proc = run_cli(["score", "cinc2017", "REF.csv", "preds.csv", "--json"], tmp_path)
+    proc = invoke_cli(["score", "cinc2017", "REF.csv", "preds.csv", "--json"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert set(out) == {"f1", "f1_N", "f1_A", "f1_O", "f1_noise"}
@@ -63,7 +63,7 @@ def test_cinc2017_header_extra_columns_and_noise(tmp_path: Path) -> None:
     (tmp_path / "short.csv").write_text("record,label,prob_N\nA1,N,1\nA2,A\n")
     with pytest.raises(LeanECGError, match=r"line 3: 2 fields, but the header line has 3"):
         cinc2017.read_labels_csv(tmp_path / "short.csv")
-    proc = run_cli(["score", "cinc2017", "REF.csv", "preds.csv", "--json"], tmp_path)
+    proc = invoke_cli(["score", "cinc2017", "REF.csv", "preds.csv", "--json"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["f1_A"] == pytest.approx(1.0)
 
@@ -89,7 +89,7 @@ def test_score_cinc2021_reads_a_predict_csv(tmp_path: Path) -> None:
         probs = [0.9 if dx & c else 0.1 for c in classes]
         lines.append(f"{rec},{';'.join(pos)}," + ",".join(f"{p:.6f}" for p in probs))
     (tmp_path / "preds.csv").write_text("\n".join(lines) + "\n")
-    proc = run_cli(["score", "cinc2021", str(labels), "preds.csv", "--json"], tmp_path)
+    proc = invoke_cli(["score", "cinc2021", str(labels), "preds.csv", "--json"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert {"challenge_metric", "auroc", "auprc", "accuracy", "f_measure"} <= set(out)
@@ -97,7 +97,7 @@ def test_score_cinc2021_reads_a_predict_csv(tmp_path: Path) -> None:
     # a record without a prediction
     (tmp_path / "part.csv").write_text("\n".join(lines[:3]) + "\n")
     _one_line_error(
-        run_cli(["score", "cinc2021", str(labels), "part.csv"], tmp_path), "no prediction for record R3"
+        invoke_cli(["score", "cinc2021", str(labels), "part.csv"], tmp_path), "no prediction for record R3"
     )
 
 
@@ -106,5 +106,5 @@ def test_score_cinc2021_refuses_classes_without_a_mapping(tmp_path: Path) -> Non
     (tmp_path / "ptbxl.csv").write_text(
         "record,label,prob_NORM,prob_MI,prob_STTC,prob_CD,prob_HYP\nR1,NORM,0.9,0.1,0.1,0.1,0.1\n"
     )
-    proc = run_cli(["score", "cinc2021", str(labels), "ptbxl.csv"], tmp_path)
+    proc = invoke_cli(["score", "cinc2021", str(labels), "ptbxl.csv"], tmp_path)
     _one_line_error(proc, "ptbxl.csv: class NORM is not a SNOMED CT code", "no mapping")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from clihelp import run_cli
+from clihelp import invoke_cli
 from leanecg.bench.side_inputs import age_sex_rows, record_age_sex
 from leanecg.data.record import Record
 from leanecg.models.wide_deep import age_sex_vector, encode_age_sex
@@ -41,5 +41,5 @@ def test_record_age_sex_reads_the_data_layer_meta() -> None:
 
 
 def test_bench_side_inputs_refuses_a_bad_backbone(tmp_path: Path) -> None:
-    proc = run_cli(["bench", "side-inputs", "--models", "nosuchnet", "--out", "o"], tmp_path)
+    proc = invoke_cli(["bench", "side-inputs", "--models", "nosuchnet", "--out", "o"], tmp_path)
     assert proc.returncode == 2 and proc.stderr.startswith("error: --models: side-inputs takes one backbone")

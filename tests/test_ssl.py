@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from clihelp import run_cli
+from clihelp import invoke_cli, run_cli
 from leanecg.errors import LeanECGError
 from leanecg.models import build_model
 from leanecg.ssl.clocs import CMLCViews, CMSCViews, CMSMLCViews
@@ -184,7 +184,7 @@ def test_frozen_encoder_keeps_encoder_fixed() -> None:
 
 
 def test_cli_pretrain_errors(tmp_path) -> None:
-    r = run_cli(
+    r = invoke_cli(
         ["pretrain", "--method", "cmlc", "--dataset", "cinc2017", "--out", str(tmp_path / "e")], tmp_path
     )
     assert r.returncode == 2 and "error: --method:" in r.stderr
@@ -196,6 +196,7 @@ def test_cli_pretrain_errors(tmp_path) -> None:
         pretrain_encoder("simclr", "mitdb", tmp_path, tmp_path / "e")
 
 
+@pytest.mark.slow
 def test_cli_pretrain_tiny(shared_data, tmp_path) -> None:
     out = tmp_path / "enc"
     r = run_cli(
