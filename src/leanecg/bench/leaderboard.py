@@ -36,13 +36,21 @@ SHIPPING = {"mitdb-aami": ("beatnet",), "cinc2017": ("wide_deep_lite",)}
 
 
 def leaderboard_models(task_name: str) -> list[str]:
-    """Every model of the leaderboard for a task: zoo models, classic models, the shipped model's hybrid."""
-    from leanecg.models.registry import list_models
+    """Every model of the leaderboard for a task, in the order they are run: the classic models, the zoo
+    models from the smallest to the largest (default width, parameters counted for one lead and the task's
+    classes), then the shipped model's hybrid. Cheapest first, so a run stopped part-way has covered the
+    efficient end of the zoo (the command resumes where it stopped)."""
+    from leanecg.models.registry import build_model, list_models
 
     task = get_task(task_name)
-    zoo = [s.name for s in list_models()]
+
+    def size(name: str) -> int:
+        model = build_model(name, n_leads=1, n_classes=len(task.class_names), n_features=0)
+        return sum(int(p.numel()) for p in model.parameters())
+
+    zoo = sorted((s.name for s in list_models()), key=lambda n: (size(n), n))
     hybrids = [hybrid_name(m) for m in SHIPPING.get(task.name, ())]
-    return [*zoo, *task.classic_models, *hybrids]
+    return [*task.classic_models, *zoo, *hybrids]
 
 
 def _seed_dir(out: Path, task: str, seed: int) -> Path:
