@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from leanecg.data.stream_sources import StreamSource, open_source, record_chunks, text_chunks
-from leanecg.errors import LeanECGError
+from leanecg.errors import LeanECGError, check_number
 from leanecg.signal.beat_stream import BEAT_HISTORY_S, StreamingBeatInputs
 from leanecg.signal.beats import ALL_BEAT_FEATURE_NAMES
 from leanecg.signal.pipeline import Pipeline
@@ -156,9 +156,7 @@ class EventLines:
     """
 
     def __init__(self, every: int = DEFAULT_EVENTS_EVERY) -> None:
-        if every < 1:
-            raise ValueError(f"every must be >= 1, got {every}")
-        self.every = int(every)
+        self.every = int(check_number("every", every, low=1, integer=True))
         self.counts: dict[str, int] = {}
         self.n = 0
         self._pending: list[StreamEvent] = []

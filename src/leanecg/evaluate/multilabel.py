@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from leanecg.errors import LeanECGError
+from leanecg.errors import LeanECGError, check_choice
 
 _METRICS = ("f1", "youden", "mcc")
 
@@ -215,8 +215,7 @@ def select_thresholds(y_val: Any, p_val: Any, metric: str = "f1") -> np.ndarray:
     Returns:
         ``(n_classes,)`` float64 thresholds for :func:`apply_thresholds`.
     """
-    if metric not in _METRICS:
-        raise LeanECGError("metric", f"must be one of {', '.join(_METRICS)}, got {metric!r}")
+    check_choice("metric", metric, _METRICS)
     y = _as_labels(y_val, "y_val")
     s = _as_scores(p_val, y.shape, "p_val")
     out = np.empty(y.shape[1])

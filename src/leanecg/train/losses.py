@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from leanecg.errors import LeanECGError
+from leanecg.errors import LeanECGError, check_number
 
 LOSSES = ("ce", "weighted_ce", "focal", "bce", "asymmetric")
 SINGLE_LABEL_LOSSES = frozenset({"ce", "weighted_ce"})
@@ -282,8 +282,7 @@ def make_loss(
         raise LeanECGError(
             "loss", f"{name!r} needs multi-hot labels (N, C), but the labels are class indices"
         )
-    if not 0.0 <= label_smoothing < 1.0:
-        raise LeanECGError("label_smoothing", f"must be in [0, 1), got {label_smoothing}")
+    check_number("label_smoothing", label_smoothing, low=0, high=1, high_open=True)
     if name == "weighted_ce" and class_weights is None:
         class_weights = "balanced"
     w = resolve_class_weights(class_weights, y_train, n_classes)
