@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from leanecg.errors import require
+from leanecg.errors import check_choice, check_positive
 
 Rhythm = Literal["sinus", "af", "pvc"]
 
@@ -88,9 +88,9 @@ def synthetic_ecg(
         n_leads: number of leads; extra leads are scaled, partly inverted projections of lead 1.
         seed: random seed (the output is a pure function of the arguments).
     """
-    require(fs > 0 and np.isfinite(fs), "fs", f"sampling rate must be > 0 Hz, got {fs}")
-    require(duration_s > 0, "duration_s", f"duration must be > 0 s, got {duration_s}")
-    require(rhythm in ("sinus", "af", "pvc"), "rhythm", f"unknown rhythm {rhythm!r}")
+    check_positive("fs", fs, unit="Hz")
+    check_positive("duration_s", duration_s, unit="seconds")
+    check_choice("rhythm", rhythm, ("sinus", "af", "pvc"))
     rng = np.random.default_rng(seed)
     n = round(duration_s * fs)
     t = np.arange(n) / fs
