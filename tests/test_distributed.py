@@ -143,7 +143,7 @@ def test_bench_nproc_launches_torchrun(monkeypatch, tmp_path):
     cmd = seen["cmd"]
     assert cmd[:3] == [sys.executable, "-m", "torch.distributed.run"]
     i = cmd.index("-m", 3)
-    assert cmd[i + 1] == "leanecg.train" and cmd[i + 2 : i + 4] == ["bench", "cinc2017"]
+    assert cmd[i + 1] == "leanecg.cli.worker" and cmd[i + 2 : i + 4] == ["bench", "cinc2017"]
     assert cmd[cmd.index("--nproc_per_node") + 1] == "2" and cmd[cmd.index("--max-restarts") + 1] == "3"
     tail = cmd[i + 2 :]
     assert "--nproc" not in tail and "--resume" in tail and "--tiny" in tail

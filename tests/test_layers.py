@@ -50,7 +50,10 @@ def _imported(tree: ast.AST, rel: tuple[str, ...], is_pkg: bool) -> list[tuple[i
                 mod = ".".join(["leanecg", *base, *([node.module] if node.module else [])])
             else:
                 mod = node.module or ""
-            out.append((node.lineno, mod))
+            if mod == "leanecg":  # ``from leanecg import cli``: each name is a floor (``__version__`` is not)
+                out += [(node.lineno, f"leanecg.{a.name}") for a in node.names if not a.name.startswith("__")]
+            else:
+                out.append((node.lineno, mod))
     return [(line, m) for line, m in out if m.split(".")[0] == "leanecg" and "." in m]
 
 
@@ -118,6 +121,8 @@ def _write(root: Path, rel: str, text: str) -> None:
         "def f():\n    from leanecg.bench import runner\n",  # deferred, inside a function
         "import leanecg.package.model\n",
         "from ..train import trainer\n",  # relative
+        "from leanecg import bench\n",  # a floor imported by name from the package
+        "def main():\n    from leanecg import cli\n",
     ],
 )
 def test_an_upward_import_is_reported(tmp_path: Path, text: str) -> None:
@@ -133,6 +138,16 @@ def test_an_upward_import_is_reported(tmp_path: Path, text: str) -> None:
     offenders = upward_imports(root)
     assert len(offenders) == 1 and offenders[0].startswith("models/bad.py:"), offenders
     assert "models (L4) imports leanecg." in offenders[0]
+
+
+def test_a_main_module_is_checked_like_any_other(tmp_path: Path) -> None:
+    """``python -m leanecg.train`` would be ``train/__main__.py``: in the train floor, not an entry point
+    above every floor (only the package's own ``leanecg/__main__.py`` is)."""
+    root = tmp_path / "leanecg"
+    _write(root, "__main__.py", "from leanecg import cli\n")
+    assert upward_imports(root) == []
+    _write(root, "train/__main__.py", "def main():\n    from leanecg import cli\n")
+    assert upward_imports(root) == ["train/__main__.py:2: train (L5) imports leanecg.cli (L10)"]
 
 
 def test_an_unknown_floor_and_a_same_floor_cycle_are_reported(tmp_path: Path) -> None:

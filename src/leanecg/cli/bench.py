@@ -51,7 +51,7 @@ def forwarded_args(ctx: typer.Context, drop: tuple[str, ...]) -> list[str]:
 
 def launch_torchrun(ctx: typer.Context, nproc: int, max_restarts: int) -> int:
     """Run this command again in ``nproc`` processes under torchrun (``python -m torch.distributed.run ...
-    -m leanecg.train``); returns torchrun's exit code."""
+    -m leanecg.cli.worker``); returns torchrun's exit code."""
     import subprocess
 
     from leanecg.train.distributed import format_command, launched_by_torchrun, torchrun_command

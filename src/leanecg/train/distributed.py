@@ -2,10 +2,10 @@
 
 Launch (one machine, N processes; ``gloo`` on the CPU, ``nccl`` on GPUs)::
 
-    torchrun --standalone --nproc_per_node N -m leanecg.train bench TASK --models M [bench options]
+    torchrun --standalone --nproc_per_node N -m leanecg.cli.worker bench TASK --models M [bench options]
     leanecg bench TASK --models M --nproc N          # the same command, launched for you
 
-``python -m leanecg.train`` (:mod:`leanecg.train.__main__`) initialises the process group from the
+``python -m leanecg.cli.worker`` (:data:`WORKER_MODULE`) initialises the process group from the
 environment ``torchrun`` sets (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``...) and runs the
 ``leanecg`` command given after it. :func:`leanecg.train.trainer.fit` sees the initialised group and
 trains with ``DistributedDataParallel``: a ``DistributedSampler`` over records, the per-process batch is the
@@ -28,6 +28,9 @@ import torch.distributed as dist
 #: How long a collective waits for the other processes (rank 0 evaluates and measures cost between
 #: trainings while the others wait).
 TIMEOUT = _dt.timedelta(hours=2)
+#: The module ``torchrun`` runs in each process (:func:`torchrun_command`): it joins the process group and
+#: runs the ``leanecg`` command; it lives in the CLI floor, so it is named here, never imported.
+WORKER_MODULE = "leanecg.cli.worker"
 
 
 def is_distributed() -> bool:
@@ -146,7 +149,7 @@ def torchrun_command(
         "--max-restarts",
         str(int(max_restarts)),
         "-m",
-        "leanecg.train",
+        WORKER_MODULE,
         *args,
     ]
 

@@ -1,13 +1,14 @@
-"""``python -m leanecg.train COMMAND ...``: one ``torchrun`` worker of a distributed ``leanecg`` command.
+"""``python -m leanecg.cli.worker COMMAND ...``: one ``torchrun`` worker of a distributed ``leanecg`` command.
 
-    torchrun --standalone --nproc_per_node 4 -m leanecg.train bench ptbxl-superclass --models litenet \\
+    torchrun --standalone --nproc_per_node 4 -m leanecg.cli.worker bench ptbxl-superclass --models litenet \\
         --device cuda --amp --checkpoint-dir ckpt --resume
 
 Joins the process group ``torchrun`` describes in the environment (``nccl`` when ``--device`` resolves to
 CUDA, else ``gloo``), then runs ``leanecg COMMAND ...`` in it: :func:`leanecg.train.trainer.fit` trains with
 ``DistributedDataParallel`` and only rank 0 writes results and checkpoints (and prints: the other ranks'
 standard output is discarded; their errors still reach standard error). Started without ``torchrun`` it
-runs the command in one process, like ``leanecg``.
+runs the command in one process, like ``leanecg``. It lives in the CLI floor because it runs the CLI;
+:func:`leanecg.train.distributed.torchrun_command` names it (:data:`~leanecg.train.distributed.WORKER_MODULE`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def _option(argv: list[str], name: str) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from leanecg import cli
+    """Join the process group torchrun describes, then run ``leanecg <argv>`` in it."""
+    from leanecg.cli.runner import error_line
+    from leanecg.cli.runner import main as cli_main
     from leanecg.errors import LeanECGError
     from leanecg.train.distributed import destroy_process_group, init_process_group
 
@@ -37,13 +40,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         init_process_group(_option(argv, "--device") or "cpu")
     except LeanECGError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {error_line(exc, argv)}\n")
         sys.exit(exc.exit_code)
     if os.environ.get("RANK", "0") != "0":
         sys.stdout = open(os.devnull, "w", encoding="utf-8")
     sys.argv = ["leanecg", *argv]
     try:
-        cli.main()
+        cli_main()
     finally:
         destroy_process_group()
 
