@@ -63,6 +63,6 @@ def test_missing_dataset_names_every_place(tmp_path: Path, monkeypatch: pytest.M
     assert msg.startswith("mitdb: dataset not found; looked in ")
     for place in (shared, tmp_path / "elsewhere" / "shared" / "data", cache):
         assert str(place / "mitdb") in msg, msg
-    assert "leanecg data fetch mitdb" in msg and "--data-dir" in msg and "\n" not in msg
+    assert "leanecg data fetch mitdb" in msg and "`data_dir`" in msg and "\n" not in msg
     # without a dataset asked for, an empty shared folder is skipped for the user cache (created)
     assert locate.resolve_data_dir() == cache.resolve()

@@ -79,7 +79,7 @@ def test_resolve_data_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_resolve_data_dir_refuses_missing_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(LeanECGError) as err:
         resolve_data_dir(tmp_path / "nope")
-    assert "--data-dir" in err.value.problem
+    assert "given by `data_dir` does not exist" in err.value.problem
     monkeypatch.setenv("LEANECG_DATA", str(tmp_path / "gone"))
     with pytest.raises(LeanECGError) as err:
         resolve_data_dir()

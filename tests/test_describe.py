@@ -67,7 +67,7 @@ def test_describe_folder_reads_headers_only(shared_data: Path, tmp_path: Path, m
     assert d["duration_s"]["median"] == 10.0
     dx = {r["dx"]: r for r in d["dx_label_counts"]}
     assert dx["426177001"]["abbreviation"] == "SB"
-    with pytest.raises(LeanECGError, match="--split only applies"):
+    with pytest.raises(LeanECGError, match="`split` only applies"):
         describe(folder, split="train")
     with pytest.raises(LeanECGError, match="no ECG records"):
         describe(_empty(tmp_path))
@@ -97,7 +97,7 @@ def test_mitdb_dataset_view_from_annotations_only(mitdb_dir: Path, monkeypatch) 
     assert [r["split"] for r in one["aami_beats"]] == ["DS2"] and one["n_records"] == 22
     with pytest.raises(LeanECGError) as err:
         describe(str(mitdb_dir), split="train")
-    assert err.value.path == "--split" and "DS1, DS2" in err.value.problem
+    assert err.value.path == "split" and "DS1, DS2" in err.value.problem
 
 
 def test_dataset_views(shared_data: Path) -> None:

@@ -142,10 +142,12 @@ def test_runtime_applies_device_amp_and_checkpoint_folders(tmp_path):
         "resume": True,
     }
     assert TrainRuntime().fit_kwargs("x") == {}
-    with pytest.raises(LeanECGError, match="--resume"):
+    with pytest.raises(LeanECGError, match="needs `checkpoint_dir`") as err:
         TrainRuntime(resume=True)
-    with pytest.raises(LeanECGError, match="--device"):
+    assert err.value.path == "resume"
+    with pytest.raises(LeanECGError, match="must be cpu, cuda or auto") as err:
         TrainRuntime(device="gpu")
+    assert err.value.path == "device"
 
 
 @NEEDS_CUDA

@@ -146,8 +146,9 @@ def test_fetch_max_records_and_file_url(tmp_path: Path, mitdb_mirror: Path) -> N
     # a plain folder works as a mirror too, and the rest is added on the next call
     fetch_dataset("mitdb", data, base_url=str(mitdb_mirror))
     _same_files(mitdb_mirror, dest, [f"{r}.dat" for r in MITDB_RECORDS])
-    with pytest.raises(LeanECGError, match="at least 1"):
+    with pytest.raises(LeanECGError, match="at least 1") as err:
         fetch_dataset("mitdb", data, base_url=str(mitdb_mirror), max_records=0)
+    assert err.value.path == "max_records"
 
 
 def test_checksum_mismatch_keeps_nothing(tmp_path: Path, mitdb_mirror: Path, server) -> None:
@@ -237,7 +238,7 @@ def test_http_errors_and_unreachable_host(tmp_path: Path, mitdb_mirror: Path, se
     fail["mitdb/1.0.0/SHA256SUMS.txt"] = 503
     with pytest.raises(LeanECGError) as err:
         fetch_dataset("mitdb", data, base_url=url)
-    assert "HTTP 503" in err.value.problem and "--data-dir" in err.value.problem
+    assert "HTTP 503" in err.value.problem and "`data_dir`" in err.value.problem
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -246,11 +247,12 @@ def test_http_errors_and_unreachable_host(tmp_path: Path, mitdb_mirror: Path, se
     assert err.value.path == "mitdb"
     assert f"cannot reach http://127.0.0.1:{port}/" in err.value.problem
     assert (
-        "download manually from https://physionet.org/content/mitdb/1.0.0/ and pass --data-dir"
+        "download manually from https://physionet.org/content/mitdb/1.0.0/ and pass `data_dir`"
         in err.value.problem
     )
-    with pytest.raises(LeanECGError, match="neither"):
+    with pytest.raises(LeanECGError, match="neither") as err:
         fetch_dataset("mitdb", data, base_url="ftp://example.org/")
+    assert err.value.path == "base_url"  # the library names the parameter; the CLI says --base-url
     with pytest.raises(LeanECGError, match="unknown dataset"):
         fetch_dataset("mitbih", data)
 

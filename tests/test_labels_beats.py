@@ -90,7 +90,7 @@ def test_ds1_pool_pretraining_and_nested_beats(shared_data: Path) -> None:
 def test_bad_input(tmp_path: Path) -> None:
     with pytest.raises(LeanECGError) as err:
         run_labels_cli(None, tmp_path, tmp_path, task="ptbxl")
-    assert err.value.path == "--labels-task" and "mitdb-aami" in err.value.problem
+    assert err.value.path == "task" and "mitdb-aami" in err.value.problem
     with pytest.raises(LeanECGError, match="cinc2017 supports"):
         LabelsConfig(methods=("scratch", "cmlc")).validate()  # single-lead cinc2017 has no CMLC views
     with pytest.raises(LeanECGError, match="mitdb-aami supports"):

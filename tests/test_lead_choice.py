@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clihelp import run_cli
+from clihelp import invoke_cli, run_cli
 from leanecg.errors import LeanECGError
 from leanecg.signal.leads import LEAD_ALIASES, canonical_lead_name, choose_leads, lead_index, lead_key
 
@@ -111,16 +111,16 @@ def test_choose_leads_with_lead_and_its_errors() -> None:
     with pytest.raises(LeanECGError) as err:
         choose_leads(holter, ["II"], source="rec.hea")
     assert str(err.value) == (
-        "rec.hea: the model needs lead(s) II; the record has ECG1, ECG2 (choose one with --lead)"
+        "rec.hea: the model needs lead(s) II; the record has ECG1, ECG2 (choose one with `lead`)"
     )
-    with pytest.raises(LeanECGError, match=r"--lead NOPE: .*ECG1, ECG2") as err:
+    with pytest.raises(LeanECGError, match=r"`lead` NOPE: .*ECG1, ECG2") as err:
         choose_leads(holter, ["II"], lead="NOPE", source="rec.hea")
     assert err.value.path == "rec.hea"
-    with pytest.raises(LeanECGError, match=r"--lead names 2 lead\(s\) \(ECG1, ECG2\); the model takes 1"):
+    with pytest.raises(LeanECGError, match=r"`lead` names 2 lead\(s\) \(ECG1, ECG2\); the model takes 1"):
         choose_leads(holter, ["II"], lead="ECG1,ECG2", source="rec.hea")
     with pytest.raises(LeanECGError, match="names 0 lead"):
         choose_leads(holter, ["II"], lead=" , ", source="rec.hea")
-    with pytest.raises(LeanECGError, match=r"needs lead\(s\) I, II; .* \(choose 2 with --lead\)"):
+    with pytest.raises(LeanECGError, match=r"needs lead\(s\) I, II; .* \(choose 2 with `lead`\)"):
         choose_leads(["I", "V1"], ["I", "II"])
     with pytest.raises(LeanECGError, match="needs lead"):
         choose_leads(["ECG1", "ECG2"], ["ECG1", "ECG2", "ECG3"])
@@ -160,8 +160,8 @@ def holter(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> dict[
 
 def test_holter_record_is_resampled_inside_the_model_pipeline(holter: dict[str, object]) -> None:
     from leanecg.data import load_record
-    from leanecg.deploy.package import load_model_package
-    from leanecg.deploy.shipped import resolve_model
+    from leanecg.package import resolve_model
+    from leanecg.package.model import load_model_package
 
     pkg = load_model_package(resolve_model("mitdb-aami"))
     record = load_record(holter["path"], annotations=False)
@@ -174,7 +174,7 @@ def test_holter_record_is_resampled_inside_the_model_pipeline(holter: dict[str, 
     assert y.shape[1] == 1
     assert not np.array_equal(y, pkg.preprocess(record, lead="ECG2"))
     assert str(pkg.lead_choice(record.leads, "ECG1")) == "ECG1 -> II (chosen with --lead)"
-    with pytest.raises(LeanECGError, match=r"choose one with --lead"):
+    with pytest.raises(LeanECGError, match=r"choose one with `lead`"):
         pkg.preprocess(record)
 
 
@@ -195,15 +195,19 @@ def test_beats_with_lead_finds_the_reference_beats(holter: dict[str, object]) ->
 
 def test_beats_without_a_matching_lead_names_lead_option(holter: dict[str, object]) -> None:
     cwd = holter["dir"]
-    proc = run_cli(["beats", "holter", "--model", "mitdb-aami", "--out", "x.csv"], cwd)
+    proc = invoke_cli(["beats", "holter", "--model", "mitdb-aami", "--out", "x.csv"], cwd)
     line = _one_line_error(proc, "holter", "needs lead(s) II", "ECG1, ECG2", "--lead")
     assert (
         line
         == "error: holter: the model needs lead(s) II; the record has ECG1, ECG2 (choose one with --lead)"
     )
-    proc = run_cli(["beats", "holter.hea", "--model", "mitdb-aami", "--lead", "NOPE", "--out", "x.csv"], cwd)
+    proc = invoke_cli(
+        ["beats", "holter.hea", "--model", "mitdb-aami", "--lead", "NOPE", "--out", "x.csv"], cwd
+    )
     _one_line_error(proc, "error: holter: --lead NOPE", "ECG1, ECG2")
-    proc = run_cli(["beats", "holter", "--model", "mitdb-aami", "--lead", "ECG1,ECG2", "--out", "x.csv"], cwd)
+    proc = invoke_cli(
+        ["beats", "holter", "--model", "mitdb-aami", "--lead", "ECG1,ECG2", "--out", "x.csv"], cwd
+    )
     _one_line_error(proc, "holter", "--lead names 2 lead(s)")
     assert not (cwd / "x.csv").exists()
 
@@ -211,7 +215,7 @@ def test_beats_without_a_matching_lead_names_lead_option(holter: dict[str, objec
 def test_stream_with_lead_matches_beats(holter: dict[str, object]) -> None:
     cwd = holter["dir"]
     args = ["stream", "holter", "--model", "mitdb-aami", "--lead", "ECG1", "--out", "s.csv", "--json"]
-    proc = run_cli([*args, "--no-events", "--backend", "torch"], cwd)
+    proc = invoke_cli([*args, "--no-events", "--backend", "torch"], cwd)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["leads"] == "ECG1 -> II (chosen with --lead)"
@@ -219,21 +223,21 @@ def test_stream_with_lead_matches_beats(holter: dict[str, object]) -> None:
     header, online = _samples(cwd / "s.csv")
     assert header == BEAT_COLUMNS
     assert _within(holter["ref"], online, 0.150 * FS_HOLTER) > 0.95
-    proc = run_cli(["stream", "holter", "--model", "mitdb-aami", "--no-events", "--backend", "torch"], cwd)
+    proc = invoke_cli(["stream", "holter", "--model", "mitdb-aami", "--no-events", "--backend", "torch"], cwd)
     _one_line_error(proc, "holter", "needs lead(s) II", "ECG1, ECG2", "--lead")
-    proc = run_cli([*args[:4], "--lead", "NOPE", "--backend", "torch"], cwd)
+    proc = invoke_cli([*args[:4], "--lead", "NOPE", "--backend", "torch"], cwd)
     _one_line_error(proc, "NOPE", "ECG1, ECG2")
 
 
 def test_predict_with_lead_on_the_rhythm_model(holter: dict[str, object]) -> None:
     cwd = holter["dir"]
-    proc = run_cli(["predict", "holter", "--model", "cinc2017", "--lead", "ECG2", "--out", "p.csv"], cwd)
+    proc = invoke_cli(["predict", "holter", "--model", "cinc2017", "--lead", "ECG2", "--out", "p.csv"], cwd)
     assert proc.returncode == 0, proc.stderr
     assert "leads: ECG2 -> I (chosen with --lead)" in proc.stderr.splitlines()
     with open(cwd / "p.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["record", "label", "prob_N", "prob_A", "prob_O", "prob_noise"] and len(rows) == 2
-    proc = run_cli(["predict", "holter", "--model", "cinc2017", "--out", "p2.csv"], cwd)
+    proc = invoke_cli(["predict", "holter", "--model", "cinc2017", "--out", "p2.csv"], cwd)
     _one_line_error(proc, "needs lead(s) I", "ECG1, ECG2", "--lead")
 
 
@@ -247,14 +251,14 @@ def test_single_lead_records_feed_both_shipped_models(shared_data: Path, tmp_pat
     a1 = shared_data / "cinc2017" / "training2017" / "A00001"
     if not a1.with_suffix(".hea").is_file():
         pytest.skip("cinc2017/A00001 not staged")
-    proc = run_cli(["beats", str(a1), "--model", "mitdb-aami", "--out", "b.csv"], tmp_path)
+    proc = invoke_cli(["beats", str(a1), "--model", "mitdb-aami", "--out", "b.csv"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "leads: ECG -> II (the record's only lead)" in proc.stderr.splitlines()
     header, found = _samples(tmp_path / "b.csv")
     assert header == BEAT_COLUMNS and len(found) > 20  # 30 s at ~80 bpm
     rec = load_record(a1, annotations=False)
     write_csv(Record(name="two", signal=rec.signal, fs=rec.fs, leads=["II"]), tmp_path / "two.csv")
-    proc = run_cli(["predict", str(a1), "two.csv", "--model", "cinc2017", "--out", "p.csv"], tmp_path)
+    proc = invoke_cli(["predict", str(a1), "two.csv", "--model", "cinc2017", "--out", "p.csv"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     with open(tmp_path / "p.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))

@@ -240,7 +240,7 @@ def test_stream_backend_choices(pkgs: dict[str, Path]) -> None:
     assert stream_backend(pkg, "torch") is pkg.backend
     with pytest.raises(LeanECGError, match="unknown backend") as err:
         stream_backend(pkg, "tpu")
-    assert err.value.path == "--backend"
+    assert err.value.path == "backend"
 
     class _Ort:
         runtime = "onnxruntime"
@@ -443,18 +443,18 @@ def test_bad_chunks_are_refused(pkgs: dict[str, Path]) -> None:
     with pytest.raises(LeanECGError, match="sample 3 is NaN"):
         clf.process(np.array([0.0, 0.1, 0.2, np.nan]))
     with pytest.raises(
-        LeanECGError, match=r"needs lead\(s\) II; the record has V1, V5 \(choose one with --lead\)"
+        LeanECGError, match=r"needs lead\(s\) II; the record has V1, V5 \(choose one with `lead`\)"
     ):
         StreamClassifier(_load(pkgs["beat"]), 360.0, ["V1", "V5"], source="rec")
-    with pytest.raises(LeanECGError, match="--lead NOPE"):
+    with pytest.raises(LeanECGError, match="`lead` NOPE"):
         StreamClassifier(_load(pkgs["beat"]), 360.0, ["V1", "V5"], source="rec", lead="NOPE")
     clf = StreamClassifier(_load(pkgs["beat"]), 360.0, ["V1", "V5"], source="rec", lead="V5")
     assert str(clf.lead_choice) == "V5 -> II (chosen with --lead)"
     with pytest.raises(LeanECGError, match=r"shape \(n, 2\)"):
         clf.process(np.zeros((10, 1)))
-    with pytest.raises(LeanECGError, match="--lookahead-s"):
+    with pytest.raises(LeanECGError, match="lookahead_s"):
         StreamClassifier(_load(pkgs["beat"]), 360.0, ["II"], lookahead_s=-1.0)
-    with pytest.raises(LeanECGError, match="--warmup-s"):
+    with pytest.raises(LeanECGError, match="warmup_s"):
         StreamClassifier(_load(pkgs["beat"]), 360.0, ["II"], warmup_s=float("nan"))
 
 
@@ -550,15 +550,15 @@ def test_cli_stream_errors(pkgs: dict[str, Path], tmp_path: Path) -> None:
 
     with pytest.raises(LeanECGError, match="stdin") as err:
         open_source("-", None, 10.0, stdin=io.StringIO("1\n"))
-    assert err.value.path == "--fs"
+    assert err.value.path == "fs"
     with pytest.raises(LeanECGError, match="is a folder"):
         open_source(str(tmp_path), None, 10.0)
     with pytest.raises(LeanECGError, match="positive number of seconds") as err:
         open_source("-", 360.0, 0.0, stdin=io.StringIO("1\n"))
-    assert err.value.path == "--chunk-s"
+    assert err.value.path == "chunk_s"
     with pytest.raises(LeanECGError, match="window options are for record models") as err:
         StreamClassifier(load_model_package(pkgs["beat"]), 360.0, ["II"], window_s=5.0)
-    assert err.value.path == "--window-s"
+    assert err.value.path == "window_s"
     model = str(pkgs["beat"])
     _one_line_error(
         invoke_cli(

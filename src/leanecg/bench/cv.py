@@ -47,14 +47,14 @@ def cv_folds(pool: ArraySplit, k: int, seed: int) -> list[np.ndarray]:
     """
     y = np.asarray(pool.y)
     if y.ndim != 1:
-        raise LeanECGError("--cv", "cross-validation needs single-label (class index) targets")
+        raise LeanECGError("cv", "cross-validation needs single-label (class index) targets")
     rng = np.random.default_rng(int(seed))
     members: list[list[int]] = [[] for _ in range(int(k))]
     if pool.groups is not None:
         groups = np.asarray(pool.groups)
         names = np.unique(groups)
         if not 2 <= k <= len(names):
-            raise LeanECGError("--cv", f"need 2 <= K <= {len(names)} (the pool's records), got {k}")
+            raise LeanECGError("cv", f"need 2 <= K <= {len(names)} (the pool's records), got {k}")
         counts = np.bincount(y)
         rare = np.argsort(counts)  # rarest class first
         order = rng.permutation(len(names))
@@ -68,7 +68,7 @@ def cv_folds(pool: ArraySplit, k: int, seed: int) -> list[np.ndarray]:
             members[slot].extend(np.flatnonzero(groups == names[i]).tolist())
     else:
         if not 2 <= k <= len(y):
-            raise LeanECGError("--cv", f"need 2 <= K <= {len(y)} (the pool's examples), got {k}")
+            raise LeanECGError("cv", f"need 2 <= K <= {len(y)} (the pool's examples), got {k}")
         start = 0
         for c in np.unique(y):
             idx = rng.permutation(np.flatnonzero(y == c))

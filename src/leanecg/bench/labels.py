@@ -138,7 +138,7 @@ def run_labels_benchmark(
     config = LabelsConfig() if config is None else config
     config.validate()
     if config.model not in {s.name for s in list_models()}:
-        raise LeanECGError("--models", f"unknown model {config.model!r}")
+        raise LeanECGError("models", f"unknown model {config.model!r}")
     out_dir = Path(out_dir)
     stem = labels_study(config.task).stem
     previous = _previous_entries(out_dir / f"{stem}.json", config, tiny)
@@ -220,7 +220,7 @@ def _run(
 
     probe = build(n_leads)
     if not hasattr(probe, "backbone") or not hasattr(probe, "embed"):
-        raise LeanECGError("--models", f"{config.model} has no backbone/embed(); use a convolutional model")
+        raise LeanECGError("models", f"{config.model} has no backbone/embed(); use a convolutional model")
     cost = measure_cost(
         probe,
         (n_leads, data.input_samples),
@@ -427,10 +427,10 @@ def run_labels_cli(
 
     study = labels_study(task)
     if save_models is not None:
-        raise LeanECGError("--save-models", "is not supported by the labels study (it trains 45 models)")
+        raise LeanECGError("save_models", "is not supported by the labels study (it trains 45 models)")
     names = [m.strip() for m in models.split(",") if m.strip()] if models else []
     if len(names) > 1:
-        raise LeanECGError("--models", f"the labels study takes one model, got {', '.join(names)}")
+        raise LeanECGError("models", f"the labels study takes one model, got {', '.join(names)}")
     defaults = study.config()
     config = study.config(  # the config checks the numbers (leanecg.config declarations)
         model=names[0] if names else defaults.model,

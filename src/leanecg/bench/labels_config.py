@@ -200,7 +200,7 @@ _STUDIES: dict[str, LabelsStudy] = {
 }
 
 
-def labels_study(task: str, option: str = "--labels-task") -> LabelsStudy:
+def labels_study(task: str, option: str = "task") -> LabelsStudy:
     """The study of ``task`` (one of :data:`LABELS_TASKS`); an unknown task is reported against ``option``."""
     if task not in _STUDIES:
         raise InvalidOptionError(

@@ -94,7 +94,7 @@ def run_benchmark(
     unknown = [m for m in models if m not in known and parse_hybrid_name(m) not in zoo]
     if unknown:
         raise LeanECGError(
-            "--models",
+            "models",
             f"unknown model(s) {', '.join(unknown)} for task {task.name}; available: {', '.join(sorted(known))}"
             f", or a hybrid <zoo model>{HYBRID_SUFFIX} (e.g. {hybrid_name(task.default_models[0])})",
         )
@@ -307,7 +307,7 @@ def cross_validate(
     from leanecg.train.trainer import predict_proba
 
     if parse_hybrid_name(name) is not None:
-        raise LeanECGError("--cv", f"{name}: cross-validation of hybrid rows is not supported")
+        raise LeanECGError("cv", f"{name}: cross-validation of hybrid rows is not supported")
     seed = int(training["seed"])
     deep = {k: v for k, v in training.items() if k not in ("n_boot", "runtime")}
     classic = name in task.classic_models
@@ -434,7 +434,7 @@ def _run_classic(task: BenchTask, name: str, data: TaskData, *, seed: int, n_boo
 
     if not isinstance(data.train.X, np.ndarray):
         raise LeanECGError(
-            "--models", f"{name} needs fixed-length inputs; task {task.name} has variable-length records"
+            "models", f"{name} needs fixed-length inputs; task {task.name} has variable-length records"
         )
     Xtr, Xva, Xte = (_classic_matrix(s) for s in (data.train, data.val, data.test))
     fitted = _fit_task_lightgbm(task, data.train, data.val, Xtr, Xva, seed)
@@ -473,7 +473,7 @@ def _check_hybrid(name: str) -> None:
     try:
         EmbeddingNetwork(build_model(deep, n_leads=1, n_classes=2))
     except LeanECGError as exc:
-        raise LeanECGError("--models", f"{name}: {exc.args[-1] if exc.args else exc}") from None
+        raise LeanECGError("models", f"{name}: {exc.args[-1] if exc.args else exc}") from None
 
 
 def run_hybrid(
@@ -509,9 +509,9 @@ def run_hybrid(
 
     deep = parse_hybrid_name(name)
     if deep is None:
-        raise LeanECGError("--models", f"{name!r} is not a hybrid name (<zoo model>{HYBRID_SUFFIX})")
+        raise LeanECGError("models", f"{name!r} is not a hybrid name (<zoo model>{HYBRID_SUFFIX})")
     if np.asarray(data.train.y).ndim != 1:
-        raise LeanECGError("--models", f"{name}: hybrids need a single-label task; {task.name} is multilabel")
+        raise LeanECGError("models", f"{name}: hybrids need a single-label task; {task.name} is multilabel")
     _check_hybrid(name)
     trained = _train_deep(
         task,

@@ -147,7 +147,7 @@ def run_side_inputs_benchmark(
     from leanecg.train.trainer import fit, predict_proba
 
     if len(seeds) < 1:
-        raise LeanECGError("--seed", "the study needs at least one seed")
+        raise LeanECGError("seeds", "the study needs at least one seed")
     task = get_task("ptbxl-superclass")
     root = Path(data_dir)
     data = task.load(root, tiny=tiny, seed=0, progress=progress)
@@ -412,7 +412,7 @@ def run_side_inputs_cli(
     known = {s.name for s in list_models()} - {"wide_deep", "wide_deep_lite"}
     if len(names) != 1 or names[0] not in known:
         raise LeanECGError(
-            "--models", f"side-inputs takes one backbone, a zoo model (e.g. litenet); got {models!r}"
+            "models", f"side-inputs takes one backbone, a zoo model (e.g. litenet); got {models!r}"
         )
     seeds = tuple(range(seed, seed + (2 if tiny else 5)))
     return run_side_inputs_benchmark(

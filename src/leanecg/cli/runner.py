@@ -5,6 +5,7 @@ on a runtime-only install."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any
 
@@ -75,36 +76,80 @@ def require_train_extra(args: list[str]) -> None:
             raise train_extra_error(command)
 
 
+#: Library names that are not the flag's own parameter name, per command (the words of ``args`` naming it,
+#: ``"data fetch"``): ``fetch_dataset(max_records=)`` is ``leanecg data fetch --records``. Every other name
+#: maps to the running command's option of the same parameter name (``batch_size`` -> ``--batch-size``).
+RENAMED: dict[str, dict[str, str]] = {
+    "bench": {"task": "--labels-task"},  # labels_study(task): the study's task, not the bench's TASK
+    "compress": {"model": "--model", "out_dir": "--out"},  # the positional MODEL, as other commands say
+    "data fetch": {"max_records": "--records"},
+    "explain": {"start_s": "--start"},
+    "export": {"model": "--model"},
+    "pretrain": {"model_name": "--model"},
+    "study noisy-labels": {"n_repeats": "--repeats"},
+}
+#: A name the library marks as an option in its problem text: `` `data_dir` ``.
+_MARKED = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)`")
+
+
+def _running_command(args: list[str]) -> tuple[str, Any] | None:
+    """``(words, click command)`` of the (sub)command ``args`` run (``"data fetch"``, ...); ``None`` for
+    the bare group."""
+    from leanecg.cli.app import app
+
+    group: Any = typer.main.get_command(app)
+    command: Any = group
+    words: list[str] = []
+    for arg in args:  # the (sub)command being run: data fetch, score cinc2017, ...
+        sub = getattr(command, "commands", {}).get(arg)
+        if sub is None:
+            break
+        command = sub
+        words.append(arg)
+    return None if command is group else (" ".join(words), command)
+
+
 def option_of(param_name: str, args: list[str]) -> str:
     """The CLI spelling of a library parameter name in an error (``lookahead_s`` -> ``--lookahead-s``) when
-    the command being run has that parameter; anything else (a file, an option already spelled as a
-    flag) is returned as is. The library names parameters, the CLI names flags. A config field
-    (``NoisyConfig.eval_split``, :mod:`leanecg.config`) maps to the flag of the same name."""
+    the command being run has that parameter (or :data:`RENAMED` maps it); anything else (a file, a name
+    the command has no option for) is returned as is. The library names parameters, the CLI names flags. A
+    config field (``NoisyConfig.eval_split``, :mod:`leanecg.config`) maps to the flag of its field name."""
     owner, _, field = param_name.rpartition(".")
     if owner[:1].isupper() and owner.isidentifier() and field.isidentifier():
         flag = option_of(field, args)
         return flag if flag != field else param_name
     if not param_name.isidentifier() or not args:
         return param_name
-    from leanecg.cli.app import app
-
-    group: Any = typer.main.get_command(app)
-    command: Any = group
-    for arg in args:  # the (sub)command being run: data fetch, score cinc2017, ...
-        sub = getattr(command, "commands", {}).get(arg)
-        if sub is None:
-            break
-        command = sub
-    if command is group:
+    running = _running_command(args)
+    if running is None:
         return param_name
+    words, command = running
     for p in command.params:
         if p.name == param_name and p.param_type_name == "option" and p.opts:
             return max(p.opts, key=len)
-    return param_name
+    return RENAMED.get(words, {}).get(param_name, param_name)
+
+
+def flag_names(problem: str, args: list[str]) -> str:
+    """``problem`` with each option name the library marked in backticks (`` `lead` ``) written as the
+    running command's flag (``--lead``); a marked name the command has no flag for keeps its backticks
+    (the Python API user sees `` `lead` ``, the parameter to pass)."""
+
+    def flag(m: re.Match[str]) -> str:
+        name = option_of(m[1], args)
+        return name if name.startswith("--") else m[0]
+
+    return _MARKED.sub(flag, problem)
+
+
+def error_line(exc: LeanECGError, args: list[str]) -> str:
+    """``<file or flag>: <problem>`` of a library error met running ``leanecg <args>``: the parameter it
+    names becomes the command's flag, in its path and in its problem text (:func:`flag_names`)."""
+    return f"{option_of(exc.path, args)}: {flag_names(exc.problem, args)}"
 
 
 def _report(exc: LeanECGError, args: list[str]) -> None:
-    print_error(f"{option_of(exc.path, args)}: {exc.problem}")
+    print_error(error_line(exc, args))
     sys.exit(exc.exit_code)
 
 

@@ -64,7 +64,7 @@ def check_int8_available() -> None:
         missing.insert(0, "leanecg.deploy.onnx")
     if missing:
         raise LeanECGError(
-            "--quantize",
+            "quantize",
             "int8 needs the ONNX export path (static int8 in ONNX Runtime), which is not available here "
             f"(missing: {', '.join(missing)}); nothing was compressed",
         )
@@ -72,7 +72,7 @@ def check_int8_available() -> None:
 
     if not callable(getattr(onnx_mod, "export_onnx", None)):
         raise LeanECGError(
-            "--quantize", "int8 needs leanecg.deploy.onnx.export_onnx, which this version lacks"
+            "quantize", "int8 needs leanecg.deploy.onnx.export_onnx, which this version lacks"
         )
 
 
@@ -80,19 +80,19 @@ def _check_args(
     distill_from: str | None, prune: float | None, quantize: str | None, epochs: int | None, out_dir: Path
 ) -> None:
     if not distill_from and prune is None and quantize is None:
-        raise LeanECGError("compress", "nothing to do: give --distill-from, --prune and/or --quantize")
+        raise LeanECGError("compress", "nothing to do: give `distill_from`, `prune` and/or `quantize`")
     if prune is not None and (
         isinstance(prune, bool) or not isinstance(prune, int | float) or not 0 < prune < 1
     ):
-        raise LeanECGError("--prune", f"must be the fraction of MACs to remove, in (0, 1), got {prune!r}")
+        raise LeanECGError("prune", f"must be the fraction of MACs to remove, in (0, 1), got {prune!r}")
     if quantize is not None and quantize not in QUANTIZE_CHOICES:
         raise LeanECGError(
-            "--quantize", f"unknown quantization {quantize!r}; supported: {', '.join(QUANTIZE_CHOICES)}"
+            "quantize", f"unknown quantization {quantize!r}; supported: {', '.join(QUANTIZE_CHOICES)}"
         )
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
-        raise LeanECGError("--epochs", f"must be a positive integer, got {epochs!r}")
+        raise LeanECGError("epochs", f"must be a positive integer, got {epochs!r}")
     if out_dir.exists() and not out_dir.is_dir():
-        raise LeanECGError(out_dir, "is a file; --out takes a folder")
+        raise LeanECGError(out_dir, "is a file; `out_dir` takes a folder")
 
 
 def _teacher(distill_from: str, pt: Any) -> Any:

@@ -83,7 +83,7 @@ def describe(
 def _no_split(split: str | None, path: Path) -> None:
     if split is not None:
         raise LeanECGError(
-            "--split", f"{path} is not a registered dataset folder; --split only applies to datasets"
+            "split", f"{path} is not a registered dataset folder; `split` only applies to datasets"
         )
 
 

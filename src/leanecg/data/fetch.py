@@ -99,7 +99,7 @@ class _Fetcher:
     def _unreachable(self, url: str, reason: object) -> LeanECGError:
         return LeanECGError(
             self.dataset.name,
-            f"cannot reach {url}: {reason}; download manually from {self.dataset.url} and pass --data-dir",
+            f"cannot reach {url}: {reason}; download manually from {self.dataset.url} and pass `data_dir`",
         )
 
     def _open(self, url: str, offset: int = 0) -> tuple[Any, bool] | None:
@@ -119,7 +119,7 @@ class _Fetcher:
             raise LeanECGError(
                 self.dataset.name,
                 f"HTTP {exc.code} {exc.reason} for {url}; download manually from {self.dataset.url} "
-                "and pass --data-dir",
+                "and pass `data_dir`",
             ) from None
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, FileNotFoundError | NotADirectoryError):
@@ -220,7 +220,7 @@ class _Fetcher:
         return LeanECGError(
             self.dataset.name,
             f"download of {url} interrupted ({why}); run the command again to resume "
-            f"(or download manually from {self.dataset.url} and pass --data-dir)",
+            f"(or download manually from {self.dataset.url} and pass `data_dir`)",
         )
 
 
@@ -239,7 +239,7 @@ def _normalise_base(base_url: str | None, dataset: Dataset) -> str:
     if not base.startswith(("http://", "https://", "file://")):
         local = Path(base).expanduser()
         if not local.is_dir():
-            raise LeanECGError("--base-url", f"{base!r} is neither an http(s):// or file:// URL nor a folder")
+            raise LeanECGError("base_url", f"{base!r} is neither an http(s):// or file:// URL nor a folder")
         base = local.resolve().as_uri()
     return base if base.endswith("/") else base + "/"
 
@@ -316,7 +316,7 @@ def fetch_dataset(
     """
     dataset = get_dataset(name)
     if max_records is not None and int(max_records) < 1:
-        raise LeanECGError("--records", f"must be at least 1, got {max_records}")
+        raise LeanECGError("max_records", f"must be at least 1, got {max_records}")
     root = Path(root)
     if not root.is_dir():
         raise LeanECGError(root, "data dir does not exist")

@@ -67,11 +67,11 @@ def resolve_data_dir(cli_value: Path | str | None = None, dataset: str | None = 
         The absolute path of the data dir.
 
     Raises:
-        LeanECGError: the given directory does not exist or is not a directory (names ``--data-dir`` or
+        LeanECGError: the given directory does not exist or is not a directory (names ``data_dir`` or
             ``LEANECG_DATA`` so the user knows which setting to fix); ``dataset`` is in no default place.
     """
     if cli_value is not None and str(cli_value).strip():
-        return _existing_dir(Path(cli_value), "--data-dir")
+        return _existing_dir(Path(cli_value), "`data_dir`")
     env = os.environ.get(ENV_VAR, "").strip()
     if env:
         return _existing_dir(Path(env), f"${ENV_VAR}")
@@ -89,13 +89,13 @@ def resolve_data_dir(cli_value: Path | str | None = None, dataset: str | None = 
         raise MissingDataError(
             ds.name,
             f"dataset not found; looked in {looked}; download it with `leanecg data fetch {ds.name}` "
-            f"(into {cache}), or pass --data-dir or set ${ENV_VAR} to the folder holding {ds.folders[0]}/",
+            f"(into {cache}), or pass `data_dir` or set ${ENV_VAR} to the folder holding {ds.folders[0]}/",
         )
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise LeanECGError(
-            cache, f"cannot create the data cache folder ({exc.strerror or exc}); pass --data-dir"
+            cache, f"cannot create the data cache folder ({exc.strerror or exc}); pass `data_dir`"
         ) from None
     return cache.resolve()
 

@@ -193,7 +193,7 @@ class PtbxlDataset(Dataset):
         elif float(fs) == 500.0:
             column = "filename_hr"
         else:
-            raise LeanECGError("--fs", f"PTB-XL records exist at 100 Hz and 500 Hz, not {fs:g} Hz")
+            raise LeanECGError("fs", f"PTB-XL records exist at 100 Hz and 500 Hz, not {fs:g} Hz")
         path = folder / str(df.loc[str(record), column])
         if not path.with_name(path.name + ".hea").is_file():
             raise LeanECGError(

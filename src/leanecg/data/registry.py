@@ -46,7 +46,7 @@ DATASET_MODULES = (
     "leanecg.data.nstdb",
 )
 
-_REGISTRY: Registry[Dataset] = Registry("dataset", "--dataset")
+_REGISTRY: Registry[Dataset] = Registry("dataset", "dataset")
 _LOADED = False
 
 
@@ -161,7 +161,7 @@ class Dataset(ABC):
             raise MissingDataError(
                 where,
                 f"dataset {self.name} not found (looked for {names}); download it with "
-                f"`leanecg data fetch {self.name}` or pass --data-dir",
+                f"`leanecg data fetch {self.name}` or pass `data_dir`",
             )
         return where
 
@@ -227,7 +227,7 @@ class Dataset(ABC):
         """Raise :class:`LeanECGError` if ``name`` is not one of :attr:`split_names`."""
         if name is not None and name not in self.split_names:
             raise LeanECGError(
-                "--split",
+                "split",
                 f"unknown split {name!r} of {self.name}; choose one of {', '.join(self.split_names)}",
             )
 

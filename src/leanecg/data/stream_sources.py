@@ -39,9 +39,9 @@ def record_chunks(record: Record, chunk_s: float) -> Iterator[np.ndarray]:
 
 def chunk_samples(chunk_s: float, fs: float) -> int:
     """Samples per chunk of ``chunk_s`` seconds at ``fs`` Hz (at least 1); :class:`LeanECGError` naming
-    ``--chunk-s`` unless it is a positive number."""
+    ``chunk_s`` unless it is a positive number."""
     if not (isinstance(chunk_s, int | float) and math.isfinite(chunk_s) and chunk_s > 0):
-        raise LeanECGError("--chunk-s", f"must be a positive number of seconds, got {chunk_s!r}")
+        raise LeanECGError("chunk_s", f"must be a positive number of seconds, got {chunk_s!r}")
     return max(1, round(chunk_s * fs))
 
 
@@ -140,7 +140,7 @@ def open_source(source: str, fs: float | None, chunk_s: float, stdin: IO[str] | 
     chunk_samples(chunk_s, fs or 1.0)
     if source == "-":
         if fs is None:
-            raise LeanECGError("--fs", "is required when samples come from stdin (-)")
+            raise LeanECGError("fs", "is required when samples come from stdin (-)")
         import sys
 
         names, chunks = text_chunks(stdin if stdin is not None else sys.stdin, fs, chunk_s, source="-")

@@ -235,7 +235,7 @@ def _resolve_fs(header: WfdbHeader, fs: float | None) -> float:
         if fs is None:
             raise InvalidOptionError(
                 header.path,
-                "header gives no sampling frequency; pass it with fs= (--fs on the command line)",
+                "header gives no sampling frequency; pass it with `fs`",
             )
         return float(fs)
     if fs is not None and not math.isclose(fs, header.fs, rel_tol=1e-9, abs_tol=1e-9):

@@ -108,8 +108,8 @@ def check_bind(host: str, token: str | None) -> None:
     """
     if not is_loopback(host) and not token:
         raise LeanECGError(
-            "--token",
-            f"binding to {host} (not loopback) requires --token: every request then needs "
+            "token",
+            f"binding to {host} (not loopback) requires `token`: every request then needs "
             "'Authorization: Bearer TOKEN'",
         )
 
@@ -126,12 +126,12 @@ def _load_models(config: ServeConfig) -> dict[str, Any]:
 
     names = list(config.models) if config.models else [s["name"] for s in list_shipped()]
     if not names:
-        raise LeanECGError("--models", "no model to serve: none is shipped and none was given")
+        raise LeanECGError("models", "no model to serve: none is shipped and none was given")
     loaded: dict[str, Any] = {}
     for name in names:
         key = Path(name).name.removesuffix(".onnx") if ("/" in name or name.endswith(".onnx")) else name
         if key in loaded:
-            raise LeanECGError("--models", f"two models are named {key!r}")
+            raise LeanECGError("models", f"two models are named {key!r}")
         loaded[key] = open_model(name, precision=config.precision, threads=config.threads)
     return loaded
 

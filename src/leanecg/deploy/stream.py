@@ -243,13 +243,13 @@ def stream_backend(pkg: ModelPackage, backend: str = "auto", *, threads: int = 1
     """
     if backend not in STREAM_BACKENDS:
         raise LeanECGError(
-            "--backend", f"unknown backend {backend!r}; use one of {', '.join(STREAM_BACKENDS)}"
+            "backend", f"unknown backend {backend!r}; use one of {', '.join(STREAM_BACKENDS)}"
         )
     own = pkg.backend
     if backend == "torch" or own.runtime != "torch":
         if backend == "torch" and own.runtime != "torch":
             raise LeanECGError(
-                "--backend", f"model {pkg.name} is an exported {own.runtime} model; it has no torch network"
+                "backend", f"model {pkg.name} is an exported {own.runtime} model; it has no torch network"
             )
         return own
     try:
@@ -260,7 +260,7 @@ def stream_backend(pkg: ModelPackage, backend: str = "auto", *, threads: int = 1
     except ImportError as exc:
         if backend == "auto":
             return own
-        raise LeanECGError("--backend", f"onnx needs onnxruntime and onnx installed ({exc})") from None
+        raise LeanECGError("backend", f"onnx needs onnxruntime and onnx installed ({exc})") from None
     import hashlib
     import json
     import tempfile
@@ -356,7 +356,7 @@ class StreamClassifier:
         self.source = source
         self.batch_size = int(batch_size)
         if self.batch_size < 1:
-            raise LeanECGError("--batch-size", f"must be a positive number, got {batch_size}")
+            raise LeanECGError("batch_size", f"must be a positive number, got {batch_size}")
         spec = pkg.input
         # the stream's columns that feed the model, renamed to the model's leads (as ModelPackage.preprocess)
         self.lead_choice = model_lead_choice(spec, pkg.pipeline, [str(n) for n in leads], lead, source)
@@ -387,7 +387,7 @@ class StreamClassifier:
         if self.kind == "beats":
             if window_s is not None or hop_s is not None:
                 raise LeanECGError(
-                    "--window-s", f"model {pkg.name} classifies beats; window options are for record models"
+                    "window_s", f"model {pkg.name} classifies beats; window options are for record models"
                 )
             self._init_beats(spec, warmup_s)
         else:
@@ -427,23 +427,23 @@ class StreamClassifier:
         if window_s is None:
             if default_w <= 0:
                 raise LeanECGError(
-                    "--window-s", f"model {self.pkg.name} states no input length; give --window-s"
+                    "window_s", f"model {self.pkg.name} states no input length; give `window_s`"
                 )
             window_s = default_w
         if not (math.isfinite(window_s) and window_s > 0):
-            raise LeanECGError("--window-s", f"must be a positive number of seconds, got {window_s!r}")
+            raise LeanECGError("window_s", f"must be a positive number of seconds, got {window_s!r}")
         if (
             not spec.get("variable_length", False)
             and default_w > 0
             and round(window_s * self.fs) != int(spec["n_samples"])
         ):
             raise LeanECGError(
-                "--window-s",
+                "window_s",
                 f"model {self.pkg.name} takes inputs of exactly {default_w:g} s; got {window_s:g} s",
             )
         hop_s = min(10.0, window_s) if hop_s is None else hop_s
         if not (math.isfinite(hop_s) and hop_s > 0):
-            raise LeanECGError("--hop-s", f"must be a positive number of seconds, got {hop_s!r}")
+            raise LeanECGError("hop_s", f"must be a positive number of seconds, got {hop_s!r}")
         self.window = max(1, round(window_s * self.fs))
         self.hop = max(1, round(hop_s * self.fs))
         self.suffix = Pipeline(self.pre.suffix)

@@ -128,7 +128,7 @@ def fit_package_temperature(
         raise LeanECGError(
             folder / META_FILE,
             "its validation records were training records too: they cannot calibrate it (fit on held-out "
-            "data, or pass allow_seen / --allow-seen to fit anyway)",
+            "data, or pass `allow_seen` to fit anyway)",
         )
     names = list((data.info.get("input") or {}).get("features") or []) or None
     p_val = split_probabilities(pkg, data.val, names)

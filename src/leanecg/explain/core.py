@@ -298,7 +298,7 @@ def check_method(pkg: Any, method: str) -> str:
         raise LeanECGError(
             pkg.path,
             f"runs in {pkg.backend.runtime}, without gradients: {METHOD_TITLES[method]} needs the torch model "
-            "(a package folder); use --method occlusion",
+            "(a package folder); use `method` occlusion",
         )
     return method
 

@@ -115,7 +115,7 @@ def plot_explanation(
     dur = (d_dur if start_s is None else expl.duration_s - start) if duration_s is None else float(duration_s)
     dur = min(dur, MAX_STRIPS * STRIP_S, max(expl.duration_s - start, 0.0))
     if not (0 <= start < expl.duration_s) or dur <= 0:
-        raise LeanECGError("--start", f"{start:g} s is outside the record ({expl.duration_s:.1f} s long)")
+        raise LeanECGError("start_s", f"{start:g} s is outside the record ({expl.duration_s:.1f} s long)")
     fs = expl.fs
     i0, i1 = round(start * fs), min(expl.signal.shape[0], round((start + dur) * fs))
     n_leads = expl.signal.shape[1]

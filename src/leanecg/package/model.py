@@ -734,4 +734,4 @@ def _lead_problem(record_leads: Sequence[str], wanted: Sequence[str], n_leads: i
     need = ", ".join(wanted) if wanted else f"{n_leads} lead(s)"
     how = "one" if n_leads == 1 else str(n_leads)
     have = ", ".join(record_leads) or "none"
-    return f"the model needs lead(s) {need}; the record has {have} (choose {how} with --lead)"
+    return f"the model needs lead(s) {need}; the record has {have} (choose {how} with `lead`)"

@@ -45,7 +45,7 @@ def is_onnx_model(spec: str | Path) -> bool:
 def _unknown(spec: str | Path, why: str) -> LeanECGError:
     shipped = ", ".join(shipped_names()) or "none is shipped with this release yet"
     text = str(spec)
-    where: str | Path = Path(text) if ("/" in text or "\\" in text) else "--model"
+    where: str | Path = Path(text) if ("/" in text or "\\" in text) else "model"
     return LeanECGError(
         where, f"unknown model {text!r}: {why}; a model is {MODEL_FORMS} (shipped: {shipped})"
     )

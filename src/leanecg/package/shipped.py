@@ -103,7 +103,7 @@ def shipped_path(name: str) -> Path:
     names = [p.name for p in _package_dirs()]
     have = ", ".join(names) if names else "none is shipped with this release yet"
     raise LeanECGError(
-        "--model",
+        "model",
         f"unknown model {name!r}: not a shipped model (shipped: {have}) and no package folder at that path",
     )
 

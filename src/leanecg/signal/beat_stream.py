@@ -122,7 +122,7 @@ class StreamingBeatInputs:
         self.fs = float(fs)
         self.norm = RunningNorm(norm_step, n_leads, source) if norm_step is not None else None
         if not (math.isfinite(warmup_s) and warmup_s >= 0):
-            raise LeanECGError("--warmup-s", f"must be a non-negative number of seconds, got {warmup_s!r}")
+            raise LeanECGError("warmup_s", f"must be a non-negative number of seconds, got {warmup_s!r}")
         self.warmup = round(warmup_s * self.fs) if self.norm is not None else 0
         self.feature_names = list(feature_names)
         self.templates = any(n in TEMPLATE_FEATURE_NAMES for n in self.feature_names)

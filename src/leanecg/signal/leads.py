@@ -397,7 +397,7 @@ def choose_leads(
         source: the record's file, named in errors.
 
     Raises:
-        LeanECGError: ``"the model needs lead(s) II; the record has ECG1, ECG2 (choose one with --lead)"``
+        LeanECGError: ``"the model needs lead(s) II; the record has ECG1, ECG2 (choose one with `lead`)"``
             when no rule applies; for ``lead``, a lead the record lacks (listing the record's leads) or
             the wrong number of leads.
     """
@@ -417,14 +417,14 @@ def choose_leads(
         if len(items) != n:
             given = ", ".join(str(i) for i in items) or "none"
             raise LeanECGError(
-                source, f"--lead names {len(items)} lead(s) ({given}); the model takes {n} ({need})"
+                source, f"`lead` names {len(items)} lead(s) ({given}); the model takes {n} ({need})"
             )
         cols = []
         for item in items:
             i = _lookup(rec, item, source)
             if i is None:
                 raise LeanECGError(
-                    source, f"--lead {str(item).strip()}: the record has no such lead; it has {_names(rec)}"
+                    source, f"`lead` {str(item).strip()}: the record has no such lead; it has {_names(rec)}"
                 )
             cols.append(i)
         return done(cols, "lead")
@@ -439,5 +439,5 @@ def choose_leads(
     how = "one" if n == 1 else str(n)
     raise LeanECGError(
         source,
-        f"the model needs lead(s) {need}; the record has {_names(rec)} (choose {how} with --lead)",
+        f"the model needs lead(s) {need}; the record has {_names(rec)} (choose {how} with `lead`)",
     )

@@ -24,7 +24,10 @@ with the stream's length, and gives what the offline pipeline gives wherever it 
   :attr:`StreamingPreprocessor.suffix` for the caller to apply (per window, or with running statistics:
   :class:`~leanecg.signal.normalize.RunningNorm`).
 
-Output is float64 here (float32 once the model's input is built, as offline).
+Output is float64 here (float32 once the model's input is built, as offline). The filters and the
+resampler run on scipy's compiled kernels (:mod:`leanecg.signal._kernels`) with their designs cached on
+disk (:mod:`leanecg.signal._designs`): the values of ``scipy.signal``, without importing it once the
+designs are cached.
 """
 
 from __future__ import annotations
@@ -34,10 +37,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import signal as sps
 
 from leanecg.errors import LeanECGError
-from leanecg.signal import filters
+from leanecg.signal import _designs, _kernels, filters
 from leanecg.signal.leads import canonical_lead_name, lead_index, select_leads
 from leanecg.signal.pipeline import Pipeline
 from leanecg.signal.resample import resample_ratio
@@ -150,7 +152,7 @@ class _ZeroPhaseIIRStage:
         ntaps = 2 * n_sec + 1 - min(int((self.sos[:, 2] == 0).sum()), int((self.sos[:, 5] == 0).sum()))
         need = 3 * ntaps + 1  # the offline minimum (filters.apply_sos)
         self.pad = max(need - 1, _settle(self.sos, 1e-3))
-        self.zi_unit = sps.sosfilt_zi(self.sos)[:, :, None]
+        self.zi_unit = _designs.sosfilt_zi(self.sos)[:, :, None]
         self.head: list[np.ndarray] = []
         self.n_head = 0
         self.started = False
@@ -159,7 +161,7 @@ class _ZeroPhaseIIRStage:
         self.tail = _empty(n_leads)  # the last pad + 1 raw samples (end reflection)
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
-        y, self.zi = sps.sosfilt(self.sos, x, axis=0, zi=self.zi)
+        y, self.zi = _kernels.sosfilt(self.sos, x, axis=0, zi=self.zi)
         return y
 
     def process(self, x: np.ndarray) -> np.ndarray:
@@ -189,7 +191,7 @@ class _ZeroPhaseIIRStage:
 
     def _backward(self, f: np.ndarray) -> np.ndarray:
         zi = self.zi_unit * f[-1][None, None, :]
-        y, _ = sps.sosfilt(self.sos, f[::-1], axis=0, zi=zi)
+        y, _ = _kernels.sosfilt(self.sos, f[::-1], axis=0, zi=zi)
         return y[::-1]
 
     def flush(self) -> np.ndarray:
@@ -216,11 +218,7 @@ class _ResampleStage:
         half_len = 10 * max(self.up, self.down)  # scipy.signal.resample_poly's filter half-length
         # the anti-aliasing filter resample_poly designs by default, designed once (passed as `window=`,
         # resample_poly uses it as is: the same taps, so the same outputs)
-        self.h = (
-            sps.firwin(2 * half_len + 1, 1.0 / max(self.up, self.down), window=("kaiser", 5.0))
-            if self.up != self.down
-            else None
-        )
+        self.h = _designs.resample_fir(self.up, self.down) if self.up != self.down else None
         self.margin = half_len // self.up + 2  # input samples each output depends on, each side
         # the left extension is a whole number of `down` blocks, so output phases stay aligned
         self.ext = -(-(self.margin + 1) // self.down) * self.down
@@ -245,7 +243,7 @@ class _ResampleStage:
         if right is not None:
             parts.append(right)
         seg = np.concatenate(parts) if len(parts) > 1 else self.buf
-        y = sps.resample_poly(seg, self.up, self.down, axis=0, window=self.h, padtype="constant")
+        y = _kernels.resample_poly(seg, self.up, self.down, axis=0, window=self.h, padtype="constant")
         k0 = start // self.down * self.up
         out = y[self.k_next - k0 : k_end - k0]
         self.k_next = k_end
@@ -343,7 +341,7 @@ class StreamingPreprocessor:
         fs = filters.check_fs(fs)
         if lookahead_s is not None and not (math.isfinite(lookahead_s) and lookahead_s >= 0):
             raise LeanECGError(
-                "--lookahead-s", f"must be a non-negative number of seconds, got {lookahead_s!r}"
+                "lookahead_s", f"must be a non-negative number of seconds, got {lookahead_s!r}"
             )
         self.fs_in = fs
         self.leads_in = [str(n) for n in leads]

@@ -43,7 +43,7 @@ def _pick_leads(n_leads: int, k: int, rng: np.random.Generator, b: int, method: 
     """``(b, k)`` distinct lead indices per record."""
     if n_leads < k:
         raise LeanECGError(
-            "--method",
+            "method",
             f"{method} contrasts {k} different leads of one recording but the data has {n_leads} lead(s); "
             "use simclr or cmsc for single-lead data, or pretrain on multi-lead data (ptbxl)",
         )

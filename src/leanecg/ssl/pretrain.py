@@ -142,7 +142,7 @@ def make_views(method: str, segment_samples: int, fs: float, n_view_leads: int =
         return CMLCViews(segment_samples, n_view_leads)
     if method == "cmsmlc":
         return CMSMLCViews(segment_samples, n_view_leads)
-    raise LeanECGError("--method", f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    raise LeanECGError("method", f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
 def encoder_input_leads(method: str, n_data_leads: int) -> int:
@@ -210,7 +210,7 @@ def pretrain(
     in_leads = views_fn.input_leads(split.n_leads)
     if config.method in ("cmlc", "cmsmlc") and split.n_leads < 2:
         raise LeanECGError(
-            "--method",
+            "method",
             f"{config.method} contrasts different leads of one recording but the data is single-lead; "
             "use simclr or cmsc, or pretrain on multi-lead data (ptbxl)",
         )
@@ -503,7 +503,7 @@ def load_unlabelled(
         }
         return split, 150.0, info
     raise LeanECGError(
-        "--dataset", f"unknown pretraining dataset {dataset!r}; choose one of {', '.join(PRETRAIN_DATASETS)}"
+        "dataset", f"unknown pretraining dataset {dataset!r}; choose one of {', '.join(PRETRAIN_DATASETS)}"
     )
 
 
@@ -540,17 +540,17 @@ def pretrain_encoder(
     from leanecg.provenance import collect_provenance
 
     if method not in METHODS:
-        raise LeanECGError("--method", f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        raise LeanECGError("method", f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if dataset not in PRETRAIN_DATASETS:
         raise LeanECGError(
-            "--dataset",
+            "dataset",
             f"unknown pretraining dataset {dataset!r}; choose one of {', '.join(PRETRAIN_DATASETS)}",
         )
     if dataset == "cinc2017" and method in ("cmlc", "cmsmlc"):
         raise LeanECGError(
-            "--method",
+            "method",
             f"{method} contrasts different leads of one recording but cinc2017 is single-lead; "
-            "use simclr or cmsc, or --dataset ptbxl",
+            "use simclr or cmsc, or `dataset` ptbxl",
         )
     config = PretrainConfig(
         method=method,
@@ -562,7 +562,7 @@ def pretrain_encoder(
         device=device,
         amp=amp,
     )
-    resolve_device(device, "--device")  # CUDA without a GPU: refused before the data is loaded
+    resolve_device(device, "device")  # CUDA without a GPU: refused before the data is loaded
     split, fs, info = load_unlabelled(dataset, resolve_data_dir(data_dir), tiny=tiny, progress=progress)
     seed_everything(seed)
     model = build_model(

@@ -27,7 +27,7 @@ from leanecg.errors import LeanECGError
 DEVICES = ("cpu", "cuda", "auto")
 
 
-def check_device_name(name: str, source: str = "--device") -> str:
+def check_device_name(name: str, source: str = "device") -> str:
     """``name`` if it is ``cpu``, ``cuda``, ``cuda:N`` or ``auto``; anything else raises :class:`LeanECGError`."""
     if not isinstance(name, str):
         raise LeanECGError(source, f"must be cpu, cuda or auto, got {name!r}")
@@ -47,7 +47,7 @@ def cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def resolve_device(name: str = "cpu", source: str = "--device") -> torch.device:
+def resolve_device(name: str = "cpu", source: str = "device") -> torch.device:
     """The ``torch.device`` to train on for ``name`` (``cpu``, ``cuda``, ``cuda:N`` or ``auto``).
 
     ``auto``: ``cuda`` when a GPU is visible, else ``cpu``. Under ``torchrun`` (``LOCAL_RANK`` set) a bare
@@ -64,8 +64,8 @@ def resolve_device(name: str = "cpu", source: str = "--device") -> torch.device:
         if not cuda_available():
             raise LeanECGError(
                 source,
-                "CUDA was requested but torch sees no GPU (a CPU-only torch build, or no driver); use "
-                "--device cpu or auto",
+                "CUDA was requested but torch sees no GPU (a CPU-only torch build, or no driver); set "
+                "`device` to cpu or auto",
             )
         if dev.index is None:
             local = os.environ.get("LOCAL_RANK")
@@ -149,7 +149,7 @@ class TrainRuntime:
     def __post_init__(self) -> None:
         check_device_name(self.device)
         if self.resume and self.checkpoint_dir is None:
-            raise LeanECGError("--resume", "needs --checkpoint-dir (the folder the interrupted run wrote)")
+            raise LeanECGError("resume", "needs `checkpoint_dir` (the folder the interrupted run wrote)")
 
     def apply(self, config: object) -> object:
         """Set ``device``, ``amp`` and ``num_workers`` on a ``TrainConfig`` (returned, validated)."""
