@@ -208,16 +208,31 @@ def test_noisy_config_rejects_what_it_cannot_do() -> None:
     NoisyConfig(model="litenet", detector_epochs=3).validate()
 
 
+def test_noisy_config_sets_the_threshold_methods_drop_below() -> None:
+    """The study's rule (in the library, not the CLI): the threshold method leaves out records whose own
+    label has an out-of-fold probability below 0.1 unless told otherwise; confident learning has no
+    such setting."""
+    from leanecg.bench.noisy_labels import THRESHOLD_DROP_BELOW, NoisyConfig
+
+    assert THRESHOLD_DROP_BELOW == 0.1
+    assert NoisyConfig(method="threshold").drop_below == THRESHOLD_DROP_BELOW
+    assert NoisyConfig(method="threshold", drop_below=0.3).drop_below == 0.3
+    assert NoisyConfig().drop_below is None  # confident
+    with pytest.raises(LeanECGError, match=r"^NoisyConfig\.drop_below: applies to method threshold"):
+        NoisyConfig(method="confident", drop_below=0.2)
+
+
 @pytest.mark.parametrize(
     ("args", "line"),
     [
         (["--method", "bogus"], "error: --method: unknown method 'bogus'; choose one of threshold, confident"),
         (["--eval-split", "train"], "error: --eval-split: unknown eval_split 'train'; choose one of test, val"),
-        (["--repeats", "0"], "error: NoisyConfig.n_repeats: must be a positive integer, got 0"),
+        (["--repeats", "0"], "error: --repeats: must be a positive integer, got 0"),  # n_repeats: renamed
     ],
 )
 def test_noisy_config_errors_name_the_cli_flag(tmp_path: Path, args: list[str], line: str) -> None:
-    """The CLI shows a NoisyConfig field's error under the flag of the same name (the field otherwise)."""
+    """The CLI shows a NoisyConfig field's error under its flag (of the same name, or ``--repeats`` for
+    ``n_repeats``: :data:`leanecg.cli.runner.RENAMED`)."""
     from clihelp import invoke_cli
 
     proc = invoke_cli(["study", "noisy-labels", "--data-dir", str(tmp_path), *args], tmp_path)

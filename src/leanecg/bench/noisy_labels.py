@@ -18,6 +18,10 @@ from leanecg.config import in_range, non_negative, one_of, positive, validate_co
 from leanecg.errors import InvalidOptionError, LeanECGError
 from leanecg.train.label_correction import AGREEMENTS, METHODS
 
+#: The threshold method's ``drop_below`` in the study: a record that is not re-labelled and whose own label
+#: has an out-of-fold probability below 0.1 is left out of the retraining.
+THRESHOLD_DROP_BELOW = 0.1
+
 
 @dataclass
 class NoisyConfig:
@@ -30,7 +34,8 @@ class NoisyConfig:
     ``threshold``, ``agreement``, ``rounds``, ``drop_below``: the
     :class:`leanecg.train.label_correction.CorrectionConfig` of the correction (defaults fixed before the
     test run: confident learning, re-label only at an out-of-fold probability >= 0.95, drop the other
-    flagged records).
+    flagged records). ``drop_below`` applies to ``method="threshold"`` only; left ``None`` it is the
+    study's :data:`THRESHOLD_DROP_BELOW` (0.1) for that method.
 
     ``detector_epochs`` (networks only: ``mlp`` or a zoo model): the out-of-fold models that judge the
     labels are trained for this many epochs instead of the final model's -- *early learning*: a network
@@ -64,14 +69,21 @@ class NoisyConfig:
     eval_split: str = one_of("test", ("test", "val"))
 
     def __post_init__(self) -> None:
-        validate_config(self)
+        self.validate()
 
     def validate(self) -> None:
         """Raise :class:`~leanecg.errors.InvalidOptionError` naming ``NoisyConfig.<field>`` for a wrong field
-        (the ranges are declared on the fields, :mod:`leanecg.config`)."""
+        (the ranges are declared on the fields, :mod:`leanecg.config`); fill in the threshold method's
+        ``drop_below`` (:data:`THRESHOLD_DROP_BELOW`) when none is given."""
         from leanecg.models.classic import list_classic_models
 
         validate_config(self)
+        if self.method == "threshold" and self.drop_below is None:
+            self.drop_below = THRESHOLD_DROP_BELOW
+        if self.method != "threshold" and self.drop_below is not None:
+            raise InvalidOptionError(
+                "NoisyConfig.drop_below", f"applies to method threshold, not {self.method}"
+            )
         if self.detector_epochs is not None and self.model in list_classic_models() and self.model != "mlp":
             raise InvalidOptionError(
                 "NoisyConfig.detector_epochs", f"applies to networks (mlp or a zoo model), not {self.model}"

@@ -136,7 +136,7 @@ def noisy_labels(
         flipped = tuple(float(r) for r in rates.split(",") if r.strip())
     except ValueError:
         raise LeanECGError("--rates", f"must be comma-separated fractions, got {rates!r}") from None
-    config = NoisyConfig(  # checks its fields (--method, --agreement ... errors name the flag)
+    config = NoisyConfig(  # checks its fields and sets the method's defaults (errors name the flag)
         model=model,
         width=width,
         epochs=epochs,
@@ -152,7 +152,6 @@ def noisy_labels(
         rounds=rounds,
         detector_epochs=detector_epochs,
         eval_split=eval_split,
-        drop_below=0.1 if method == "threshold" else None,
     )
     run_noisy_benchmark(resolve_data_dir(data_dir), out, config=config, tiny=tiny, log=log)
     print_markdown_file(out / f"{noisy_results_stem(config)}.md")
