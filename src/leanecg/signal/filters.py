@@ -17,7 +17,10 @@ odd reflection about a sample on a QRS complex puts a step into the extension.
 filter state carried from one chunk to the next); ``zero_phase=False`` applies the same causal filter to
 a whole array in one call, so offline results can match a streaming deployment.
 
-Filter designs are cached per ``(fs, parameters)`` with :func:`functools.lru_cache`.
+Filter designs are cached per ``(fs, parameters)`` with :func:`functools.lru_cache` and on disk
+(:mod:`leanecg.signal._designs`); filtering runs scipy's compiled ``sosfilt`` kernel
+(:mod:`leanecg.signal._kernels`, the same values as ``scipy.signal``), so importing this module and
+filtering with a design already cached never imports ``scipy.signal``.
 
 Nyquist policy (``fs / 2``):
 
@@ -45,10 +48,9 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
-from scipy import ndimage
-from scipy import signal as sps
 
 from leanecg.errors import LeanECGError, check_choice, check_number, check_positive
+from leanecg.signal import _designs, _kernels
 from leanecg.signal.checks import check_fs
 
 __all__ = [
@@ -149,11 +151,11 @@ def _freeze(sos: np.ndarray) -> np.ndarray:
 @functools.lru_cache(maxsize=256)
 def _butter_sos(order: int, low: float | None, high: float | None, fs: float) -> np.ndarray:
     if low is not None and high is not None:
-        sos = sps.butter(order, [low, high], btype="bandpass", fs=fs, output="sos")
+        sos = _designs.butter(order, [low, high], btype="bandpass", fs=fs)
     elif low is not None:
-        sos = sps.butter(order, low, btype="highpass", fs=fs, output="sos")
+        sos = _designs.butter(order, low, btype="highpass", fs=fs)
     elif high is not None:
-        sos = sps.butter(order, high, btype="lowpass", fs=fs, output="sos")
+        sos = _designs.butter(order, high, btype="lowpass", fs=fs)
     else:
         sos = np.array([[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]])
     return _freeze(sos)
@@ -161,11 +163,7 @@ def _butter_sos(order: int, low: float | None, high: float | None, fs: float) ->
 
 @functools.lru_cache(maxsize=256)
 def _notch_sos(freqs: tuple[float, ...], quality: float, fs: float) -> np.ndarray:
-    sections = []
-    for f in freqs:
-        b, a = sps.iirnotch(f, quality, fs=fs)
-        sections.append(sps.tf2sos(b, a))
-    return _freeze(np.vstack(sections))
+    return _freeze(_designs.notch_sos(freqs, quality, fs))
 
 
 @functools.lru_cache(maxsize=256)
@@ -290,10 +288,23 @@ def apply_sos(x: np.ndarray, sos: np.ndarray, zero_phase: bool, source: str = "s
             raise LeanECGError(source, f"signal too short for this filter: {n} samples, need at least {need}")
         settle = _settle_samples(sos.tobytes())
         padlen = min(n - 1, max(need - 1, settle))
-        return sps.sosfiltfilt(sos, x, axis=0, padtype="even", padlen=padlen)
-    zi = sps.sosfilt_zi(sos)[:, :, None] * x[0][None, None, :]
-    y, _ = sps.sosfilt(sos, x, axis=0, zi=zi)
+        return _sosfiltfilt_even(sos, x, padlen)
+    zi = _designs.sosfilt_zi(sos)[:, :, None] * x[0][None, None, :]
+    y, _ = _kernels.sosfilt(sos, x, axis=0, zi=zi)
     return y
+
+
+def _sosfiltfilt_even(sos: np.ndarray, x: np.ndarray, padlen: int) -> np.ndarray:
+    """``scipy.signal.sosfiltfilt(sos, x, axis=0, padtype="even", padlen=padlen)``, step for step (the same
+    values), on the kernels of :mod:`leanecg.signal._kernels`: ``x`` float64 ``(n, n_leads)``, ``0 <= padlen
+    < n``."""
+    if padlen > 0:  # even (mirror) extension at both ends, as scipy's even_ext
+        x = np.concatenate((x[padlen:0:-1], x, x[-2 : -(padlen + 2) : -1]))
+    zi = _designs.sosfilt_zi(sos)[:, :, None]  # (n_sections, 2, 1)
+    y, _ = _kernels.sosfilt(sos, x, axis=0, zi=zi * x[:1])
+    y, _ = _kernels.sosfilt(sos, y[::-1], axis=0, zi=zi * y[-1:])
+    y = y[::-1]
+    return y[padlen:-padlen] if padlen > 0 else y
 
 
 def _filter(x: np.ndarray, sos: np.ndarray, zero_phase: bool) -> np.ndarray:
@@ -402,6 +413,8 @@ def remove_baseline(
     dtype = output_dtype(x)
     x2, was_1d = check_signal(x)
     xf = np.asarray(x2, dtype=np.float64)
+    from scipy import ndimage  # offline only: kept off the import path of the filters (and the stream)
+
     baseline = xf
     for size in sizes:
         baseline = ndimage.median_filter(baseline, size=(size, 1), mode="reflect")
@@ -439,7 +452,7 @@ class StreamingFilter:
         check_number("n_leads", n_leads, low=1, integer=True)
         self.sos = _freeze(sos)
         self.n_leads = int(n_leads)
-        self._zi_unit = sps.sosfilt_zi(self.sos)  # (n_sections, 2) for a unit-step input
+        self._zi_unit = _designs.sosfilt_zi(self.sos)  # (n_sections, 2) for a unit-step input
         self._zi: np.ndarray | None = None
 
     @classmethod
@@ -501,5 +514,5 @@ class StreamingFilter:
         xf = np.asarray(x2, dtype=np.float64)
         if self._zi is None:
             self._zi = self._zi_unit[:, :, None] * xf[0][None, None, :]
-        y, self._zi = sps.sosfilt(np.array(self.sos), xf, axis=0, zi=self._zi)
+        y, self._zi = _kernels.sosfilt(self.sos, xf, axis=0, zi=self._zi)
         return restore_shape(y, was_1d, dtype)

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator
 
 from leanecg.errors import LeanECGError, check_choice, check_number
 from leanecg.signal.filters import check_fs, check_signal, output_dtype, restore_shape
@@ -119,6 +118,8 @@ def interpolate_gaps(
             # np.interp holds the end values outside [t_good[0], t_good[-1]]: leading/trailing gaps
             y[bad, j] = np.interp(t_bad, t_good, v_good)
         else:
+            from scipy.interpolate import PchipInterpolator  # ~0.3 s to import: only when a gap needs it
+
             filled = PchipInterpolator(t_good, v_good, extrapolate=False)(t_bad)
             outside = ~np.isfinite(filled)
             filled[outside] = np.interp(t_bad[outside], t_good, v_good)

@@ -18,9 +18,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from scipy import signal as sps
 
 from leanecg.errors import LeanECGError, check_number
+from leanecg.signal import _designs, _kernels
 from leanecg.signal.filters import check_fs, check_signal, output_dtype, restore_shape
 
 __all__ = ["resample", "resample_indices", "resample_ratio", "resampled_length"]
@@ -85,7 +85,10 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float, *, max_factor: int = 10
         # a line cannot be fitted to one sample; a constant is its own resampling
         y = np.repeat(xf, -(-xf.shape[0] * up // down), axis=0)
     else:
-        y = sps.resample_poly(xf, up, down, axis=0, padtype="line")
+        # resample_poly's default FIR, designed once (cached), on scipy's compiled kernel: the same values
+        y = _kernels.resample_poly(
+            xf, up, down, axis=0, window=_designs.resample_fir(up, down), padtype="line"
+        )
     return restore_shape(y, was_1d, dtype)
 
 

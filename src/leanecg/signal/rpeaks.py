@@ -48,9 +48,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from leanecg.errors import LeanECGError
+from leanecg.signal._designs import butter, sosfilt_zi
+from leanecg.signal._kernels import sosfilt
 from leanecg.signal.leads import lead_index
 
 __all__ = [
