@@ -114,6 +114,44 @@ def test_stream_imports_nothing_heavy(tmp_path: Path) -> None:
     assert json.loads(lines[-1]) == []
 
 
+def test_stream_with_cached_designs_imports_no_scipy_signal(tmp_path: Path) -> None:
+    """The first ``leanecg stream`` designs its filters with scipy.signal and caches them; a second run reads
+    them and runs scipy's compiled kernels without importing ``scipy.signal`` (nor scipy's stats,
+    interpolate, ndimage, special), with the same events and the same rows, bit for bit (issue 13)."""
+    scipy_parts = ["scipy.signal", "scipy.stats", "scipy.interpolate", "scipy.ndimage", "scipy.special"]
+    env = {**os.environ, "LEANECG_CACHE": str(tmp_path / "cache")}
+    runs = []
+    for k in range(2):
+        argv = ["stream", str(EXAMPLE), "--model", "mitdb-aami", "--threads", "1", "--events", "all"]
+        argv += ["--out", str(tmp_path / f"rows{k}.csv")]
+        code = (
+            "import sys, json\n"
+            "from leanecg import cli\n"
+            f"sys.argv = ['leanecg', *{json.dumps(argv)}]\n"
+            "try:\n    cli.main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            f"print(json.dumps(sorted(m for m in {scipy_parts!r} if m in sys.modules)))\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.strip().splitlines()
+        runs.append((json.loads(lines[-1]), [ln for ln in lines[:-1] if " at " in ln]))
+    (cold, cold_events), (warm, warm_events) = runs
+    assert "scipy.signal" in cold  # the designs were computed ...
+    assert sorted((tmp_path / "cache" / "designs").glob("*.npz"))  # ... and stored
+    assert warm == []
+    assert warm_events == cold_events and len(cold_events) > 10
+    rows = (tmp_path / "rows0.csv").read_bytes()
+    assert rows == (tmp_path / "rows1.csv").read_bytes() and len(rows.splitlines()) > 40
+
+
 @pytest.mark.parametrize(
     "args",
     [
