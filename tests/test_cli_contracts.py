@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clihelp import run_cli
+from clihelp import invoke_cli, run_cli
 from leanecg.data.record import Record
 from leanecg.data.synthetic import synthetic_ecg
 from leanecg.data.tabular import write_csv
@@ -34,7 +34,7 @@ def test_rpeaks_csv_columns_on_a_csv_record(tmp_path: Path) -> None:
 
 def test_rpeaks_on_real_mitdb_record(tmp_path: Path, mitdb_dir: Path) -> None:
     out = tmp_path / "p.csv"
-    proc = run_cli(["rpeaks", str(mitdb_dir / "100"), "--out", str(out)], tmp_path)
+    proc = invoke_cli(["rpeaks", str(mitdb_dir / "100"), "--out", str(out)], tmp_path)
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(out.open()))
     assert 2260 <= len(rows) <= 2285  # 2273 annotated beats in record 100
@@ -68,7 +68,7 @@ def test_score_cinc2021_json_keys_and_perfect_classifier(tmp_path: Path) -> None
         (outputs / f"{rec}.csv").write_text(
             f"#{rec}\n{header}\n{','.join(map(str, binary))}\n{','.join(f'{b:.1f}' for b in binary)}\n"
         )
-    proc = run_cli(["score", "cinc2021", str(labels), str(outputs), "--json"], tmp_path)
+    proc = invoke_cli(["score", "cinc2021", str(labels), str(outputs), "--json"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert {"challenge_metric", "auroc", "auprc", "accuracy", "f_measure"} <= set(out)
@@ -91,7 +91,7 @@ def test_quickstart_offline_without_data(tmp_path: Path) -> None:
 
 
 def test_quickstart_uses_real_data_when_present(tmp_path: Path, shared_data: Path) -> None:
-    proc = run_cli(["quickstart", "--data-dir", str(shared_data)], tmp_path, timeout=120)
+    proc = invoke_cli(["quickstart", "--data-dir", str(shared_data)], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "MIT-BIH (real)" in proc.stdout and "232" in proc.stdout
     assert (tmp_path / "leanecg-quickstart" / "report.html").is_file()
@@ -109,7 +109,7 @@ def test_bench_bad_arguments_one_line(
 ) -> None:
     import re
 
-    proc = run_cli([*args, "--data-dir", str(shared_data), "--out", str(tmp_path / "res")], tmp_path)
+    proc = invoke_cli([*args, "--data-dir", str(shared_data), "--out", str(tmp_path / "res")], tmp_path)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and re.match(pattern, lines[0]), proc.stderr
@@ -127,7 +127,7 @@ def _one_line_error(proc, pattern: str) -> None:  # type: ignore[no-untyped-def]
 
 def test_unknown_lead_name_through_cli(tmp_path: Path, mitdb_dir: Path) -> None:
     out = tmp_path / "p.csv"
-    proc = run_cli(["rpeaks", str(mitdb_dir / "100"), "--lead", "V7", "--out", str(out)], tmp_path)
+    proc = invoke_cli(["rpeaks", str(mitdb_dir / "100"), "--lead", "V7", "--out", str(out)], tmp_path)
     _one_line_error(proc, r"^error: \S*100: unknown lead 'V7'; this record has: II, V5$")
     assert not out.exists() and not list(tmp_path.glob(".p.csv*"))
 
@@ -142,12 +142,12 @@ def test_unknown_label_code_in_a_cinc2021_folder(tmp_path: Path, shared_data: Pa
     hea = folder / "E07500.hea"
     lines = [("#Dx: 999999999" if "Dx:" in ln else ln) for ln in hea.read_text().splitlines()]
     hea.write_text("\n".join(lines) + "\n")
-    proc = run_cli(["info", "cinc2021", "--data-dir", str(tmp_path / "data")], tmp_path)
+    proc = invoke_cli(["info", "cinc2021", "--data-dir", str(tmp_path / "data")], tmp_path)
     _one_line_error(proc, r"^error: \S*E07500\.hea: unknown SNOMED CT code 999999999")
 
 
 def test_unknown_label_in_cinc2017_reference(tmp_path: Path) -> None:
     (tmp_path / "REF.csv").write_text("A1,N\nA2,X\n")
     (tmp_path / "ANS.csv").write_text("A1,N\nA2,A\n")
-    proc = run_cli(["score", "cinc2017", "REF.csv", "ANS.csv"], tmp_path)
+    proc = invoke_cli(["score", "cinc2017", "REF.csv", "ANS.csv"], tmp_path)
     _one_line_error(proc, r"^error: \S*REF\.csv: line 2: unknown label 'X'")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clihelp import run_cli
+from clihelp import invoke_cli, run_cli
 
 # every command is refused before it reads its input, so the record paths need not exist
 STREAM = "stream rec.csv --model mitdb-aami"
@@ -30,7 +30,8 @@ CASES = [
 
 @pytest.mark.parametrize(("args", "problem", "got"), CASES, ids=[c[0] for c in CASES])
 def test_out_of_range_options_one_line_exit_2(tmp_path: Path, args: str, problem: str, got: str) -> None:
-    proc = run_cli(args.split(), tmp_path)
+    run = run_cli if args == CASES[0][0] else invoke_cli  # the real entry point once, in a subprocess
+    proc = run(args.split(), tmp_path)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {problem}"), proc.stderr

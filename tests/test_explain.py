@@ -11,12 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from clihelp import run_cli
+from clihelp import invoke_cli, run_cli
 from leanecg.data import load_record
 from leanecg.data.record import Record
 from leanecg.data.tabular import write_csv
-from leanecg.deploy.package import load_model_package
-from leanecg.deploy.shipped import resolve_model
 from leanecg.explain import (
     explain_record,
     feature_integrated_gradients,
@@ -29,6 +27,8 @@ from leanecg.explain import (
 )
 from leanecg.explain.attribution import _score
 from leanecg.models import build_model
+from leanecg.package import resolve_model
+from leanecg.package.model import load_model_package
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "src" / "leanecg" / "examples"
@@ -162,7 +162,7 @@ def test_cli_explain_record_csv_and_folder(cli_dir: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert (cli_dir / "b.png").stat().st_size > 10_000
-    proc = run_cli(
+    proc = invoke_cli(
         [
             "explain",
             "rec.csv",
@@ -180,7 +180,7 @@ def test_cli_explain_record_csv_and_folder(cli_dir: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((cli_dir / "r.json").read_text(encoding="utf-8"))
     assert doc["method"] == "gradcam" and len(doc["relevance"][0]) == 3000 and doc["features"]
-    proc = run_cli(
+    proc = invoke_cli(
         [
             "explain",
             "records",
@@ -204,11 +204,11 @@ def test_cli_explain_onnx_occlusion(cli_dir: Path) -> None:
     onnx = resolve_model("cinc2017") / "model.onnx"
     if not onnx.is_file():
         pytest.skip("the shipped cinc2017 model has no exported model.onnx here")
-    proc = run_cli(["explain", str(CINC_RECORD), "--model", str(onnx), "--out", "o.json"], cli_dir)
+    proc = invoke_cli(["explain", str(CINC_RECORD), "--model", str(onnx), "--out", "o.json"], cli_dir)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((cli_dir / "o.json").read_text(encoding="utf-8"))
     assert doc["method"] == "occlusion" and doc["features"] is None
-    proc = run_cli(
+    proc = invoke_cli(
         ["explain", str(CINC_RECORD), "--model", str(onnx), "--method", "ig", "--out", "o.json"], cli_dir
     )
     assert (
@@ -228,7 +228,7 @@ def test_cli_explain_onnx_occlusion(cli_dir: Path) -> None:
 )
 def test_cli_explain_bad_input(cli_dir: Path, args: list[str], needle: str) -> None:
     base = ["explain", str(CINC_RECORD), "--model", "cinc2017", "--out", "x.png"]
-    proc = run_cli(base + args if "--out" not in args else base[:-2] + args, cli_dir)
+    proc = invoke_cli(base + args if "--out" not in args else base[:-2] + args, cli_dir)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], proc.stderr

@@ -24,7 +24,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 torch = pytest.importorskip("torch")
 
-from clihelp import run_cli  # noqa: E402
+from clihelp import invoke_cli, run_cli  # noqa: E402
 from leanecg.data.record import Record  # noqa: E402
 from leanecg.data.synthetic import synthetic_ecg  # noqa: E402
 from leanecg.data.tabular import write_csv  # noqa: E402
@@ -70,8 +70,8 @@ def _ecg_csv(path: Path, lead: str, fs: float = 250.0, seed: int = 3) -> Record:
 
 
 def test_fp32_record_export_matches_torch_on_any_length(work: dict[str, Path]) -> None:
-    from leanecg.deploy.ort_runtime import load_onnx_package
-    from leanecg.deploy.package import load_model_package
+    from leanecg.package.model import load_model_package
+    from leanecg.package.ort_runtime import load_onnx_package
 
     tp, op = load_model_package(work["rec"]), load_onnx_package(work["rec_onnx"])
     rng = np.random.default_rng(9)
@@ -93,7 +93,7 @@ def test_metadata_in_sidecar_and_optionally_in_file(work: dict[str, Path], tmp_p
 
     import onnx
 
-    from leanecg.deploy.ort_runtime import META_KEY, load_onnx_package, sidecar_path
+    from leanecg.package.ort_runtime import META_KEY, load_onnx_package, sidecar_path
 
     pkg_meta = json.loads((work["rec"] / "model.json").read_text())
     proto = onnx.load(str(work["rec_onnx"]))
@@ -194,7 +194,7 @@ def test_batchnorm_before_gemm_is_folded() -> None:
 def test_int8_export_is_quantized_smaller_and_agrees(work: dict[str, Path]) -> None:
     import onnx
 
-    from leanecg.deploy.ort_runtime import load_onnx_package, sidecar_path
+    from leanecg.package.ort_runtime import load_onnx_package, sidecar_path
 
     proto = onnx.load(str(work["rec_int8"]))
     ops = {n.op_type for n in proto.graph.node}
@@ -241,8 +241,8 @@ def test_int8_export_is_quantized_smaller_and_agrees(work: dict[str, Path]) -> N
 def test_record_model_with_record_features(tmp_path: Path) -> None:
     """wide-and-deep: the record features are computed by the package's numpy code for both runtimes."""
     from leanecg.deploy.onnx import export_onnx
-    from leanecg.deploy.ort_runtime import load_onnx_package
-    from leanecg.deploy.package import load_model_package
+    from leanecg.package.model import load_model_package
+    from leanecg.package.ort_runtime import load_onnx_package
 
     folder = record_features_package(tmp_path / "wd")
     report = export_onnx(folder, tmp_path / "wd.onnx")
@@ -264,8 +264,8 @@ def test_record_model_with_record_features(tmp_path: Path) -> None:
 
 def test_int8_export_of_beat_model_with_features(work: dict[str, Path], tmp_path: Path) -> None:
     from leanecg.deploy.onnx import CalibrationSet, export_onnx
-    from leanecg.deploy.ort_runtime import load_onnx_package
-    from leanecg.deploy.package import load_model_package
+    from leanecg.package.model import load_model_package
+    from leanecg.package.ort_runtime import load_onnx_package
 
     tp = load_model_package(work["beat"])
     rng = np.random.default_rng(4)
@@ -284,8 +284,8 @@ def test_int8_export_of_beat_model_with_features(work: dict[str, Path], tmp_path
 
 
 def test_beats_same_as_torch_package(work: dict[str, Path], tmp_path: Path) -> None:
-    from leanecg.deploy.ort_runtime import load_onnx_package
-    from leanecg.deploy.package import load_model_package
+    from leanecg.package.model import load_model_package
+    from leanecg.package.ort_runtime import load_onnx_package
 
     record = _ecg_csv(tmp_path / "ecg.csv", "II")
     tp, op = load_model_package(work["beat"]), load_onnx_package(work["beat_onnx"])
@@ -319,7 +319,7 @@ else:
     raise SystemExit("torch was importable")
 
 from leanecg.data import load_record
-from leanecg.deploy.ort_runtime import load_onnx_package
+from leanecg.package.ort_runtime import load_onnx_package
 
 rec = load_onnx_package(sys.argv[1], threads=1)
 beat = load_onnx_package(sys.argv[2], threads=1)
@@ -332,7 +332,7 @@ print(json.dumps({"probs": probs.tolist(), "labels": rec.labels_of(probs),
 
 
 def test_onnx_package_runs_without_torch(work: dict[str, Path], tmp_path: Path) -> None:
-    from leanecg.deploy.package import load_model_package
+    from leanecg.package.model import load_model_package
 
     rec_csv, beat_csv = tmp_path / "rec.csv", tmp_path / "beat.csv"
     rec_record, beat_record = _ecg_csv(rec_csv, "ECG", seed=5), _ecg_csv(beat_csv, "II", seed=6)
@@ -359,7 +359,7 @@ def test_load_errors(tmp_path: Path) -> None:
     import onnx
     from onnx import TensorProto, helper
 
-    from leanecg.deploy.ort_runtime import load_onnx_package
+    from leanecg.package.ort_runtime import load_onnx_package
 
     with pytest.raises(LeanECGError, match="not found"):
         load_onnx_package(tmp_path / "missing.onnx")
@@ -414,13 +414,17 @@ def test_cli_export_predict_and_beats(work: dict[str, Path], tmp_path: Path) -> 
     assert out.is_file() and (tmp_path / "cli.onnx.json").is_file()
     assert "fp32" in proc.stderr and "label agreement 100.0%" in proc.stderr
     _ecg_csv(tmp_path / "rec.csv", "ECG")
-    proc = run_cli(["predict", "rec.csv", "--model", str(out), "--out", "pred.csv", "--fs", "250"], tmp_path)
+    proc = invoke_cli(
+        ["predict", "rec.csv", "--model", str(out), "--out", "pred.csv", "--fs", "250"], tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     with open(tmp_path / "pred.csv", newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["record", "label", "prob_N", "prob_A", "prob_O", "prob_noise"] and len(rows) == 2
     _ecg_csv(tmp_path / "beat.csv", "II")
-    proc = run_cli(["beats", "beat.csv", "--model", str(work["beat_onnx"]), "--out", "beats.csv"], tmp_path)
+    proc = invoke_cli(
+        ["beats", "beat.csv", "--model", str(work["beat_onnx"]), "--out", "beats.csv"], tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     with open(tmp_path / "beats.csv", newline="") as fh:
         rows = list(csv.reader(fh))
@@ -433,20 +437,20 @@ def test_cli_errors(work: dict[str, Path], tmp_path: Path) -> None:
     empty = tmp_path / "nodata"
     empty.mkdir()
     predict = ["predict", "rec.csv", "--out", "p.csv", "--model"]
-    _one_line_error(run_cli([*predict, "missing.onnx"], tmp_path), "missing.onnx", "not found")
-    _one_line_error(run_cli([*predict, "junk.onnx"], tmp_path), "junk.onnx", "not a readable ONNX model")
+    _one_line_error(invoke_cli([*predict, "missing.onnx"], tmp_path), "missing.onnx", "not found")
+    _one_line_error(invoke_cli([*predict, "junk.onnx"], tmp_path), "junk.onnx", "not a readable ONNX model")
     _one_line_error(
-        run_cli(["beats", "rec.csv", "--out", "b.csv", "--model", str(work["rec_onnx"])], tmp_path),
+        invoke_cli(["beats", "rec.csv", "--out", "b.csv", "--model", str(work["rec_onnx"])], tmp_path),
         "classifies records, not beats",
     )
     export = ["export", str(work["rec"]), "--out"]
     _one_line_error(
-        run_cli([*export, "x.onnx", "--int8", "--data-dir", str(empty)], tmp_path),
+        invoke_cli([*export, "x.onnx", "--int8", "--data-dir", str(empty)], tmp_path),
         "int8 calibration needs the cinc2017 training data",
         "leanecg data fetch cinc2017",
     )
-    _one_line_error(run_cli([*export, "x.onnx", "--format", "tflite"], tmp_path), "--format", "tflite")
-    _one_line_error(run_cli([*export, "x.pt"], tmp_path), "x.pt", ".onnx")
+    _one_line_error(invoke_cli([*export, "x.onnx", "--format", "tflite"], tmp_path), "--format", "tflite")
+    _one_line_error(invoke_cli([*export, "x.pt"], tmp_path), "x.pt", ".onnx")
     assert not (tmp_path / "x.onnx").exists()
 
 
@@ -457,7 +461,7 @@ def test_training_calibration_uses_the_task_train_split(
     work: dict[str, Path], shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from leanecg.deploy.onnx import training_calibration
-    from leanecg.deploy.package import load_model_package
+    from leanecg.package.model import load_model_package
     from leanecg.tasks import get_task
 
     monkeypatch.setenv("LEANECG_CACHE", str(tmp_path / "cache"))
