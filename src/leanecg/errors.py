@@ -41,8 +41,10 @@ class LeanECGError(ValueError):
     """A problem with user input (a file, a folder, an argument).
 
     Args:
-        path: the file, folder or argument that is wrong (``"-"`` for stdin, an option name for flags).
-        problem: one line saying what is wrong, in words a user understands.
+        path: the file, folder or argument that is wrong (``"-"`` for stdin; an argument or config field by
+            its parameter name, ``"window_s"``, never a CLI flag: the CLI writes the flag).
+        problem: one line saying what is wrong, in words a user understands; an option it mentions is
+            marked as `` `lead` `` (the CLI writes ``--lead``).
 
     Example:
         >>> err = LeanECGError("rec.csv", "line 3 has 2 field(s),\\n the header has 3")
