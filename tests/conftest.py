@@ -3,6 +3,11 @@
 Tests that need the real PhysioNet data find it through ``LEANECG_DATA`` (CI sets it to
 ``../shared/data``) or, failing that, ``../shared/data`` beside the repository, and skip with a clear
 reason when neither exists.
+
+Tests that need *a* trained model package (not training itself) take one of the tiny bench runs below,
+trained once per test session: with pytest-xdist the first worker that needs a run builds it under a file
+lock in the session's shared temporary folder, and the others reuse it. Those runs are shared: tests read
+them and copy what they change. Tests that use them are marked ``slow`` (training on the real data).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from benchhelp import TinyBench, tiny_bench
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,3 +51,31 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def mitdb_dir(shared_data: Path) -> Path:
     return shared_data / "mitdb"
+
+
+# ------------------------------------------------------------------- tiny bench runs, once per session
+
+
+@pytest.fixture(scope="session")
+def tiny_mitdb_bench(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> TinyBench:
+    """``mitdb-aami`` with ``beatnet`` (packaged) and ``lightgbm``, 2-fold CV of both (``--cv 2``), run in
+    this process (:func:`~leanecg.bench.runner.run_benchmark`); shared by the session: read it, copy to
+    change it."""
+    return tiny_bench(tmp_path_factory, shared_data, "mitdb-aami", ("beatnet", "lightgbm"), True, cv=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_cinc2017_bench(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> TinyBench:
+    """``cinc2017`` with ``litenet`` and ``wide_deep_lite`` (both packaged), run by the real ``leanecg bench``
+    in a subprocess (its stdout: the results table); shared by the session: read it, copy to change it."""
+    return tiny_bench(tmp_path_factory, shared_data, "cinc2017", ("litenet", "wide_deep_lite"), False)
+
+
+TINY_BENCH_FIXTURES = ("tiny_mitdb_bench", "tiny_cinc2017_bench")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that need a tiny bench run (training on the real data, minutes on a busy machine) are ``slow``."""
+    for item in items:
+        if any(name in getattr(item, "fixturenames", ()) for name in TINY_BENCH_FIXTURES):
+            item.add_marker(pytest.mark.slow)

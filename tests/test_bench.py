@@ -11,43 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clihelp import run_cli
+from benchhelp import TinyBench
 from leanecg.evaluate.results import SCHEMA, load_results
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def run_tiny_bench(
-    task: str, models: str, shared_data: Path, work: Path, extra: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess[str]:
-    """``leanecg bench TASK --models MODELS --tiny --n-boot 50 --out WORK/results``; asserts it succeeded."""
-    proc = run_cli(
-        [
-            "bench",
-            task,
-            "--models",
-            models,
-            "--tiny",
-            "--n-boot",
-            "50",
-            "--data-dir",
-            str(shared_data),
-            "--out",
-            str(work / "results"),
-            *extra,
-        ],
-        work,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc
-
-
-@pytest.fixture(scope="module")
-def tiny_mitdb_run(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    work = tmp_path_factory.mktemp("bench")
-    run_tiny_bench("mitdb-aami", "beatnet,lightgbm", shared_data, work, extra=("--cv", "2"))
-    return work / "results" / "mitdb-aami"
+@pytest.fixture()
+def tiny_mitdb_run(tiny_mitdb_bench: TinyBench) -> Path:
+    """The results folder of the session's tiny ``mitdb-aami`` run (beatnet and lightgbm, ``--cv 2``)."""
+    return tiny_mitdb_bench.results
 
 
 def test_cv_block_is_leave_records_out_next_to_the_test_score(tiny_mitdb_run: Path) -> None:
@@ -60,6 +33,9 @@ def test_cv_block_is_leave_records_out_next_to_the_test_score(tiny_mitdb_run: Pa
         # the pool: the training data, train + val records (val is inside train for fixed-budget recipes)
         assert held[0] | held[1] == set(r["data"]["train_records"]) | set(r["data"]["val_records"])
         assert not (held[0] | held[1]) & set(r["data"]["test_records"])  # DS2 never in the CV
+        # both rows early-stop (beatnet on validation records, LightGBM rounds): on an inner part of the
+        # fold's training records, never on the held-out fold
+        assert "never on the held-out fold" in cv["recipe"] and cv["inner_k"] >= 2
     table = (tiny_mitdb_run / "results.md").read_text()
     assert "CV sveb_veb_f1 (pooled)" in table and "(2-fold)" in table
 
@@ -86,6 +62,9 @@ def test_leaderboard_rows_plots_and_resume(tiny_mitdb_run: Path, tmp_path: Path,
 
     rows = {r["model"]: r for r in json.loads(paths["json"].read_text())["rows"]}
     assert rows["beatnet"]["seeds"] == 1 and rows["beatnet"]["params"] > 0
+    # how much of the stated budget each run used: epochs trained (tiny: 2 epochs), none for LightGBM
+    assert rows["beatnet"]["epochs_trained"] and 0 < rows["beatnet"]["epochs_trained"][0] <= 2
+    assert rows["lightgbm"]["epochs_trained"] == [None] and "epochs trained (stop)" in md
 
 
 def test_results_json_follow_the_schema(tiny_mitdb_run: Path) -> None:
@@ -165,13 +144,12 @@ def test_report_renders_in_headless_chromium(tiny_mitdb_run: Path, tmp_path: Pat
     assert shot.stat().st_size > 50_000  # a rendered page with tables and plots, not a blank one
 
 
-def test_tiny_cinc2017_variable_length_records(tmp_path: Path, shared_data: Path) -> None:
-    proc = run_tiny_bench("cinc2017", "litenet", shared_data, tmp_path)
-    (r,) = load_results(tmp_path / "results" / "cinc2017")
+def test_tiny_cinc2017_variable_length_records(tiny_cinc2017_bench: TinyBench) -> None:
+    r = tiny_cinc2017_bench.result("litenet")
     assert set(r["metrics"]) >= {"f1", "f1_N", "f1_A", "f1_O", "f1_noise", "accuracy"}
     assert r["data"]["input"]["variable_length"] is True
     assert r["cost"]["real_time_factor"] > 1
-    assert "| litenet | lightweight |" in proc.stdout
+    assert "| litenet | lightweight |" in tiny_cinc2017_bench.stdout  # the table on stdout
 
 
 def test_mitdb_task_labels_and_inputs_match_the_annotations(
@@ -180,9 +158,9 @@ def test_mitdb_task_labels_and_inputs_match_the_annotations(
     """Every non-Q reference beat becomes one example with its own AAMI class (F included)."""
     import numpy as np
 
-    from leanecg.bench.tasks import MitdbAamiTask
     from leanecg.data.mitdb import aami_counts
     from leanecg.signal.beats import BEAT_FEATURE_NAMES
+    from leanecg.tasks import MitdbAamiTask
 
     monkeypatch.setenv("LEANECG_CACHE", str(tmp_path / "cache"))
     task = MitdbAamiTask()
@@ -207,8 +185,8 @@ def test_mitdb_task_labels_and_inputs_match_the_annotations(
 def test_mitdb_beat_augmentation_scales_rr_seconds_and_shifts_windows() -> None:
     import torch
 
-    from leanecg.bench.tasks import MitdbAamiTask
-    from leanecg.bench.tasks.mitdb_aami import RR_SECONDS_COLUMNS, beat_augment_batch_loss
+    from leanecg.tasks import MitdbAamiTask
+    from leanecg.tasks.mitdb_aami import RR_SECONDS_COLUMNS, beat_augment_batch_loss
 
     assert RR_SECONDS_COLUMNS == (0, 1, 2, 3)  # pre, post, local and average RR; ratios untouched
     seen: dict[str, torch.Tensor] = {}

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchhelp import TinyBench
 from leanecg.data import load_record
-from leanecg.deploy.package import META_FILE, load_model_package, model_card
-from leanecg.deploy.shipped import resolve_model
 from leanecg.evaluate.calibration import apply_temperature, calibration_block, fit_temperature
 from leanecg.evaluate.report import write_report
-from leanecg.evaluate.results import load_results, make_result
-from test_bench import run_tiny_bench
+from leanecg.evaluate.results import make_result
+from leanecg.package import resolve_model
+from leanecg.package.model import META_FILE, load_model_package, model_card
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "leanecg" / "examples"
 
@@ -101,10 +101,9 @@ def test_a_package_temperature_scales_what_predict_returns(tmp_path: Path) -> No
     assert "no temperature fitted" in model_card(plain.meta)
 
 
-def test_bench_results_carry_a_calibration_block(tmp_path: Path, shared_data: Path) -> None:
-    run_tiny_bench("mitdb-aami", "lightgbm", shared_data, tmp_path)
-    (r,) = load_results(tmp_path / "results" / "mitdb-aami")
-    cal = r["calibration"]
-    assert "error" in cal or (cal["temperature"] > 0 and set(cal["per_class"]) == {"N", "S", "V", "F"})
-    md = (tmp_path / "results" / "mitdb-aami" / "results.md").read_text(encoding="utf-8")
+def test_bench_results_carry_a_calibration_block(tiny_mitdb_bench: TinyBench) -> None:
+    for model in ("lightgbm", "beatnet"):
+        cal = tiny_mitdb_bench.result(model)["calibration"]
+        assert "error" in cal or (cal["temperature"] > 0 and set(cal["per_class"]) == {"N", "S", "V", "F"})
+    md = (tiny_mitdb_bench.results / "results.md").read_text(encoding="utf-8")
     assert "## Calibration and decision curves" in md

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clihelp import run_cli
+from benchhelp import TinyBench
+from clihelp import invoke_cli
 from leanecg.data.synthetic import synthetic_ecg
 from leanecg.errors import LeanECGError
 from leanecg.features.record import record_feature_names
@@ -110,31 +111,14 @@ def test_wide_deep_lite_is_small_and_takes_features() -> None:
         model(x)
 
 
-def test_tiny_bench_packages_the_feature_model(tmp_path: Path, shared_data: Path) -> None:
+def test_tiny_bench_packages_the_feature_model(
+    tmp_path: Path, shared_data: Path, tiny_cinc2017_bench: TinyBench
+) -> None:
     """A --tiny run of wide_deep_lite is packaged with its feature config and predicts raw records."""
     from leanecg.data import get_dataset, load_record
-    from leanecg.deploy.package import load_model_package
+    from leanecg.package.model import load_model_package
 
-    proc = run_cli(
-        [
-            "bench",
-            "cinc2017",
-            "--models",
-            "wide_deep_lite",
-            "--tiny",
-            "--n-boot",
-            "20",
-            "--data-dir",
-            str(shared_data),
-            "--out",
-            str(tmp_path / "results"),
-            "--save-models",
-            str(tmp_path / "zoo"),
-        ],
-        tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr
-    pkg = load_model_package(tmp_path / "zoo" / "cinc2017" / "wide_deep_lite")
+    pkg = load_model_package(tiny_cinc2017_bench.package("wide_deep_lite"))
     spec = pkg.input
     assert spec["features"] == record_feature_names()
     assert spec["feature_config"]["names"] == spec["features"]
@@ -151,7 +135,7 @@ def test_tiny_bench_packages_the_feature_model(tmp_path: Path, shared_data: Path
 
     out = tmp_path / "p.csv"
     files = [str(ds.record_path(shared_data, r)) for r in names]
-    proc = run_cli(["predict", *files, "--model", str(pkg.path), "--out", str(out)], tmp_path)
+    proc = invoke_cli(["predict", *files, "--model", str(pkg.path), "--out", str(out)], tmp_path)
     assert proc.returncode == 0, proc.stderr
     with out.open() as fh:
         rows = list(csv.reader(fh))
@@ -162,7 +146,7 @@ def test_tiny_bench_packages_the_feature_model(tmp_path: Path, shared_data: Path
 
 
 def test_predict_bad_input_names_the_path(tmp_path: Path) -> None:
-    proc = run_cli(["predict", "no_such_record.mat", "--model", "cinc2017", "--out", "p.csv"], tmp_path)
+    proc = invoke_cli(["predict", "no_such_record.mat", "--model", "cinc2017", "--out", "p.csv"], tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ")
 
@@ -176,7 +160,7 @@ SHIPPED = Path(__file__).resolve().parent.parent / "src" / "leanecg" / "zoo" / "
 def test_shipped_cinc2017_model_meets_its_contract(tmp_path: Path, shared_data: Path) -> None:
     """The shipped package: a real (not --tiny) run, <= 100k weights, < 1 MB, features recorded, predicts."""
     from leanecg.data import get_dataset
-    from leanecg.deploy.package import load_model_package
+    from leanecg.package.model import load_model_package
 
     pkg = load_model_package(SHIPPED)
     meta = pkg.meta
@@ -189,7 +173,7 @@ def test_shipped_cinc2017_model_meets_its_contract(tmp_path: Path, shared_data: 
     names = ds.split(shared_data)["test"][:2]
     out = tmp_path / "p.csv"
     files = [str(ds.record_path(shared_data, r)) for r in names]
-    proc = run_cli(["predict", *files, "--model", str(SHIPPED), "--out", str(out)], tmp_path)
+    proc = invoke_cli(["predict", *files, "--model", str(SHIPPED), "--out", str(out)], tmp_path)
     assert proc.returncode == 0, proc.stderr
     with out.open() as fh:
         rows = list(csv.DictReader(fh))

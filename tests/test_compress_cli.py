@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from clihelp import run_cli
+from benchhelp import TinyBench
+from clihelp import invoke_cli, run_cli
 
 
 @pytest.mark.parametrize(
@@ -22,7 +25,7 @@ from clihelp import run_cli
     ],
 )
 def test_compress_bad_arguments_exit_2(tmp_path: Path, args: list[str], problem: str) -> None:
-    res = run_cli(args, tmp_path)
+    res = invoke_cli(args, tmp_path)
     assert res.returncode == 2, res.stderr
     assert res.stderr.startswith("error: ")
     assert problem in res.stderr
@@ -30,42 +33,29 @@ def test_compress_bad_arguments_exit_2(tmp_path: Path, args: list[str], problem:
 
 
 def test_compress_missing_model_and_file_out(tmp_path: Path) -> None:
+    # the real entry point once: exit code 2 and one error line naming the path
     res = run_cli(["compress", str(tmp_path / "no-such-package"), "--prune", "0.5"], tmp_path)
     assert res.returncode == 2 and res.stderr.startswith("error: "), res.stderr
+    assert str(tmp_path / "no-such-package") in res.stderr and len(res.stderr.splitlines()) == 1, res.stderr
     (tmp_path / "afile").write_text("x")
-    res = run_cli(["compress", "cinc2017", "--prune", "0.5", "--out", str(tmp_path / "afile")], tmp_path)
+    res = invoke_cli(["compress", "cinc2017", "--prune", "0.5", "--out", str(tmp_path / "afile")], tmp_path)
     assert res.returncode == 2 and "is a file" in res.stderr, res.stderr
 
 
-def _compress_tiny_litenet(tmp_path: Path, shared_data: Path, out: Path, *flags: str) -> dict[str, Any]:
-    """Train a tiny CinC 2017 LiteNet package (``leanecg bench --tiny --save-models``), run ``leanecg compress``
-    on it with ``flags`` (1 fine-tune epoch, 20 bootstrap resamples) into ``out``; the compress card."""
-    if not (shared_data / "cinc2017").is_dir():
-        pytest.skip("cinc2017 not in the shared data")
-    zoo = tmp_path / "zoo"
-    res = run_cli(
-        [
-            "bench",
-            "cinc2017",
-            "--tiny",
-            "--models",
-            "litenet",
-            "--data-dir",
-            str(shared_data),
-            "--out",
-            str(tmp_path / "bench"),
-            "--save-models",
-            str(zoo),
-            "--n-boot",
-            "20",
-        ],
-        tmp_path,
-    )
-    assert res.returncode == 0, res.stderr
-    res = run_cli(
+def _compress_tiny_litenet(
+    run: Callable[..., subprocess.CompletedProcess[str]],
+    bench: TinyBench,
+    shared_data: Path,
+    out: Path,
+    *flags: str,
+) -> dict[str, Any]:
+    """``leanecg compress`` (by ``run``: :func:`run_cli` or :func:`invoke_cli`) with ``flags`` (1 fine-tune
+    epoch, 20 bootstrap resamples) on the session's tiny CinC 2017 LiteNet package, into ``out``; the
+    compress card."""
+    res = run(
         [
             "compress",
-            str(zoo / "cinc2017" / "litenet"),
+            str(bench.package("litenet")),
             *flags,
             "--epochs",
             "1",
@@ -76,7 +66,7 @@ def _compress_tiny_litenet(tmp_path: Path, shared_data: Path, out: Path, *flags:
             "--out",
             str(out),
         ],
-        tmp_path,
+        out.parent,
     )
     assert res.returncode == 0, res.stderr
     return json.loads((out / "compress_card.json").read_text())
@@ -84,9 +74,11 @@ def _compress_tiny_litenet(tmp_path: Path, shared_data: Path, out: Path, *flags:
 
 @pytest.mark.slow
 @pytest.mark.shared
-def test_compress_prune_end_to_end_on_a_tiny_cinc2017_package(tmp_path: Path, shared_data: Path) -> None:
-    out = tmp_path / "compressed"
-    card = _compress_tiny_litenet(tmp_path, shared_data, out, "--prune", "0.5")
+def test_compress_prune_end_to_end_on_a_tiny_cinc2017_package(
+    tmp_path: Path, shared_data: Path, tiny_cinc2017_bench: TinyBench
+) -> None:
+    out = tmp_path / "compressed"  # the real entry point, in a subprocess
+    card = _compress_tiny_litenet(run_cli, tiny_cinc2017_bench, shared_data, out, "--prune", "0.5")
     before, after = card["rows"][0], card["rows"][-1]
     assert card["compression"] == "prune0.5"
     assert after["macs"] <= 0.5 * before["macs"]
@@ -99,7 +91,7 @@ def test_compress_prune_end_to_end_on_a_tiny_cinc2017_package(tmp_path: Path, sh
     assert (out / "results" / "cinc2017" / "pareto_macs.png").exists()
     # the pruned package predicts raw records like any other package
     rec = next(iter(sorted((shared_data / "cinc2017").rglob("A0*.hea"))))
-    res = run_cli(
+    res = invoke_cli(
         [
             "predict",
             str(rec.with_suffix("")),
@@ -116,10 +108,12 @@ def test_compress_prune_end_to_end_on_a_tiny_cinc2017_package(tmp_path: Path, sh
 
 @pytest.mark.slow
 @pytest.mark.shared
-def test_compress_int8_writes_ptq_and_qat_int8_rows(tmp_path: Path, shared_data: Path) -> None:
+def test_compress_int8_writes_ptq_and_qat_int8_rows(
+    tmp_path: Path, shared_data: Path, tiny_cinc2017_bench: TinyBench
+) -> None:
     pytest.importorskip("onnxruntime")
     out = tmp_path / "q"
-    card = _compress_tiny_litenet(tmp_path, shared_data, out, "--quantize", "int8")
+    card = _compress_tiny_litenet(invoke_cli, tiny_cinc2017_bench, shared_data, out, "--quantize", "int8")
     models = [r["model"] for r in card["rows"]]
     assert models[-2:] == ["PTQ int8 (no QAT)", "QAT int8"]
     assert card["rows"][-1]["bytes"] < 0.7 * card["rows"][0]["bytes"]

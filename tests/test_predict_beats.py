@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchhelp import TinyBench
 from clihelp import invoke_cli, run_cli
-from conftest import TinyBench
 from leanecg.data.record import Record
 from leanecg.data.synthetic import synthetic_ecg
 from leanecg.data.tabular import write_csv
@@ -68,9 +68,12 @@ def _synthetic_csv(path: Path, leads: list[str], fs: float = 250.0, seed: int = 
 def test_package_files_and_metadata(
     beat_pkg: Path, record_pkg: Path, tiny_mitdb_bench: TinyBench, tiny_cinc2017_bench: TinyBench
 ) -> None:
-    from leanecg.deploy.package import PACKAGE_FORMAT
+    from leanecg.package.model import PACKAGE_FORMAT
 
-    for pkg, run, kind in ((beat_pkg, tiny_mitdb_bench, "beats"), (record_pkg, tiny_cinc2017_bench, "records")):
+    for pkg, run, kind in (
+        (beat_pkg, tiny_mitdb_bench, "beats"),
+        (record_pkg, tiny_cinc2017_bench, "records"),
+    ):
         task = run.task
         assert f"model package saved to {pkg}" in run.stderr  # bench says where it saved each package
         assert sorted(p.name for p in pkg.iterdir()) == ["MODEL_CARD.md", "model.json", "model.pt"]
@@ -104,7 +107,7 @@ def test_package_files_and_metadata(
 
 
 def test_corrupted_package_is_refused(beat_pkg: Path, tmp_path: Path) -> None:
-    from leanecg.deploy.package import load_model_package
+    from leanecg.package.model import load_model_package
 
     bad = tmp_path / "bad"
     shutil.copytree(beat_pkg, bad)
@@ -113,7 +116,7 @@ def test_corrupted_package_is_refused(beat_pkg: Path, tmp_path: Path) -> None:
     (bad / "model.pt").write_bytes(bytes(data))
     with pytest.raises(LeanECGError, match="checksum"):
         load_model_package(bad)
-    proc = run_cli(["beats", "x.csv", "--model", str(bad), "--out", "b.csv"], tmp_path)
+    proc = invoke_cli(["beats", "x.csv", "--model", str(bad), "--out", "b.csv"], tmp_path)
     _assert_one_line_error(proc, "model.pt", "checksum")
 
 
@@ -124,7 +127,7 @@ def test_record_model_agrees_with_bench(
     record_pkg: Path, tiny_cinc2017_bench: TinyBench, shared_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from leanecg.data import get_dataset, load_record
-    from leanecg.deploy.package import load_model_package
+    from leanecg.package.model import load_model_package
     from leanecg.tasks import get_task
 
     monkeypatch.setenv("LEANECG_CACHE", str(tiny_cinc2017_bench.cache))  # the bench's cache: no re-decoding
@@ -151,7 +154,7 @@ def test_record_model_agrees_with_bench(
 def test_beat_model_agrees_with_bench(
     beat_pkg: Path, tiny_mitdb_bench: TinyBench, shared_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from leanecg.deploy.package import load_model_package
+    from leanecg.package.model import load_model_package
     from leanecg.tasks import get_task
     from leanecg.train.trainer import predict_proba
 
@@ -199,7 +202,7 @@ def test_beats_on_synthetic_csv_at_another_rate(beat_pkg: Path, tmp_path: Path) 
     src = tmp_path / "synth.csv"
     truth = _synthetic_csv(src, ["II"], fs=250.0)
     out = tmp_path / "beats.csv"
-    proc = run_cli(["beats", str(src), "--model", str(beat_pkg), "--out", str(out)], tmp_path)
+    proc = invoke_cli(["beats", str(src), "--model", str(beat_pkg), "--out", str(out)], tmp_path)
     assert proc.returncode == 0, proc.stderr
     header, rows = _read(out)
     assert header == BEAT_COLUMNS
@@ -216,7 +219,7 @@ def test_beats_on_a_folder_writes_one_csv_per_record(beat_pkg: Path, tmp_path: P
         name: len(_synthetic_csv(folder / f"{name}.csv", ["MLII"], seed=k)) for k, name in enumerate("ab")
     }
     out = tmp_path / "out"
-    proc = run_cli(["beats", str(folder), "--model", str(beat_pkg), "--out", str(out)], tmp_path)
+    proc = invoke_cli(["beats", str(folder), "--model", str(beat_pkg), "--out", str(out)], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["a.csv", "b.csv"]
     for name, n in n_truth.items():
@@ -226,23 +229,23 @@ def test_beats_on_a_folder_writes_one_csv_per_record(beat_pkg: Path, tmp_path: P
 
 def test_beats_refuses_a_record_without_the_lead(beat_pkg: Path, shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "beats.csv"
-    proc = run_cli(
+    proc = invoke_cli(
         ["beats", str(shared_data / "mitdb" / "102"), "--model", str(beat_pkg), "--out", str(out)], tmp_path
     )
     _assert_one_line_error(proc, "mitdb/102", "needs lead(s) II", "V5, V2")
     assert not out.exists()
     src = tmp_path / "v.csv"
     _synthetic_csv(src, ["V1", "V2"])
-    proc = run_cli(["beats", str(src), "--model", str(beat_pkg), "--out", str(out)], tmp_path)
+    proc = invoke_cli(["beats", str(src), "--model", str(beat_pkg), "--out", str(out)], tmp_path)
     _assert_one_line_error(proc, "v.csv", "needs lead(s) II")
 
 
 def test_beats_and_predict_refuse_the_other_kind(beat_pkg: Path, record_pkg: Path, tmp_path: Path) -> None:
     src = tmp_path / "s.csv"
     _synthetic_csv(src, ["II"])
-    proc = run_cli(["predict", str(src), "--model", str(beat_pkg), "--out", "p.csv"], tmp_path)
+    proc = invoke_cli(["predict", str(src), "--model", str(beat_pkg), "--out", "p.csv"], tmp_path)
     _assert_one_line_error(proc, "--model", "classifies beats", "leanecg beats")
-    proc = run_cli(["beats", str(src), "--model", str(record_pkg), "--out", "b.csv"], tmp_path)
+    proc = invoke_cli(["beats", str(src), "--model", str(record_pkg), "--out", "b.csv"], tmp_path)
     _assert_one_line_error(proc, "--model", "classifies records", "leanecg predict")
 
 
@@ -251,7 +254,7 @@ def test_beats_and_predict_refuse_the_other_kind(beat_pkg: Path, record_pkg: Pat
 
 def test_predict_on_real_records_and_a_csv(record_pkg: Path, shared_data: Path, tmp_path: Path) -> None:
     from leanecg.data import load_record
-    from leanecg.deploy.package import load_model_package
+    from leanecg.package.model import load_model_package
 
     folder = shared_data / "cinc2017" / "training2017"
     src = tmp_path / "synth.csv"
@@ -274,7 +277,7 @@ def test_predict_on_real_records_and_a_csv(record_pkg: Path, shared_data: Path, 
 def test_predict_resamples_and_selects_the_lead(record_pkg: Path, tmp_path: Path) -> None:
     """A 2-lead record at 500 Hz that has lead I: the model's lead is picked by name, the rate resampled."""
     from leanecg.data import load_record
-    from leanecg.deploy.package import load_model_package
+    from leanecg.package.model import load_model_package
 
     two = tmp_path / "two.csv"
     _synthetic_csv(two, ["I", "V2"], fs=500.0)
@@ -293,18 +296,18 @@ def test_predict_errors_are_one_line(record_pkg: Path, tmp_path: Path) -> None:
     src = tmp_path / "v.csv"
     _synthetic_csv(src, ["V1", "V2"])
     out = tmp_path / "p.csv"
-    proc = run_cli(["predict", str(src), "--model", str(record_pkg), "--out", str(out)], tmp_path)
+    proc = invoke_cli(["predict", str(src), "--model", str(record_pkg), "--out", str(out)], tmp_path)
     _assert_one_line_error(proc, "v.csv", "needs lead(s) I", "V1, V2")
     assert not out.exists()
     v1 = tmp_path / "v1.csv"  # a single-lead record feeds a single-lead model whatever its name: recorded
     _synthetic_csv(v1, ["V1"])
-    proc = run_cli(["predict", str(v1), "--model", str(record_pkg), "--out", str(out)], tmp_path)
+    proc = invoke_cli(["predict", str(v1), "--model", str(record_pkg), "--out", str(out)], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "leads: V1 -> I (the record's only lead)" in proc.stderr.splitlines()
     out.unlink()
-    proc = run_cli(["predict", str(src), "--model", "no-such-model", "--out", str(out)], tmp_path)
+    proc = invoke_cli(["predict", str(src), "--model", "no-such-model", "--out", str(out)], tmp_path)
     _assert_one_line_error(proc, "--model", "no-such-model", "not a shipped model")
-    proc = run_cli(["beats", str(src), "--model", "mitdb-aami", "--out", str(out)], tmp_path)
+    proc = invoke_cli(["beats", str(src), "--model", "mitdb-aami", "--out", str(out)], tmp_path)
     _assert_one_line_error(proc, "v.csv", "needs lead(s) II")  # the shipped beat model, a lead it lacks
 
 
@@ -315,7 +318,7 @@ def test_models_when_nothing_is_shipped(tmp_path: Path, monkeypatch: pytest.Monk
     from typer.testing import CliRunner
 
     from leanecg import cli
-    from leanecg.deploy import shipped
+    from leanecg.package import shipped
 
     empty = tmp_path / "zoo"
     empty.mkdir()
@@ -344,7 +347,7 @@ def test_shipped_lookup_and_models_table(
     from typer.testing import CliRunner
 
     from leanecg import cli
-    from leanecg.deploy import shipped
+    from leanecg.package import resolve_model, shipped
 
     zoo = tmp_path / "zoo"
     shutil.copytree(beat_pkg, zoo / "mitdb-aami")
@@ -359,8 +362,8 @@ def test_shipped_lookup_and_models_table(
     assert beat["params"] == meta["cost"]["params"] and beat["macs"] == meta["cost"]["macs"]
     assert beat["value"] == meta["metrics"]["sveb_veb_f1"]["value"] and beat["tiny"] is True
     assert shipped.shipped_path("mitdb-aami") == zoo / "mitdb-aami"
-    assert shipped.resolve_model("cinc2017") == zoo / "cinc2017"
-    assert shipped.resolve_model(str(beat_pkg)) == beat_pkg  # a folder path wins
+    assert resolve_model("cinc2017") == zoo / "cinc2017"
+    assert resolve_model(str(beat_pkg)) == beat_pkg  # a folder path wins
     with pytest.raises(LeanECGError, match="shipped: cinc2017, mitdb-aami"):
         shipped.shipped_path("ptbxl")
     res = CliRunner().invoke(cli.app, ["models"], env={"COLUMNS": "250"})
@@ -380,13 +383,13 @@ def test_beats_folder_needs_a_folder_out(beat_pkg: Path, tmp_path: Path) -> None
     _synthetic_csv(folder / "a.csv", ["II"])
     out = tmp_path / "beats.csv"
     out.write_text("keep me")
-    proc = run_cli(["beats", str(folder), "--model", str(beat_pkg), "--out", str(out)], tmp_path)
+    proc = invoke_cli(["beats", str(folder), "--model", str(beat_pkg), "--out", str(out)], tmp_path)
     _assert_one_line_error(proc, "beats.csv", "--out must be a folder")
     assert out.read_text() == "keep me"
 
 
 def test_short_record_gives_no_beats(beat_pkg: Path) -> None:
-    from leanecg.deploy.package import load_model_package
+    from leanecg.package.model import load_model_package
 
     pkg = load_model_package(beat_pkg)
     syn = synthetic_ecg(duration_s=0.9, fs=360.0, seed=1)  # under 1 s: too short for the R-peak detector
@@ -395,7 +398,7 @@ def test_short_record_gives_no_beats(beat_pkg: Path) -> None:
 
 
 def test_pipeline_that_cannot_reach_the_model_rate_is_refused(record_pkg: Path, tmp_path: Path) -> None:
-    from leanecg.deploy.package import load_model_package
+    from leanecg.package.model import load_model_package
 
     pkg_dir = tmp_path / "noresample"
     shutil.copytree(record_pkg, pkg_dir)
