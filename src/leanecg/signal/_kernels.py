@@ -174,21 +174,37 @@ def sosfilt(
     zi_shape = [n_sections, *zi_shape]
     if zi_a is not None and list(zi_a.shape) != zi_shape:
         return _scipy_signal().sosfilt(sos, x, axis=axis, zi=zi)  # scipy names the shape it wants
-    # scipy's wrapper, step for step: C-contiguous float64 copies the kernel filters in place
+    # scipy's wrapper, step for step: C-contiguous float64 copies the kernel filters in place (its
+    # np.moveaxis calls written as the transposes they are: the same views, less overhead per chunk)
     state = np.array(zi_a, dtype=dtype) if zi_a is not None else np.zeros(zi_shape, dtype=dtype)
-    axis = axis % x_a.ndim
-    xm = np.moveaxis(x_a, axis, -1)
+    nd = x_a.ndim
+    axis = axis % nd
+    x_perm = [*range(axis), *range(axis + 1, nd), axis]  # np.moveaxis(x, axis, -1)
+    xm = x_a.transpose(x_perm)
     x_shape = xm.shape
     x2 = np.array(np.reshape(xm, (-1, x_shape[-1])), dtype, order="C")
-    state = np.moveaxis(state, (0, axis + 1), (-2, -1))
+    z_perm = [
+        *range(1, axis + 1),
+        *range(axis + 2, nd + 1),
+        0,
+        axis + 1,
+    ]  # moveaxis(zi, (0, axis+1), (-2, -1))
+    state = state.transpose(z_perm)
     state_shape = state.shape
     z2 = np.ascontiguousarray(np.reshape(state, (-1, n_sections, 2)))
     ns.sosfilt(np.array(sos_a, dtype=dtype, order="C"), x2, z2)
-    y = np.moveaxis(x2.reshape(x_shape), -1, axis)
+    y = x2.reshape(x_shape).transpose(_inverse(x_perm))
     if zi_a is None:
         return y
-    zf = np.moveaxis(z2.reshape(state_shape), (-2, -1), (0, axis + 1))
-    return y, zf
+    return y, z2.reshape(state_shape).transpose(_inverse(z_perm))
+
+
+def _inverse(perm: list[int]) -> list[int]:
+    """The permutation that undoes the transpose ``perm``."""
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return inv
 
 
 def _pad_h(h: np.ndarray, up: int) -> np.ndarray:
