@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         "beats_vs_reference_cpu": round(beats_cpu / ref_cpu, 2),
         "beats_target_met": beats <= 3 * ref,
         "stream": {
-            "command": " ".join(["leanecg", *stream_cmd[3:]]),
+            # the record as a path relative to the current folder: no machine paths in committed results
+            "command": " ".join(["leanecg", "stream", os.path.relpath(record), *stream_cmd[5:]]),
             "duration_s": duration,
             "median_wall_s": round(mid["wall_s"], 3),
             "whole_process_realtime_factor": round(duration / mid["wall_s"], 1),
