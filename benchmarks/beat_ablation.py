@@ -165,8 +165,11 @@ def main() -> None:
             write_json(path, doc)
             with atomic_open(args.out / "beat_ablation.md", "w") as fh:
                 fh.write(_markdown(doc))
-            print(f"{name} seed {seed}: cv {cv['pooled']} ds2 sveb {result['metrics']['sveb_se']['value']:.3f}"
-                  f"/{result['metrics']['sveb_ppv']['value']:.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+            print(
+                f"{name} seed {seed}: cv {cv['pooled']} ds2 sveb {result['metrics']['sveb_se']['value']:.3f}"
+                f"/{result['metrics']['sveb_ppv']['value']:.3f} ({time.perf_counter() - t0:.0f} s)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

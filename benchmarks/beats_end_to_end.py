@@ -104,7 +104,9 @@ def main() -> None:
         "records": records,
         "ds2_evaluations": count,
         "rows": rows,
-        "provenance": collect_provenance(seed=0, config=vars(args) | {"data_dir": str(root), "out": str(args.out)}),
+        "provenance": collect_provenance(
+            seed=0, config=vars(args) | {"data_dir": str(root), "out": str(args.out)}
+        ),
     }
     write_json(path, doc)
     lines = [
@@ -121,7 +123,11 @@ def main() -> None:
         lines.append(
             f"| {row} | {r['fs']:g} | {r['lead']} | " + " | ".join(f"{g[k] * 100:.1f}" for k in GROSS) + " |"
         )
-    lines += ["", f"Command: `python benchmarks/beats_end_to_end.py --model {args.model} --fs {args.fs:g}`.", ""]
+    lines += [
+        "",
+        f"Command: `python benchmarks/beats_end_to_end.py --model {args.model} --fs {args.fs:g}`.",
+        "",
+    ]
     with atomic_open(args.out / f"{stem}.md", "w") as fh:
         fh.write("\n".join(lines))
 

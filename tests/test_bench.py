@@ -52,7 +52,12 @@ def test_leaderboard_rows_plots_and_resume(tiny_mitdb_run: Path, tmp_path: Path,
     before = {p.name: p.stat().st_mtime_ns for p in seed_dir.iterdir()}
     # resumable: finished runs are not recomputed (nothing to train here, so no data is even loaded)
     paths = run_leaderboard(
-        "mitdb-aami", shared_data, tmp_path / "leaderboard", seeds=1, models=["beatnet", "lightgbm"], tiny=True
+        "mitdb-aami",
+        shared_data,
+        tmp_path / "leaderboard",
+        seeds=1,
+        models=["beatnet", "lightgbm"],
+        tiny=True,
     )
     assert {p.name: p.stat().st_mtime_ns for p in seed_dir.iterdir()} == before
     md = paths["md"].read_text()
@@ -106,7 +111,10 @@ def test_markdown_pngs_and_self_contained_html(tiny_mitdb_run: Path) -> None:
         assert p.read_bytes()[:8] == PNG_MAGIC
     html = (tiny_mitdb_run / "report.html").read_text()
     images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
-    assert len(images) == len(pngs)
+    # every plot and every example's explanation figure (examples/<model>/*.png) is embedded, once
+    explanations = sorted((tiny_mitdb_run / "examples").rglob("*.png"))
+    assert explanations and all(p.parent.name == "beatnet" for p in explanations)  # deep rows only
+    assert len(images) == len(pngs) + len(explanations)
     assert all(base64.b64decode(b)[:8] == PNG_MAGIC for b in images)
     assert "<table>" in html and "git_commit" in html
     # a --tiny run says so in the title of both reports

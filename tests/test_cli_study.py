@@ -22,7 +22,7 @@ from clihelp import run_cli
         (["study", "noisy-labels", "--seeds", "-1"], "error: --seeds: must be comma-separated integers"),
         (
             ["study", "noisy-labels", "--method", "nope"],
-            "error: --method: must be one of threshold, confident",
+            "error: --method: unknown method 'nope'; choose one of threshold, confident",
         ),
         (["study", "noisy-labels", "--rates", "a,b"], "error: --rates: must be comma-separated fractions"),
         (["study", "fewshot", "--threads", "0"], "error: --threads: must be an integer from 1 to 256, got 0"),

@@ -183,7 +183,11 @@ def test_cinc2017_split_is_deterministic_stratified_and_disjoint(shared_data: Pa
     # counts come from the data's own files: one label per staged record (RECORDS), as REFERENCE-v3.csv says
     root = shared_data / "cinc2017" / "training2017"
     staged = (root / "RECORDS").read_text().split()
-    v3 = dict(line.strip().split(",") for line in (root / "REFERENCE-v3.csv").read_text().splitlines() if line.strip())
+    v3 = dict(
+        line.strip().split(",")
+        for line in (root / "REFERENCE-v3.csv").read_text().splitlines()
+        if line.strip()
+    )
     assert sorted(labels) == sorted(staged)
     assert Counter(labels.values()) == Counter(v3[r] for r in staged)
     assert set(labels.values()) == {"N", "A", "O", "~"}

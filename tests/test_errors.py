@@ -85,7 +85,10 @@ def test_check_choice_names_the_argument_and_lists_the_choices() -> None:
     assert check_choice("tail", None, ("drop", "pad"), optional=True) is None
     with pytest.raises(InvalidOptionError) as info:
         check_choice("Cfg.tail", "wrap", ("drop", "pad"))
-    assert (info.value.path, info.value.problem) == ("Cfg.tail", "unknown tail 'wrap'; choose one of drop, pad")
+    assert (info.value.path, info.value.problem) == (
+        "Cfg.tail",
+        "unknown tail 'wrap'; choose one of drop, pad",
+    )
     with pytest.raises(InvalidOptionError, match="unknown flag True"):
         check_choice("flag", True, (1, 2))  # a bool is not the integer 1
 

@@ -225,8 +225,14 @@ def test_noisy_config_sets_the_threshold_methods_drop_below() -> None:
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        (["--method", "bogus"], "error: --method: unknown method 'bogus'; choose one of threshold, confident"),
-        (["--eval-split", "train"], "error: --eval-split: unknown eval_split 'train'; choose one of test, val"),
+        (
+            ["--method", "bogus"],
+            "error: --method: unknown method 'bogus'; choose one of threshold, confident",
+        ),
+        (
+            ["--eval-split", "train"],
+            "error: --eval-split: unknown eval_split 'train'; choose one of test, val",
+        ),
         (["--repeats", "0"], "error: --repeats: must be a positive integer, got 0"),  # n_repeats: renamed
     ],
 )

@@ -71,9 +71,7 @@ def check_int8_available() -> None:
     from leanecg.deploy import onnx as onnx_mod
 
     if not callable(getattr(onnx_mod, "export_onnx", None)):
-        raise LeanECGError(
-            "quantize", "int8 needs leanecg.deploy.onnx.export_onnx, which this version lacks"
-        )
+        raise LeanECGError("quantize", "int8 needs leanecg.deploy.onnx.export_onnx, which this version lacks")
 
 
 def _check_args(

@@ -257,9 +257,7 @@ def read_csv(path: str | Path, fs: float | None = None) -> Record:
         if role == "index":
             _check_index_column(path, data[:, 0], header[0], skip)
         if fs is None:
-            raise InvalidOptionError(
-                path, "sampling rate unknown: the CSV has no time column; give `fs`"
-            )
+            raise InvalidOptionError(path, "sampling rate unknown: the CSV has no time column; give `fs`")
         record_fs = float(fs)
 
     leads: list[str] = []

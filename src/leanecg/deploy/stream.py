@@ -242,9 +242,7 @@ def stream_backend(pkg: ModelPackage, backend: str = "auto", *, threads: int = 1
         when ONNX Runtime or the exporter is missing or the export fails.
     """
     if backend not in STREAM_BACKENDS:
-        raise LeanECGError(
-            "backend", f"unknown backend {backend!r}; use one of {', '.join(STREAM_BACKENDS)}"
-        )
+        raise LeanECGError("backend", f"unknown backend {backend!r}; use one of {', '.join(STREAM_BACKENDS)}")
     own = pkg.backend
     if backend == "torch" or own.runtime != "torch":
         if backend == "torch" and own.runtime != "torch":

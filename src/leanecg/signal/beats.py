@@ -323,10 +323,13 @@ def _check_rr_rows(rr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def _context_columns(pre: np.ndarray, post: np.ndarray, local: np.ndarray, irr_sum: np.ndarray,
-                     irr_n: np.ndarray) -> np.ndarray:
+def _context_columns(
+    pre: np.ndarray, post: np.ndarray, local: np.ndarray, irr_sum: np.ndarray, irr_n: np.ndarray
+) -> np.ndarray:
     irr = np.divide(irr_sum, irr_n, out=np.zeros_like(irr_sum), where=irr_n > 0)
-    return np.stack([_ratio(post, pre), _ratio(pre, local), _ratio(post, local), _ratio(irr, local) * (irr_n > 0)], 1)
+    return np.stack(
+        [_ratio(post, pre), _ratio(pre, local), _ratio(post, local), _ratio(irr, local) * (irr_n > 0)], 1
+    )
 
 
 def rr_context_features(rr: np.ndarray, window: int = 10) -> np.ndarray:

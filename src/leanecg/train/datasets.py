@@ -57,6 +57,7 @@ from leanecg.train.seed import numpy_generator, torch_generator
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
+
 def gather_windows(
     X: list[np.ndarray] | np.ndarray, records: np.ndarray, starts: np.ndarray, length: int
 ) -> np.ndarray:
