@@ -21,8 +21,9 @@ TORCH_FREE = {
     "leanecg.data.loaders": 8,
     "leanecg.signal.rpeaks": 6,
     "leanecg.signal.pipeline": 5,
-    "leanecg.evaluate.cinc2017": 2,
-    "leanecg.evaluate.cinc2021": 4,
+    "leanecg.evaluate.cinc2017": 8,
+    "leanecg.evaluate.cinc2021": 13,
+    "leanecg.package.open": 8,
 }
 WITH_TORCH = {"leanecg.evaluate.cost.report": 4}
 

@@ -103,6 +103,16 @@ def score_files(
 
     Returns:
         The dict of :func:`score_labels`.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> tmp = Path(tempfile.mkdtemp())
+        >>> _ = (tmp / "REFERENCE.csv").write_text("A00001,N\\nA00002,A\\nA00003,O\\nA00004,~\\n")
+        >>> _ = (tmp / "answers.csv").write_text("A00002,A\\nA00001,N\\nA00003,N\\nA00004,~\\n")
+        >>> r = score_files(tmp / "REFERENCE.csv", tmp / "answers.csv")
+        >>> round(r["f1"], 3), round(r["f1_N"], 3), r["f1_A"], r["f1_O"]
+        (0.556, 0.667, 1.0, 0.0)
     """
     if missing not in ("error", "noise"):
         raise LeanECGError("missing", f"must be 'error' or 'noise', got {missing!r}")

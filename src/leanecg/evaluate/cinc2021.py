@@ -646,6 +646,19 @@ def score_directories(
     Returns:
         The dict of :func:`score_arrays` (keys ``challenge_metric``, ``auroc``, ``auprc``, ``accuracy``,
         ``f_measure`` and the per-class extras) plus ``n_missing_outputs``.
+
+    Example (two records, sinus rhythm and atrial fibrillation, both right):
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> tmp = Path(tempfile.mkdtemp())
+        >>> (tmp / "labels").mkdir(); (tmp / "out").mkdir()
+        >>> for rec, dx in (("A1", "426783006"), ("A2", "164889003")):
+        ...     _ = (tmp / "labels" / f"{rec}.hea").write_text(f"{rec} 1 500 5000\\n# Dx: {dx}\\n")
+        >>> _ = (tmp / "out" / "A1.csv").write_text("#A1\\n426783006,164889003\\n1,0\\n0.9,0.2\\n")
+        >>> _ = (tmp / "out" / "A2.csv").write_text("#A2\\n426783006,164889003\\n0,1\\n0.1,0.7\\n")
+        >>> r = score_directories(tmp / "labels", tmp / "out")
+        >>> round(r["challenge_metric"], 3), r["accuracy"], r["n_missing_outputs"]
+        (1.0, 1.0, 0)
     """
     classes, weights = load_weights(weights_file)
     if frozenset({SINUS_RHYTHM}) not in classes:

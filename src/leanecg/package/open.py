@@ -107,6 +107,21 @@ def open_model(
         LeanECGError: ``spec`` is none of the three forms (one message listing them); an unknown ``prefer``
             or ``precision``; or the folder's ONNX file is stale or missing and torch is not installed (the
             message names the extra and the command that writes the ONNX files).
+
+    Example (the shipped rhythm model on a synthetic 30-s record; ONNX Runtime, no torch):
+        >>> from leanecg.data import Record
+        >>> from leanecg.data.synthetic import synthetic_ecg
+        >>> model = open_model("cinc2017")
+        >>> type(model.backend).__name__, model.kind, model.class_names
+        ('OrtBackend', 'records', ['N', 'A', 'O', '~'])
+        >>> ecg = synthetic_ecg(duration_s=30.0, fs=300.0, seed=0)
+        >>> probs = model.predict_records([Record(name="demo", signal=ecg.signal, fs=300.0, leads=["I"])])
+        >>> probs.shape, bool(abs(probs.sum() - 1.0) < 1e-6)
+        ((1, 4), True)
+        >>> open_model("no-such-model")
+        Traceback (most recent call last):
+        ...
+        leanecg.errors.LeanECGError: model: unknown model 'no-such-model': ...
     """
     if prefer not in PREFER:
         raise LeanECGError("prefer", f"unknown backend preference {prefer!r}; use one of {', '.join(PREFER)}")
