@@ -164,3 +164,18 @@ def test_bench_scale_out_options_are_checked_first(args, problem, tmp_path):
 
     r = invoke_cli(["bench", "cinc2017", "--tiny", "--data-dir", str(tmp_path / "none"), *args], tmp_path)
     assert r.returncode == 2 and problem in r.stderr, r.stderr
+
+
+def test_python_m_leanecg_train_is_the_documented_worker(tmp_path):
+    """``torchrun ... -m leanecg.train COMMAND`` (the documented form): without torchrun it runs the command
+    in one process, like ``leanecg COMMAND``."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "leanecg.train", "models", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    names = {m["name"] for m in json.loads(proc.stdout)}
+    assert {"cinc2017", "mitdb-aami"} <= names
