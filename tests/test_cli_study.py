@@ -4,6 +4,8 @@ parameters."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,25 @@ def test_library_parameter_names_become_flags() -> None:
     assert option_of("paths", predict) == "paths"  # an argument, not an option
     assert option_of("rec.csv", predict) == "rec.csv"  # a file
     assert option_of("batch_size", []) == "batch_size"
+
+
+def test_earlier_study_scripts_forward_to_the_cli(tmp_path: Path) -> None:
+    """benchmarks/<study>.py keep their argparse spelling (``--seeds 0 1``, ``--out-dir``) and run the
+    ``leanecg study`` command: same checks, same one-line errors, nothing written."""
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(bench))
+    try:
+        from study_alias import study_argv
+    finally:
+        sys.path.remove(str(bench))
+    assert study_argv(["study", "noisy-labels"], ["--seeds", "0", "1", "--rates", "0.1", "0.2", "--tiny"]) == [
+        "study", "noisy-labels", "--seeds", "0,1", "--rates", "0.1,0.2", "--tiny", "--out", str(bench / "results"),
+    ]  # fmt: skip
+    assert study_argv(["study", "fewshot"], ["--out-dir", "x"]) == ["study", "fewshot", "--out", "x"]
+    proc = subprocess.run(
+        [sys.executable, str(bench / "noisy_labels_cinc2017.py"), "--seeds", "0", "x", "--out-dir", "out"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.startswith("error: --seeds: "), proc.stderr
+    assert not (tmp_path / "out").exists()
