@@ -70,6 +70,7 @@ def test_leaderboard_rows_plots_and_resume(tiny_mitdb_run: Path, tmp_path: Path,
     # how much of the stated budget each run used: epochs trained (tiny: 2 epochs), none for LightGBM
     assert rows["beatnet"]["epochs_trained"] and 0 < rows["beatnet"]["epochs_trained"][0] <= 2
     assert rows["lightgbm"]["epochs_trained"] == [None] and "epochs trained (stop)" in md
+    assert "budget: the task's epochs and early stopping" in md  # no --epochs / --max-train-seconds given
 
 
 def test_results_json_follow_the_schema(tiny_mitdb_run: Path) -> None:

@@ -206,6 +206,19 @@ def _trained_cell(row: dict[str, Any]) -> str:
     return f"{cell} ({', '.join(row['stop_reasons'])})" if row.get("stop_reasons") else cell
 
 
+def _budget_text(budget: dict[str, Any]) -> str:
+    """The stated training budget in words."""
+    parts = []
+    if budget.get("epochs") is not None:
+        parts.append(f"at most {budget['epochs']} epochs")
+    if budget.get("max_train_seconds") is not None:
+        parts.append(
+            f"at most {budget['max_train_seconds']:g} s of training per model (wall clock, one thread; "
+            "'epochs trained' shows how far each model got, 'time_limit' where the budget stopped it)"
+        )
+    return " and ".join(parts) or "the task's epochs and early stopping"
+
+
 def _fmt(v: Any, fmt: str) -> str:
     return "–" if v is None else format(v, fmt)
 
@@ -240,7 +253,7 @@ def write_leaderboard(
         "",
         f"Metric `{task.primary_metric}` on the test split, mean ± sd over seeds (1 seed: no sd) with the mean "
         f"of the per-seed 95 % CIs; cost at batch 1 on one thread, latency ratio to ResNet-1D timed in the same "
-        f"run. Recipe: {doc['recipe']}; budget: {budget}. Seeds: {doc['seed_policy']}.",
+        f"run. Recipe: {doc['recipe']}; budget: {_budget_text(budget)}. Seeds: {doc['seed_policy']}.",
         "",
         f"| model | {task.primary_metric} (mean ± sd) | 95 % CI (mean) | seeds | params | MACs | bytes fp32 | "
         "latency ms | × ResNet-1D | epochs trained (stop) | note |",
