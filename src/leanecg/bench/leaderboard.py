@@ -206,6 +206,23 @@ def _trained_cell(row: dict[str, Any]) -> str:
     return f"{cell} ({', '.join(row['stop_reasons'])})" if row.get("stop_reasons") else cell
 
 
+def _provenance(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where the runs of a leaderboard came from: commits, commands, machine, first and last run time."""
+    prov = [r.get("provenance") or {} for r in results]
+    stamps = sorted(p["timestamp_utc"] for p in prov if p.get("timestamp_utc"))
+    return {
+        "runs": len(results),
+        "git_commits": sorted({p["git_commit"] for p in prov if p.get("git_commit")}),
+        "git_dirty": any(bool(p.get("git_dirty")) for p in prov),
+        "commands": sorted({p["command"] for p in prov if p.get("command")}),
+        "machines": sorted(
+            {f"{p.get('cpu_model')} x{p.get('cpu_count')}" for p in prov if p.get("cpu_model")}
+        ),
+        "first_run_utc": stamps[0] if stamps else None,
+        "last_run_utc": stamps[-1] if stamps else None,
+    }
+
+
 def _budget_text(budget: dict[str, Any]) -> str:
     """The stated training budget in words."""
     parts = []
@@ -244,6 +261,7 @@ def write_leaderboard(
         "seed_policy": f"shipping candidates and models <= {SMALL_PARAMS:,} parameters: every seed; others 1",
         "tiny": tiny,
         "rows": rows,
+        "provenance": _provenance([r for rs in runs.values() for r in rs]),
     }
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / f"{task.name}.json"}
