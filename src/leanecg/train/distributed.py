@@ -84,7 +84,11 @@ def init_process_group(device: str = "cpu") -> bool:
 
 
 def destroy_process_group() -> None:
+    """Leave the process group together: a barrier first, so no rank tears down its gloo connections while a
+    peer still uses them (rank 0 writing results; seen as a rank aborting with "terminate called without an
+    active exception" on a loaded machine)."""
     if is_distributed():
+        dist.barrier()
         dist.destroy_process_group()
 
 
