@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -73,13 +76,31 @@ def request(
     headers: dict[str, str] | None = None,
     timeout: float = 60,
 ) -> tuple[int, Any]:
-    """``(status, JSON body or text)`` of one HTTP request; 4xx / 5xx do not raise."""
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    """``(status, JSON body or text)`` of one HTTP request; 4xx / 5xx do not raise.
+
+    The headers go first; a body follows only if the server has not answered from the headers alone within
+    0.2 s (what ``Expect: 100-continue`` negotiates): a server refusing an oversized upload by its
+    Content-Length answers 413 and closes, and a client still pushing the body would meet a broken pipe
+    instead of the answer. If the server closes while the body is being sent, its answer is read all the same.
+    """
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            status, raw, ctype = resp.status, resp.read(), resp.headers.get("content-type", "")
-    except urllib.error.HTTPError as err:
-        status, raw, ctype = err.code, err.read(), err.headers.get("content-type", "")
+        conn.putrequest(method, parts.path + (f"?{parts.query}" if parts.query else ""))
+        for key, value in (headers or {}).items():
+            conn.putheader(key, value)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders()
+        if body and not select.select([conn.sock], [], [], 0.2)[0]:
+            try:
+                conn.send(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server answered and closed mid-body: read its answer below
+        resp = conn.getresponse()
+        status, raw, ctype = resp.status, resp.read(), resp.getheader("content-type", "")
+    finally:
+        conn.close()
     if "json" in ctype:
         return status, json.loads(raw)
     return status, raw.decode("utf-8", "replace")
