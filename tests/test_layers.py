@@ -27,16 +27,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bench",),
     ("cli",),
 )
-#: Entry points above every floor: the package's own ``__init__``, and every ``__main__`` module (run by
-#: ``python -m``, e.g. ``python -m leanecg.train``, never imported by the library).
+#: Entry points above every floor: the package's own ``__init__`` / ``__main__``.
 TOP = ("__init__", "__main__")
 LEVEL = {name: i for i, floor in enumerate(LAYERS) for name in floor} | {n: len(LAYERS) for n in TOP}
 
 
 def _floor(rel: tuple[str, ...]) -> str:
-    """The floor name of a module from its path parts under ``leanecg`` (no suffix); ``__main__`` modules
-    are entry points."""
-    return "__main__" if rel[-1] == "__main__" else rel[0]
+    """The floor name of a module from its path parts under ``leanecg`` (no suffix)."""
+    return rel[0]
 
 
 def _imported(tree: ast.AST, rel: tuple[str, ...], is_pkg: bool) -> list[tuple[int, str]]:
@@ -72,9 +70,6 @@ def upward_imports(root: Path) -> list[str]:
             offenders.append(f"{path.relative_to(root)}: floor {me!r} is not in the layer table")
             continue
         for line, mod in _imported(ast.parse(path.read_text(encoding="utf-8")), rel, is_pkg):
-            if mod.split(".")[-1] == "__main__":  # an entry point is run, never imported
-                offenders.append(f"{path.relative_to(root)}:{line}: imports the entry point {mod}")
-                continue
             other = mod.split(".")[1]
             if other == me:
                 continue
@@ -145,17 +140,14 @@ def test_an_upward_import_is_reported(tmp_path: Path, text: str) -> None:
     assert "models (L4) imports leanecg." in offenders[0]
 
 
-def test_a_main_module_is_an_entry_point_never_imported(tmp_path: Path) -> None:
-    """``python -m leanecg.train`` is ``train/__main__.py``: an entry point above every floor (it may call
-    the CLI), which no library module may import; the rest of ``train`` stays on its floor."""
+def test_a_main_module_is_checked_like_any_other(tmp_path: Path) -> None:
+    """``python -m leanecg.train`` is ``train/__main__.py``: in the train floor, not an entry point above every
+    floor (only the package's own ``leanecg/__main__.py`` is)."""
     root = tmp_path / "leanecg"
     _write(root, "__main__.py", "from leanecg import cli\n")
-    _write(root, "train/__main__.py", "from leanecg.cli.worker import main\n")
     assert upward_imports(root) == []
-    _write(root, "train/fit.py", "def main():\n    from leanecg import cli\n")
-    assert upward_imports(root) == ["train/fit.py:2: train (L5) imports leanecg.cli (L10)"]
-    _write(root, "bench/run.py", "import leanecg.train.__main__\n")
-    assert "bench/run.py:1: imports the entry point leanecg.train.__main__" in upward_imports(root)
+    _write(root, "train/__main__.py", "def main():\n    from leanecg import cli\n")
+    assert upward_imports(root) == ["train/__main__.py:2: train (L5) imports leanecg.cli (L10)"]
 
 
 def test_an_unknown_floor_and_a_same_floor_cycle_are_reported(tmp_path: Path) -> None:
