@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "leanecg"
 
 #: Floors, lowest first (docs/architecture.md). A top-level module counts as the floor of its name.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "atomic", "config", "provenance", "_lazy", "registry"),
+    ("errors", "atomic", "config", "provenance", "_lazy", "registry", "cache_root"),
     ("signal",),
     ("data",),
     ("features", "evaluate"),

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import warnings
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from leanecg.atomic import atomic_open, json_default, write_json
+from leanecg.cache_root import CACHE_ENV, default_cache_root
 from leanecg.errors import LeanECGError
 
 __all__ = [
@@ -48,7 +48,6 @@ __all__ = [
     "source_fingerprint",
 ]
 
-CACHE_ENV = "LEANECG_CACHE"
 FORMAT_VERSION = 1
 SMALL_FILE_BYTES = 64 * 1024
 _SUBDIR = "signals"
@@ -61,13 +60,7 @@ def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
     Raises:
         LeanECGError: the location exists but is not a folder.
     """
-    if cache_dir is not None:
-        root = Path(cache_dir)
-    elif os.environ.get(CACHE_ENV):
-        root = Path(os.environ[CACHE_ENV])
-    else:
-        root = Path.home() / ".cache" / "leanecg"
-    root = root.expanduser()
+    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_root()
     if root.exists() and not root.is_dir():
         raise LeanECGError(root, f"cache location is a file, not a folder (set {CACHE_ENV} to a folder)")
     return root

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,25 +31,21 @@ from typing import Any
 import numpy as np
 
 from leanecg.atomic import atomic_path
+from leanecg.cache_root import default_cache_root
 from leanecg.errors import LeanECGError
 
 __all__ = ["FORMAT_VERSION", "butter", "cache_folder", "notch_sos", "resample_fir", "sosfilt_zi"]
 
 #: Bumped whenever the stored layout or a design's meaning changes (old files are then rewritten).
 FORMAT_VERSION = 1
-#: The environment variable naming the cache root (as :data:`leanecg.data.cache.CACHE_ENV`).
-CACHE_ENV = "LEANECG_CACHE"
 _SUBDIR = "designs"
 _MEMORY: dict[str, np.ndarray] = {}
 
 
 def cache_folder() -> Path:
-    """Where designs are stored: ``<cache root>/designs`` with the root chosen as
-    :func:`leanecg.data.cache.resolve_cache_dir` chooses it (``$LEANECG_CACHE``, else ``~/.cache/leanecg``;
-    this layer sits below :mod:`leanecg.data`, so the rule is restated here and pinned by a test)."""
-    env = os.environ.get(CACHE_ENV)
-    root = Path(env) if env else Path.home() / ".cache" / "leanecg"
-    return root.expanduser() / _SUBDIR
+    """Where designs are stored: ``<cache root>/designs`` (:func:`leanecg.cache_root.default_cache_root`, the
+    root :func:`leanecg.data.cache.resolve_cache_dir` uses too)."""
+    return default_cache_root() / _SUBDIR
 
 
 def _version() -> str:
