@@ -121,6 +121,7 @@ def run_leaderboard(
                     progress=progress,
                     log=log,
                     data=data,
+                    examples=0,  # per-run reports are resume state; no explanation figures
                 )
             except LeanECGError as err:  # the model cannot take this task's input: its row says why
                 failures[m] = err.problem
