@@ -57,6 +57,31 @@ def test_shim_blocks_the_training_extra(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "ModuleNotFoundError" in proc.stderr, proc.stderr
 
 
+def _imports_of_cli(
+    argv: list[str], watch: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> list[str]:
+    """Run ``leanecg *argv`` in a fresh interpreter (it must succeed); its output lines, then as the last line
+    the JSON list of the ``watch`` modules it imported."""
+    code = (
+        "import sys, json\n"
+        "from leanecg import cli\n"
+        f"sys.argv = ['leanecg', *{json.dumps(argv)}]\n"
+        "try:\n    cli.main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        f"print()\nprint(json.dumps(sorted(m for m in {list(watch)!r} if m in sys.modules)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()
+
+
 def test_beats_runs_without_torch_and_imports_nothing_heavy(tmp_path: Path) -> None:
     """``leanecg beats`` with the shipped model: the ONNX file in ONNX Runtime; torch unimportable changes
     nothing in the output, and torch / onnx / matplotlib / sklearn are never imported (even when present)."""
@@ -69,18 +94,8 @@ def test_beats_runs_without_torch_and_imports_nothing_heavy(tmp_path: Path) -> N
     a, b = (tmp_path / "a.csv").read_text(), (tmp_path / "b.csv").read_text()
     assert a == b and a.startswith("sample,label,prob_N,prob_S,prob_V,prob_F\n") and len(a.splitlines()) > 40
     # what the same command imports, with the training stack installed
-    code = (
-        "import sys, json\n"
-        "from leanecg import cli\n"
-        f"sys.argv = ['leanecg', *{json.dumps([*base, '--out', str(tmp_path / 'c.csv')])}]\n"
-        "try:\n    cli.main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        f"print(json.dumps(sorted(m for m in {list(HEAVY)!r} if m in sys.modules)))\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+    lines = _imports_of_cli([*base, "--out", str(tmp_path / "c.csv")], list(HEAVY), tmp_path)
+    assert json.loads(lines[-1]) == []
     assert (tmp_path / "c.csv").read_text() == a
 
 
@@ -90,25 +105,8 @@ def test_stream_imports_nothing_heavy(tmp_path: Path) -> None:
     imported, even though all are installed here (whole-process start-up, issue 13)."""
     heavy = [*HEAVY, "wfdb", "pandas"]
     argv = ["stream", str(EXAMPLE), "--model", "mitdb-aami", "--threads", "1", "--events", "none", "--json"]
-    code = (
-        "import sys, json\n"
-        "from leanecg import cli\n"
-        f"sys.argv = ['leanecg', *{json.dumps(argv)}]\n"
-        "try:\n    cli.main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        f"print()\nprint(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))\n"
-    )
     env = {**os.environ, "LEANECG_CACHE": str(tmp_path / "cache")}
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.strip().splitlines()
+    lines = _imports_of_cli(argv, heavy, tmp_path, env)
     summary = json.loads(lines[0])
     assert summary["backend"] == "onnxruntime" and summary["rows"] > 40  # it did stream the record
     assert json.loads(lines[-1]) == []
@@ -124,24 +122,7 @@ def test_stream_with_cached_designs_imports_no_scipy_signal(tmp_path: Path) -> N
     for k in range(2):
         argv = ["stream", str(EXAMPLE), "--model", "mitdb-aami", "--threads", "1", "--events", "all"]
         argv += ["--out", str(tmp_path / f"rows{k}.csv")]
-        code = (
-            "import sys, json\n"
-            "from leanecg import cli\n"
-            f"sys.argv = ['leanecg', *{json.dumps(argv)}]\n"
-            "try:\n    cli.main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-            f"print(json.dumps(sorted(m for m in {scipy_parts!r} if m in sys.modules)))\n"
-        )
-        proc = subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-        assert proc.returncode == 0, proc.stderr
-        lines = proc.stdout.strip().splitlines()
+        lines = _imports_of_cli(argv, scipy_parts, tmp_path, env)
         runs.append((json.loads(lines[-1]), [ln for ln in lines[:-1] if " at " in ln]))
     (cold, cold_events), (warm, warm_events) = runs
     assert "scipy.signal" in cold  # the designs were computed ...
