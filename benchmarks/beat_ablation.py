@@ -8,6 +8,11 @@ those of rows run earlier and resumed.
 
     .venv/bin/python benchmarks/beat_ablation.py --data-dir ../shared/data --seeds 3 --cv 5
 
+Seed ensembles: each run keeps its out-of-fold CV probabilities (``beat_ablation_oof/``, not committed);
+once a row has all its seeds, the ensemble of those seeds' recipes is scored on the averaged out-of-fold
+probabilities (``ensemble_cv``) - the CV figure of the package ``leanecg ensemble`` builds from the row's
+``--save-models`` packages. The model to ship is chosen on these CV figures, never on DS2.
+
 Resumable: a finished (row, seed) pair in ``benchmarks/results/beat_ablation.json`` is not recomputed.
 Writes ``beat_ablation.{json,md}``: CV pooled and DS2 SVEB / VEB sensitivity and +P, mean ± sd over seeds,
 with the DS2 95 % CIs (bootstrap over records) of each seed averaged.
@@ -34,6 +39,7 @@ _V1 = {"train_uses_val": True, "rr_context": False, "train_epochs": 20}
 _ALL_DS1 = {"train_uses_val": False, "rr_context": False, "train_epochs": 10}
 _CONTEXT = {**_ALL_DS1, "rr_context": True}
 _AUGMENT = {**_CONTEXT, "flip_p": 0.3, "noise": 0.1}
+_MEDIANS = {**_V1, "rr_medians": True}
 
 #: (row name, what it changes, the task attributes of the row; the others keep the task's defaults). The
 #: first row is the earlier shipped recipe; each "+" row adds one ingredient to the row above it; "-" rows
@@ -44,9 +50,63 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
     ("+ RR context", "prematurity vs local rhythm, compensatory pause, rhythm irregularity", _CONTEXT),
     ("+ transfer augmentation", "polarity flips (p 0.3), noise (0.1 x window sd)", _AUGMENT),
     ("- templates", "'+ RR context' without the template features", {**_CONTEXT, "templates": False}),
+    (
+        "+ RR medians",
+        "v1 recipe + RR against running medians of the rhythm (32, 300, previous 5 beats)",
+        _MEDIANS,
+    ),
+    (
+        "+ RR medians + context",
+        "'+ RR medians' + the rhythm-context columns",
+        {**_MEDIANS, "rr_context": True},
+    ),
 ]
 
 METRICS = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "sveb_veb_f1")
+
+
+def _slug(row: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in row).strip("_")
+
+
+def _oof_path(out: Path, row: str, seed: int) -> Path:
+    return out / "beat_ablation_oof" / f"{_slug(row)}_seed{seed}.npz"
+
+
+def _save_oof(out: Path, row: str, seed: int, proba: np.ndarray, pool: Any) -> None:
+    """Keep one run's out-of-fold CV probabilities (with the labels and records they belong to) for the
+    seed-ensemble rows; not committed (``.gitignore``), recomputed by rerunning the row."""
+    path = _oof_path(out, row, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path, "wb") as fh:
+        np.savez_compressed(fh, proba=proba.astype(np.float16), y=pool.y, groups=np.asarray(pool.groups))
+
+
+def _ensemble_cv(out: Path, row: str, seeds: int) -> dict[str, Any] | None:
+    """CV scores of the ensemble of the row's ``seeds`` recipes: each beat's out-of-fold probabilities
+    averaged over the seeds (every member's prediction of a beat comes from a model that never saw its
+    record), or ``None`` until every seed's probabilities are on disk."""
+    paths = [_oof_path(out, row, s) for s in range(seeds)]
+    if seeds < 2 or not all(p.exists() for p in paths):
+        return None
+    runs = [_canonical(np.load(p)) for p in paths]
+    y, groups = runs[0][1], runs[0][2]
+    if any(not np.array_equal(r[1], y) or not np.array_equal(r[2], groups) for r in runs):
+        return None
+    proba = np.mean([r[0] for r in runs], axis=0)
+    return MitdbAamiTask().scores(y, np.argmax(proba, axis=1))
+
+
+def _canonical(run: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(proba, y, groups)`` of one run in a seed-independent order: by record, then beat order within
+    the record (a seed's pool concatenates its own train and validation records)."""
+    groups = np.asarray(run["groups"]).astype(str)
+    within = np.zeros(len(groups), dtype=np.int64)
+    for g in np.unique(groups):
+        m = groups == g
+        within[m] = np.arange(int(m.sum()))
+    order = np.lexsort((within, groups))
+    return run["proba"].astype(np.float32)[order], np.asarray(run["y"])[order], groups[order]
 
 
 def _task(overrides: dict[str, Any]) -> MitdbAamiTask:
@@ -59,7 +119,7 @@ def _task(overrides: dict[str, Any]) -> MitdbAamiTask:
 
 
 def _data_key(task: MitdbAamiTask) -> tuple[Any, ...]:
-    return (task.train_uses_val, task.rr_context, task.templates)
+    return (task.train_uses_val, task.rr_context, task.rr_medians, task.templates)
 
 
 def _stat(values: list[float]) -> str:
@@ -76,7 +136,7 @@ def _markdown(doc: dict[str, Any]) -> str:
         f"Seeds {doc['config']['seeds']}; CV: {doc['config']['cv']} folds leave-records-out over the 22 DS1 "
         f"records, pooled held-out predictions; DS2: trained on the row's training records, scored once per "
         f"(row, seed). DS2 evaluations made by this script in total: **{doc['ds2_evaluations']}**. "
-        "Values in %, mean ± sd over seeds.",
+        "Values in %, mean ± sd over seeds." + (f" {doc['note']}" if doc.get("note") else ""),
         "",
         "| row | what it changes | CV SVEB Se | CV SVEB +P | CV VEB Se | CV VEB +P | DS2 SVEB Se | DS2 SVEB +P | "
         "DS2 VEB Se | DS2 VEB +P | seeds |",
@@ -89,6 +149,19 @@ def _markdown(doc: dict[str, Any]) -> str:
         cv = [_stat([r["cv"][m] for r in runs]) for m in METRICS[:4]]
         ds2 = [_stat([r["ds2"][m]["value"] for r in runs]) for m in METRICS[:4]]
         lines.append(f"| {name} | {what} | " + " | ".join(cv + ds2) + f" | {len(runs)} |")
+    if doc.get("ensemble_cv"):
+        lines += [
+            "",
+            "Seed ensembles: each DS1 beat's out-of-fold probabilities averaged over the row's seeds (the "
+            "ensemble of those recipes, as `leanecg models ensemble` builds it; every member's prediction of a "
+            "beat comes from a model that never saw its record). CV only; DS2 of a shipped ensemble is in its "
+            "model card.",
+            "",
+            "| row | CV SVEB Se | CV SVEB +P | CV VEB Se | CV VEB +P | CV SVEB/VEB F1 |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, ens in doc["ensemble_cv"].items():
+            lines.append(f"| {name} | " + " | ".join(f"{ens[m] * 100:.1f}" for m in METRICS) + " |")
     lines += [
         "",
         f"Command: `{doc['command']}`; commit {doc['provenance'].get('git_commit')}.",
@@ -136,12 +209,12 @@ def main() -> None:
                 "n_boot": 1000,
                 "runtime": None,
             }
-            cv = cross_validate(task, "beatnet", data, k=args.cv, log=print, **training)
+            cv = cross_validate(task, "beatnet", data, k=args.cv, log=print, keep_proba=True, **training)
+            _save_oof(args.out, name, seed, cv.pop("proba"), task.cv_pool(data))
             result, model = run_deep(task, "beatnet", data, **training)
             result["provenance"] = collect_provenance(seed=seed, config=result["train"].get("config"))
             if args.save_models is not None:
-                slug = "".join(c if c.isalnum() else "_" for c in name).strip("_")
-                save_model_package(args.save_models / slug / f"seed{seed}", model, task, data, result)
+                save_model_package(args.save_models / _slug(name) / f"seed{seed}", model, task, data, result)
             # re-read before writing: several processes may run different rows into the same file
             if path.exists():
                 on_disk = json.loads(path.read_text())
@@ -160,6 +233,9 @@ def main() -> None:
                     "seconds": round(time.perf_counter() - t0, 1),
                 }
             )
+            doc["ensemble_cv"] = {
+                row: finite_json(e) for row, _, _ in ROWS if (e := _ensemble_cv(args.out, row, args.seeds))
+            }
             doc["provenance"] = collect_provenance(seed=seed, config={"rows": [r[0] for r in ROWS]})
             args.out.mkdir(parents=True, exist_ok=True)
             write_json(path, doc)

@@ -292,3 +292,39 @@ def test_rr_context_features_online_equals_offline_and_flags_irregular_rhythm() 
     p[40] -= 60  # 0.24 s early
     c = rr_context_features(rr_features(p, fs, causal=True))
     assert c[40, 1] < 0.75 and c[40, 0] > 1.4
+
+
+def test_rr_median_features_online_equals_offline_and_ignore_ectopy() -> None:
+    from leanecg.signal.beats import (
+        RR_MEDIAN_FEATURE_NAMES,
+        StreamingRRMedians,
+        beat_model_inputs,
+        rr_features,
+        rr_median_features,
+    )
+
+    rng = np.random.default_rng(2)
+    fs = 250.0
+    peaks = np.cumsum(np.full(400, 200) + rng.integers(-4, 5, 400))  # 0.8 s sinus rhythm
+    # every 3rd beat from 100 on is 0.2 s premature (trigeminy, compensatory pause after it)
+    peaks[100::3] -= 50
+    rr = rr_features(peaks, fs, causal=True)
+    med = rr_median_features(rr)
+    assert med.shape == (peaks.size, len(RR_MEDIAN_FEATURE_NAMES))
+    online = StreamingRRMedians()
+    chunks = [online.update(rr[i : i + 11]) for i in range(0, len(rr), 11)]
+    np.testing.assert_array_equal(np.concatenate(chunks), med)
+    premature = np.arange(103, 400, 3)
+    # the premature beats stay ~0.75 of the median rhythm (0.6 s / 0.8 s), the median keeps ~1 for others
+    assert np.all(np.abs(med[premature, 0] - 0.75) < 0.05)
+    assert np.all(np.abs(med[premature + 2, 0] - 1.0) < 0.05)
+    assert np.all(med[premature, 4] < 0.8)  # against the beats just before it, too
+    # beat_model_inputs(context=True) carries them, in ALL_BEAT_FEATURE_NAMES order
+    x = rng.normal(0, 0.01, int(peaks[-1]) + 200)
+    _, feats = beat_model_inputs(x, fs, peaks, 0.25, 0.45, context=True)
+    from leanecg.signal.beats import ALL_BEAT_FEATURE_NAMES, select_beat_features
+
+    assert feats.shape[1] == len(ALL_BEAT_FEATURE_NAMES)
+    np.testing.assert_allclose(select_beat_features(feats, RR_MEDIAN_FEATURE_NAMES), med, rtol=1e-6)
+    # fewer than two beats: NaN rows, no error
+    assert np.isnan(rr_median_features(rr_features(peaks[:1], fs))).all()

@@ -25,7 +25,7 @@ TORCH_FREE = {
     "leanecg.evaluate.cinc2021": 13,
     "leanecg.package.open": 8,
 }
-WITH_TORCH = {"leanecg.evaluate.cost.report": 4}
+WITH_TORCH = {"leanecg.evaluate.cost.report": 4, "leanecg.models.registry": 8}
 
 _RUNNER = """
 import doctest, importlib, json, sys

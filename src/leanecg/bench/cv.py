@@ -116,6 +116,7 @@ def run_cv(
     fit_predict: FitPredict,
     scores: Callable[[np.ndarray, np.ndarray], dict[str, float]],
     log: Callable[[str], None] = lambda s: None,
+    keep_proba: bool = False,
 ) -> dict[str, Any]:
     """Cross-validate one recipe: per-fold and pooled scores (the ``cv`` block of a result).
 
@@ -126,6 +127,9 @@ def run_cv(
         fit_predict: trains on a fold's training part and returns class probabilities of its held-out part.
         scores: ``scores(y_true, y_pred)`` -> metrics (the task's :meth:`scores`).
         log: progress messages.
+        keep_proba: also return the held-out probabilities of every pool example, float32
+            ``(len(pool), n_classes)`` under ``"proba"`` (not JSON: pop it before writing the block), e.g.
+            to score an ensemble of several seeds' recipes on the same out-of-fold predictions.
 
     Returns:
         ``{"k", "seed", "unit", "folds": [{"fold", "n", "groups", "scores"}], "pooled": scores}``; pooled
@@ -134,6 +138,7 @@ def run_cv(
     folds = cv_folds(pool, k, seed)
     y = np.asarray(pool.y)
     pred = np.full(len(y), -1, dtype=np.int64)
+    kept: np.ndarray | None = None
     rows = []
     for f, held in enumerate(folds):
         mask = np.zeros(len(y), dtype=bool)
@@ -142,14 +147,21 @@ def run_cv(
         heldout = pool.subset(held, name=f"cv{f}-heldout")
         proba = np.asarray(fit_predict(train, heldout, f))
         pred[held] = np.argmax(proba, axis=1)
+        if keep_proba:
+            if kept is None:
+                kept = np.full((len(y), proba.shape[1]), np.nan, dtype=np.float32)
+            kept[held] = proba
         groups = sorted({str(g) for g in np.asarray(pool.groups)[held]}) if pool.groups is not None else None
         fold_scores = scores(y[held], pred[held])
         rows.append({"fold": f, "n": len(held), "groups": groups, "scores": fold_scores})
         log(f"cv fold {f + 1}/{k}: " + ", ".join(f"{m} {v:.3f}" for m, v in list(fold_scores.items())[:5]))
-    return {
+    block: dict[str, Any] = {
         "k": int(k),
         "seed": int(seed),
         "unit": "records (leave-records-out)" if pool.groups is not None else "examples (stratified)",
         "folds": rows,
         "pooled": scores(y, pred),
     }
+    if keep_proba:
+        block["proba"] = kept
+    return block

@@ -299,10 +299,18 @@ def _train_deep(
 
 
 def cross_validate(
-    task: BenchTask, name: str, data: TaskData, *, k: int, log: Callable[[str], None], **training: Any
+    task: BenchTask,
+    name: str,
+    data: TaskData,
+    *,
+    k: int,
+    log: Callable[[str], None],
+    keep_proba: bool = False,
+    **training: Any,
 ) -> dict[str, Any]:
     """The ``cv`` block of one model: its recipe cross-validated over :meth:`BenchTask.cv_pool` (folds
-    train on CPU without checkpoints; CV reports point scores, the CIs are the test split's)."""
+    train on CPU without checkpoints; CV reports point scores, the CIs are the test split's).
+    ``keep_proba``: add the out-of-fold probabilities (``"proba"``, see :func:`leanecg.bench.cv.run_cv`)."""
     from leanecg.bench.cv import inner_split, run_cv
     from leanecg.train.trainer import predict_proba
 
@@ -328,7 +336,7 @@ def cross_validate(
         ho = _maybe_without_features(heldout, trained.uses_features)
         return predict_proba(trained.model, ho.X, features=ho.features)
 
-    block = run_cv(task.cv_pool(data), k, seed, fit_predict, task.scores, log=log)
+    block = run_cv(task.cv_pool(data), k, seed, fit_predict, task.scores, log=log, keep_proba=keep_proba)
     block["recipe"] = (
         "the row's own recipe in every fold: fixed epoch budget, no early stopping"
         if not early_stops
@@ -355,10 +363,6 @@ def run_deep(
 ) -> tuple[dict[str, Any] | None, Any]:
     """Train, evaluate and cost one deep model; returns ``(result fields, trained model)`` (``None`` result
     on ranks other than 0 under ``torch.distributed``)."""
-    from leanecg.evaluate.cost import measure_cost
-    from leanecg.models.registry import model_config
-    from leanecg.train.trainer import predict_proba
-
     trained = _train_deep(
         task,
         name,
@@ -372,12 +376,45 @@ def run_deep(
     )
     if not is_main_process():
         return None, trained.model
-    model, test = trained.model, trained.test
+    out = evaluate_deep(
+        task,
+        name,
+        data,
+        trained.model,
+        family=trained.family,
+        uses_features=trained.uses_features,
+        train_info=trained.result.to_dict(),
+        seed=seed,
+        n_boot=n_boot,
+    )
+    return out, trained.model
+
+
+def evaluate_deep(
+    task: BenchTask,
+    name: str,
+    data: TaskData,
+    model: Any,
+    *,
+    family: str | None,
+    uses_features: bool,
+    train_info: dict[str, Any],
+    seed: int,
+    n_boot: int,
+) -> dict[str, Any]:
+    """The result fields of a trained deep model (one scoring of the test split): test metrics with
+    bootstrap CIs, validation / test calibration, cost against the reference model, ``train`` (``train_info``
+    plus the model config). Used by :func:`run_deep` and for ensembles of trained models."""
+    from leanecg.evaluate.cost import measure_cost
+    from leanecg.models.registry import model_config
+    from leanecg.train.trainer import predict_proba
+
+    test = _maybe_without_features(data.test, uses_features)
     proba = predict_proba(model, test.X, features=test.features)
     ev = task.evaluate(test, proba, n_boot=n_boot, seed=seed)
-    val = _maybe_without_features(data.val, trained.uses_features)
+    val = _maybe_without_features(data.val, uses_features)
     ev["calibration"] = calibration(task, data, predict_proba(model, val.X, features=val.features), proba)
-    extra = {"features": (data.n_features,)} if trained.uses_features else None
+    extra = {"features": (data.n_features,)} if uses_features else None
     cost = measure_cost(
         model,
         (data.train.n_leads, data.input_samples),
@@ -386,11 +423,11 @@ def run_deep(
         reference_name=REFERENCE_MODEL,
         extra_inputs=extra,
     ).to_dict()
-    out = _common(task, data, name, trained.family)
+    out = _common(task, data, name, family)
     out.update(ev)
     out["cost"] = cost
-    out["train"] = {**trained.result.to_dict(), "model_config": model_config(model)}
-    return out, model
+    out["train"] = {**train_info, "model_config": model_config(model)}
+    return out
 
 
 def _reference_model(task: BenchTask, data: TaskData) -> Any:

@@ -216,3 +216,26 @@ def pretrain(
         f"{method} on {meta['data']['n_records']} {dataset} records: {res['steps']} steps, "
         f"final loss {res['history'][-1]['loss']:.4f}, {res['seconds']:.0f} s; encoder saved to {out}"
     )
+
+
+def ensemble(
+    packages: Annotated[
+        list[Path], typer.Argument(help="Two or more model package folders of the same task and inputs.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="The ensemble's package folder to write.")],
+    data_dir: DataDirOpt = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Package name shown by `leanecg models` (default TASK/MODEL_xK)."),
+    ] = None,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples of the test CIs.")] = 1000,
+    quiet: QuietOpt = False,
+) -> None:
+    """Average trained model packages (e.g. one recipe, several seeds) into one package, scored once on the
+    task's test split; `leanecg predict / beats / stream / export` use it like any model."""
+    from leanecg.bench.ensemble import ensemble_packages
+
+    check_option("--n-boot", n_boot, 1, integer=True)
+    path = ensemble_packages(packages, out, data_dir=data_dir, name=name, n_boot=n_boot)
+    if not quiet:
+        log(f"wrote {path}")

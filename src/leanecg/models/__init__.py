@@ -11,6 +11,7 @@ _EXPORTS = {
     "ModelSpec": "leanecg.models.registry",
     "build_model": "leanecg.models.registry",
     "build_from_config": "leanecg.models.registry",
+    "ensemble_of": "leanecg.models.registry",
     "count_parameters": "leanecg.models.registry",
     "list_models": "leanecg.models.registry",
     "build_classic": "leanecg.models.classic",

@@ -30,6 +30,7 @@ from torch import nn
 from leanecg.errors import LeanECGError, check_number, check_positive
 from leanecg.models.channels import PRUNED_KEY, keep_first_channels
 from leanecg.models.efficientnet import EfficientNet1d
+from leanecg.models.ensemble import ENSEMBLE_NAME, Ensemble
 from leanecg.models.leadwise import LeadWiseNet
 from leanecg.models.litenet import BeatNet, LiteNet
 from leanecg.models.mobilenet import MobileNetV1, MobileNetV2, MobileNetV3
@@ -318,6 +319,14 @@ def build_from_config(config: Mapping[str, Any]) -> nn.Module:
         raise LeanECGError(
             "config", f"not a LeanECG model config (format {fmt!r}, expected {CONFIG_FORMAT!r})"
         )
+    if config.get("name") == ENSEMBLE_NAME:
+        members = config.get("members")
+        unknown = sorted(set(config) - {"format", "name", "members", *_ENSEMBLE_SUMMARY})
+        if unknown or not isinstance(members, list):
+            raise LeanECGError(
+                "config", "an ensemble config has 'format', 'name', a 'members' list and the members' inputs"
+            )
+        return ensemble_of([build_from_config(m) for m in members])
     required = ("name", "n_leads", "n_classes", "width", "depth", "n_features", "options")
     missing = [k for k in required if k not in config]
     if missing:
@@ -344,6 +353,35 @@ def build_from_config(config: Mapping[str, Any]) -> nn.Module:
             model, {**model_config(model), PRUNED_KEY: {str(k): int(v) for k, v in counts.items()}}
         )
     return model
+
+
+#: Keys of an ensemble config copied from its first member (the inputs and outputs every member shares).
+_ENSEMBLE_SUMMARY = ("n_leads", "n_classes", "n_features")
+
+
+def ensemble_of(models: list[nn.Module]) -> nn.Module:
+    """One :class:`~leanecg.models.ensemble.Ensemble` of trained zoo models (their weights kept, shared
+    with the inputs), with the config :func:`build_from_config` rebuilds it from.
+
+    >>> import torch
+    >>> a, b = (build_model("beatnet", n_leads=1, n_classes=4, n_features=7).eval() for _ in range(2))
+    >>> ens = ensemble_of([a, b]).eval()
+    >>> x, f = torch.randn(3, 1, 126), torch.randn(3, 7)
+    >>> p = (a(x, features=f).softmax(-1) + b(x, features=f).softmax(-1)) / 2
+    >>> bool(torch.allclose(ens(x, features=f).softmax(-1), p, atol=1e-6))
+    True
+    >>> build_from_config(model_config(ens)).load_state_dict(ens.state_dict())
+    <All keys matched successfully>
+
+    Raises:
+        LeanECGError: fewer than two models, a model not built by :func:`build_model`, or members that
+            take different inputs.
+    """
+    configs = [model_config(m) for m in models]
+    ens = Ensemble(models)
+    summary = {k: configs[0].get(k) for k in _ENSEMBLE_SUMMARY}  # what readers of a config look up
+    set_model_config(ens, {"format": CONFIG_FORMAT, "name": ENSEMBLE_NAME, **summary, "members": configs})
+    return ens
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

@@ -119,6 +119,19 @@ class BeatPredictions(NamedTuple):
 # ------------------------------------------------------------------------------------------------- saving
 
 
+def _ensemble_note(meta: Mapping[str, Any]) -> str:
+    """``"; an ensemble of ..."`` for a package of :func:`leanecg.models.ensemble_of` (else empty)."""
+    members = (meta.get("train") or {}).get("members")
+    if meta.get("model_config", {}).get("name") != "ensemble" or not members:
+        return ""
+    seeds = ", ".join(str(m.get("seed")) for m in members)
+    names = sorted({str(m.get("model")) for m in members})
+    return (
+        f" in all: an ensemble of {len(members)} `{'`, `'.join(names)}` models (seeds {seeds}) whose class "
+        "probabilities are averaged"
+    )
+
+
 def save_model_package(
     out_dir: str | Path,
     model: nn.Module,
@@ -282,7 +295,7 @@ def model_card(meta: Mapping[str, Any]) -> str:
     lines += [
         "## Model",
         f"- Architecture: `{meta.get('model_name')}` ({meta.get('family') or 'n/a'}), "
-        f"{_fmt_num(cost.get('params'))} parameters.",
+        f"{_fmt_num(cost.get('params'))} parameters" + _ensemble_note(meta) + ".",
         f"- Task: {task['description']} (`{task['name']}`). Classifies {what} into: {classes}.",
         f"- Input: leads {', '.join(spec['leads']) or 'n/a'} at {spec['fs']:g} Hz after the stored pipeline"
         + (

@@ -16,7 +16,8 @@ inputs of every beat that has become complete, with memory that does not grow wi
 * **Features** (the names the model takes): the causal RR features of
   :class:`~leanecg.signal.beats.StreamingRRFeatures` (``average_rr`` = mean RR so far: the record-wide
   mean is unknown online) with the rhythm-context columns of
-  :class:`~leanecg.signal.beats.StreamingRRContext`, and the template features of the first lead against
+  :class:`~leanecg.signal.beats.StreamingRRContext` and the running-median columns of
+  :class:`~leanecg.signal.beats.StreamingRRMedians`, and the template features of the first lead against
   the median of the previous ``template_history`` beats (:class:`~leanecg.signal.beats.CausalTemplates`).
   These are exactly ``rr_features(..., causal=True)`` and the causal templates that ``beat_model_inputs``
   computes by default (for training and ``leanecg beats``), so a beat model gets the very inputs it was
@@ -41,10 +42,12 @@ from leanecg.errors import LeanECGError
 from leanecg.signal.beats import (
     RR_CONTEXT_FEATURE_NAMES,
     RR_FEATURE_NAMES,
+    RR_MEDIAN_FEATURE_NAMES,
     TEMPLATE_FEATURE_NAMES,
     CausalTemplates,
     StreamingRRContext,
     StreamingRRFeatures,
+    StreamingRRMedians,
     beat_model_inputs,
     beat_windows,
     template_features,
@@ -135,6 +138,7 @@ class StreamingBeatInputs:
         self.detector = StreamingRPeakDetector(self.fs)
         self.rr = StreamingRRFeatures(self.fs)
         self.rr_context = StreamingRRContext()  # rhythm-context columns, appended to every RR row
+        self.rr_medians = StreamingRRMedians()  # running-median columns, appended after them
         self.history = round(BEAT_HISTORY_S * self.fs) + self.before + self.after
         self.buf = np.zeros((0, n_leads), dtype=np.float64)  # preprocessed samples (before normalisation)
         self.buf0 = 0
@@ -180,8 +184,8 @@ class StreamingBeatInputs:
         return out
 
     def _add_rr_rows(self, done: np.ndarray, rows: np.ndarray) -> None:
-        """Store the final RR rows (beat order) with their rhythm-context columns appended."""
-        full = np.concatenate((rows, self.rr_context.update(rows)), axis=1)
+        """Store the final RR rows (beat order) with their rhythm-context and median columns appended."""
+        full = np.concatenate((rows, self.rr_context.update(rows), self.rr_medians.update(rows)), axis=1)
         self.rr_rows.update(zip(done.tolist(), full, strict=True))
 
     def _cut_windows(self, final: bool) -> None:
@@ -233,7 +237,7 @@ class StreamingBeatInputs:
         normalisation."""
         cols: dict[str, np.ndarray] = {}
         rr = np.asarray([r for _, _, r in items], dtype=np.float64)
-        for j, name in enumerate(RR_FEATURE_NAMES + RR_CONTEXT_FEATURE_NAMES):
+        for j, name in enumerate(RR_FEATURE_NAMES + RR_CONTEXT_FEATURE_NAMES + RR_MEDIAN_FEATURE_NAMES):
             cols[name] = rr[:, j]
         if self.templates:
             temps = self.recent.next(raw[:, :, 0])  # (k, L): the raw windows' causal medians

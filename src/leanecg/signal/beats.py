@@ -11,6 +11,9 @@
 * :func:`rr_context_features` (and :class:`StreamingRRContext`, its online twin) add what the RR rows alone
   do not say: the beat's prematurity against its *local* rhythm, the compensatory pause, and how irregular
   the recent rhythm is (atrial fibrillation makes every beat "premature" without any ectopy).
+* :func:`rr_median_features` (and :class:`StreamingRRMedians`) normalise the RR intervals by running
+  *medians* of the patient's own rhythm (short, long and the few beats before): a median ignores the
+  ectopic beats and pauses that pull a running mean away from the underlying rhythm.
 
 All RR values are in seconds. Sample indices are int64 at the signal's ``fs``.
 """
@@ -30,15 +33,18 @@ __all__ = [
     "BEAT_FEATURE_NAMES",
     "RR_CONTEXT_FEATURE_NAMES",
     "RR_FEATURE_NAMES",
+    "RR_MEDIAN_FEATURE_NAMES",
     "TEMPLATE_FEATURE_NAMES",
     "CausalTemplates",
     "StreamingRRContext",
     "StreamingRRFeatures",
+    "StreamingRRMedians",
     "beat_model_inputs",
     "beat_templates",
     "beat_windows",
     "rr_context_features",
     "rr_features",
+    "rr_median_features",
     "select_beat_features",
     "template_features",
     "template_features_against",
@@ -75,12 +81,29 @@ RR_CONTEXT_FEATURE_NAMES: tuple[str, ...] = (
     "rr_irregularity",  # mean |successive difference| of the last `window` pre_rr values / local_rr
 )
 
+#: Columns of :func:`rr_median_features`, in order (dimensionless). "median" is the running median of the
+#: last :data:`RR_MEDIAN_WINDOWS` ``[0]`` pre-RR intervals (the beat's own included), "long median" of the last
+#: ``[1]``, "previous median" of the ``[2]`` intervals before the beat's own.
+RR_MEDIAN_FEATURE_NAMES: tuple[str, ...] = (
+    "pre_median_ratio",  # pre_rr / median
+    "post_median_ratio",  # post_rr / median
+    "pre_long_median_ratio",  # pre_rr / long median
+    "post_long_median_ratio",  # post_rr / long median
+    "pre_prev_median_ratio",  # pre_rr / previous median (prematurity against the last few beats)
+    "median_long_ratio",  # median / long median (the recent rhythm against the longer one)
+)
+
+#: Window lengths of :data:`RR_MEDIAN_FEATURE_NAMES`, in RR intervals: short, long, previous.
+RR_MEDIAN_WINDOWS: tuple[int, int, int] = (32, 300, 5)
+
 #: Columns of the feature matrix of :func:`beat_model_inputs` (version 1 models): RR, then template features.
 BEAT_FEATURE_NAMES: tuple[str, ...] = RR_FEATURE_NAMES + TEMPLATE_FEATURE_NAMES
 
 #: Every column :func:`beat_model_inputs` can compute, in its output order with ``context=True``; a model
 #: package names the subset it takes (:func:`select_beat_features`).
-ALL_BEAT_FEATURE_NAMES: tuple[str, ...] = RR_FEATURE_NAMES + RR_CONTEXT_FEATURE_NAMES + TEMPLATE_FEATURE_NAMES
+ALL_BEAT_FEATURE_NAMES: tuple[str, ...] = (
+    RR_FEATURE_NAMES + RR_CONTEXT_FEATURE_NAMES + RR_MEDIAN_FEATURE_NAMES + TEMPLATE_FEATURE_NAMES
+)
 
 
 def _check_fs(fs: float) -> float:
@@ -393,6 +416,96 @@ class StreamingRRContext:
         return _context_columns(arr[:, 0], arr[:, 1], arr[:, 2], sums, counts)
 
 
+def _median_columns(
+    pre: np.ndarray, post: np.ndarray, short: np.ndarray, long: np.ndarray, prev: np.ndarray
+) -> np.ndarray:
+    return np.stack(
+        [
+            _ratio(pre, short),
+            _ratio(post, short),
+            _ratio(pre, long),
+            _ratio(post, long),
+            _ratio(pre, prev),
+            _ratio(short, long),
+        ],
+        1,
+    )
+
+
+def _running_median(values: np.ndarray, window: int, *, own: bool) -> np.ndarray:
+    """Median of the last ``window`` values ending at each position (with ``own``) or just before it
+    (without; position 0 then takes its own value); fewer at the start."""
+    n = values.size
+    padded = np.concatenate((np.full(window, np.nan), values))
+    views = np.lib.stride_tricks.sliding_window_view(padded, window)  # views[i] ends at values[i - 1]
+    if own:
+        return np.nanmedian(views[1 : n + 1], axis=1) if n else np.zeros(0)
+    out = values[:1].astype(np.float64)  # position 0 has no value before it
+    return np.concatenate((out, np.nanmedian(views[1:n], axis=1))) if n > 1 else out
+
+
+def rr_median_features(rr: np.ndarray, windows: tuple[int, int, int] = RR_MEDIAN_WINDOWS) -> np.ndarray:
+    """RR intervals against running medians of the rhythm, columns :data:`RR_MEDIAN_FEATURE_NAMES`.
+
+    A running *mean* (``average_rr``) is pulled by the very beats it should expose: a run of premature
+    beats shortens it, a long pause lengthens it. The median of the last ``windows[0]`` / ``windows[1]``
+    ``pre_rr`` values (about half a minute / five minutes) follows the dominant rhythm instead; the
+    median of the ``windows[2]`` intervals before the beat measures its prematurity against the last
+    few beats only. Every column depends only on rows ``<= i`` (as causal as the rows):
+    :class:`StreamingRRMedians` gives the same values online.
+
+    Args:
+        rr: RR feature rows of one record in beat order, ``(n_beats, 7)`` (:func:`rr_features`).
+        windows: (short, long, previous) window lengths in RR intervals, each >= 1.
+
+    Returns:
+        float64 ``(n_beats, 6)``, dimensionless (NaN rows where ``rr`` is NaN).
+    """
+    arr = _check_rr_rows(rr)
+    short_w, long_w, prev_w = (
+        int(check_number("windows", w, low=1, integer=True, unit="RR intervals")) for w in windows
+    )
+    pre, post = arr[:, 0], arr[:, 1]
+    if arr.shape[0] == 0 or not np.isfinite(pre).all():
+        return np.full((arr.shape[0], len(RR_MEDIAN_FEATURE_NAMES)), np.nan)
+    short = _running_median(pre, short_w, own=True)
+    long = _running_median(pre, long_w, own=True)
+    prev = _running_median(pre, prev_w, own=False)
+    return _median_columns(pre, post, short, long, prev)
+
+
+class StreamingRRMedians:
+    """:func:`rr_median_features` online: feed the RR rows as :class:`StreamingRRFeatures` emits them.
+
+    Memory is bounded by the long window (``windows[1]`` values).
+    """
+
+    def __init__(self, windows: tuple[int, int, int] = RR_MEDIAN_WINDOWS) -> None:
+        self.windows = tuple(
+            int(check_number("windows", w, low=1, integer=True, unit="RR intervals")) for w in windows
+        )
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all beats."""
+        self._pre: deque[float] = deque(maxlen=max(self.windows))
+
+    def update(self, rr: np.ndarray) -> np.ndarray:
+        """Median rows ``(k, 6)`` of the next ``k`` RR rows ``(k, 7)`` (beat order continues)."""
+        arr = _check_rr_rows(rr)
+        short_w, long_w, prev_w = self.windows
+        k = arr.shape[0]
+        short, long, prev = np.zeros(k), np.zeros(k), np.zeros(k)
+        for i, pre in enumerate(arr[:, 0].tolist()):
+            recent = list(self._pre)
+            prev[i] = float(np.median(recent[-prev_w:])) if recent else pre
+            self._pre.append(pre)
+            recent.append(pre)
+            short[i] = float(np.median(recent[-short_w:]))
+            long[i] = float(np.median(recent[-long_w:]))
+        return _median_columns(arr[:, 0], arr[:, 1], short, long, prev)
+
+
 def select_beat_features(features: np.ndarray, names: Sequence[str]) -> np.ndarray:
     """The columns ``names`` of a :func:`beat_model_inputs` matrix (columns :data:`ALL_BEAT_FEATURE_NAMES`).
 
@@ -562,20 +675,22 @@ def beat_model_inputs(
         templates: append the :data:`TEMPLATE_FEATURE_NAMES` columns (default) or return the RR
             features alone.
         history: beats in the causal running template (see :func:`beat_templates`).
-        context: insert the :data:`RR_CONTEXT_FEATURE_NAMES` columns (:func:`rr_context_features`) after
-            the RR columns; with ``templates=True`` the columns are then :data:`ALL_BEAT_FEATURE_NAMES`.
+        context: insert the :data:`RR_CONTEXT_FEATURE_NAMES` columns (:func:`rr_context_features`) and the
+            :data:`RR_MEDIAN_FEATURE_NAMES` columns (:func:`rr_median_features`) after the RR columns; with
+            ``templates=True`` the columns are then :data:`ALL_BEAT_FEATURE_NAMES`.
 
     Returns:
         ``(windows, features)``: float32 ``(n_beats, n_leads, B + A)`` (channels first, as models take
         them) and float32 ``(n_beats, n_features)`` with the columns :data:`BEAT_FEATURE_NAMES`
-        (``templates=True``) or :data:`RR_FEATURE_NAMES`, plus the context columns with ``context=True``.
+        (``templates=True``) or :data:`RR_FEATURE_NAMES`, plus the context and median columns with
+        ``context=True``.
     """
     arr = np.asarray(x)
     x2 = arr[:, None] if arr.ndim == 1 else arr
     win, _ = beat_windows(x2, fs, peaks, before_s, after_s, edge="pad")
     feats = rr_features(peaks, fs, causal=causal)
     if context:
-        feats = np.concatenate((feats, rr_context_features(feats)), axis=1)
+        feats = np.concatenate((feats, rr_context_features(feats), rr_median_features(feats)), axis=1)
     if templates:
         r_index = round(float(before_s) * _check_fs(fs))
         tf = template_features(win[:, :, 0], fs, r_index, causal=causal, history=history)

@@ -94,6 +94,12 @@ class BenchTask(ABC):
         """Task-specific :class:`TrainConfig` fields on top of :meth:`train_config`'s (default: none)."""
         return {}
 
+    def use_features(self, names: Sequence[str]) -> None:
+        """Compute the feature columns ``names`` (those a trained package takes, e.g. to score an ensemble
+        of packages). Default: the task's features are fixed; :meth:`load`'s ``info["input"]["features"]``
+        tells whether they match."""
+        return None
+
     def batch_loss(self, seed: int) -> BatchLoss | None:
         """Task-specific training loss of one batch for :func:`~leanecg.train.trainer.fit` (e.g. with a
         feature augmentation), seeded by ``seed``; ``None`` (default): the plain ``criterion(model(x), y)``."""

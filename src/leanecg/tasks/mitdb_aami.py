@@ -18,7 +18,9 @@ computable online with bounded look-ahead, so a stream gets exactly the training
   RR, the running mean RR so far and the three ratios to it (the patient's own rhythm); optionally the
   rhythm context (``rr_context``; :data:`~leanecg.signal.beats.RR_CONTEXT_FEATURE_NAMES`: prematurity
   against the local rhythm, the compensatory pause, the irregularity of the last 10 RR intervals, which
-  tells atrial fibrillation from ectopy); and the beat's morphology against the causal running template (median of the previous
+  tells atrial fibrillation from ectopy); optionally the RR intervals against running medians of the
+  rhythm (``rr_medians``; :data:`~leanecg.signal.beats.RR_MEDIAN_FEATURE_NAMES`: short, long and previous-beats
+  medians, which ectopic runs and pauses do not pull); and the beat's morphology against the causal running template (median of the previous
   64 beats): correlation (whole window, QRS, P-wave region), RMS difference, amplitude and QRS-length
   ratios.
 
@@ -27,7 +29,7 @@ Training recipe (the task's defaults, the shipped one): class-balanced cross-ent
 (seed 0: 101, 112, 115, 118, 119, 205, 209, 223). Switchable ingredients, each a task attribute and a row of
 ``benchmarks/results/beat_ablation.md`` (DS1 cross-validation and DS2): ``train_uses_val = False`` (all 22
 DS1 records train for a fixed budget, 10 epochs in the ablation, the last kept; ``val`` is then 8 of them, reported
-only), ``rr_context`` (the rhythm-context columns), ``templates``, and the augmentations of
+only), ``rr_context`` (the rhythm-context columns), ``rr_medians`` (the running-median columns), ``templates``, and the augmentations of
 :func:`beat_augment_batch_loss` (RR-interval scaling and R-peak jitter: ``rr_scale``, ``max_shift``;
 polarity flips and noise for other leads and devices: ``flip_p``, ``noise``). In that cross-validation
 (one seed so far) none of them beat the plain recipe, which is why they are off; the early stopping of
@@ -44,8 +46,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from leanecg.errors import LeanECGError
 from leanecg.evaluate.metrics import confusion, per_class_from_confusion
-from leanecg.signal.beats import RR_FEATURE_NAMES
+from leanecg.signal.beats import (
+    RR_CONTEXT_FEATURE_NAMES,
+    RR_FEATURE_NAMES,
+    RR_MEDIAN_FEATURE_NAMES,
+    TEMPLATE_FEATURE_NAMES,
+)
 from leanecg.signal.pipeline import Pipeline
 from leanecg.tasks.base import BenchTask, TaskData, load_signals
 from leanecg.tasks.preprocess import task_pipeline
@@ -134,6 +142,7 @@ class MitdbAamiTask(BenchTask):
     # benchmarks/beat_ablation.py (the new ingredients below did not beat it there; see the module docstring).
     train_uses_val = True  # False: all 22 DS1 records train for a fixed epoch budget (no early stopping)
     rr_context = False  # the RR_CONTEXT_FEATURE_NAMES columns (prematurity vs local rhythm, irregularity)
+    rr_medians = False  # the RR_MEDIAN_FEATURE_NAMES columns (RR against running medians of the rhythm)
     templates = True  # the TEMPLATE_FEATURE_NAMES columns (morphology against the running median beat)
     flip_p = 0.0  # probability of a training window's polarity flip (transfer to other leads); 0: off
     noise = 0.0  # Gaussian noise added to training windows, x the window's standard deviation; 0: off
@@ -141,13 +150,28 @@ class MitdbAamiTask(BenchTask):
     @property
     def feature_names(self) -> tuple[str, ...]:
         """The beat features the model takes (columns of ``beat_model_inputs(..., context=True)``)."""
-        from leanecg.signal.beats import RR_CONTEXT_FEATURE_NAMES, RR_FEATURE_NAMES, TEMPLATE_FEATURE_NAMES
-
         return (
             RR_FEATURE_NAMES
             + (RR_CONTEXT_FEATURE_NAMES if self.rr_context else ())
+            + (RR_MEDIAN_FEATURE_NAMES if self.rr_medians else ())
             + (TEMPLATE_FEATURE_NAMES if self.templates else ())
         )
+
+    def use_features(self, names: Sequence[str]) -> None:
+        """Switch the feature groups (``rr_context``, ``rr_medians``, ``templates``) so that
+        :attr:`feature_names` is ``names`` (a trained package's columns).
+
+        Raises:
+            LeanECGError: ``names`` is not RR features plus whole groups in this task's order.
+        """
+        wanted = list(names)
+        self.rr_context = RR_CONTEXT_FEATURE_NAMES[0] in wanted
+        self.rr_medians = RR_MEDIAN_FEATURE_NAMES[0] in wanted
+        self.templates = TEMPLATE_FEATURE_NAMES[0] in wanted
+        if list(self.feature_names) != wanted:
+            raise LeanECGError(
+                "features", f"task {self.name} does not compute the columns {', '.join(wanted)}"
+            )
 
     def pipeline(self) -> Pipeline:
         return task_pipeline(self.fs_model, leads=["II"], zscore=False)

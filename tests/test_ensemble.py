@@ -1,0 +1,111 @@
+"""Ensembles of model packages (``leanecg ensemble``, :func:`leanecg.models.ensemble_of`): the averaged
+probabilities, the config round trip, a package every inference command uses, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from benchhelp import TinyBench
+from clihelp import invoke_cli
+from leanecg.errors import LeanECGError
+from leanecg.models import build_from_config, build_model, count_parameters, ensemble_of, model_config
+
+
+def test_ensemble_averages_member_probabilities_and_round_trips() -> None:
+    torch.manual_seed(0)
+    members = [build_model("beatnet", n_leads=1, n_classes=4, n_features=7).eval() for _ in range(3)]
+    ens = ensemble_of(members).eval()
+    x, f = torch.randn(5, 1, 126), torch.randn(5, 7)
+    with torch.no_grad():
+        want = torch.stack([m(x, features=f).softmax(-1) for m in members]).mean(0)
+        got = ens(x, features=f).softmax(-1)
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
+    assert count_parameters(ens) == 3 * count_parameters(members[0])
+    config = json.loads(json.dumps(model_config(ens)))
+    assert config["name"] == "ensemble" and config["n_features"] == 7 and len(config["members"]) == 3
+    again = build_from_config(config).eval()
+    again.load_state_dict(ens.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(again(x, features=f), ens(x, features=f))
+    # members must take the same inputs; an ensemble needs two
+    other = build_model("beatnet", n_leads=2, n_classes=4, n_features=7)
+    with pytest.raises(LeanECGError, match="n_leads"):
+        ensemble_of([members[0], other])
+    with pytest.raises(LeanECGError, match="at least 2"):
+        ensemble_of(members[:1])
+    with pytest.raises(ValueError, match="members"):
+        build_from_config({**config, "extra": 1})
+
+
+def test_ensemble_cli_writes_a_package_that_predicts_like_its_members(
+    tiny_mitdb_bench: TinyBench, shared_data: Path, tmp_path: Path
+) -> None:
+    from leanecg.data import load_record
+    from leanecg.package import open_model
+
+    member = tiny_mitdb_bench.package("beatnet")
+    twin = tmp_path / "twin"
+    shutil.copytree(member, twin)
+    out = tmp_path / "ens"
+    env = {"LEANECG_CACHE": str(tiny_mitdb_bench.cache)}
+    proc = invoke_cli(
+        [
+            "ensemble",
+            str(member),
+            str(twin),
+            "--out",
+            str(out),
+            "--data-dir",
+            str(shared_data),
+            "--n-boot",
+            "50",
+        ],
+        tmp_path,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["model_name"] == "beatnet_x2" and meta["model_config"]["name"] == "ensemble"
+    assert meta["cost"]["params"] == 2 * json.loads((member / "model.json").read_text())["cost"]["params"]
+    assert [m["package"] for m in meta["train"]["members"]] == [str(member), str(twin)]
+    assert "an ensemble of 2 `beatnet` models" in (out / "MODEL_CARD.md").read_text()
+    assert 0 <= meta["train"]["val_metric"]["sveb_veb_f1"] <= 1
+    # two identical members: the ensemble's probabilities are the member's
+    record = load_record(shared_data / "mitdb" / "100")
+    a = open_model(str(member)).predict_beats(record)
+    b = open_model(str(out)).predict_beats(record)
+    np.testing.assert_array_equal(a.samples, b.samples)
+    np.testing.assert_allclose(b.probs, a.probs, atol=1e-5)
+    # the whole CLI uses it like any package
+    csv_out = tmp_path / "beats.csv"
+    proc = invoke_cli(
+        ["beats", str(shared_data / "mitdb" / "100"), "--model", str(out), "--out", str(csv_out)],
+        tmp_path,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert csv_out.read_text().count("\n") == len(a.samples) + 1
+
+
+def test_ensemble_cli_refuses_mismatched_or_missing_packages(
+    tiny_mitdb_bench: TinyBench, tiny_cinc2017_bench: TinyBench, tmp_path: Path
+) -> None:
+    beat = tiny_mitdb_bench.package("beatnet")
+    record = tiny_cinc2017_bench.package("litenet")
+    for args, needle in (
+        ([str(beat), str(record)], "differs"),
+        ([str(beat)], "at least 2"),
+        ([str(beat), str(tmp_path / "nope")], "not a model package"),
+    ):
+        out = tmp_path / "out"
+        proc = invoke_cli(["ensemble", *args, "--out", str(out)], tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], proc.stderr
+        assert not out.exists()
