@@ -134,13 +134,13 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     from leanecg.package.model import WEIGHTS_FILE
     from leanecg.package.ort_runtime import FEATURES_INPUT, SIGNAL_INPUT, load_onnx_package
     from leanecg.provenance import collect_provenance
-    from leanecg.tasks import get_task
+    from leanecg.tasks import task_for_package
 
     torch.set_num_threads(1)
     folder = resolve_model(args.model)
     pkg = open_model(folder, prefer="torch")
     meta = pkg.meta
-    task = get_task(meta["task"]["name"])
+    task = task_for_package(meta)
     root = Path(args.data_dir) if args.data_dir else default_data_dir()
     get_dataset(task.dataset).require(root)
     tiny = bool(meta.get("data", {}).get("tiny"))

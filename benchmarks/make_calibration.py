@@ -79,11 +79,11 @@ def check_calibration(model: str, data_dir: str | Path, subset: Path, seed: int 
     from leanecg.deploy.onnx import calibration_set, export_onnx, load_calibration, package_split_seed
     from leanecg.package import open_model
     from leanecg.package.ort_runtime import load_onnx_package
-    from leanecg.tasks import get_task
+    from leanecg.tasks import task_for_package
 
     torch.set_num_threads(1)
     pkg = open_model(model, prefer="torch")
-    task = get_task(pkg.meta["task"]["name"])
+    task = task_for_package(pkg.meta)
     data = task.load(
         Path(data_dir), tiny=bool(pkg.meta.get("data", {}).get("tiny")), seed=package_split_seed(pkg)
     )

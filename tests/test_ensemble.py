@@ -109,3 +109,31 @@ def test_ensemble_cli_refuses_mismatched_or_missing_packages(
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], proc.stderr
         assert not out.exists()
+
+
+def test_task_for_package_rebuilds_the_packages_feature_columns() -> None:
+    from leanecg.signal.beats import (
+        RR_CONTEXT_FEATURE_NAMES,
+        RR_FEATURE_NAMES,
+        RR_MEDIAN_FEATURE_NAMES,
+        TEMPLATE_FEATURE_NAMES,
+    )
+    from leanecg.tasks import get_task, task_for_package
+
+    columns = list(
+        RR_FEATURE_NAMES + RR_CONTEXT_FEATURE_NAMES + RR_MEDIAN_FEATURE_NAMES + TEMPLATE_FEATURE_NAMES
+    )
+    meta = {"task": {"name": "mitdb-aami"}, "input": {"features": columns}}
+    task = task_for_package(meta)
+    assert list(task.feature_names) == columns
+    assert task is not get_task("mitdb-aami")  # a fresh instance: the registered task keeps its defaults
+    assert list(get_task("mitdb-aami").feature_names) == list(RR_FEATURE_NAMES + TEMPLATE_FEATURE_NAMES)
+    only_rr = task_for_package({**meta, "input": {"features": list(RR_FEATURE_NAMES)}})
+    assert list(only_rr.feature_names) == list(RR_FEATURE_NAMES)
+    with pytest.raises(ValueError, match="does not compute"):
+        task_for_package({**meta, "input": {"features": [*RR_FEATURE_NAMES, "qrs_width_ms"]}})
+    # record tasks keep their fixed features
+    assert (
+        task_for_package({"task": {"name": "cinc2017"}, "input": {"features": ["hrv_sdnn_ms"]}}).name
+        == "cinc2017"
+    )

@@ -25,7 +25,7 @@ import numpy as np
 from leanecg.errors import LeanECGError
 from leanecg.package.model import save_model_package
 from leanecg.provenance import collect_provenance
-from leanecg.tasks import BenchTask, get_task
+from leanecg.tasks import task_for_package
 
 __all__ = ["ensemble_packages", "member_name"]
 
@@ -53,15 +53,6 @@ def _read_meta(package: Path) -> dict[str, Any]:
     if missing:
         raise LeanECGError(path, f"package metadata lacks {', '.join(missing)}")
     return meta
-
-
-def _task_for(meta: dict[str, Any]) -> BenchTask:
-    """A fresh instance of the members' task, set to compute the feature columns they take."""
-    task = type(get_task(str(meta["task"]["name"])))()
-    features = meta["input"].get("features")
-    if features:
-        task.use_features(list(features))
-    return task
 
 
 def ensemble_packages(
@@ -104,7 +95,7 @@ def ensemble_packages(
                 raise LeanECGError(
                     p, f"its {key} differs from {paths[0]}'s; an ensemble's members take the same inputs"
                 )
-    task = _task_for(metas[0])
+    task = task_for_package(metas[0])
     seeds = [m["provenance"].get("seed") for m in metas]
     seed = int(seeds[0] or 0)
     root = resolve_data_dir(data_dir, dataset=task.dataset)

@@ -63,7 +63,7 @@ def package_task(model: str | Path, data_dir: str | Path | None = None) -> Packa
     """
     from leanecg.data import get_dataset, resolve_data_dir
     from leanecg.package import open_model
-    from leanecg.tasks import TASKS
+    from leanecg.tasks import TASKS, task_for_package
 
     pkg = open_model(model, prefer="torch")
     if getattr(pkg, "backend", None) is not None and getattr(pkg.backend, "runtime", "torch") != "torch":
@@ -71,7 +71,7 @@ def package_task(model: str | Path, data_dir: str | Path | None = None) -> Packa
     task_name = pkg.meta["task"]["name"]
     if task_name not in TASKS:
         raise LeanECGError(pkg.path, f"the package's task {task_name!r} is not a task this LeanECG knows")
-    task = TASKS[task_name]
+    task = task_for_package(pkg.meta)
     pipeline = getattr(task, "pipeline", None)
     if callable(pipeline) and pipeline().fingerprint() != pkg.pipeline.fingerprint():
         raise LeanECGError(

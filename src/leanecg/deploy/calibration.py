@@ -109,7 +109,7 @@ def _training_data(package: ModelPackage, data_dir: str | Path | None) -> tuple[
         LeanECGError: the task is unknown to this LeanECG, or its dataset is not in the data dir.
     """
     from leanecg.data import get_dataset, resolve_data_dir
-    from leanecg.tasks import TASKS
+    from leanecg.tasks import TASKS, task_for_package
 
     task_name = package.meta["task"]["name"]
     if task_name not in TASKS:
@@ -117,7 +117,7 @@ def _training_data(package: ModelPackage, data_dir: str | Path | None) -> tuple[
             package.path,
             f"int8 calibration needs the training data of task {task_name!r}, which this LeanECG does not know",
         )
-    task = TASKS[task_name]
+    task = task_for_package(package.meta)
     try:
         root = resolve_data_dir(data_dir)
         get_dataset(task.dataset).require(root)

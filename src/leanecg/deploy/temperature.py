@@ -99,14 +99,14 @@ def fit_package_temperature(
     from leanecg.deploy.calibration import package_split_seed
     from leanecg.evaluate.calibration import calibration_block
     from leanecg.package import CARD_FILE, META_FILE, TorchBackend, open_model, temperature_meta, write_card
-    from leanecg.tasks import get_task
+    from leanecg.tasks import task_for_package
 
     pkg = open_model(package, prefer="torch")
     if not isinstance(pkg.backend, TorchBackend):
         raise LeanECGError(pkg.path, "is an .onnx file; fit the temperature of its package folder")
     folder = pkg.path
     meta = pkg.meta
-    task = get_task(meta["task"]["name"])
+    task = task_for_package(meta)
     root = Path(data_dir)
     get_dataset(task.dataset).require(root)
     tiny = bool(meta.get("data", {}).get("tiny"))

@@ -14,6 +14,9 @@ predictions with 95 % bootstrap CIs. Splits are the ones the field uses:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from leanecg.registry import Registry
 from leanecg.tasks.base import BenchTask, TaskData
 from leanecg.tasks.cinc2017 import Cinc2017Task
@@ -30,6 +33,7 @@ __all__ = [
     "TaskData",
     "get_task",
     "list_tasks",
+    "task_for_package",
     "task_pipeline",
 ]
 
@@ -43,6 +47,21 @@ del _task
 def get_task(name: str) -> BenchTask:
     """The task called ``name``; unknown names raise :class:`LeanECGError` listing the known ones."""
     return TASKS.get(name)
+
+
+def task_for_package(meta: Mapping[str, Any]) -> BenchTask:
+    """A fresh task instance set up as a trained model package's metadata says: its task, computing the
+    feature columns the model takes (``meta["input"]["features"]``, :meth:`BenchTask.use_features`), so that
+    loading it rebuilds the model's own inputs whatever the task's current defaults are.
+
+    Raises:
+        LeanECGError: an unknown task, or feature columns the task cannot compute.
+    """
+    task = type(get_task(str(meta["task"]["name"])))()
+    features = (meta.get("input") or {}).get("features")
+    if features:
+        task.use_features(list(features))
+    return task
 
 
 def list_tasks() -> list[str]:
