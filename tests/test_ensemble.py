@@ -102,6 +102,7 @@ def test_ensemble_cli_refuses_mismatched_or_missing_packages(
         ([str(beat), str(record)], "differs"),
         ([str(beat)], "at least 2"),
         ([str(beat), str(tmp_path / "nope")], "not a model package"),
+        ([str(beat), str(beat / "model.json")], "is a file"),
     ):
         out = tmp_path / "out"
         proc = invoke_cli(["ensemble", *args, "--out", str(out)], tmp_path)

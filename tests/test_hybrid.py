@@ -121,6 +121,21 @@ def test_bench_hybrid_row_on_a_synthetic_task(tmp_path: Path, monkeypatch: pytes
     assert (tmp_path / "res" / "mitdb-aami" / "results.md").read_text().count("beatnet+lightgbm") >= 1
 
 
+def test_bench_cross_validates_a_hybrid_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(TASKS, "mitdb-aami", _SyntheticMitdb())
+    runner.run_benchmark(
+        "mitdb-aami", ["beatnet+lightgbm"], tmp_path, tmp_path / "res", tiny=True, n_boot=20, cv=2
+    )
+    (r,) = load_results(tmp_path / "res" / "mitdb-aami")
+    cv = r["cv"]
+    assert cv["k"] == 2 and len(cv["folds"]) == 2 and cv["inner_k"] >= 2
+    assert "inner validation" in cv["recipe"] and "never on the held-out fold" in cv["recipe"]
+    held = [set(f["groups"]) for f in cv["folds"]]
+    assert not held[0] & held[1]  # leave-groups-out: a group is held out by one fold only
+    # the class-shaped bump and the RR-like column separate the classes: the hybrid learns them in CV too
+    assert cv["pooled"]["sveb_veb_f1"] > 0.5 and 0 <= cv["pooled"]["accuracy"] <= 1
+
+
 def test_bench_rejects_hybrids_without_an_embedding(tmp_path: Path) -> None:
     with pytest.raises(LeanECGError, match="leadwise\\+lightgbm"):
         runner.run_benchmark("mitdb-aami", ["leadwise+lightgbm"], tmp_path, tmp_path / "res", tiny=True)

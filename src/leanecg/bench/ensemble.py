@@ -42,9 +42,11 @@ def member_name(model_names: Sequence[str]) -> str:
 
 
 def _read_meta(package: Path) -> dict[str, Any]:
+    if Path(package).is_file():
+        raise LeanECGError(package, "is a file; give the model package folder (the one holding model.json)")
     path = Path(package) / "model.json"
     if not path.is_file():
-        raise LeanECGError(package, "not a model package (no model.json)")
+        raise LeanECGError(package, "not a model package folder (no model.json in it)")
     try:
         meta = json.loads(path.read_text())
     except (OSError, ValueError) as exc:

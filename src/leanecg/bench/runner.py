@@ -27,7 +27,14 @@ from leanecg.evaluate.report import write_report
 from leanecg.evaluate.results import load_results, make_result, save_result
 from leanecg.tasks import BenchTask, TaskData, get_task
 from leanecg.train.distributed import is_main_process
-from leanecg.train.hybrid import HYBRID_SUFFIX, hybrid_name, parse_hybrid_name
+from leanecg.train.hybrid import (
+    HYBRID_SUFFIX,
+    EmbeddingNetwork,
+    embed_records,
+    hybrid_matrix,
+    hybrid_name,
+    parse_hybrid_name,
+)
 
 REFERENCE_MODEL = "resnet1d"
 
@@ -314,13 +321,13 @@ def cross_validate(
     from leanecg.bench.cv import inner_split, run_cv
     from leanecg.train.trainer import predict_proba
 
-    if parse_hybrid_name(name) is not None:
-        raise LeanECGError("cv", f"{name}: cross-validation of hybrid rows is not supported")
+    hybrid = parse_hybrid_name(name)
     seed = int(training["seed"])
     deep = {k: v for k, v in training.items() if k not in ("n_boot", "runtime")}
     classic = name in task.classic_models
 
-    early_stops = classic or task.train_uses_val
+    # LightGBM (classic and hybrid rows) always stops on validation data; deep rows when the task does
+    early_stops = classic or hybrid is not None or task.train_uses_val
     # inner validation share = the task's own validation share of its training data
     inner_k = max(2, round((len(data.train) + len(data.val)) / max(len(data.val), 1)))
 
@@ -332,6 +339,13 @@ def cross_validate(
             Xho = _classic_matrix(heldout)
             Xtr, Xva = _classic_matrix(train), _classic_matrix(inner_val)
             return _fit_task_lightgbm(task, train, inner_val, Xtr, Xva, seed).predict(Xho)
+        if hybrid is not None:  # as run_hybrid: the zoo model, its embedding + the task features -> LightGBM
+            trained = _train_deep(task, hybrid, data, train=train, val=inner_val, **deep)
+            net = EmbeddingNetwork(trained.model)
+            Xtr, Xva, Xho = (
+                hybrid_matrix(embed_records(net, s.X), s.features) for s in (train, inner_val, heldout)
+            )
+            return _fit_task_lightgbm(task, train, inner_val, Xtr, Xva, seed).predict(Xho)
         trained = _train_deep(task, name, data, train=train, val=inner_val, **deep)
         ho = _maybe_without_features(heldout, trained.uses_features)
         return predict_proba(trained.model, ho.X, features=ho.features)
@@ -342,6 +356,11 @@ def cross_validate(
         if not early_stops
         else f"the row's own recipe in every fold; early stopping / LightGBM rounds on an inner validation "
         f"part of the fold's training data (1/{inner_k} of its records), never on the held-out fold"
+        + (
+            " (the zoo model of a hybrid trains on the rest with the task's own recipe)"
+            if hybrid is not None and not task.train_uses_val
+            else ""
+        )
     )
     block["inner_k"] = inner_k if early_stops else None
     log(f"{name}: cv pooled " + ", ".join(f"{m} {v:.3f}" for m, v in list(block["pooled"].items())[:5]))
@@ -542,7 +561,6 @@ def run_hybrid(
     validation metric and input columns (``embedding_dim + n_features``).
     """
     from leanecg.models.registry import model_config
-    from leanecg.train.hybrid import EmbeddingNetwork, embed_records, hybrid_matrix
 
     deep = parse_hybrid_name(name)
     if deep is None:
