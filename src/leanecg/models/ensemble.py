@@ -7,7 +7,8 @@ returns ``log(mean_k softmax(member_k(x)))`` as its logits, so ``softmax`` of it
 average probability, temperature scaling and argmax work unchanged, and one ONNX graph serves the whole
 ensemble (its parameter count counts every member).
 
-Its config is ``{"format", "name": "ensemble", "members": [member configs]}``;
+Its config is ``{"format", "name": "ensemble", "n_leads", "n_classes", "n_features", "members": [member
+configs]}`` (the three counts copied from the first member, for readers of a config);
 :func:`leanecg.models.registry.build_from_config` rebuilds it (members first), so a model package
 stores and loads an ensemble like any other model. Build one from trained models with
 :func:`leanecg.models.registry.ensemble_of`.
