@@ -110,6 +110,7 @@ def ds2_beats(pkg: Any, root: Path, per_class: int, seed: int) -> dict[str, Any]
             templates=True,
             history=64,
             context=True,
+            only=spec["features"],
         )
         keep = np.isin(labels, list(pkg.class_names))
         xs.append(win[keep])

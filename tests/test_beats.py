@@ -326,5 +326,13 @@ def test_rr_median_features_online_equals_offline_and_ignore_ectopy() -> None:
 
     assert feats.shape[1] == len(ALL_BEAT_FEATURE_NAMES)
     np.testing.assert_allclose(select_beat_features(feats, RR_MEDIAN_FEATURE_NAMES), med, rtol=1e-6)
+    # a caller that takes no median column does not pay for them (left NaN); one that does gets them
+    _, rr_only = beat_model_inputs(x, fs, peaks, 0.25, 0.45, context=True, only=["pre_rr", "template_corr"])
+    assert np.isnan(select_beat_features(rr_only, RR_MEDIAN_FEATURE_NAMES)).all()
+    np.testing.assert_array_equal(
+        np.delete(rr_only, np.s_[11:17], axis=1), np.delete(feats, np.s_[11:17], axis=1)
+    )
+    _, with_med = beat_model_inputs(x, fs, peaks, 0.25, 0.45, context=True, only=["pre_median_ratio"])
+    np.testing.assert_array_equal(with_med, feats)
     # fewer than two beats: NaN rows, no error
     assert np.isnan(rr_median_features(rr_features(peaks[:1], fs))).all()

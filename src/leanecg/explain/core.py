@@ -485,8 +485,10 @@ def _explain_beats(
         raise LeanECGError(
             common["record"], f"fewer than 2 beats detected: nothing for beat model {pkg.name} to explain"
         )
-    windows, feats = beat_model_inputs(y, fs_model, peaks, spec["before_s"], spec["after_s"], context=True)
     fnames = spec.get("features")
+    windows, feats = beat_model_inputs(
+        y, fs_model, peaks, spec["before_s"], spec["after_s"], context=True, only=fnames or ()
+    )
     feats = select_beat_features(feats, fnames) if fnames else None
     probs = pkg.calibrate(pkg.backend.proba(windows, feats, 256, pkg.multilabel))
     pred = np.argmax(probs, axis=1)

@@ -639,7 +639,9 @@ class ModelPackage:
         n_classes = len(self.class_names)
         if peaks.size < 2:
             return BeatPredictions(np.zeros(0, dtype=np.int64), [], np.zeros((0, n_classes)))
-        windows, feats = beat_model_inputs(y, fs, peaks, spec["before_s"], spec["after_s"], context=True)
+        windows, feats = beat_model_inputs(
+            y, fs, peaks, spec["before_s"], spec["after_s"], context=True, only=spec.get("features") or ()
+        )
         names = spec.get("features")
         try:
             feats = select_beat_features(feats, names) if names else None

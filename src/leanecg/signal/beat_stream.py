@@ -138,7 +138,10 @@ class StreamingBeatInputs:
         self.detector = StreamingRPeakDetector(self.fs)
         self.rr = StreamingRRFeatures(self.fs)
         self.rr_context = StreamingRRContext()  # rhythm-context columns, appended to every RR row
-        self.rr_medians = StreamingRRMedians()  # running-median columns, appended after them
+        # running-median columns, appended after them; computed only for a model that takes them
+        self.rr_medians = (
+            StreamingRRMedians() if any(n in RR_MEDIAN_FEATURE_NAMES for n in self.feature_names) else None
+        )
         self.history = round(BEAT_HISTORY_S * self.fs) + self.before + self.after
         self.buf = np.zeros((0, n_leads), dtype=np.float64)  # preprocessed samples (before normalisation)
         self.buf0 = 0
@@ -185,7 +188,12 @@ class StreamingBeatInputs:
 
     def _add_rr_rows(self, done: np.ndarray, rows: np.ndarray) -> None:
         """Store the final RR rows (beat order) with their rhythm-context and median columns appended."""
-        full = np.concatenate((rows, self.rr_context.update(rows), self.rr_medians.update(rows)), axis=1)
+        medians = (
+            self.rr_medians.update(rows)
+            if self.rr_medians is not None
+            else np.full((rows.shape[0], len(RR_MEDIAN_FEATURE_NAMES)), np.nan)
+        )
+        full = np.concatenate((rows, self.rr_context.update(rows), medians), axis=1)
         self.rr_rows.update(zip(done.tolist(), full, strict=True))
 
     def _cut_windows(self, final: bool) -> None:

@@ -20,6 +20,7 @@ All RR values are in seconds. Sample indices are int64 at the signal's ``fs``.
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from collections.abc import Sequence
 from typing import Literal
@@ -477,7 +478,7 @@ def rr_median_features(rr: np.ndarray, windows: tuple[int, int, int] = RR_MEDIAN
 class StreamingRRMedians:
     """:func:`rr_median_features` online: feed the RR rows as :class:`StreamingRRFeatures` emits them.
 
-    Memory is bounded by the long window (``windows[1]`` values).
+    Memory is bounded by the windows (``sum(windows)`` values).
     """
 
     def __init__(self, windows: tuple[int, int, int] = RR_MEDIAN_WINDOWS) -> None:
@@ -488,21 +489,33 @@ class StreamingRRMedians:
 
     def reset(self) -> None:
         """Forget all beats."""
-        self._pre: deque[float] = deque(maxlen=max(self.windows))
+        # per window: its values in arrival order and sorted (O(window) insert / remove, C-speed bisect)
+        self._order: list[deque[float]] = [deque() for _ in self.windows]
+        self._sorted: list[list[float]] = [[] for _ in self.windows]
+
+    def _push(self, j: int, value: float) -> None:
+        order, srt = self._order[j], self._sorted[j]
+        if len(order) == self.windows[j]:
+            del srt[bisect.bisect_left(srt, order.popleft())]
+        order.append(value)
+        bisect.insort(srt, value)
+
+    def _median(self, j: int) -> float:
+        srt = self._sorted[j]
+        mid = len(srt) // 2
+        return srt[mid] if len(srt) % 2 else (srt[mid - 1] + srt[mid]) / 2
 
     def update(self, rr: np.ndarray) -> np.ndarray:
         """Median rows ``(k, 6)`` of the next ``k`` RR rows ``(k, 7)`` (beat order continues)."""
         arr = _check_rr_rows(rr)
-        short_w, long_w, prev_w = self.windows
         k = arr.shape[0]
         short, long, prev = np.zeros(k), np.zeros(k), np.zeros(k)
         for i, pre in enumerate(arr[:, 0].tolist()):
-            recent = list(self._pre)
-            prev[i] = float(np.median(recent[-prev_w:])) if recent else pre
-            self._pre.append(pre)
-            recent.append(pre)
-            short[i] = float(np.median(recent[-short_w:]))
-            long[i] = float(np.median(recent[-long_w:]))
+            prev[i] = self._median(2) if self._sorted[2] else pre  # the intervals before this one
+            self._push(2, pre)
+            self._push(0, pre)
+            self._push(1, pre)
+            short[i], long[i] = self._median(0), self._median(1)
         return _median_columns(arr[:, 0], arr[:, 1], short, long, prev)
 
 
@@ -652,6 +665,7 @@ def beat_model_inputs(
     templates: bool = True,
     history: int = 64,
     context: bool = False,
+    only: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """What a beat classifier sees for every R peak: its window and its beat features.
 
@@ -678,6 +692,9 @@ def beat_model_inputs(
         context: insert the :data:`RR_CONTEXT_FEATURE_NAMES` columns (:func:`rr_context_features`) and the
             :data:`RR_MEDIAN_FEATURE_NAMES` columns (:func:`rr_median_features`) after the RR columns; with
             ``templates=True`` the columns are then :data:`ALL_BEAT_FEATURE_NAMES`.
+        only: the columns the caller will take (:func:`select_beat_features`), e.g. a model's feature
+            names. The median columns cost a sliding median over up to 300 beats per beat: with ``only``
+            naming none of them they are left NaN (never computed). Default: every column is computed.
 
     Returns:
         ``(windows, features)``: float32 ``(n_beats, n_leads, B + A)`` (channels first, as models take
@@ -690,7 +707,13 @@ def beat_model_inputs(
     win, _ = beat_windows(x2, fs, peaks, before_s, after_s, edge="pad")
     feats = rr_features(peaks, fs, causal=causal)
     if context:
-        feats = np.concatenate((feats, rr_context_features(feats), rr_median_features(feats)), axis=1)
+        wants_medians = only is None or any(n in RR_MEDIAN_FEATURE_NAMES for n in only)
+        medians = (
+            rr_median_features(feats)
+            if wants_medians
+            else np.full((feats.shape[0], len(RR_MEDIAN_FEATURE_NAMES)), np.nan)
+        )
+        feats = np.concatenate((feats, rr_context_features(feats), medians), axis=1)
     if templates:
         r_index = round(float(before_s) * _check_fs(fs))
         tf = template_features(win[:, :, 0], fs, r_index, causal=causal, history=history)

@@ -218,6 +218,7 @@ class MitdbAamiTask(BenchTask):
                     templates=True,
                     history=self.template_history,
                     context=True,
+                    only=self.feature_names,
                 )
                 ok = labels != "Q"
                 xs.append(win[ok])
