@@ -9,9 +9,10 @@ those of rows run earlier and resumed.
     .venv/bin/python benchmarks/beat_ablation.py --data-dir ../shared/data --seeds 3 --cv 5
 
 Seed ensembles: each run keeps its out-of-fold CV probabilities (``beat_ablation_oof/``, not committed);
-once a row has all its seeds, the ensemble of those seeds' recipes is scored on the averaged out-of-fold
-probabilities (``ensemble_cv``) - the CV figure of the package ``leanecg ensemble`` builds from the row's
-``--save-models`` packages. The model to ship is chosen on these CV figures, never on DS2.
+once a row has all its seeds, ensembles of k of those seeds' recipes are scored on the averaged out-of-fold
+probabilities, each figure the mean over all k-subsets (``ensemble_cv``) - the CV figure of a package
+``leanecg ensemble`` builds from k of the row's ``--save-models`` packages. The model to ship is chosen on
+these CV figures, never on DS2.
 
 Resumable: a finished (row, seed) pair in ``benchmarks/results/beat_ablation.json`` is not recomputed.
 Writes ``beat_ablation.{json,md}``: CV pooled and DS2 SVEB / VEB sensitivity and +P, mean ± sd over seeds,
@@ -113,11 +114,7 @@ def _canonical(run: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(proba, y, groups)`` of one run in a seed-independent order: by record, then beat order within
     the record (a seed's pool concatenates its own train and validation records)."""
     groups = np.asarray(run["groups"]).astype(str)
-    within = np.zeros(len(groups), dtype=np.int64)
-    for g in np.unique(groups):
-        m = groups == g
-        within[m] = np.arange(int(m.sum()))
-    order = np.lexsort((within, groups))
+    order = np.argsort(groups, kind="stable")  # a record's beats are contiguous and in order in every pool
     return run["proba"].astype(np.float32)[order], np.asarray(run["y"])[order], groups[order]
 
 

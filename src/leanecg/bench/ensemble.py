@@ -15,15 +15,13 @@ training data first (``benchmarks/beat_ablation.py`` reports the seed ensembles'
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from leanecg.errors import LeanECGError
-from leanecg.package.model import save_model_package
+from leanecg.package.model import load_model_package, save_model_package
 from leanecg.provenance import collect_provenance
 from leanecg.tasks import task_for_package
 
@@ -39,22 +37,6 @@ def member_name(model_names: Sequence[str]) -> str:
     if len(set(names)) == 1:
         return f"{names[0]}_x{len(names)}"
     return "+".join(names)
-
-
-def _read_meta(package: Path) -> dict[str, Any]:
-    if Path(package).is_file():
-        raise LeanECGError(package, "is a file; give the model package folder (the one holding model.json)")
-    path = Path(package) / "model.json"
-    if not path.is_file():
-        raise LeanECGError(package, "not a model package folder (no model.json in it)")
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise LeanECGError(path, f"unreadable package metadata: {exc}") from exc
-    missing = [k for k in (*_SAME, "model_name", "model_config", "provenance", "data") if k not in meta]
-    if missing:
-        raise LeanECGError(path, f"package metadata lacks {', '.join(missing)}")
-    return meta
 
 
 def ensemble_packages(
@@ -84,24 +66,24 @@ def ensemble_packages(
     from leanecg.bench.runner import evaluate_deep
     from leanecg.data import resolve_data_dir
     from leanecg.models.registry import ensemble_of
-    from leanecg.train.checkpoint import load_model
     from leanecg.train.trainer import predict_proba
 
     paths = [Path(p) for p in packages]
     if len(paths) < 2:
         raise LeanECGError("packages", f"an ensemble needs at least 2 model packages, got {len(paths)}")
-    metas = [_read_meta(p) for p in paths]
+    pkgs = [load_model_package(p) for p in paths]
+    metas = [pkg.meta for pkg in pkgs]
     for p, meta in zip(paths[1:], metas[1:], strict=True):
         for key in _SAME:
-            if meta[key] != metas[0][key]:
+            if meta.get(key) != metas[0].get(key):
                 raise LeanECGError(
                     p, f"its {key} differs from {paths[0]}'s; an ensemble's members take the same inputs"
                 )
     task = task_for_package(metas[0])
-    seeds = [m["provenance"].get("seed") for m in metas]
+    seeds = [(m.get("provenance") or {}).get("seed") for m in metas]
     seed = int(seeds[0] or 0)
     root = resolve_data_dir(data_dir, dataset=task.dataset)
-    tiny = bool(metas[0].get("data", {}).get("tiny"))  # members from a smoke run: its tiny splits
+    tiny = bool((metas[0].get("data") or {}).get("tiny"))  # members from a smoke run: its tiny splits
     data = task.load(root, tiny=tiny, seed=seed)
     if list(data.info.get("input", {}).get("features") or []) != list(
         metas[0]["input"].get("features") or []
@@ -110,17 +92,16 @@ def ensemble_packages(
             paths[0], f"task {task.name} no longer computes the feature columns this model takes"
         )
     # what the members trained on, together: a validation record one member trained on is not held out
-    trained_on = sorted({str(r) for m in metas for r in (m["data"].get("train_records") or [])})
+    trained_on = sorted({str(r) for m in metas for r in ((m.get("data") or {}).get("train_records") or [])})
     if trained_on:
         data.info["train_records"] = trained_on
     val_seen = bool(set(trained_on) & {str(r) for r in data.info.get("val_records") or []})
-    models = [load_model(p / "model.pt")[0] for p in paths]
-    ens = ensemble_of(models).eval()
-    model_name = member_name([str(m["model_name"]) for m in metas])
+    ens = ensemble_of([pkg.model for pkg in pkgs]).eval()
+    model_name = member_name([str(m.get("model_name") or m["model_config"]["name"]) for m in metas])
     uses_features = int(metas[0]["model_config"].get("n_features", 0)) > 0
     train_info = {
         "members": [
-            {"package": str(p), "model": m["model_name"], "seed": s, "train": m.get("train")}
+            {"package": str(p), "model": m.get("model_name"), "seed": s, "train": m.get("train")}
             for p, m, s in zip(paths, metas, seeds, strict=True)
         ],
         "recipe": "average of the members' class probabilities (leanecg.models.ensemble)",

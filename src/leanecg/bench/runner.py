@@ -246,7 +246,6 @@ class _TrainedDeep:
     result: Any  # TrainResult
     family: str
     uses_features: bool
-    test: Any  # the test ArraySplit as the model takes it (features dropped when it takes none)
 
 
 def _train_deep(
@@ -282,7 +281,6 @@ def _train_deep(
     )
     train = _maybe_without_features(data.train if train is None else train, uses_features)
     val = _maybe_without_features(data.val if val is None else val, uses_features)
-    test = _maybe_without_features(data.test, uses_features)
     if not task.train_uses_val:
         val = None
     config = task.train_config(tiny=tiny, seed=seed, epochs=epochs)
@@ -302,7 +300,7 @@ def _train_deep(
         batch_loss=task.batch_loss(seed),
         **fit_kwargs,
     )
-    return _TrainedDeep(model, res, spec.family, uses_features, test)
+    return _TrainedDeep(model, res, spec.family, uses_features)
 
 
 def cross_validate(
@@ -341,10 +339,7 @@ def cross_validate(
             return _fit_task_lightgbm(task, train, inner_val, Xtr, Xva, seed).predict(Xho)
         if hybrid is not None:  # as run_hybrid: the zoo model, its embedding + the task features -> LightGBM
             trained = _train_deep(task, hybrid, data, train=train, val=inner_val, **deep)
-            net = EmbeddingNetwork(trained.model)
-            Xtr, Xva, Xho = (
-                hybrid_matrix(embed_records(net, s.X), s.features) for s in (train, inner_val, heldout)
-            )
+            _, (Xtr, Xva, Xho) = _hybrid_matrices(trained.model, (train, inner_val, heldout))
             return _fit_task_lightgbm(task, train, inner_val, Xtr, Xva, seed).predict(Xho)
         trained = _train_deep(task, name, data, train=train, val=inner_val, **deep)
         ho = _maybe_without_features(heldout, trained.uses_features)
@@ -520,6 +515,13 @@ def _run_classic(task: BenchTask, name: str, data: TaskData, *, seed: int, n_boo
     return out
 
 
+def _hybrid_matrices(model: Any, splits: Sequence[Any]) -> tuple[Any, list[np.ndarray]]:
+    """The embedding network of a trained zoo model and the LightGBM design matrix of each split (its
+    pooled embedding, then the task features when the split has them)."""
+    net = EmbeddingNetwork(model)
+    return net, [hybrid_matrix(embed_records(net, s.X), s.features) for s in splits]
+
+
 def _check_hybrid(name: str) -> None:
     """Raise :class:`LeanECGError` before any training when the hybrid's zoo model has no pooled embedding."""
     from leanecg.models.registry import build_model
@@ -581,9 +583,7 @@ def run_hybrid(
     )
     if not is_main_process():
         return None
-    net = EmbeddingNetwork(trained.model)
-    splits = (data.train, data.val, data.test)
-    Xtr, Xva, Xte = (hybrid_matrix(embed_records(net, s.X), s.features) for s in splits)
+    net, (Xtr, Xva, Xte) = _hybrid_matrices(trained.model, (data.train, data.val, data.test))
     fitted = _fit_task_lightgbm(task, data.train, data.val, Xtr, Xva, seed)
     p_val, p_test = fitted.predict(Xva), fitted.predict(Xte)
     val_metric = task.val_metric(data.val.y, p_val)

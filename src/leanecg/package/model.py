@@ -669,6 +669,8 @@ def load_model_package(path: str | Path) -> ModelPackage:
     from leanecg.train.checkpoint import load_model
 
     path = Path(path)
+    if path.is_file():
+        raise LeanECGError(path, "is a file; give the model package folder (the one holding model.json)")
     if not path.is_dir():
         raise LeanECGError(
             path, "is not a model package folder (expected a folder with model.pt and model.json)"

@@ -50,6 +50,7 @@ from leanecg.signal.beats import (
     StreamingRRMedians,
     beat_model_inputs,
     beat_windows,
+    takes_rr_medians,
     template_features,
     template_features_against,
 )
@@ -139,9 +140,7 @@ class StreamingBeatInputs:
         self.rr = StreamingRRFeatures(self.fs)
         self.rr_context = StreamingRRContext()  # rhythm-context columns, appended to every RR row
         # running-median columns, appended after them; computed only for a model that takes them
-        self.rr_medians = (
-            StreamingRRMedians() if any(n in RR_MEDIAN_FEATURE_NAMES for n in self.feature_names) else None
-        )
+        self.rr_medians = StreamingRRMedians() if takes_rr_medians(self.feature_names) else None
         self.history = round(BEAT_HISTORY_S * self.fs) + self.before + self.after
         self.buf = np.zeros((0, n_leads), dtype=np.float64)  # preprocessed samples (before normalisation)
         self.buf0 = 0

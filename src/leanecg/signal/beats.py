@@ -47,6 +47,7 @@ __all__ = [
     "rr_features",
     "rr_median_features",
     "select_beat_features",
+    "takes_rr_medians",
     "template_features",
     "template_features_against",
 ]
@@ -475,6 +476,12 @@ def rr_median_features(rr: np.ndarray, windows: tuple[int, int, int] = RR_MEDIAN
     return _median_columns(pre, post, short, long, prev)
 
 
+def takes_rr_medians(names: Sequence[str] | None) -> bool:
+    """Whether the feature columns ``names`` (``None``: every column) include a running-median column, the
+    only ones worth skipping when unused (:func:`beat_model_inputs`' ``only``, the beat stream)."""
+    return names is None or any(n in RR_MEDIAN_FEATURE_NAMES for n in names)
+
+
 class StreamingRRMedians:
     """:func:`rr_median_features` online: feed the RR rows as :class:`StreamingRRFeatures` emits them.
 
@@ -707,10 +714,9 @@ def beat_model_inputs(
     win, _ = beat_windows(x2, fs, peaks, before_s, after_s, edge="pad")
     feats = rr_features(peaks, fs, causal=causal)
     if context:
-        wants_medians = only is None or any(n in RR_MEDIAN_FEATURE_NAMES for n in only)
         medians = (
             rr_median_features(feats)
-            if wants_medians
+            if takes_rr_medians(only)
             else np.full((feats.shape[0], len(RR_MEDIAN_FEATURE_NAMES)), np.nan)
         )
         feats = np.concatenate((feats, rr_context_features(feats), medians), axis=1)
