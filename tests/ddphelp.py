@@ -77,7 +77,7 @@ def accuracy(y: np.ndarray, proba: np.ndarray) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from leanecg.train.distributed import destroy_process_group, init_process_group, rank_and_world
+    from leanecg.train.distributed import init_process_group, is_distributed, leave_and_exit, rank_and_world
     from leanecg.train.seed import seed_everything
     from leanecg.train.trainer import fit
 
@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), args.out / "weights.pt")
         (args.out / "result.json").write_text(json.dumps(res.to_dict()), encoding="utf-8")
-    destroy_process_group()
+    if is_distributed():
+        leave_and_exit(0)  # ends the process (see its docstring for why)
     return 0
 
 

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     from leanecg.cli.runner import error_line
     from leanecg.cli.runner import main as cli_main
     from leanecg.errors import LeanECGError
-    from leanecg.train.distributed import destroy_process_group, init_process_group
+    from leanecg.train.distributed import destroy_process_group, init_process_group, leave_and_exit
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -47,8 +47,16 @@ def main(argv: list[str] | None = None) -> None:
     sys.argv = ["leanecg", *argv]
     try:
         cli_main()
-    finally:
+        code: int | str | None = 0
+    except SystemExit as exc:
+        code = exc.code
+    except BaseException:
         destroy_process_group()
+        raise
+    if isinstance(code, str):  # sys.exit("message"): Python prints it and exits 1
+        sys.stderr.write(code + "\n")
+        code = 1
+    leave_and_exit(code or 0)
 
 
 if __name__ == "__main__":
