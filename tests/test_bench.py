@@ -226,3 +226,94 @@ def test_mitdb_beat_augmentation_scales_rr_seconds_and_shifts_windows() -> None:
     assert task.batch_loss(0) is None  # off by default: the trainer's plain loss
     task.rr_scale, task.max_shift = 0.5, 3
     assert task.batch_loss(0) is not None
+
+
+def test_mitdb_second_lead_feeds_each_records_other_lead_and_drops_it_in_training(
+    shared_data: Path, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """``second_lead``: channel 0 is MLII exactly as the one-lead task has it, channel 1 the record's other
+    lead (V5 on record 100, V1 on 101, and V5 on 114 whose MLII is its second signal); ``lead_dropout``
+    zeroes only channel 1, in about that share of training windows; the inference pipeline zero-fills a
+    missing second lead."""
+    import numpy as np
+    import torch
+
+    from leanecg.data.loaders import load_record
+    from leanecg.tasks import MitdbAamiTask
+    from leanecg.tasks.mitdb_aami import RR_SECONDS_COLUMNS, beat_augment_batch_loss
+
+    monkeypatch.setenv("LEANECG_CACHE", str(tmp_path / "cache"))
+    one, two = MitdbAamiTask(), MitdbAamiTask()
+    two.second_lead = True
+    for record, other in (("100", "V5"), ("101", "V1"), ("114", "V5")):
+        header = shared_data / "mitdb" / f"{record}.hea"
+        assert two.record_pipeline(header).steps[0] == {
+            "op": "leads",
+            "leads": ["II", other],
+            "missing": "error",
+        }
+        rec = load_record(shared_data / "mitdb" / record)
+        y1 = one.record_pipeline(header).apply(rec.signal, rec.fs, leads=rec.leads).signal
+        y2 = two.record_pipeline(header).apply(rec.signal, rec.fs, leads=rec.leads).signal
+        assert y2.shape == (y1.shape[0], 2)
+        np.testing.assert_array_equal(y2[:, 0], y1[:, 0])
+        assert np.corrcoef(y2[:, 0], y2[:, 1])[0, 1] < 0.99  # a different lead, not a copy
+    # a one-lead record through the inference pipeline: MLII kept, the second input lead zero-filled
+    ecg = np.random.default_rng(0).normal(size=(3600, 1))
+    out = two.pipeline().apply(ecg, 360.0, leads=["MLII"])
+    assert out.signal.shape[1] == 2 and not out.signal[:, 1].any() and out.signal[:, 0].any()
+    assert out.mask.tolist() == [True, False]
+
+    seen: dict[str, torch.Tensor] = {}
+
+    def model(x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        seen["x"] = x
+        return torch.zeros(len(x), 4)
+
+    x = torch.randn(2000, 2, 126)
+    batch = {"x": x, "features": torch.ones(2000, 13), "y": torch.zeros(2000, dtype=torch.int64)}
+    beat_augment_batch_loss(RR_SECONDS_COLUMNS, 0.0, 0, seed=0, lead_dropout=0.3)(
+        model, batch, torch.nn.CrossEntropyLoss()
+    )
+    assert torch.equal(seen["x"][:, 0], x[:, 0])
+    dropped = (seen["x"][:, 1] == 0).all(dim=1)
+    assert torch.equal(seen["x"][~dropped, 1], x[~dropped, 1])
+    assert 0.25 < dropped.float().mean() < 0.35
+    two.lead_dropout = 0.3
+    assert MitdbAamiTask().batch_loss(0) is None and two.batch_loss(0) is not None
+    with pytest.raises(ValueError, match="lead_dropout"):
+        beat_augment_batch_loss(RR_SECONDS_COLUMNS, 0.0, 0, seed=0, lead_dropout=1.5)
+
+
+def test_ensemble_distillation_trains_seeded_teachers_then_one_student(
+    shared_data: Path, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """``distill_teachers``: the teachers (the student's architecture, seeds apart from every run's) train
+    first, then the student learns from their ensemble; the result is one model of the zoo size."""
+    import torch
+
+    from leanecg.bench.runner import _train_deep, teacher_seeds
+    from leanecg.errors import LeanECGError
+    from leanecg.models.registry import model_config
+    from leanecg.tasks import MitdbAamiTask
+
+    monkeypatch.setenv("LEANECG_CACHE", str(tmp_path / "cache"))
+    assert teacher_seeds(0, 3) == [10_000, 10_001, 10_002] and teacher_seeds(1, 2) == [10_100, 10_101]
+    task = MitdbAamiTask()
+    task.distill_teachers = 2
+    data = task.load(shared_data, tiny=True)
+    kw = {"seed": 0, "tiny": True, "epochs": 1, "max_train_seconds": None, "num_threads": 1}
+    trained = _train_deep(task, "beatnet", data, **kw)
+    config = trained.result.to_dict()["config"]
+    assert config["teachers"]["seeds"] == [10_000, 10_001] and len(config["teachers"]["val_metric"]) == 2
+    assert config["distill"]["temperature"] == 2.0 and config["distill"]["alpha"] == 0.5
+    assert model_config(trained.model)["name"] == "beatnet"  # one plain model, not the ensemble
+    plain = _train_deep(MitdbAamiTask(), "beatnet", data, **kw).model
+    assert sum(p.numel() for p in trained.model.parameters()) == sum(p.numel() for p in plain.parameters())
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(trained.model.state_dict().values(), plain.state_dict().values(), strict=True)
+    )
+    task.flip_p = 0.3  # an augmentation loss cannot be distilled into
+    with pytest.raises(LeanECGError, match="plain loss"):
+        _train_deep(task, "beatnet", data, **kw)

@@ -13,6 +13,7 @@ is trained as usual, then LightGBM is fitted on its pooled embedding plus the ta
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -290,6 +291,9 @@ def _train_deep(
     fit_kwargs = {} if runtime is None else runtime.fit_kwargs(task.name, name)
     if runtime is not None:
         runtime.apply(config)
+    if task.distill_teachers > 0:
+        res = _distill_from_ensemble(task, name, data, model, train, val, config, fit_kwargs)
+        return _TrainedDeep(model, res, spec.family, uses_features)
     res = fit(
         model,
         train,
@@ -301,6 +305,62 @@ def _train_deep(
         **fit_kwargs,
     )
     return _TrainedDeep(model, res, spec.family, uses_features)
+
+
+def teacher_seeds(seed: int, n: int) -> list[int]:
+    """The seeds of the ``n`` ensemble-distillation teachers of a run with ``seed``: distinct from every
+    run seed below 10,000 and from the teachers of other run seeds."""
+    return [10_000 + 100 * int(seed) + j for j in range(int(n))]
+
+
+def _distill_from_ensemble(
+    task: BenchTask,
+    name: str,
+    data: TaskData,
+    model: Any,
+    train: Any,
+    val: Any,
+    config: Any,
+    fit_kwargs: dict[str, Any],
+) -> Any:
+    """Train ``task.distill_teachers`` teachers (zoo model ``name``, the task's recipe, seeds
+    :func:`teacher_seeds`) on ``train`` / ``val``, then ``model`` as the student of their ensemble
+    (:func:`leanecg.compress.distill.distill`); returns the student's ``TrainResult`` with the teachers'
+    seeds and validation metrics in its config."""
+    from leanecg.compress.distill import DistillConfig, distill
+    from leanecg.models.registry import build_from_config, ensemble_of, model_config
+    from leanecg.train.seed import seed_everything
+    from leanecg.train.trainer import fit
+
+    if task.batch_loss(config.seed) is not None or fit_kwargs:
+        raise LeanECGError(
+            "distill_teachers",
+            "ensemble distillation takes the task's plain loss and the default runtime (no augmentation "
+            "loss, no DDP / AMP options)",
+        )
+    cfg = model_config(model)  # the teachers are the student's architecture
+    teachers, teacher_val = [], []
+    for t_seed in teacher_seeds(config.seed, task.distill_teachers):
+        seed_everything(t_seed)
+        teacher = build_from_config(cfg)
+        res = fit(
+            teacher,
+            train,
+            val,
+            dataclasses.replace(config, seed=t_seed),
+            metric_fn=task.val_metric,
+            progress=True,
+        )
+        teachers.append(teacher.eval())
+        teacher_val.append(res.best_val_metric)
+    seed_everything(config.seed)
+    dcfg = DistillConfig(temperature=task.distill_temperature, alpha=task.distill_alpha)
+    res = distill(model, ensemble_of(teachers).eval(), train, val, config, dcfg, task.val_metric)
+    res.config = {
+        **res.config,
+        "teachers": {"seeds": teacher_seeds(config.seed, task.distill_teachers), "val_metric": teacher_val},
+    }
+    return res
 
 
 def cross_validate(

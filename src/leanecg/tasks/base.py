@@ -59,6 +59,14 @@ class BenchTask(ABC):
     #: whether training selects its epoch on ``val`` (early stopping, best-epoch restore). ``False``: a fixed
     #: epoch budget on the whole training data, ``val`` is a subset of ``train`` kept for reporting only.
     train_uses_val: bool = True
+    #: ensemble distillation (0: off): each deep model is trained as the student of an ensemble of this
+    #: many teachers, the same recipe with other seeds trained first on the same data; the loss is
+    #: ``distill_alpha * hard + (1 - distill_alpha) * T**2 * KL`` at temperature ``distill_temperature``
+    #: (:mod:`leanecg.compress.distill`). The student costs what one model costs; training costs
+    #: ``distill_teachers + 1`` trainings.
+    distill_teachers: int = 0
+    distill_temperature: float = 2.0
+    distill_alpha: float = 0.5
 
     @abstractmethod
     def load(self, root: Path, *, tiny: bool = False, seed: int = 0, progress: Any = None) -> TaskData:
@@ -146,14 +154,20 @@ def concat_splits(splits: Sequence[ArraySplit], name: str) -> ArraySplit:
     return ArraySplit(X=X, y=joined("y"), features=joined("features"), groups=joined("groups"), name=name)
 
 
-def load_signals(paths: Sequence[Path], pipeline: Pipeline, progress: Any, what: str) -> list[np.ndarray]:
-    """Preprocessed float32 ``(n_leads, n_samples)`` arrays, decoded once and cached on disk."""
+def load_signals(
+    paths: Sequence[Path], pipeline: Pipeline | Sequence[Pipeline], progress: Any, what: str
+) -> list[np.ndarray]:
+    """Preprocessed float32 ``(n_leads, n_samples)`` arrays, decoded once and cached on disk; ``pipeline``
+    is one for every record or one per record."""
     from leanecg.data.cache import cached_record_signal
 
+    pipelines = [pipeline] * len(paths) if isinstance(pipeline, Pipeline) else list(pipeline)
+    if len(pipelines) != len(paths):
+        raise ValueError(f"{len(paths)} records but {len(pipelines)} pipelines")
     out = []
     task = progress.add_task(what, total=len(paths)) if progress is not None else None
-    for p in paths:
-        x, _ = cached_record_signal(p, transform=pipeline)
+    for p, pipe in zip(paths, pipelines, strict=True):
+        x, _ = cached_record_signal(p, transform=pipe)
         out.append(np.ascontiguousarray(np.asarray(x).T))
         if progress is not None:
             progress.advance(task)

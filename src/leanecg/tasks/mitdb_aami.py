@@ -29,11 +29,14 @@ Training recipe (the task's defaults, the shipped one): class-balanced cross-ent
 (seed 0: 101, 112, 115, 118, 119, 205, 209, 223). Switchable ingredients, each a task attribute and a row of
 ``benchmarks/results/beat_ablation.md`` (DS1 cross-validation and DS2): ``train_uses_val = False`` (all 22
 DS1 records train for a fixed budget, 10 epochs in the ablation, the last kept; ``val`` is then 8 of them, reported
-only), ``rr_context`` (the rhythm-context columns), ``rr_medians`` (the running-median columns), ``templates``, and the augmentations of
+only), ``rr_context`` (the rhythm-context columns), ``rr_medians`` (the running-median columns), ``templates``,
+``second_lead`` (MLII + the record's other lead as a second input channel, with ``lead_dropout`` training the
+one-lead fallback the inference pipeline's zero-filling gives), and the augmentations of
 :func:`beat_augment_batch_loss` (RR-interval scaling and R-peak jitter: ``rr_scale``, ``max_shift``;
-polarity flips and noise for other leads and devices: ``flip_p``, ``noise``). In that cross-validation
-(one seed so far) none of them beat the plain recipe, which is why they are off; the early stopping of
-the plain recipe's CV folds uses the held-out fold, so its CV figure is somewhat optimistic.
+polarity flips and noise for other leads and devices: ``flip_p``, ``noise``); and ensemble distillation
+(``distill_teachers``, :class:`~leanecg.tasks.base.BenchTask`). In that cross-validation (3 seeds; early
+stopping on an inner validation part of each fold's training records) none of them beats the plain recipe
+by more than the spread over seeds, which is why they are off.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ def beat_augment_batch_loss(
     seed: int,
     flip_p: float = 0.0,
     noise: float = 0.0,
+    lead_dropout: float = 0.0,
 ) -> BatchLoss:
     """A ``batch_loss`` for :func:`~leanecg.train.trainer.fit` with heart-rate and R-peak-position jitter.
 
@@ -83,7 +87,9 @@ def beat_augment_batch_loss(
     batches without features only get the shift. Transfer to other devices and leads: each window's sign is
     flipped with probability ``flip_p`` (lead polarity) and Gaussian noise of ``noise`` times the window's
     own standard deviation is added (a per-beat draw). The beat features are left as they are: the
-    template features are invariant to polarity, and the RR features do not see the noise.
+    template features are invariant to polarity, and the RR features do not see the noise. One-lead
+    fallback of a multi-lead model: with probability ``lead_dropout`` a window's leads after the first are
+    zeroed (a per-beat draw), as a record without them is fed (the ``leads`` step's ``missing="zero"``).
 
     Args:
         columns: indices of the feature columns to scale (e.g. :data:`RR_SECONDS_COLUMNS`).
@@ -93,8 +99,11 @@ def beat_augment_batch_loss(
     """
     if not max_log_scale >= 0 or int(max_shift) < 0:
         raise ValueError(f"need max_log_scale >= 0 and max_shift >= 0, got {max_log_scale!r}, {max_shift!r}")
-    if not (0 <= flip_p <= 1 and noise >= 0):
-        raise ValueError(f"need 0 <= flip_p <= 1 and noise >= 0, got {flip_p!r}, {noise!r}")
+    if not (0 <= flip_p <= 1 and noise >= 0 and 0 <= lead_dropout <= 1):
+        raise ValueError(
+            f"need 0 <= flip_p <= 1, noise >= 0 and 0 <= lead_dropout <= 1, got {flip_p!r}, {noise!r}, "
+            f"{lead_dropout!r}"
+        )
     gen = torch.Generator().manual_seed(int(seed) + 123)
     cols = list(columns)
 
@@ -113,6 +122,9 @@ def beat_augment_batch_loss(
         if noise > 0:
             scale = noise * x.std(dim=-1, keepdim=True)
             x = x + torch.randn(x.shape, generator=gen).to(x.device, x.dtype) * scale
+        if lead_dropout > 0 and x.shape[1] > 1:
+            keep = (torch.rand(x.shape[0], 1, 1, generator=gen) >= lead_dropout).to(x.device, x.dtype)
+            x = torch.cat([x[:, :1], x[:, 1:] * keep], dim=1)
         logits = model(x) if feats is None else model(x, features=feats)
         return criterion(logits, batch["y"])
 
@@ -146,6 +158,10 @@ class MitdbAamiTask(BenchTask):
     templates = True  # the TEMPLATE_FEATURE_NAMES columns (morphology against the running median beat)
     flip_p = 0.0  # probability of a training window's polarity flip (transfer to other leads); 0: off
     noise = 0.0  # Gaussian noise added to training windows, x the window's standard deviation; 0: off
+    # both MIT-BIH leads: MLII + the record's other lead (V1 in 40 of the 48 records, V2 / V4 / V5 in the
+    # others), fed as the input lead "V1"; a record without it gets zeros there (one-lead fallback)
+    second_lead = False
+    lead_dropout = 0.0  # probability of zeroing a training window's second lead (trains the fallback); 0: off
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -173,8 +189,34 @@ class MitdbAamiTask(BenchTask):
                 "features", f"task {self.name} does not compute the columns {', '.join(wanted)}"
             )
 
+    @property
+    def input_leads(self) -> list[str]:
+        """The model's input leads: ``["II"]``, or ``["II", "V1"]`` with :attr:`second_lead`."""
+        return ["II", "V1"] if self.second_lead else ["II"]
+
     def pipeline(self) -> Pipeline:
-        return task_pipeline(self.fs_model, leads=["II"], zscore=False)
+        """The inference pipeline: the input leads (a missing second lead is zero-filled: the one-lead
+        fallback), band-pass, resampling to :attr:`fs_model`."""
+        if not self.second_lead:
+            return task_pipeline(self.fs_model, leads=["II"], zscore=False)
+        steps = task_pipeline(self.fs_model, zscore=False).steps
+        return Pipeline([{"op": "leads", "leads": ["II", "V1"], "missing": "zero"}, *steps])
+
+    def record_pipeline(self, header: Path) -> Pipeline:
+        """The training pipeline of one MIT-BIH record: :meth:`pipeline`, except that with
+        :attr:`second_lead` the second input lead is the record's other lead whatever its name (MLII is the
+        second signal of record 114)."""
+        if not self.second_lead:
+            return self.pipeline()
+        from leanecg.data.wfdb_header import read_header
+        from leanecg.signal.leads import canonical_lead_name
+
+        names = [s.description for s in read_header(header).signals]
+        other = [n for n in names if canonical_lead_name(n) != "II"]
+        if len(other) != 1 or len(names) != 2:
+            raise LeanECGError(header, f"expected MLII and one other lead, got {', '.join(names)}")
+        steps = task_pipeline(self.fs_model, zscore=False).steps
+        return Pipeline([{"op": "leads", "leads": ["II", other[0]]}, *steps])
 
     def split_records(self, seed: int) -> dict[str, list[str]]:
         """Train / val / test records. With :attr:`train_uses_val` (early stopping) train is DS1 minus
@@ -203,7 +245,8 @@ class MitdbAamiTask(BenchTask):
         out: dict[str, ArraySplit] = {}
         for split_name, records in splits.items():
             paths = [ds.record_path(folder, r) for r in records]
-            signals = load_signals(paths, pipeline, progress, f"{self.name} {split_name}")
+            pipelines = [self.record_pipeline(p.with_suffix(".hea")) for p in paths]
+            signals = load_signals(paths, pipelines, progress, f"{self.name} {split_name}")
             beats = mitdb_beats(folder, records)
             xs, feats, ys, groups = [], [], [], []
             for rec, x, samples, labels in zip(records, signals, beats.samples, beats.labels, strict=True):
@@ -249,7 +292,7 @@ class MitdbAamiTask(BenchTask):
             "n_test": len(out["test"]),
             "input": {
                 "fs": self.fs_model,
-                "leads": ["II"],
+                "leads": self.input_leads,
                 "n_samples": n_win,
                 "features": list(self.feature_names),
                 "beat_inputs": {"causal": True, "templates": True, "template_history": self.template_history},
@@ -263,10 +306,16 @@ class MitdbAamiTask(BenchTask):
     def batch_loss(self, seed: int) -> BatchLoss | None:
         """Class-weighted cross-entropy with the task's augmentations (:func:`beat_augment_batch_loss`:
         heart-rate and position jitter, polarity flips, noise); ``None`` (the plain loss) when all are off."""
-        if self.rr_scale == 0 and self.max_shift == 0 and self.flip_p == 0 and self.noise == 0:
+        if not any((self.rr_scale, self.max_shift, self.flip_p, self.noise, self.lead_dropout)):
             return None
         return beat_augment_batch_loss(
-            RR_SECONDS_COLUMNS, self.rr_scale, self.max_shift, seed, flip_p=self.flip_p, noise=self.noise
+            RR_SECONDS_COLUMNS,
+            self.rr_scale,
+            self.max_shift,
+            seed,
+            flip_p=self.flip_p,
+            noise=self.noise,
+            lead_dropout=self.lead_dropout,
         )
 
     def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
