@@ -184,8 +184,8 @@ def _task(overrides: dict[str, Any]) -> MitdbAamiTask:
 
 
 def _one_lead_fallback(task: MitdbAamiTask, model: Any, data: Any) -> dict[str, float]:
-    """DS2 scores of a two-lead model fed MLII alone (the second input lead zero-filled, as the task's
-    inference pipeline does for a record without it): the one-lead fallback, one more DS2 evaluation."""
+    """DS2 scores of a two-lead model fed MLII alone (the second input channel zeroed, as ``lead_dropout``
+    trains it): the one-lead fallback, one more DS2 evaluation."""
     x = data.test.X.copy()
     x[:, 1:] = 0.0
     proba = predict_proba(model, x, features=data.test.features)

@@ -233,12 +233,13 @@ def test_mitdb_second_lead_feeds_each_records_other_lead_and_drops_it_in_trainin
 ) -> None:  # type: ignore[no-untyped-def]
     """``second_lead``: channel 0 is MLII exactly as the one-lead task has it, channel 1 the record's other
     lead (V5 on record 100, V1 on 101, and V5 on 114 whose MLII is its second signal); ``lead_dropout``
-    zeroes only channel 1, in about that share of training windows; the inference pipeline zero-fills a
-    missing second lead."""
+    zeroes only channel 1, in about that share of training windows; the inference pipeline asks for both
+    input leads."""
     import numpy as np
     import torch
 
     from leanecg.data.loaders import load_record
+    from leanecg.errors import LeanECGError
     from leanecg.tasks import MitdbAamiTask
     from leanecg.tasks.mitdb_aami import RR_SECONDS_COLUMNS, beat_augment_batch_loss
 
@@ -258,11 +259,11 @@ def test_mitdb_second_lead_feeds_each_records_other_lead_and_drops_it_in_trainin
         assert y2.shape == (y1.shape[0], 2)
         np.testing.assert_array_equal(y2[:, 0], y1[:, 0])
         assert np.corrcoef(y2[:, 0], y2[:, 1])[0, 1] < 0.99  # a different lead, not a copy
-    # a one-lead record through the inference pipeline: MLII kept, the second input lead zero-filled
+    # the inference pipeline (a saved package) takes both input leads; a one-lead record is refused
+    assert two.pipeline().steps[0] == {"op": "leads", "leads": ["II", "V1"], "missing": "error"}
     ecg = np.random.default_rng(0).normal(size=(3600, 1))
-    out = two.pipeline().apply(ecg, 360.0, leads=["MLII"])
-    assert out.signal.shape[1] == 2 and not out.signal[:, 1].any() and out.signal[:, 0].any()
-    assert out.mask.tolist() == [True, False]
+    with pytest.raises(LeanECGError):
+        two.pipeline().apply(ecg, 360.0, leads=["MLII"])
 
     seen: dict[str, torch.Tensor] = {}
 

@@ -30,8 +30,9 @@ Training recipe (the task's defaults, the shipped one): class-balanced cross-ent
 ``benchmarks/results/beat_ablation.md`` (DS1 cross-validation and DS2): ``train_uses_val = False`` (all 22
 DS1 records train for a fixed budget, 10 epochs in the ablation, the last kept; ``val`` is then 8 of them, reported
 only), ``rr_context`` (the rhythm-context columns), ``rr_medians`` (the running-median columns), ``templates``,
-``second_lead`` (MLII + the record's other lead as a second input channel, with ``lead_dropout`` training the
-one-lead fallback the inference pipeline's zero-filling gives), and the augmentations of
+``second_lead`` (MLII + the record's other lead as a second input channel, with ``lead_dropout`` training a
+one-lead fallback, measured in the ablation by zeroing the second channel; a saved two-lead package takes both
+leads, e.g. ``--lead MLII,V5``), and the augmentations of
 :func:`beat_augment_batch_loss` (RR-interval scaling and R-peak jitter: ``rr_scale``, ``max_shift``;
 polarity flips and noise for other leads and devices: ``flip_p``, ``noise``); and ensemble distillation
 (``distill_teachers``, :class:`~leanecg.tasks.base.BenchTask`). In that cross-validation (3 seeds; early
@@ -89,7 +90,7 @@ def beat_augment_batch_loss(
     own standard deviation is added (a per-beat draw). The beat features are left as they are: the
     template features are invariant to polarity, and the RR features do not see the noise. One-lead
     fallback of a multi-lead model: with probability ``lead_dropout`` a window's leads after the first are
-    zeroed (a per-beat draw), as a record without them is fed (the ``leads`` step's ``missing="zero"``).
+    zeroed (a per-beat draw), as the ablation's one-lead fallback rows feed a record without them.
 
     Args:
         columns: indices of the feature columns to scale (e.g. :data:`RR_SECONDS_COLUMNS`).
@@ -159,7 +160,7 @@ class MitdbAamiTask(BenchTask):
     flip_p = 0.0  # probability of a training window's polarity flip (transfer to other leads); 0: off
     noise = 0.0  # Gaussian noise added to training windows, x the window's standard deviation; 0: off
     # both MIT-BIH leads: MLII + the record's other lead (V1 in 40 of the 48 records, V2 / V4 / V5 in the
-    # others), fed as the input lead "V1"; a record without it gets zeros there (one-lead fallback)
+    # others), fed as the input lead "V1"; lead_dropout trains the model to do without it
     second_lead = False
     lead_dropout = 0.0  # probability of zeroing a training window's second lead (trains the fallback); 0: off
 
@@ -195,12 +196,9 @@ class MitdbAamiTask(BenchTask):
         return ["II", "V1"] if self.second_lead else ["II"]
 
     def pipeline(self) -> Pipeline:
-        """The inference pipeline: the input leads (a missing second lead is zero-filled: the one-lead
-        fallback), band-pass, resampling to :attr:`fs_model`."""
-        if not self.second_lead:
-            return task_pipeline(self.fs_model, leads=["II"], zscore=False)
-        steps = task_pipeline(self.fs_model, zscore=False).steps
-        return Pipeline([{"op": "leads", "leads": ["II", "V1"], "missing": "zero"}, *steps])
+        """The inference pipeline: the input leads (:attr:`input_leads`), band-pass, resampling to
+        :attr:`fs_model`."""
+        return task_pipeline(self.fs_model, leads=self.input_leads, zscore=False)
 
     def record_pipeline(self, header: Path) -> Pipeline:
         """The training pipeline of one MIT-BIH record: :meth:`pipeline`, except that with
