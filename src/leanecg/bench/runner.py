@@ -292,7 +292,7 @@ def _train_deep(
     if runtime is not None:
         runtime.apply(config)
     if task.distill_teachers > 0:
-        res = _distill_from_ensemble(task, name, data, model, train, val, config, fit_kwargs)
+        res = _distill_from_ensemble(task, model, train, val, config, fit_kwargs)
         return _TrainedDeep(model, res, spec.family, uses_features)
     res = fit(
         model,
@@ -315,15 +315,13 @@ def teacher_seeds(seed: int, n: int) -> list[int]:
 
 def _distill_from_ensemble(
     task: BenchTask,
-    name: str,
-    data: TaskData,
     model: Any,
     train: Any,
     val: Any,
     config: Any,
     fit_kwargs: dict[str, Any],
 ) -> Any:
-    """Train ``task.distill_teachers`` teachers (zoo model ``name``, the task's recipe, seeds
+    """Train ``task.distill_teachers`` teachers (``model``'s architecture, the task's recipe, seeds
     :func:`teacher_seeds`) on ``train`` / ``val``, then ``model`` as the student of their ensemble
     (:func:`leanecg.compress.distill.distill`); returns the student's ``TrainResult`` with the teachers'
     seeds and validation metrics in its config."""
