@@ -105,8 +105,8 @@ def main() -> None:
         "ds2_evaluations": count,
         "rows": rows,
         "provenance": collect_provenance(
-            seed=0, config=vars(args) | {"data_dir": str(root), "out": str(args.out)}
-        ),
+            seed=0, config={"model": args.model, "fs": args.fs, "records": records}
+        ),  # no folders: they name the machine, not the run
     }
     write_json(path, doc)
     lines = [
