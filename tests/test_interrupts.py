@@ -86,3 +86,36 @@ def test_predict_interrupted(sig: signal.Signals, tmp_path: Path, shared_data: P
     proc = _interrupt(args, tmp_path, out_dir, sig)
     _check(proc, sig, out_dir)
     assert (out_dir / "preds.csv").read_text() == "an older file\n"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupt_turned_into_another_error_still_reads_interrupted(
+    sig: signal.Signals, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A signal that lands while an extension module is imported comes out as ``ImportError: initialization
+    failed`` (seen once in a loaded full run: ``error: internal error ...``, exit 1); the command was still
+    stopped by the user, so it reads ``interrupted`` and exits 130 / 143."""
+    import importlib
+
+    from leanecg.cli import runner
+
+    app_module = importlib.import_module("leanecg.cli.app")  # the module (leanecg.cli.app is also the app)
+
+    def app(**_: object) -> None:
+        try:
+            os.kill(os.getpid(), sig)  # the handler raises Interrupted here ...
+            time.sleep(5)
+        except BaseException:
+            raise ImportError("initialization failed") from None  # ... which the import machinery replaces
+
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(app_module, "app", app)
+    monkeypatch.delenv("LEANECG_DEBUG", raising=False)
+    try:
+        with pytest.raises(SystemExit) as stop:
+            runner.main(["predict", "x.csv"])
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    assert stop.value.code == CODES[sig]
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "interrupted"

@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import typer
 
 from leanecg.cli.render import err_console, print_error
-from leanecg.errors import LeanECGError
+from leanecg.errors import Interrupted, LeanECGError
 
 #: Commands that run on the training stack (``pip install "leanecg[train]"``), with the modules each needs.
 TRAIN_COMMANDS = {
@@ -26,26 +27,31 @@ TRAIN_COMMANDS = {
 TRAIN_MODULES = ("torch", "torchinfo", "onnx", "onnxscript", "sklearn", "lightgbm", "matplotlib")
 
 
-def raise_on_signals() -> None:
+def raise_on_signals() -> Callable[[], Interrupted | None]:
     """SIGINT (Ctrl-C) and SIGTERM raise :class:`~leanecg.errors.Interrupted` in the main thread, once:
     the stack unwinds (temporary output files are removed) and :func:`main` exits 130 / 143. A repeated
-    signal while unwinding is ignored, so the clean-up finishes."""
+    signal while unwinding is ignored, so the clean-up finishes.
+
+    Returns a function that gives the :class:`~leanecg.errors.Interrupted` raised so far (``None``: no
+    signal): code that catches the exception on its way out can turn it into another one (an extension
+    module interrupted while it is imported fails with ``ImportError: initialization failed``), and the
+    user still stopped the command."""
     import signal
 
-    from leanecg.errors import Interrupted
-
-    state = {"raised": False}
+    state: dict[str, Interrupted | None] = {"raised": None}
 
     def handler(signum: int, frame: Any) -> None:
-        if not state["raised"]:
-            state["raised"] = True
-            raise Interrupted(signum)
+        if state["raised"] is None:
+            stop = Interrupted(signum)
+            state["raised"] = stop
+            raise stop
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             signal.signal(sig, handler)
         except (ValueError, OSError):  # not the main thread, or a platform without the signal
             pass
+    return lambda: state["raised"]
 
 
 def interrupted(code: int) -> None:
@@ -158,11 +164,10 @@ def main(argv: list[str] | None = None) -> None:
     SIGTERM print ``interrupted`` and exit 130 / 143, leaving no temporary file behind."""
     from leanecg.cli.app import app
     from leanecg.cli.stream import bare_events_flag
-    from leanecg.errors import Interrupted
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("LEANECG_DEBUG", "") not in ("", "0")
-    raise_on_signals()
+    signalled = raise_on_signals()
     try:
         require_train_extra(args)
         rv = app(args=bare_events_flag(args), standalone_mode=False)
@@ -177,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
     except LeanECGError as exc:
         if debug:
             raise
+        if (stop := signalled()) is not None:  # the interrupt, turned into another error on its way out
+            interrupted(stop.exit_code)
         _report(exc, args)
     except KeyboardInterrupt:
         interrupted(130)
@@ -185,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     except (typer.Exit, typer.Abort) as exc:
         sys.exit(getattr(exc, "exit_code", 1))
     except Exception as exc:  # usage errors (click/typer) and anything unexpected
+        if (stop := signalled()) is not None and not debug:  # e.g. an import interrupted: ImportError
+            interrupted(stop.exit_code)
         train_module = (
             isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in TRAIN_MODULES
         )
