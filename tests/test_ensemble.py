@@ -133,6 +133,12 @@ def test_task_for_package_rebuilds_the_packages_feature_columns() -> None:
     assert list(only_rr.feature_names) == list(RR_FEATURE_NAMES)
     with pytest.raises(ValueError, match="does not compute"):
         task_for_package({**meta, "input": {"features": [*RR_FEATURE_NAMES, "qrs_width_ms"]}})
+    # the input leads too: a two-lead package gets the two-lead task, a one-lead one the default
+    two = task_for_package({**meta, "input": {"leads": ["II", "V1"], "features": columns}})
+    assert two.second_lead and two.input_leads == ["II", "V1"] and list(two.feature_names) == columns
+    assert not task_for_package({**meta, "input": {"leads": ["II"], "features": columns}}).second_lead
+    with pytest.raises(ValueError, match="does not feed"):
+        task_for_package({**meta, "input": {"leads": ["I", "II"], "features": columns}})
     # record tasks keep their fixed features
     assert (
         task_for_package({"task": {"name": "cinc2017"}, "input": {"features": ["hrv_sdnn_ms"]}}).name

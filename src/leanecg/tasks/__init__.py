@@ -50,17 +50,20 @@ def get_task(name: str) -> BenchTask:
 
 
 def task_for_package(meta: Mapping[str, Any]) -> BenchTask:
-    """A fresh task instance set up as a trained model package's metadata says: its task, computing the
-    feature columns the model takes (``meta["input"]["features"]``, :meth:`BenchTask.use_features`), so that
-    loading it rebuilds the model's own inputs whatever the task's current defaults are.
+    """A fresh task instance set up as a trained model package's metadata says: its task, feeding the input
+    leads (``meta["input"]["leads"]``, :meth:`BenchTask.use_leads`) and computing the feature columns
+    (``meta["input"]["features"]``, :meth:`BenchTask.use_features`) the model takes, so that loading it
+    rebuilds the model's own inputs whatever the task's current defaults are.
 
     Raises:
-        LeanECGError: an unknown task, or feature columns the task cannot compute.
+        LeanECGError: an unknown task, or input leads or feature columns the task cannot give.
     """
     task = type(get_task(str(meta["task"]["name"])))()
-    features = (meta.get("input") or {}).get("features")
-    if features:
-        task.use_features(list(features))
+    spec = meta.get("input") or {}
+    if spec.get("leads"):
+        task.use_leads(list(spec["leads"]))
+    if spec.get("features"):
+        task.use_features(list(spec["features"]))
     return task
 
 

@@ -108,6 +108,11 @@ class BenchTask(ABC):
         tells whether they match."""
         return None
 
+    def use_leads(self, leads: Sequence[str]) -> None:
+        """Feed the input leads ``leads`` (those a trained package takes). Default: the task's leads are
+        fixed; :meth:`load`'s ``info["input"]["leads"]`` tells whether they match."""
+        return None
+
     def batch_loss(self, seed: int) -> BatchLoss | None:
         """Task-specific training loss of one batch for :func:`~leanecg.train.trainer.fit` (e.g. with a
         feature augmentation), seeded by ``seed``; ``None`` (default): the plain ``criterion(model(x), y)``."""

@@ -190,6 +190,17 @@ class MitdbAamiTask(BenchTask):
                 "features", f"task {self.name} does not compute the columns {', '.join(wanted)}"
             )
 
+    def use_leads(self, leads: Sequence[str]) -> None:
+        """Switch :attr:`second_lead` so that :attr:`input_leads` is ``leads`` (a trained package's).
+
+        Raises:
+            LeanECGError: ``leads`` is neither ``["II"]`` nor ``["II", "V1"]``.
+        """
+        wanted = [str(n) for n in leads]
+        self.second_lead = wanted == ["II", "V1"]
+        if self.input_leads != wanted:
+            raise LeanECGError("leads", f"task {self.name} does not feed the input leads {', '.join(wanted)}")
+
     @property
     def input_leads(self) -> list[str]:
         """The model's input leads: ``["II"]``, or ``["II", "V1"]`` with :attr:`second_lead`."""
@@ -213,8 +224,7 @@ class MitdbAamiTask(BenchTask):
         other = [n for n in names if canonical_lead_name(n) != "II"]
         if len(other) != 1 or len(names) != 2:
             raise LeanECGError(header, f"expected MLII and one other lead, got {', '.join(names)}")
-        steps = task_pipeline(self.fs_model, zscore=False).steps
-        return Pipeline([{"op": "leads", "leads": ["II", other[0]]}, *steps])
+        return task_pipeline(self.fs_model, leads=["II", other[0]], zscore=False)
 
     def split_records(self, seed: int) -> dict[str, list[str]]:
         """Train / val / test records. With :attr:`train_uses_val` (early stopping) train is DS1 minus
