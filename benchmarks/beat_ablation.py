@@ -230,8 +230,9 @@ def _markdown(doc: dict[str, Any]) -> str:
     if any(runs for _, runs in fallback):
         lines += [
             "",
-            "One-lead fallback of the two-lead rows: the same DS2 models fed MLII alone (the second input lead "
-            "zero-filled, as for a one-lead record); one more DS2 evaluation each.",
+            "One-lead fallback of the two-lead rows: the same DS2 models fed MLII alone (the second input "
+            "channel zeroed, as `lead_dropout` trains it; a saved two-lead package takes both leads); one more "
+            "DS2 evaluation each.",
             "",
             "| row | DS2 SVEB Se | DS2 SVEB +P | DS2 VEB Se | DS2 VEB +P | seeds |",
             "|---|---|---|---|---|---|",
