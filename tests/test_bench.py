@@ -161,6 +161,36 @@ def test_tiny_cinc2017_variable_length_records(tiny_cinc2017_bench: TinyBench) -
     assert "| litenet | lightweight |" in tiny_cinc2017_bench.stdout  # the table on stdout
 
 
+def test_tiny_cinc2017_lightgbm_row_uses_the_record_features(tiny_cinc2017_bench: TinyBench) -> None:
+    """The classic row of a variable-length task: LightGBM on the record features alone."""
+    r = tiny_cinc2017_bench.result("lightgbm")
+    deep = tiny_cinc2017_bench.result("wide_deep_lite")
+    assert r["family"] == "classic" and r["data"]["test_records"] == deep["data"]["test_records"]
+    assert len(r["per_class"]) == 4 and 0.0 <= r["metrics"]["f1"]["value"] <= 1.0
+    n_features = len(deep["data"]["input"]["features"])
+    assert r["train"]["config"]["sample_weight"] == "balanced" and r["cost"]["params"] > 0
+    assert "extracting the features not included" in r["cost"]["notes"]
+    assert "| lightgbm | classic |" in tiny_cinc2017_bench.stdout and n_features > 50
+
+
+def test_classic_matrix_of_variable_length_records_is_the_feature_table() -> None:
+    from leanecg.bench.runner import _classic_matrix
+    from leanecg.errors import LeanECGError
+    from leanecg.train.datasets import ArraySplit
+
+    rng = np.random.default_rng(0)
+    X = [rng.standard_normal((1, n)).astype(np.float32) for n in (900, 1500, 1200)]
+    feats = rng.standard_normal((3, 5))
+    m = _classic_matrix(ArraySplit(X=X, y=np.array([0, 1, 2]), features=feats, groups=None, name="t"))
+    assert m.dtype == np.float32 and m.shape == (3, 5) and np.allclose(m, feats)
+    fixed = ArraySplit(
+        X=np.ones((3, 1, 9), np.float32), y=np.zeros(3, int), features=feats, groups=None, name="t"
+    )
+    assert _classic_matrix(fixed).shape == (3, 5 + 3)  # features, then the window decimated by 3
+    with pytest.raises(LeanECGError, match="needs the task's record features"):
+        _classic_matrix(ArraySplit(X=X, y=np.array([0, 1, 2]), features=None, groups=None, name="t"))
+
+
 def test_mitdb_task_labels_and_inputs_match_the_annotations(
     shared_data: Path, tmp_path: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
