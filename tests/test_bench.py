@@ -38,6 +38,16 @@ def test_cv_block_is_leave_records_out_next_to_the_test_score(tiny_mitdb_run: Pa
         assert "never on the held-out fold" in cv["recipe"] and cv["inner_k"] >= 2
     table = (tiny_mitdb_run / "results.md").read_text()
     assert "CV sveb_veb_f1 (pooled)" in table and "(2-fold)" in table
+    # the out-of-fold probabilities beside each result, in the pool's order: they give its pooled scores
+    from leanecg.bench.cv import load_oof
+    from leanecg.tasks import get_task
+
+    for name, r in results.items():
+        oof = load_oof(tiny_mitdb_run / r["cv"]["proba_file"])
+        assert r["cv"]["proba_file"] == f"{name}.cv.npz" and oof["k"] == 2 and oof["proba"].shape[1] == 4
+        assert sorted(set(oof["groups"].tolist())) == sorted(set().union(*held))
+        pooled = get_task("mitdb-aami").scores(oof["y"], np.argmax(oof["proba"], axis=1))
+        assert pooled == pytest.approx(r["cv"]["pooled"])
 
 
 def test_leaderboard_rows_plots_and_resume(tiny_mitdb_run: Path, tmp_path: Path, shared_data: Path) -> None:

@@ -74,3 +74,42 @@ def test_inner_split_stays_inside_the_fold_training_part(groups: bool) -> None:
         assert set(inner_tr.groups) | set(inner_va.groups) == set(train.groups)
     else:
         assert sorted(np.concatenate([inner_tr.y, inner_va.y]).tolist()) == sorted(train.y.tolist())
+
+
+@pytest.mark.parametrize("groups", [True, False])
+def test_out_of_fold_files_round_trip_and_average_into_an_ensemble(groups: bool, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from leanecg.bench.cv import load_oof, mean_oof, save_oof
+
+    pool = _pool(groups)
+    rng = np.random.default_rng(1)
+
+    def noisy(seed: int):  # type: ignore[no-untyped-def]
+        def fit_predict(train: ArraySplit, heldout: ArraySplit, fold: int) -> np.ndarray:
+            p = np.eye(3)[heldout.y] + rng.uniform(0, 1.2, size=(len(heldout), 3))
+            return p / p.sum(axis=1, keepdims=True)
+
+        return run_cv(
+            pool, 5, seed, fit_predict, lambda y, p: {"acc": float(np.mean(y == p))}, keep_proba=True
+        )
+
+    blocks = [noisy(s) for s in (0, 1)]
+    files = [save_oof(tmp_path / f"m{s}.cv.npz", b, b["proba"], pool) for s, b in enumerate(blocks)]
+    back = load_oof(files[0])
+    assert np.array_equal(back["proba"], blocks[0]["proba"]) and np.array_equal(back["y"], pool.y)
+    assert back["k"] == 5 and back["seed"] == 0 and (back["groups"] is not None) == groups
+    proba, y = mean_oof(files)
+    assert np.allclose(proba, (blocks[0]["proba"] + blocks[1]["proba"]) / 2, atol=1e-6)
+    # averaging two independent noisy held-out predictions is at least as accurate as either, here
+    acc = [float(np.mean(np.argmax(b["proba"], 1) == y)) for b in blocks]
+    assert float(np.mean(np.argmax(proba, 1) == y)) >= min(acc)
+    # a file of another pool cannot be averaged in
+    other = ArraySplit(X=pool.X, y=np.roll(pool.y, 1), groups=pool.groups)
+    bad = save_oof(tmp_path / "other.cv.npz", blocks[1], blocks[1]["proba"], other)
+    with pytest.raises(LeanECGError, match="another pool"):
+        mean_oof([files[0], bad])
+    with pytest.raises(LeanECGError, match="finite"):
+        save_oof(tmp_path / "nan.cv.npz", blocks[0], np.full((len(pool), 3), np.nan), pool)
+    assert not (tmp_path / "nan.cv.npz").exists()
+    (tmp_path / "junk.cv.npz").write_bytes(b"not a zip")
+    with pytest.raises(LeanECGError, match="not an out-of-fold"):
+        load_oof(tmp_path / "junk.cv.npz")

@@ -17,11 +17,13 @@ Functions are pure over :class:`~leanecg.train.datasets.ArraySplit`; the runner 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from leanecg.atomic import atomic_path
 from leanecg.errors import LeanECGError
 from leanecg.train.datasets import ArraySplit
 
@@ -165,3 +167,78 @@ def run_cv(
     if keep_proba:
         block["proba"] = kept
     return block
+
+
+#: suffix of the out-of-fold probabilities file written beside a result ``<model>.json``
+OOF_SUFFIX = ".cv.npz"
+
+
+def save_oof(path: str | Path, block: Mapping[str, Any], proba: np.ndarray, pool: ArraySplit) -> Path:
+    """Write one recipe's out-of-fold probabilities (atomically) so recipes can be combined by CV later.
+
+    Args:
+        path: the ``.npz`` file to write.
+        block: the recipe's ``cv`` block (:func:`run_cv`): its ``k`` and ``seed`` are stored with the arrays.
+        proba: float32 ``(len(pool), n_classes)`` held-out probabilities (``run_cv(..., keep_proba=True)``).
+        pool: the cross-validated pool: its labels ``y`` (and ``groups``) are stored to check that files
+            being combined cover the same examples in the same order.
+
+    Returns:
+        ``path``.
+    """
+    proba = np.asarray(proba, dtype=np.float32)
+    if proba.ndim != 2 or len(proba) != len(pool.y) or not np.isfinite(proba).all():
+        raise LeanECGError(path, "out-of-fold probabilities must be finite, one row per pool example")
+    groups = np.asarray(pool.groups).astype(str) if pool.groups is not None else np.array([], dtype=str)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(
+                fh,
+                proba=proba,
+                y=np.asarray(pool.y),
+                groups=groups,
+                k=int(block["k"]),
+                seed=int(block["seed"]),
+            )
+    return Path(path)
+
+
+def load_oof(path: str | Path) -> dict[str, Any]:
+    """Read a :func:`save_oof` file: ``{"proba", "y", "groups" (or None), "k", "seed"}``."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {name: z[name] for name in ("proba", "y", "groups", "k", "seed")}
+    except (OSError, ValueError, KeyError) as exc:
+        raise LeanECGError(path, f"not an out-of-fold probabilities file ({exc})") from None
+    out["k"], out["seed"] = int(out["k"]), int(out["seed"])
+    out["groups"] = out["groups"] if out["groups"].size else None
+    return out
+
+
+def mean_oof(paths: Sequence[str | Path]) -> tuple[np.ndarray, np.ndarray]:
+    """The ensemble of several recipes on the same CV pool: their out-of-fold probabilities averaged.
+
+    Every member's prediction of an example comes from a model that never saw it, so the average is the
+    cross-validated prediction of the ensemble (the members may use different folds: each is held-out).
+
+    Returns:
+        ``(proba (N, n_classes), y (N,))``.
+
+    Raises:
+        LeanECGError: files of different pools (labels or groups differ) or class counts.
+    """
+    if not paths:
+        raise LeanECGError("cv", "no out-of-fold files to combine")
+    first = load_oof(paths[0])
+    total = first["proba"].astype(np.float64)
+    for p in paths[1:]:
+        other = load_oof(p)
+        same_groups = (first["groups"] is None) == (other["groups"] is None) and (
+            first["groups"] is None or np.array_equal(first["groups"], other["groups"])
+        )
+        if other["proba"].shape != first["proba"].shape or not np.array_equal(other["y"], first["y"]):
+            raise LeanECGError(p, f"covers another pool or class set than {paths[0]}")
+        if not same_groups:
+            raise LeanECGError(p, f"groups its examples differently from {paths[0]}")
+        total += other["proba"]
+    return (total / len(paths)).astype(np.float32), first["y"]

@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from leanecg.bench.cv import OOF_SUFFIX, save_oof
 from leanecg.bench.examples import EXAMPLES_PER_CLASS, clear_examples, leaderboard_figures, write_examples
 from leanecg.errors import LeanECGError
 from leanecg.evaluate.report import write_report
-from leanecg.evaluate.results import load_results, make_result, save_result
+from leanecg.evaluate.results import load_results, make_result, result_filename, save_result
 from leanecg.tasks import BenchTask, TaskData, get_task
 from leanecg.train.distributed import is_main_process
 from leanecg.train.hybrid import (
@@ -129,9 +130,10 @@ def run_benchmark(
         }
         if name in task.classic_models and not is_main_process():
             continue  # classic models fit on rank 0 alone
-        cv_block = None
+        cv_block, oof = None, None
         if cv and is_main_process():
-            cv_block = cross_validate(task, name, data, k=int(cv), log=log, **training)
+            cv_block = cross_validate(task, name, data, k=int(cv), log=log, keep_proba=True, **training)
+            oof = cv_block.pop("proba")
         if name in task.classic_models:
             result = _run_classic(task, name, data, seed=seed, n_boot=n_boot)
         elif parse_hybrid_name(name) is not None:
@@ -149,9 +151,15 @@ def run_benchmark(
             world_size=result["train"].get("world_size", 1),
         )
         if cv_block is not None:
+            # the out-of-fold probabilities beside the result: recipes combined later are scored by CV too
+            cv_block["proba_file"] = (
+                result_filename(name, result.get("variant"))[: -len(".json")] + OOF_SUFFIX
+            )
             result["cv"] = cv_block
         result = make_result(**{k: v for k, v in result.items() if k not in ("schema",)})
         paths.append(save_result(result, out_dir))
+        if cv_block is not None:
+            save_oof(paths[-1].parent / cv_block["proba_file"], cv_block, oof, task.cv_pool(data))
         results.append(result)
         _report_examples(task, model, data, result, data_dir, out_dir, seed=seed, per_class=examples, log=log)
         if save_models is not None and model is not None:
