@@ -135,7 +135,12 @@ def run_benchmark(
             cv_block = cross_validate(task, name, data, k=int(cv), log=log, keep_proba=True, **training)
             oof = cv_block.pop("proba")
         if name in task.classic_models:
-            result = _run_classic(task, name, data, seed=seed, n_boot=n_boot)
+            result, model = _run_classic(task, name, data, seed=seed, n_boot=n_boot)
+            if save_models is not None and model is None:
+                log(
+                    f"{name}: not saved (a packaged classic model reads the task's feature table; {task.name}'s "
+                    "also reads the input window)"
+                )
         elif parse_hybrid_name(name) is not None:
             result = run_hybrid(task, name, data, **training)
             if save_models is not None:
@@ -161,7 +166,8 @@ def run_benchmark(
         if cv_block is not None:
             save_oof(paths[-1].parent / cv_block["proba_file"], cv_block, oof, task.cv_pool(data))
         results.append(result)
-        _report_examples(task, model, data, result, data_dir, out_dir, seed=seed, per_class=examples, log=log)
+        deep = None if name in task.classic_models else model  # example figures explain networks only
+        _report_examples(task, deep, data, result, data_dir, out_dir, seed=seed, per_class=examples, log=log)
         if save_models is not None and model is not None:
             from leanecg.package.model import save_model_package
 
@@ -553,12 +559,37 @@ def _fit_task_lightgbm(
     return fit_lightgbm(Xtr, train.y, Xva, val.y, n_classes=len(task.class_names), seed=seed)
 
 
-def _run_classic(task: BenchTask, name: str, data: TaskData, *, seed: int, n_boot: int) -> dict[str, Any]:
+def _run_classic(
+    task: BenchTask, name: str, data: TaskData, *, seed: int, n_boot: int
+) -> tuple[dict[str, Any], Any]:
+    """Fit, evaluate and cost a classic (LightGBM) row; returns its result fields and the packageable model.
+
+    When the design matrix is the task's feature table (variable-length records, e.g. ``cinc2017``), the
+    booster becomes a tensor model (:func:`~leanecg.models.registry.trees_model`) that is evaluated and
+    costed exactly as a network is (:func:`evaluate_deep`: latency next to ResNet-1D in the same run) and
+    is returned to be packaged; its predictions equal LightGBM's (float32 sums). Otherwise (the design
+    matrix also holds the input window) LightGBM itself is scored and timed, and no model is returned.
+    """
     from leanecg.evaluate.timing import time_callable
+    from leanecg.models.registry import trees_model
     from leanecg.train.hybrid import booster_bytes, count_tree_nodes
 
     Xtr, Xva, Xte = (_classic_matrix(s) for s in (data.train, data.val, data.test))
     fitted = _fit_task_lightgbm(task, data.train, data.val, Xtr, Xva, seed)
+    train_info = {"config": fitted.config, "seconds": fitted.seconds, "best_iteration": fitted.best_iteration}
+    if not isinstance(data.train.X, np.ndarray):
+        model = trees_model(fitted.booster, n_leads=data.train.n_leads, num_iteration=fitted.best_iteration)
+        model.eval()
+        out = evaluate_deep(
+            task, name, data, model, family="classic", uses_features=True, train_info=train_info, seed=seed,
+            n_boot=n_boot,
+        )  # fmt: skip
+        out["cost"]["notes"] = (
+            "params = tree nodes (a split's threshold or a leaf's value); the trees run as tensors "
+            "(leanecg.models.trees), timed like a network on the features input; extracting the features "
+            "not included"
+        )
+        return out, model
     proba = fitted.predict(Xte)
     ev = task.evaluate(data.test, proba, n_boot=n_boot, seed=seed)
     ev["calibration"] = calibration(task, data, fitted.predict(Xva), proba)
@@ -572,22 +603,13 @@ def _run_classic(task: BenchTask, name: str, data: TaskData, *, seed: int, n_boo
         "latency_ms_median": stats.median * 1e3,
         "latency_ms_p99": stats.p99 * 1e3,
         "real_time_factor": (data.input_samples / data.fs) / stats.median,
-        "notes": "params = tree nodes; MACs undefined for trees; latency of one LightGBM predict on one example"
-        + (
-            ""
-            if isinstance(data.test.X, np.ndarray)
-            else " (its feature row; extracting the features not included)"
-        ),
+        "notes": "params = tree nodes; MACs undefined for trees; latency of one LightGBM predict on one example",
     }
     out = _common(task, data, name, "classic")
     out.update(ev)
     out["cost"] = cost
-    out["train"] = {
-        "config": fitted.config,
-        "seconds": fitted.seconds,
-        "best_iteration": fitted.best_iteration,
-    }
-    return out
+    out["train"] = train_info
+    return out, None
 
 
 def _hybrid_matrices(model: Any, splits: Sequence[Any]) -> tuple[Any, list[np.ndarray]]:

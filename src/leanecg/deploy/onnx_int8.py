@@ -77,6 +77,24 @@ def _first_conv(model_path: Path) -> list[str]:
     return []
 
 
+def _tree_nodes(model_path: Path) -> list[str]:
+    """Names of the nodes of tree models (:mod:`leanecg.models.trees`) that int8 must leave in float: a
+    gather (``Gather``, ``GatherND``, ``GatherElements``) of a float initializer (a tree's split thresholds and leaf values, looked up per example)
+    and every ``MatMul`` fed by one (the sum of the leaves reached). Quantizing a threshold moves a split,
+    so these stay fp32; networks have no such nodes (empty list)."""
+    import onnx
+
+    graph = onnx.load(str(model_path)).graph
+    floats = {
+        t.name for t in graph.initializer if t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE)
+    }
+    kinds = ("Gather", "GatherND", "GatherElements")
+    gathers = [n for n in graph.node if n.op_type in kinds and n.input and n.input[0] in floats]
+    looked_up = {out for n in gathers for out in n.output}
+    sums = [n for n in graph.node if n.op_type == "MatMul" and looked_up & set(n.input)]
+    return [n.name for n in (*gathers, *sums)]
+
+
 def _name_nodes(src: Path, dst: Path) -> None:
     """Copy of ``src`` whose nodes are named ``n0, n1, ...`` (the compacted graph has no node names; the
     quantizer tells nodes apart by name)."""
@@ -125,7 +143,7 @@ def quantize_int8(
                 weight_type=QuantType.QInt8,
                 activation_type=QuantType.QUInt8,
                 calibrate_method=getattr(CalibrationMethod, CALIBRATION_METHODS[method]),
-                nodes_to_exclude=_first_conv(pre) if keep_first_fp32 else None,
+                nodes_to_exclude=(_first_conv(pre) if keep_first_fp32 else []) + _tree_nodes(pre) or None,
                 extra_options={
                     "QuantizeBias": False,
                     "WeightSymmetric": True,

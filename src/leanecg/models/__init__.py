@@ -18,6 +18,7 @@ _EXPORTS = {
     "list_classic_models": "leanecg.models.classic",
     "model_config": "leanecg.models.registry",
     "set_model_config": "leanecg.models.registry",
+    "trees_model": "leanecg.models.registry",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -38,6 +38,7 @@ from leanecg.models.recurrent import CNNLSTM, BiRNN
 from leanecg.models.resnet import ResNet1d
 from leanecg.models.shufflenet import ShuffleNetV2
 from leanecg.models.transformer import ECGTransformer
+from leanecg.models.trees import TREES_NAME, TreeEnsemble, trees_from_lightgbm
 from leanecg.models.wide_deep import WIDE_DEEP_LITE_DEFAULTS, WideDeep
 from leanecg.registry import Registry
 
@@ -327,6 +328,8 @@ def build_from_config(config: Mapping[str, Any]) -> nn.Module:
                 "config", "an ensemble config has 'format', 'name', a 'members' list and the members' inputs"
             )
         return ensemble_of([build_from_config(m) for m in members])
+    if config.get("name") == TREES_NAME:
+        return _trees_from_config(config)
     required = ("name", "n_leads", "n_classes", "width", "depth", "n_features", "options")
     missing = [k for k in required if k not in config]
     if missing:
@@ -352,6 +355,39 @@ def build_from_config(config: Mapping[str, Any]) -> nn.Module:
         set_model_config(
             model, {**model_config(model), PRUNED_KEY: {str(k): int(v) for k, v in counts.items()}}
         )
+    return model
+
+
+#: Keys of a tree model's config: its inputs, outputs and the shape of its trees.
+_TREES_KEYS = ("n_leads", "n_classes", "n_features", "n_trees", "n_nodes", "depth")
+
+
+def _trees_from_config(config: Mapping[str, Any]) -> nn.Module:
+    unknown = sorted(set(config) - {"format", "name", *_TREES_KEYS})
+    missing = [k for k in _TREES_KEYS if not isinstance(config.get(k), int)]
+    if unknown or missing:
+        raise LeanECGError(
+            "config", f"a {TREES_NAME} config has 'format', 'name' and the integers {', '.join(_TREES_KEYS)}"
+        )
+    model = TreeEnsemble(**{k: int(config[k]) for k in _TREES_KEYS})
+    set_model_config(model, dict(config))
+    return model
+
+
+def trees_model(booster: Any, *, n_leads: int, num_iteration: int | None = None) -> nn.Module:
+    """A fitted LightGBM booster as a :class:`~leanecg.models.trees.TreeEnsemble` (torch / ONNX) with the
+    config :func:`build_from_config` rebuilds it from; it takes ``x`` ``(batch, n_leads, n_samples)``
+    (ignored) and ``features``, like a zoo model with a features input, so it packages, exports and
+    joins :func:`ensemble_of` like one.
+
+    Args:
+        booster: a ``lightgbm.Booster`` with numerical splits (:func:`~leanecg.models.trees.trees_from_lightgbm`).
+        n_leads: leads of the signal input of the task it was trained on.
+        num_iteration: boosting rounds to keep (default: the booster's best iteration).
+    """
+    shape, arrays = trees_from_lightgbm(booster, num_iteration)
+    model = TreeEnsemble(n_leads=int(n_leads), **shape).load_arrays(arrays)
+    set_model_config(model, {"format": CONFIG_FORMAT, "name": TREES_NAME, "n_leads": int(n_leads), **shape})
     return model
 
 

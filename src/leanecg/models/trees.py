@@ -1,0 +1,195 @@
+"""Gradient-boosted trees as a tensor model: a fitted LightGBM booster that runs in torch and ONNX.
+
+LightGBM on handcrafted record features is a strong rhythm classifier on its own and beside a network
+(their averaged probabilities). To ship it inside a model package -- the same pipeline, features,
+temperature, ONNX export and ``leanecg ensemble`` as every network -- :class:`TreeEnsemble` holds the
+booster's trees as tensors and evaluates them by **tree traversal**: every tree starts at its root and, for
+``depth`` steps, moves each example to its left child when ``features[split feature] <= threshold`` and to
+its right child otherwise (a leaf points to itself); the leaf values reached are summed per class into
+logits (LightGBM's raw multiclass scores, so ``softmax`` gives its probabilities). It is gathers and
+comparisons only, so ``torch.onnx.export`` writes it as plain ONNX (no ``ai.onnx.ml`` operators) and
+onnxruntime runs it without LightGBM.
+
+Conversion (:func:`trees_from_lightgbm`) reads ``booster.dump_model()``: numerical ``<=`` splits only
+(categorical splits and missing-value routing are refused: the record features reach a model with
+missing values already replaced, :mod:`leanecg.models.record_inputs`). Thresholds are stored as the
+largest float32 not above LightGBM's float64 threshold and feature values of magnitude at most 1e-35 are
+read as 0, as LightGBM's predictor does, so a float32 feature goes the same way as in LightGBM; leaf
+values are summed in float32 (differences from LightGBM's float64 sums ~1e-6).
+
+Parameters: one per node -- a split's threshold or a leaf's value -- so the model's parameter count is the
+booster's node count (:func:`leanecg.train.hybrid.count_tree_nodes`); split features and child indices
+are structure (integer buffers). The signal input ``x`` is accepted and ignored: the model reads ``features``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from leanecg.errors import LeanECGError
+
+__all__ = ["TREES_NAME", "TreeArrays", "TreeEnsemble", "trees_from_lightgbm"]
+
+#: The ``name`` of a tree ensemble's model config.
+TREES_NAME = "lightgbm_trees"
+
+#: LightGBM reads a feature value of magnitude at most this as 0 (``kZeroThreshold``); splits at zero sit at
+#: +-this value.
+ZERO_THRESHOLD = 1e-35
+
+#: Arrays of a converted booster (see :func:`trees_from_lightgbm`).
+TreeArrays = dict[str, np.ndarray]
+
+
+class TreeEnsemble(nn.Module):
+    """Boosted trees over ``features`` ``(batch, n_features)`` -> logits ``(batch, n_classes)``.
+
+    Args:
+        n_leads: leads of the signal input it accepts beside the features (ignored; for ensembles).
+        n_classes: classes; tree ``t`` adds to class ``t % n_classes`` (LightGBM's multiclass order).
+        n_features: feature columns.
+        n_trees: trees.
+        n_nodes: nodes of all trees together (splits + leaves).
+        depth: traversal steps, the deepest leaf's depth.
+
+    One parameter per node, ``weight``: a split's threshold or a leaf's value (so the parameter count is
+    the node count); the split features, children and tree roots are integer buffers. The weights are
+    filled by :meth:`load_arrays` (or ``load_state_dict``).
+    """
+
+    extra_inputs = ("features",)
+    min_samples = 1
+
+    def __init__(self, n_leads: int, n_classes: int, n_features: int, n_trees: int, n_nodes: int, depth: int):
+        super().__init__()
+        for name, v in (("n_classes", n_classes), ("n_features", n_features), ("n_trees", n_trees)):
+            if int(v) < 1:
+                raise LeanECGError(name, f"must be a positive integer, got {v!r}")
+        if int(n_nodes) < int(n_trees) or int(depth) < 0:
+            raise LeanECGError("trees", f"need n_nodes >= n_trees and depth >= 0, got {n_nodes!r}, {depth!r}")
+        self.n_leads, self.n_classes, self.n_features = int(n_leads), int(n_classes), int(n_features)
+        self.n_trees, self.n_nodes, self.depth = int(n_trees), int(n_nodes), int(depth)
+        self.weight = nn.Parameter(torch.zeros(self.n_nodes), requires_grad=False)
+        self.register_buffer("feature", torch.zeros(self.n_nodes, dtype=torch.int64))
+        self.register_buffer("left", torch.arange(self.n_nodes, dtype=torch.int64))
+        self.register_buffer("right", torch.arange(self.n_nodes, dtype=torch.int64))
+        self.register_buffer("root", torch.arange(self.n_trees, dtype=torch.int64))
+        onehot = torch.zeros(self.n_trees, self.n_classes)
+        onehot[torch.arange(self.n_trees), torch.arange(self.n_trees) % self.n_classes] = 1.0
+        self.register_buffer("tree_class", onehot)
+
+    def load_arrays(self, arrays: Mapping[str, np.ndarray]) -> TreeEnsemble:
+        """Fill the trees from :func:`trees_from_lightgbm` arrays of the same shape; returns ``self``."""
+        want = {"weight": self.n_nodes, "feature": self.n_nodes, "left": self.n_nodes, "right": self.n_nodes}
+        want["root"] = self.n_trees
+        for name, n in want.items():
+            a = np.asarray(arrays[name])
+            if a.shape != (n,):
+                raise LeanECGError("trees", f"{name} has shape {a.shape}, the model {(n,)}")
+        with torch.no_grad():
+            self.weight.copy_(torch.from_numpy(np.asarray(arrays["weight"], dtype=np.float32)))
+            for name in ("feature", "left", "right", "root"):
+                getattr(self, name).copy_(torch.from_numpy(np.asarray(arrays[name], dtype=np.int64)))
+        return self
+
+    def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        if features is None:
+            raise LeanECGError("features", "a tree model needs its features input")
+        f = features.float()
+        f = torch.where(f.abs() <= ZERO_THRESHOLD, torch.zeros_like(f), f)  # as LightGBM reads its input
+        node = self.root.unsqueeze(0).expand(f.shape[0], -1)  # (batch, n_trees) node indices
+        for _ in range(self.depth):  # a leaf is its own child: once reached, an example stays there
+            go_left = torch.gather(f, 1, self.feature[node]) <= self.weight[node]
+            node = torch.where(go_left, self.left[node], self.right[node])
+        return self.weight[node] @ self.tree_class
+
+
+def _f32_at_most(t: float) -> np.float32:
+    """The largest float32 ``<= t`` (so ``x <= result`` iff ``x <= t`` for every float32 ``x``)."""
+    v = np.float32(t)
+    return np.nextafter(v, np.float32(-np.inf)) if float(v) > t else v
+
+
+def trees_from_lightgbm(booster: Any, num_iteration: int | None = None) -> tuple[dict[str, int], TreeArrays]:
+    """Convert a fitted multiclass (or binary / regression) LightGBM booster to :class:`TreeEnsemble` arrays.
+
+    Args:
+        booster: a ``lightgbm.Booster`` with numerical splits only.
+        num_iteration: boosting rounds to keep (``None``: the booster's best iteration, else all).
+
+    Returns:
+        ``(shape, arrays)``: ``shape`` = ``{"n_classes", "n_features", "n_trees", "n_nodes", "depth"}`` (the
+        :class:`TreeEnsemble` arguments) and the arrays: ``weight`` (a split's threshold or a leaf's
+        value), ``feature``, ``left``, ``right`` per node (trees one after the other, each in pre-order)
+        and ``root``, the first node of each tree.
+
+    Raises:
+        LeanECGError: a categorical split, or a split that routes missing values to the right.
+    """
+    if num_iteration is None:
+        best = int(getattr(booster, "best_iteration", 0) or 0)
+        num_iteration = best if best > 0 else None
+    dump = booster.dump_model(num_iteration=num_iteration)
+    trees = [t["tree_structure"] for t in dump["tree_info"]]
+    n_classes = max(1, int(dump.get("num_tree_per_iteration", 1)))
+    nodes: list[list[dict[str, Any]]] = []
+    depth = 0
+    for t, root in enumerate(trees):
+        flat: list[dict[str, Any]] = []
+        stack = [(root, 0)]
+        while stack:  # pre-order: a node's index is fixed before its children are numbered
+            node, d = stack.pop()
+            depth = max(depth, d)
+            entry: dict[str, Any] = {"node": node, "left": None, "right": None}
+            flat.append(entry)
+            if "left_child" in node:
+                if node.get("decision_type", "<=") != "<=":
+                    raise LeanECGError(
+                        "trees", f"tree {t}: {node.get('decision_type')!r} splits are not supported"
+                    )
+                if node.get("missing_type", "None") not in ("None", None) and not node.get(
+                    "default_left", True
+                ):
+                    raise LeanECGError(
+                        "trees", f"tree {t}: a split sends missing values right; not supported"
+                    )
+                entry["children"] = (node["left_child"], node["right_child"])
+                stack.append((node["right_child"], d + 1))
+                stack.append((node["left_child"], d + 1))
+        nodes.append(flat)
+    offsets = np.cumsum([0] + [len(f) for f in nodes])
+    size = int(offsets[-1])
+    feature = np.zeros(size, np.int64)
+    weight = np.zeros(size, np.float32)
+    left = np.arange(size, dtype=np.int64)
+    right = np.arange(size, dtype=np.int64)
+    for t, flat in enumerate(nodes):
+        index = {id(e["node"]): int(offsets[t]) + j for j, e in enumerate(flat)}
+        for j, e in enumerate(flat):
+            i, node = int(offsets[t]) + j, e["node"]
+            if "children" in e:
+                feature[i] = int(node["split_feature"])
+                weight[i] = _f32_at_most(float(node["threshold"]))
+                left[i], right[i] = index[id(e["children"][0])], index[id(e["children"][1])]
+            else:
+                weight[i] = float(node["leaf_value"])
+    shape = {
+        "n_classes": n_classes,
+        "n_features": int(dump["max_feature_idx"]) + 1,
+        "n_trees": len(trees),
+        "n_nodes": size,
+        "depth": depth,
+    }
+    arrays = {
+        "weight": weight,
+        "feature": feature,
+        "left": left,
+        "right": right,
+        "root": offsets[:-1].astype(np.int64),
+    }
+    return shape, arrays

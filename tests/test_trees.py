@@ -1,0 +1,117 @@
+"""Boosted trees as a tensor model (:mod:`leanecg.models.trees`): LightGBM's scores in torch and ONNX."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from benchhelp import TinyBench
+from leanecg.errors import LeanECGError
+from leanecg.models.registry import build_from_config, build_model, ensemble_of, model_config, trees_model
+from leanecg.models.trees import TreeEnsemble, trees_from_lightgbm
+from leanecg.train.hybrid import count_tree_nodes, fit_lightgbm
+
+
+def _data(n: int = 1500, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 12)).astype(np.float32)
+    X[:, 3] = np.round(X[:, 3], 1)  # repeated values: splits fall between them
+    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int) + 2 * (X[:, 3] > 0.5)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted():  # type: ignore[no-untyped-def]
+    X, y = _data()
+    return fit_lightgbm(X[:1000], y[:1000], X[1000:1250], y[1000:1250], n_classes=4, seed=0)
+
+
+def test_tree_model_gives_lightgbm_raw_scores_and_counts_its_nodes(fitted) -> None:  # type: ignore[no-untyped-def]
+    X, _ = _data(seed=1)
+    model = trees_model(fitted.booster, n_leads=1).eval()
+    raw = fitted.booster.predict(X, num_iteration=fitted.best_iteration, raw_score=True)
+    with torch.no_grad():
+        logits = model(torch.zeros(len(X), 1, 5), features=torch.from_numpy(X)).numpy()
+    assert np.abs(logits - raw).max() < 1e-4 and np.array_equal(logits.argmax(1), raw.argmax(1))
+    assert sum(p.numel() for p in model.parameters()) == count_tree_nodes(fitted)
+    assert model.n_trees == 4 * fitted.best_iteration  # one tree per class and round, best rounds only
+    # features exactly at a split threshold go left, as in LightGBM (x <= threshold)
+    shape, arrays = trees_from_lightgbm(fitted.booster, fitted.best_iteration)
+    splits = arrays["left"] != np.arange(shape["n_nodes"])
+    at = X[: int(splits.sum())].copy()
+    at[np.arange(len(at)), arrays["feature"][splits][: len(at)]] = arrays["weight"][splits][: len(at)]
+    with torch.no_grad():
+        got = model(torch.zeros(len(at), 1, 5), features=torch.from_numpy(at)).numpy()
+    want = fitted.booster.predict(at, num_iteration=fitted.best_iteration, raw_score=True)
+    assert np.abs(got - want).max() < 1e-4
+
+
+def test_config_round_trip_and_ensemble_with_a_network(fitted) -> None:  # type: ignore[no-untyped-def]
+    trees = trees_model(fitted.booster, n_leads=1).eval()
+    again = build_from_config(model_config(trees))
+    assert str(again.load_state_dict(trees.state_dict())) == "<All keys matched successfully>"
+    net = build_model("beatnet", n_leads=1, n_classes=4, n_features=12).eval()
+    ens = ensemble_of([net, trees]).eval()
+    x, f = torch.randn(6, 1, 126), torch.from_numpy(_data(6, seed=2)[0])
+    with torch.no_grad():
+        p = (net(x, features=f).softmax(-1) + trees(x, features=f).softmax(-1)) / 2
+        assert torch.allclose(ens(x, features=f).softmax(-1), p, atol=1e-6)
+        rebuilt = build_from_config(model_config(ens))
+        rebuilt.load_state_dict(ens.state_dict())
+        assert torch.allclose(rebuilt.eval()(x, features=f), ens(x, features=f))
+    with pytest.raises(LeanECGError, match="integers"):
+        build_from_config({**model_config(trees), "depth": "deep"})
+    with pytest.raises(LeanECGError, match="features input"):
+        trees(x)
+
+
+def test_categorical_splits_are_refused() -> None:
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 6, 600), rng.normal(size=600)]).astype(np.float64)
+    y = np.isin(X[:, 0], [1, 4]).astype(int)
+    params = {"objective": "binary", "verbose": -1, "min_data_per_group": 5, "cat_smooth": 1}
+    booster = lgb.train(params, lgb.Dataset(X, y, categorical_feature=[0]), num_boost_round=5)
+    with pytest.raises(LeanECGError, match="splits are not supported"):
+        trees_from_lightgbm(booster)
+
+
+def test_shape_checks() -> None:
+    with pytest.raises(LeanECGError, match="n_nodes >= n_trees"):
+        TreeEnsemble(n_leads=1, n_classes=2, n_features=3, n_trees=4, n_nodes=3, depth=1)
+    model = TreeEnsemble(n_leads=1, n_classes=2, n_features=3, n_trees=2, n_nodes=2, depth=0)
+    with pytest.raises(LeanECGError, match="weight has shape"):
+        model.load_arrays(
+            {"weight": np.zeros(3), "feature": np.zeros(2), "left": np.zeros(2), "right": np.zeros(2)}
+        )
+
+
+def test_packaged_lightgbm_runs_in_onnx_fp32_and_int8_like_torch(
+    tiny_cinc2017_bench: TinyBench, shared_data: Path, tmp_path: Path
+) -> None:
+    """``bench --save-models`` packages cinc2017's LightGBM row; ``export`` (fp32 and int8) keeps its outputs:
+    int8 leaves the trees' thresholds and leaf sums in float."""
+    from leanecg.deploy.onnx import export_onnx
+    from leanecg.package import load_model_package, load_onnx_package
+
+    folder = tiny_cinc2017_bench.package("lightgbm")
+    pkg = load_model_package(folder)
+    assert pkg.meta["model_config"]["name"] == "lightgbm_trees" and pkg.meta["family"] == "classic"
+    result = tiny_cinc2017_bench.result("lightgbm")
+    assert pkg.meta["cost"]["params"] == result["cost"]["params"] > 0
+    assert result["cost"]["reference"] == "resnet1d" and result["cost"]["latency_ratio_vs_reference"] < 1
+    records = sorted((shared_data / "cinc2017").rglob("A0000[1-6].hea"))
+    assert len(records) >= 3
+    from leanecg.data import load_record
+
+    recs = [load_record(p.with_suffix("")) for p in records]
+    want = pkg.predict_records(recs)
+    for int8 in (False, True):
+        out = tmp_path / f"trees{'_int8' if int8 else ''}.onnx"
+        export_onnx(folder, out, int8=int8, data_dir=shared_data)
+        got = load_onnx_package(out).predict_records(recs)
+        assert np.abs(got - want).max() < 1e-5, (int8, np.abs(got - want).max())
