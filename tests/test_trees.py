@@ -115,3 +115,33 @@ def test_packaged_lightgbm_runs_in_onnx_fp32_and_int8_like_torch(
         export_onnx(folder, out, int8=int8, data_dir=shared_data)
         got = load_onnx_package(out).predict_records(recs)
         assert np.abs(got - want).max() < 1e-5, (int8, np.abs(got - want).max())
+
+
+def test_network_and_lightgbm_packages_make_one_ensemble_package(
+    tiny_cinc2017_bench: TinyBench, shared_data: Path, tmp_path: Path
+) -> None:
+    """``leanecg ensemble`` of cinc2017's wide_deep_lite and LightGBM packages: one package averaging a
+    network and trees (parameters: weights + tree nodes), usable by ``predict``."""
+    from clihelp import invoke_cli
+    from leanecg.package import load_model_package
+
+    net, trees = (tiny_cinc2017_bench.package(m) for m in ("wide_deep_lite", "lightgbm"))
+    out = tmp_path / "ens"
+    args = ["ensemble", str(net), str(trees), "--out", str(out), "--data-dir", str(shared_data)]
+    proc = invoke_cli(args, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ens = load_model_package(out)
+    assert ens.meta["model_name"] == "wide_deep_lite&lightgbm"
+    params = [load_model_package(p).meta["cost"]["params"] for p in (net, trees)]
+    assert ens.meta["cost"]["params"] == sum(params)
+    from leanecg.data import load_record
+
+    rec = load_record(sorted((shared_data / "cinc2017").rglob("A00001.hea"))[0].with_suffix(""))
+    x = np.ascontiguousarray(ens.preprocess(rec).T)
+    feats = torch.from_numpy(ens.record_features([x]).astype(np.float32))
+    xt = torch.from_numpy(x[None].astype(np.float32))
+    with torch.no_grad():
+        members = [load_model_package(p).model.eval()(xt, features=feats).softmax(-1) for p in (net, trees)]
+        got = ens.model.eval()(xt, features=feats).softmax(-1)
+    torch.testing.assert_close(got, (members[0] + members[1]) / 2, atol=1e-6, rtol=1e-5)
+    assert ens.predict_records([rec]).shape == (1, 4)

@@ -32,11 +32,12 @@ _SAME = ("task", "class_names", "input", "pipeline", "multilabel")
 
 
 def member_name(model_names: Sequence[str]) -> str:
-    """The ensemble's model name: ``beatnet_x3`` for three ``beatnet`` members, else the names joined."""
+    """The ensemble's model name: ``beatnet_x3`` for three ``beatnet`` members, else the names joined by
+    ``&`` (``wide_deep_lite&lightgbm``; ``+`` would read as a hybrid, ``<zoo model>+lightgbm``)."""
     names = list(model_names)
     if len(set(names)) == 1:
         return f"{names[0]}_x{len(names)}"
-    return "+".join(names)
+    return "&".join(names)
 
 
 def ensemble_packages(
