@@ -66,10 +66,10 @@ def tiny_mitdb_bench(tmp_path_factory: pytest.TempPathFactory, shared_data: Path
 
 @pytest.fixture(scope="session")
 def tiny_cinc2017_bench(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> TinyBench:
-    """``cinc2017`` with ``litenet`` and ``wide_deep_lite`` (both packaged) and ``lightgbm`` (on the record
-    features), run by the real ``leanecg bench`` in a subprocess (its stdout: the results table); shared by
-    the session: read it, copy to change it."""
-    models = ("litenet", "wide_deep_lite", "lightgbm")
+    """``cinc2017`` with ``litenet``, ``wide_deep_lite``, ``lightgbm`` (on the record features) and the
+    hybrid ``wide_deep_lite+lightgbm``, all packaged, run by the real ``leanecg bench`` in a subprocess (its
+    stdout: the results table); shared by the session: read it, copy to change it."""
+    models = ("litenet", "wide_deep_lite", "lightgbm", "wide_deep_lite+lightgbm")
     return tiny_bench(tmp_path_factory, shared_data, "cinc2017", models, False)
 
 

@@ -113,7 +113,11 @@ def test_bench_hybrid_row_on_a_synthetic_task(tmp_path: Path, monkeypatch: pytes
     assert lgb["n_features"] == N_FEATURES and lgb["embedding_dim"] == 48
     assert lgb["columns"] == lgb["embedding_dim"] + N_FEATURES
     assert r["train"]["config"]["lightgbm"]["sample_weight"] == "balanced"
-    assert r["train"]["model_config"]["name"] == "beatnet"
+    # one model: the embedding network, then the trees (leanecg.models.hybrid), from the trained beatnet
+    assert (
+        r["train"]["model_config"]["name"] == "hybrid" and r["train"]["network_config"]["name"] == "beatnet"
+    )
+    assert r["train"]["model_config"]["network"] == r["train"]["network_config"]
     cost = r["cost"]
     assert cost["params"] == cost["embedding_params"] + cost["tree_nodes"] and cost["tree_nodes"] > 0
     assert cost["reference"] == "resnet1d" and cost["latency_ratio_vs_reference"] > 0

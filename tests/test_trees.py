@@ -90,18 +90,22 @@ def test_shape_checks() -> None:
         )
 
 
-def test_packaged_lightgbm_runs_in_onnx_fp32_and_int8_like_torch(
-    tiny_cinc2017_bench: TinyBench, shared_data: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("row", "config_name", "family"),
+    [("lightgbm", "lightgbm_trees", "classic"), ("wide_deep_lite+lightgbm", "hybrid", "hybrid")],
+)
+def test_packaged_trees_run_in_onnx_fp32_and_int8_like_torch(
+    tiny_cinc2017_bench: TinyBench, shared_data: Path, tmp_path: Path, row: str, config_name: str, family: str
 ) -> None:
-    """``bench --save-models`` packages cinc2017's LightGBM row; ``export`` (fp32 and int8) keeps its outputs:
-    int8 leaves the trees' thresholds and leaf sums in float."""
+    """``bench --save-models`` packages cinc2017's LightGBM row and its hybrid; ``export`` (fp32 and int8)
+    keeps the trees' outputs: int8 leaves their thresholds and leaf sums in float."""
     from leanecg.deploy.onnx import export_onnx
     from leanecg.package import load_model_package, load_onnx_package
 
-    folder = tiny_cinc2017_bench.package("lightgbm")
+    folder = tiny_cinc2017_bench.package(row)
     pkg = load_model_package(folder)
-    assert pkg.meta["model_config"]["name"] == "lightgbm_trees" and pkg.meta["family"] == "classic"
-    result = tiny_cinc2017_bench.result("lightgbm")
+    assert pkg.meta["model_config"]["name"] == config_name and pkg.meta["family"] == family
+    result = tiny_cinc2017_bench.result(row)
     assert pkg.meta["cost"]["params"] == result["cost"]["params"] > 0
     assert result["cost"]["reference"] == "resnet1d" and result["cost"]["latency_ratio_vs_reference"] < 1
     records = sorted((shared_data / "cinc2017").rglob("A0000[1-6].hea"))
@@ -112,6 +116,11 @@ def test_packaged_lightgbm_runs_in_onnx_fp32_and_int8_like_torch(
     want = pkg.predict_records(recs)
     for int8 in (False, True):
         out = tmp_path / f"trees{'_int8' if int8 else ''}.onnx"
+        if int8 and family == "hybrid":  # its trees split on the embedding: int8 would move the splits
+            with pytest.raises(LeanECGError, match="export it in fp32"):
+                export_onnx(folder, out, int8=True, data_dir=shared_data)
+            assert not out.exists()
+            continue
         export_onnx(folder, out, int8=int8, data_dir=shared_data)
         got = load_onnx_package(out).predict_records(recs)
         assert np.abs(got - want).max() < 1e-5, (int8, np.abs(got - want).max())
@@ -145,3 +154,25 @@ def test_network_and_lightgbm_packages_make_one_ensemble_package(
         got = ens.model.eval()(xt, features=feats).softmax(-1)
     torch.testing.assert_close(got, (members[0] + members[1]) / 2, atol=1e-6, rtol=1e-5)
     assert ens.predict_records([rec]).shape == (1, 4)
+
+
+def test_explain_refuses_gradients_on_trees_and_occludes_them(
+    tiny_cinc2017_bench: TinyBench, shared_data: Path, tmp_path: Path
+) -> None:
+    from clihelp import invoke_cli
+
+    record = sorted((shared_data / "cinc2017").rglob("A00001.hea"))[0].with_suffix("")
+    pkg = tiny_cinc2017_bench.package("lightgbm")
+    out = tmp_path / "e.json"
+    proc = invoke_cli(["explain", str(record), "--model", str(pkg), "--out", str(out)], tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "piecewise constant" in lines[0], proc.stderr
+    assert "occlusion" in lines[0] and not out.exists()
+    proc = invoke_cli(
+        ["explain", str(record), "--model", str(pkg), "--method", "occlusion", "--out", str(out)], tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["method"] == "occlusion"

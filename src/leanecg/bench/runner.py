@@ -142,9 +142,7 @@ def run_benchmark(
                     "also reads the input window)"
                 )
         elif parse_hybrid_name(name) is not None:
-            result = run_hybrid(task, name, data, **training)
-            if save_models is not None:
-                log(f"{name}: not saved (model packages hold one network; hybrids are not packaged yet)")
+            result, model = run_hybrid(task, name, data, **training)
         else:
             result, model = run_deep(task, name, data, **training)
         if result is None:  # not rank 0: the deep model was trained together, rank 0 reports it
@@ -166,7 +164,8 @@ def run_benchmark(
         if cv_block is not None:
             save_oof(paths[-1].parent / cv_block["proba_file"], cv_block, oof, task.cv_pool(data))
         results.append(result)
-        deep = None if name in task.classic_models else model  # example figures explain networks only
+        # example figures explain networks only (tree rows: gradients see no trees)
+        deep = None if name in task.classic_models or parse_hybrid_name(name) is not None else model
         _report_examples(task, deep, data, result, data_dir, out_dir, seed=seed, per_class=examples, log=log)
         if save_models is not None and model is not None:
             from leanecg.package.model import save_model_package
@@ -643,23 +642,26 @@ def run_hybrid(
     num_threads: int | None = 1,
     n_boot: int = 1000,
     runtime: Any = None,
-) -> dict[str, Any] | None:
-    """Train, evaluate and cost the hybrid ``<zoo model>+lightgbm``; returns the result fields (``None`` on
-    ranks other than 0 under ``torch.distributed``: they only train the zoo model together).
+) -> tuple[dict[str, Any] | None, Any]:
+    """Train, evaluate and cost the hybrid ``<zoo model>+lightgbm``; returns the result fields and the
+    hybrid as one model (:func:`~leanecg.models.registry.hybrid_model`, packageable), ``(None, None)`` on
+    ranks other than 0 under ``torch.distributed`` (they only train the zoo model together).
 
     1. The zoo model is trained exactly as its own benchmark row (task config, early stopping on val).
     2. Its pooled embedding (:class:`~leanecg.train.hybrid.EmbeddingNetwork`, ``(N, D)``) is computed for
        train / val / test and the task's handcrafted features ``(N, F)`` are appended when it has them.
     3. LightGBM (:func:`~leanecg.train.hybrid.fit_lightgbm`: class-balanced, early stopping on val) is
        fitted on the train rows; test probabilities go through the task's metrics / CIs.
-    4. Cost: :func:`~leanecg.evaluate.cost.measure_cost` of the embedding network, plus the trees'
-       nodes (``params``) and text-model bytes; latency / throughput are those of the whole pipeline
-       (embedding forward + LightGBM predict, one thread) timed interleaved with the reference in this run.
+    4. The hybrid becomes one model (:class:`~leanecg.models.hybrid.Hybrid`: the embedding network, then
+       the trees as tensors; the same probabilities to ~1e-6) that is scored and costed as a network is
+       (:func:`evaluate_deep`: latency next to the reference in this run); ``params`` = embedding weights +
+       tree nodes (``cost.embedding_params``, ``cost.tree_nodes``).
 
     The result's ``train`` block holds the deep training record plus ``lightgbm``: its rounds, time,
     validation metric and input columns (``embedding_dim + n_features``).
     """
-    from leanecg.models.registry import model_config
+    from leanecg.models.registry import hybrid_model, model_config
+    from leanecg.train.hybrid import count_tree_nodes
 
     deep = parse_hybrid_name(name)
     if deep is None:
@@ -679,24 +681,20 @@ def run_hybrid(
         runtime=runtime,
     )
     if not is_main_process():
-        return None
-    net, (Xtr, Xva, Xte) = _hybrid_matrices(trained.model, (data.train, data.val, data.test))
+        return None, None
+    _, (Xtr, Xva) = _hybrid_matrices(trained.model, (data.train, data.val))
     fitted = _fit_task_lightgbm(task, data.train, data.val, Xtr, Xva, seed)
-    p_val, p_test = fitted.predict(Xva), fitted.predict(Xte)
-    val_metric = task.val_metric(data.val.y, p_val)
-    ev = task.evaluate(data.test, p_test, n_boot=n_boot, seed=seed)
-    ev["calibration"] = calibration(task, data, p_val, p_test)
+    val_metric = task.val_metric(data.val.y, fitted.predict(Xva))
     feats = data.test.features
-    cost = _hybrid_cost(task, data, net, fitted, None if feats is None else np.asarray(feats), seed)
     n_feat = 0 if feats is None else int(np.asarray(feats).shape[1])
-    out = _common(task, data, name, "hybrid")
-    out.update(ev)
-    out["cost"] = cost
+    model = hybrid_model(
+        trained.model, fitted.booster, n_features=n_feat, num_iteration=fitted.best_iteration
+    )
     deep_train = trained.result.to_dict()
-    out["train"] = {
+    train_info = {
         **deep_train,
         "config": {**deep_train["config"], "lightgbm": fitted.config},
-        "model_config": model_config(trained.model),
+        "network_config": model_config(trained.model),
         "lightgbm": {
             "best_iteration": fitted.best_iteration,
             "seconds": fitted.seconds,
@@ -709,71 +707,15 @@ def run_hybrid(
             else "deep embedding (pooled backbone output)",
         },
     }
-    return out
-
-
-def _hybrid_cost(
-    task: BenchTask, data: TaskData, net: Any, fitted: Any, features: np.ndarray | None, seed: int
-) -> dict[str, Any]:
-    """Cost of embedding network + booster; latency of the whole pipeline vs the reference (same run)."""
-    import torch
-
-    from leanecg.evaluate.cost import measure_cost, single_thread
-    from leanecg.evaluate.timing import compare_timings, estimate_repeats, time_callable
-    from leanecg.train.hybrid import booster_bytes, count_tree_nodes, hybrid_matrix
-
-    shape = (data.train.n_leads, data.input_samples)
-    emb_cost = measure_cost(net, shape, data.fs).to_dict()
-    batch = int(emb_cost["throughput_batch_size"])
-    gen = torch.Generator().manual_seed(seed)
-    x1, xb = torch.randn((1, *shape), generator=gen), torch.randn((batch, *shape), generator=gen)
-    # real feature rows (the trees' timing depends on the paths the values take)
-    f1 = None if features is None else features[:1]
-    fb = None if features is None else np.resize(features, (batch, features.shape[1]))
-    ref = _reference_model(task, data).eval()
-    was_training = net.training
-    net.eval()
-    try:
-        with single_thread(), torch.no_grad():
-
-            def pipeline(x: torch.Tensor, f: np.ndarray | None) -> np.ndarray:
-                return fitted.predict(hybrid_matrix(net(x).numpy(), f))
-
-            fns = {"model": lambda: pipeline(x1, f1), "reference": lambda: ref(x1)}
-            per_call = sum(time_callable(fn, repeats=3, warmup=2).median for fn in fns.values())
-            compared = compare_timings(
-                fns, estimate_repeats(per_call, 0.9, 10, 1000), warmup=0, reference="reference"
-            )
-            per_batch = time_callable(lambda: pipeline(xb, fb), repeats=1, warmup=1).median
-            thr = time_callable(lambda: pipeline(xb, fb), estimate_repeats(per_batch, 0.6, 3, 200), warmup=0)
-    finally:
-        net.train(was_training)
-    lat = compared["model"].stats
-    n_nodes, n_bytes = count_tree_nodes(fitted), booster_bytes(fitted)
-    int8 = emb_cost.get("bytes_int8")
-    return {
-        **emb_cost,
-        "params": int(emb_cost["params"]) + n_nodes,
-        "embedding_params": int(emb_cost["params"]),
-        "tree_nodes": n_nodes,
-        "bytes_fp32": int(emb_cost["bytes_fp32"]) + n_bytes,
-        "bytes_int8": None if int8 is None else int(int8) + n_bytes,
-        "bytes_int8_method": None
-        if int8 is None
-        else f"{emb_cost['bytes_int8_method']} (network) + LightGBM text",
-        "embedding_latency_ms_median": emb_cost["latency_ms_median"],
-        "latency_ms_median": lat.median * 1e3,
-        "latency_ms_p99": lat.p99 * 1e3,
-        "latency_ms_iqr": lat.iqr * 1e3,
-        "latency_repeats": lat.n,
-        "throughput_per_s": batch / thr.median,
-        "throughput_batch_size": batch,
-        "real_time_factor": emb_cost["signal_s"] / lat.median,
-        "latency_ratio_vs_reference": compared["model"].ratio,
-        "reference": REFERENCE_MODEL,
-        "reference_latency_ms_median": compared["reference"].stats.median * 1e3,
-        "notes": "params = embedding-network weights (head reduced to its pooling) + LightGBM tree nodes; "
-        "macs and peak memory: embedding network only (trees: comparisons, no MACs); bytes add the "
-        "LightGBM text model; latency / throughput: embedding forward + feature concat + LightGBM predict "
-        "(one thread), timed interleaved with the reference",
-    }
+    out = evaluate_deep(
+        task, name, data, model.eval(), family="hybrid", uses_features=n_feat > 0, train_info=train_info,
+        seed=seed, n_boot=n_boot,
+    )  # fmt: skip
+    out["cost"].update(
+        embedding_params=int(sum(p.numel() for p in model.embedding.parameters())),
+        tree_nodes=int(count_tree_nodes(fitted)),
+        notes="params = embedding-network weights (head reduced to its pooling) + tree nodes; the hybrid "
+        "runs as one model (leanecg.models.hybrid: the embedding network, then the trees as tensors), "
+        "costed like a network, latency timed against the reference in the same run",
+    )
+    return out, model

@@ -201,7 +201,16 @@ def export_onnx(
         if progress is not None:
             progress(name, done, total)
 
+    from leanecg.models.hybrid import HYBRID_NAME
+    from leanecg.models.registry import contains_model
+
     package = _torch_package(model)
+    if int8 and contains_model(package.meta.get("model_config") or {}, HYBRID_NAME):
+        raise LeanECGError(
+            package.path,
+            "holds a hybrid, whose trees split on its network's embedding: int8 would move those splits; "
+            "export it in fp32 (without --int8)",
+        )
     if int8 and calibration is None:
         step("loading the calibration inputs")
         calibration = default_calibration(package, data_dir, n_calibration, seed=seed)

@@ -300,7 +300,23 @@ def check_method(pkg: Any, method: str) -> str:
             f"runs in {pkg.backend.runtime}, without gradients: {METHOD_TITLES[method]} needs the torch model "
             "(a package folder); use `method` occlusion",
         )
+    if method != "occlusion" and _has_trees(pkg.meta.get("model_config") or {}):
+        raise LeanECGError(
+            pkg.path,
+            f"contains boosted trees, whose output is piecewise constant in the input (no gradients): "
+            f"{METHOD_TITLES[method]} would miss them; use `method` occlusion",
+        )
     return method
+
+
+def _has_trees(config: dict[str, Any]) -> bool:
+    """Whether a model config holds boosted trees (:mod:`leanecg.models.trees`): a tree model, a hybrid,
+    or an ensemble with one of them as a member."""
+    from leanecg.models.hybrid import HYBRID_NAME
+    from leanecg.models.registry import contains_model
+    from leanecg.models.trees import TREES_NAME
+
+    return contains_model(config, TREES_NAME, HYBRID_NAME)
 
 
 def _to_record_rate(rel: np.ndarray, fs_model: float, fs: float, n: int) -> np.ndarray:
@@ -412,7 +428,12 @@ def explain_record(
         "temperature": pkg.temperature,
         "baseline": input_baseline(pkg, np.zeros((1, 1, 1), np.float32))[1],
     }
-    takes_features = bool(spec.get("features")) and pkg.backend.runtime == "torch"
+    # feature contributions are integrated gradients: the torch model, without trees (no gradients)
+    takes_features = (
+        bool(spec.get("features"))
+        and pkg.backend.runtime == "torch"
+        and not _has_trees(pkg.meta.get("model_config") or {})
+    )
     if pkg.kind == "records":
         X = np.ascontiguousarray(y.T[None], dtype=np.float32)
         feats = pkg.record_features(list(X))

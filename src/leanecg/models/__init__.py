@@ -19,6 +19,7 @@ _EXPORTS = {
     "model_config": "leanecg.models.registry",
     "set_model_config": "leanecg.models.registry",
     "trees_model": "leanecg.models.registry",
+    "hybrid_model": "leanecg.models.registry",
 }
 
 __all__ = sorted(_EXPORTS)

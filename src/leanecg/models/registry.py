@@ -31,6 +31,7 @@ from leanecg.errors import LeanECGError, check_number, check_positive
 from leanecg.models.channels import PRUNED_KEY, keep_first_channels
 from leanecg.models.efficientnet import EfficientNet1d
 from leanecg.models.ensemble import ENSEMBLE_NAME, Ensemble
+from leanecg.models.hybrid import HYBRID_NAME, EmbeddingNetwork, Hybrid
 from leanecg.models.leadwise import LeadWiseNet
 from leanecg.models.litenet import BeatNet, LiteNet
 from leanecg.models.mobilenet import MobileNetV1, MobileNetV2, MobileNetV3
@@ -330,6 +331,8 @@ def build_from_config(config: Mapping[str, Any]) -> nn.Module:
         return ensemble_of([build_from_config(m) for m in members])
     if config.get("name") == TREES_NAME:
         return _trees_from_config(config)
+    if config.get("name") == HYBRID_NAME:
+        return _hybrid_from_config(config)
     required = ("name", "n_leads", "n_classes", "width", "depth", "n_features", "options")
     missing = [k for k in required if k not in config]
     if missing:
@@ -391,6 +394,48 @@ def trees_model(booster: Any, *, n_leads: int, num_iteration: int | None = None)
     return model
 
 
+def _hybrid_from_config(config: Mapping[str, Any]) -> nn.Module:
+    keys = {"format", "name", "n_leads", "n_classes", "n_features", "network", "trees"}
+    if set(config) != keys or not isinstance(config.get("network"), Mapping):
+        raise LeanECGError("config", f"a {HYBRID_NAME} config has exactly {', '.join(sorted(keys))}")
+    trees = build_from_config(config["trees"])
+    if not isinstance(trees, TreeEnsemble):
+        raise LeanECGError("config", f"a {HYBRID_NAME} config's 'trees' is not a {TREES_NAME} config")
+    embedding = EmbeddingNetwork(build_from_config(config["network"]))
+    model = Hybrid(embedding, trees, int(config["n_features"]))
+    set_model_config(model, dict(config))
+    return model
+
+
+def hybrid_model(
+    network: nn.Module, booster: Any, *, n_features: int, num_iteration: int | None = None
+) -> nn.Module:
+    """The hybrid ``<zoo model>+lightgbm`` as one model (:class:`~leanecg.models.hybrid.Hybrid`): the
+    trained zoo model's pooled embedding, then ``n_features`` task features, into the booster's trees
+    (:func:`trees_model`), with the config :func:`build_from_config` rebuilds it from.
+
+    Args:
+        network: the trained zoo model (built by :func:`build_model`; its head is reduced to pooling).
+        booster: LightGBM fitted on :func:`leanecg.train.hybrid.hybrid_matrix` columns of that model.
+        n_features: task feature columns after the embedding.
+        num_iteration: boosting rounds to keep (default: the booster's best iteration).
+    """
+    net_config = model_config(network)
+    trees = trees_model(booster, n_leads=int(net_config["n_leads"]), num_iteration=num_iteration)
+    model = Hybrid(EmbeddingNetwork(network), trees, int(n_features))
+    config = {
+        "format": CONFIG_FORMAT,
+        "name": HYBRID_NAME,
+        "n_leads": int(net_config["n_leads"]),
+        "n_classes": int(trees.n_classes),
+        "n_features": int(n_features),
+        "network": net_config,
+        "trees": model_config(trees),
+    }
+    set_model_config(model, config)
+    return model
+
+
 #: Keys of an ensemble config copied from its first member (the inputs and outputs every member shares).
 _ENSEMBLE_SUMMARY = ("n_leads", "n_classes", "n_features")
 
@@ -418,6 +463,15 @@ def ensemble_of(models: list[nn.Module]) -> nn.Module:
     summary = {k: configs[0].get(k) for k in _ENSEMBLE_SUMMARY}  # what readers of a config look up
     set_model_config(ens, {"format": CONFIG_FORMAT, "name": ENSEMBLE_NAME, **summary, "members": configs})
     return ens
+
+
+def contains_model(config: Mapping[str, Any], *names: str) -> bool:
+    """Whether a model config (:func:`model_config`) is, or holds as an ensemble member or a hybrid's part,
+    a model named one of ``names`` (e.g. ``"lightgbm_trees"``, ``"hybrid"``)."""
+    if config.get("name") in names:
+        return True
+    parts = [*(config.get("members") or []), config.get("network"), config.get("trees")]
+    return any(contains_model(p, *names) for p in parts if isinstance(p, Mapping))
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

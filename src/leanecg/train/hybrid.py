@@ -18,7 +18,6 @@ on that ``(N, D + F)`` matrix with early stopping on validation data. The benchm
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 
 from leanecg.errors import LeanECGError
+from leanecg.models.hybrid import EmbeddingNetwork
 from leanecg.signal.batching import inference_batches
 from leanecg.train.datasets import gather_windows, record_lengths
 
@@ -63,48 +63,6 @@ def parse_hybrid_name(name: str) -> str | None:
     if name.endswith(HYBRID_SUFFIX) and len(name) > len(HYBRID_SUFFIX):
         return name[: -len(HYBRID_SUFFIX)]
     return None
-
-
-class _PoolOnly(nn.Module):
-    """A head reduced to its pooling layer (what :meth:`SequenceClassifier.embed` uses)."""
-
-    def __init__(self, pool: nn.Module) -> None:
-        super().__init__()
-        self.pool = pool
-
-
-class EmbeddingNetwork(nn.Module):
-    """The embedding part of a trained zoo model: ``(B, n_leads, n_samples) -> (B, D)``.
-
-    A deep copy of ``model`` whose head keeps only its pooling layer, so parameter counts, sizes and
-    MACs cover exactly what the hybrid runs (the head's hidden / final layers are dropped). The
-    handcrafted features of fusion models (``beatnet``, ``wide_deep``) are *not* inputs: the hybrid
-    passes them to LightGBM directly.
-
-    Raises:
-        LeanECGError: the model has no pooled embedding (``embed`` and ``head.pool``), e.g. ``leadwise``.
-    """
-
-    extra_inputs: tuple[str, ...] = ()
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        head = getattr(model, "head", None)
-        if not callable(getattr(model, "embed", None)) or not isinstance(
-            getattr(head, "pool", None), nn.Module
-        ):
-            raise LeanECGError(
-                "model",
-                f"{type(model).__name__} has no pooled embedding (embed / head.pool); "
-                "hybrids need a backbone + head zoo model",
-            )
-        net = copy.deepcopy(model)
-        net.head = _PoolOnly(net.head.pool)
-        self.net = net
-        self.n_leads = getattr(model, "n_leads", None)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.embed(x)
 
 
 def embed_records(model: nn.Module, X: np.ndarray | list[np.ndarray], batch_size: int = 64) -> np.ndarray:
