@@ -176,3 +176,29 @@ def test_explain_refuses_gradients_on_trees_and_occludes_them(
 
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["method"] == "occlusion"
+
+
+def test_int8_of_a_network_and_trees_ensemble_gives_the_trees_float_features(
+    tiny_cinc2017_bench: TinyBench, shared_data: Path, tmp_path: Path
+) -> None:
+    """The features input feeds the network (quantized) and the trees' splits: int8 must not hand the trees
+    the 8-bit copy (``unquantize_selection_inputs``)."""
+    import onnx
+
+    from clihelp import invoke_cli
+    from leanecg.deploy.onnx import export_onnx
+    from leanecg.deploy.onnx_graph import SELECTION_OPS
+
+    net, trees = (tiny_cinc2017_bench.package(m) for m in ("wide_deep_lite", "lightgbm"))
+    pkg = tmp_path / "ens"
+    proc = invoke_cli(
+        ["ensemble", str(net), str(trees), "--out", str(pkg), "--data-dir", str(shared_data)], tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = export_onnx(pkg, tmp_path / "e8.onnx", int8=True, data_dir=shared_data)
+    graph = onnx.load(str(tmp_path / "e8.onnx")).graph
+    producers = {o: n.op_type for n in graph.node for o in n.output}
+    selection = [n for n in graph.node if n.op_type in SELECTION_OPS]
+    assert selection and all(producers.get(i) != "DequantizeLinear" for n in selection for i in n.input)
+    assert any(n.op_type == "QuantizeLinear" and "features" in n.input for n in graph.node)  # the network's
+    assert report.check["label_agreement"] == 1.0

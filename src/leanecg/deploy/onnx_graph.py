@@ -17,11 +17,13 @@ import numpy as np
 from leanecg.package.ort_runtime import OUTPUT_NAME
 
 __all__ = [
+    "SELECTION_OPS",
     "compact_onnx",
     "drop_output_requantization",
     "drop_unused_initializers",
     "drop_zero_zero_points",
     "fold_batchnorm_into_gemm",
+    "unquantize_selection_inputs",
 ]
 
 
@@ -250,3 +252,47 @@ def drop_output_requantization(graph: Any) -> None:
         layer.output[list(layer.output).index(q.input[0])] = value.name
         graph.node.remove(q)
         graph.node.remove(dq)
+
+
+#: Ops that compare or select values (the traversal of tree models, :mod:`leanecg.models.trees`): their
+#: inputs must be the exact float values, never an 8-bit rounding of them.
+SELECTION_OPS = (
+    "Abs",
+    "LessOrEqual",
+    "Less",
+    "Greater",
+    "GreaterOrEqual",
+    "Where",
+    "GatherElements",
+    "GatherND",
+)
+
+
+def unquantize_selection_inputs(graph: Any) -> None:
+    """Feed comparison / selection nodes (:data:`SELECTION_OPS`) the float tensors themselves.
+
+    The QDQ quantizer rewires *every* consumer of a quantized tensor to its ``QuantizeLinear ->
+    DequantizeLinear`` copy, so a graph input read by a network layer (quantized) and by the splits of a
+    tree model would give the trees values rounded to 8 bits, moving examples across split thresholds. Each
+    such input is pointed back at the tensor before the pair; pairs left without consumers are removed.
+    """
+    producers = {out: node for node in graph.node for out in node.output}
+    for node in graph.node:
+        if node.op_type not in SELECTION_OPS:
+            continue
+        for i, name in enumerate(node.input):
+            dq = producers.get(name)
+            q = producers.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+            if q is not None and q.op_type == "QuantizeLinear":
+                node.input[i] = q.input[0]
+    changed = True
+    while changed:  # drop Q / DQ nodes nothing reads any more
+        used = {name for node in graph.node for name in node.input} | {v.name for v in graph.output}
+        dead = [
+            n
+            for n in graph.node
+            if n.op_type in ("QuantizeLinear", "DequantizeLinear") and n.output[0] not in used
+        ]
+        for n in dead:
+            graph.node.remove(n)
+        changed = bool(dead)
