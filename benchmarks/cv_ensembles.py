@@ -77,8 +77,11 @@ def evaluate(
     ensembles: Sequence[list[str]],
     n_boot: int,
     seed: int,
+    reference: str | None = None,
 ) -> dict[str, Any]:
-    """The members' and ensembles' pooled CV scores with bootstrap CIs (see the module docstring)."""
+    """The members' and ensembles' pooled CV scores with bootstrap CIs (see the module docstring);
+    ``reference``: a member every row is also compared with (paired gain and its CI), e.g. the shipped
+    recipe."""
 
     def metric(y: np.ndarray, pred: np.ndarray) -> float:
         return task.scores(y, pred)[task.primary_metric]
@@ -86,6 +89,13 @@ def evaluate(
     first = next(iter(members.values()))["oof"]
     y, groups = first["y"], first["groups"]
     preds = {n: np.argmax(m["oof"]["proba"], axis=1) for n, m in members.items()}
+
+    def versus(pred: np.ndarray) -> dict[str, float] | None:
+        if reference is None:
+            return None
+        diff = bootstrap_diff_ci(metric, y, pred, preds[reference], groups=groups, n_boot=n_boot, seed=seed)
+        return ci_block(diff)
+
     rows = []
     for n, m in members.items():
         ci = bootstrap_ci(metric, y, preds[n], groups=groups, n_boot=n_boot, seed=seed)
@@ -97,6 +107,7 @@ def evaluate(
                 "k": m["oof"]["k"],
                 "cv": ci_block(ci),
                 "cv_scores": task.scores(y, preds[n]),
+                "gain_over_reference": None if n == reference else versus(preds[n]),
                 "params": res["cost"]["params"],
                 "test": res["metrics"][task.primary_metric]["value"],
                 "commit": res["provenance"].get("git_commit"),
@@ -114,6 +125,7 @@ def evaluate(
         ens_rows.append(
             {
                 "members": list(names),
+                "gain_over_reference": versus(pred),
                 "cv": ci_block(ci),
                 "cv_scores": task.scores(y, pred),
                 "best_member": best,
@@ -121,11 +133,16 @@ def evaluate(
                 "params": int(sum(members[n]["result"]["cost"]["params"] for n in names)),
             }
         )
-    return {"members": rows, "ensembles": ens_rows}
+    return {"reference": reference, "members": rows, "ensembles": ens_rows}
+
+
+def gain(g: dict[str, float] | None) -> str:
+    return "–" if g is None else f"{g['value']:+.3f} [{g['ci_low']:+.3f}, {g['ci_high']:+.3f}]"
 
 
 def markdown(task: BenchTask, doc: dict[str, Any], command: str) -> str:
     pm = task.primary_metric
+    vs_head = f"gain over {doc['reference']} [95 % CI]" if doc["reference"] else "gain over a reference"
     out = [
         f"# {task.name}: recipes and their ensembles by cross-validation",
         "",
@@ -135,26 +152,27 @@ def markdown(task: BenchTask, doc: dict[str, Any], command: str) -> str:
         "Training data only: the 'test' column is the row's own single test score from its bench run, "
         "shown for reference and never used here; no ensemble is scored on the test split.",
         "",
-        f"| row | CV seed | CV {pm} [95 % CI] | params | test {pm} (bench run) |",
-        "|---|---|---|---|---|",
+        f"| row | CV seed | CV {pm} [95 % CI] | {vs_head} | params | test {pm} (bench run) |",
+        "|---|---|---|---|---|---|",
     ]
     for r in doc["members"]:
         c = r["cv"]
         out.append(
             f"| {r['name']} | {r['cv_seed']} | {c['value']:.3f} [{c['ci_low']:.3f}, {c['ci_high']:.3f}] "
-            f"| {r['params']:,} | {r['test']:.3f} |"
+            f"| {gain(r['gain_over_reference'])} | {r['params']:,} | {r['test']:.3f} |"
         )
     if doc["ensembles"]:
         out += [
             "",
-            f"| ensemble (probabilities averaged) | CV {pm} [95 % CI] | gain over best member [95 % CI] | params |",
-            "|---|---|---|---|",
+            f"| ensemble (probabilities averaged) | CV {pm} [95 % CI] | gain over best member [95 % CI] "
+            f"| {vs_head} | params |",
+            "|---|---|---|---|---|",
         ]
         for e in doc["ensembles"]:
-            c, g = e["cv"], e["gain_over_best_member"]
+            c = e["cv"]
             out.append(
                 f"| {' + '.join(e['members'])} | {c['value']:.3f} [{c['ci_low']:.3f}, {c['ci_high']:.3f}] "
-                f"| {g['value']:+.3f} [{g['ci_low']:+.3f}, {g['ci_high']:+.3f}] vs {e['best_member']} "
+                f"| {gain(e['gain_over_best_member'])} vs {e['best_member']} | {gain(e['gain_over_reference'])} "
                 f"| {e['params']:,} |"
             )
     out += ["", f"Command: `{command}`; commit {doc['provenance'].get('git_commit')}.", ""]
@@ -173,6 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--ensemble", action="append", default=[], help="comma-separated rows to average (repeat)"
     )
+    ap.add_argument(
+        "--reference", default=None, help="row every row is compared with (e.g. the shipped recipe)"
+    )
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
@@ -183,11 +204,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if any(len(e) < 2 for e in ensembles):
             raise LeanECGError("--ensemble", "an ensemble needs at least two comma-separated rows")
         names = [n.strip() for n in args.members.split(",") if n.strip()]
+        if args.reference and args.reference not in names:
+            names.insert(0, args.reference)
         names += [n for e in ensembles for n in e if n not in names]
         if not names:
             raise LeanECGError("--members", "name at least one row (or an --ensemble)")
         members = {n: member(args.dir, n, task) for n in names}
-        doc = evaluate(task, members, ensembles, args.n_boot, args.seed)
+        doc = evaluate(task, members, ensembles, args.n_boot, args.seed, reference=args.reference)
     except LeanECGError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

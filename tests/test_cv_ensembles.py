@@ -63,6 +63,8 @@ def test_ensemble_of_two_noisy_rows_is_scored_with_a_paired_gain(tmp_path: Path)
             str(tmp_path),
             "--ensemble",
             "net,trees",
+            "--reference",
+            "net",
             "--n-boot",
             "200",
             "--out",
@@ -79,10 +81,17 @@ def test_ensemble_of_two_noisy_rows_is_scored_with_a_paired_gain(tmp_path: Path)
     assert ens["cv"]["value"] > best
     gain = ens["gain_over_best_member"]
     assert gain["value"] == pytest.approx(ens["cv"]["value"] - best) and gain["ci_low"] > 0
+    # every row against the reference row (paired), the reference itself excepted
+    net = doc["members"][0]
+    assert doc["reference"] == "net" and net["gain_over_reference"] is None
+    assert ens["gain_over_reference"]["value"] == pytest.approx(ens["cv"]["value"] - net["cv"]["value"])
+    trees = doc["members"][1]["gain_over_reference"]
+    assert trees["ci_low"] <= trees["value"] <= trees["ci_high"]
     for block in [*doc["members"], ens]:
         assert block["cv"]["ci_low"] <= block["cv"]["value"] <= block["cv"]["ci_high"]
     md = (out / "cv_ensembles_cinc2017.md").read_text(encoding="utf-8")
     assert "| net + trees |" in md and "no ensemble is scored on the test split" in md
+    assert "gain over net [95 % CI]" in md
     assert str(tmp_path) not in md and str(tmp_path) not in json.dumps(doc["provenance"])
 
 
