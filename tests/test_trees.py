@@ -40,7 +40,7 @@ def test_tree_model_gives_lightgbm_raw_scores_and_counts_its_nodes(fitted) -> No
     assert model.n_trees == 4 * fitted.best_iteration  # one tree per class and round, best rounds only
     # features exactly at a split threshold go left, as in LightGBM (x <= threshold)
     shape, arrays = trees_from_lightgbm(fitted.booster, fitted.best_iteration)
-    splits = arrays["left"] != np.arange(shape["n_nodes"])
+    splits = arrays["right"] != np.arange(shape["n_nodes"])
     at = X[: int(splits.sum())].copy()
     at[np.arange(len(at)), arrays["feature"][splits][: len(at)]] = arrays["weight"][splits][: len(at)]
     with torch.no_grad():
@@ -84,10 +84,21 @@ def test_shape_checks() -> None:
     with pytest.raises(LeanECGError, match="n_nodes >= n_trees"):
         TreeEnsemble(n_leads=1, n_classes=2, n_features=3, n_trees=4, n_nodes=3, depth=1)
     model = TreeEnsemble(n_leads=1, n_classes=2, n_features=3, n_trees=2, n_nodes=2, depth=0)
+    good = {
+        "weight": np.zeros(2),
+        "feature": np.array([0, 0]),
+        "right": np.array([0, 1]),
+        "root": np.array([0, 1]),
+    }
+    model.load_arrays(good)
     with pytest.raises(LeanECGError, match="weight has shape"):
-        model.load_arrays(
-            {"weight": np.zeros(3), "feature": np.zeros(2), "left": np.zeros(2), "right": np.zeros(2)}
-        )
+        model.load_arrays({**good, "weight": np.zeros(3)})
+    with pytest.raises(LeanECGError, match="right child before its node"):
+        model.load_arrays({**good, "right": np.array([0, 0])})
+    with pytest.raises(LeanECGError, match="feature out of range"):
+        model.load_arrays({**good, "feature": np.array([3, 0])})
+    # the structure is stored compactly: int16 features, int32 children and roots
+    assert model.feature.dtype == torch.int16 and model.right.dtype == model.root.dtype == torch.int32
 
 
 @pytest.mark.parametrize(
@@ -140,7 +151,7 @@ def test_network_and_lightgbm_packages_make_one_ensemble_package(
     proc = invoke_cli(args, tmp_path)
     assert proc.returncode == 0, proc.stderr
     ens = load_model_package(out)
-    assert ens.meta["model_name"] == "wide_deep_lite&lightgbm"
+    assert ens.meta["model_name"] == "wide_deep_lite&lightgbm" and ens.meta["family"] == "lightweight"
     params = [load_model_package(p).meta["cost"]["params"] for p in (net, trees)]
     assert ens.meta["cost"]["params"] == sum(params)
     from leanecg.data import load_record

@@ -112,7 +112,8 @@ def ensemble_packages(
         model_name,
         data,
         ens,
-        family="lightweight" if all(m.get("family") == "lightweight" for m in metas) else "reference",
+        # small members (lightweight networks, LightGBM, hybrids) make a lightweight ensemble
+        family="reference" if any(m.get("family") in (None, "reference") for m in metas) else "lightweight",
         uses_features=uses_features,
         train_info=train_info,
         seed=seed,

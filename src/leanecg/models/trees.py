@@ -58,8 +58,10 @@ class TreeEnsemble(nn.Module):
         depth: traversal steps, the deepest leaf's depth.
 
     One parameter per node, ``weight``: a split's threshold or a leaf's value (so the parameter count is
-    the node count); the split features, children and tree roots are integer buffers. The weights are
-    filled by :meth:`load_arrays` (or ``load_state_dict``).
+    the node count). Structure, stored compactly: nodes are numbered tree by tree in pre-order, so a split's
+    left child is the next node; ``feature`` (int16) is a split's feature column (0 for a leaf),
+    ``right`` (int32) the right child, a leaf's own index (a node whose right child is itself is a leaf:
+    once reached, an example stays), ``root`` (int32) each tree's first node. The weights are filled by :meth:`load_arrays` (or ``load_state_dict``).
     """
 
     extra_inputs = ("features",)
@@ -72,29 +74,40 @@ class TreeEnsemble(nn.Module):
                 raise LeanECGError(name, f"must be a positive integer, got {v!r}")
         if int(n_nodes) < int(n_trees) or int(depth) < 0:
             raise LeanECGError("trees", f"need n_nodes >= n_trees and depth >= 0, got {n_nodes!r}, {depth!r}")
+        if int(n_features) >= 2**15 or int(n_nodes) >= 2**31:
+            raise LeanECGError(
+                "trees", f"at most 32,767 features and 2**31 - 1 nodes, got {n_features}, {n_nodes}"
+            )
         self.n_leads, self.n_classes, self.n_features = int(n_leads), int(n_classes), int(n_features)
         self.n_trees, self.n_nodes, self.depth = int(n_trees), int(n_nodes), int(depth)
         self.weight = nn.Parameter(torch.zeros(self.n_nodes), requires_grad=False)
-        self.register_buffer("feature", torch.zeros(self.n_nodes, dtype=torch.int64))
-        self.register_buffer("left", torch.arange(self.n_nodes, dtype=torch.int64))
-        self.register_buffer("right", torch.arange(self.n_nodes, dtype=torch.int64))
-        self.register_buffer("root", torch.arange(self.n_trees, dtype=torch.int64))
+        self.register_buffer("feature", torch.zeros(self.n_nodes, dtype=torch.int16))
+        self.register_buffer("right", torch.arange(self.n_nodes, dtype=torch.int32))
+        self.register_buffer("root", torch.arange(self.n_trees, dtype=torch.int32))
         onehot = torch.zeros(self.n_trees, self.n_classes)
         onehot[torch.arange(self.n_trees), torch.arange(self.n_trees) % self.n_classes] = 1.0
         self.register_buffer("tree_class", onehot)
 
     def load_arrays(self, arrays: Mapping[str, np.ndarray]) -> TreeEnsemble:
         """Fill the trees from :func:`trees_from_lightgbm` arrays of the same shape; returns ``self``."""
-        want = {"weight": self.n_nodes, "feature": self.n_nodes, "left": self.n_nodes, "right": self.n_nodes}
-        want["root"] = self.n_trees
+        want = {"weight": self.n_nodes, "feature": self.n_nodes, "right": self.n_nodes, "root": self.n_trees}
         for name, n in want.items():
             a = np.asarray(arrays[name])
             if a.shape != (n,):
                 raise LeanECGError("trees", f"{name} has shape {a.shape}, the model {(n,)}")
+        feature, right = np.asarray(arrays["feature"]), np.asarray(arrays["right"])
+        nodes = np.arange(self.n_nodes)
+        if (
+            feature.min() < 0
+            or feature.max() >= self.n_features
+            or np.any((right < nodes) | (right >= self.n_nodes))
+        ):
+            raise LeanECGError("trees", "a split feature out of range, or a right child before its node")
         with torch.no_grad():
             self.weight.copy_(torch.from_numpy(np.asarray(arrays["weight"], dtype=np.float32)))
-            for name in ("feature", "left", "right", "root"):
-                getattr(self, name).copy_(torch.from_numpy(np.asarray(arrays[name], dtype=np.int64)))
+            self.feature.copy_(torch.from_numpy(feature.astype(np.int16)))
+            self.right.copy_(torch.from_numpy(right.astype(np.int32)))
+            self.root.copy_(torch.from_numpy(np.asarray(arrays["root"]).astype(np.int32)))
         return self
 
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
@@ -102,10 +115,12 @@ class TreeEnsemble(nn.Module):
             raise LeanECGError("features", "a tree model needs its features input")
         f = features.float()
         f = torch.where(f.abs() <= ZERO_THRESHOLD, torch.zeros_like(f), f)  # as LightGBM reads its input
-        node = self.root.unsqueeze(0).expand(f.shape[0], -1)  # (batch, n_trees) node indices
-        for _ in range(self.depth):  # a leaf is its own child: once reached, an example stays there
-            go_left = torch.gather(f, 1, self.feature[node]) <= self.weight[node]
-            node = torch.where(go_left, self.left[node], self.right[node])
+        feature, right = self.feature.long(), self.right.long()
+        node = self.root.long().unsqueeze(0).expand(f.shape[0], -1)  # (batch, n_trees) node indices
+        for _ in range(self.depth):  # left: the next node (pre-order), or the leaf itself; right: right[node]
+            go_left = torch.gather(f, 1, feature[node]) <= self.weight[node]
+            r = right[node]
+            node = torch.where(go_left, node + (r != node).long(), r)
         return self.weight[node] @ self.tree_class
 
 
@@ -125,8 +140,8 @@ def trees_from_lightgbm(booster: Any, num_iteration: int | None = None) -> tuple
     Returns:
         ``(shape, arrays)``: ``shape`` = ``{"n_classes", "n_features", "n_trees", "n_nodes", "depth"}`` (the
         :class:`TreeEnsemble` arguments) and the arrays: ``weight`` (a split's threshold or a leaf's
-        value), ``feature``, ``left``, ``right`` per node (trees one after the other, each in pre-order)
-        and ``root``, the first node of each tree.
+        value), ``feature`` (0 for a leaf) and ``right`` (a leaf: itself) per node (trees one after the other,
+        each in pre-order: a split's left child is the next node) and ``root``, the first node of each tree.
 
     Raises:
         LeanECGError: a categorical split, or a split that routes missing values to the right.
@@ -164,9 +179,9 @@ def trees_from_lightgbm(booster: Any, num_iteration: int | None = None) -> tuple
         nodes.append(flat)
     offsets = np.cumsum([0] + [len(f) for f in nodes])
     size = int(offsets[-1])
+    n_features = int(dump["max_feature_idx"]) + 1
     feature = np.zeros(size, np.int64)
     weight = np.zeros(size, np.float32)
-    left = np.arange(size, dtype=np.int64)
     right = np.arange(size, dtype=np.int64)
     for t, flat in enumerate(nodes):
         index = {id(e["node"]): int(offsets[t]) + j for j, e in enumerate(flat)}
@@ -175,12 +190,14 @@ def trees_from_lightgbm(booster: Any, num_iteration: int | None = None) -> tuple
             if "children" in e:
                 feature[i] = int(node["split_feature"])
                 weight[i] = _f32_at_most(float(node["threshold"]))
-                left[i], right[i] = index[id(e["children"][0])], index[id(e["children"][1])]
+                if index[id(e["children"][0])] != i + 1:  # pre-order: the left child is the next node
+                    raise LeanECGError("trees", f"tree {t}: nodes not in pre-order")
+                right[i] = index[id(e["children"][1])]
             else:
                 weight[i] = float(node["leaf_value"])
     shape = {
         "n_classes": n_classes,
-        "n_features": int(dump["max_feature_idx"]) + 1,
+        "n_features": n_features,
         "n_trees": len(trees),
         "n_nodes": size,
         "depth": depth,
@@ -188,7 +205,6 @@ def trees_from_lightgbm(booster: Any, num_iteration: int | None = None) -> tuple
     arrays = {
         "weight": weight,
         "feature": feature,
-        "left": left,
         "right": right,
         "root": offsets[:-1].astype(np.int64),
     }
