@@ -395,6 +395,12 @@ def plot(res: dict[str, Any], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument(
+        "--cinc2017-model",
+        default="cinc2017",
+        help="cinc2017 network package (gradient methods need a network: the shipped ensemble holds trees; "
+        "its wide_deep_lite member: `leanecg bench cinc2017 --models wide_deep_lite --save-models DIR`)",
+    )
     ap.add_argument("--records-per-class", type=int, default=10)
     ap.add_argument("--beats-per-class", type=int, default=100)
     ap.add_argument("--steps", type=int, default=16)
@@ -419,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     res: dict[str, Any] = {"config": {k: v for k, v in vars(args).items() if k != "out_dir"}}
-    pkg = open_model("cinc2017", prefer="torch")
+    pkg = open_model(args.cinc2017_model, prefer="torch")
     rpkg = randomised_package(pkg, args.seed + 7)
     items = cinc_inputs(pkg, root, args.records_per_class, args.seed)
     measured = measure_records(pkg, rpkg, items, args, log)

@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
+from benchhelp import TinyBench
 from clihelp import invoke_cli, run_cli
 from leanecg.data import load_record
 from leanecg.data.record import Record
 from leanecg.data.tabular import write_csv
+from leanecg.errors import LeanECGError
 from leanecg.explain import (
     explain_record,
     feature_integrated_gradients,
@@ -105,9 +108,26 @@ def test_feature_units_from_names() -> None:
     assert feature_unit("template_corr") == ""
 
 
-@pytest.mark.parametrize("method", ["ig", "gradcam", "occlusion"])
-def test_explain_record_model(method: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["ig", "gradcam"])
+def test_explain_record_network(method: str, tmp_path: Path, tiny_cinc2017_bench: TinyBench) -> None:
+    """Gradient methods on a record network with record features (a wide_deep_lite package)."""
+    _check_record_explanation(
+        load_model_package(tiny_cinc2017_bench.package("wide_deep_lite")), method, tmp_path
+    )
+
+
+def test_explain_shipped_record_model_occludes_signal_and_features(tmp_path: Path) -> None:
+    """The shipped cinc2017 model averages a network and boosted trees: occlusion, feature occlusion, and a
+    one-line refusal of gradient methods (the trees have none)."""
     pkg = load_model_package(resolve_model("cinc2017"))
+    e = _check_record_explanation(pkg, "occlusion", tmp_path)
+    assert "feature occlusion" in " ".join(e.notes) and "training median" in e.feature_method
+    for method in ("ig", "gradcam"):
+        with pytest.raises(LeanECGError, match="piecewise constant"):
+            explain_record(pkg, load_record(CINC_RECORD), method=method, steps=4)
+
+
+def _check_record_explanation(pkg: Any, method: str, tmp_path: Path) -> Any:
     rec = load_record(CINC_RECORD)
     e = explain_record(pkg, rec, method=method, steps=4)
     assert e.relevance.shape == (rec.n_samples, 1) and np.isfinite(e.relevance).all()
@@ -122,6 +142,7 @@ def test_explain_record_model(method: str, tmp_path: Path) -> None:
     assert len(doc["relevance"][0]) == rec.n_samples and doc["method"] == method
     png = write_explanation(e, tmp_path / "x.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return e
 
 
 def test_explain_beat_model_for_a_class(tmp_path: Path) -> None:
@@ -172,14 +193,14 @@ def test_cli_explain_record_csv_and_folder(cli_dir: Path) -> None:
             "cinc2017",
             "--out",
             "r.json",
-            "--method",
-            "gradcam",
         ],
         cli_dir,
     )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((cli_dir / "r.json").read_text(encoding="utf-8"))
-    assert doc["method"] == "gradcam" and len(doc["relevance"][0]) == 3000 and doc["features"]
+    # the shipped cinc2017 model holds trees: occlusion by default, features by feature occlusion
+    assert doc["method"] == "occlusion" and len(doc["relevance"][0]) == 3000 and doc["features"]
+    assert doc["feature_contribution_method"].startswith("each feature set to its training median")
     proc = invoke_cli(
         [
             "explain",
@@ -207,7 +228,7 @@ def test_cli_explain_onnx_occlusion(cli_dir: Path) -> None:
     proc = invoke_cli(["explain", str(CINC_RECORD), "--model", str(onnx), "--out", "o.json"], cli_dir)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((cli_dir / "o.json").read_text(encoding="utf-8"))
-    assert doc["method"] == "occlusion" and doc["features"] is None
+    assert doc["method"] == "occlusion" and doc["features"]  # trees: feature occlusion, any runtime
     proc = invoke_cli(
         ["explain", str(CINC_RECORD), "--model", str(onnx), "--method", "ig", "--out", "o.json"], cli_dir
     )

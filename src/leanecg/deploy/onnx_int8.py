@@ -21,6 +21,7 @@ from leanecg.deploy.onnx_graph import (
     drop_output_requantization,
     drop_unused_initializers,
     drop_zero_zero_points,
+    narrow_int64_tables,
     unquantize_selection_inputs,
 )
 from leanecg.errors import LeanECGError
@@ -162,12 +163,14 @@ def quantize_int8(
 
 
 def _finish_int8(path: Path) -> None:
-    """Post-process the quantizer's output: :func:`unquantize_selection_inputs`, :func:`drop_zero_zero_points`,
-    :func:`drop_output_requantization`, then :func:`compact_onnx` (as for the fp32 graph)."""
+    """Post-process the quantizer's output: :func:`unquantize_selection_inputs`, :func:`narrow_int64_tables`,
+    :func:`drop_zero_zero_points`, :func:`drop_output_requantization`, then :func:`compact_onnx` (as for
+    the fp32 graph)."""
     import onnx
 
     proto = onnx.load(str(path))
     unquantize_selection_inputs(proto.graph)
+    narrow_int64_tables(proto.graph)
     drop_zero_zero_points(proto.graph)
     drop_output_requantization(proto.graph)
     drop_unused_initializers(proto.graph)

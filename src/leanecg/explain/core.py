@@ -25,6 +25,7 @@ contributions.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,11 @@ __all__ = [
     "model_proba_fn",
     "signal_relevance",
 ]
+
+#: How feature contributions are computed: integrated gradients (networks), or one feature at a time set to
+#: its training median (models holding boosted trees, which have no gradients).
+FEATURE_IG = "integrated gradients from each feature's training mean"
+FEATURE_OCCLUSION = "each feature set to its training median, one at a time"
 
 #: The baselines of integrated gradients, occlusion and deletion, in words (stored with every explanation).
 BASELINE = (
@@ -153,6 +159,7 @@ class Explanation:
     features: list[FeatureContribution] | None = None
     features_of: str | None = None
     feature_units: str = "log-odds of the explained class"
+    feature_method: str = FEATURE_IG
     baseline: str = BASELINE
     notes: list[str] = field(default_factory=list)
 
@@ -199,6 +206,7 @@ class Explanation:
             "focus_beat": self.focus_beat,
             "features_of": self.features_of,
             "feature_contribution_units": self.feature_units if self.features is not None else None,
+            "feature_contribution_method": self.feature_method if self.features is not None else None,
             "features": None if self.features is None else [f.to_dict() for f in self.features],
             "notes": self.notes,
         }
@@ -280,15 +288,20 @@ def input_baseline(pkg: Any, X: np.ndarray) -> tuple[np.ndarray, str]:
 
 def default_method(model: str) -> str:
     """The method ``leanecg explain`` uses when none is given for ``model`` (a shipped name, a package folder
-    or an ``.onnx`` file): ``"occlusion"`` for an exported ``.onnx`` file or without torch installed
-    (gradients need the torch model), else ``"ig"``."""
+    or an ``.onnx`` file): ``"occlusion"`` for an exported ``.onnx`` file, without torch installed
+    (gradients need the torch model) or for a package holding boosted trees (no gradients), else
+    ``"ig"``."""
     import importlib.util
 
-    from leanecg.package import is_onnx_model
+    from leanecg.package import META_FILE, is_onnx_model, resolve_model
 
     if is_onnx_model(model) or importlib.util.find_spec("torch") is None:
         return "occlusion"
-    return "ig"
+    try:  # a package holding boosted trees has no gradients
+        meta = json.loads((resolve_model(model) / META_FILE).read_text(encoding="utf-8"))
+    except (LeanECGError, OSError, ValueError):
+        return "ig"  # not a readable package: opening it reports the problem
+    return "occlusion" if _has_trees(meta.get("model_config") or {}) else "ig"
 
 
 def check_method(pkg: Any, method: str) -> str:
@@ -356,6 +369,34 @@ def signal_relevance(
     return np.repeat(occ[:, None, :], X.shape[1], axis=1)
 
 
+def feature_occlusion(pkg: Any, X: np.ndarray, features: np.ndarray, target: int) -> np.ndarray:
+    """Feature contributions of one input for any model with a features input, gradients or not (boosted
+    trees; torch or ONNX Runtime): the drop of the target class's log-odds (calibrated probabilities) when
+    one feature at a time is set to 0 -- for the robust-scaled record features
+    (:mod:`leanecg.models.record_inputs`) the training median.
+
+    Args:
+        pkg: a model package (any backend).
+        X: one model input ``(1, n_leads, L)``.
+        features: its features ``(1, n_features)`` (the model's scaled feature space).
+        target: the explained class index.
+
+    Returns:
+        float64 ``(n_features,)`` in log-odds units (unlike integrated gradients, they need not sum to the
+        total change).
+    """
+    f = np.asarray(features, dtype=np.float32)
+    k = f.shape[1]
+    rows = np.repeat(f[:1], k + 1, axis=0)
+    rows[np.arange(1, k + 1), np.arange(k)] = 0.0  # row j + 1: feature j at the training median
+    x = np.repeat(np.asarray(X, dtype=np.float32)[:1], k + 1, axis=0)
+    p = np.clip(
+        pkg.calibrate(pkg.backend.proba(x, rows, 256, pkg.multilabel))[:, int(target)], 1e-12, 1 - 1e-12
+    )
+    logodds = np.log(p) - np.log1p(-p)
+    return logodds[0] - logodds[1:]
+
+
 def _feature_contributions(
     pkg: Any,
     X: np.ndarray,
@@ -365,9 +406,18 @@ def _feature_contributions(
     names: list[str],
     steps: int,
 ) -> list[FeatureContribution]:
-    contrib = feature_integrated_gradients(
-        pkg.model, X, features, target, steps=steps, temperature=pkg.temperature, multilabel=pkg.multilabel
-    )[0]
+    if _has_trees(pkg.meta.get("model_config") or {}):  # no gradients through trees: one feature at a time
+        contrib = feature_occlusion(pkg, X, features, target)
+    else:
+        contrib = feature_integrated_gradients(
+            pkg.model,
+            X,
+            features,
+            target,
+            steps=steps,
+            temperature=pkg.temperature,
+            multilabel=pkg.multilabel,
+        )[0]
     out = [
         FeatureContribution(n, feature_unit(n), float(v), float(c))
         for n, v, c in zip(names, raw, contrib, strict=True)
@@ -428,11 +478,10 @@ def explain_record(
         "temperature": pkg.temperature,
         "baseline": input_baseline(pkg, np.zeros((1, 1, 1), np.float32))[1],
     }
-    # feature contributions are integrated gradients: the torch model, without trees (no gradients)
-    takes_features = (
-        bool(spec.get("features"))
-        and pkg.backend.runtime == "torch"
-        and not _has_trees(pkg.meta.get("model_config") or {})
+    # feature contributions: integrated gradients (the torch model), or feature occlusion for models holding
+    # trees (any backend)
+    takes_features = bool(spec.get("features")) and (
+        pkg.backend.runtime == "torch" or _has_trees(pkg.meta.get("model_config") or {})
     )
     if pkg.kind == "records":
         X = np.ascontiguousarray(y.T[None], dtype=np.float32)
@@ -457,6 +506,11 @@ def explain_record(
             raw, _ = raw_input_features(list(X), fs_model)
             contributions = _feature_contributions(pkg, X, feats, raw[0], k, list(spec["features"]), steps)
         notes = []
+        if contributions is not None and _has_trees(pkg.meta.get("model_config") or {}):
+            notes.append(
+                "feature contributions: the drop of the class's log-odds when one feature at a time is set to its "
+                "training median (feature occlusion: the model holds boosted trees, which have no gradients)"
+            )
         if method in ("ig", "gradcam") and feats is not None:
             notes.append(
                 "relevance on the trace is the network's signal branch with the record features held at their "
@@ -479,6 +533,9 @@ def explain_record(
             rpeaks=resample_indices(peaks, fs_model, float(record.fs), n_out=n_rec).astype(np.int64),
             features=contributions,
             features_of="record" if contributions is not None else None,
+            feature_method=FEATURE_OCCLUSION
+            if _has_trees(pkg.meta.get("model_config") or {})
+            else FEATURE_IG,
             notes=notes,
         )
     return _explain_beats(pkg, record, y, common, tgt, steps, takes_features)

@@ -227,7 +227,7 @@ def plot_explanation(
         ax.set_xlabel(f"contribution to the {expl.feature_units}", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
         ax.set_title(
-            f"feature contributions ({expl.features_of}; integrated gradients from each feature's training mean)",
+            f"feature contributions ({expl.features_of}; {expl.feature_method})",
             fontsize=9,
         )
         ax.grid(axis="x", alpha=0.3)
