@@ -170,23 +170,25 @@ def test_network_and_lightgbm_packages_make_one_ensemble_package(
 def test_explain_refuses_gradients_on_trees_and_occludes_them(
     tiny_cinc2017_bench: TinyBench, shared_data: Path, tmp_path: Path
 ) -> None:
+    """Trees have no gradients: ``explain`` occludes by default (signal and features) and refuses ig."""
+    import json
+
     from clihelp import invoke_cli
 
     record = sorted((shared_data / "cinc2017").rglob("A00001.hea"))[0].with_suffix("")
     pkg = tiny_cinc2017_bench.package("lightgbm")
     out = tmp_path / "e.json"
-    proc = invoke_cli(["explain", str(record), "--model", str(pkg), "--out", str(out)], tmp_path)
+    proc = invoke_cli(
+        ["explain", str(record), "--model", str(pkg), "--method", "ig", "--out", str(out)], tmp_path
+    )
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and "piecewise constant" in lines[0], proc.stderr
     assert "occlusion" in lines[0] and not out.exists()
-    proc = invoke_cli(
-        ["explain", str(record), "--model", str(pkg), "--method", "occlusion", "--out", str(out)], tmp_path
-    )
+    proc = invoke_cli(["explain", str(record), "--model", str(pkg), "--out", str(out)], tmp_path)
     assert proc.returncode == 0, proc.stderr
-    import json
-
     doc = json.loads(out.read_text(encoding="utf-8"))
-    assert doc["method"] == "occlusion"
+    assert doc["method"] == "occlusion" and len(doc["features"]) == 79
+    assert doc["feature_contribution_method"] == "each feature set to its training median, one at a time"
 
 
 def test_int8_of_a_network_and_trees_ensemble_gives_the_trees_float_features(

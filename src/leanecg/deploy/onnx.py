@@ -209,7 +209,7 @@ def export_onnx(
         raise LeanECGError(
             package.path,
             "holds a hybrid, whose trees split on its network's embedding: int8 would move those splits; "
-            "export it in fp32 (without --int8)",
+            "export it in fp32 (int8 off)",
         )
     if int8 and calibration is None:
         step("loading the calibration inputs")
