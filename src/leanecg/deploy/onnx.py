@@ -73,6 +73,7 @@ from leanecg.deploy.onnx_export import export_fp32, min_samples
 from leanecg.deploy.onnx_graph import compact_onnx, fold_batchnorm_into_gemm
 from leanecg.deploy.onnx_int8 import CALIBRATION_METHODS, ProgressFn, quantize_int8
 from leanecg.errors import LeanECGError
+from leanecg.models.config_names import HYBRID_NAME, contains_model
 from leanecg.package.model import ModelPackage, TorchBackend
 from leanecg.package.ort_runtime import (
     FEATURES_INPUT,
@@ -200,9 +201,6 @@ def export_onnx(
     def step(name: str, done: int = 0, total: int | None = None) -> None:
         if progress is not None:
             progress(name, done, total)
-
-    from leanecg.models.hybrid import HYBRID_NAME
-    from leanecg.models.registry import contains_model
 
     package = _torch_package(model)
     if int8 and contains_model(package.meta.get("model_config") or {}, HYBRID_NAME):

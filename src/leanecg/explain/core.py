@@ -41,6 +41,7 @@ from leanecg.explain.attribution import (
     integrated_gradients,
     occlusion,
 )
+from leanecg.models.config_names import contains_trees
 
 __all__ = [
     "BASELINE",
@@ -301,7 +302,7 @@ def default_method(model: str) -> str:
         meta = json.loads((resolve_model(model) / META_FILE).read_text(encoding="utf-8"))
     except (LeanECGError, OSError, ValueError):
         return "ig"  # not a readable package: opening it reports the problem
-    return "occlusion" if _has_trees(meta.get("model_config") or {}) else "ig"
+    return "occlusion" if contains_trees(meta.get("model_config") or {}) else "ig"
 
 
 def check_method(pkg: Any, method: str) -> str:
@@ -313,23 +314,13 @@ def check_method(pkg: Any, method: str) -> str:
             f"runs in {pkg.backend.runtime}, without gradients: {METHOD_TITLES[method]} needs the torch model "
             "(a package folder); use `method` occlusion",
         )
-    if method != "occlusion" and _has_trees(pkg.meta.get("model_config") or {}):
+    if method != "occlusion" and contains_trees(pkg.meta.get("model_config") or {}):
         raise LeanECGError(
             pkg.path,
             f"contains boosted trees, whose output is piecewise constant in the input (no gradients): "
             f"{METHOD_TITLES[method]} would miss them; use `method` occlusion",
         )
     return method
-
-
-def _has_trees(config: dict[str, Any]) -> bool:
-    """Whether a model config holds boosted trees (:mod:`leanecg.models.trees`): a tree model, a hybrid,
-    or an ensemble with one of them as a member."""
-    from leanecg.models.hybrid import HYBRID_NAME
-    from leanecg.models.registry import contains_model
-    from leanecg.models.trees import TREES_NAME
-
-    return contains_model(config, TREES_NAME, HYBRID_NAME)
 
 
 def _to_record_rate(rel: np.ndarray, fs_model: float, fs: float, n: int) -> np.ndarray:
@@ -406,7 +397,9 @@ def _feature_contributions(
     names: list[str],
     steps: int,
 ) -> list[FeatureContribution]:
-    if _has_trees(pkg.meta.get("model_config") or {}):  # no gradients through trees: one feature at a time
+    if contains_trees(
+        pkg.meta.get("model_config") or {}
+    ):  # no gradients through trees: one feature at a time
         contrib = feature_occlusion(pkg, X, features, target)
     else:
         contrib = feature_integrated_gradients(
@@ -481,7 +474,7 @@ def explain_record(
     # feature contributions: integrated gradients (the torch model), or feature occlusion for models holding
     # trees (any backend)
     takes_features = bool(spec.get("features")) and (
-        pkg.backend.runtime == "torch" or _has_trees(pkg.meta.get("model_config") or {})
+        pkg.backend.runtime == "torch" or contains_trees(pkg.meta.get("model_config") or {})
     )
     if pkg.kind == "records":
         X = np.ascontiguousarray(y.T[None], dtype=np.float32)
@@ -506,7 +499,7 @@ def explain_record(
             raw, _ = raw_input_features(list(X), fs_model)
             contributions = _feature_contributions(pkg, X, feats, raw[0], k, list(spec["features"]), steps)
         notes = []
-        if contributions is not None and _has_trees(pkg.meta.get("model_config") or {}):
+        if contributions is not None and contains_trees(pkg.meta.get("model_config") or {}):
             notes.append(
                 "feature contributions: the drop of the class's log-odds when one feature at a time is set to its "
                 "training median (feature occlusion: the model holds boosted trees, which have no gradients)"
@@ -534,7 +527,7 @@ def explain_record(
             features=contributions,
             features_of="record" if contributions is not None else None,
             feature_method=FEATURE_OCCLUSION
-            if _has_trees(pkg.meta.get("model_config") or {})
+            if contains_trees(pkg.meta.get("model_config") or {})
             else FEATURE_IG,
             notes=notes,
         )

@@ -24,11 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from leanecg.errors import LeanECGError
+from leanecg.models.config_names import ENSEMBLE_NAME
 
 __all__ = ["ENSEMBLE_NAME", "Ensemble"]
-
-#: The ``name`` of an ensemble's model config.
-ENSEMBLE_NAME = "ensemble"
 
 
 class Ensemble(nn.Module):

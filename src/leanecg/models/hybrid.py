@@ -16,12 +16,10 @@ import torch
 from torch import nn
 
 from leanecg.errors import LeanECGError
+from leanecg.models.config_names import HYBRID_NAME
 from leanecg.models.trees import TreeEnsemble
 
 __all__ = ["HYBRID_NAME", "EmbeddingNetwork", "Hybrid"]
-
-#: The ``name`` of a hybrid's model config.
-HYBRID_NAME = "hybrid"
 
 
 class _PoolOnly(nn.Module):

@@ -29,9 +29,10 @@ from torch import nn
 
 from leanecg.errors import LeanECGError, check_number, check_positive
 from leanecg.models.channels import PRUNED_KEY, keep_first_channels
+from leanecg.models.config_names import ENSEMBLE_NAME, HYBRID_NAME, TREES_NAME
 from leanecg.models.efficientnet import EfficientNet1d
-from leanecg.models.ensemble import ENSEMBLE_NAME, Ensemble
-from leanecg.models.hybrid import HYBRID_NAME, EmbeddingNetwork, Hybrid
+from leanecg.models.ensemble import Ensemble
+from leanecg.models.hybrid import EmbeddingNetwork, Hybrid
 from leanecg.models.leadwise import LeadWiseNet
 from leanecg.models.litenet import BeatNet, LiteNet
 from leanecg.models.mobilenet import MobileNetV1, MobileNetV2, MobileNetV3
@@ -39,7 +40,7 @@ from leanecg.models.recurrent import CNNLSTM, BiRNN
 from leanecg.models.resnet import ResNet1d
 from leanecg.models.shufflenet import ShuffleNetV2
 from leanecg.models.transformer import ECGTransformer
-from leanecg.models.trees import TREES_NAME, TreeEnsemble, trees_from_lightgbm
+from leanecg.models.trees import TreeEnsemble, trees_from_lightgbm
 from leanecg.models.wide_deep import WIDE_DEEP_LITE_DEFAULTS, WideDeep
 from leanecg.registry import Registry
 
@@ -463,15 +464,6 @@ def ensemble_of(models: list[nn.Module]) -> nn.Module:
     summary = {k: configs[0].get(k) for k in _ENSEMBLE_SUMMARY}  # what readers of a config look up
     set_model_config(ens, {"format": CONFIG_FORMAT, "name": ENSEMBLE_NAME, **summary, "members": configs})
     return ens
-
-
-def contains_model(config: Mapping[str, Any], *names: str) -> bool:
-    """Whether a model config (:func:`model_config`) is, or holds as an ensemble member or a hybrid's part,
-    a model named one of ``names`` (e.g. ``"lightgbm_trees"``, ``"hybrid"``)."""
-    if config.get("name") in names:
-        return True
-    parts = [*(config.get("members") or []), config.get("network"), config.get("trees")]
-    return any(contains_model(p, *names) for p in parts if isinstance(p, Mapping))
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

@@ -32,11 +32,10 @@ import torch
 from torch import nn
 
 from leanecg.errors import LeanECGError
+from leanecg.models.config_names import TREES_NAME
 
 __all__ = ["TREES_NAME", "TreeArrays", "TreeEnsemble", "trees_from_lightgbm"]
 
-#: The ``name`` of a tree ensemble's model config.
-TREES_NAME = "lightgbm_trees"
 
 #: LightGBM reads a feature value of magnitude at most this as 0 (``kZeroThreshold``); splits at zero sit at
 #: +-this value.
