@@ -215,3 +215,24 @@ def test_int8_of_a_network_and_trees_ensemble_gives_the_trees_float_features(
     assert selection and all(producers.get(i) != "DequantizeLinear" for n in selection for i in n.input)
     assert any(n.op_type == "QuantizeLinear" and "features" in n.input for n in graph.node)  # the network's
     assert report.check["label_agreement"] == 1.0
+
+
+def test_missing_values_go_where_lightgbm_sends_them() -> None:
+    """NaN: a split that learned a direction for it sends it there (``missing``); others read it as 0."""
+    X, y = _data(2000, seed=3)
+    Xn = X.copy()
+    Xn[::7, 0] = np.nan  # missing in training: LightGBM learns directions for NaN on column 0
+    fit_nan = fit_lightgbm(Xn[:1500], y[:1500], Xn[1500:], y[1500:], n_classes=4, seed=0)
+    fit_plain = fit_lightgbm(X[:1500], y[:1500], X[1500:], y[1500:], n_classes=4, seed=0)
+    probe = _data(600, seed=4)[0]
+    probe[::3, 0] = np.nan
+    probe[1::5, 2] = np.nan
+    for fitted, missing in ((fit_nan, True), (fit_plain, False)):
+        model = trees_model(fitted.booster, n_leads=1).eval()
+        assert model.missing is missing and model_config(model).get("missing", False) is missing
+        with torch.no_grad():
+            got = model(torch.zeros(len(probe), 1, 5), features=torch.from_numpy(probe)).numpy()
+        want = fitted.booster.predict(probe, num_iteration=fitted.best_iteration, raw_score=True)
+        assert np.abs(got - want).max() < 1e-4, (missing, np.abs(got - want).max())
+        again = build_from_config(model_config(model))
+        again.load_state_dict(model.state_dict())

@@ -367,13 +367,17 @@ _TREES_KEYS = ("n_leads", "n_classes", "n_features", "n_trees", "n_nodes", "dept
 
 
 def _trees_from_config(config: Mapping[str, Any]) -> nn.Module:
-    unknown = sorted(set(config) - {"format", "name", *_TREES_KEYS})
+    unknown = sorted(set(config) - {"format", "name", "missing", *_TREES_KEYS})
     missing = [k for k in _TREES_KEYS if not isinstance(config.get(k), int)]
-    if unknown or missing:
+    if unknown or missing or not isinstance(config.get("missing", False), bool):
         raise LeanECGError(
-            "config", f"a {TREES_NAME} config has 'format', 'name' and the integers {', '.join(_TREES_KEYS)}"
+            "config",
+            f"a {TREES_NAME} config has 'format', 'name', the integers {', '.join(_TREES_KEYS)} and "
+            "optionally the boolean 'missing'",
         )
-    model = TreeEnsemble(**{k: int(config[k]) for k in _TREES_KEYS})
+    model = TreeEnsemble(
+        **{k: int(config[k]) for k in _TREES_KEYS}, missing=bool(config.get("missing", False))
+    )
     set_model_config(model, dict(config))
     return model
 

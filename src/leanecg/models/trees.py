@@ -11,8 +11,10 @@ comparisons only, so ``torch.onnx.export`` writes it as plain ONNX (no ``ai.onnx
 onnxruntime runs it without LightGBM.
 
 Conversion (:func:`trees_from_lightgbm`) reads ``booster.dump_model()``: numerical ``<=`` splits only
-(categorical splits and missing-value routing are refused: the record features reach a model with
-missing values already replaced, :mod:`leanecg.models.record_inputs`). Thresholds are stored as the
+(categorical splits and zero-as-missing splits are refused). Missing values (NaN) go where LightGBM sends
+them: a split without missing-value handling reads NaN as 0; a split that learned a direction for NaN
+(``missing_type`` NaN, e.g. a hybrid's beat features) sends it that way (``missing=True``: one more lookup
+per step). Thresholds are stored as the
 largest float32 not above LightGBM's float64 threshold and feature values of magnitude at most 1e-35 are
 read as 0, as LightGBM's predictor does, so a float32 feature goes the same way as in LightGBM; leaf
 values are summed in float32 (differences from LightGBM's float64 sums ~1e-6).
@@ -55,6 +57,8 @@ class TreeEnsemble(nn.Module):
         n_trees: trees.
         n_nodes: nodes of all trees together (splits + leaves).
         depth: traversal steps, the deepest leaf's depth.
+        missing: some splits send NaN their own way (the ``nan_left`` buffer, bool per node); otherwise
+            NaN features are read as 0 before the traversal.
 
     One parameter per node, ``weight``: a split's threshold or a leaf's value (so the parameter count is
     the node count). Structure, stored compactly: nodes are numbered tree by tree in pre-order, so a split's
@@ -66,7 +70,16 @@ class TreeEnsemble(nn.Module):
     extra_inputs = ("features",)
     min_samples = 1
 
-    def __init__(self, n_leads: int, n_classes: int, n_features: int, n_trees: int, n_nodes: int, depth: int):
+    def __init__(
+        self,
+        n_leads: int,
+        n_classes: int,
+        n_features: int,
+        n_trees: int,
+        n_nodes: int,
+        depth: int,
+        missing: bool = False,
+    ):
         super().__init__()
         for name, v in (("n_classes", n_classes), ("n_features", n_features), ("n_trees", n_trees)):
             if int(v) < 1:
@@ -83,6 +96,9 @@ class TreeEnsemble(nn.Module):
         self.register_buffer("feature", torch.zeros(self.n_nodes, dtype=torch.int16))
         self.register_buffer("right", torch.arange(self.n_nodes, dtype=torch.int32))
         self.register_buffer("root", torch.arange(self.n_trees, dtype=torch.int32))
+        self.missing = bool(missing)
+        if self.missing:
+            self.register_buffer("nan_left", torch.zeros(self.n_nodes, dtype=torch.bool))
         onehot = torch.zeros(self.n_trees, self.n_classes)
         onehot[torch.arange(self.n_trees), torch.arange(self.n_trees) % self.n_classes] = 1.0
         self.register_buffer("tree_class", onehot)
@@ -90,6 +106,8 @@ class TreeEnsemble(nn.Module):
     def load_arrays(self, arrays: Mapping[str, np.ndarray]) -> TreeEnsemble:
         """Fill the trees from :func:`trees_from_lightgbm` arrays of the same shape; returns ``self``."""
         want = {"weight": self.n_nodes, "feature": self.n_nodes, "right": self.n_nodes, "root": self.n_trees}
+        if self.missing:
+            want["nan_left"] = self.n_nodes
         for name, n in want.items():
             a = np.asarray(arrays[name])
             if a.shape != (n,):
@@ -107,29 +125,37 @@ class TreeEnsemble(nn.Module):
             self.feature.copy_(torch.from_numpy(feature.astype(np.int16)))
             self.right.copy_(torch.from_numpy(right.astype(np.int32)))
             self.root.copy_(torch.from_numpy(np.asarray(arrays["root"]).astype(np.int32)))
+            if self.missing:
+                self.nan_left.copy_(torch.from_numpy(np.asarray(arrays["nan_left"]).astype(bool)))
         return self
 
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
         if features is None:
             raise LeanECGError("features", "a tree model needs its features input")
         f = features.float()
-        f = torch.where(f.abs() <= ZERO_THRESHOLD, torch.zeros_like(f), f)  # as LightGBM reads its input
+        zero = f.abs() <= ZERO_THRESHOLD  # read as 0, as LightGBM reads its input
+        f = torch.where(zero if self.missing else zero | torch.isnan(f), torch.zeros_like(f), f)
         feature, right = self.feature.long(), self.right.long()
         node = self.root.long().unsqueeze(0).expand(f.shape[0], -1)  # (batch, n_trees) node indices
         for _ in range(self.depth):  # left: the next node (pre-order), or the leaf itself; right: right[node]
-            go_left = torch.gather(f, 1, feature[node]) <= self.weight[node]
+            value = torch.gather(f, 1, feature[node])
+            go_left = value <= self.weight[node]
+            if self.missing:
+                go_left = torch.where(torch.isnan(value), self.nan_left[node], go_left)
             r = right[node]
             node = torch.where(go_left, node + (r != node).long(), r)
         return self.weight[node] @ self.tree_class
 
 
 def _f32_at_most(t: float) -> np.float32:
-    """The largest float32 ``<= t`` (so ``x <= result`` iff ``x <= t`` for every float32 ``x``)."""
-    v = np.float32(t)
+    """The largest float32 ``<= t`` (so ``x <= result`` iff ``x <= t`` for every float32 ``x``); thresholds
+    beyond float32's range (LightGBM writes +-1e300 for some NaN splits) become its largest value or -inf."""
+    with np.errstate(over="ignore"):
+        v = np.float32(t)
     return np.nextafter(v, np.float32(-np.inf)) if float(v) > t else v
 
 
-def trees_from_lightgbm(booster: Any, num_iteration: int | None = None) -> tuple[dict[str, int], TreeArrays]:
+def trees_from_lightgbm(booster: Any, num_iteration: int | None = None) -> tuple[dict[str, Any], TreeArrays]:
     """Convert a fitted multiclass (or binary / regression) LightGBM booster to :class:`TreeEnsemble` arrays.
 
     Args:
@@ -137,13 +163,13 @@ def trees_from_lightgbm(booster: Any, num_iteration: int | None = None) -> tuple
         num_iteration: boosting rounds to keep (``None``: the booster's best iteration, else all).
 
     Returns:
-        ``(shape, arrays)``: ``shape`` = ``{"n_classes", "n_features", "n_trees", "n_nodes", "depth"}`` (the
-        :class:`TreeEnsemble` arguments) and the arrays: ``weight`` (a split's threshold or a leaf's
+        ``(shape, arrays)``: ``shape`` = ``{"n_classes", "n_features", "n_trees", "n_nodes", "depth"}``, plus
+        ``"missing": True`` when a split learned a direction for NaN (the :class:`TreeEnsemble` arguments) and the arrays: ``weight`` (a split's threshold or a leaf's
         value), ``feature`` (0 for a leaf) and ``right`` (a leaf: itself) per node (trees one after the other,
         each in pre-order: a split's left child is the next node) and ``root``, the first node of each tree.
 
     Raises:
-        LeanECGError: a categorical split, or a split that routes missing values to the right.
+        LeanECGError: a categorical split, or a zero-as-missing split.
     """
     if num_iteration is None:
         best = int(getattr(booster, "best_iteration", 0) or 0)
@@ -166,11 +192,9 @@ def trees_from_lightgbm(booster: Any, num_iteration: int | None = None) -> tuple
                     raise LeanECGError(
                         "trees", f"tree {t}: {node.get('decision_type')!r} splits are not supported"
                     )
-                if node.get("missing_type", "None") not in ("None", None) and not node.get(
-                    "default_left", True
-                ):
+                if node.get("missing_type", "None") not in ("None", None, "NaN"):
                     raise LeanECGError(
-                        "trees", f"tree {t}: a split sends missing values right; not supported"
+                        "trees", f"tree {t}: {node.get('missing_type')!r} missing values are not supported"
                     )
                 entry["children"] = (node["left_child"], node["right_child"])
                 stack.append((node["right_child"], d + 1))
@@ -182,6 +206,7 @@ def trees_from_lightgbm(booster: Any, num_iteration: int | None = None) -> tuple
     feature = np.zeros(size, np.int64)
     weight = np.zeros(size, np.float32)
     right = np.arange(size, dtype=np.int64)
+    nan_left = np.zeros(size, bool)
     for t, flat in enumerate(nodes):
         index = {id(e["node"]): int(offsets[t]) + j for j, e in enumerate(flat)}
         for j, e in enumerate(flat):
@@ -192,6 +217,9 @@ def trees_from_lightgbm(booster: Any, num_iteration: int | None = None) -> tuple
                 if index[id(e["children"][0])] != i + 1:  # pre-order: the left child is the next node
                     raise LeanECGError("trees", f"tree {t}: nodes not in pre-order")
                 right[i] = index[id(e["children"][1])]
+                # NaN: a learned direction, else read as 0 (LightGBM's predictor)
+                learned = node.get("missing_type") == "NaN"
+                nan_left[i] = bool(node.get("default_left", True)) if learned else bool(0.0 <= weight[i])
             else:
                 weight[i] = float(node["leaf_value"])
     shape = {
@@ -201,10 +229,15 @@ def trees_from_lightgbm(booster: Any, num_iteration: int | None = None) -> tuple
         "n_nodes": size,
         "depth": depth,
     }
+    missing = [bool(n["node"].get("missing_type") == "NaN") for flat in nodes for n in flat]
+    if any(missing):
+        shape["missing"] = True
     arrays = {
         "weight": weight,
         "feature": feature,
         "right": right,
         "root": offsets[:-1].astype(np.int64),
     }
+    if any(missing):
+        arrays["nan_left"] = nan_left
     return shape, arrays
