@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from leanecg.atomic import atomic_open, write_json
-from leanecg.bench.cv import load_oof, mean_oof
+from leanecg.bench.cv import average_oof, check_same_pool, load_oof
 from leanecg.errors import LeanECGError
 from leanecg.evaluate.bootstrap import bootstrap_ci, bootstrap_diff_ci
 from leanecg.provenance import collect_provenance
@@ -86,6 +86,7 @@ def evaluate(
     def metric(y: np.ndarray, pred: np.ndarray) -> float:
         return task.scores(y, pred)[task.primary_metric]
 
+    check_same_pool({str(m["file"]): m["oof"] for m in members.values()})  # every row scored on one pool
     first = next(iter(members.values()))["oof"]
     y, groups = first["y"], first["groups"]
     preds = {n: np.argmax(m["oof"]["proba"], axis=1) for n, m in members.items()}
@@ -113,13 +114,12 @@ def evaluate(
                 "commit": res["provenance"].get("git_commit"),
             }
         )
+    cv_value = {r["name"]: r["cv"]["value"] for r in rows}
     ens_rows = []
     for names in ensembles:
-        proba, y_e = mean_oof([members[n]["file"] for n in names])
-        if not np.array_equal(y_e, y):
-            raise LeanECGError(members[names[0]]["file"], "members cover different pools")
+        proba, _ = average_oof({str(members[n]["file"]): members[n]["oof"] for n in names})
         pred = np.argmax(proba, axis=1)
-        best = max(names, key=lambda n: metric(y, preds[n]))
+        best = max(names, key=cv_value.__getitem__)
         ci = bootstrap_ci(metric, y, pred, groups=groups, n_boot=n_boot, seed=seed)
         gain = bootstrap_diff_ci(metric, y, pred, preds[best], groups=groups, n_boot=n_boot, seed=seed)
         ens_rows.append(
@@ -136,8 +136,13 @@ def evaluate(
     return {"reference": reference, "members": rows, "ensembles": ens_rows}
 
 
+def interval(c: dict[str, float], sign: str = "") -> str:
+    """``value [low, high]`` of a :func:`ci_block` to 3 decimals (``sign="+"``: signed, for gains)."""
+    return f"{c['value']:{sign}.3f} [{c['ci_low']:{sign}.3f}, {c['ci_high']:{sign}.3f}]"
+
+
 def gain(g: dict[str, float] | None) -> str:
-    return "–" if g is None else f"{g['value']:+.3f} [{g['ci_low']:+.3f}, {g['ci_high']:+.3f}]"
+    return "–" if g is None else interval(g, "+")
 
 
 def markdown(task: BenchTask, doc: dict[str, Any], command: str) -> str:
@@ -156,10 +161,9 @@ def markdown(task: BenchTask, doc: dict[str, Any], command: str) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in doc["members"]:
-        c = r["cv"]
         out.append(
-            f"| {r['name']} | {r['cv_seed']} | {c['value']:.3f} [{c['ci_low']:.3f}, {c['ci_high']:.3f}] "
-            f"| {gain(r['gain_over_reference'])} | {r['params']:,} | {r['test']:.3f} |"
+            f"| {r['name']} | {r['cv_seed']} | {interval(r['cv'])} | {gain(r['gain_over_reference'])} "
+            f"| {r['params']:,} | {r['test']:.3f} |"
         )
     if doc["ensembles"]:
         out += [
@@ -169,9 +173,8 @@ def markdown(task: BenchTask, doc: dict[str, Any], command: str) -> str:
             "|---|---|---|---|---|",
         ]
         for e in doc["ensembles"]:
-            c = e["cv"]
             out.append(
-                f"| {' + '.join(e['members'])} | {c['value']:.3f} [{c['ci_low']:.3f}, {c['ci_high']:.3f}] "
+                f"| {' + '.join(e['members'])} | {interval(e['cv'])} "
                 f"| {gain(e['gain_over_best_member'])} vs {e['best_member']} | {gain(e['gain_over_reference'])} "
                 f"| {e['params']:,} |"
             )

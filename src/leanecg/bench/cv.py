@@ -215,30 +215,47 @@ def load_oof(path: str | Path) -> dict[str, Any]:
     return out
 
 
-def mean_oof(paths: Sequence[str | Path]) -> tuple[np.ndarray, np.ndarray]:
+def check_same_pool(oofs: Mapping[str, Mapping[str, Any]]) -> None:
+    """Check that loaded out-of-fold files (:func:`load_oof`, keyed by the name errors give them) cover the
+    same pool: the same examples in the same order (labels, groups) and the same classes.
+
+    Raises:
+        LeanECGError: no file, or a file of another pool or class set.
+    """
+    if not oofs:
+        raise LeanECGError("cv", "no out-of-fold files to combine")
+    (name0, first), *rest = oofs.items()
+    for name, other in rest:
+        same_groups = (first["groups"] is None) == (other["groups"] is None) and (
+            first["groups"] is None or np.array_equal(first["groups"], other["groups"])
+        )
+        if other["proba"].shape != first["proba"].shape or not np.array_equal(other["y"], first["y"]):
+            raise LeanECGError(name, f"covers another pool or class set than {name0}")
+        if not same_groups:
+            raise LeanECGError(name, f"groups its examples differently from {name0}")
+
+
+def average_oof(oofs: Mapping[str, Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     """The ensemble of several recipes on the same CV pool: their out-of-fold probabilities averaged.
 
     Every member's prediction of an example comes from a model that never saw it, so the average is the
     cross-validated prediction of the ensemble (the members may use different folds: each is held-out).
 
+    Args:
+        oofs: loaded out-of-fold files (:func:`load_oof`), keyed by the name errors give them.
+
     Returns:
         ``(proba (N, n_classes), y (N,))``.
 
     Raises:
-        LeanECGError: files of different pools (labels or groups differ) or class counts.
+        LeanECGError: files of different pools (:func:`check_same_pool`).
     """
-    if not paths:
-        raise LeanECGError("cv", "no out-of-fold files to combine")
-    first = load_oof(paths[0])
-    total = first["proba"].astype(np.float64)
-    for p in paths[1:]:
-        other = load_oof(p)
-        same_groups = (first["groups"] is None) == (other["groups"] is None) and (
-            first["groups"] is None or np.array_equal(first["groups"], other["groups"])
-        )
-        if other["proba"].shape != first["proba"].shape or not np.array_equal(other["y"], first["y"]):
-            raise LeanECGError(p, f"covers another pool or class set than {paths[0]}")
-        if not same_groups:
-            raise LeanECGError(p, f"groups its examples differently from {paths[0]}")
-        total += other["proba"]
-    return (total / len(paths)).astype(np.float32), first["y"]
+    check_same_pool(oofs)
+    total = sum(np.asarray(o["proba"], dtype=np.float64) for o in oofs.values())
+    first = next(iter(oofs.values()))
+    return (total / len(oofs)).astype(np.float32), first["y"]
+
+
+def mean_oof(paths: Sequence[str | Path]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`average_oof` of the out-of-fold files at ``paths`` (:func:`save_oof`)."""
+    return average_oof({str(p): load_oof(p) for p in paths})
