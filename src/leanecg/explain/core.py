@@ -396,10 +396,9 @@ def _feature_contributions(
     target: int,
     names: list[str],
     steps: int,
+    method: str,
 ) -> list[FeatureContribution]:
-    if contains_trees(
-        pkg.meta.get("model_config") or {}
-    ):  # no gradients through trees: one feature at a time
+    if method == FEATURE_OCCLUSION:  # no gradients through trees: one feature at a time
         contrib = feature_occlusion(pkg, X, features, target)
     else:
         contrib = feature_integrated_gradients(
@@ -473,9 +472,9 @@ def explain_record(
     }
     # feature contributions: integrated gradients (the torch model), or feature occlusion for models holding
     # trees (any backend)
-    takes_features = bool(spec.get("features")) and (
-        pkg.backend.runtime == "torch" or contains_trees(pkg.meta.get("model_config") or {})
-    )
+    trees = contains_trees(pkg.meta.get("model_config") or {})
+    common["feature_method"] = FEATURE_OCCLUSION if trees else FEATURE_IG
+    takes_features = bool(spec.get("features")) and (pkg.backend.runtime == "torch" or trees)
     if pkg.kind == "records":
         X = np.ascontiguousarray(y.T[None], dtype=np.float32)
         feats = pkg.record_features(list(X))
@@ -497,9 +496,11 @@ def explain_record(
             from leanecg.models.record_inputs import raw_input_features
 
             raw, _ = raw_input_features(list(X), fs_model)
-            contributions = _feature_contributions(pkg, X, feats, raw[0], k, list(spec["features"]), steps)
+            contributions = _feature_contributions(
+                pkg, X, feats, raw[0], k, list(spec["features"]), steps, common["feature_method"]
+            )
         notes = []
-        if contributions is not None and contains_trees(pkg.meta.get("model_config") or {}):
+        if contributions is not None and trees:
             notes.append(
                 "feature contributions: the drop of the class's log-odds when one feature at a time is set to its "
                 "training median (feature occlusion: the model holds boosted trees, which have no gradients)"
@@ -526,9 +527,6 @@ def explain_record(
             rpeaks=resample_indices(peaks, fs_model, float(record.fs), n_out=n_rec).astype(np.int64),
             features=contributions,
             features_of="record" if contributions is not None else None,
-            feature_method=FEATURE_OCCLUSION
-            if contains_trees(pkg.meta.get("model_config") or {})
-            else FEATURE_IG,
             notes=notes,
         )
     return _explain_beats(pkg, record, y, common, tgt, steps, takes_features)
@@ -607,7 +605,14 @@ def _explain_beats(
     if takes_features and feats is not None:
         kf = int(per_beat[focus])
         contributions = _feature_contributions(
-            pkg, windows[focus : focus + 1], feats[focus : focus + 1], feats[focus], kf, list(fnames), steps
+            pkg,
+            windows[focus : focus + 1],
+            feats[focus : focus + 1],
+            feats[focus],
+            kf,
+            list(fnames),
+            steps,
+            common["feature_method"],
         )
         features_of = (
             f"beat at {samples[focus] / float(record.fs):.2f} s ({labels[focus]}), class {names[kf]}"
