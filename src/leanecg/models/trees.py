@@ -185,7 +185,7 @@ def trees_from_lightgbm(booster: Any, num_iteration: int | None = None) -> tuple
         while stack:  # pre-order: a node's index is fixed before its children are numbered
             node, d = stack.pop()
             depth = max(depth, d)
-            entry: dict[str, Any] = {"node": node, "left": None, "right": None}
+            entry: dict[str, Any] = {"node": node}
             flat.append(entry)
             if "left_child" in node:
                 if node.get("decision_type", "<=") != "<=":
