@@ -410,7 +410,7 @@ def cross_validate(
             return _fit_task_lightgbm(task, train, inner_val, Xtr, Xva, seed).predict(Xho)
         if hybrid is not None:  # as run_hybrid: the zoo model, its embedding + the task features -> LightGBM
             trained = _train_deep(task, hybrid, data, train=train, val=inner_val, **deep)
-            _, (Xtr, Xva, Xho) = _hybrid_matrices(trained.model, (train, inner_val, heldout))
+            Xtr, Xva, Xho = _hybrid_matrices(trained.model, (train, inner_val, heldout))
             return _fit_task_lightgbm(task, train, inner_val, Xtr, Xva, seed).predict(Xho)
         trained = _train_deep(task, name, data, train=train, val=inner_val, **deep)
         ho = _maybe_without_features(heldout, trained.uses_features)
@@ -611,11 +611,11 @@ def _run_classic(
     return out, None
 
 
-def _hybrid_matrices(model: Any, splits: Sequence[Any]) -> tuple[Any, list[np.ndarray]]:
-    """The embedding network of a trained zoo model and the LightGBM design matrix of each split (its
-    pooled embedding, then the task features when the split has them)."""
+def _hybrid_matrices(model: Any, splits: Sequence[Any]) -> list[np.ndarray]:
+    """The LightGBM design matrix of each split for a trained zoo model: its pooled embedding
+    (:class:`~leanecg.train.hybrid.EmbeddingNetwork`), then the task features when the split has them."""
     net = EmbeddingNetwork(model)
-    return net, [hybrid_matrix(embed_records(net, s.X), s.features) for s in splits]
+    return [hybrid_matrix(embed_records(net, s.X), s.features) for s in splits]
 
 
 def _check_hybrid(name: str) -> None:
@@ -682,7 +682,7 @@ def run_hybrid(
     )
     if not is_main_process():
         return None, None
-    _, (Xtr, Xva) = _hybrid_matrices(trained.model, (data.train, data.val))
+    Xtr, Xva = _hybrid_matrices(trained.model, (data.train, data.val))
     fitted = _fit_task_lightgbm(task, data.train, data.val, Xtr, Xva, seed)
     val_metric = task.val_metric(data.val.y, fitted.predict(Xva))
     feats = data.test.features
