@@ -552,10 +552,20 @@ def _fit_task_lightgbm(
     task: BenchTask, train: Any, val: Any, Xtr: np.ndarray, Xva: np.ndarray, seed: int
 ) -> Any:
     """:func:`~leanecg.train.hybrid.fit_lightgbm` on ``train``'s labels, early stopping on ``val``'s (the
-    task's splits, or a cross-validation fold)."""
+    task's splits, or a cross-validation fold), with the task's LightGBM recipe
+    (:attr:`~leanecg.tasks.base.BenchTask.lightgbm_options`, ``lightgbm_class_weight_power``)."""
     from leanecg.train.hybrid import fit_lightgbm
 
-    return fit_lightgbm(Xtr, train.y, Xva, val.y, n_classes=len(task.class_names), seed=seed)
+    return fit_lightgbm(
+        Xtr,
+        train.y,
+        Xva,
+        val.y,
+        n_classes=len(task.class_names),
+        seed=seed,
+        params=task.lightgbm_options,
+        class_weight_power=task.lightgbm_class_weight_power,
+    )
 
 
 def _run_classic(

@@ -196,7 +196,11 @@ def save_calibration(
     if package.kind == "records" and package.meta["input"].get("feature_config"):
         from leanecg.models.record_inputs import raw_input_features
 
-        raw_features, _ = raw_input_features(list(calibration.X), float(package.meta["input"]["fs"]))
+        raw_features, _ = raw_input_features(
+            list(calibration.X),
+            float(package.meta["input"]["fs"]),
+            names=package.meta["input"]["feature_config"]["names"],
+        )
     parts = []
     for x in calibration.X:
         x = np.asarray(x)

@@ -495,7 +495,7 @@ def explain_record(
         if takes_features and feats is not None:
             from leanecg.models.record_inputs import raw_input_features
 
-            raw, _ = raw_input_features(list(X), fs_model)
+            raw, _ = raw_input_features(list(X), fs_model, names=spec["features"])
             contributions = _feature_contributions(
                 pkg, X, feats, raw[0], k, list(spec["features"]), steps, common["feature_method"]
             )

@@ -9,7 +9,13 @@ One single-lead record gives one row (column order :func:`record_feature_names`,
 * ``stat_*``: :func:`leanecg.features.statistics.statistics_features` of the 0.5-40 Hz band-passed
   signal, except ``stat_flat_fraction``, taken on the raw signal (saturation and dropouts);
 * ``morph_<feature>_median`` / ``morph_<feature>_iqr``: median and interquartile range over the
-  complete beats of each :func:`leanecg.features.morphology.beat_morphology` feature.
+  complete beats of each :func:`leanecg.features.morphology.beat_morphology` feature;
+* ``rhy_*`` (version 2): :func:`leanecg.features.rhythm.rhythm_features` of the band-passed signal and
+  the R peaks (ectopy and rhythm pattern, beat consistency, atrial activity, signal quality).
+
+Versions only ever append columns: the columns of an earlier version keep their names, definitions and
+values, so a model trained on version 1 reads its columns out of a version 2 row by name
+(:func:`leanecg.models.record_inputs.check_feature_config`).
 
 Short or degenerate records (under :data:`MIN_RECORD_S`, flat, fewer than three beats) give NaN
 features, never an exception. :func:`record_feature_matrix` computes many records and caches the
@@ -29,6 +35,7 @@ import numpy as np
 from leanecg.errors import LeanECGError
 from leanecg.features.hrv import HRV_FEATURE_NAMES, hrv_features
 from leanecg.features.morphology import MORPHOLOGY_FEATURE_NAMES, band_passed, beat_morphology
+from leanecg.features.rhythm import RHYTHM_FEATURE_NAMES, rhythm_features
 from leanecg.features.spectral import SPECTRAL_FEATURE_NAMES, spectral_features
 from leanecg.features.statistics import STATISTICS_FEATURE_NAMES, statistics_features
 from leanecg.signal.checks import check_fs
@@ -42,8 +49,9 @@ __all__ = [
     "record_features",
 ]
 
-#: Bump whenever any feature's definition or computation changes: it is part of the cache key.
-FEATURE_VERSION = 1
+#: Bumped when columns are appended (version 2: the ``rhy_*`` columns); part of the cache key. A column's
+#: definition never changes under its name: a changed feature gets a new name.
+FEATURE_VERSION = 2
 #: Records shorter than this (seconds) give NaN signal features (HRV still uses the given peaks).
 MIN_RECORD_S = 2.0
 
@@ -52,6 +60,7 @@ _NAMES: tuple[str, ...] = (
     *(f"spec_{n}" for n in SPECTRAL_FEATURE_NAMES),
     *(f"stat_{n}" for n in STATISTICS_FEATURE_NAMES),
     *(f"morph_{n}_{agg}" for n in MORPHOLOGY_FEATURE_NAMES for agg in ("median", "iqr")),
+    *(f"rhy_{n}" for n in RHYTHM_FEATURE_NAMES),
 )
 _INDEX = {n: i for i, n in enumerate(_NAMES)}
 
@@ -118,6 +127,7 @@ def record_features(
                 q25, q50, q75 = np.percentile(col, [25, 50, 75])
                 vec[_INDEX[f"morph_{name}_median"]] = q50
                 vec[_INDEX[f"morph_{name}_iqr"]] = q75 - q25
+    _put(vec, "rhy_", rhythm_features(bp, fs_f, p))
     vec[~np.isfinite(vec)] = np.nan  # no inf reaches a model
     return vec, list(_NAMES)
 

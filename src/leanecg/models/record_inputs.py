@@ -50,7 +50,7 @@ def _lead0(x: np.ndarray, i: int) -> np.ndarray:
 
 
 def raw_input_features(
-    X: Sequence[np.ndarray], fs: float, *, cache: bool = False
+    X: Sequence[np.ndarray], fs: float, *, cache: bool = False, names: Sequence[str] | None = None
 ) -> tuple[np.ndarray, list[str]]:
     """Unscaled record features of model inputs: float64 ``(N, n_features)`` (NaN where undefined), names.
 
@@ -60,11 +60,29 @@ def raw_input_features(
         fs: sampling rate of the inputs (Hz).
         cache: use the on-disk feature cache of :func:`leanecg.features.record.record_feature_matrix`
             (training sets); ``False`` computes in memory (inference).
+        names: the columns to return, in this order (a model's ``feature_config["names"]``); default all
+            of :func:`leanecg.features.record.record_feature_names`.
+
+    Raises:
+        LeanECGError: a name this version does not compute.
     """
     from leanecg.features.record import record_feature_matrix
 
     leads = [_lead0(x, i) for i, x in enumerate(X)]
-    return record_feature_matrix(leads, float(fs), cache=cache)
+    raw, all_names = record_feature_matrix(leads, float(fs), cache=cache)
+    if names is None:
+        return raw, all_names
+    return raw[:, _columns(names, all_names)], list(names)
+
+
+def _columns(names: Sequence[str], available: Sequence[str]) -> list[int]:
+    index = {n: j for j, n in enumerate(available)}
+    missing = [n for n in names if n not in index]
+    if missing:
+        raise LeanECGError(
+            "features", f"this LeanECG does not compute the record feature(s) {', '.join(missing)}"
+        )
+    return [index[n] for n in names]
 
 
 def fit_feature_config(
@@ -108,7 +126,10 @@ def fit_feature_config(
 
 
 def check_feature_config(config: Mapping[str, Any], source: str = "feature_config") -> None:
-    """Raise :class:`LeanECGError` unless ``config`` is a feature configuration this version computes."""
+    """Raise :class:`LeanECGError` unless ``config`` is a feature configuration this version computes: its
+    version is at most :data:`~leanecg.features.record.FEATURE_VERSION` and every column it names is one
+    of :func:`~leanecg.features.record.record_feature_names` (a version 1 model reads its 79 columns out of
+    a version 2 row)."""
     from leanecg.features.record import FEATURE_VERSION, record_feature_names
 
     if not isinstance(config, Mapping) or config.get("format") != FEATURE_CONFIG_FORMAT:
@@ -117,12 +138,15 @@ def check_feature_config(config: Mapping[str, Any], source: str = "feature_confi
             source, f"not a record-feature config (format {found!r}, expected {FEATURE_CONFIG_FORMAT!r})"
         )
     names = list(config.get("names") or [])
-    if config.get("feature_version") != FEATURE_VERSION or names != record_feature_names():
+    version = config.get("feature_version")
+    known = set(record_feature_names())
+    # versions only append columns (leanecg.features.record): an earlier version's columns are read by name
+    if not (isinstance(version, int) and 1 <= version <= FEATURE_VERSION) or not names or set(names) - known:
         raise LeanECGError(
             source,
-            f"the model was trained on record features version {config.get('feature_version')!r} "
+            f"the model was trained on record features version {version!r} "
             f"({len(names)} features); this LeanECG computes version {FEATURE_VERSION} "
-            f"({len(record_feature_names())} features)",
+            f"({len(known)} features)",
         )
     for key in ("center", "scale"):
         if len(config.get(key) or []) != len(names):
@@ -158,5 +182,5 @@ def model_input_features(
     check_feature_config(config)
     if len(X) == 0:
         return np.zeros((0, len(config["names"])), dtype=np.float32)
-    raw, _ = raw_input_features(X, fs, cache=cache)
+    raw, _ = raw_input_features(X, fs, cache=cache, names=config["names"])
     return apply_feature_config(raw, config)

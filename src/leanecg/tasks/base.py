@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,11 @@ class BenchTask(ABC):
     distill_teachers: int = 0
     distill_temperature: float = 2.0
     distill_alpha: float = 0.5
+    #: the task's LightGBM recipe (classic and hybrid rows): parameters over
+    #: :func:`leanecg.train.hybrid.lightgbm_params` and the power of the balanced class weights
+    #: (:func:`leanecg.train.hybrid.fit_lightgbm`)
+    lightgbm_options: Mapping[str, Any] = MappingProxyType({})
+    lightgbm_class_weight_power: float = 1.0
 
     @abstractmethod
     def load(self, root: Path, *, tiny: bool = False, seed: int = 0, progress: Any = None) -> TaskData:

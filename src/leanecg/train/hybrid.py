@@ -19,6 +19,7 @@ on that ``(N, D + F)`` matrix with early stopping on validation data. The benchm
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,6 +162,8 @@ def fit_lightgbm(
     *,
     n_classes: int,
     seed: int,
+    params: Mapping[str, Any] | None = None,
+    class_weight_power: float = 1.0,
 ) -> LightGBMFit:
     """Fit a class-balanced multiclass LightGBM (:func:`lightgbm_params`) with early stopping on validation.
 
@@ -169,10 +172,16 @@ def fit_lightgbm(
         y_train, y_val: int class indices ``(N,)`` in ``[0, n_classes)``.
         n_classes: number of classes.
         seed: LightGBM seed.
+        params: LightGBM parameters that replace or extend :func:`lightgbm_params` (a task's recipe, e.g.
+            ``{"feature_fraction": 0.6}``).
+        class_weight_power: training rows are weighted by their class's balanced weight
+            ``N / (n_classes * N_class)`` to this power: 1 balances the classes fully, 0 not at all.
 
-    Training rows are weighted inversely to their class frequency (``sample_weight="balanced"``);
-    at most :data:`NUM_BOOST_ROUND` rounds, stopping after :data:`EARLY_STOPPING_ROUNDS` rounds without
+    At most :data:`NUM_BOOST_ROUND` rounds, stopping after :data:`EARLY_STOPPING_ROUNDS` rounds without
     a lower validation multi-logloss.
+
+    Raises:
+        LeanECGError: multi-label targets, or ``class_weight_power`` outside ``[0, 1]``.
     """
     import lightgbm as lgb
     from sklearn.utils.class_weight import compute_sample_weight
@@ -180,8 +189,11 @@ def fit_lightgbm(
     y_train = np.asarray(y_train)
     if y_train.ndim != 1:
         raise LeanECGError("y", "LightGBM here needs single-label targets (int class indices)")
-    params = lightgbm_params(n_classes, seed)
-    dtrain = lgb.Dataset(X_train, y_train, weight=compute_sample_weight("balanced", y_train))
+    if not 0.0 <= float(class_weight_power) <= 1.0:
+        raise LeanECGError("class_weight_power", f"must be in [0, 1], got {class_weight_power!r}")
+    params = {**lightgbm_params(n_classes, seed), **dict(params or {})}
+    weight = compute_sample_weight("balanced", y_train) ** float(class_weight_power)
+    dtrain = lgb.Dataset(X_train, y_train, weight=weight)
     dval = lgb.Dataset(X_val, np.asarray(y_val), reference=dtrain)
     t0 = time.perf_counter()
     booster = lgb.train(
@@ -196,7 +208,9 @@ def fit_lightgbm(
         **params,
         "num_boost_round": NUM_BOOST_ROUND,
         "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
-        "sample_weight": "balanced",
+        "sample_weight": "balanced"
+        if class_weight_power == 1
+        else f"balanced ** {float(class_weight_power):g}",
     }
     return LightGBMFit(booster, int(booster.best_iteration), seconds, config)
 
