@@ -38,8 +38,11 @@ from leanecg.tasks import BenchTask, get_task
 
 
 def member(folder: Path, name: str, task: BenchTask) -> dict[str, Any]:
-    """A ``bench --cv`` row of ``folder``: its result JSON, its out-of-fold file, checked against each other."""
-    path = folder / f"{name}.json"
+    """A ``bench --cv`` row: its result JSON, its out-of-fold file, checked against each other. ``name`` is a
+    row of ``folder`` (``lightgbm``) or, with a ``/``, the path of a result in another folder without its
+    ``.json`` (``runs/seed1/cinc2017/lightgbm``: the same recipe run with another ``--seed``)."""
+    path = Path(f"{name}.json") if "/" in name else folder / f"{name}.json"
+    folder = path.parent
     if not path.is_file():
         raise LeanECGError(path, "no such result (run `leanecg bench TASK --models NAME --cv K --out ...`)")
     result = json.loads(path.read_text(encoding="utf-8"))
@@ -77,11 +80,11 @@ def evaluate(
     ensembles: Sequence[list[str]],
     n_boot: int,
     seed: int,
-    reference: str | None = None,
+    reference: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The members' and ensembles' pooled CV scores with bootstrap CIs (see the module docstring);
-    ``reference``: a member every row is also compared with (paired gain and its CI), e.g. the shipped
-    recipe."""
+    ``reference``: a member, or several averaged (an ensemble), every row is also compared with (paired gain
+    and its CI), e.g. the shipped recipe."""
 
     def metric(y: np.ndarray, pred: np.ndarray) -> float:
         return task.scores(y, pred)[task.primary_metric]
@@ -91,10 +94,16 @@ def evaluate(
     y, groups = first["y"], first["groups"]
     preds = {n: np.argmax(m["oof"]["proba"], axis=1) for n, m in members.items()}
 
+    def averaged(names: Sequence[str]) -> np.ndarray:
+        proba, _ = average_oof({str(members[n]["file"]): members[n]["oof"] for n in names})
+        return np.argmax(proba, axis=1)
+
+    ref_pred = averaged(reference) if len(reference) > 1 else preds[reference[0]] if reference else None
+
     def versus(pred: np.ndarray) -> dict[str, float] | None:
-        if reference is None:
+        if ref_pred is None:
             return None
-        diff = bootstrap_diff_ci(metric, y, pred, preds[reference], groups=groups, n_boot=n_boot, seed=seed)
+        diff = bootstrap_diff_ci(metric, y, pred, ref_pred, groups=groups, n_boot=n_boot, seed=seed)
         return ci_block(diff)
 
     rows = []
@@ -108,7 +117,7 @@ def evaluate(
                 "k": m["oof"]["k"],
                 "cv": ci_block(ci),
                 "cv_scores": task.scores(y, preds[n]),
-                "gain_over_reference": None if n == reference else versus(preds[n]),
+                "gain_over_reference": None if [n] == list(reference) else versus(preds[n]),
                 "params": res["cost"]["params"],
                 "test": res["metrics"][task.primary_metric]["value"],
                 "commit": res["provenance"].get("git_commit"),
@@ -117,15 +126,14 @@ def evaluate(
     cv_value = {r["name"]: r["cv"]["value"] for r in rows}
     ens_rows = []
     for names in ensembles:
-        proba, _ = average_oof({str(members[n]["file"]): members[n]["oof"] for n in names})
-        pred = np.argmax(proba, axis=1)
+        pred = averaged(names)
         best = max(names, key=cv_value.__getitem__)
         ci = bootstrap_ci(metric, y, pred, groups=groups, n_boot=n_boot, seed=seed)
         gain = bootstrap_diff_ci(metric, y, pred, preds[best], groups=groups, n_boot=n_boot, seed=seed)
         ens_rows.append(
             {
                 "members": list(names),
-                "gain_over_reference": versus(pred),
+                "gain_over_reference": None if list(names) == list(reference) else versus(pred),
                 "cv": ci_block(ci),
                 "cv_scores": task.scores(y, pred),
                 "best_member": best,
@@ -133,7 +141,7 @@ def evaluate(
                 "params": int(sum(members[n]["result"]["cost"]["params"] for n in names)),
             }
         )
-    return {"reference": reference, "members": rows, "ensembles": ens_rows}
+    return {"reference": " + ".join(reference) or None, "members": rows, "ensembles": ens_rows}
 
 
 def interval(c: dict[str, float], sign: str = "") -> str:
@@ -195,7 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--ensemble", action="append", default=[], help="comma-separated rows to average (repeat)"
     )
     ap.add_argument(
-        "--reference", default=None, help="row every row is compared with (e.g. the shipped recipe)"
+        "--reference",
+        default="",
+        help="row, or comma-separated rows averaged, every row is compared with (e.g. the shipped recipe)",
     )
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0, help="bootstrap seed")
@@ -207,13 +217,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if any(len(e) < 2 for e in ensembles):
             raise LeanECGError("--ensemble", "an ensemble needs at least two comma-separated rows")
         names = [n.strip() for n in args.members.split(",") if n.strip()]
-        if args.reference and args.reference not in names:
-            names.insert(0, args.reference)
+        reference = [n.strip() for n in args.reference.split(",") if n.strip()]
+        names = [n for n in reference if n not in names] + names
         names += [n for e in ensembles for n in e if n not in names]
         if not names:
             raise LeanECGError("--members", "name at least one row (or an --ensemble)")
         members = {n: member(args.dir, n, task) for n in names}
-        doc = evaluate(task, members, ensembles, args.n_boot, args.seed, reference=args.reference)
+        doc = evaluate(task, members, ensembles, args.n_boot, args.seed, reference=reference)
     except LeanECGError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

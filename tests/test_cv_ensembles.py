@@ -95,6 +95,35 @@ def test_ensemble_of_two_noisy_rows_is_scored_with_a_paired_gain(tmp_path: Path)
     assert str(tmp_path) not in md and str(tmp_path) not in json.dumps(doc["provenance"])
 
 
+def test_rows_of_other_folders_and_an_ensemble_reference(tmp_path: Path) -> None:
+    """A row given as a path (another --seed's run folder) joins like a row of --dir, and the reference may
+    be several rows averaged (a shipped ensemble): its gains are paired with that average."""
+    rng = np.random.default_rng(1)
+    y = rng.choice(4, size=300, p=[0.55, 0.15, 0.25, 0.05])
+    pool = ArraySplit(X=rng.normal(size=(300, 1, 8)).astype(np.float32), y=y)
+    other = tmp_path / "seed1"
+    other.mkdir()
+    _row(tmp_path, "net", pool, noise=1.6, seed=0, params=40_000)
+    _row(tmp_path, "trees", pool, noise=1.6, seed=1, params=20_000)
+    _row(other, "trees", pool, noise=1.6, seed=2, params=21_000)
+    out = tmp_path / "out"
+    args = ["--task", "cinc2017", "--dir", str(tmp_path), "--n-boot", "100", "--out", str(out)]
+    script = _script()
+    code = script.main([*args, "--reference", "net,trees", "--ensemble", f"trees,{other / 'trees'}"])
+    assert code == 0
+    doc = json.loads((out / "cv_ensembles_cinc2017.json").read_text(encoding="utf-8"))
+    assert doc["reference"] == "net + trees"
+    (ens,) = doc["ensembles"]
+    assert ens["params"] == 41_000 and ens["members"] == ["trees", str(other / "trees")]
+    # the reference's own score: the same average scored alone
+    again = json.loads(json.dumps(doc))
+    code = script.main([*args, "--ensemble", "net,trees"])
+    ref = json.loads((out / "cv_ensembles_cinc2017.json").read_text(encoding="utf-8"))["ensembles"][0]
+    assert code == 0
+    net = next(m for m in again["members"] if m["name"] == "net")
+    assert net["gain_over_reference"]["value"] == pytest.approx(net["cv"]["value"] - ref["cv"]["value"])
+
+
 def test_bad_rows_are_one_line_errors_and_write_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -26,11 +26,13 @@ from leanecg.features.morphology import (
     MORPHOLOGY_FEATURE_NAMES,
     WAVELET_FEATURE_NAMES,
     WAVELETS,
+    band_passed,
     beat_morphology,
     beat_wavelet_features,
     dwt,
 )
 from leanecg.features.record import record_feature_matrix, record_feature_names, record_features
+from leanecg.features.rhythm import RHYTHM_FEATURE_NAMES, rhythm_features
 from leanecg.features.spectral import SPECTRAL_FEATURE_NAMES, spectral_features
 from leanecg.features.statistics import statistics_features
 
@@ -334,7 +336,60 @@ def test_beat_feature_matrix_combines_rr_morphology_and_wavelets() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# rhythm pattern, beat consistency, atrial activity, signal quality
+
+
+def _rhythm(rhythm: str, noise_mv: float = 0.0, **kw: float) -> dict[str, float]:
+    from leanecg.signal.rpeaks import detect_rpeaks
+
+    s = synthetic_ecg(30.0, 300.0, rhythm=rhythm, seed=3, **kw)
+    x = s.signal[:, 0] + np.random.default_rng(0).normal(0.0, noise_mv, s.signal.shape[0]) * (noise_mv > 0)
+    peaks = s.r_peaks if noise_mv == 0 else detect_rpeaks(x, 300.0)
+    return rhythm_features(band_passed(x, 300.0), 300.0, peaks)
+
+
+def test_rhythm_features_tell_sinus_af_ectopy_and_noise_apart() -> None:
+    sinus, af = _rhythm("sinus"), _rhythm("af")
+    pvc, noisy = _rhythm("pvc", pvc_fraction=0.2), _rhythm("sinus", noise_mv=0.5)
+    assert list(sinus) == list(RHYTHM_FEATURE_NAMES) and sinus["duration_s"] == 30.0
+    # sinus: one regular run, no premature beats, every beat like the template with its P wave
+    assert sinus["frac_premature"] == 0.0 and sinus["longest_regular"] == 1.0 and sinus["wide_frac"] == 0.0
+    assert sinus["corr_median"] > 0.99 and sinus["p_corr_median"] > 0.9 and sinus["pk_agree"] == 1.0
+    # AF: irregular everywhere, no P wave, fibrillatory residual between the beats
+    assert af["frac_dev10"] > 0.5 and af["w10_dev10_min"] > 0.5 and af["longest_regular"] < 0.2
+    assert af["p_corr_median"] < sinus["p_corr_median"] - 0.3
+    assert af["fwave_rel"] > 2 * sinus["fwave_rel"] and af["clean_cv"] > 3 * sinus["clean_cv"]
+    # ectopy: premature, wide beats unlike the template, RR alternating short-long
+    assert pvc["frac_premature"] > 0.05 and pvc["wide_frac"] > 0.1
+    assert pvc["prem_corr_median"] < 0.6 and pvc["pre_qrs_corr_min"] < 0.8 and pvc["poincare_corr"] < 0
+    # the underlying rhythm once the ectopic beats are set aside is as regular as sinus
+    assert pvc["clean_cv"] < 0.1
+    # noise: peaks the two detectors disagree on, windows without a peaky QRS, beats unlike each other
+    assert noisy["pk_agree"] < 0.9 and noisy["win_kurt_low_frac"] > 0.5 and noisy["corr_median"] < 0.8
+
+
+def test_rhythm_features_of_too_few_beats_are_nan() -> None:
+    f = rhythm_features(np.zeros(3000), 300.0, np.array([300, 900, 1500]))
+    assert f["duration_s"] == 10.0
+    undefined = [
+        n
+        for n in RHYTHM_FEATURE_NAMES
+        if n not in ("duration_s", "win_sd_ratio", "win_empty_frac", "win_kurt_low_frac", "pk_agree")
+    ]
+    assert all(math.isnan(f[n]) for n in undefined)
+
+
+# ---------------------------------------------------------------------------------------------------------
 # record level
+
+
+def test_feature_versions_only_append_columns() -> None:
+    names = record_feature_names()
+    rhy = [n for n in names if n.startswith("rhy_")]
+    # version 2 appended the rhy_ columns after the 79 columns of version 1, which keep their order
+    assert record_mod.FEATURE_VERSION == 2 and len(rhy) == len(RHYTHM_FEATURE_NAMES)
+    assert names[-len(rhy) :] == rhy and len(names) - len(rhy) == 79
+    assert names[0] == "hrv_n_beats" and names[78] == "morph_template_corr_iqr"
 
 
 def test_record_features_names_shape_and_speed() -> None:

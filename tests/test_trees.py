@@ -10,6 +10,7 @@ import torch
 
 from benchhelp import TinyBench
 from leanecg.errors import LeanECGError
+from leanecg.features.record import record_feature_names
 from leanecg.models.registry import build_from_config, build_model, ensemble_of, model_config, trees_model
 from leanecg.models.trees import TreeEnsemble, trees_from_lightgbm
 from leanecg.train.hybrid import count_tree_nodes, fit_lightgbm
@@ -187,7 +188,7 @@ def test_explain_refuses_gradients_on_trees_and_occludes_them(
     proc = invoke_cli(["explain", str(record), "--model", str(pkg), "--out", str(out)], tmp_path)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text(encoding="utf-8"))
-    assert doc["method"] == "occlusion" and len(doc["features"]) == 79
+    assert doc["method"] == "occlusion" and len(doc["features"]) == len(record_feature_names())
     assert doc["feature_contribution_method"] == "each feature set to its training median, one at a time"
 
 
@@ -214,7 +215,9 @@ def test_int8_of_a_network_and_trees_ensemble_gives_the_trees_float_features(
     selection = [n for n in graph.node if n.op_type in SELECTION_OPS]
     assert selection and all(producers.get(i) != "DequantizeLinear" for n in selection for i in n.input)
     assert any(n.op_type == "QuantizeLinear" and "features" in n.input for n in graph.node)  # the network's
-    assert report.check["label_agreement"] == 1.0
+    # the 8-bit copy of the features had moved the trees' probabilities by 0.12; labels are no measure here,
+    # the tiny members' probabilities are nearly tied
+    assert report.check["max_abs_prob_diff"] < 0.01
 
 
 def test_missing_values_go_where_lightgbm_sends_them() -> None:
