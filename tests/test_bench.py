@@ -178,7 +178,10 @@ def test_tiny_cinc2017_lightgbm_row_uses_the_record_features(tiny_cinc2017_bench
     assert r["family"] == "classic" and r["data"]["test_records"] == deep["data"]["test_records"]
     assert len(r["per_class"]) == 4 and 0.0 <= r["metrics"]["f1"]["value"] <= 1.0
     n_features = len(deep["data"]["input"]["features"])
-    assert r["train"]["config"]["sample_weight"] == "balanced" and r["cost"]["params"] > 0
+    # the task's LightGBM recipe (Cinc2017Task.lightgbm_options, lightgbm_class_weight_power)
+    config = r["train"]["config"]
+    assert config["sample_weight"] == "balanced ** 0.5" and config["feature_fraction"] == 0.6
+    assert config["bagging_fraction"] == 0.8 and r["cost"]["params"] > 0
     assert "extracting the features not included" in r["cost"]["notes"]
     assert "| lightgbm | classic |" in tiny_cinc2017_bench.stdout and n_features > 50
 

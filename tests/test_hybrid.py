@@ -76,6 +76,21 @@ def test_fit_lightgbm_is_class_balanced_and_stops_early() -> None:
     assert fitted.predict(X).shape == (200, 2)
 
 
+def test_fit_lightgbm_takes_a_recipe_and_softens_the_class_weights() -> None:
+    """``params`` replace the defaults; ``class_weight_power`` 0 weighs every row alike, so the rare class is
+    predicted less often than with fully balanced weights."""
+    rng = np.random.default_rng(1)
+    y = np.r_[np.zeros(450, int), np.ones(50, int)]
+    X = (rng.normal(size=(500, 3)) + 0.6 * y[:, None]).astype(np.float32)
+    kw = {"n_classes": 2, "seed": 0}
+    full = fit_lightgbm(X, y, X, y, **kw)
+    plain = fit_lightgbm(X, y, X, y, **kw, params={"num_leaves": 7}, class_weight_power=0.0)
+    assert plain.config["num_leaves"] == 7 and plain.config["sample_weight"] == "balanced ** 0"
+    assert (plain.predict(X).argmax(1) == 1).sum() < (full.predict(X).argmax(1) == 1).sum()
+    with pytest.raises(LeanECGError, match="class_weight_power"):
+        fit_lightgbm(X, y, X, y, **kw, class_weight_power=2.0)
+
+
 def _split(rng: np.random.Generator, n: int, name: str) -> ArraySplit:
     y = np.arange(n) % 4  # N, S, V, F
     X = rng.normal(scale=0.2, size=(n, 1, WINDOW)).astype(np.float32)
