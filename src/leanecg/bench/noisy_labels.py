@@ -315,7 +315,8 @@ def recovery_of_means(f1: Sequence[Sequence[float]], *, n_boot: int = 1000, seed
 
 
 def _features(split: Any) -> np.ndarray:
-    """The 79 record features of each (single-lead, 150 Hz) record of ``split`` (cached on disk)."""
+    """The record features (:func:`~leanecg.features.record.record_feature_names`) of each (single-lead,
+    150 Hz) record of ``split`` (cached on disk)."""
     from leanecg.features.record import record_feature_matrix
 
     F, _ = record_feature_matrix([np.asarray(x)[0] for x in split.X], FS_MODEL)
@@ -411,7 +412,7 @@ def _write_noisy_md(doc: dict[str, Any], path: Path) -> None:
     if tuple(cfg["rates"]) != defaults.rates:
         options.append("--rates " + ",".join(str(r) for r in cfg["rates"]))
     if cfg["model"] in list_classic_models():
-        model = f"Model `{cfg['model']}` on the 79 handcrafted record features"
+        model = f"Model `{cfg['model']}` on the handcrafted record features"
         if cfg["model"] == "mlp":
             model += " (128-64 ReLU MLP, up to 200 epochs, no early stopping)"
     else:
