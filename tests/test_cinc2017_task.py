@@ -181,8 +181,9 @@ SHIPPED = Path(__file__).resolve().parent.parent / "src" / "leanecg" / "zoo" / "
     not (SHIPPED / "model.json").is_file(), reason="no shipped cinc2017 model in this checkout"
 )
 def test_shipped_cinc2017_model_meets_its_contract(tmp_path: Path, shared_data: Path) -> None:
-    """The shipped package: a real (not --tiny) run, <= 100k weights (all members), < 2 MB for the folder
-    (the model three times -- torch, ONNX fp32, ONNX int8 -- plus the int8 calibration subset), features
+    """The shipped package: a real (not --tiny) run, <= 100k weights (all members), < 3 MB for the folder
+    (the model three times -- torch, ONNX fp32, ONNX int8 -- plus the int8 calibration subset; about 8 bytes
+    per parameter or tree node in each copy), features
     recorded, predicts."""
     from leanecg.data import get_dataset
     from leanecg.package.model import load_model_package
@@ -191,7 +192,7 @@ def test_shipped_cinc2017_model_meets_its_contract(tmp_path: Path, shared_data: 
     meta = pkg.meta
     assert meta["task"]["name"] == "cinc2017" and not meta["data"]["tiny"]
     assert meta["cost"]["params"] <= 100_000
-    assert sum(f.stat().st_size for f in SHIPPED.iterdir()) < 2_000_000
+    assert sum(f.stat().st_size for f in SHIPPED.iterdir()) < 3_000_000
     assert set(meta["input"]["features"]) <= set(record_feature_names())
     assert meta["cost"]["reference"] == "resnet1d"
     ds = get_dataset("cinc2017")
