@@ -402,6 +402,9 @@ def test_record_features_names_shape_and_speed() -> None:
     # given peaks are used as given
     vec2, _ = record_features(x, 300.0, peaks=s.r_peaks)
     assert vec2[names.index("hrv_n_beats")] == s.r_peaks.size
+    # whole sample indices given as floats (or a list) are the same peaks
+    vec3, _ = record_features(x, 300.0, peaks=s.r_peaks.astype(float).tolist())
+    assert np.array_equal(vec2, vec3, equal_nan=True)
     timings = []
     for _ in range(5):
         t0 = time.perf_counter()

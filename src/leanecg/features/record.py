@@ -127,7 +127,8 @@ def record_features(
                 q25, q50, q75 = np.percentile(col, [25, 50, 75])
                 vec[_INDEX[f"morph_{name}_median"]] = q50
                 vec[_INDEX[f"morph_{name}_iqr"]] = q75 - q25
-    _put(vec, "rhy_", rhythm_features(bp, fs_f, p))
+    # beat_morphology has checked the peaks (whole, increasing, inside): whole floats index as ints
+    _put(vec, "rhy_", rhythm_features(bp, fs_f, np.asarray(p).astype(np.int64)))
     vec[~np.isfinite(vec)] = np.nan  # no inf reaches a model
     return vec, list(_NAMES)
 
