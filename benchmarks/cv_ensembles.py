@@ -98,7 +98,7 @@ def evaluate(
         proba, _ = average_oof({str(members[n]["file"]): members[n]["oof"] for n in names})
         return np.argmax(proba, axis=1)
 
-    ref_pred = averaged(reference) if len(reference) > 1 else preds[reference[0]] if reference else None
+    ref_pred = averaged(reference) if reference else None  # one row: its own prediction
 
     def versus(pred: np.ndarray) -> dict[str, float] | None:
         if ref_pred is None:

@@ -44,6 +44,8 @@ import numpy as np
 from scipy.ndimage import median_filter, uniform_filter1d
 from scipy.signal import find_peaks, get_window
 
+from leanecg.signal.beats import _rowwise_corr
+
 __all__ = ["RHYTHM_FEATURE_NAMES", "rhythm_features"]
 
 RHYTHM_FEATURE_NAMES: tuple[str, ...] = (
@@ -90,13 +92,6 @@ _MIN_BEATS = 5  # rhythm and beat-consistency features need this many R peaks / 
 _WINDOW_S = 2.0  # signal-quality windows
 _BEFORE_S, _AFTER_S = 0.2, 0.4  # beat window around the R peak
 _EPS = 1e-12
-
-
-def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson correlation of each row of ``a`` with ``b`` (broadcast over rows)."""
-    a = a - a.mean(axis=-1, keepdims=True)
-    b = b - b.mean(axis=-1, keepdims=True)
-    return (a * b).sum(-1) / np.sqrt((a * a).sum(-1) * (b * b).sum(-1) + _EPS)
 
 
 def _welch_unscaled(x: np.ndarray, fs: float, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
@@ -195,16 +190,16 @@ def _beats(bp: np.ndarray, fs: float, peaks: np.ndarray, prem: np.ndarray, out: 
         return
     W = bp[inside[:, None] + np.arange(-b, a)[None, :]]
     T = np.median(W, axis=0)
-    c = _corr(W, T[None, :])
+    c = _rowwise_corr(W, T[None, :])
     out["corr_frac_lt90"] = float(np.mean(c < 0.9))
     out["corr_frac_lt70"] = float(np.mean(c < 0.7))
     out["corr_median"] = float(np.median(c))
     pw = slice(0, b - int(0.05 * fs))
-    pc = _corr(W[:, pw], T[None, pw])
+    pc = _rowwise_corr(W[:, pw], T[None, pw])
     out["p_corr_median"] = float(np.median(pc))
     out["p_frac_gt60"] = float(np.mean(pc > 0.6))
     qrs = slice(b - int(0.06 * fs), b + int(0.06 * fs))
-    out["pre_qrs_corr_min"] = float(np.percentile(_corr(W[:, qrs], T[None, qrs]), 5))
+    out["pre_qrs_corr_min"] = float(np.percentile(_rowwise_corr(W[:, qrs], T[None, qrs]), 5))
     g = np.abs(np.diff(W[:, b - int(0.1 * fs) : b + int(0.1 * fs)], axis=1))
     out["wide_frac"] = float(np.mean((g > 0.2 * g.max(axis=1, keepdims=True)).sum(axis=1) / fs > 0.1))
     amp = np.ptp(W[:, b - int(0.05 * fs) : b + int(0.05 * fs)], axis=1)

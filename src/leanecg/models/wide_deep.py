@@ -32,8 +32,9 @@ AGE_SEX_ENCODED = 4
 #: strongly strided blocks (total stride 256, receptive field 1,163 samples = 3.9 s at 300 Hz: several
 #: beats; three blocks and an early stride of 16 keep batch-1 latency low -- RR irregularity comes in
 #: mostly through the features), avg+max pooling, a 32-unit handcrafted-feature branch and a 32-unit
-#: fusion layer; ~42 k weights with 79 record features (~43 k with the 116 of version 2). On cinc2017 (validation F1, same run length) it
-#: matched wider 4-block variants within noise (0.825 vs 0.833) at a third of their latency.
+#: fusion layer; ~42 k weights with 79 record features (~43 k with the 116 of version 2). On cinc2017
+#: (validation F1, same run length) it matched wider 4-block variants within noise (0.825 vs 0.833) at a
+#: third of their latency.
 WIDE_DEEP_LITE_DEFAULTS: dict[str, Any] = {
     "backbone": "litenet",
     "backbone_options": {
