@@ -13,8 +13,12 @@ import torch
 
 from benchhelp import TinyBench
 from clihelp import invoke_cli
+from leanecg.bench.ensemble import _held_out_val, _missing_classes, _n_examples
+from leanecg.data.arrays import ArraySplit
 from leanecg.errors import LeanECGError
 from leanecg.models import build_from_config, build_model, count_parameters, ensemble_of, model_config
+from leanecg.package.model import model_card
+from leanecg.tasks.base import TaskData
 
 
 def test_ensemble_averages_member_probabilities_and_round_trips() -> None:
@@ -144,3 +148,58 @@ def test_task_for_package_rebuilds_the_packages_feature_columns() -> None:
         task_for_package({"task": {"name": "cinc2017"}, "input": {"features": ["hrv_sdnn_ms"]}}).name
         == "cinc2017"
     )
+
+
+def test_ensemble_of_members_trained_on_each_others_validation_records_validates_on_the_rest(
+    tiny_mitdb_bench: TinyBench, shared_data: Path, tmp_path: Path
+) -> None:
+    """Seeded validation records differ between members: a record one member validated on, another
+    trained on. The ensemble's validation metric and temperature use only the records none trained on;
+    with none left it is refused."""
+    rng = np.random.default_rng(0)
+
+    def split(name: str, groups: list[str]) -> ArraySplit:
+        n = len(groups)
+        return ArraySplit(
+            rng.normal(size=(n, 1, 8)), rng.integers(0, 2, n), groups=np.array(groups), name=name
+        )
+
+    data = TaskData(
+        train=split("train", ["a", "a"]),
+        val=split("val", ["v1", "v1", "v2", "v3", "v3"]),
+        test=split("test", ["t", "t"]),
+        fs=100.0,
+        input_samples=8,
+        pipeline=None,  # type: ignore[arg-type]
+        info={"val_records": ["v1", "v2", "v3"], "n_val": 5},
+    )
+    held = _held_out_val(data, {"a", "v1", "v3"}, tmp_path)
+    assert held.info["val_records"] == ["v2"] and held.info["n_val"] == 1 and len(held.val) == 1
+    np.testing.assert_array_equal(held.val.X, data.val.X[2:3])
+    assert held.train is data.train and held.test is data.test and data.info["n_val"] == 5
+    with pytest.raises(LeanECGError, match="nothing is left"):
+        _held_out_val(data, {"v1", "v2", "v3"}, tmp_path)
+    # what the members trained on together, and the classes a held-out part lacks (no temperature then)
+    assert _n_examples(data, {"a", "v1"}) == 4
+    assert _missing_classes(["N", "S", "V"], np.array([0, 2, 0])) == ["S"]
+    assert _missing_classes(["A", "B"], np.array([[1, 0], [1, 0]])) == ["B"]
+    # the notes reach the model card
+    meta = json.loads((tiny_mitdb_bench.package("beatnet") / "model.json").read_text())
+    assert "- The members were trained on different records." in model_card(
+        {**meta, "notes": ["the members were trained on different records"]}
+    )
+    # through the CLI: the tiny run's one validation record trained on by the second member
+    member = tiny_mitdb_bench.package("beatnet")
+    twin = tmp_path / "twin"
+    shutil.copytree(member, twin)
+    meta = json.loads((twin / "model.json").read_text())
+    meta["data"]["train_records"] = [*meta["data"]["train_records"], *meta["data"]["val_records"]]
+    (twin / "model.json").write_text(json.dumps(meta))
+    out = tmp_path / "ens"
+    proc = invoke_cli(
+        ["ensemble", str(member), str(twin), "--out", str(out), "--data-dir", str(shared_data)],
+        tmp_path,
+        env={"LEANECG_CACHE": str(tiny_mitdb_bench.cache)},
+    )
+    assert proc.returncode == 2 and "nothing is left to calibrate" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not out.exists()

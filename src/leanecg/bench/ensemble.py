@@ -15,6 +15,7 @@ training data first (``benchmarks/beat_ablation.py`` reports the seed ensembles'
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from leanecg.errors import LeanECGError
 from leanecg.package.model import load_model_package, save_model_package
 from leanecg.provenance import collect_provenance
 from leanecg.tasks import task_for_package
+from leanecg.tasks.base import TaskData
 
 __all__ = ["ensemble_packages", "member_name"]
 
@@ -97,6 +99,9 @@ def ensemble_packages(
     if trained_on:
         data.info["train_records"] = trained_on
     val_seen = bool(set(trained_on) & {str(r) for r in data.info.get("val_records") or []})
+    if val_seen:
+        data.info["n_train"] = _n_examples(data, set(trained_on))
+        data = _held_out_val(data, set(trained_on), paths[0])
     ens = ensemble_of([pkg.model for pkg in pkgs]).eval()
     model_name = member_name([str(m.get("model_name") or m["model_config"]["name"]) for m in metas])
     uses_features = int(metas[0]["model_config"].get("n_features", 0)) > 0
@@ -120,12 +125,62 @@ def ensemble_packages(
         n_boot=n_boot,
     )
     # the ensemble's primary metric on the validation split (training data: a figure to choose on, unlike
-    # the test metrics), unless a member trained on those records (val_seen_by_members)
+    # the test metrics); members trained on different records: only the records none trained on
     val_features = data.val.features if uses_features else None
     p_val = predict_proba(ens, data.val.X, features=val_features)
     result["train"]["val_metric"] = {
         task.primary_metric: float(task.val_metric(np.asarray(data.val.y), p_val))
     }
     result["train"]["val_seen_by_members"] = val_seen
+    missing = _missing_classes(task.class_names, np.asarray(data.val.y)) if val_seen else []
+    if missing:  # a temperature fitted without these classes would only sharpen towards the others
+        result["calibration"] = {
+            "error": f"no temperature: the held-out validation records hold no {', '.join(missing)} examples"
+        }
+    if val_seen:
+        result["notes"] = [
+            *result.get("notes", []),
+            f"the members were trained on different records: the validation figures and the temperature use"
+            f" only the validation records none of them trained on ({', '.join(data.info['val_records'])})",
+        ]
     result["provenance"] = collect_provenance(seed=seed, config={"members": [str(p) for p in paths]})
     return save_model_package(out_dir, ens, task, data, result, name=name or f"{task.name}/{model_name}")
+
+
+def _held_out_val(data: TaskData, trained_on: set[str], where: Path) -> TaskData:
+    """``data`` with its validation split cut to the records no member trained on (members trained with
+    different seeded validation records, e.g. ``mitdb-aami``'s: a record one member validated on, another
+    trained on), so the ensemble's validation metric and temperature are fitted on held-out data only.
+
+    Raises:
+        LeanECGError: the validation split has no record ids, or every validation record was trained on.
+    """
+    groups = data.val.groups
+    if groups is None:
+        raise LeanECGError(
+            where, "the members trained on different records and the validation split has no record ids"
+        )
+    groups = np.asarray(groups).astype(str)
+    keep = np.flatnonzero(~np.isin(groups, sorted(trained_on)))
+    if keep.size == 0:
+        raise LeanECGError(
+            where,
+            "every validation record was a training record of some member (members trained with different"
+            " validation records); nothing is left to calibrate and validate the ensemble on",
+        )
+    info = {**data.info, "val_records": sorted(set(groups[keep].tolist())), "n_val": int(keep.size)}
+    return dataclasses.replace(data, val=data.val.subset(keep, name="val"), info=info)
+
+
+def _missing_classes(class_names: Sequence[str], y: np.ndarray) -> list[str]:
+    """The classes with no example in ``y`` (int indices ``(n,)`` or multi-hot ``(n, C)``)."""
+    present = y.sum(axis=0) > 0 if y.ndim == 2 else np.isin(np.arange(len(class_names)), y)
+    return [str(c) for c, ok in zip(class_names, present, strict=True) if not ok]
+
+
+def _n_examples(data: TaskData, records: set[str]) -> int:
+    """Examples of ``records`` in the train and validation splits (what the members trained on together)."""
+    groups = [
+        np.asarray(split.groups).astype(str) for split in (data.train, data.val) if split.groups is not None
+    ]
+    return int(sum(np.isin(g, sorted(records)).sum() for g in groups))

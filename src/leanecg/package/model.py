@@ -354,6 +354,7 @@ def model_card(meta: Mapping[str, Any]) -> str:
             "beats` classifies the beats its own R-peak detector finds, so missed or extra detections add "
             "errors not counted above."
         )
+    lines += [f"- {note[:1].upper()}{note[1:]}." for note in meta.get("notes") or []]
     lines += [
         "",
         "## Provenance",
