@@ -70,6 +70,12 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
         {**_V1, "distill_teachers": 3},
     ),
     (
+        "+ real noise",
+        "v1 recipe + real ambulatory noise (NSTDB baseline wander and muscle artefact, SNR 6-24 dB) on half the "
+        "training windows",
+        {**_V1, "real_noise_p": 0.5},
+    ),
+    (
         "+ second lead",
         "v1 recipe + the record's second lead (V1 in most records) as a second input channel, zeroed in 30 % "
         "of training windows (one-lead fallback)",
@@ -194,7 +200,15 @@ def _one_lead_fallback(task: MitdbAamiTask, model: Any, data: Any) -> dict[str, 
 
 
 def _data_key(task: MitdbAamiTask) -> tuple[Any, ...]:
-    return (task.train_uses_val, task.rr_context, task.rr_medians, task.templates, task.second_lead)
+    # real_noise_p: that row's load() also reads the NSTDB noise into its task
+    return (
+        task.train_uses_val,
+        task.rr_context,
+        task.rr_medians,
+        task.templates,
+        task.second_lead,
+        task.real_noise_p,
+    )
 
 
 def _stat(values: list[float]) -> str:
@@ -298,6 +312,12 @@ def main() -> None:
     ap.add_argument("--cv", type=int, default=5)
     ap.add_argument("--rows", default="", help="comma-separated row names (default: all)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--only-seed",
+        type=int,
+        default=None,
+        help="run this one seed (parallel processes; tables use --seeds)",
+    )
     ap.add_argument("--save-models", type=Path, default=None, help="save each DS2 model: DIR/<row>/seed<S>/")
     ap.add_argument(
         "--report",
@@ -319,7 +339,8 @@ def main() -> None:
     wanted = {r.strip() for r in args.rows.split(",") if r.strip()}
     cache: dict[tuple[Any, ...], Any] = {}
     rows = [(name, dict(overrides)) for name, _what, overrides in ROWS if not wanted or name in wanted]
-    for seed in range(args.seeds):  # seed-major: every row gets its first seed before any gets a second
+    run_seeds = range(args.seeds) if args.only_seed is None else [args.only_seed]
+    for seed in run_seeds:  # seed-major: every row gets its first seed before any gets a second
         for name, acc in rows:
             task = _task(acc)
             if any(r["row"] == name and r["seed"] == seed for r in doc["runs"]):

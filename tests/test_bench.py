@@ -361,3 +361,44 @@ def test_ensemble_distillation_trains_seeded_teachers_then_one_student(
     task.flip_p = 0.3  # an augmentation loss cannot be distilled into
     with pytest.raises(LeanECGError, match="plain loss"):
         _train_deep(task, "beatnet", data, **kw)
+
+
+def test_mitdb_real_noise_augmentation_adds_nstdb_noise_at_the_drawn_snr(shared_data: Path) -> None:
+    """``real_noise_p``: the task reads the NSTDB bw + ma noise at the model's rate; about that share of the
+    training windows gets a noise segment whose SNR against the window lies in the drawn range, the rest
+    are untouched; without ``load()`` the augmentation is refused."""
+    import numpy as np
+    import torch
+
+    from leanecg.errors import LeanECGError
+    from leanecg.tasks import MitdbAamiTask
+    from leanecg.tasks.mitdb_aami import RR_SECONDS_COLUMNS, beat_augment_batch_loss
+
+    task = MitdbAamiTask()
+    noise = task.noise_channels(shared_data)
+    assert noise.shape[1] == 4 and noise.dtype == np.float32 and len(noise) == 650_000 // 2  # 360 -> 180 Hz
+    assert np.isfinite(noise).all() and (noise.std(axis=0) > 0).all()
+    seen: dict[str, torch.Tensor] = {}
+
+    def model(x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        seen["x"] = x
+        return torch.zeros(len(x), 4)
+
+    x = torch.randn(4000, 1, 126)
+    batch = {"x": x, "features": torch.ones(4000, 13), "y": torch.zeros(4000, dtype=torch.int64)}
+    loss_fn = beat_augment_batch_loss(
+        RR_SECONDS_COLUMNS, 0.0, 0, seed=0, real_noise=noise, real_noise_p=0.5, real_noise_snr_db=(6.0, 12.0)
+    )
+    assert torch.isfinite(loss_fn(model, batch, torch.nn.CrossEntropyLoss()))
+    added = seen["x"] - x
+    changed = added.abs().amax(dim=(1, 2)) > 0
+    assert 0.45 < changed.float().mean() < 0.55
+    snr = 20 * torch.log10(x[changed].std(dim=-1) / added[changed].std(dim=-1))
+    assert snr.min() > 6.0 - 1e-3 and snr.max() < 12.0 + 1e-3
+    with pytest.raises(ValueError, match="real_noise"):
+        beat_augment_batch_loss(RR_SECONDS_COLUMNS, 0.0, 0, seed=0, real_noise_p=0.5)
+    task.real_noise_p = 0.5
+    with pytest.raises(LeanECGError, match="load"):
+        task.batch_loss(0)
+    task._real_noise = noise
+    assert task.batch_loss(0) is not None

@@ -34,7 +34,8 @@ only), ``rr_context`` (the rhythm-context columns), ``rr_medians`` (the running-
 one-lead fallback, measured in the ablation by zeroing the second channel; a saved two-lead package takes both
 leads, e.g. ``--lead MLII,V5``), and the augmentations of
 :func:`beat_augment_batch_loss` (RR-interval scaling and R-peak jitter: ``rr_scale``, ``max_shift``;
-polarity flips and noise for other leads and devices: ``flip_p``, ``noise``); and ensemble distillation
+polarity flips and noise for other leads and devices: ``flip_p``, ``noise``; real ambulatory noise from NSTDB:
+``real_noise_p``); and ensemble distillation
 (``distill_teachers``, :class:`~leanecg.tasks.base.BenchTask`). In that cross-validation (3 seeds; early
 stopping on an inner validation part of each fold's training records) none of them beats the plain recipe
 by more than the spread over seeds, which is why they are off.
@@ -50,6 +51,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from leanecg.data.nstdb import load_noise
 from leanecg.errors import LeanECGError
 from leanecg.evaluate.metrics import confusion, per_class_from_confusion
 from leanecg.signal.beats import (
@@ -58,9 +60,11 @@ from leanecg.signal.beats import (
     RR_MEDIAN_FEATURE_NAMES,
     TEMPLATE_FEATURE_NAMES,
 )
+from leanecg.signal.filters import bandpass
 from leanecg.signal.pipeline import Pipeline
+from leanecg.signal.resample import resample
 from leanecg.tasks.base import BenchTask, TaskData, load_signals
-from leanecg.tasks.preprocess import task_pipeline
+from leanecg.tasks.preprocess import BAND_HZ, task_pipeline
 from leanecg.train.datasets import ArraySplit
 from leanecg.train.trainer import BatchLoss
 
@@ -78,6 +82,9 @@ def beat_augment_batch_loss(
     flip_p: float = 0.0,
     noise: float = 0.0,
     lead_dropout: float = 0.0,
+    real_noise: np.ndarray | None = None,
+    real_noise_p: float = 0.0,
+    real_noise_snr_db: tuple[float, float] = (6.0, 24.0),
 ) -> BatchLoss:
     """A ``batch_loss`` for :func:`~leanecg.train.trainer.fit` with heart-rate and R-peak-position jitter.
 
@@ -91,6 +98,10 @@ def beat_augment_batch_loss(
     template features are invariant to polarity, and the RR features do not see the noise. One-lead
     fallback of a multi-lead model: with probability ``lead_dropout`` a window's leads after the first are
     zeroed (a per-beat draw), as the ablation's one-lead fallback rows feed a record without them.
+    Ambulatory noise: with probability ``real_noise_p`` a window gets a random segment of a real noise
+    recording (``real_noise``: ``(m, n_channels)`` at the windows' rate, e.g. NSTDB baseline wander and muscle
+    artefact, one random channel per window and the same segment on every lead) scaled to an SNR drawn
+    uniformly from ``real_noise_snr_db`` against each lead's own standard deviation in the window.
 
     Args:
         columns: indices of the feature columns to scale (e.g. :data:`RR_SECONDS_COLUMNS`).
@@ -100,11 +111,19 @@ def beat_augment_batch_loss(
     """
     if not max_log_scale >= 0 or int(max_shift) < 0:
         raise ValueError(f"need max_log_scale >= 0 and max_shift >= 0, got {max_log_scale!r}, {max_shift!r}")
-    if not (0 <= flip_p <= 1 and noise >= 0 and 0 <= lead_dropout <= 1):
+    if not (0 <= flip_p <= 1 and noise >= 0 and 0 <= lead_dropout <= 1 and 0 <= real_noise_p <= 1):
         raise ValueError(
-            f"need 0 <= flip_p <= 1, noise >= 0 and 0 <= lead_dropout <= 1, got {flip_p!r}, {noise!r}, "
-            f"{lead_dropout!r}"
+            f"need 0 <= flip_p, lead_dropout, real_noise_p <= 1 and noise >= 0, got {flip_p!r}, "
+            f"{lead_dropout!r}, {real_noise_p!r}, {noise!r}"
         )
+    snr_lo, snr_hi = (float(v) for v in real_noise_snr_db)
+    if not snr_lo <= snr_hi:
+        raise ValueError(f"real_noise_snr_db must be (low, high) with low <= high, got {real_noise_snr_db!r}")
+    noise_t = None
+    if real_noise_p > 0:
+        if real_noise is None or np.ndim(real_noise) != 2 or not np.isfinite(real_noise).all():
+            raise ValueError("real_noise_p > 0 needs real_noise: finite (n_samples, n_channels) noise")
+        noise_t = torch.as_tensor(np.asarray(real_noise, dtype=np.float32))
     gen = torch.Generator().manual_seed(int(seed) + 123)
     cols = list(columns)
 
@@ -123,6 +142,8 @@ def beat_augment_batch_loss(
         if noise > 0:
             scale = noise * x.std(dim=-1, keepdim=True)
             x = x + torch.randn(x.shape, generator=gen).to(x.device, x.dtype) * scale
+        if noise_t is not None:
+            x = _add_real_noise(x, noise_t, real_noise_p, snr_lo, snr_hi, gen)
         if lead_dropout > 0 and x.shape[1] > 1:
             keep = (torch.rand(x.shape[0], 1, 1, generator=gen) >= lead_dropout).to(x.device, x.dtype)
             x = torch.cat([x[:, :1], x[:, 1:] * keep], dim=1)
@@ -130,6 +151,30 @@ def beat_augment_batch_loss(
         return criterion(logits, batch["y"])
 
     return batch_loss
+
+
+def _add_real_noise(
+    x: torch.Tensor, noise: torch.Tensor, p: float, snr_lo: float, snr_hi: float, gen: torch.Generator
+) -> torch.Tensor:
+    """``x: (B, n_leads, L)`` with a random real-noise segment added to a ``p`` share of the windows
+    (:func:`beat_augment_batch_loss`); the others are returned unchanged."""
+    b, _, n = x.shape
+    m, n_channels = noise.shape
+    picked = torch.nonzero(torch.rand(b, generator=gen) < p).flatten()
+    if picked.numel() == 0 or m <= n:
+        return x
+    k = picked.numel()
+    start = torch.randint(0, m - n, (k,), generator=gen)
+    channel = torch.randint(0, n_channels, (k,), generator=gen)
+    segment = noise[start[:, None] + torch.arange(n), channel[:, None]]  # (k, L)
+    segment = segment - segment.mean(dim=-1, keepdim=True)
+    segment = segment / segment.std(dim=-1, keepdim=True).clamp_min(1e-8)
+    snr_db = snr_lo + (snr_hi - snr_lo) * torch.rand(k, generator=gen)
+    windows = x[picked.to(x.device)]
+    scale = windows.std(dim=-1, keepdim=True) * (10.0 ** (-snr_db / 20.0)).to(x)[:, None, None]
+    out = x.clone()
+    out[picked.to(x.device)] = windows + segment.to(x)[:, None, :] * scale
+    return out
 
 
 class MitdbAamiTask(BenchTask):
@@ -163,6 +208,11 @@ class MitdbAamiTask(BenchTask):
     # others), fed as the input lead "V1"; lead_dropout trains the model to do without it
     second_lead = False
     lead_dropout = 0.0  # probability of zeroing a training window's second lead (trains the fallback); 0: off
+    # ambulatory noise: NSTDB baseline wander + muscle artefact (leanecg.data.nstdb, band-passed and resampled
+    # like the records) added to this share of the training windows at an SNR drawn from real_noise_snr_db
+    real_noise_p = 0.0
+    real_noise_snr_db = (6.0, 24.0)
+    _real_noise: np.ndarray | None = None  # (m, 4) at fs_model, set by load() when real_noise_p > 0
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -245,6 +295,8 @@ class MitdbAamiTask(BenchTask):
 
         ds = get_dataset(self.dataset)
         folder = ds.require(root)
+        if self.real_noise_p > 0:
+            self._real_noise = self.noise_channels(root)
         splits = self.split_records(seed)
         if tiny:
             splits = {"train": ["101", "106", "208", "209"], "val": ["207"], "test": ["100", "232"]}
@@ -311,11 +363,36 @@ class MitdbAamiTask(BenchTask):
         }
         return TaskData(out["train"], out["val"], out["test"], self.fs_model, n_win, pipeline, info)
 
+    def noise_channels(self, root: Path) -> np.ndarray:
+        """The NSTDB ``bw`` and ``ma`` noise records under the data dir ``root``, band-passed and resampled
+        to :attr:`fs_model` as the records are: float32 ``(m, 4)`` in mV (two channels each).
+
+        Raises:
+            LeanECGError: the noise records are not there.
+        """
+        parts = []
+        for kind in ("bw", "ma"):
+            sig, fs = load_noise(root, kind)
+            parts.append(resample(bandpass(sig, fs, BAND_HZ[0], BAND_HZ[1]), fs, self.fs_model))
+        n = min(len(p) for p in parts)
+        return np.concatenate([p[:n] for p in parts], axis=1).astype(np.float32)
+
     def batch_loss(self, seed: int) -> BatchLoss | None:
         """Class-weighted cross-entropy with the task's augmentations (:func:`beat_augment_batch_loss`:
-        heart-rate and position jitter, polarity flips, noise); ``None`` (the plain loss) when all are off."""
-        if not any((self.rr_scale, self.max_shift, self.flip_p, self.noise, self.lead_dropout)):
+        heart-rate and position jitter, polarity flips, noise, real ambulatory noise); ``None`` (the plain
+        loss) when all are off.
+
+        Raises:
+            LeanECGError: ``real_noise_p > 0`` before :meth:`load` read the noise records.
+        """
+        if not any(
+            (self.rr_scale, self.max_shift, self.flip_p, self.noise, self.lead_dropout, self.real_noise_p)
+        ):
             return None
+        if self.real_noise_p > 0 and self._real_noise is None:
+            raise LeanECGError(
+                "real_noise_p", "the real-noise augmentation needs load() to read the NSTDB noise first"
+            )
         return beat_augment_batch_loss(
             RR_SECONDS_COLUMNS,
             self.rr_scale,
@@ -324,6 +401,9 @@ class MitdbAamiTask(BenchTask):
             flip_p=self.flip_p,
             noise=self.noise,
             lead_dropout=self.lead_dropout,
+            real_noise=self._real_noise,
+            real_noise_p=self.real_noise_p,
+            real_noise_snr_db=self.real_noise_snr_db,
         )
 
     def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
