@@ -38,7 +38,8 @@ polarity flips and noise for other leads and devices: ``flip_p``, ``noise``; rea
 ``real_noise_p``); and ensemble distillation
 (``distill_teachers``, :class:`~leanecg.tasks.base.BenchTask`). In that cross-validation (3 seeds; early
 stopping on an inner validation part of each fold's training records) none of them beats the plain recipe
-by more than the spread over seeds, which is why they are off.
+by more than the spread over seeds, which is why they are off (real noise included: CV 47.7 ± 0.9 against
+48.0 ± 1.7).
 """
 
 from __future__ import annotations
