@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -291,3 +292,28 @@ def test_interpolate_is_vectorised_on_a_long_record() -> None:
     # linear interpolation error bound for sin(t / 50): gap^2 / 8 * max|f''| = gap^2 / (8 * 2500)
     err = np.abs(y - np.sin(np.arange(n) / 50.0)[:, None]).max()
     assert 0 < err <= (longest + 1) ** 2 / 20000
+
+
+def test_valid_segments_tile_the_record_into_kept_and_skipped_ranges() -> None:
+    from leanecg.signal.gaps import valid_segments
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        valid = rng.random(500) > rng.choice([0.01, 0.05, 0.3])
+        kept, skipped = valid_segments(valid, fs=10.0, min_segment_s=2.0)
+        spans = sorted(kept + skipped)
+        assert spans[0][0] == 0 and spans[-1][1] == 500
+        assert all(a < b for a, b in spans) and all(b == c for (_, b), (c, _) in itertools.pairwise(spans))
+        for a, b in kept:
+            assert valid[a:b].all() and b - a >= 20
+            assert (a == 0 or not valid[a - 1]) and (b == 500 or not valid[b])
+        for a, b in skipped:  # what is skipped holds no valid run long enough to keep
+            _, lengths = find_gaps(valid[a:b])
+            assert (lengths < 20).all()
+    assert valid_segments(np.ones(30, bool), 10.0, 2.0) == ([(0, 30)], [])
+    assert valid_segments(np.zeros(30, bool), 10.0, 2.0) == ([], [(0, 30)])
+    assert valid_segments(np.ones(10, bool), 10.0, 2.0) == ([], [(0, 10)])
+    with pytest.raises(LeanECGError):
+        valid_segments(np.ones((3, 2), bool), 10.0, 1.0)
+    with pytest.raises(LeanECGError):
+        valid_segments(np.ones(3, bool), 10.0, -1.0)

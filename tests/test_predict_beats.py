@@ -412,3 +412,70 @@ def test_pipeline_that_cannot_reach_the_model_rate_is_refused(record_pkg: Path, 
         pkg.predict_records([record])
     ok = Record(name="r", signal=syn.signal[::2], fs=300.0, leads=["ECG"])
     assert pkg.predict_records([ok]).shape == (1, 4)
+
+
+def test_beats_analyse_the_valid_stretches_of_a_record_with_invalid_samples(
+    beat_pkg: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    """A Holter lead that comes off (NaN samples): the valid stretches are analysed, each on its own;
+    no beat is reported inside the gap or in a valid stretch too short to analyse; the skipped spans are
+    returned and named on stderr; far from the gap the beats are those of the intact record."""
+    import dataclasses
+
+    import wfdb
+
+    from leanecg.data import load_record
+    from leanecg.package import open_model
+    from leanecg.package.model import MIN_SEGMENT_S
+
+    pkg = open_model(str(beat_pkg))
+    full = load_record(shared_data / "mitdb" / "100")
+    fs = full.fs
+    sig = np.array(full.signal[: int(300 * fs)], dtype=np.float32)
+    rec = dataclasses.replace(full, signal=sig)
+    gap = (int(100 * fs), int(105 * fs))  # 5 s lead-off
+    short = (int(105 * fs) + int(2 * fs), int(105 * fs) + int(2 * fs) + 10)  # leaves a 2 s stretch
+    broken = sig.copy()
+    broken[gap[0] : gap[1], 0] = np.nan
+    broken[short[0] : short[1], 0] = np.nan
+    broken[int(200 * fs) : int(201 * fs), 1] = np.nan  # the lead the model does not read: ignored
+    intact = pkg.predict_beats(rec)
+    pred = pkg.predict_beats(dataclasses.replace(rec, signal=broken))
+    assert intact.skipped == ()
+    assert pred.skipped == ((gap[0], short[1]),) and short[0] - gap[1] < MIN_SEGMENT_S * fs
+    assert not ((pred.samples >= gap[0]) & (pred.samples < short[1])).any()
+    assert np.all(np.diff(pred.samples) > 0) and len(pred.labels) == len(pred.samples) == len(pred.probs)
+    # before the gap the record is the same from its start (causal inputs): the same beats there
+    early = intact.samples < 90 * fs
+    np.testing.assert_array_equal(pred.samples[pred.samples < 90 * fs], intact.samples[early])
+    assert [lab for s, lab in zip(pred.samples, pred.labels, strict=True) if s < 90 * fs] == [
+        lab for s, lab, e in zip(intact.samples, intact.labels, early, strict=True) if e
+    ]
+    # after it the RR features and the running template start afresh; a minute later they agree again
+    late_i = intact.samples > 200 * fs
+    late_p = pred.samples > 200 * fs
+    np.testing.assert_array_equal(pred.samples[late_p], intact.samples[late_i])
+    same = np.mean(np.array(pred.labels)[late_p] == np.array(intact.labels)[late_i])
+    assert same >= 0.98, same
+    # all invalid: nothing analysed, the whole record skipped
+    empty = pkg.predict_beats(dataclasses.replace(rec, signal=np.full_like(sig, np.nan)))
+    assert len(empty.samples) == 0 and empty.skipped == ((0, len(sig)),)
+    # the CLI on a WFDB record with a gap: exit 0, beats outside the gap, the span named on stderr
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    wfdb.wrsamp(
+        "hol",
+        fs=fs,
+        units=["mV", "mV"],
+        sig_name=["MLII", "V5"],
+        p_signal=broken.astype(np.float64),
+        fmt=["212", "212"],
+        write_dir=str(folder),
+    )
+    out = tmp_path / "beats.csv"
+    proc = run_cli(["beats", str(folder / "hol"), "--model", str(beat_pkg), "--out", str(out)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "hol: 7.0 s not analysed" in proc.stderr and "100.0-107.0 s" in proc.stderr, proc.stderr
+    _, rows = _read(out)
+    samples = np.array([int(r[0]) for r in rows])
+    assert not ((samples >= gap[0]) & (samples < short[1])).any() and len(rows) > 300

@@ -54,7 +54,7 @@ def test_health_and_models(server: str) -> None:
 def test_beats_and_predict_answer_as_the_cli(server: str, tmp_path: Path) -> None:
     status, body = upload(server + "/beats?model=mitdb-aami", _wfdb("233"))
     assert status == 200, body
-    assert body["record"] == "233" and len(body["beats"]) > 40
+    assert body["record"] == "233" and len(body["beats"]) > 40 and body["skipped_s"] == []
     proc = run_cli(["beats", str(MITDB / "233"), "--model", "mitdb-aami", "--out", "b.csv", "-q"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     with open(tmp_path / "b.csv", newline="") as fh:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from leanecg.cli.options import FsOpt, LeadOpt, ModelOpt, QuietOpt, check_fs
-from leanecg.cli.render import print_leads, progress_bar, say
+from leanecg.cli.render import print_leads, progress_bar, say, skipped_note
 from leanecg.errors import LeanECGError
 
 
@@ -118,6 +118,8 @@ def beats(
             choice = str(pkg.lead_choice(record.leads, lead))
             choices[choice] = choices.get(choice, 0) + 1
             write_beats_csv(target, pkg.columns, pred)
+            if pred.skipped:
+                say(f"{record.name}: {skipped_note(pred.skipped, record.fs)}", quiet)
             if len(pred.samples) == 0:
                 say(f"{record.name}: fewer than 2 beats detected; no beats classified", quiet)
             n_beats += len(pred.samples)

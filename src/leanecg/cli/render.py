@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -75,6 +76,24 @@ def say(msg: str, quiet: bool = False) -> None:
     """A closing message on stderr (``wrote ...``), printed as is; nothing with ``--quiet``."""
     if not quiet:
         err_console.print(msg, markup=False, highlight=False)
+
+
+def skipped_note(spans: Sequence[tuple[int, int]], fs: float, shown: int = 3) -> str:
+    """What ``leanecg beats`` says about the parts of a record it could not analyse (invalid samples)::
+
+        12.5 s not analysed (invalid samples in the model's leads, or too little valid signal between
+        them): 200.0-205.0 s, 300.0-307.5 s
+
+    >>> skipped_note([(2000, 2050)], fs=10.0)
+    "5.0 s not analysed (invalid samples in the model's leads, or too little valid signal between them): 200.0-205.0 s"
+    """
+    total = sum(b - a for a, b in spans) / fs
+    parts = [f"{a / fs:.1f}-{b / fs:.1f} s" for a, b in spans[:shown]]
+    more = f" and {len(spans) - shown} more" if len(spans) > shown else ""
+    return (
+        f"{total:.1f} s not analysed (invalid samples in the model's leads, or too little valid signal between "
+        f"them): {', '.join(parts)}{more}"
+    )
 
 
 def print_error(message: str) -> None:

@@ -11,7 +11,8 @@ Endpoints (JSON; the ``prob_<class>`` keys are the CLI's CSV columns, ``~`` spel
   files in repeatable fields named ``file`` (WFDB ``.hea`` + ``.dat``, challenge ``.mat`` + ``.hea``, one
   CSV with ``fs``, or EDF) -> ``{"record", "label", "prob_<class>"...}`` (``leanecg predict``'s row);
 * ``POST /beats?model=NAME[&lead=...][&fs=...]`` -- the same upload -> ``{"record", "beats": [{"sample",
-  "label", "prob_<class>"...}, ...]}`` (``leanecg beats``' rows);
+  "label", "prob_<class>"...}, ...], "skipped_s": [[start, stop], ...]}`` (``leanecg beats``' rows; the
+  spans, in seconds, not analysed because the model's leads hold invalid samples there);
 * ``WS /stream?model=NAME&fs=HZ[&leads=II,V1][&lead=...]`` -- samples in (text frames: a JSON list of
   samples, or of rows with one value per lead, in mV; or binary frames of little-endian float32, row-major),
   results out: one message per input frame ``{"beats" | "windows": [...], "events": [{"kind", "label",
@@ -278,7 +279,9 @@ def create_app(config: ServeConfig | None = None) -> Any:
         def work() -> dict[str, Any]:
             with _UploadedRecord(files, fs) as record:
                 pred = pkg.predict_beats(record, lead=lead)
-                return {"record": record.name, "beats": _beats_json(pkg, pred)}
+                # spans not analysed (invalid samples in the model's leads), in seconds from the start
+                skipped = [[a / record.fs, b / record.fs] for a, b in pred.skipped]
+                return {"record": record.name, "beats": _beats_json(pkg, pred), "skipped_s": skipped}
 
         return await run(work)
 

@@ -46,6 +46,7 @@ beat inputs are the same code for both:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import numpy as np
 
 from leanecg.errors import LeanECGError
+from leanecg.signal.gaps import valid_segments
 from leanecg.signal.pipeline import Pipeline
 
 if TYPE_CHECKING:
@@ -109,11 +111,20 @@ class BeatPredictions(NamedTuple):
         samples: int64 ``(n_beats,)`` R-peak positions at the record's own sampling rate.
         labels: ``n_beats`` class names (argmax of ``probs``).
         probs: float64 ``(n_beats, n_classes)``, rows sum to 1.
+        skipped: ``[start, stop)`` sample ranges (the record's rate) not analysed: invalid (NaN) samples
+            in the leads the model reads, and valid stretches between them shorter than
+            :data:`MIN_SEGMENT_S`; empty for a record without invalid samples.
     """
 
     samples: np.ndarray
     labels: list[str]
     probs: np.ndarray
+    skipped: tuple[tuple[int, int], ...] = ()
+
+
+#: Shortest stretch of valid samples between invalid ones that :meth:`ModelPackage.predict_beats`
+#: analyses, in seconds (shorter ones give too few beats for RR intervals and too little for the filters).
+MIN_SEGMENT_S = 5.0
 
 
 # ------------------------------------------------------------------------------------------------- saving
@@ -627,12 +638,36 @@ class ModelPackage:
         exactly as in training; positions are mapped back to the record's sample indices. A record with
         fewer than 2 detected beats has no RR intervals and gives no rows. ``lead``: the record lead(s)
         feeding the model, as in :meth:`preprocess` (``lead="ECG1"`` for a Holter's first channel).
+
+        Invalid (NaN) samples in the leads the model reads (a Holter lead that came off): each stretch of
+        valid samples of at least :data:`MIN_SEGMENT_S` seconds is analysed on its own (its RR features and
+        running template start afresh after the gap), and the rest is returned in
+        :attr:`BeatPredictions.skipped`; no sample is invented.
         """
+        self._require_kind("beats", "predict_beats", "predict_records / leanecg predict")
+        cols = list(self.lead_choice(list(record.leads), lead, _source(record)).columns)
+        valid = np.isfinite(record.signal[:, cols]).all(axis=1)
+        if valid.all():
+            return self._predict_beats(record, batch_size, lead)
+        kept, skipped = valid_segments(valid, record.fs, MIN_SEGMENT_S)
+        parts = [
+            (a, self._predict_beats(dataclasses.replace(record, signal=record.signal[a:b]), batch_size, lead))
+            for a, b in kept
+        ]
+        n_classes = len(self.class_names)
+        return BeatPredictions(
+            np.concatenate([a + p.samples for a, p in parts] or [np.zeros(0)]).astype(np.int64),
+            [label for _, p in parts for label in p.labels],
+            np.concatenate([p.probs for _, p in parts] or [np.zeros((0, n_classes))]),
+            tuple(skipped),
+        )
+
+    def _predict_beats(self, record: Record, batch_size: int, lead: LeadOption) -> BeatPredictions:
+        """:meth:`predict_beats` of a record whose analysed leads are valid throughout."""
         from leanecg.signal.beats import beat_model_inputs, select_beat_features
         from leanecg.signal.resample import resample_indices
         from leanecg.signal.rpeaks import detect_rpeaks
 
-        self._require_kind("beats", "predict_beats", "predict_records / leanecg predict")
         spec = self.meta["input"]
         fs = float(spec["fs"])
         y = self.preprocess(record, lead=lead)

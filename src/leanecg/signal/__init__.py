@@ -32,6 +32,7 @@ _EXPORTS = {
     "minmax": "leanecg.signal.normalize",
     "robust": "leanecg.signal.normalize",
     "interpolate_gaps": "leanecg.signal.gaps",
+    "valid_segments": "leanecg.signal.gaps",
     "STANDARD_12": "leanecg.signal.leads",
     "LEAD_SETS": "leanecg.signal.leads",
     "canonical_lead_name": "leanecg.signal.leads",

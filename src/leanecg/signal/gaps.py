@@ -23,7 +23,7 @@ import numpy as np
 from leanecg.errors import LeanECGError, check_choice, check_number
 from leanecg.signal.filters import check_fs, check_signal, output_dtype, restore_shape
 
-__all__ = ["find_gaps", "interpolate_gaps"]
+__all__ = ["find_gaps", "interpolate_gaps", "valid_segments"]
 
 
 def find_gaps(missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -39,6 +39,49 @@ def find_gaps(missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
     return starts.astype(np.int64), (ends - starts).astype(np.int64)
+
+
+def valid_segments(
+    valid: np.ndarray, fs: float, min_segment_s: float
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Split a recording at its invalid samples: the runs of valid samples long enough to analyse.
+
+    A Holter lead that comes off leaves minutes of invalid (NaN) samples; a beat classifier can still
+    analyse the rest. Every run of ``valid`` samples of at least ``min_segment_s`` seconds is kept; shorter
+    runs (too short to filter and to give RR intervals) are skipped together with the invalid runs.
+
+    Args:
+        valid: ``(n_samples,)`` bool, ``True`` where every analysed lead is finite.
+        fs: sampling rate in Hz.
+        min_segment_s: shortest valid run kept, in seconds (>= 0).
+
+    Returns:
+        ``(kept, skipped)``: ``[start, stop)`` sample ranges, in order; together they tile ``[0, n)``.
+
+    >>> v = np.ones(100, dtype=bool); v[40:45] = False; v[90:92] = False
+    >>> valid_segments(v, fs=10.0, min_segment_s=3.0)
+    ([(0, 40), (45, 90)], [(40, 45), (90, 100)])
+    """
+    check_number("min_segment_s", min_segment_s, low=0.0)
+    fs_f = check_fs(fs)
+    v = np.asarray(valid, dtype=bool)
+    if v.ndim != 1:
+        raise LeanECGError("valid", f"expected a 1-D mask, got shape {v.shape}")
+    starts, lengths = find_gaps(v)
+    kept = [
+        (int(a), int(a + n))
+        for a, n in zip(starts, lengths, strict=True)
+        if n >= math.ceil(min_segment_s * fs_f)
+    ]
+    skipped: list[tuple[int, int]] = []
+    pos = 0
+    for a, b in kept:
+        if a > pos:
+            skipped.append((pos, a))
+        pos = b
+    if pos < v.size:
+        skipped.append((pos, int(v.size)))
+    return kept, skipped
 
 
 def _lead_label(leads: Sequence[str] | None, j: int) -> str:
