@@ -99,9 +99,12 @@ def ensemble_packages(
     if trained_on:
         data.info["train_records"] = trained_on
     val_seen = bool(set(trained_on) & {str(r) for r in data.info.get("val_records") or []})
+    held_out = True
     if val_seen:
         data.info["n_train"] = _n_examples(data, set(trained_on))
-        data = _held_out_val(data, set(trained_on), paths[0])
+        cut = _held_out_val(data, set(trained_on), paths[0])
+        held_out = cut is not None
+        data = cut if cut is not None else data
     ens = ensemble_of([pkg.model for pkg in pkgs]).eval()
     model_name = member_name([str(m.get("model_name") or m["model_config"]["name"]) for m in metas])
     uses_features = int(metas[0]["model_config"].get("n_features", 0)) > 0
@@ -132,28 +135,35 @@ def ensemble_packages(
         task.primary_metric: float(task.val_metric(np.asarray(data.val.y), p_val))
     }
     result["train"]["val_seen_by_members"] = val_seen
-    missing = _missing_classes(task.class_names, np.asarray(data.val.y)) if val_seen else []
-    if missing:  # a temperature fitted without these classes would only sharpen towards the others
-        result["calibration"] = {
-            "error": f"no temperature: the held-out validation records hold no {', '.join(missing)} examples"
-        }
     if val_seen:
-        result["notes"] = [
-            *result.get("notes", []),
-            f"the members were trained on different records: the validation figures and the temperature use"
-            f" only the validation records none of them trained on ({', '.join(data.info['val_records'])})",
-        ]
+        if not held_out:  # the validation figure stays, flagged by val_seen_by_members
+            result["calibration"] = {
+                "error": "no temperature: every validation record is a member's training record"
+            }
+            note = "every validation record is a training record of some member: no held-out validation data"
+        else:
+            missing = _missing_classes(task.class_names, np.asarray(data.val.y))
+            if missing:  # a temperature fitted without these classes would only sharpen towards the others
+                result["calibration"] = {
+                    "error": f"no temperature: the held-out validation records hold no {', '.join(missing)} examples"
+                }
+            note = (
+                "the members were trained on different records: the validation figures and the temperature use"
+                f" only the validation records none of them trained on ({', '.join(data.info['val_records'])})"
+            )
+        result["notes"] = [*result.get("notes", []), note]
     result["provenance"] = collect_provenance(seed=seed, config={"members": [str(p) for p in paths]})
     return save_model_package(out_dir, ens, task, data, result, name=name or f"{task.name}/{model_name}")
 
 
-def _held_out_val(data: TaskData, trained_on: set[str], where: Path) -> TaskData:
+def _held_out_val(data: TaskData, trained_on: set[str], where: Path) -> TaskData | None:
     """``data`` with its validation split cut to the records no member trained on (members trained with
     different seeded validation records, e.g. ``mitdb-aami``'s: a record one member validated on, another
-    trained on), so the ensemble's validation metric and temperature are fitted on held-out data only.
+    trained on), so the ensemble's validation metric and temperature are fitted on held-out data only;
+    ``None`` when every validation record was trained on (members trained on all of them).
 
     Raises:
-        LeanECGError: the validation split has no record ids, or every validation record was trained on.
+        LeanECGError: the validation split has no record ids.
     """
     groups = data.val.groups
     if groups is None:
@@ -163,11 +173,7 @@ def _held_out_val(data: TaskData, trained_on: set[str], where: Path) -> TaskData
     groups = np.asarray(groups).astype(str)
     keep = np.flatnonzero(~np.isin(groups, sorted(trained_on)))
     if keep.size == 0:
-        raise LeanECGError(
-            where,
-            "every validation record was a training record of some member (members trained with different"
-            " validation records); nothing is left to calibrate and validate the ensemble on",
-        )
+        return None
     info = {**data.info, "val_records": sorted(set(groups[keep].tolist())), "n_val": int(keep.size)}
     return dataclasses.replace(data, val=data.val.subset(keep, name="val"), info=info)
 
