@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -100,7 +101,9 @@ def test_elastic_restart_resumes_with_the_same_weights(two_process_run, tmp_path
         "--once",
         max_restarts=1,
     )
-    assert "exitcode: -9" in proc.stderr  # the first attempt really died
+    # the first attempt really died: torchrun reports the first rank it sees fail, rank 1's SIGKILL (-9)
+    # or rank 0 aborting (-6) when its peer's connection drops -- a race between the two processes
+    assert re.search(r"exitcode: -(9|6)\b", proc.stderr), proc.stderr[-2000:]
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert result["resumed_from_epoch"] == 1
     assert max_diff(weights(tmp_path / "out"), weights(two_process_run / "out")) == 0.0
