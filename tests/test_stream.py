@@ -440,8 +440,10 @@ def test_bad_chunks_are_refused(pkgs: dict[str, Path]) -> None:
     clf = StreamClassifier(_load(pkgs["beat"]), 360.0, ["II"], source="rec")
     with pytest.raises(LeanECGError, match=r"shape \(n, 1\)"):
         clf.process(np.zeros((10, 2)))
+    # invalid samples: a beat model skips them (test below); a record model refuses them
+    rclf = StreamClassifier(_load(pkgs["record"]), 300.0, ["I"], source="rec")
     with pytest.raises(LeanECGError, match="sample 3 is NaN"):
-        clf.process(np.array([0.0, 0.1, 0.2, np.nan]))
+        rclf.process(np.array([0.0, 0.1, 0.2, np.nan]))
     with pytest.raises(
         LeanECGError, match=r"needs lead\(s\) II; the record has V1, V5 \(choose one with `lead`\)"
     ):
@@ -456,6 +458,46 @@ def test_bad_chunks_are_refused(pkgs: dict[str, Path]) -> None:
         StreamClassifier(_load(pkgs["beat"]), 360.0, ["II"], lookahead_s=-1.0)
     with pytest.raises(LeanECGError, match="warmup_s"):
         StreamClassifier(_load(pkgs["beat"]), 360.0, ["II"], warmup_s=float("nan"))
+
+
+@pytest.mark.parametrize("chunk_s", [1.0, 7.3])
+def test_invalid_samples_restart_the_stream_as_offline(
+    pkgs: dict[str, Path], mitdb_dir: Path, chunk_s: float
+) -> None:
+    """NaN samples in the lead the model reads (a lead that came off): the stream ends its segment at
+    the gap, skips a valid stretch shorter than MIN_SEGMENT_S, restarts after it, and gives exactly the
+    beats, labels and skipped spans of ``predict_beats`` on the same record; NaN in the other lead is
+    ignored."""
+    from leanecg.data import load_record
+    from leanecg.signal.gaps import MIN_SEGMENT_S
+
+    pkg = _load(pkgs["beat"])
+    full = load_record(mitdb_dir / "208", annotations=False)
+    fs = full.fs
+    sig = np.array(full.signal[: int(240 * fs)], dtype=np.float32)
+    sig[int(60 * fs) : int(64 * fs), 0] = np.nan  # a 4 s gap in MLII
+    sig[int(66 * fs) : int(66 * fs) + 5, 0] = np.nan  # leaves a 2 s stretch: too short
+    sig[int(150 * fs) : int(151 * fs), 1] = np.nan  # the lead the model does not read
+    sig[int(200 * fs), 0] = np.inf  # one invalid sample
+    rec = Record(name="208", signal=sig, fs=fs, leads=full.leads)
+    off = pkg.predict_beats(rec)
+    assert off.skipped == (
+        (int(60 * fs), int(66 * fs) + 5),
+        (int(200 * fs), int(200 * fs) + 1),
+    )
+    assert 2 * fs < MIN_SEGMENT_S * fs
+    clf = StreamClassifier(pkg, rec.fs, rec.leads, name=rec.name)
+    rep = run_stream(clf, record_chunks(rec, chunk_s))
+    assert rep.keys == off.samples.tolist() and rep.labels == off.labels
+    np.testing.assert_allclose(rep.probs, off.probs, atol=1e-5)
+    assert clf.skipped == list(off.skipped)
+    assert all(t >= 0 for t in rep.delays_s)
+    # a stream that ends inside a gap, or in a stretch too short after one: that tail is skipped
+    tail = Record(name="t", signal=sig[: int(62 * fs)], fs=fs, leads=full.leads)
+    clf = StreamClassifier(pkg, fs, tail.leads, name="t")
+    rep = run_stream(clf, record_chunks(tail, chunk_s))
+    assert clf.skipped == [(int(60 * fs), int(62 * fs))]
+    assert rep.keys == pkg.predict_beats(tail).samples.tolist()
 
 
 # ---------------------------------------------------------------------------------------------- CLI

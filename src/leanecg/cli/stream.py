@@ -21,7 +21,7 @@ from leanecg.cli.options import (
     check_fs,
     check_option,
 )
-from leanecg.cli.render import print_leads, print_text, render, say, status_line
+from leanecg.cli.render import print_leads, print_text, render, say, skipped_note, status_line
 from leanecg.errors import LeanECGError
 
 
@@ -223,6 +223,8 @@ def stream(
         report = run_stream(clf, chunks(), realtime=realtime, on_update=on_update)
     show(lines.close())
     print_leads({str(clf.lead_choice): 1}, quiet)  # at the end: an error mid-stream stays one line
+    if clf.skipped:
+        say(f"{src.name}: {skipped_note(clf.skipped, src.fs)}", quiet)
     summary = {
         "source": src.source,
         "model": pkg.name,
@@ -233,6 +235,8 @@ def stream(
         **report.latency(),
         "events_by_type": dict(lines.counts),
     }
+    if as_json or clf.skipped:  # spans not analysed (invalid samples), seconds; always in --json
+        summary["skipped_s"] = [[a / src.fs, b / src.fs] for a, b in clf.skipped]
     if as_json:
         sys.stdout.write(json.dumps(summary, default=float) + "\n")
     else:

@@ -16,7 +16,11 @@ stream's length, and gives the same answers as the offline commands (``leanecg b
    online value cannot equal the offline one: labels can differ from ``leanecg beats`` early in a stream
    or where the amplitude drifts; ``warmup_s`` holds the first beats until the statistics have seen that
    much signal) and computes the causal RR and template features ``leanecg beats`` and training use. All
-   beats that become ready in one chunk are classified in one model call.
+   beats that become ready in one chunk are classified in one model call. Invalid (NaN / inf) samples in
+   the leads the model reads end the running segment and restart the engine once
+   :data:`~leanecg.signal.gaps.MIN_SEGMENT_S` seconds of valid samples follow, exactly as
+   :meth:`~leanecg.package.model.ModelPackage.predict_beats` splits a record offline
+   (:attr:`StreamClassifier.skipped`: the spans not analysed). Record models refuse invalid samples.
 3. **Record models** (``kind == "records"``): the preprocessed stream is cut into windows of
    ``window_s`` every ``hop_s`` (default: the model's costed input length and ``min(10 s, window_s)``),
    each classified like a record of that length (the record-level steps applied per window) with
@@ -53,6 +57,7 @@ installed) -- the same labels as ``leanecg beats`` on all 22 MIT-BIH DS2 records
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import os
 import shutil
@@ -67,6 +72,7 @@ from leanecg.data.stream_sources import StreamSource, open_source, record_chunks
 from leanecg.errors import LeanECGError, check_number
 from leanecg.signal.beat_stream import BEAT_HISTORY_S, StreamingBeatInputs
 from leanecg.signal.beats import ALL_BEAT_FEATURE_NAMES
+from leanecg.signal.gaps import MIN_SEGMENT_S
 from leanecg.signal.pipeline import Pipeline
 from leanecg.signal.resample import resample_indices
 from leanecg.signal.streaming import DEFAULT_TOLERANCE, RECORD_OPS, SAMPLE_OPS, StreamingPreprocessor
@@ -378,7 +384,16 @@ class StreamClassifier:
         self.fs_in = self.pre.fs_in
         self.fs = self.pre.fs_out
         self.n_in = 0  # input samples consumed
-        self.n_model = 0  # preprocessed samples produced
+        self.n_model = 0  # preprocessed samples produced (this segment)
+        self._lookahead_s = lookahead_s
+        self._warmup_s = warmup_s
+        # invalid samples (beat models): the engine restarts after each gap, as predict_beats does offline
+        self._seg_start = 0  # input index where the running segment started
+        self._held: list[np.ndarray] | None = None  # valid samples after a gap, until MIN_SEGMENT_S of them
+        self._hold_start = 0  # input index of the first held sample
+        self._gap_start = 0  # input index where the open skipped span began
+        #: input sample ranges ``[start, stop)`` not analysed (invalid samples, short stretches between them)
+        self.skipped: list[tuple[int, int]] = []
         self.class_names = pkg.class_names
         self.normal = "N" if "N" in self.class_names else self.class_names[0]
         self._flushed = False
@@ -473,21 +488,78 @@ class StreamClassifier:
     # -- public API -------------------------------------------------------------------------------
 
     def process(self, chunk: np.ndarray) -> StreamUpdate:
-        """Consume the next ``(n, n_leads)`` (or ``(n,)``) raw samples in mV; return the new rows."""
+        """Consume the next ``(n, n_leads)`` (or ``(n,)``) raw samples in mV; return the new rows.
+
+        Beat models take invalid (NaN / inf) samples in the leads they read, as ``leanecg beats`` does: a
+        gap ends the running segment (its last beats are classified), the engine restarts once
+        :data:`~leanecg.signal.gaps.MIN_SEGMENT_S` seconds of valid samples have followed it (a shorter
+        stretch is skipped), and the spans not analysed collect in :attr:`skipped`.
+        """
         if self._flushed:
             raise LeanECGError(self.source, "the stream was flushed; start a new StreamClassifier")
         x = self._check_chunk(chunk)
-        self.n_in += x.shape[0]
-        y = self.pre.process(x if self.columns is None else x[:, self.columns])
-        return self._consume(y, final=False)
+        if self.columns is not None:
+            x = x[:, self.columns]
+        valid = np.isfinite(x).all(axis=1)
+        if self._held is None and valid.all():
+            self.n_in += x.shape[0]
+            return self._consume(self.pre.process(x), final=False)
+        updates = []
+        for a, b, ok in _runs(valid):
+            updates.append(self._valid_run(x[a:b]) if ok else self._invalid_run(b - a))
+        return _merge_updates(updates, len(self.class_names))
 
     def flush(self) -> StreamUpdate:
         """End of stream: classify what is left (edge handling as offline)."""
         if self._flushed:
             return StreamUpdate(probs=np.zeros((0, len(self.class_names))))
         self._flushed = True
+        if self._held is not None:  # a gap, then too little valid signal to analyse: skipped
+            self.skipped.append((self._gap_start, self.n_in))
+            return StreamUpdate(probs=np.zeros((0, len(self.class_names))))
         y = self.pre.flush()
         return self._consume(y, final=True)
+
+    def _valid_run(self, x: np.ndarray) -> StreamUpdate:
+        """Valid samples: into the running segment, or held after a gap until there are enough."""
+        if self._held is None:
+            self.n_in += x.shape[0]
+            return self._consume(self.pre.process(x), final=False)
+        self._held.append(x)
+        self.n_in += x.shape[0]
+        held = sum(h.shape[0] for h in self._held)
+        if held < math.ceil(MIN_SEGMENT_S * self.fs_in):
+            return StreamUpdate(probs=np.zeros((0, len(self.class_names))))
+        # enough valid signal: a new segment starts at the first held sample, with fresh state
+        self.skipped.append((self._gap_start, self._hold_start))
+        self._seg_start = self._hold_start
+        samples, self._held = np.concatenate(self._held), None
+        self._restart_engine()
+        return self._consume(self.pre.process(samples), final=False)
+
+    def _invalid_run(self, n: int) -> StreamUpdate:
+        """``n`` invalid samples: the running segment ends (its last beats classified), or the samples
+        held since the last gap are dropped (too few to analyse)."""
+        update = StreamUpdate(probs=np.zeros((0, len(self.class_names))))
+        if self._held is None:
+            update = self._consume(self.pre.flush(), final=True)
+            self._gap_start = self.n_in
+        self.n_in += n
+        self._held = []
+        self._hold_start = self.n_in
+        return update
+
+    def _restart_engine(self) -> None:
+        spec = self.pkg.input
+        self.pre = StreamingPreprocessor(
+            self.pkg.pipeline,
+            self.fs_in,
+            self.lead_choice.model_leads,
+            lookahead_s=self._lookahead_s,
+            source=self.source,
+        )
+        self.n_model = 0
+        self._init_beats(spec, self._warmup_s)
 
     def _check_chunk(self, chunk: np.ndarray) -> np.ndarray:
         arr = np.asarray(chunk)
@@ -499,11 +571,11 @@ class StreamClassifier:
             )
         if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
             raise LeanECGError(self.source, f"samples must be numbers (mV), got dtype {arr.dtype}")
-        if arr.size and not np.isfinite(arr).all():
+        if self.kind != "beats" and arr.size and not np.isfinite(arr).all():
             row = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
             raise LeanECGError(
                 self.source,
-                f"sample {self.n_in + row} is NaN or infinite; streaming needs finite samples "
+                f"sample {self.n_in + row} is NaN or infinite; streaming a record model needs finite samples "
                 "(fill gaps before streaming)",
             )
         return arr
@@ -523,11 +595,11 @@ class StreamClassifier:
         probs = self.pkg.backend.proba(batch.windows, batch.features, self.batch_size, self.pkg.multilabel)
         probs = self.pkg.calibrate(probs)  # the package's temperature, as `leanecg beats`
         labels = self.pkg.labels_of(probs)
-        samples = resample_indices(batch.peaks, self.fs, self.fs_in, n_out=max(self.n_in, 1))
+        n_seg = self.n_in - self._seg_start  # input samples fed to this segment's engine
+        samples = self._seg_start + resample_indices(batch.peaks, self.fs, self.fs_in, n_out=max(n_seg, 1))
         now = self.n_in / self.fs_in
-        update = StreamUpdate(
-            keys=samples.tolist(), labels=labels, probs=probs, times_s=(batch.peaks / self.fs).tolist()
-        )
+        times = batch.peaks / self.fs + self._seg_start / self.fs_in
+        update = StreamUpdate(keys=samples.tolist(), labels=labels, probs=probs, times_s=times.tolist())
         for t, label in zip(update.times_s, labels, strict=True):
             if label != self.normal and label:
                 text = f"{BEAT_EVENT_NAMES.get(label, label)} at {format_time(t, 1)}"
@@ -601,6 +673,27 @@ class StreamClassifier:
 
 
 # ------------------------------------------------------------------------------------------ driver
+
+
+def _runs(valid: np.ndarray) -> list[tuple[int, int, bool]]:
+    """``[start, stop)`` runs of equal values of a 1-D bool array, with their value."""
+    if valid.size == 0:
+        return []
+    edges = np.flatnonzero(np.diff(valid.astype(np.int8))) + 1
+    bounds = [0, *edges.tolist(), int(valid.size)]
+    return [(a, b, bool(valid[a])) for a, b in itertools.pairwise(bounds)]
+
+
+def _merge_updates(updates: Sequence[StreamUpdate], n_classes: int) -> StreamUpdate:
+    """One update holding the rows and events of several, in order."""
+    probs = [u.probs for u in updates if u.probs is not None and len(u.probs)]
+    return StreamUpdate(
+        keys=[k for u in updates for k in u.keys],
+        labels=[lab for u in updates for lab in u.labels],
+        probs=np.concatenate(probs) if probs else np.zeros((0, n_classes)),
+        times_s=[t for u in updates for t in u.times_s],
+        events=[e for u in updates for e in u.events],
+    )
 
 
 @dataclass

@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import numpy as np
 
 from leanecg.errors import LeanECGError
-from leanecg.signal.gaps import valid_segments
+from leanecg.signal.gaps import MIN_SEGMENT_S, valid_segments
 from leanecg.signal.pipeline import Pipeline
 
 if TYPE_CHECKING:
@@ -120,11 +120,6 @@ class BeatPredictions(NamedTuple):
     labels: list[str]
     probs: np.ndarray
     skipped: tuple[tuple[int, int], ...] = ()
-
-
-#: Shortest stretch of valid samples between invalid ones that :meth:`ModelPackage.predict_beats`
-#: analyses, in seconds (shorter ones give too few beats for RR intervals and too little for the filters).
-MIN_SEGMENT_S = 5.0
 
 
 # ------------------------------------------------------------------------------------------------- saving

@@ -23,7 +23,12 @@ import numpy as np
 from leanecg.errors import LeanECGError, check_choice, check_number
 from leanecg.signal.filters import check_fs, check_signal, output_dtype, restore_shape
 
-__all__ = ["find_gaps", "interpolate_gaps", "valid_segments"]
+__all__ = ["MIN_SEGMENT_S", "find_gaps", "interpolate_gaps", "valid_segments"]
+
+#: Shortest stretch of valid samples between invalid ones that beat classification analyses
+#: (``leanecg beats``, ``leanecg stream``), in seconds: shorter ones give too few beats for RR intervals
+#: and too little signal for the filters.
+MIN_SEGMENT_S = 5.0
 
 
 def find_gaps(missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
