@@ -57,7 +57,6 @@ installed) -- the same labels as ``leanecg beats`` on all 22 MIT-BIH DS2 records
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 import os
 import shutil
@@ -72,7 +71,7 @@ from leanecg.data.stream_sources import StreamSource, open_source, record_chunks
 from leanecg.errors import LeanECGError, check_number
 from leanecg.signal.beat_stream import BEAT_HISTORY_S, StreamingBeatInputs
 from leanecg.signal.beats import ALL_BEAT_FEATURE_NAMES
-from leanecg.signal.gaps import MIN_SEGMENT_S
+from leanecg.signal.gaps import MIN_SEGMENT_S, valid_segments
 from leanecg.signal.pipeline import Pipeline
 from leanecg.signal.resample import resample_indices
 from leanecg.signal.streaming import DEFAULT_TOLERANCE, RECORD_OPS, SAMPLE_OPS, StreamingPreprocessor
@@ -367,9 +366,8 @@ class StreamClassifier:
         self.n_leads_in = len(leads)
         cols = list(self.lead_choice.columns)
         self.columns = None if cols == list(range(self.n_leads_in)) else cols
-        self.pre = StreamingPreprocessor(
-            pkg.pipeline, fs, self.lead_choice.model_leads, lookahead_s=lookahead_s, source=source
-        )
+        self._lookahead_s = lookahead_s
+        self.pre = self._new_preprocessor(fs)
         fs_model = float(spec["fs"])
         if not math.isclose(self.pre.fs_out, fs_model, rel_tol=1e-3):
             raise LeanECGError(
@@ -385,12 +383,11 @@ class StreamClassifier:
         self.fs = self.pre.fs_out
         self.n_in = 0  # input samples consumed
         self.n_model = 0  # preprocessed samples produced (this segment)
-        self._lookahead_s = lookahead_s
         self._warmup_s = warmup_s
         # invalid samples (beat models): the engine restarts after each gap, as predict_beats does offline
         self._seg_start = 0  # input index where the running segment started
         self._held: list[np.ndarray] | None = None  # valid samples after a gap, until MIN_SEGMENT_S of them
-        self._hold_start = 0  # input index of the first held sample
+        self._hold_start = 0  # input index of the first held sample (all up to n_in are held)
         self._gap_start = 0  # input index where the open skipped span began
         #: input sample ranges ``[start, stop)`` not analysed (invalid samples, short stretches between them)
         self.skipped: list[tuple[int, int]] = []
@@ -502,34 +499,31 @@ class StreamClassifier:
             x = x[:, self.columns]
         valid = np.isfinite(x).all(axis=1)
         if self._held is None and valid.all():
-            self.n_in += x.shape[0]
-            return self._consume(self.pre.process(x), final=False)
-        updates = []
-        for a, b, ok in _runs(valid):
-            updates.append(self._valid_run(x[a:b]) if ok else self._invalid_run(b - a))
+            return self._valid_run(x)
+        kept, gaps = valid_segments(valid, self.fs_in, 0.0)  # every valid run, and the invalid runs between
+        runs = sorted([(a, b, True) for a, b in kept] + [(a, b, False) for a, b in gaps])
+        updates = [self._valid_run(x[a:b]) if ok else self._invalid_run(b - a) for a, b, ok in runs]
         return _merge_updates(updates, len(self.class_names))
 
     def flush(self) -> StreamUpdate:
         """End of stream: classify what is left (edge handling as offline)."""
         if self._flushed:
-            return StreamUpdate(probs=np.zeros((0, len(self.class_names))))
+            return self._nothing()
         self._flushed = True
         if self._held is not None:  # a gap, then too little valid signal to analyse: skipped
             self.skipped.append((self._gap_start, self.n_in))
-            return StreamUpdate(probs=np.zeros((0, len(self.class_names))))
+            return self._nothing()
         y = self.pre.flush()
         return self._consume(y, final=True)
 
     def _valid_run(self, x: np.ndarray) -> StreamUpdate:
         """Valid samples: into the running segment, or held after a gap until there are enough."""
+        self.n_in += x.shape[0]
         if self._held is None:
-            self.n_in += x.shape[0]
             return self._consume(self.pre.process(x), final=False)
         self._held.append(x)
-        self.n_in += x.shape[0]
-        held = sum(h.shape[0] for h in self._held)
-        if held < math.ceil(MIN_SEGMENT_S * self.fs_in):
-            return StreamUpdate(probs=np.zeros((0, len(self.class_names))))
+        if self.n_in - self._hold_start < math.ceil(MIN_SEGMENT_S * self.fs_in):
+            return self._nothing()
         # enough valid signal: a new segment starts at the first held sample, with fresh state
         self.skipped.append((self._gap_start, self._hold_start))
         self._seg_start = self._hold_start
@@ -540,7 +534,7 @@ class StreamClassifier:
     def _invalid_run(self, n: int) -> StreamUpdate:
         """``n`` invalid samples: the running segment ends (its last beats classified), or the samples
         held since the last gap are dropped (too few to analyse)."""
-        update = StreamUpdate(probs=np.zeros((0, len(self.class_names))))
+        update = self._nothing()
         if self._held is None:
             update = self._consume(self.pre.flush(), final=True)
             self._gap_start = self.n_in
@@ -550,16 +544,23 @@ class StreamClassifier:
         return update
 
     def _restart_engine(self) -> None:
-        spec = self.pkg.input
-        self.pre = StreamingPreprocessor(
+        """Fresh preprocessing and beat state for a segment after a gap (as a new record offline)."""
+        self.pre = self._new_preprocessor(self.fs_in)
+        self.n_model = 0
+        self._init_beats(self.pkg.input, self._warmup_s)
+
+    def _new_preprocessor(self, fs: float) -> StreamingPreprocessor:
+        return StreamingPreprocessor(
             self.pkg.pipeline,
-            self.fs_in,
+            fs,
             self.lead_choice.model_leads,
             lookahead_s=self._lookahead_s,
             source=self.source,
         )
-        self.n_model = 0
-        self._init_beats(spec, self._warmup_s)
+
+    def _nothing(self) -> StreamUpdate:
+        """An update without rows."""
+        return StreamUpdate(probs=np.zeros((0, len(self.class_names))))
 
     def _check_chunk(self, chunk: np.ndarray) -> np.ndarray:
         arr = np.asarray(chunk)
@@ -591,7 +592,7 @@ class StreamClassifier:
     def _beats(self, y: np.ndarray, final: bool) -> StreamUpdate:
         batch = self.beats.push(y, final)
         if not len(batch):
-            return StreamUpdate(probs=np.zeros((0, len(self.class_names))))
+            return self._nothing()
         probs = self.pkg.backend.proba(batch.windows, batch.features, self.batch_size, self.pkg.multilabel)
         probs = self.pkg.calibrate(probs)  # the package's temperature, as `leanecg beats`
         labels = self.pkg.labels_of(probs)
@@ -631,9 +632,8 @@ class StreamClassifier:
         return update
 
     def _classify_windows(self, spans: list[tuple[int, int]]) -> StreamUpdate:
-        n_classes = len(self.class_names)
         if not spans:
-            return StreamUpdate(probs=np.zeros((0, n_classes)))
+            return self._nothing()
         X = []
         for a, b in spans:
             seg = self.buf[a - self.buf0 : b - self.buf0]
@@ -673,15 +673,6 @@ class StreamClassifier:
 
 
 # ------------------------------------------------------------------------------------------ driver
-
-
-def _runs(valid: np.ndarray) -> list[tuple[int, int, bool]]:
-    """``[start, stop)`` runs of equal values of a 1-D bool array, with their value."""
-    if valid.size == 0:
-        return []
-    edges = np.flatnonzero(np.diff(valid.astype(np.int8))) + 1
-    bounds = [0, *edges.tolist(), int(valid.size)]
-    return [(a, b, bool(valid[a])) for a, b in itertools.pairwise(bounds)]
 
 
 def _merge_updates(updates: Sequence[StreamUpdate], n_classes: int) -> StreamUpdate:
