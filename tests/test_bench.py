@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -271,6 +272,22 @@ def test_mitdb_beat_augmentation_scales_rr_seconds_and_shifts_windows() -> None:
     assert task.batch_loss(0) is not None
 
 
+def _windows_the_model_saw(loss_fn: Any, x: Any) -> Any:
+    """The windows a stand-in model receives when ``loss_fn`` (a task's ``batch_loss``) runs on the batch of
+    windows ``x`` (13 beat features, class N); the loss must be finite."""
+    import torch
+
+    seen: dict[str, torch.Tensor] = {}
+
+    def model(x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        seen["x"] = x
+        return torch.zeros(len(x), 4)
+
+    batch = {"x": x, "features": torch.ones(len(x), 13), "y": torch.zeros(len(x), dtype=torch.int64)}
+    assert torch.isfinite(loss_fn(model, batch, torch.nn.CrossEntropyLoss()))
+    return seen["x"]
+
+
 def test_mitdb_second_lead_feeds_each_records_other_lead_and_drops_it_in_training(
     shared_data: Path, tmp_path: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
@@ -308,20 +325,13 @@ def test_mitdb_second_lead_feeds_each_records_other_lead_and_drops_it_in_trainin
     with pytest.raises(LeanECGError):
         two.pipeline().apply(ecg, 360.0, leads=["MLII"])
 
-    seen: dict[str, torch.Tensor] = {}
-
-    def model(x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
-        seen["x"] = x
-        return torch.zeros(len(x), 4)
-
     x = torch.randn(2000, 2, 126)
-    batch = {"x": x, "features": torch.ones(2000, 13), "y": torch.zeros(2000, dtype=torch.int64)}
-    beat_augment_batch_loss(RR_SECONDS_COLUMNS, 0.0, 0, seed=0, lead_dropout=0.3)(
-        model, batch, torch.nn.CrossEntropyLoss()
+    seen = _windows_the_model_saw(
+        beat_augment_batch_loss(RR_SECONDS_COLUMNS, 0.0, 0, seed=0, lead_dropout=0.3), x
     )
-    assert torch.equal(seen["x"][:, 0], x[:, 0])
-    dropped = (seen["x"][:, 1] == 0).all(dim=1)
-    assert torch.equal(seen["x"][~dropped, 1], x[~dropped, 1])
+    assert torch.equal(seen[:, 0], x[:, 0])
+    dropped = (seen[:, 1] == 0).all(dim=1)
+    assert torch.equal(seen[~dropped, 1], x[~dropped, 1])
     assert 0.25 < dropped.float().mean() < 0.35
     two.lead_dropout = 0.3
     assert MitdbAamiTask().batch_loss(0) is None and two.batch_loss(0) is not None
@@ -378,19 +388,11 @@ def test_mitdb_real_noise_augmentation_adds_nstdb_noise_at_the_drawn_snr(shared_
     noise = task.noise_channels(shared_data)
     assert noise.shape[1] == 4 and noise.dtype == np.float32 and len(noise) == 650_000 // 2  # 360 -> 180 Hz
     assert np.isfinite(noise).all() and (noise.std(axis=0) > 0).all()
-    seen: dict[str, torch.Tensor] = {}
-
-    def model(x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
-        seen["x"] = x
-        return torch.zeros(len(x), 4)
-
     x = torch.randn(4000, 1, 126)
-    batch = {"x": x, "features": torch.ones(4000, 13), "y": torch.zeros(4000, dtype=torch.int64)}
     loss_fn = beat_augment_batch_loss(
         RR_SECONDS_COLUMNS, 0.0, 0, seed=0, real_noise=noise, real_noise_p=0.5, real_noise_snr_db=(6.0, 12.0)
     )
-    assert torch.isfinite(loss_fn(model, batch, torch.nn.CrossEntropyLoss()))
-    added = seen["x"] - x
+    added = _windows_the_model_saw(loss_fn, x) - x
     changed = added.abs().amax(dim=(1, 2)) > 0
     assert 0.45 < changed.float().mean() < 0.55
     snr = 20 * torch.log10(x[changed].std(dim=-1) / added[changed].std(dim=-1))

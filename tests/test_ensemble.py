@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -47,32 +48,44 @@ def test_ensemble_averages_member_probabilities_and_round_trips() -> None:
         build_from_config({**config, "extra": 1})
 
 
+def _member_and_twin(bench: TinyBench, tmp_path: Path) -> tuple[Path, Path]:
+    """The tiny run's beatnet package and a copy of it (a second member)."""
+    member = bench.package("beatnet")
+    twin = tmp_path / "twin"
+    shutil.copytree(member, twin)
+    return member, twin
+
+
+def _ensemble_cli(
+    bench: TinyBench, members: list[Path], out: Path, data_dir: Path, cwd: Path, n_boot: int
+) -> subprocess.CompletedProcess[str]:
+    """``leanecg ensemble MEMBERS --out OUT`` on the tiny run's data."""
+    return invoke_cli(
+        [
+            "ensemble",
+            *map(str, members),
+            "--out",
+            str(out),
+            "--data-dir",
+            str(data_dir),
+            "--n-boot",
+            str(n_boot),
+        ],
+        cwd,
+        env={"LEANECG_CACHE": str(bench.cache)},
+    )
+
+
 def test_ensemble_cli_writes_a_package_that_predicts_like_its_members(
     tiny_mitdb_bench: TinyBench, shared_data: Path, tmp_path: Path
 ) -> None:
     from leanecg.data import load_record
     from leanecg.package import open_model
 
-    member = tiny_mitdb_bench.package("beatnet")
-    twin = tmp_path / "twin"
-    shutil.copytree(member, twin)
+    member, twin = _member_and_twin(tiny_mitdb_bench, tmp_path)
     out = tmp_path / "ens"
     env = {"LEANECG_CACHE": str(tiny_mitdb_bench.cache)}
-    proc = invoke_cli(
-        [
-            "ensemble",
-            str(member),
-            str(twin),
-            "--out",
-            str(out),
-            "--data-dir",
-            str(shared_data),
-            "--n-boot",
-            "50",
-        ],
-        tmp_path,
-        env=env,
-    )
+    proc = _ensemble_cli(tiny_mitdb_bench, [member, twin], out, shared_data, tmp_path, n_boot=50)
     assert proc.returncode == 0, proc.stderr
     meta = json.loads((out / "model.json").read_text())
     assert meta["model_name"] == "beatnet_x2" and meta["model_config"]["name"] == "ensemble"
@@ -189,28 +202,12 @@ def test_ensemble_of_members_trained_on_each_others_validation_records_validates
     )
     # through the CLI: the tiny run's one validation record trained on by the second member; the
     # ensemble is built and scored, with no temperature and a note saying why
-    member = tiny_mitdb_bench.package("beatnet")
-    twin = tmp_path / "twin"
-    shutil.copytree(member, twin)
+    member, twin = _member_and_twin(tiny_mitdb_bench, tmp_path)
     meta = json.loads((twin / "model.json").read_text())
     meta["data"]["train_records"] = [*meta["data"]["train_records"], *meta["data"]["val_records"]]
     (twin / "model.json").write_text(json.dumps(meta))
     out = tmp_path / "ens"
-    proc = invoke_cli(
-        [
-            "ensemble",
-            str(member),
-            str(twin),
-            "--out",
-            str(out),
-            "--data-dir",
-            str(shared_data),
-            "--n-boot",
-            "20",
-        ],
-        tmp_path,
-        env={"LEANECG_CACHE": str(tiny_mitdb_bench.cache)},
-    )
+    proc = _ensemble_cli(tiny_mitdb_bench, [member, twin], out, shared_data, tmp_path, n_boot=20)
     assert proc.returncode == 0, proc.stderr
     got = json.loads((out / "model.json").read_text())
     assert got["train"]["val_seen_by_members"] is True and "temperature" not in got
