@@ -90,14 +90,14 @@ def _slug(row: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in row).strip("_")
 
 
-def _oof_path(out: Path, row: str, seed: int) -> Path:
+def oof_path(out: Path, row: str, seed: int) -> Path:
     return out / "beat_ablation_oof" / f"{_slug(row)}_seed{seed}.npz"
 
 
 def _save_oof(out: Path, row: str, seed: int, proba: np.ndarray, pool: Any) -> None:
     """Keep one run's out-of-fold CV probabilities (with the labels and records they belong to) for the
     seed-ensemble rows; not committed (``.gitignore``), recomputed by rerunning the row."""
-    path = _oof_path(out, row, seed)
+    path = oof_path(out, row, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path, "wb") as fh:
         np.savez_compressed(fh, proba=proba.astype(np.float16), y=pool.y, groups=np.asarray(pool.groups))
@@ -109,10 +109,10 @@ def _ensemble_cv(out: Path, row: str, seeds: int) -> dict[str, Any] | None:
     model that never saw its record), each metric averaged over all ``k``-subsets of the seeds (the
     expected figure of a ``k``-member ensemble, not the luckiest subset); ``None`` until every seed's
     probabilities are on disk."""
-    paths = [_oof_path(out, row, s) for s in range(seeds)]
+    paths = [oof_path(out, row, s) for s in range(seeds)]
     if seeds < 2 or not all(p.exists() for p in paths):
         return None
-    runs = [_canonical(np.load(p)) for p in paths]
+    runs = [canonical(np.load(p)) for p in paths]
     y, groups = runs[0][1], runs[0][2]
     if any(not np.array_equal(r[1], y) or not np.array_equal(r[2], groups) for r in runs):
         return None
@@ -144,7 +144,7 @@ def _bias_cv(out: Path, doc: dict[str, Any], row: str, seeds: int) -> dict[str, 
     SVEB/VEB F1 of the *other* folds' out-of-fold predictions are applied to the held-out fold (nested: the
     held-out fold never chooses its own shift); returns the pooled scores (mean over seeds) and the shifts
     chosen on all folds per seed. ``None`` until every seed's probabilities are on disk."""
-    paths = [_oof_path(out, row, s) for s in range(seeds)]
+    paths = [oof_path(out, row, s) for s in range(seeds)]
     runs = {r["seed"]: r for r in doc["runs"] if r["row"] == row}
     if not all(p.exists() for p in paths) or any(s not in runs for s in range(seeds)):
         return None
@@ -157,7 +157,7 @@ def _bias_cv(out: Path, doc: dict[str, Any], row: str, seeds: int) -> dict[str, 
 
     per_seed, chosen = [], []
     for seed, path in enumerate(paths):
-        proba, y, groups = _canonical(np.load(path))
+        proba, y, groups = canonical(np.load(path))
         logp = np.log(np.clip(proba.astype(np.float64), 1e-7, 1.0))
         pred = np.zeros(len(y), dtype=np.int64)
         for fold in runs[seed]["cv_folds"]:
@@ -172,11 +172,16 @@ def _bias_cv(out: Path, doc: dict[str, Any], row: str, seeds: int) -> dict[str, 
     }
 
 
-def _canonical(run: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(proba, y, groups)`` of one run in a seed-independent order: by record, then beat order within
+def canonical_order(groups: Any) -> np.ndarray:
+    """The indices that put a pool's beats in a seed-independent order: by record, then beat order within
     the record (a seed's pool concatenates its own train and validation records)."""
+    return np.argsort(np.asarray(groups).astype(str), kind="stable")  # a record's beats are contiguous
+
+
+def canonical(run: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(proba, y, groups)`` of one run (kept out-of-fold file) in :func:`canonical_order`."""
+    order = canonical_order(run["groups"])
     groups = np.asarray(run["groups"]).astype(str)
-    order = np.argsort(groups, kind="stable")  # a record's beats are contiguous and in order in every pool
     return run["proba"].astype(np.float32)[order], np.asarray(run["y"])[order], groups[order]
 
 

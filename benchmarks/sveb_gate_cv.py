@@ -32,14 +32,16 @@ from typing import Any
 
 import numpy as np
 
+from beat_ablation import METRICS, canonical, canonical_order, oof_path
 from leanecg.atomic import atomic_open, write_json
 from leanecg.data import resolve_data_dir
+from leanecg.evaluate.bootstrap import bootstrap_diff_ci
 from leanecg.provenance import collect_provenance
 from leanecg.tasks.mitdb_aami import MitdbAamiTask
 
 #: Gate thresholds tried (fractions of the running mean RR); ``inf`` = no gate.
 THRESHOLDS = (0.75, 0.8, 0.85, 0.9, 0.95, float("inf"))
-S, V = 1, 2
+S = 1  # the gated class (AAMI order N, S, V, F)
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -63,60 +65,24 @@ def gate_probabilities(
     return p
 
 
-def _counts(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, records: np.ndarray) -> np.ndarray:
-    """Per-record ``(tp_S, tp_V, fp_S, fp_V, fn_S, fn_V)``: ``(n_records, 6)``."""
-    out = np.zeros((len(records), 6), dtype=np.int64)
-    for i, r in enumerate(records):
-        yr, pr = y[groups == r], pred[groups == r]
-        for j, c in enumerate((S, V)):
-            out[i, j] = np.sum((pr == c) & (yr == c))
-            out[i, 2 + j] = np.sum((pr == c) & (yr != c))
-            out[i, 4 + j] = np.sum((pr != c) & (yr == c))
-    return out
+def _nested(
+    task: MitdbAamiTask, preds: dict[float, np.ndarray], y: np.ndarray, groups: np.ndarray
+) -> tuple[np.ndarray, list[float]]:
+    """Leave-one-record-out choice of ``t``: each record gets the gated predictions of the threshold best
+    (mean of SVEB and VEB F1, :meth:`MitdbAamiTask.scores`) on the other records."""
+    out = preds[float("inf")].copy()
+    chosen = []
+    for record in np.unique(groups):
+        mine = groups == record
+        best = max(THRESHOLDS, key=lambda t: task.scores(y[~mine], preds[t][~mine])["sveb_veb_f1"])
+        out[mine] = preds[best][mine]
+        chosen.append(best)
+    return out, chosen
 
 
-def _f1s(c: np.ndarray) -> np.ndarray:
-    """SVEB and VEB F1 from summed counts ``(..., 6)`` -> ``(..., 2)``."""
-    tp, fp, fn = c[..., 0:2], c[..., 2:4], c[..., 4:6]
-    return 2 * tp / np.maximum(2 * tp + fp + fn, 1)
-
-
-def _scores(c: np.ndarray) -> dict[str, float]:
-    tp, fp, fn = c[0:2], c[2:4], c[4:6]
-    f1 = _f1s(c)
-    return {
-        "sveb_veb_f1": float(f1.mean()),
-        "sveb_se": float(tp[0] / max(tp[0] + fn[0], 1)),
-        "sveb_ppv": float(tp[0] / max(tp[0] + fp[0], 1)),
-        "veb_se": float(tp[1] / max(tp[1] + fn[1], 1)),
-        "veb_ppv": float(tp[1] / max(tp[1] + fp[1], 1)),
-    }
-
-
-def _canonical(groups: np.ndarray) -> np.ndarray:
-    """A seed-independent beat order: by record, then beat order (a record's beats are contiguous)."""
-    return np.argsort(np.asarray(groups).astype(str), kind="stable")
-
-
-def _per_threshold_counts(
-    proba: np.ndarray, ratio: np.ndarray, y: np.ndarray, groups: np.ndarray, records: np.ndarray
-) -> np.ndarray:
-    """``(n_thresholds, n_records, 6)`` counts of the gated predictions."""
-    return np.stack(
-        [_counts(y, gate_probabilities(proba, ratio, S, t).argmax(1), groups, records) for t in THRESHOLDS]
-    )
-
-
-def _nested(per_t: np.ndarray) -> tuple[np.ndarray, list[float]]:
-    """Leave-one-record-out choice of ``t``: per record, the threshold best on the other records."""
-    total = per_t.sum(axis=1)  # (n_t, 6)
-    chosen, rows = [], []
-    for i in range(per_t.shape[1]):
-        others = total - per_t[:, i]
-        k = int(np.argmax(_f1s(others).mean(-1)))
-        chosen.append(THRESHOLDS[k])
-        rows.append(per_t[k, i])
-    return np.stack(rows), chosen
+def _scores(task: MitdbAamiTask, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    sc = task.scores(y, pred)
+    return {m: float(sc[m]) for m in METRICS}
 
 
 def main() -> None:
@@ -136,46 +102,49 @@ def main() -> None:
         data = task.load(root, seed=seed)
         pool = task.cv_pool(data)
         names = list(data.info["input"]["features"])
-        order = _canonical(pool.groups)
+        order = canonical_order(pool.groups)
         ratio = np.asarray(pool.features)[order, names.index("pre_rr_ratio")]
         ratio_by_seed[seed] = (ratio, np.asarray(pool.y)[order], np.asarray(pool.groups).astype(str)[order])
-    rng = np.random.default_rng(0)
+
+    def f1(y: np.ndarray, pred: np.ndarray) -> float:
+        return task.scores(y, pred)["sveb_veb_f1"]
+
     out_rows: list[dict[str, Any]] = []
     for row in rows:
-        slug = "".join(c if c.isalnum() else "_" for c in row).strip("_")
         runs = []
-        all_t = []
+        pooled: dict[float, list[np.ndarray]] = {t: [] for t in THRESHOLDS}
+        pooled_y = []
         for seed in seeds:
-            path = args.ablation / "beat_ablation_oof" / f"{slug}_seed{seed}.npz"
+            path = oof_path(args.ablation, row, seed)
             if not path.exists():
                 continue
-            oof = np.load(path)
-            order = _canonical(oof["groups"])
-            proba = oof["proba"].astype(np.float32)[order]
+            proba, y_oof, _ = canonical(np.load(path))
             ratio, y, groups = ratio_by_seed[seed]
-            if not (np.array_equal(np.asarray(oof["y"])[order], y) and len(proba) == len(y)):
+            if not np.array_equal(y_oof, y):
                 continue  # another beat set (e.g. a two-lead row's pool): not comparable
-            records = np.unique(groups)
-            per_t = _per_threshold_counts(proba, ratio, y, groups, records)
-            all_t.append(per_t)
-            plain = per_t[THRESHOLDS.index(float("inf"))]
-            gated, chosen = _nested(per_t)
-            idx = rng.integers(0, len(records), size=(args.n_boot, len(records)))
-            diff = _f1s(gated[idx].sum(1)).mean(-1) - _f1s(plain[idx].sum(1)).mean(-1)
+            preds = {t: gate_probabilities(proba, ratio, S, t).argmax(1) for t in THRESHOLDS}
+            for t in THRESHOLDS:
+                pooled[t].append(preds[t])
+            pooled_y.append(y)
+            plain = preds[float("inf")]
+            gated, chosen = _nested(task, preds, y, groups)
+            ci = bootstrap_diff_ci(
+                f1, y, gated, plain, groups=groups, n_boot=args.n_boot, seed=0, require_all_classes=False
+            )
             runs.append(
                 {
                     "seed": seed,
-                    "plain": _scores(plain.sum(0)),
-                    "gated_nested": _scores(gated.sum(0)),
-                    "gain": float(_f1s(gated.sum(0)).mean() - _f1s(plain.sum(0)).mean()),
-                    "gain_ci95": [float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))],
+                    "plain": _scores(task, y, plain),
+                    "gated_nested": _scores(task, y, gated),
+                    "gain": float(ci.point),
+                    "gain_ci95": [float(ci.lo), float(ci.hi)],
                     "thresholds_chosen": sorted(set(chosen)),
                 }
             )
         if not runs:
             continue
-        total = np.sum([p.sum(axis=1) for p in all_t], axis=0)  # (n_t, 6) over seeds and records
-        best = THRESHOLDS[int(np.argmax(_f1s(total).mean(-1)))]
+        y_all = np.concatenate(pooled_y)  # all DS1 beats of all seeds
+        best = max(THRESHOLDS, key=lambda t: f1(y_all, np.concatenate(pooled[t])))
         out_rows.append({"row": row, "runs": runs, "threshold_all_ds1": best})
         print(f"{row}: gains {[round(r['gain'], 3) for r in runs]}, t on all DS1 {best}", flush=True)
     command = "python benchmarks/sveb_gate_cv.py --data-dir ../shared/data"
