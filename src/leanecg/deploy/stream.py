@@ -74,6 +74,7 @@ from leanecg.signal.beats import ALL_BEAT_FEATURE_NAMES
 from leanecg.signal.gaps import MIN_SEGMENT_S, valid_segments
 from leanecg.signal.pipeline import Pipeline
 from leanecg.signal.resample import resample_indices
+from leanecg.signal.rhythm_gate import StreamingRRIrregularity
 from leanecg.signal.streaming import DEFAULT_TOLERANCE, RECORD_OPS, SAMPLE_OPS, StreamingPreprocessor
 
 if TYPE_CHECKING:
@@ -424,6 +425,8 @@ class StreamClassifier:
             template_history=spec.get("template_history") or None,
             source=self.source,
         )
+        gate = self.pkg.rhythm_gate  # the AF gate's irregularity, restarted with the beats
+        self._irregularity = StreamingRRIrregularity(self.fs, int(gate["window"])) if gate else None
         unknown = [n for n in self.beats.feature_names if n not in ALL_BEAT_FEATURE_NAMES]
         if unknown:
             raise LeanECGError(
@@ -595,6 +598,8 @@ class StreamClassifier:
             return self._nothing()
         probs = self.pkg.backend.proba(batch.windows, batch.features, self.batch_size, self.pkg.multilabel)
         probs = self.pkg.calibrate(probs)  # the package's temperature, as `leanecg beats`
+        if self._irregularity is not None:
+            probs = self.pkg.gate(probs, self._irregularity.update(batch.peaks))
         labels = self.pkg.labels_of(probs)
         n_seg = self.n_in - self._seg_start  # input samples fed to this segment's engine
         samples = self._seg_start + resample_indices(batch.peaks, self.fs, self.fs_in, n_out=max(n_seg, 1))

@@ -94,11 +94,10 @@ def fit_package_temperature(
         LeanECGError: not a package folder, data missing, the task's split or pipeline no longer matches the
             package, or the validation data was seen in training (without ``allow_seen``).
     """
-    from leanecg.atomic import write_json
     from leanecg.data import get_dataset
     from leanecg.deploy.calibration import package_split_seed
     from leanecg.evaluate.calibration import calibration_block
-    from leanecg.package import CARD_FILE, META_FILE, TorchBackend, open_model, temperature_meta, write_card
+    from leanecg.package import META_FILE, TorchBackend, open_model, set_package_field, temperature_meta
     from leanecg.tasks import task_for_package
 
     pkg = open_model(package, prefer="torch")
@@ -155,20 +154,5 @@ def fit_package_temperature(
         "written": None,
     }
     if write:
-        import json
-
-        meta_path = folder / META_FILE
-        doc = json.loads(meta_path.read_text(encoding="utf-8"))
-        doc["temperature"] = field
-        write_json(meta_path, doc)
-        write_card(folder / CARD_FILE, open_model(folder, prefer="torch").meta)
-        out["written"] = [str(meta_path)]
-        # the ONNX files exported beside the weights carry the package metadata in their sidecars
-        for side in sorted(folder.glob("*.onnx.json")):
-            sdoc = json.loads(side.read_text(encoding="utf-8"))
-            src = (sdoc.get("onnx") or {}).get("source_package", {}).get("weights_sha256")
-            if src == doc.get("weights_sha256"):
-                sdoc["temperature"] = field
-                write_json(side, sdoc)
-                out["written"].append(str(side))
+        out["written"] = set_package_field(folder, "temperature", field)
     return out

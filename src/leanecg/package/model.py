@@ -27,6 +27,9 @@ The package metadata (top-level keys of ``model.json`` besides the checkpoint's 
     "temperature": {"value": T, "fitted_on", "n", "nll_before", "nll_after", ...} (optional): the temperature
                     fitted on validation predictions (:func:`leanecg.evaluate.calibration.fit_temperature`);
                     every probability a package returns is ``apply_temperature(p, T)`` (absent: T = 1)
+    "rhythm_gate": {"threshold", "window", "from": "S", "to": "N", "chosen_on", ...} (optional, beat models):
+                    the AF gate of :mod:`leanecg.signal.rhythm_gate`; a beat whose causal RR irregularity is at
+                    least ``threshold`` gets its S probability added to N (after the temperature)
 
 Inference (:class:`ModelPackage`) applies the stored pipeline to each raw :class:`~leanecg.data.record.Record`
 (the pipeline resamples to the model's rate and selects its leads), so a package gives the model exactly
@@ -58,6 +61,7 @@ import numpy as np
 from leanecg.errors import LeanECGError
 from leanecg.signal.gaps import MIN_SEGMENT_S, valid_segments
 from leanecg.signal.pipeline import Pipeline
+from leanecg.signal.rhythm_gate import gate_sveb, rr_from_peaks, rr_irregularity
 
 if TYPE_CHECKING:
     from torch import nn
@@ -271,6 +275,35 @@ def package_temperature(meta: Mapping[str, Any]) -> float:
     return t
 
 
+def package_rhythm_gate(meta: Mapping[str, Any], source: str | Path = "rhythm_gate") -> dict[str, Any] | None:
+    """The ``rhythm_gate`` field of a package's metadata, checked (``None`` when absent); ``source``: the file
+    named in errors.
+
+    Raises:
+        LeanECGError: not a beat model, a threshold that is not a positive number, a window below 2, or
+            classes the model does not have.
+    """
+    gate = meta.get("rhythm_gate")
+    if gate is None:
+        return None
+    where = source
+    if not isinstance(gate, Mapping) or (meta.get("package") or {}).get("kind") != "beats":
+        raise LeanECGError(where, "rhythm_gate must be a mapping, on a beat model")
+    t, w = gate.get("threshold"), gate.get("window")
+    ok_t = isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t) and t > 0
+    if not ok_t or not isinstance(w, int) or isinstance(w, bool) or w < 2:
+        raise LeanECGError(
+            where, f"rhythm_gate needs a positive threshold and a window >= 2, got {t!r}, {w!r}"
+        )
+    classes = list(meta.get("class_names") or [])
+    for key in ("from", "to"):
+        if gate.get(key) not in classes:
+            raise LeanECGError(
+                where, f"rhythm_gate {key!r} must be one of the classes {classes}, got {gate.get(key)!r}"
+            )
+    return dict(gate)
+
+
 def _fmt_metric(m: Mapping[str, Any] | None) -> str:
     if not m or m.get("value") is None:
         return "n/a"
@@ -315,6 +348,7 @@ def model_card(meta: Mapping[str, Any]) -> str:
         + " -> ".join(s["op"] for s in meta["pipeline"]["steps"])
         + ".",
         _temperature_line(meta),
+        *_gate_lines(meta),
         "",
         "## Training data",
         f"- Dataset: {lic.get('title', task['dataset'])} (`{task['dataset']}`).",
@@ -393,6 +427,55 @@ def _temperature_line(meta: Mapping[str, Any]) -> str:
         "the `prob_` columns of `leanecg predict` / `beats` / `stream` are the calibrated probabilities "
         "(labels, the argmax, are unchanged)."
     )
+
+
+def _gate_lines(meta: Mapping[str, Any]) -> list[str]:
+    gate = package_rhythm_gate(meta)
+    if gate is None:
+        return []
+    cv = gate.get("cv_gain")
+    gain = (
+        f"; paired gain in the mean of SVEB and VEB F1 {100 * cv['point']:+.1f} points "
+        f"[{100 * cv['ci95'][0]:+.1f}, {100 * cv['ci95'][1]:+.1f}]"
+        if isinstance(cv, Mapping) and cv.get("ci95")
+        else ""
+    )
+    return [
+        f"- AF gate (`rhythm_gate`): a beat whose RR irregularity over the last {gate['window']} beats (median "
+        f"|successive RR difference| / median RR) is at least {float(gate['threshold']):g} cannot be "
+        f"{gate['from']}: its {gate['from']} probability goes to {gate['to']} (beats in atrial fibrillation carry "
+        f"{gate['to']}). Threshold chosen on {gate.get('chosen_on', 'training data')}{gain}. Applied by "
+        "`leanecg beats` / `stream` / `serve`; the test metrics below are the network's alone."
+    ]
+
+
+def set_package_field(folder: Path, key: str, value: Any) -> list[str]:
+    """Store one top-level metadata field of a package folder: ``model.json``, ``MODEL_CARD.md`` rewritten,
+    and the ``.onnx.json`` sidecars of ONNX files exported from the same weights (they carry the package
+    metadata). The document is checked (:func:`check_package_meta`) before anything is written.
+
+    Returns:
+        the files written.
+    """
+    import json
+
+    from leanecg.atomic import write_json
+
+    meta_path = Path(folder) / META_FILE
+    doc = json.loads(meta_path.read_text(encoding="utf-8"))
+    doc[key] = value
+    check_package_meta(doc, meta_path)
+    write_json(meta_path, doc)
+    write_card(Path(folder) / CARD_FILE, doc)
+    written = [str(meta_path)]
+    for side in sorted(Path(folder).glob("*.onnx.json")):
+        sdoc = json.loads(side.read_text(encoding="utf-8"))
+        src = (sdoc.get("onnx") or {}).get("source_package", {}).get("weights_sha256")
+        if src == doc.get("weights_sha256"):
+            sdoc[key] = value
+            write_json(side, sdoc)
+            written.append(str(side))
+    return written
 
 
 def write_card(path: Path, meta: Mapping[str, Any]) -> None:
@@ -510,6 +593,26 @@ class ModelPackage:
         from leanecg.evaluate.calibration import apply_temperature
 
         return apply_temperature(probs, t, self.multilabel)
+
+    @property
+    def rhythm_gate(self) -> dict[str, Any] | None:
+        """The package's AF gate (:func:`package_rhythm_gate`), or ``None``."""
+        return package_rhythm_gate(self.meta)
+
+    def gate(self, probs: np.ndarray, irregularity: np.ndarray) -> np.ndarray:
+        """Beat probabilities ``(N, C)`` after the package's AF gate (unchanged without one), given each
+        beat's :func:`leanecg.signal.rhythm_gate.rr_irregularity` ``(N,)`` over the gate's window."""
+        gate = self.rhythm_gate
+        if gate is None or len(probs) == 0:
+            return probs
+        classes = self.class_names
+        return gate_sveb(
+            probs,
+            irregularity,
+            float(gate["threshold"]),
+            classes.index(gate["from"]),
+            classes.index(gate["to"]),
+        )
 
     @property
     def input(self) -> dict[str, Any]:
@@ -681,6 +784,9 @@ class ModelPackage:
                 self.path, f"model {self.name}: {err.problem} (a package from another version)"
             ) from None
         probs = self.calibrate(self.backend.proba(windows, feats, batch_size, self.multilabel))
+        gate = self.rhythm_gate
+        if gate is not None:
+            probs = self.gate(probs, rr_irregularity(rr_from_peaks(peaks, fs), int(gate["window"])))
         samples = resample_indices(peaks, fs, float(record.fs), n_out=record.n_samples)
         return BeatPredictions(samples.astype(np.int64), self.labels_of(probs), probs)
 
@@ -734,6 +840,7 @@ def check_package_meta(meta: Mapping[str, Any], source: str | Path) -> Pipeline:
             raise LeanECGError(source, f"model package lacks {key!r}")
     if pkg.get("kind") not in ("records", "beats"):
         raise LeanECGError(source, f"unknown package kind {pkg.get('kind')!r}")
+    package_rhythm_gate(meta, source)
     return Pipeline.from_dict(meta["pipeline"], source=str(source))
 
 

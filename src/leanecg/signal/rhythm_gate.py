@@ -1,0 +1,138 @@
+"""The AF gate of beat models: no supraventricular ectopic (S) beat inside an irregularly irregular rhythm.
+
+An SVEB is a premature beat that interrupts a regular atrial rhythm. During atrial fibrillation there is
+no such rhythm to interrupt: the MIT-BIH and AAMI EC57 references label the beats of AF episodes N (or V,
+F when ventricular), never S. A beat model that reads prematurity from the RR features, however, calls
+many AF beats S (the short RR intervals of AF look premature): in leave-records-out cross-validation on the
+MIT-BIH DS1 records most of its false S beats lie in the AF records 201 and 203.
+
+The gate makes the labelling rule explicit. :func:`rr_irregularity` measures, for every beat, how
+irregular the rhythm of the last ``window`` beats is: the median absolute difference between successive
+RR intervals divided by the median RR interval. The medians ignore isolated ectopic beats (a premature
+beat and its compensatory pause change two or three of the ~31 differences), so sinus rhythm with ectopy
+stays near 0.02-0.05 while AF sits at 0.1-0.4. :func:`gate_sveb` moves the S probability of the beats at or above a threshold to
+N (the label AF beats carry). Both depend only on the beat and those before it, so a stream gives the
+same values as a whole record (:class:`StreamingRRIrregularity`).
+
+The threshold of a shipped model is chosen by cross-validation on its training records
+(``benchmarks/sveb_gate_cv.py``) and stored in its package (``rhythm_gate`` in ``model.json``).
+
+>>> rr = np.array([np.nan] + [0.8] * 20 + [0.5, 1.1] + [0.8] * 20)  # sinus rhythm with one premature beat
+>>> float(np.nanmax(rr_irregularity(rr, window=16)))
+0.0
+>>> p = np.array([[0.3, 0.6, 0.1, 0.0]])
+>>> gate_sveb(p, np.array([0.2]), threshold=0.1, s_index=1, n_index=0)
+array([[0.9, 0. , 0.1, 0. ]])
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from leanecg.errors import check_number
+
+__all__ = [
+    "DEFAULT_WINDOW",
+    "StreamingRRIrregularity",
+    "gate_sveb",
+    "rr_from_peaks",
+    "rr_irregularity",
+]
+
+#: RR intervals in the irregularity window (the beat's own and those before it).
+DEFAULT_WINDOW = 32
+
+
+def _check_window(window: int) -> int:
+    check_number("window", window, low=2, integer=True, unit="RR intervals")
+    return int(window)
+
+
+def _irregularity(rr: np.ndarray, min_diffs: int) -> float:
+    """Median |successive RR difference| / median RR of one window of RR intervals (s); NaN with fewer
+    than ``min_diffs`` finite differences."""
+    d = np.abs(np.diff(rr))
+    d = d[np.isfinite(d)]
+    finite = rr[np.isfinite(rr)]
+    if d.size < min_diffs or finite.size == 0:
+        return float("nan")
+    med = float(np.median(finite))
+    return float(np.median(d)) / med if med > 0 else float("nan")
+
+
+def rr_irregularity(rr_s: np.ndarray, window: int = DEFAULT_WINDOW) -> np.ndarray:
+    """Causal rhythm irregularity of every beat.
+
+    Value of beat ``i``: over the RR intervals of beats ``max(0, i - window + 1) .. i`` (its own pre-RR and
+    those before it), the median absolute difference of successive intervals divided by their median;
+    NaN while fewer than ``window // 2`` differences are finite (the start of a record).
+
+    Args:
+        rr_s: the RR interval before each beat, s, ``(n_beats,)`` (NaN where unknown, e.g. the first beat).
+        window: RR intervals per window (>= 2).
+
+    Returns:
+        float64 ``(n_beats,)``, dimensionless: ~0.02-0.05 in sinus rhythm with ectopy, 0.1-0.4 in AF.
+    """
+    w = _check_window(window)
+    rr = np.asarray(rr_s, dtype=np.float64).reshape(-1)
+    return np.array([_irregularity(rr[max(0, i - w + 1) : i + 1], w // 2) for i in range(rr.size)])
+
+
+def rr_from_peaks(peaks: np.ndarray, fs: float) -> np.ndarray:
+    """The RR interval before each R peak, s, ``(n,)`` (NaN for the first): ``diff(peaks) / fs``."""
+    check_number("fs", fs, low=0, low_open=True, unit="Hz")
+    p = np.asarray(peaks, dtype=np.float64).reshape(-1)
+    return np.concatenate((np.full(min(p.size, 1), np.nan), np.diff(p) / float(fs)))
+
+
+def gate_sveb(
+    probs: np.ndarray, irregularity: np.ndarray, threshold: float, s_index: int, n_index: int
+) -> np.ndarray:
+    """Beats whose irregularity is at least ``threshold`` cannot be S: their S probability is added to N.
+
+    ``(N, C), (N,) -> (N, C)`` float64 (a new array; rows with a NaN irregularity are unchanged).
+    """
+    check_number("threshold", threshold, low=0, low_open=True)
+    p = np.array(probs, dtype=np.float64)
+    irr = np.asarray(irregularity, dtype=np.float64).reshape(-1)
+    if p.ndim != 2 or p.shape[0] != irr.size:
+        raise ValueError(f"probs must be (N, C) with N = len(irregularity) = {irr.size}, got {p.shape}")
+    with np.errstate(invalid="ignore"):
+        closed = irr >= threshold
+    p[closed, n_index] += p[closed, s_index]
+    p[closed, s_index] = 0.0
+    return p
+
+
+class StreamingRRIrregularity:
+    """:func:`rr_irregularity` online: feed the R peaks as they are detected, get the same values.
+
+    Args:
+        fs: rate of the peak positions, Hz.
+        window: as in :func:`rr_irregularity`.
+    """
+
+    def __init__(self, fs: float, window: int = DEFAULT_WINDOW) -> None:
+        check_number("fs", fs, low=0, low_open=True, unit="Hz")
+        self.fs = float(fs)
+        self.window = _check_window(window)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all beats (a new record or segment)."""
+        self._last_peak: float | None = None
+        self._rr: deque[float] = deque(maxlen=self.window)
+
+    def update(self, peaks: np.ndarray) -> np.ndarray:
+        """Irregularity ``(k,)`` of the next ``k`` R peaks (sample positions, increasing, continuing the
+        earlier ones)."""
+        out = np.empty(len(peaks))
+        for i, peak in enumerate(np.asarray(peaks, dtype=np.float64).reshape(-1).tolist()):
+            rr = np.nan if self._last_peak is None else (peak - self._last_peak) / self.fs
+            self._last_peak = peak
+            self._rr.append(rr)
+            out[i] = _irregularity(np.array(self._rr), self.window // 2)
+        return out
