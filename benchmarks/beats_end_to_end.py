@@ -7,7 +7,10 @@ a Holter-like record (resampled to ``--fs`` with scipy's polyphase filter and it
 package with ``lead=`` (``--lead``), exactly as the command does. Rows:
 
 * ``native``: the record as distributed (360 Hz, leads named MLII / V1 ...);
-* ``holter``: resampled to ``--fs`` (default 128 Hz), leads ``ECG1``/``ECG2``, ``--lead ECG1``.
+* ``holter``: resampled to ``--fs`` (default 128 Hz), leads ``ECG1``/``ECG2``, ``--lead ECG1``;
+* ``... + AF gate``: the same, with the package's AF gate (``rhythm_gate``, :mod:`leanecg.signal.rhythm_gate`)
+  as ``leanecg beats`` applies it; the rows without it are the network alone (the package with its gate
+  removed), scored in the same run.
 
     .venv/bin/python benchmarks/beats_end_to_end.py --data-dir ../shared/data --model mitdb-aami
 
@@ -19,6 +22,7 @@ Every run of this script is one more evaluation on DS2; the JSON says how many t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from fractions import Fraction
@@ -60,39 +64,46 @@ def main() -> None:
     folder = get_dataset("mitdb").require(root)
     pkg = open_model(args.model, prefer="torch")
     records = [r.strip() for r in args.records.split(",") if r.strip()] or list(DS2)
+    gate = pkg.rhythm_gate
+    # the network alone: the same package without its AF gate
+    plain = dataclasses.replace(pkg, meta={k: v for k, v in pkg.meta.items() if k != "rhythm_gate"})
+    variants = [("", plain)] + ([(" + AF gate", pkg)] if gate else [])
     rows: dict[str, dict[str, Any]] = {}
     for row in ("native", "holter"):
-        t0 = time.perf_counter()
-        beats: dict[str, tuple[Any, ...]] = {}
-        exclude: dict[str, np.ndarray] = {}
-        fs_row = 360.0
-        for name in records:
-            rec = load_record(folder / name)
-            ann = rec.annotation
-            ref = np.asarray(ann.sample, dtype=np.int64)
-            sym = list(ann.symbol)
-            lead = None
-            if row == "holter":
-                rec, factor = holter(rec, args.fs)
-                ref = np.round(ref * factor).astype(np.int64)
-                lead, fs_row = "ECG1", args.fs
-            pred = pkg.predict_beats(rec, lead=lead)
-            keep = aami_classes(sym) != ""
-            ref_cls = aami_classes(sym)[keep]
-            beats[name] = (ref[keep], ref_cls, pred.samples, np.asarray(pred.labels))
-            exclude[name] = vf_intervals(ref, sym)
-        report = evaluate_beats(beats, fs_row, exclude=exclude)
-        rows[row] = {
-            "fs": fs_row,
-            "lead": "ECG1 (--lead)" if row == "holter" else "by name",
-            "gross": {k: report.gross[k] for k in GROSS},
-            "counts": report.gross["counts"],
-            "per_record": {
-                r: {k: s[k] for k in GROSS} for r, s in zip(report.records, report.per_record, strict=True)
-            },
-            "seconds": round(time.perf_counter() - t0, 1),
-        }
-        print(row, {k: round(v, 4) for k, v in rows[row]["gross"].items()}, flush=True)
+        for suffix, model in variants:
+            t0 = time.perf_counter()
+            beats: dict[str, tuple[Any, ...]] = {}
+            exclude: dict[str, np.ndarray] = {}
+            fs_row = 360.0
+            for name in records:
+                rec = load_record(folder / name)
+                ann = rec.annotation
+                ref = np.asarray(ann.sample, dtype=np.int64)
+                sym = list(ann.symbol)
+                lead = None
+                if row == "holter":
+                    rec, factor = holter(rec, args.fs)
+                    ref = np.round(ref * factor).astype(np.int64)
+                    lead, fs_row = "ECG1", args.fs
+                pred = model.predict_beats(rec, lead=lead)
+                keep = aami_classes(sym) != ""
+                ref_cls = aami_classes(sym)[keep]
+                beats[name] = (ref[keep], ref_cls, pred.samples, np.asarray(pred.labels))
+                exclude[name] = vf_intervals(ref, sym)
+            report = evaluate_beats(beats, fs_row, exclude=exclude)
+            rows[row + suffix] = {
+                "fs": fs_row,
+                "lead": "ECG1 (--lead)" if row == "holter" else "by name",
+                "rhythm_gate": bool(suffix),
+                "gross": {k: report.gross[k] for k in GROSS},
+                "counts": report.gross["counts"],
+                "per_record": {
+                    r: {k: s[k] for k in GROSS}
+                    for r, s in zip(report.records, report.per_record, strict=True)
+                },
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+            print(row + suffix, {k: round(v, 4) for k, v in rows[row + suffix]["gross"].items()}, flush=True)
     weights = str(pkg.meta.get("weights_sha256", "?"))[:16]  # model.json's hash of the weights it loads
     stem = f"beats_end_to_end_{args.model.replace('/', '_')}"
     path = args.out / f"{stem}.json"
@@ -103,6 +114,7 @@ def main() -> None:
         "weights": weights,
         "records": records,
         "ds2_evaluations": count,
+        "rhythm_gate": gate,
         "rows": rows,
         "provenance": collect_provenance(
             seed=0, config={"model": args.model, "fs": args.fs, "records": records}
@@ -113,7 +125,14 @@ def main() -> None:
         f"# `{args.model}` end to end on MIT-BIH DS2 (detected beats, EC57, 150 ms)",
         "",
         f"{len(records)} DS2 records; R peaks detected by the package's pipeline (not the reference positions); "
-        f"gross statistics in %. Evaluations of these weights on DS2 by this script: {count}.",
+        f"gross statistics in %. Evaluations of these weights on DS2 by this script: {count} (runs; a run "
+        "scores the network alone and, when the package has one, with its AF gate)."
+        + (
+            f" AF gate: S -> N where the RR irregularity of the last {gate['window']} beats is at least "
+            f"{gate['threshold']:g} (chosen on DS1 cross-validation)."
+            if gate
+            else ""
+        ),
         "",
         "| row | fs (Hz) | lead | QRS Se | QRS +P | SVEB Se | SVEB +P | VEB Se | VEB +P |",
         "|---|---|---|---|---|---|---|---|---|",
