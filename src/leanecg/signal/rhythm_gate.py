@@ -27,8 +27,6 @@ array([[0.9, 0. , 0.1, 0. ]])
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 
 from leanecg.errors import check_number
@@ -50,16 +48,34 @@ def _check_window(window: int) -> int:
     return int(window)
 
 
-def _irregularity(rr: np.ndarray, min_diffs: int) -> float:
-    """Median |successive RR difference| / median RR of one window of RR intervals (s); NaN with fewer
-    than ``min_diffs`` finite differences."""
-    d = np.abs(np.diff(rr))
-    d = d[np.isfinite(d)]
-    finite = rr[np.isfinite(rr)]
-    if d.size < min_diffs or finite.size == 0:
-        return float("nan")
-    med = float(np.median(finite))
-    return float(np.median(d)) / med if med > 0 else float("nan")
+def _row_medians(a: np.ndarray) -> np.ndarray:
+    """Median of the finite values of each row of ``a`` ``(k, w)`` (NaN for a row without any): sorted rows
+    (NaN last), the mean of the two middle values. Plain arithmetic per row, fast for any ``k``."""
+    s = np.sort(a, axis=1)
+    m = np.isfinite(a).sum(axis=1)
+    lo = np.take_along_axis(s, np.maximum(m - 1, 0)[:, None] // 2, axis=1)[:, 0]
+    hi = np.take_along_axis(s, (m // 2)[:, None], axis=1)[:, 0]
+    return np.where(m > 0, (lo + hi) / 2.0, np.nan)
+
+
+def _irregularity_rows(windows: np.ndarray, min_diffs: int) -> np.ndarray:
+    """Median |successive RR difference| / median RR of each row of ``windows`` ``(k, w)`` (RR intervals
+    in s, NaN-padded at the start); NaN for rows with fewer than ``min_diffs`` finite differences. Row-wise,
+    so a row gives the same value whatever else is in the batch (offline and online share it)."""
+    d = np.abs(np.diff(windows, axis=1))
+    med_d, med_rr = _row_medians(d), _row_medians(windows)
+    out = np.full(windows.shape[0], np.nan)
+    ok = (np.isfinite(d).sum(axis=1) >= min_diffs) & (med_rr > 0)
+    out[ok] = med_d[ok] / med_rr[ok]
+    return out
+
+
+def _windows(rr: np.ndarray, history: np.ndarray, window: int) -> np.ndarray:
+    """``(len(rr), window)``: for each new RR interval, it and the ``window - 1`` before it (from
+    ``history`` then ``rr``), NaN where there are none."""
+    full = np.concatenate((np.full(window - 1, np.nan), history[-(window - 1) :] if window > 1 else [], rr))
+    full = full[-(rr.size + window - 1) :]
+    return np.lib.stride_tricks.sliding_window_view(full, window)
 
 
 def rr_irregularity(rr_s: np.ndarray, window: int = DEFAULT_WINDOW) -> np.ndarray:
@@ -78,7 +94,7 @@ def rr_irregularity(rr_s: np.ndarray, window: int = DEFAULT_WINDOW) -> np.ndarra
     """
     w = _check_window(window)
     rr = np.asarray(rr_s, dtype=np.float64).reshape(-1)
-    return np.array([_irregularity(rr[max(0, i - w + 1) : i + 1], w // 2) for i in range(rr.size)])
+    return _irregularity_rows(_windows(rr, np.zeros(0), w), w // 2)
 
 
 def rr_from_peaks(peaks: np.ndarray, fs: float) -> np.ndarray:
@@ -124,15 +140,17 @@ class StreamingRRIrregularity:
     def reset(self) -> None:
         """Forget all beats (a new record or segment)."""
         self._last_peak: float | None = None
-        self._rr: deque[float] = deque(maxlen=self.window)
+        self._history = np.zeros(0)  # the last window - 1 RR intervals, s
 
     def update(self, peaks: np.ndarray) -> np.ndarray:
         """Irregularity ``(k,)`` of the next ``k`` R peaks (sample positions, increasing, continuing the
         earlier ones)."""
-        out = np.empty(len(peaks))
-        for i, peak in enumerate(np.asarray(peaks, dtype=np.float64).reshape(-1).tolist()):
-            rr = np.nan if self._last_peak is None else (peak - self._last_peak) / self.fs
-            self._last_peak = peak
-            self._rr.append(rr)
-            out[i] = _irregularity(np.array(self._rr), self.window // 2)
+        p = np.asarray(peaks, dtype=np.float64).reshape(-1)
+        if p.size == 0:
+            return np.zeros(0)
+        prev = np.nan if self._last_peak is None else self._last_peak
+        rr = np.diff(np.concatenate(([prev], p))) / self.fs
+        self._last_peak = float(p[-1])
+        out = _irregularity_rows(_windows(rr, self._history, self.window), self.window // 2)
+        self._history = np.concatenate((self._history, rr))[-(self.window - 1) :]
         return out
