@@ -22,7 +22,6 @@ Every run of this script is one more evaluation on DS2; the JSON says how many t
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
 from fractions import Fraction
@@ -66,7 +65,7 @@ def main() -> None:
     records = [r.strip() for r in args.records.split(",") if r.strip()] or list(DS2)
     gate = pkg.rhythm_gate
     # the network alone: the same package without its AF gate
-    plain = dataclasses.replace(pkg, meta={k: v for k, v in pkg.meta.items() if k != "rhythm_gate"})
+    plain = pkg.without_rhythm_gate()
     variants = [("", plain)] + ([(" + AF gate", pkg)] if gate else [])
     rows: dict[str, dict[str, Any]] = {}
     for row in ("native", "holter"):

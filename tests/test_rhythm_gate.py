@@ -166,3 +166,40 @@ def test_gate_field_is_checked_and_stated(gated: tuple[Path, Path], tmp_path: Pa
     (bad / "model.json").write_text(json.dumps(doc))
     with pytest.raises(LeanECGError, match="positive threshold"):
         _load(bad)
+
+
+def test_cli_beats_and_stream_apply_the_gate_unless_told_not_to(
+    gated: tuple[Path, Path], mitdb_dir: Path, tmp_path: Path
+) -> None:
+    import csv
+
+    from clihelp import invoke_cli
+    from leanecg.data import load_record
+    from leanecg.data.record import Record
+    from leanecg.data.tabular import write_csv
+
+    full = _af_record(mitdb_dir)
+    write_csv(
+        Record(name="af", signal=full.signal[: int(120 * full.fs)], fs=full.fs, leads=full.leads),
+        tmp_path / "af.csv",
+    )
+    rec = load_record(tmp_path / "af.csv", fs=360.0)
+    expected = {True: _load(gated[1]).predict_beats(rec), False: _load(gated[0]).predict_beats(rec)}
+
+    def probs(name: str) -> np.ndarray:
+        with open(tmp_path / name, newline="") as fh:
+            rows = list(csv.reader(fh))
+        assert rows[0] == ["sample", "label", "prob_N", "prob_S", "prob_V", "prob_F"]
+        return np.array([[float(v) for v in r[2:]] for r in rows[1:]])
+
+    model = str(gated[1])
+    for flag, gate in (([], True), (["--no-rhythm-gate"], False)):
+        for cmd in ("beats", "stream"):
+            out = f"{cmd}{int(gate)}.csv"
+            extra = ["--backend", "torch", "--chunk-s", "5", "--quiet"] if cmd == "stream" else ["--quiet"]
+            proc = invoke_cli(
+                [cmd, "af.csv", "--fs", "360", "--model", model, "--out", out, *flag, *extra], tmp_path
+            )
+            assert proc.returncode == 0, proc.stderr
+            np.testing.assert_allclose(probs(out), expected[gate].probs, atol=1e-5)
+    assert (probs("beats1.csv")[:, 1] == 0).sum() > 50 and (probs("beats0.csv")[:, 1] == 0).sum() == 0

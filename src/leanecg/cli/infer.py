@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from leanecg.cli.options import FsOpt, LeadOpt, ModelOpt, QuietOpt, check_fs
+from leanecg.cli.options import FsOpt, LeadOpt, ModelOpt, QuietOpt, RhythmGateOpt, check_fs
 from leanecg.cli.render import print_leads, progress_bar, say, skipped_note
 from leanecg.errors import LeanECGError
 
@@ -89,6 +89,7 @@ def beats(
     ],
     fs: FsOpt = None,
     lead: LeadOpt = None,
+    rhythm_gate: RhythmGateOpt = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Detect and classify every heartbeat; one CSV row per beat (sample = R peak at the record's rate).
@@ -100,6 +101,8 @@ def beats(
 
     check_fs(fs)
     pkg = load_model_of_kind(model, "beats")
+    if not rhythm_gate:
+        pkg = pkg.without_rhythm_gate()
     files = list_record_paths(path)
     folder_mode = path.is_dir()
     if folder_mode and out.exists() and not out.is_dir():

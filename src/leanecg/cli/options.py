@@ -47,6 +47,15 @@ LeadOpt = Annotated[
         "channel) or I,II. Default: the model's leads by name (MLII is II), else a single-lead record's one lead.",
     ),
 ]
+RhythmGateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--rhythm-gate/--no-rhythm-gate",
+        help="Apply the beat model's AF gate when it has one (its model card: a beat inside an irregularly "
+        "irregular rhythm cannot be S; its S probability goes to N). --no-rhythm-gate: the network's own "
+        "probabilities.",
+    ),
+]
 DeviceOpt = Annotated[
     str,
     typer.Option(

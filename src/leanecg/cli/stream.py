@@ -18,6 +18,7 @@ from leanecg.cli.options import (
     LeadOpt,
     ModelOpt,
     QuietOpt,
+    RhythmGateOpt,
     check_fs,
     check_option,
 )
@@ -135,6 +136,7 @@ def stream(
         ),
     ] = "auto",
     lead: LeadOpt = None,
+    rhythm_gate: RhythmGateOpt = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Classify beats (beat models) or rhythm windows (record models) of a stream online, chunk by chunk.
@@ -171,6 +173,8 @@ def stream(
     if backend not in ("auto", "torch", "onnx"):
         raise LeanECGError("--backend", f"unknown backend {backend!r}; use one of auto, torch, onnx")
     pkg = load_model(model, threads=threads, prefer="torch" if backend == "torch" else "onnx")
+    if not rhythm_gate:
+        pkg = pkg.without_rhythm_gate()
     if pkg.backend.runtime == "torch":
         import torch
 

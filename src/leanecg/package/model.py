@@ -609,6 +609,10 @@ class ModelPackage:
         """The package's AF gate (:func:`package_rhythm_gate`), or ``None``."""
         return package_rhythm_gate(self.meta)
 
+    def without_rhythm_gate(self) -> ModelPackage:
+        """The same package without its AF gate: the network's own (calibrated) probabilities."""
+        return dataclasses.replace(self, meta={k: v for k, v in self.meta.items() if k != "rhythm_gate"})
+
     def gate(self, probs: np.ndarray, irregularity: np.ndarray) -> np.ndarray:
         """Beat probabilities ``(N, C)`` after the package's AF gate (unchanged without one), given each
         beat's :func:`leanecg.signal.rhythm_gate.rr_irregularity` ``(N,)`` over the gate's window."""
