@@ -77,6 +77,17 @@ def test_beats_and_predict_answer_as_the_cli(server: str, tmp_path: Path) -> Non
     status, body = upload(server + "/beats?model=mitdb-aami&fs=250&lead=V1", [("syn.csv", text.encode())])
     assert status == 200, body
     assert body["record"] == "syn" and len(body["beats"]) >= 20
+    # an irregularly irregular rhythm: the AF gate sets P(S) to 0 unless ?rhythm_gate=false
+    beats_s = np.cumsum(np.random.default_rng(0).uniform(0.4, 1.1, 100))
+    t = np.arange(0, beats_s[-1] + 1, 1 / 250)
+    ecg = sum(np.exp(-((t - b) ** 2) / (2 * 0.01**2)) for b in beats_s)
+    text = "II\n" + "\n".join(f"{v:.4f}" for v in ecg)
+    zeros = {}
+    for query in ("", "&rhythm_gate=false"):
+        status, body = upload(server + f"/beats?model=mitdb-aami&fs=250{query}", [("af.csv", text.encode())])
+        assert status == 200, body
+        zeros[query] = sum(b["prob_S"] == 0.0 for b in body["beats"])
+    assert zeros[""] > 50 and zeros["&rhythm_gate=false"] == 0
 
 
 def _bad_uploads() -> list[tuple[str, str, dict]]:
@@ -193,6 +204,10 @@ def test_stream_websocket(server: str, tmp_path: Path) -> None:
         assert "error" in json.loads(ws.recv(timeout=30))
     with ws_client.connect(server.replace("http://", "ws://") + "/stream?model=nope&fs=360") as ws:
         assert "unknown model" in json.loads(ws.recv(timeout=30))["error"]
+    with ws_client.connect(
+        server.replace("http://", "ws://") + "/stream?model=mitdb-aami&fs=360&rhythm_gate=maybe"
+    ) as ws:
+        assert "rhythm_gate" in json.loads(ws.recv(timeout=30))["error"]
     assert request(server + "/health")[0] == 200
 
 

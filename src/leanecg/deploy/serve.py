@@ -271,9 +271,15 @@ def create_app(config: ServeConfig | None = None) -> Any:
 
     @app.post("/beats")
     async def beats(
-        request: Request, model: str | None = None, lead: str | None = None, fs: float | None = None
+        request: Request,
+        model: str | None = None,
+        lead: str | None = None,
+        fs: float | None = None,
+        rhythm_gate: bool = True,
     ) -> dict[str, Any]:
         _, pkg = model_of(model, "beats")
+        if not rhythm_gate:  # the network's own probabilities, as `leanecg beats --no-rhythm-gate`
+            pkg = pkg.without_rhythm_gate()
         files = await _read_upload(request, config)
 
         def work() -> dict[str, Any]:
@@ -585,6 +591,11 @@ class _StreamSession:
         leads = [s.strip() for s in params.get("leads", "").split(",") if s.strip()]
         if not leads:
             leads = list(pkg.input.get("leads") or [])[:1] or ["I"]
+        gate = str(params.get("rhythm_gate", "true")).lower()
+        if gate not in ("true", "false", "1", "0"):
+            raise _HTTPProblem(400, f"rhythm_gate: true or false, got {params.get('rhythm_gate')}")
+        if gate in ("false", "0"):
+            pkg = pkg.without_rhythm_gate()
         clf = StreamClassifier(pkg, fs, leads, name="ws", source="stream", lead=params.get("lead"))
         return cls(pkg, clf, len(leads))
 
