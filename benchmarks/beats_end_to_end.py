@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,45 @@ def holter(record: Record, fs: float) -> tuple[Record, float]:
     return Record(name=record.name, signal=x.astype(np.float32), fs=float(fs), leads=leads), float(ratio)
 
 
+def _ds2_item(folder: Path, name: str, row: str, fs: float) -> tuple[str, Record, np.ndarray, list[str]]:
+    rec = load_record(folder / name)
+    ref = np.asarray(rec.annotation.sample, dtype=np.int64)
+    if row == "holter":
+        rec, factor = holter(rec, fs)
+        ref = np.round(ref * factor).astype(np.int64)
+    return name, rec, ref, list(rec.annotation.symbol)
+
+
+def score_row(
+    model: Any, items: Iterable[tuple[str, Record, np.ndarray, list[str]]], fs: float, lead: str | None
+) -> tuple[dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """EC57 scores of ``model.predict_beats`` on each ``(name, record, reference samples, reference
+    symbols)`` (VF episodes excluded; beats outside the AAMI classes not scored), at the records' rate ``fs``;
+    returns the row (``gross``, ``counts``, ``per_record``, ``seconds``) and each record's predicted
+    ``(samples, labels)``."""
+    t0 = time.perf_counter()
+    beats: dict[str, tuple[Any, ...]] = {}
+    exclude: dict[str, np.ndarray] = {}
+    preds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, rec, ref, sym in items:
+        pred = model.predict_beats(rec, lead=lead)
+        keep = aami_classes(sym) != ""
+        beats[name] = (ref[keep], aami_classes(sym)[keep], pred.samples, np.asarray(pred.labels))
+        exclude[name] = vf_intervals(ref, sym)
+        preds[name] = (pred.samples, np.asarray(pred.labels))
+    report = evaluate_beats(beats, fs, exclude=exclude)
+    row = {
+        "fs": fs,
+        "gross": {k: report.gross[k] for k in GROSS},
+        "counts": report.gross["counts"],
+        "per_record": {
+            r: {k: s[k] for k in GROSS} for r, s in zip(report.records, report.per_record, strict=True)
+        },
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    return row, preds
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=None)
@@ -70,38 +110,12 @@ def main() -> None:
     rows: dict[str, dict[str, Any]] = {}
     for row in ("native", "holter"):
         for suffix, model in variants:
-            t0 = time.perf_counter()
-            beats: dict[str, tuple[Any, ...]] = {}
-            exclude: dict[str, np.ndarray] = {}
-            fs_row = 360.0
-            for name in records:
-                rec = load_record(folder / name)
-                ann = rec.annotation
-                ref = np.asarray(ann.sample, dtype=np.int64)
-                sym = list(ann.symbol)
-                lead = None
-                if row == "holter":
-                    rec, factor = holter(rec, args.fs)
-                    ref = np.round(ref * factor).astype(np.int64)
-                    lead, fs_row = "ECG1", args.fs
-                pred = model.predict_beats(rec, lead=lead)
-                keep = aami_classes(sym) != ""
-                ref_cls = aami_classes(sym)[keep]
-                beats[name] = (ref[keep], ref_cls, pred.samples, np.asarray(pred.labels))
-                exclude[name] = vf_intervals(ref, sym)
-            report = evaluate_beats(beats, fs_row, exclude=exclude)
-            rows[row + suffix] = {
-                "fs": fs_row,
-                "lead": "ECG1 (--lead)" if row == "holter" else "by name",
-                "rhythm_gate": bool(suffix),
-                "gross": {k: report.gross[k] for k in GROSS},
-                "counts": report.gross["counts"],
-                "per_record": {
-                    r: {k: s[k] for k in GROSS}
-                    for r, s in zip(report.records, report.per_record, strict=True)
-                },
-                "seconds": round(time.perf_counter() - t0, 1),
-            }
+            items = (_ds2_item(folder, name, row, args.fs) for name in records)
+            fs_row = args.fs if row == "holter" else 360.0
+            rows[row + suffix], _ = score_row(model, items, fs_row, "ECG1" if row == "holter" else None)
+            rows[row + suffix].update(
+                lead="ECG1 (--lead)" if row == "holter" else "by name", rhythm_gate=bool(suffix)
+            )
             print(row + suffix, {k: round(v, 4) for k, v in rows[row + suffix]["gross"].items()}, flush=True)
     weights = str(pkg.meta.get("weights_sha256", "?"))[:16]  # model.json's hash of the weights it loads
     stem = f"beats_end_to_end_{args.model.replace('/', '_')}"
