@@ -21,6 +21,7 @@ TORCH_FREE = {
     "leanecg.data.loaders": 8,
     "leanecg.signal.rpeaks": 6,
     "leanecg.signal.pipeline": 5,
+    "leanecg.signal.rhythm_gate": 4,
     "leanecg.evaluate.cinc2017": 8,
     "leanecg.evaluate.cinc2021": 13,
     "leanecg.package.open": 8,
