@@ -10,9 +10,11 @@ The gate makes the labelling rule explicit. :func:`rr_irregularity` measures, fo
 irregular the rhythm of the last ``window`` beats is: the median absolute difference between successive
 RR intervals divided by the median RR interval. The medians ignore isolated ectopic beats (a premature
 beat and its compensatory pause change two or three of the ~31 differences), so sinus rhythm with ectopy
-stays near 0.02-0.05 while AF sits at 0.1-0.4. :func:`gate_sveb` moves the S probability of the beats at or above a threshold to
-N (the label AF beats carry). Both depend only on the beat and those before it, so a stream gives the
-same values as a whole record (:class:`StreamingRRIrregularity`).
+stays near 0.02-0.05 while AF sits at 0.1-0.4. :func:`gate_sveb` moves the S probability of the beats at
+or above a threshold to N (the label AF beats carry). Both depend only on the beat and those before it, so
+a stream gives the same values as a whole record (:class:`StreamingRRIrregularity`). Frequent SVEBs with
+long pauses, atrial flutter with variable conduction or atrial bigeminy also have large successive
+differences: their S beats are gated too (the cost, measured in ``benchmarks/README.md``).
 
 The threshold of a shipped model is chosen by cross-validation on its training records
 (``benchmarks/sveb_gate_cv.py``) and stored in its package (``rhythm_gate`` in ``model.json``).
@@ -73,8 +75,9 @@ def _irregularity_rows(windows: np.ndarray, min_diffs: int) -> np.ndarray:
 def _windows(rr: np.ndarray, history: np.ndarray, window: int) -> np.ndarray:
     """``(len(rr), window)``: for each new RR interval, it and the ``window - 1`` before it (from
     ``history`` then ``rr``), NaN where there are none."""
-    full = np.concatenate((np.full(window - 1, np.nan), history[-(window - 1) :] if window > 1 else [], rr))
-    full = full[-(rr.size + window - 1) :]
+    full = np.concatenate((np.full(window - 1, np.nan), history[-(window - 1) :], rr))[
+        -(rr.size + window - 1) :
+    ]
     return np.lib.stride_tricks.sliding_window_view(full, window)
 
 
