@@ -286,20 +286,19 @@ def package_rhythm_gate(meta: Mapping[str, Any], source: str | Path = "rhythm_ga
     gate = meta.get("rhythm_gate")
     if gate is None:
         return None
-    where = source
     if not isinstance(gate, Mapping) or (meta.get("package") or {}).get("kind") != "beats":
-        raise LeanECGError(where, "rhythm_gate must be a mapping, on a beat model")
+        raise LeanECGError(source, "rhythm_gate must be a mapping, on a beat model")
     t, w = gate.get("threshold"), gate.get("window")
     ok_t = isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t) and t > 0
     if not ok_t or not isinstance(w, int) or isinstance(w, bool) or w < 2:
         raise LeanECGError(
-            where, f"rhythm_gate needs a positive threshold and a window >= 2, got {t!r}, {w!r}"
+            source, f"rhythm_gate needs a positive threshold and a window >= 2, got {t!r}, {w!r}"
         )
     classes = list(meta.get("class_names") or [])
     for key in ("from", "to"):
         if gate.get(key) not in classes:
             raise LeanECGError(
-                where, f"rhythm_gate {key!r} must be one of the classes {classes}, got {gate.get(key)!r}"
+                source, f"rhythm_gate {key!r} must be one of the classes {classes}, got {gate.get(key)!r}"
             )
     return dict(gate)
 
