@@ -266,3 +266,34 @@ def test_noisy_benchmark_tiny_run_with_an_early_learning_detector(shared_data: P
         assert 0.0 <= entry[key]["value"] <= 1.0
     md = (tmp_path / "noisy_labels_mlp_det3_val.md").read_text()
     assert "Validation-split run" in md and "--detector-epochs 3 --eval-split val" in md
+
+
+def test_seeds_run_in_parallel_processes_merge(shared_data: Path, tmp_path: Path) -> None:
+    """Seeds run in separate processes at the same time merge: the file is read when the results are
+    written, so seeds another process wrote meanwhile are kept (here seed 1's file appears while seed 0
+    runs)."""
+    import json
+    import shutil
+
+    from leanecg.bench.noisy_labels import NoisyConfig, run_noisy_benchmark
+
+    def cfg(seed: int) -> NoisyConfig:
+        return NoisyConfig(
+            model="mlp", rates=(0.2,), seeds=(seed,), detector_epochs=2, eval_split="val", n_boot=20
+        )
+
+    other, out = tmp_path / "other", tmp_path / "out"
+    run_noisy_benchmark(shared_data, other, config=cfg(1), tiny=True)
+    name = "noisy_labels_mlp_det2_val.json"
+    appeared = []
+
+    def log(_: str) -> None:  # called while seed 0 runs: the other process finishes now
+        if not appeared:
+            out.mkdir(exist_ok=True)
+            shutil.copy(other / name, out / name)
+            appeared.append(True)
+
+    run_noisy_benchmark(shared_data, out, config=cfg(0), tiny=True, log=log)
+    assert appeared
+    saved = json.loads((out / name).read_text())
+    assert sorted(e["seed"] for e in saved["entries"]) == [0, 1]

@@ -68,7 +68,6 @@ def run_fewshot_benchmark(
 
     config = FewShotConfig() if config is None else config
     out_dir = Path(out_dir)
-    previous = merge_seeds(out_dir / "fewshot.json", "fewshot", asdict(config), tiny, config.seeds)
     task = get_task("cinc2017")
     names = list(task.class_names)
     for h in config.held_out:
@@ -140,6 +139,8 @@ def run_fewshot_benchmark(
                             f"seed {seed} held-out {h} {encoder:12s} k={k:2d}: acc {sc.accuracy_mean:.3f} "
                             f"± {sc.accuracy_ci95:.3f}, novel recall {sc.novel_recall_mean:.3f}"
                         )
+    # seeds already in the file, read now: a process running other seeds meanwhile has written them
+    previous = merge_seeds(out_dir / "fewshot.json", "fewshot", asdict(config), tiny, config.seeds)
     entries = sorted(previous + entries, key=lambda e: (e["seed"], e["held_out"], e["encoder"], e["k_shot"]))
     doc = {
         "benchmark": "fewshot",

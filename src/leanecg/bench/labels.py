@@ -140,10 +140,8 @@ def run_labels_benchmark(
     if config.model not in {s.name for s in list_models()}:
         raise LeanECGError("models", f"unknown model {config.model!r}")
     out_dir = Path(out_dir)
-    stem = labels_study(config.task).stem
-    previous = _previous_entries(out_dir / f"{stem}.json", config, tiny)
     with torch_threads(config.num_threads):  # inference too, not only fit()
-        return _run(data_dir, out_dir, config, tiny, progress, log, previous)
+        return _run(data_dir, out_dir, config, tiny, progress, log)
 
 
 def _previous_entries(path: Path, config: LabelsConfig, tiny: bool) -> dict[str, Any] | None:
@@ -181,7 +179,6 @@ def _run(
     tiny: bool,
     progress: Any,
     log: Callable[[str], None],
-    previous: dict[str, Any] | None,
 ) -> dict[str, Any]:
     import torch
 
@@ -353,6 +350,8 @@ def _run(
             "git_commit": prov["git_commit"],
         }
     ]
+    # seeds already in the file, read now: a process running other seeds meanwhile has written them
+    previous = _previous_entries(out_dir / f"{study.stem}.json", config, tiny)
     if previous is not None:
         entries = previous["results"] + entries
         pretrain_log = previous["pretraining"] + pretrain_log

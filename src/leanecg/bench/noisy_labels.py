@@ -120,7 +120,6 @@ def run_noisy_benchmark(
     config.validate()
     out_dir = Path(out_dir)
     stem = noisy_results_stem(config)
-    previous = merge_seeds(out_dir / f"{stem}.json", "noisy_labels", asdict(config), tiny, config.seeds)
     t0 = time.perf_counter()
     with torch_threads(config.num_threads):
         task = get_task("cinc2017")
@@ -207,6 +206,8 @@ def run_noisy_benchmark(
                     f"seed {seed} flips {rate:.0%}: noisy {noisy['value']:.4f} corrected {corrected['value']:.4f} "
                     f"(label error {entry['label_error_before']:.3f} -> {entry['label_error_after']:.3f})"
                 )
+    # seeds already in the file, read now: a process running other seeds meanwhile has written them
+    previous = merge_seeds(out_dir / f"{stem}.json", "noisy_labels", asdict(config), tiny, config.seeds)
     entries = sorted(previous + entries, key=lambda e: (e["seed"], e["flip_rate"]))
     seeds = sorted({e["seed"] for e in entries})
     summary = []
