@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model",
         default="cinc2017",
-        help="model package folder or shipped name (default: the shipped cinc2017 model)",
+        help="model package folder or shipped name of a network (default: the shipped cinc2017 model, which "
+        "is boosted trees now: give a network package)",
     )
     parser.add_argument("--data-dir", type=Path, default=None, help="folder holding cinc2017/")
     parser.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")
@@ -129,6 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     original = pt.package.model.eval()
+    if not any(p.requires_grad for p in original.parameters()):
+        print(
+            f"error: {pt.package.path}: model {pt.package.name} has no trainable channels to prune (boosted "
+            "trees); give --model a network package, e.g. one `leanecg bench cinc2017 --models wide_deep_lite "
+            "--save-models DIR` writes",
+            file=sys.stderr,
+        )
+        return 2
     shape = (pt.data.train.n_leads, pt.data.input_samples)
     extra = {"features": (pt.data.n_features,)} if takes_features(original) else None
 
