@@ -110,6 +110,33 @@ def test_ensemble_cli_writes_a_package_that_predicts_like_its_members(
     assert csv_out.read_text().count("\n") == len(a.samples) + 1
 
 
+def test_ensemble_keeps_the_members_af_gate_when_they_share_it(
+    tiny_mitdb_bench: TinyBench, shared_data: Path, tmp_path: Path
+) -> None:
+    from leanecg.package import open_model, set_package_field
+
+    member, twin = _member_and_twin(tiny_mitdb_bench, tmp_path)
+    gated = tmp_path / "gated"
+    shutil.copytree(member, gated)
+    gate = {"rule": "af", "from": "S", "to": "N", "window": 32, "threshold": 0.12}
+    for folder in (gated, twin):
+        set_package_field(folder, "rhythm_gate", gate)
+    out = tmp_path / "ens"
+    assert (
+        _ensemble_cli(tiny_mitdb_bench, [gated, twin], out, shared_data, tmp_path, n_boot=20).returncode == 0
+    )
+    assert open_model(str(out)).rhythm_gate == gate
+    assert "AF gate (`rhythm_gate`)" in (out / "MODEL_CARD.md").read_text()
+    # one member without it: no gate, and the card says why
+    out2 = tmp_path / "ens2"
+    assert (
+        _ensemble_cli(tiny_mitdb_bench, [gated, member], out2, shared_data, tmp_path, n_boot=20).returncode
+        == 0
+    )
+    assert open_model(str(out2)).rhythm_gate is None
+    assert "different AF gates" in (out2 / "MODEL_CARD.md").read_text()
+
+
 def test_ensemble_cli_refuses_mismatched_or_missing_packages(
     tiny_mitdb_bench: TinyBench, tiny_cinc2017_bench: TinyBench, tmp_path: Path
 ) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from leanecg.errors import LeanECGError
-from leanecg.package.model import load_model_package, save_model_package
+from leanecg.package.model import load_model_package, save_model_package, set_package_field
 from leanecg.provenance import collect_provenance
 from leanecg.tasks import task_for_package
 from leanecg.tasks.base import TaskData
@@ -152,8 +152,22 @@ def ensemble_packages(
                 f" only the validation records none of them trained on ({', '.join(data.info['val_records'])})"
             )
         result["notes"] = [*result.get("notes", []), note]
+    gates = [pkg.rhythm_gate for pkg in pkgs]
+    gate = gates[0] if gates[0] is not None and all(g == gates[0] for g in gates) else None
+    if any(g is not None for g in gates):
+        result["notes"] = [
+            *result.get("notes", []),
+            "the members' AF gate (rhythm_gate) is kept: its threshold is on the RR irregularity, not on the "
+            "probabilities"
+            if gate is not None
+            else "the members carry different AF gates (rhythm_gate), so the ensemble has none; choose one by "
+            "cross-validation (benchmarks/sveb_gate_cv.py --write-gate)",
+        ]
     result["provenance"] = collect_provenance(seed=seed, config={"members": [str(p) for p in paths]})
-    return save_model_package(out_dir, ens, task, data, result, name=name or f"{task.name}/{model_name}")
+    out = save_model_package(out_dir, ens, task, data, result, name=name or f"{task.name}/{model_name}")
+    if gate is not None:
+        set_package_field(out, "rhythm_gate", gate)
+    return out
 
 
 def _held_out_val(data: TaskData, trained_on: set[str], where: Path) -> TaskData | None:
