@@ -339,6 +339,10 @@ def test_the_release_ships_both_headline_models(tmp_path: Path) -> None:
     assert rows["cinc2017"]["classes"] == ["N", "A", "O", "~"] and rows["cinc2017"]["params"] <= 100_000
     assert rows["mitdb-aami"]["classes"] == ["N", "S", "V", "F"] and rows["mitdb-aami"]["params"] <= 50_000
     assert not any(r["tiny"] for r in rows.values())  # real training runs, not smoke runs
+    # the beat model carries its AF gate, and the table says the metric is the network's alone
+    assert rows["mitdb-aami"]["rhythm_gate"] > 0 and rows["cinc2017"]["rhythm_gate"] is None
+    table = run_cli(["models"], tmp_path, env={"COLUMNS": "250"})
+    assert "mitdb-aami: `leanecg beats` / `stream` / `serve` apply its AF gate" in table.stdout
 
 
 def test_shipped_lookup_and_models_table(

@@ -46,3 +46,10 @@ def models(
             metric,
         )
     console.print(t)
+    for m in shipped:
+        if m.get("rhythm_gate") is not None:
+            print_text(
+                f"{m['name']}: `leanecg beats` / `stream` / `serve` apply its AF gate (a beat in an irregularly "
+                f"irregular rhythm, RR irregularity >= {m['rhythm_gate']:g}, cannot be S); the metric above is "
+                "the network's alone; --no-rhythm-gate leaves the gate out"
+            )

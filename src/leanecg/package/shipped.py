@@ -57,7 +57,8 @@ def _summary(folder: Path) -> dict[str, Any]:
 
 
 def package_summary(name: str, folder: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """One row of ``leanecg models``: name, task, classes, params, MACs, latency, headline metric."""
+    """One row of ``leanecg models``: name, task, classes, params, MACs, latency, headline metric, and the
+    threshold of the AF gate a beat model applies (``rhythm_gate``; ``None`` without one)."""
     task = meta.get("task", {})
     cost = meta.get("cost", {})
     primary = task.get("primary_metric")
@@ -78,6 +79,8 @@ def package_summary(name: str, folder: Path, meta: dict[str, Any]) -> dict[str, 
         "tiny": bool(meta.get("data", {}).get("tiny")),
         "licence": meta.get("licence", {}).get("licence"),
         "path": str(folder),
+        # the AF gate's threshold (beat models that carry one; the metric above is the network's alone)
+        "rhythm_gate": (meta.get("rhythm_gate") or {}).get("threshold"),
     }
 
 
