@@ -54,11 +54,12 @@ def holter(record: Record, fs: float) -> tuple[Record, float]:
 
 def _ds2_item(folder: Path, name: str, row: str, fs: float) -> tuple[str, Record, np.ndarray, list[str]]:
     rec = load_record(folder / name)
-    ref = np.asarray(rec.annotation.sample, dtype=np.int64)
+    ann = rec.annotation  # the Holter-like copy has no annotation: read it first
+    ref = np.asarray(ann.sample, dtype=np.int64)
     if row == "holter":
         rec, factor = holter(rec, fs)
         ref = np.round(ref * factor).astype(np.int64)
-    return name, rec, ref, list(rec.annotation.symbol)
+    return name, rec, ref, list(ann.symbol)
 
 
 def score_row(
@@ -74,8 +75,9 @@ def score_row(
     preds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, rec, ref, sym in items:
         pred = model.predict_beats(rec, lead=lead)
-        keep = aami_classes(sym) != ""
-        beats[name] = (ref[keep], aami_classes(sym)[keep], pred.samples, np.asarray(pred.labels))
+        classes = aami_classes(sym)
+        keep = classes != ""
+        beats[name] = (ref[keep], classes[keep], pred.samples, np.asarray(pred.labels))
         exclude[name] = vf_intervals(ref, sym)
         preds[name] = (pred.samples, np.asarray(pred.labels))
     report = evaluate_beats(beats, fs, exclude=exclude)
@@ -89,6 +91,14 @@ def score_row(
         "seconds": round(time.perf_counter() - t0, 1),
     }
     return row, preds
+
+
+def run_count(path: Path, pkg: Any, key: str) -> tuple[str, int]:
+    """``(weights, n)``: the package's weights hash (model.json's, shortened) and the number of this run
+    among the runs on the same weights that the results file ``path`` counts under ``key``."""
+    weights = str(pkg.meta.get("weights_sha256", "?"))[:16]
+    earlier = json.loads(path.read_text()) if path.exists() else {}
+    return weights, int(earlier.get(key, 0)) + 1 if earlier.get("weights") == weights else 1
 
 
 def main() -> None:
@@ -109,19 +119,17 @@ def main() -> None:
     variants = [("", plain)] + ([(" + AF gate", pkg)] if gate else [])
     rows: dict[str, dict[str, Any]] = {}
     for row in ("native", "holter"):
+        items = [_ds2_item(folder, name, row, args.fs) for name in records]  # read (and resampled) once
         for suffix, model in variants:
-            items = (_ds2_item(folder, name, row, args.fs) for name in records)
             fs_row = args.fs if row == "holter" else 360.0
             rows[row + suffix], _ = score_row(model, items, fs_row, "ECG1" if row == "holter" else None)
             rows[row + suffix].update(
                 lead="ECG1 (--lead)" if row == "holter" else "by name", rhythm_gate=bool(suffix)
             )
             print(row + suffix, {k: round(v, 4) for k, v in rows[row + suffix]["gross"].items()}, flush=True)
-    weights = str(pkg.meta.get("weights_sha256", "?"))[:16]  # model.json's hash of the weights it loads
     stem = f"beats_end_to_end_{args.model.replace('/', '_')}"
     path = args.out / f"{stem}.json"
-    earlier = json.loads(path.read_text()) if path.exists() else {}
-    count = int(earlier.get("ds2_evaluations", 0)) + 1 if earlier.get("weights") == weights else 1
+    weights, count = run_count(path, pkg, "ds2_evaluations")
     doc = {
         "model": args.model,
         "weights": weights,

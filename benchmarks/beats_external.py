@@ -17,13 +17,12 @@ script for the same weights and database (``evaluations``).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from beats_end_to_end import GROSS, score_row
+from beats_end_to_end import GROSS, run_count, score_row
 from leanecg.atomic import atomic_open, write_json
 from leanecg.data import Record, load_record, resolve_data_dir
 from leanecg.package import open_model
@@ -90,11 +89,9 @@ def main() -> None:
             s_out += int(((lab == "S") & ~inside).sum())
             beats_in += int(inside.sum())
         rows[row]["af"] = {"beats_in_af": beats_in, "s_calls_in_af": s_in, "s_calls_outside_af": s_out}
-    weights = str(pkg.meta.get("weights_sha256", "?"))[:16]
     stem = f"beats_external_{args.dataset}_{args.model.replace('/', '_')}"
     path = args.out / f"{stem}.json"
-    earlier = json.loads(path.read_text()) if path.exists() else {}
-    count = int(earlier.get("evaluations", 0)) + 1 if earlier.get("weights") == weights else 1
+    weights, count = run_count(path, pkg, "evaluations")
     n_ref = {c: int(sum((np.asarray(sym) == c).sum() for *_, sym in items)) for c in ("N", "A", "a", "V")}
     command = f"python benchmarks/beats_external.py --dataset {args.dataset} --model {args.model}" + (
         f" --lead {args.lead}" if args.lead else ""
