@@ -247,7 +247,7 @@ def main() -> None:
         gain_all = _gain(f1, every_run, args.n_boot)
         y_every = np.concatenate([part[0] for part in every_run])
         t_every = max(gate.thresholds, key=lambda t: f1(y_every, np.concatenate(every_pred[t])))
-        positive = sum(f1(y, g) > f1(y, p) for y, g, p, _ in every_run)
+        positive = sum(r["gain"] > 0 for row in out_rows for r in row["runs"])  # each run's paired gain
         doc_gates[gate.name] = {
             "rule": gate.rule,
             "thresholds": [t if np.isfinite(t) else None for t in gate.thresholds],
