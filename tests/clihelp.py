@@ -69,6 +69,7 @@ def invoke_cli(
         torch = None  # type: ignore[assignment]
     saved_env, saved_cwd, saved_argv = dict(os.environ), Path.cwd(), sys.argv
     saved_signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    saved_hook = sys.unraisablehook
     saved_threads = torch.get_num_threads() if torch is not None else None
     out, err = io.StringIO(), io.StringIO()
     code: int | str | None = 0
@@ -91,6 +92,7 @@ def invoke_cli(
         sys.argv = saved_argv
         for sig, handler in saved_signals.items():
             signal.signal(sig, handler)
+        sys.unraisablehook = saved_hook
         if torch is not None and saved_threads is not None:
             torch.set_num_threads(saved_threads)
     if code is None or isinstance(code, int):

@@ -119,3 +119,34 @@ def test_an_interrupt_turned_into_another_error_still_reads_interrupted(
             signal.signal(s, h)
     assert stop.value.code == CODES[sig]
     assert capsys.readouterr().err.strip().splitlines()[-1] == "interrupted"
+
+
+def test_a_signal_inside_a_callback_is_raised_again_outside_it() -> None:
+    """A signal that lands while Python runs a callback it cannot raise from (a weakref callback, ``__del__``,
+    the import system's module-lock callback) is not lost: the command still stops. (Seen once in CI: a
+    SIGTERM during an import was swallowed and ``leanecg predict`` ran on to its 120 s timeout.)"""
+    import weakref
+
+    from leanecg.cli.runner import raise_on_signals
+    from leanecg.errors import Interrupted
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    saved_hook = sys.unraisablehook
+    try:
+        raised = raise_on_signals()
+
+        class Obj:
+            pass
+
+        obj = Obj()
+        ref = weakref.ref(obj, lambda _: signal.raise_signal(signal.SIGTERM))  # the handler runs inside it
+        with pytest.raises(Interrupted) as info:
+            del obj
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                time.sleep(0.001)
+        assert ref() is None and info.value.signum == signal.SIGTERM and raised() is info.value
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)
+        sys.unraisablehook = saved_hook

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,22 +36,58 @@ def raise_on_signals() -> Callable[[], Interrupted | None]:
     Returns a function that gives the :class:`~leanecg.errors.Interrupted` raised so far (``None``: no
     signal): code that catches the exception on its way out can turn it into another one (an extension
     module interrupted while it is imported fails with ``ImportError: initialization failed``), and the
-    user still stopped the command."""
+    user still stopped the command. A signal that lands inside a callback Python cannot raise from (the
+    exception reaches :data:`sys.unraisablehook` instead) is delivered again, so it is never lost."""
     import signal
+    import threading
 
     state: dict[str, Interrupted | None] = {"raised": None}
+    in_hook = threading.Event()
+
+    def again(signum: int) -> None:
+        """The signal once more, from another thread, a moment later (its handler runs in the main thread)."""
+
+        def later() -> None:
+            time.sleep(0.001)
+            signal.raise_signal(signum)
+
+        threading.Thread(target=later, daemon=True).start()
 
     def handler(signum: int, frame: Any) -> None:
         if state["raised"] is None:
+            if in_hook.is_set():  # still inside the hook below, where a raise is dropped too: later
+                again(signum)
+                return
             stop = Interrupted(signum)
             state["raised"] = stop
             raise stop
 
+    previous_hook = sys.unraisablehook
+
+    def unraisable(info: Any) -> None:
+        # the handler ran inside a callback Python cannot raise from (a weakref callback, __del__, the
+        # import system's module-lock callback): the exception was dropped. Deliver the signal again, so
+        # the handler runs once the main thread is out of the callback.
+        stop = state["raised"]
+        if stop is None or info.exc_value is not stop:
+            previous_hook(info)
+            return
+        in_hook.set()
+        try:
+            state["raised"] = None
+            again(stop.signum)
+        finally:
+            in_hook.clear()
+
+    installed = False
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             signal.signal(sig, handler)
+            installed = True
         except (ValueError, OSError):  # not the main thread, or a platform without the signal
             pass
+    if installed:
+        sys.unraisablehook = unraisable
     return lambda: state["raised"]
 
 
