@@ -60,7 +60,7 @@ def invoke_cli(
     runs it in a subprocess: same ``cwd`` and environment; the same exit code, stdout and stderr, without a
     Python start-up (the cheap way to check a command's error paths; keep one :func:`run_cli` smoke test
     per command for the real entry point). The working folder, environment, ``sys.argv``, SIGINT / SIGTERM
-    handlers and torch's thread count are restored afterwards; never raises on a non-zero exit."""
+    handlers, ``sys.unraisablehook`` and torch's thread count are restored afterwards; never raises on a non-zero exit."""
     from leanecg import cli
 
     try:
