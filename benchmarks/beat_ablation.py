@@ -1,7 +1,8 @@
 """Ablation of the mitdb-aami beat-model recipe: what each ingredient gives, by DS1 CV and on DS2.
 
 Every row is one finished recipe (the task's attributes, :mod:`leanecg.tasks.mitdb_aami`) trained with
-``beatnet``; for each seed the row is cross-validated leave-records-out over the 22 DS1 records
+``beatnet`` (or the row's ``models``: another zoo model, or several whose probabilities are averaged, as
+``leanecg ensemble`` does); for each seed the row is cross-validated leave-records-out over the 22 DS1 records
 (``--cv`` folds, the selection figure) and then trained on all of its training records and scored once on
 DS2. The results file counts every DS2 evaluation this script has made (``ds2_evaluations``), including
 those of rows run earlier and resumed.
@@ -34,6 +35,7 @@ import numpy as np
 from leanecg.atomic import atomic_open, finite_json, write_json
 from leanecg.bench.runner import cross_validate, run_deep
 from leanecg.data import resolve_data_dir
+from leanecg.models.registry import ensemble_of
 from leanecg.package.model import save_model_package
 from leanecg.provenance import collect_provenance
 from leanecg.tasks.mitdb_aami import MitdbAamiTask
@@ -80,6 +82,17 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
         "v1 recipe + the record's second lead (V1 in most records) as a second input channel, zeroed in 30 % "
         "of training windows (one-lead fallback)",
         {**_V1, "second_lead": True, "lead_dropout": 0.3},
+    ),
+    (
+        "linear model",
+        "v1 recipe's data and training, but a logistic regression on the RR + template features "
+        "(zoo model `linear`, 56 weights) instead of beatnet",
+        {**_V1, "models": ("linear",)},
+    ),
+    (
+        "+ linear member",
+        "v1 recipe's beatnet and the 'linear model' averaged (`leanecg ensemble`; CV and DS2 of the pair)",
+        {**_V1, "models": ("beatnet", "linear")},
     ),
 ]
 
@@ -188,10 +201,55 @@ def canonical(run: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _task(overrides: dict[str, Any]) -> MitdbAamiTask:
     task = MitdbAamiTask()
     for k, v in overrides.items():
+        if k == "models":
+            continue
         if not hasattr(task, k):
             raise ValueError(f"unknown task attribute {k!r}")
         setattr(task, k, v)
     return task
+
+
+def _run_members(
+    task: MitdbAamiTask, models: tuple[str, ...], data: Any, k: int, training: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """CV block (with ``"proba"``), DS2 result and trained model of a row's recipe: one zoo model, or the
+        average of several members' probabilities (each member trained by the row's recipe with the row's
+        seed, so on the same folds; the trained model is their :class:`~leanecg.models.ensemble.Ensemble`,
+        exactly what ``leanecg ensemble`` builds). Each member's training also scores it on DS2 (not kept; the
+    caller counts those scorings)."""
+    if len(models) == 1:
+        cv = cross_validate(task, models[0], data, k=k, log=print, keep_proba=True, **training)
+        result, model = run_deep(task, models[0], data, **training)
+        return cv, result, model
+    blocks = [cross_validate(task, m, data, k=k, log=print, keep_proba=True, **training) for m in models]
+    proba = np.mean([b["proba"] for b in blocks], axis=0)
+    pool = task.cv_pool(data)
+    y = np.asarray(pool.y)
+    pred = np.argmax(proba, axis=1)
+    folds = [
+        {**f, "scores": task.scores(y[held], pred[held])}
+        for f, held in zip(blocks[0]["folds"], _fold_indices(pool, blocks[0]["folds"]), strict=True)
+    ]
+    cv = {
+        **blocks[0],
+        "folds": folds,
+        "pooled": task.scores(y, pred),
+        "proba": proba,
+        "members": list(models),
+    }
+    trained = [run_deep(task, m, data, **training) for m in models]  # each scores DS2 too (counted, not kept)
+    model = ensemble_of([m for _, m in trained])
+    result = dict(trained[0][0])
+    result.update(task.evaluate(data.test, predict_proba(model, data.test.X, features=data.test.features)))
+    result["cost"] = {"params": int(sum(r["cost"]["params"] for r, _ in trained))}
+    result["train"] = {**trained[0][0]["train"], "members": [r["train"] for r, _ in trained]}
+    return cv, result, model
+
+
+def _fold_indices(pool: Any, folds: list[dict[str, Any]]) -> list[np.ndarray]:
+    """The pool indices of each CV fold's held-out records (a fold block names its records)."""
+    groups = np.asarray(pool.groups).astype(str)
+    return [np.flatnonzero(np.isin(groups, f["groups"])) for f in folds]
 
 
 def _one_lead_fallback(task: MitdbAamiTask, model: Any, data: Any) -> dict[str, float]:
@@ -364,9 +422,9 @@ def main() -> None:
                 "n_boot": 1000,
                 "runtime": None,
             }
-            cv = cross_validate(task, "beatnet", data, k=args.cv, log=print, keep_proba=True, **training)
+            models = tuple(acc.get("models", ("beatnet",)))
+            cv, result, model = _run_members(task, models, data, args.cv, training)
             _save_oof(args.out, name, seed, cv.pop("proba"), task.cv_pool(data))
-            result, model = run_deep(task, "beatnet", data, **training)
             one_lead = _one_lead_fallback(task, model, data) if task.second_lead else None
             result["provenance"] = collect_provenance(seed=seed, config=result["train"].get("config"))
             if args.save_models is not None:
@@ -375,7 +433,9 @@ def main() -> None:
             if path.exists():
                 on_disk = json.loads(path.read_text())
                 doc["runs"], doc["ds2_evaluations"] = on_disk["runs"], on_disk["ds2_evaluations"]
-            doc["ds2_evaluations"] = int(doc.get("ds2_evaluations", 0)) + 1 + (one_lead is not None)
+            # a member row: each member's run_deep scores DS2 as well (not kept), then the ensemble once
+            n_ds2 = 1 if len(models) == 1 else len(models) + 1
+            doc["ds2_evaluations"] = int(doc.get("ds2_evaluations", 0)) + n_ds2 + (one_lead is not None)
             doc["runs"].append(
                 {
                     "row": name,

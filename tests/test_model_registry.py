@@ -38,9 +38,10 @@ EXPECTED_NAMES = {
     "litenet",
     "beatnet",
     "leadwise",
+    "linear",
 }
 NAMES = sorted(EXPECTED_NAMES)
-WITH_FEATURES = {"beatnet", "wide_deep", "wide_deep_lite"}
+WITH_FEATURES = {"beatnet", "wide_deep", "wide_deep_lite", "linear"}
 
 
 def params(name: str, width: float = 1.0, depth: float = 1.0, n_leads: int = 1, **kw) -> int:
@@ -85,8 +86,9 @@ def test_default_config_builds_the_default_model() -> None:
     for spec in list_models():
         if spec.name in ("resnet1d", "se_resnet1d", "wide_deep", "efficientnet1d"):
             continue  # large; covered by the round-trip test at small width
-        model = build_model(spec.name, 1, 3, **spec.default_config["options"])
-        default = build_model(spec.name, 1, 3)
+        n_features = 4 if spec.name == "linear" else 0  # reads only features: needs some
+        model = build_model(spec.name, 1, 3, n_features=n_features, **spec.default_config["options"])
+        default = build_model(spec.name, 1, 3, n_features=n_features)
         assert count_parameters(model) == count_parameters(default)
         assert model_config(model) == model_config(default)
 
@@ -247,7 +249,7 @@ def test_model_config_and_build_from_config_errors() -> None:
 # size scaling
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "linear"])
 def test_parameters_grow_monotonically_with_width_and_depth(name: str) -> None:
     by_width = [params(name, width=w) for w in (0.25, 0.5, 1.0, 1.5)]
     assert by_width == sorted(by_width), by_width
@@ -255,6 +257,27 @@ def test_parameters_grow_monotonically_with_width_and_depth(name: str) -> None:
     by_depth = [params(name, width=0.5, depth=d) for d in (0.5, 1.0, 2.0)]
     assert by_depth == sorted(by_depth), by_depth
     assert by_depth[-1] > by_depth[0], by_depth
+
+
+def test_linear_model_is_a_logistic_regression_on_the_features() -> None:
+    # n_features * n_classes weights + n_classes biases, whatever the width, depth or leads
+    sizes = {
+        params("linear", width=w, depth=d, n_leads=k)
+        for w in (0.25, 4.0)
+        for d in (0.5, 2.0)
+        for k in (1, 12)
+    }
+    assert sizes == {4 * 4 + 4}
+    with pytest.raises(LeanECGError, match="has none"):
+        build_model("linear", 1, 4)  # a task without handcrafted features: the leaderboard row says why
+    model = build_model("linear", 2, 3, n_features=5).eval()
+    features = torch.randn(4, 5)
+    a = model(torch.randn(4, 2, 100), features=features)
+    b = model(torch.zeros(4, 2, 7), features=features)
+    torch.testing.assert_close(a, b)  # the signal is not read
+    weight, bias = model.fc.weight, model.fc.bias
+    z = (features - model.norm.running_mean) / torch.sqrt(model.norm.running_var + model.norm.eps)
+    torch.testing.assert_close(a, z @ weight.T + bias)
 
 
 def test_families_span_thousands_to_millions_of_parameters() -> None:

@@ -6,7 +6,7 @@
 
 Every model maps ``x: (batch, n_leads, n_samples)`` float32 to logits ``(batch, n_classes)``;
 ``beatnet`` and ``wide_deep`` also take ``features: (batch, n_features)`` (and ``wide_deep``
-optionally ``age_sex: (batch, 2)``) by keyword; ``model.extra_inputs`` names them and
+optionally ``age_sex: (batch, 2)``) by keyword, and ``linear`` (a logistic regression) reads only them; ``model.extra_inputs`` names them and
 ``model.min_samples`` is the documented minimum input length. ``width`` multiplies channel counts
 (and hidden sizes), ``depth`` the number of blocks/layers; ``overrides`` set any architecture
 option listed in :attr:`ModelSpec.default_config` ``["options"]``.
@@ -34,6 +34,7 @@ from leanecg.models.efficientnet import EfficientNet1d
 from leanecg.models.ensemble import Ensemble
 from leanecg.models.hybrid import EmbeddingNetwork, Hybrid
 from leanecg.models.leadwise import LeadWiseNet
+from leanecg.models.linear import FeatureLinear
 from leanecg.models.litenet import BeatNet, LiteNet
 from leanecg.models.mobilenet import MobileNetV1, MobileNetV2, MobileNetV3
 from leanecg.models.recurrent import CNNLSTM, BiRNN
@@ -143,6 +144,11 @@ for _name, _e in {
         BeatNet,
         "lightweight",
         "beat classifier: small CNN on a beat window + RR-feature vector (<50k weights)",
+    ),
+    "linear": _Entry(
+        FeatureLinear,
+        "lightweight",
+        "logistic regression on the task's handcrafted features (standardised inside; the signal is not read)",
     ),
 }.items():
     _REGISTRY.register(_name, _e)
