@@ -94,6 +94,17 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
         "v1 recipe's beatnet and the 'linear model' averaged (`leanecg ensemble`; CV and DS2 of the pair)",
         {**_V1, "models": ("beatnet", "linear")},
     ),
+    (
+        "linear model, all DS1",
+        "'linear model' fitted on all 22 DS1 records for a fixed budget (10 epochs), no early stopping: a "
+        "convex fit needs no validation records",
+        {**_ALL_DS1, "models": ("linear",)},
+    ),
+    (
+        "+ linear member, all DS1",
+        "v1 recipe's beatnet and 'linear model, all DS1' averaged",
+        {**_V1, "models": ("beatnet", ("linear", _ALL_DS1))},
+    ),
 ]
 
 METRICS = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "sveb_veb_f1")
@@ -209,21 +220,39 @@ def _task(overrides: dict[str, Any]) -> MitdbAamiTask:
     return task
 
 
+#: one member of a row: a zoo model name, or ``(name, task attributes of this member on top of the row's)``
+Member = str | tuple[str, dict[str, Any]]
+
+
 def _run_members(
-    task: MitdbAamiTask, models: tuple[str, ...], data: Any, k: int, training: dict[str, Any]
+    members: list[tuple[str, MitdbAamiTask, Any]], k: int, training: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    """CV block (with ``"proba"``), DS2 result and trained model of a row's recipe: one zoo model, or the
-        average of several members' probabilities (each member trained by the row's recipe with the row's
-        seed, so on the same folds; the trained model is their :class:`~leanecg.models.ensemble.Ensemble`,
-        exactly what ``leanecg ensemble`` builds). Each member's training also scores it on DS2 (not kept; the
-    caller counts those scorings)."""
-    if len(models) == 1:
-        cv = cross_validate(task, models[0], data, k=k, log=print, keep_proba=True, **training)
-        result, model = run_deep(task, models[0], data, **training)
+    """CV block (with ``"proba"``), DS2 result and trained model of a row's recipe from its members
+    ``(zoo model, task, data)``: one member, or the average of several members' probabilities (each trained
+    by its own recipe with the row's seed, so on the same record folds; the trained model is their
+    :class:`~leanecg.models.ensemble.Ensemble`, exactly what ``leanecg ensemble`` builds). The CV block and
+    its probabilities are in the first member's pool order. Each member's training also scores it on DS2
+    (not kept; the caller counts those scorings)."""
+    task, data = members[0][1], members[0][2]
+    if len(members) == 1:
+        cv = cross_validate(task, members[0][0], data, k=k, log=print, keep_proba=True, **training)
+        result, model = run_deep(task, members[0][0], data, **training)
         return cv, result, model
-    blocks = [cross_validate(task, m, data, k=k, log=print, keep_proba=True, **training) for m in models]
-    proba = np.mean([b["proba"] for b in blocks], axis=0)
     pool = task.cv_pool(data)
+    first = canonical_order(pool.groups)
+    blocks, probas = [], []
+    for name, member_task, member_data in members:
+        block = cross_validate(member_task, name, member_data, k=k, log=print, keep_proba=True, **training)
+        member_pool = member_task.cv_pool(member_data)
+        proba = np.empty_like(block["proba"])
+        proba[first] = block["proba"][canonical_order(member_pool.groups)]  # into the first pool's order
+        if not np.array_equal(
+            np.asarray(pool.y)[first], np.asarray(member_pool.y)[canonical_order(member_pool.groups)]
+        ):
+            raise ValueError(f"member {name}'s CV pool holds other beats than the first member's")
+        blocks.append(block)
+        probas.append(proba)
+    proba = np.mean(probas, axis=0)
     y = np.asarray(pool.y)
     pred = np.argmax(proba, axis=1)
     folds = [
@@ -235,9 +264,12 @@ def _run_members(
         "folds": folds,
         "pooled": task.scores(y, pred),
         "proba": proba,
-        "members": list(models),
+        "members": [
+            {"model": n, "recipe": b["recipe"]} for (n, _, _), b in zip(members, blocks, strict=True)
+        ],
     }
-    trained = [run_deep(task, m, data, **training) for m in models]  # each scores DS2 too (counted, not kept)
+    # each member trains by its own recipe and scores DS2 too (counted by the caller, not kept)
+    trained = [run_deep(t, n, d, **training) for n, t, d in members]
     model = ensemble_of([m for _, m in trained])
     result = dict(trained[0][0])
     result.update(task.evaluate(data.test, predict_proba(model, data.test.X, features=data.test.features)))
@@ -408,10 +440,15 @@ def main() -> None:
             task = _task(acc)
             if any(r["row"] == name and r["seed"] == seed for r in doc["runs"]):
                 continue
-            key = (*_data_key(task), seed if task.train_uses_val else 0)
-            if key not in cache:
-                cache[key] = task.load(root, seed=seed)
-            data = cache[key]
+            members = []
+            for member in acc.get("models", ("beatnet",)):
+                model_name, extra = (member, {}) if isinstance(member, str) else member
+                member_task = _task({**acc, **extra})
+                key = (*_data_key(member_task), seed if member_task.train_uses_val else 0)
+                if key not in cache:
+                    cache[key] = member_task.load(root, seed=seed)
+                members.append((model_name, member_task, cache[key]))
+            data = members[0][2]
             t0 = time.perf_counter()
             training = {
                 "seed": seed,
@@ -422,8 +459,7 @@ def main() -> None:
                 "n_boot": 1000,
                 "runtime": None,
             }
-            models = tuple(acc.get("models", ("beatnet",)))
-            cv, result, model = _run_members(task, models, data, args.cv, training)
+            cv, result, model = _run_members(members, args.cv, training)
             _save_oof(args.out, name, seed, cv.pop("proba"), task.cv_pool(data))
             one_lead = _one_lead_fallback(task, model, data) if task.second_lead else None
             result["provenance"] = collect_provenance(seed=seed, config=result["train"].get("config"))
@@ -434,7 +470,7 @@ def main() -> None:
                 on_disk = json.loads(path.read_text())
                 doc["runs"], doc["ds2_evaluations"] = on_disk["runs"], on_disk["ds2_evaluations"]
             # a member row: each member's run_deep scores DS2 as well (not kept), then the ensemble once
-            n_ds2 = 1 if len(models) == 1 else len(models) + 1
+            n_ds2 = 1 if len(members) == 1 else len(members) + 1
             doc["ds2_evaluations"] = int(doc.get("ds2_evaluations", 0)) + n_ds2 + (one_lead is not None)
             doc["runs"].append(
                 {
