@@ -95,14 +95,14 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
         {**_V1, "models": ("beatnet", "linear")},
     ),
     (
-        "linear model, all DS1",
+        "linear model (all DS1)",
         "'linear model' fitted on all 22 DS1 records for a fixed budget (10 epochs), no early stopping: a "
         "convex fit needs no validation records",
         {**_ALL_DS1, "models": ("linear",)},
     ),
     (
-        "+ linear member, all DS1",
-        "v1 recipe's beatnet and 'linear model, all DS1' averaged",
+        "+ linear member (all DS1)",
+        "v1 recipe's beatnet and 'linear model (all DS1)' averaged",
         {**_V1, "models": ("beatnet", ("linear", _ALL_DS1))},
     ),
 ]
