@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from leanecg.errors import LeanECGError
+from leanecg.errors import LeanECGError, check_number
 from leanecg.models.heads import check_features, check_input
 
 __all__ = ["FeatureLinear"]
@@ -36,12 +36,16 @@ class FeatureLinear(nn.Module):
         width, depth: accepted for the registry's interface; a linear model has neither (any value
             gives the same model).
         n_features: length of the feature vector (``>= 1``).
+        l2_c: inverse L2 penalty of the fit (scikit-learn's ``C``; > 0), used by
+            :func:`leanecg.train.convex.fit_logistic`.
 
     Raises:
         LeanECGError: ``n_features < 1`` (the task has no handcrafted features for it to read).
 
     Attributes:
         reads_signal: ``False``: the logits do not depend on ``x``.
+        convex: ``True``: :func:`leanecg.train.trainer.fit` solves it to convergence
+            (:func:`leanecg.train.convex.fit_logistic`) instead of running epochs of gradient steps.
 
     >>> import torch
     >>> model = FeatureLinear(1, 4, n_features=13).eval()
@@ -53,11 +57,21 @@ class FeatureLinear(nn.Module):
 
     extra_inputs: tuple[str, ...] = ("features",)
     reads_signal = False
+    convex = True
 
     def __init__(
-        self, n_leads: int, n_classes: int, width: float = 1.0, depth: float = 1.0, n_features: int = 0
+        self,
+        n_leads: int,
+        n_classes: int,
+        width: float = 1.0,
+        depth: float = 1.0,
+        n_features: int = 0,
+        *,
+        l2_c: float = 1.0,
     ) -> None:
         super().__init__()
+        check_number("l2_c", l2_c, low=0, low_open=True)
+        self.l2_c = float(l2_c)
         if int(n_features) < 1:
             raise LeanECGError(
                 "n_features",

@@ -42,6 +42,7 @@ from torch import nn
 
 from leanecg.errors import LeanECGError
 from leanecg.train.checkpoint import STATE_POINTER, load_train_state, save_train_state
+from leanecg.train.convex import fit_logistic
 from leanecg.train.datasets import (
     ArraySplit,
     Augment,
@@ -204,6 +205,8 @@ def fit(
         raise LeanECGError("config", f"expected a TrainConfig, got {type(config).__name__}")
     config.validate()
     _check_splits(train, val)
+    if getattr(model, "convex", False):
+        return _fit_convex(model, train, val, config, metric_fn, augment, on_epoch, batch_loss, t_start)
     if resume and checkpoint_dir is None:
         raise LeanECGError("resume", "needs checkpoint_dir (the folder the interrupted run wrote)")
     multilabel = train.multilabel
@@ -434,6 +437,58 @@ def fit(
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+def _fit_convex(
+    model: nn.Module,
+    train: ArraySplit,
+    val: ArraySplit | None,
+    config: TrainConfig,
+    metric_fn: MetricFn | None,
+    augment: Augment | None,
+    on_epoch: Callable[[dict[str, Any]], bool | None] | None,
+    batch_loss: BatchLoss | None,
+    t_start: float,
+) -> TrainResult:
+    """:func:`fit` of a model with ``convex = True`` (the zoo's logistic regression): solved to convergence by
+    :func:`leanecg.train.convex.fit_logistic` in one pass; signal augmentations do not reach it (it reads
+    only the features), a batch loss (augmented features, distillation) has no batches to act on."""
+    del augment  # acts on the signal, which the model does not read
+    if batch_loss is not None:
+        raise LeanECGError(
+            "batch_loss",
+            "a logistic regression is solved in one pass over the features, without batches: no batch loss",
+        )
+    if is_distributed():
+        raise LeanECGError("model", "a logistic regression is fitted on one process, not under torchrun")
+    n_threads = int(config.num_threads or available_cpus())
+    prev_threads = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        seed_everything(config.seed)
+        res = fit_logistic(model, train, val, config, metric_fn)
+    finally:
+        torch.set_num_threads(prev_threads)
+    model.multilabel = False
+    if on_epoch is not None:
+        on_epoch(dict(res.history_row))
+    return TrainResult(
+        history=[res.history_row],
+        best_epoch=1,
+        best_val_metric=res.history_row["val_metric"],
+        best_val_loss=res.history_row["val_loss"],
+        stopped_early=False,
+        time_limited=False,
+        stop_reason="completed",
+        seconds=time.perf_counter() - t_start,
+        epochs_run=1,
+        steps=res.steps,
+        n_classes=int(model.fc.out_features),
+        multilabel=False,
+        num_threads=n_threads,
+        device="cpu",
+        config={**config.to_dict(), "solver": res.solver, "converged": res.converged},
+    )
 
 
 def _check_splits(train: ArraySplit, val: ArraySplit | None) -> None:
