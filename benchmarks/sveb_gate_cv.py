@@ -24,8 +24,9 @@ For each gate, ablation row and seed:
 * ``t`` chosen on all DS1 records of all seeds of the row (what a shipped model of the row would use).
 
 Then the gain pooled over a row's seeds and over all rows' runs (the beats of all runs scored together; a
-resampled record takes its beats in every run). ``--write-gate PACKAGE`` stores the AF gate of
-``--gate-row`` (its ``t`` on all DS1 records, its pooled gain) in a model package (``rhythm_gate``).
+resampled record takes its beats in every run). Last, every row against ``--reference`` (the shipped
+recipe) with the AF gate on both: CV scores and the paired gain, seeds pooled. ``--write-gate PACKAGE``
+stores the AF gate of ``--gate-row`` (its ``t`` on all DS1 records, its pooled gain) in a model package (``rhythm_gate``).
 
 Training data only: no DS2 beat is read. Writes ``sveb_gate_cv.{json,md}`` into ``--out``::
 
@@ -157,6 +158,47 @@ def _gain(
     return {"point": float(ci.point), "ci95": [float(ci.lo), float(ci.hi)], "runs": len(parts)}
 
 
+def _versus_reference(
+    task: MitdbAamiTask,
+    f1: Callable[[np.ndarray, np.ndarray], float],
+    nested: dict[str, dict[int, tuple[np.ndarray, ...]]],
+    reference: str,
+    n_boot: int,
+) -> dict[str, Any]:
+    """Every row against ``reference``, the AF gate (nested ``t``) on both: each row's CV scores (mean over
+    its seeds) and the paired gain in the mean of SVEB and VEB F1 over the reference, the seeds the two rows
+    share pooled (a record's beats in every seed resampled together)."""
+    ref = nested.get(reference, {})
+    rows = []
+    for row, by_seed in nested.items():
+        per_seed = [_scores(task, y, gated) for y, gated, _ in by_seed.values()]
+        entry: dict[str, Any] = {
+            "row": row,
+            "seeds": sorted(by_seed),
+            **{m: float(np.mean([sc[m] for sc in per_seed])) for m in METRICS},
+        }
+        shared = sorted(set(by_seed) & set(ref))
+        if row != reference and shared:
+            y = np.concatenate([by_seed[s][0] for s in shared])
+            ci = bootstrap_diff_ci(
+                f1,
+                y,
+                np.concatenate([by_seed[s][1] for s in shared]),
+                np.concatenate([ref[s][1] for s in shared]),
+                groups=np.concatenate([by_seed[s][2] for s in shared]),
+                n_boot=n_boot,
+                seed=0,
+                require_all_classes=False,
+            )
+            entry["gain_over_reference"] = {
+                "point": float(ci.point),
+                "ci95": [float(ci.lo), float(ci.hi)],
+                "seeds": shared,
+            }
+        rows.append(entry)
+    return {"reference": reference, "rows": rows}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=None)
@@ -167,6 +209,9 @@ def main() -> None:
         "--write-gate", type=Path, default=None, help="model package folder to store the AF gate in"
     )
     ap.add_argument("--gate-row", default="v1 recipe", help="ablation row whose AF gate --write-gate stores")
+    ap.add_argument(
+        "--reference", default="v1 recipe", help="row the other rows are compared with, AF gate on both"
+    )
     args = ap.parse_args()
     ablation = json.loads((args.ablation / "beat_ablation.json").read_text())
     rows = list(dict.fromkeys(r["row"] for r in ablation["runs"]))
@@ -191,6 +236,7 @@ def main() -> None:
         return task.scores(y, pred)["sveb_veb_f1"]
 
     doc_gates: dict[str, Any] = {}
+    af_nested: dict[str, dict[int, tuple[np.ndarray, ...]]] = {}  # row -> seed -> (y, gated nested, groups)
     for gate in GATES:
         out_rows: list[dict[str, Any]] = []
         every_run: list[tuple[np.ndarray, ...]] = []
@@ -214,6 +260,8 @@ def main() -> None:
                 plain = preds[float("inf")]
                 gated, chosen = _nested(task, gate.thresholds, preds, y, groups)
                 parts.append((y, gated, plain, groups))
+                if gate.name == "af":
+                    af_nested.setdefault(row, {})[seed] = (y, gated, groups)
                 ci = _gain(f1, [parts[-1]], args.n_boot)
                 runs.append(
                     {
@@ -262,6 +310,7 @@ def main() -> None:
     command = "python benchmarks/sveb_gate_cv.py --data-dir ../shared/data"
     doc = {
         "gates": doc_gates,
+        "af_recipes": _versus_reference(task, f1, af_nested, args.reference, args.n_boot),
         "ds2_evaluations": 0,
         "provenance": collect_provenance(seed=0, command=command),
     }
@@ -350,6 +399,24 @@ def _markdown(doc: dict[str, Any]) -> str:
                     f"{_pct(g['veb_ppv'])} | {ts} | {_t(row['threshold_all_ds1'])} |"
                 )
             lines.append(f"| {row['row']} | seeds pooled | | | {_ci(row['gain_seeds'])} | | | | | |")
+    recipes = doc.get("af_recipes") or {}
+    if recipes.get("rows"):
+        lines += [
+            "",
+            f"## Recipes against `{recipes['reference']}`, AF gate on both",
+            "",
+            "Each row's CV scores with the AF gate (nested t), mean over its seeds, and its paired gain in F1 over "
+            "the reference row, the seeds both rows have pooled (95 % bootstrap over DS1 records).",
+            "",
+            "| row | seeds | F1 | SVEB Se | SVEB +P | VEB Se | VEB +P | gain over reference [95 % CI] |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in recipes["rows"]:
+            gain = _ci(r["gain_over_reference"]) if "gain_over_reference" in r else "reference"
+            lines.append(
+                f"| {r['row']} | {len(r['seeds'])} | {_pct(r['sveb_veb_f1'])} | {_pct(r['sveb_se'])} | "
+                f"{_pct(r['sveb_ppv'])} | {_pct(r['veb_se'])} | {_pct(r['veb_ppv'])} | {gain} |"
+            )
     prov = doc["provenance"]
     lines += [
         "",
