@@ -54,8 +54,11 @@ def test_cv_block_is_leave_records_out_next_to_the_test_score(tiny_mitdb_run: Pa
 def test_leaderboard_rows_plots_and_resume(tiny_mitdb_run: Path, tmp_path: Path, shared_data: Path) -> None:
     from leanecg.bench.leaderboard import leaderboard_models, run_leaderboard
 
+    from leanecg.models.registry import list_models
+
     names = leaderboard_models("mitdb-aami")
     assert {"beatnet", "resnet1d", "lightgbm", "beatnet+lightgbm", "transformer"} <= set(names)
+    assert {s.name for s in list_models()} <= set(names)  # every zoo model, the feature-only linear one too
     seed_dir = tmp_path / "leaderboard" / "mitdb-aami" / "seed0" / "mitdb-aami"
     seed_dir.mkdir(parents=True)
     for f in ("beatnet.json", "lightgbm.json"):

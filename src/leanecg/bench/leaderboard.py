@@ -45,7 +45,10 @@ def leaderboard_models(task_name: str) -> list[str]:
     task = get_task(task_name)
 
     def size(name: str) -> int:
-        model = build_model(name, n_leads=1, n_classes=len(task.class_names), n_features=0)
+        try:
+            model = build_model(name, n_leads=1, n_classes=len(task.class_names), n_features=0)
+        except LeanECGError:  # reads only handcrafted features (the linear model): sized with one
+            model = build_model(name, n_leads=1, n_classes=len(task.class_names), n_features=1)
         return sum(int(p.numel()) for p in model.parameters())
 
     zoo = sorted((s.name for s in list_models()), key=lambda n: (size(n), n))
