@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from leanecg.atomic import atomic_open, finite_json, write_json
+from leanecg.atomic import atomic_open, file_lock, finite_json, write_json
 from leanecg.bench.runner import cross_validate, run_deep
 from leanecg.data import resolve_data_dir
 from leanecg.models.registry import ensemble_of
@@ -464,29 +464,30 @@ def main() -> None:
             result["provenance"] = collect_provenance(seed=seed, config=result["train"].get("config"))
             if args.save_models is not None:
                 save_model_package(args.save_models / _slug(name) / f"seed{seed}", model, task, data, result)
-            # re-read before writing: several processes may run different rows into the same file
-            if path.exists():
-                on_disk = json.loads(path.read_text())
-                doc["runs"], doc["ds2_evaluations"] = on_disk["runs"], on_disk["ds2_evaluations"]
-            # a member row: each member's run_deep scores DS2 as well (not kept), then the ensemble once
-            n_ds2 = 1 if len(members) == 1 else len(members) + 1
-            doc["ds2_evaluations"] = int(doc.get("ds2_evaluations", 0)) + n_ds2 + (one_lead is not None)
-            doc["runs"].append(
-                {
-                    "row": name,
-                    "seed": seed,
-                    "overrides": acc,
-                    "cv": finite_json(cv["pooled"]),
-                    "cv_folds": finite_json(cv["folds"]),
-                    "ds2": finite_json({m: result["metrics"][m] for m in METRICS}),
-                    "ds2_confusion": result["confusion"],
-                    **({"ds2_one_lead": finite_json(one_lead)} if one_lead is not None else {}),
-                    "params": result["cost"]["params"],
-                    "seconds": round(time.perf_counter() - t0, 1),
-                }
-            )
-            doc["provenance"] = collect_provenance(seed=seed, config={"rows": [r[0] for r in ROWS]})
-            _write(args.out, doc, args.seeds)
+            # re-read, add and write under a lock: several processes may run rows / seeds into this file
+            with file_lock(path):
+                if path.exists():
+                    on_disk = json.loads(path.read_text())
+                    doc["runs"], doc["ds2_evaluations"] = on_disk["runs"], on_disk["ds2_evaluations"]
+                # a member row: each member's run_deep scores DS2 as well (not kept), then the ensemble once
+                n_ds2 = 1 if len(members) == 1 else len(members) + 1
+                doc["ds2_evaluations"] = int(doc.get("ds2_evaluations", 0)) + n_ds2 + (one_lead is not None)
+                doc["runs"].append(
+                    {
+                        "row": name,
+                        "seed": seed,
+                        "overrides": acc,
+                        "cv": finite_json(cv["pooled"]),
+                        "cv_folds": finite_json(cv["folds"]),
+                        "ds2": finite_json({m: result["metrics"][m] for m in METRICS}),
+                        "ds2_confusion": result["confusion"],
+                        **({"ds2_one_lead": finite_json(one_lead)} if one_lead is not None else {}),
+                        "params": result["cost"]["params"],
+                        "seconds": round(time.perf_counter() - t0, 1),
+                    }
+                )
+                doc["provenance"] = collect_provenance(seed=seed, config={"rows": [r[0] for r in ROWS]})
+                _write(args.out, doc, args.seeds)
             print(
                 f"{name} seed {seed}: cv {cv['pooled']} ds2 sveb {result['metrics']['sveb_se']['value']:.3f}"
                 f"/{result['metrics']['sveb_ppv']['value']:.3f} ({time.perf_counter() - t0:.0f} s)",

@@ -53,7 +53,6 @@ def test_cv_block_is_leave_records_out_next_to_the_test_score(tiny_mitdb_run: Pa
 
 def test_leaderboard_rows_plots_and_resume(tiny_mitdb_run: Path, tmp_path: Path, shared_data: Path) -> None:
     from leanecg.bench.leaderboard import leaderboard_models, run_leaderboard
-
     from leanecg.models.registry import list_models
 
     names = leaderboard_models("mitdb-aami")

@@ -55,6 +55,29 @@ def atomic_open(target: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[
         yield fh
 
 
+@contextlib.contextmanager
+def file_lock(target: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<target>.lock`` (created beside ``target``) while the block runs.
+
+    For read-modify-write of one results file by several processes (e.g. seeds run in parallel): a process
+    that reads the file, adds its runs and writes it back inside the block cannot lose another's runs. POSIX
+    advisory locking (``fcntl.flock``); where it is missing the block runs unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no advisory locks
+        yield
+        return
+    lock = Path(str(target) + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
