@@ -1,12 +1,14 @@
-"""Batch-1, one-thread latency of the shipped cinc2017 model next to the reference ResNet-1D, repeated.
+"""Batch-1, one-thread latency of a shipped model next to the reference ResNet-1D, repeated.
 
 ``leanecg bench`` times every model once (about 1.5 s of timing, interleaved with the reference). On a
 shared machine one such measurement is noisy, so this script repeats it ``--rounds`` times and reports
-the median ratio, plus the end-to-end latency of the feature model: record-feature extraction
-(numpy, :mod:`leanecg.models.record_inputs`) + forward pass, against the reference forward pass on the
-same 30 s input. Writes ``latency_cinc2017.json`` and ``latency_cinc2017.md``::
+the median ratio. For a record model (``cinc2017``) it adds the end-to-end latency of the feature model:
+record-feature extraction (numpy, :mod:`leanecg.models.record_inputs`) + forward pass, against the
+reference forward pass on the same 30 s input; a beat model (``mitdb-aami``, one beat window and its beat
+features per call) gets the forward pass only. Writes ``latency_<task>.json`` and ``latency_<task>.md``::
 
-    .venv/bin/python benchmarks/latency_cinc2017.py [--model cinc2017-package-dir] [--rounds 5]
+    .venv/bin/python benchmarks/latency_cinc2017.py [--model package-dir] [--rounds 5]
+    .venv/bin/python benchmarks/latency_cinc2017.py --model src/leanecg/zoo/mitdb-aami
 """
 
 from __future__ import annotations
@@ -60,6 +62,25 @@ def measure(model_dir: Path, rounds: int, budget_s: float) -> dict[str, Any]:
             budget_s=budget_s,
         ).to_dict()
         forward.append(c)
+    ratios = [c["latency_ratio_vs_reference"] for c in forward]
+    out: dict[str, Any] = {
+        "model": str(pkg.name),
+        "task": str(pkg.meta["task"]["name"]),
+        "params": forward[0]["params"],
+        "macs": forward[0]["macs"],
+        "input": {"fs": fs, "n_samples": n, "n_features": n_feat},
+        "rounds": rounds,
+        "forward": {
+            "latency_ms_median": statistics.median(c["latency_ms_median"] for c in forward),
+            "reference_latency_ms_median": statistics.median(
+                c["reference_latency_ms_median"] for c in forward
+            ),
+            "ratio_median": statistics.median(ratios),
+            "ratios": ratios,
+        },
+    }
+    if "before_s" in spec:  # a beat model: its features come with each beat (leanecg beats), no record step
+        return out
     # end to end on a synthetic 30 s record at the model's rate: features + forward vs reference forward
     x = synthetic_ecg(duration_s=n / fs, fs=fs, rhythm="af", seed=0).signal.T.astype(np.float32)
     xt = torch.from_numpy(x[None])
@@ -79,28 +100,21 @@ def measure(model_dir: Path, rounds: int, budget_s: float) -> dict[str, Any]:
             e2e.append(_median_call_s(ours, 20))
             e2e_ref.append(_median_call_s(lambda: ref(xt), 20))
             feat_only.append(_median_call_s(lambda: pkg.record_features([x]), 20))
-    ratios = [c["latency_ratio_vs_reference"] for c in forward]
-    return {
-        "model": str(pkg.name),
-        "params": forward[0]["params"],
-        "macs": forward[0]["macs"],
-        "input": {"fs": fs, "n_samples": n, "n_features": n_feat},
-        "rounds": rounds,
-        "forward": {
-            "latency_ms_median": statistics.median(c["latency_ms_median"] for c in forward),
-            "reference_latency_ms_median": statistics.median(
-                c["reference_latency_ms_median"] for c in forward
-            ),
-            "ratio_median": statistics.median(ratios),
-            "ratios": ratios,
-        },
-        "end_to_end": {
-            "feature_ms_median": statistics.median(feat_only) * 1e3,
-            "latency_ms_median": statistics.median(e2e) * 1e3,
-            "reference_latency_ms_median": statistics.median(e2e_ref) * 1e3,
-            "ratio_median": statistics.median(a / b for a, b in zip(e2e, e2e_ref, strict=True)),
-        },
+    out["end_to_end"] = {
+        "feature_ms_median": statistics.median(feat_only) * 1e3,
+        "latency_ms_median": statistics.median(e2e) * 1e3,
+        "reference_latency_ms_median": statistics.median(e2e_ref) * 1e3,
+        "ratio_median": statistics.median(a / b for a, b in zip(e2e, e2e_ref, strict=True)),
     }
+    return out
+
+
+def _repo_relative(path: Path) -> str:
+    """``path`` relative to the repository (for the recorded command), else as given."""
+    try:
+        return str(path.resolve().relative_to(Path(__file__).resolve().parent.parent))
+    except ValueError:
+        return str(path)
 
 
 def main() -> None:
@@ -118,8 +132,10 @@ def main() -> None:
     r["seconds_total"] = time.perf_counter() - t0
     r["provenance"] = collect_provenance(seed=0, config={"rounds": args.rounds, "budget_s": args.budget_s})
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(args.out_dir / "latency_cinc2017.json", r)
-    f, e = r["forward"], r["end_to_end"]
+    stem = f"latency_{r['task']}"
+    write_json(args.out_dir / f"{stem}.json", r)
+    f, e = r["forward"], r.get("end_to_end")
+    model_arg = "" if args.model == DEFAULT_MODEL else f" --model {_repo_relative(args.model)}"
     lines = [
         f"# Latency of `{r['model']}` vs resnet1d (batch 1, one thread, median of {r['rounds']} rounds)",
         "",
@@ -130,14 +146,20 @@ def main() -> None:
         "|---|---|---|---|",
         f"| forward pass (as `leanecg bench`) | {f['latency_ms_median']:.3f} | "
         f"{f['reference_latency_ms_median']:.3f} | {f['ratio_median']:.3f} |",
-        f"| end to end (record features {e['feature_ms_median']:.2f} ms + forward) | "
-        f"{e['latency_ms_median']:.3f} | {e['reference_latency_ms_median']:.3f} | {e['ratio_median']:.3f} |",
+    ]
+    if e is not None:
+        lines.append(
+            f"| end to end (record features {e['feature_ms_median']:.2f} ms + forward) | "
+            f"{e['latency_ms_median']:.3f} | {e['reference_latency_ms_median']:.3f} | {e['ratio_median']:.3f} |"
+        )
+    lines += [
         "",
         f"Per-round forward ratios: {', '.join(f'{x:.3f}' for x in f['ratios'])}. "
-        f"Runtime {r['seconds_total']:.0f} s. Command: `python benchmarks/latency_cinc2017.py --rounds {r['rounds']}`.",
+        f"Runtime {r['seconds_total']:.0f} s. Command: "
+        f"`python benchmarks/latency_cinc2017.py --rounds {r['rounds']}{model_arg}`.",
         "",
     ]
-    with atomic_open(args.out_dir / "latency_cinc2017.md") as fh:
+    with atomic_open(args.out_dir / f"{stem}.md") as fh:
         fh.write("\n".join(lines))
 
 
