@@ -27,10 +27,18 @@ from leanecg.provenance import collect_provenance
 from leanecg.tasks import task_for_package
 from leanecg.tasks.base import TaskData
 
-__all__ = ["ensemble_packages", "member_name"]
+__all__ = ["NO_GATE_NOTE", "ensemble_packages", "member_name"]
 
 #: Package metadata that must be equal across the members (what the model takes and predicts).
 _SAME = ("task", "class_names", "input", "pipeline", "multilabel")
+
+
+#: the note of an ensemble built without an AF gate because its members' gates differ; replaced when a gate
+#: chosen for the ensemble is written (``benchmarks/sveb_gate_cv.py --write-gate``)
+NO_GATE_NOTE = (
+    "the members carry different AF gates (rhythm_gate), so the ensemble has none; choose one by "
+    "cross-validation (benchmarks/sveb_gate_cv.py --write-gate)"
+)
 
 
 def member_name(model_names: Sequence[str]) -> str:
@@ -160,8 +168,7 @@ def ensemble_packages(
             "the members' AF gate (rhythm_gate) is kept: its threshold is on the RR irregularity, not on the "
             "probabilities"
             if gate is not None
-            else "the members carry different AF gates (rhythm_gate), so the ensemble has none; choose one by "
-            "cross-validation (benchmarks/sveb_gate_cv.py --write-gate)",
+            else NO_GATE_NOTE,
         ]
     result["provenance"] = collect_provenance(seed=seed, config={"members": [str(p) for p in paths]})
     out = save_model_package(out_dir, ens, task, data, result, name=name or f"{task.name}/{model_name}")
