@@ -87,7 +87,8 @@ def test_beats_and_predict_answer_as_the_cli(server: str, tmp_path: Path) -> Non
         status, body = upload(server + f"/beats?model=mitdb-aami&fs=250{query}", [("af.csv", text.encode())])
         assert status == 200, body
         zeros[query] = sum(b["prob_S"] == 0.0 for b in body["beats"])
-    assert zeros[""] > 50 and zeros["&rhythm_gate=false"] == 0
+    # without the gate a probability rounds to 0 (6 decimals) only where the model itself is that sure
+    assert zeros[""] > 50 and zeros["&rhythm_gate=false"] < zeros[""] // 10
 
 
 def _bad_uploads() -> list[tuple[str, str, dict]]:

@@ -141,14 +141,19 @@ def integrated_gradients(
 
 
 def feature_baseline(model: Any) -> np.ndarray | None:
-    """The feature baseline of a fusion model: the training mean of each feature (the running mean of the
-    head's feature batch-norm), in the model's feature space; ``None`` for a model without features."""
-    head = getattr(model, "head", None)
-    norm = getattr(head, "feature_norm", None)
-    mean = getattr(norm, "running_mean", None)
-    if mean is None or int(getattr(model, "n_features", 0) or 0) == 0:
+    """The feature baseline of a model that takes features: the training mean of each feature (the running
+    mean of its feature batch-norm: a fusion head's ``feature_norm``, or the model's own, as the linear
+    model's), in the model's feature space; for an ensemble the mean of its members' baselines; ``None`` for
+    a model without features."""
+    if int(getattr(model, "n_features", 0) or 0) == 0:
         return None
-    return mean.detach().cpu().numpy().astype(np.float32)
+    members = getattr(model, "members", None)
+    if members is not None:
+        means = [m for m in (feature_baseline(member) for member in members) if m is not None]
+        return np.mean(means, axis=0).astype(np.float32) if means else None
+    norm = getattr(getattr(model, "head", None), "feature_norm", None) or getattr(model, "feature_norm", None)
+    mean = getattr(norm, "running_mean", None)
+    return None if mean is None else mean.detach().cpu().numpy().astype(np.float32)
 
 
 def feature_integrated_gradients(

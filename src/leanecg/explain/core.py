@@ -266,7 +266,14 @@ def model_proba_fn(pkg: Any, features: np.ndarray | None, *, recompute: bool) ->
 def normalises_input(pkg: Any) -> bool:
     """Whether the package's network normalises each input window itself (``beatnet``'s ``input_norm``):
     its output does not change when the input is scaled, so a zero baseline carries no information."""
-    config = pkg.meta.get("model_config") or {}
+    return _config_normalises(pkg.meta.get("model_config") or {})
+
+
+def _config_normalises(config: dict[str, Any]) -> bool:
+    """:func:`normalises_input` of one model config; an ensemble normalises when a member does (the members
+    that read the signal: the linear model reads only features)."""
+    if config.get("members"):
+        return any(_config_normalises(m) for m in config["members"])
     options = config.get("options") or {}
     if "input_norm" in options:
         return bool(options["input_norm"])

@@ -83,6 +83,12 @@ class FeatureLinear(nn.Module):
         self.norm = nn.BatchNorm1d(self.n_features, affine=False)
         self.fc = nn.Linear(self.n_features, int(n_classes))
 
+    @property
+    def feature_norm(self) -> nn.BatchNorm1d:
+        """The standardisation layer (its running mean is the training mean of each feature), under the name
+        fusion heads give theirs."""
+        return self.norm
+
     def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
         check_input(x, self.n_leads)
         check_features(features, self.n_features)
