@@ -58,7 +58,7 @@ def run_fewshot_benchmark(
     runs (:mod:`leanecg.train.device`; recorded in the provenance); embeddings are computed on the CPU.
     """
 
-    from leanecg.atomic import write_json
+    from leanecg.atomic import file_lock, write_json
     from leanecg.models.registry import build_model
     from leanecg.provenance import collect_provenance
     from leanecg.tasks import get_task
@@ -139,25 +139,31 @@ def run_fewshot_benchmark(
                             f"seed {seed} held-out {h} {encoder:12s} k={k:2d}: acc {sc.accuracy_mean:.3f} "
                             f"± {sc.accuracy_ci95:.3f}, novel recall {sc.novel_recall_mean:.3f}"
                         )
-    # seeds already in the file, read now: a process running other seeds meanwhile has written them
-    previous = merge_seeds(out_dir / "fewshot.json", "fewshot", asdict(config), tiny, config.seeds)
-    entries = sorted(previous + entries, key=lambda e: (e["seed"], e["held_out"], e["encoder"], e["k_shot"]))
-    doc = {
-        "benchmark": "fewshot",
-        "description": "prototypical network, leave-one-class-out k-shot classification on cinc2017",
-        "protocol": " ".join((run_fewshot_benchmark.__doc__ or "").split()),
-        "config": {**asdict(config), "seeds": sorted({e["seed"] for e in entries})},
-        "tiny": tiny,
-        "data": data.info,
-        "seconds_last_run": time.perf_counter() - t0,
-        "entries": entries,
-        "provenance": collect_provenance(
-            seed=int(config.seeds[0]), config=asdict(config), device=str(resolve_device(device)), world_size=1
-        ),
-    }
-    write_json(out_dir / "fewshot.json", doc)
-    _write_fewshot_md(doc, out_dir / "fewshot.md")
-    return doc
+    with file_lock(out_dir / "fewshot.json"):  # other processes (other seeds) merge into the same file
+        # seeds already in the file, read now: a process running other seeds meanwhile has written them
+        previous = merge_seeds(out_dir / "fewshot.json", "fewshot", asdict(config), tiny, config.seeds)
+        entries = sorted(
+            previous + entries, key=lambda e: (e["seed"], e["held_out"], e["encoder"], e["k_shot"])
+        )
+        doc = {
+            "benchmark": "fewshot",
+            "description": "prototypical network, leave-one-class-out k-shot classification on cinc2017",
+            "protocol": " ".join((run_fewshot_benchmark.__doc__ or "").split()),
+            "config": {**asdict(config), "seeds": sorted({e["seed"] for e in entries})},
+            "tiny": tiny,
+            "data": data.info,
+            "seconds_last_run": time.perf_counter() - t0,
+            "entries": entries,
+            "provenance": collect_provenance(
+                seed=int(config.seeds[0]),
+                config=asdict(config),
+                device=str(resolve_device(device)),
+                world_size=1,
+            ),
+        }
+        write_json(out_dir / "fewshot.json", doc)
+        _write_fewshot_md(doc, out_dir / "fewshot.md")
+        return doc
 
 
 def _write_fewshot_md(doc: dict[str, Any], path: Path) -> None:

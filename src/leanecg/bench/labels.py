@@ -182,7 +182,7 @@ def _run(
 ) -> dict[str, Any]:
     import torch
 
-    from leanecg.atomic import write_json
+    from leanecg.atomic import file_lock, write_json
     from leanecg.evaluate.cost import measure_cost
     from leanecg.evaluate.results import make_result
     from leanecg.models.registry import build_model, list_models, model_config
@@ -350,45 +350,48 @@ def _run(
             "git_commit": prov["git_commit"],
         }
     ]
-    # seeds already in the file, read now: a process running other seeds meanwhile has written them
-    previous = _previous_entries(out_dir / f"{study.stem}.json", config, tiny)
-    if previous is not None:
-        entries = previous["results"] + entries
-        pretrain_log = previous["pretraining"] + pretrain_log
-        config = type(config)(
-            **{**asdict(config), "seeds": tuple(sorted({*previous["seeds"], *config.seeds}))}
+    with file_lock(out_dir / f"{study.stem}.json"):  # other processes (other seeds) merge into the same file
+        # seeds already in the file, read now: a process running other seeds meanwhile has written them
+        previous = _previous_entries(out_dir / f"{study.stem}.json", config, tiny)
+        if previous is not None:
+            entries = previous["results"] + entries
+            pretrain_log = previous["pretraining"] + pretrain_log
+            config = type(config)(
+                **{**asdict(config), "seeds": tuple(sorted({*previous["seeds"], *config.seeds}))}
+            )
+            seconds += previous["seconds_total"]
+            runs = previous["runs"] + runs
+        entries.sort(
+            key=lambda e: (e["variant"]["seed"], e["variant"]["label_fraction"], e["variant"]["method"])
         )
-        seconds += previous["seconds_total"]
-        runs = previous["runs"] + runs
-    entries.sort(key=lambda e: (e["variant"]["seed"], e["variant"]["label_fraction"], e["variant"]["method"]))
-    summary = summarise(entries)
-    doc = {
-        "benchmark": "labels",
-        "description": study.description,
-        "task": config.task,
-        "metric": study.metric_text,
-        "protocol": _protocol(config.task),
-        "config": asdict(config),
-        "tiny": tiny,
-        "threads": torch.get_num_threads() if config.num_threads is None else config.num_threads,
-        "seconds_total": seconds,
-        "runs": runs,
-        "pretraining": pretrain_log,
-        "summary": summary,
-        "provenance": prov,
-        "results": entries,
-    }
-    write_json(out_dir / f"{study.stem}.json", doc)
-    plot = write_labels_plot(
-        summary,
-        out_dir / f"{study.stem}.png",
-        tiny=tiny,
-        task=config.task,
-        ylabel=study.ylabel,
-        unit=study.unit,
-    )
-    write_labels_markdown(doc, out_dir / f"{study.stem}.md", plot_name=plot.name if plot else None)
-    return doc
+        summary = summarise(entries)
+        doc = {
+            "benchmark": "labels",
+            "description": study.description,
+            "task": config.task,
+            "metric": study.metric_text,
+            "protocol": _protocol(config.task),
+            "config": asdict(config),
+            "tiny": tiny,
+            "threads": torch.get_num_threads() if config.num_threads is None else config.num_threads,
+            "seconds_total": seconds,
+            "runs": runs,
+            "pretraining": pretrain_log,
+            "summary": summary,
+            "provenance": prov,
+            "results": entries,
+        }
+        write_json(out_dir / f"{study.stem}.json", doc)
+        plot = write_labels_plot(
+            summary,
+            out_dir / f"{study.stem}.png",
+            tiny=tiny,
+            task=config.task,
+            ylabel=study.ylabel,
+            unit=study.unit,
+        )
+        write_labels_markdown(doc, out_dir / f"{study.stem}.md", plot_name=plot.name if plot else None)
+        return doc
 
 
 def _protocol(task: str) -> str:

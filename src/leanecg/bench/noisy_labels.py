@@ -107,7 +107,7 @@ def run_noisy_benchmark(
     Writes ``out_dir/<stem>.json`` and ``<stem>.md`` (stem from :func:`noisy_results_stem`; seeds of
     earlier runs with the same settings are kept)."""
 
-    from leanecg.atomic import write_json
+    from leanecg.atomic import file_lock, write_json
     from leanecg.models.classic import list_classic_models
     from leanecg.provenance import collect_provenance
     from leanecg.tasks import get_task
@@ -206,58 +206,63 @@ def run_noisy_benchmark(
                     f"seed {seed} flips {rate:.0%}: noisy {noisy['value']:.4f} corrected {corrected['value']:.4f} "
                     f"(label error {entry['label_error_before']:.3f} -> {entry['label_error_after']:.3f})"
                 )
-    # seeds already in the file, read now: a process running other seeds meanwhile has written them
-    previous = merge_seeds(out_dir / f"{stem}.json", "noisy_labels", asdict(config), tiny, config.seeds)
-    entries = sorted(previous + entries, key=lambda e: (e["seed"], e["flip_rate"]))
-    seeds = sorted({e["seed"] for e in entries})
-    summary = []
-    for rate in config.rates:
-        rows = [e for e in entries if e["flip_rate"] == float(rate)]
-        row: dict[str, Any] = {"flip_rate": float(rate), "n_seeds": len(rows)}
-        for key in ("f1_clean", "f1_noisy", "f1_corrected"):
-            row[key] = _mean_sd([e[key]["value"] for e in rows])
-        for key in (
-            "recovered_fraction",
-            "label_error_before",
-            "label_error_after",
-            "relabel_precision",
-            "flips_fixed",
-            "flips_dropped",
-            "clean_dropped",
-            "label_error_kept",
-        ):
-            row[key] = _mean_sd([e[key] for e in rows if e.get(key) is not None])
-        row["noise_rate_estimate"] = _mean_sd(
-            [e["rounds"][0]["noise_rate_estimate"] for e in rows if "noise_rate_estimate" in e["rounds"][0]]
-        )
-        row["f1_lost"] = _mean_sd([e["f1_clean"]["value"] - e["f1_noisy"]["value"] for e in rows])
-        row["f1_gain"] = _mean_sd([e["f1_corrected"]["value"] - e["f1_noisy"]["value"] for e in rows])
-        row.update(
-            recovery_of_means(
-                [[e[k]["value"] for e in rows] for k in ("f1_clean", "f1_noisy", "f1_corrected")],
-                n_boot=config.n_boot,
-                seed=0,
+    with file_lock(out_dir / f"{stem}.json"):  # other processes (other seeds) merge into the same file
+        # seeds already in the file, read now: a process running other seeds meanwhile has written them
+        previous = merge_seeds(out_dir / f"{stem}.json", "noisy_labels", asdict(config), tiny, config.seeds)
+        entries = sorted(previous + entries, key=lambda e: (e["seed"], e["flip_rate"]))
+        seeds = sorted({e["seed"] for e in entries})
+        summary = []
+        for rate in config.rates:
+            rows = [e for e in entries if e["flip_rate"] == float(rate)]
+            row: dict[str, Any] = {"flip_rate": float(rate), "n_seeds": len(rows)}
+            for key in ("f1_clean", "f1_noisy", "f1_corrected"):
+                row[key] = _mean_sd([e[key]["value"] for e in rows])
+            for key in (
+                "recovered_fraction",
+                "label_error_before",
+                "label_error_after",
+                "relabel_precision",
+                "flips_fixed",
+                "flips_dropped",
+                "clean_dropped",
+                "label_error_kept",
+            ):
+                row[key] = _mean_sd([e[key] for e in rows if e.get(key) is not None])
+            row["noise_rate_estimate"] = _mean_sd(
+                [
+                    e["rounds"][0]["noise_rate_estimate"]
+                    for e in rows
+                    if "noise_rate_estimate" in e["rounds"][0]
+                ]
             )
-        )
-        summary.append(row)
-    doc = {
-        "benchmark": "noisy_labels",
-        "description": "self-learning label correction on cinc2017 with symmetric flipped training labels",
-        "metric": f"{config.eval_split} F1 (mean of N, A, O F1, CinC 2017), 0-1 scale; CIs: 95 % bootstrap of "
-        f"the {config.eval_split} records",
-        "eval_split": config.eval_split,
-        "protocol": " ".join((run_noisy_benchmark.__doc__ or "").split()),
-        "config": {**asdict(config), "seeds": seeds},
-        "tiny": tiny,
-        "data": data.info,
-        "seconds_last_run": time.perf_counter() - t0,
-        "summary": summary,
-        "entries": entries,
-        "provenance": collect_provenance(seed=int(config.seeds[0]), config=asdict(config)),
-    }
-    write_json(out_dir / f"{stem}.json", doc)
-    _write_noisy_md(doc, out_dir / f"{stem}.md")
-    return doc
+            row["f1_lost"] = _mean_sd([e["f1_clean"]["value"] - e["f1_noisy"]["value"] for e in rows])
+            row["f1_gain"] = _mean_sd([e["f1_corrected"]["value"] - e["f1_noisy"]["value"] for e in rows])
+            row.update(
+                recovery_of_means(
+                    [[e[k]["value"] for e in rows] for k in ("f1_clean", "f1_noisy", "f1_corrected")],
+                    n_boot=config.n_boot,
+                    seed=0,
+                )
+            )
+            summary.append(row)
+        doc = {
+            "benchmark": "noisy_labels",
+            "description": "self-learning label correction on cinc2017 with symmetric flipped training labels",
+            "metric": f"{config.eval_split} F1 (mean of N, A, O F1, CinC 2017), 0-1 scale; CIs: 95 % bootstrap of "
+            f"the {config.eval_split} records",
+            "eval_split": config.eval_split,
+            "protocol": " ".join((run_noisy_benchmark.__doc__ or "").split()),
+            "config": {**asdict(config), "seeds": seeds},
+            "tiny": tiny,
+            "data": data.info,
+            "seconds_last_run": time.perf_counter() - t0,
+            "summary": summary,
+            "entries": entries,
+            "provenance": collect_provenance(seed=int(config.seeds[0]), config=asdict(config)),
+        }
+        write_json(out_dir / f"{stem}.json", doc)
+        _write_noisy_md(doc, out_dir / f"{stem}.md")
+        return doc
 
 
 def noisy_results_stem(config: NoisyConfig) -> str:
