@@ -40,4 +40,4 @@ def test_file_lock_serialises_read_modify_write_across_processes(tmp_path) -> No
 
     assert run(locked=False) < 4  # the race this guards against: updates are lost without the lock
     assert run(locked=True) == 4  # no update lost
-    assert (tmp_path / "results_True.json.lock").exists()
+    assert (tmp_path / ".results_True.json.lock").exists()

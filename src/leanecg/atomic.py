@@ -57,7 +57,9 @@ def atomic_open(target: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[
 
 @contextlib.contextmanager
 def file_lock(target: str | Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``<target>.lock`` (created beside ``target``) while the block runs.
+    """Hold an exclusive lock on ``.<target name>.lock`` (a hidden file beside ``target``, left there: removing
+    a lock file other processes may be waiting on would let two of them hold different locks) while the block
+    runs.
 
     For read-modify-write of one results file by several processes (e.g. seeds run in parallel): a process
     that reads the file, adds its runs and writes it back inside the block cannot lose another's runs. POSIX
@@ -68,7 +70,7 @@ def file_lock(target: str | Path) -> Iterator[None]:
     except ImportError:  # not POSIX: no advisory locks
         yield
         return
-    lock = Path(str(target) + ".lock")
+    lock = Path(target).with_name(f".{Path(target).name}.lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "a+b") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
