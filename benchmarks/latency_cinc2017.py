@@ -126,6 +126,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="repeated measurements (median reported)")
     parser.add_argument("--budget-s", type=float, default=3.0, help="timing seconds per leanecg cost round")
     parser.add_argument("--out-dir", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument(
+        "--write-cost",
+        action="store_true",
+        help="store the median forward latency and ratio in the package's cost block (model.json, card)",
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     r = measure(args.model, args.rounds, args.budget_s)
@@ -161,6 +166,32 @@ def main() -> None:
     ]
     with atomic_open(args.out_dir / f"{stem}.md") as fh:
         fh.write("\n".join(lines))
+    if args.write_cost:
+        _write_cost(args.model, r)
+
+
+def _write_cost(model_dir: Path, r: dict[str, Any]) -> None:
+    """Replace the package's one-off latency figures (timed once when it was built, maybe on a busy machine)
+    with this run's medians over its rounds."""
+    import json
+
+    from leanecg.package import set_package_field
+
+    cost = json.loads((model_dir / "model.json").read_text(encoding="utf-8"))["cost"]
+    f = r["forward"]
+    ratio = f["ratio_median"]
+    cost.update(
+        latency_ms_median=f["latency_ms_median"],
+        reference_latency_ms_median=f["reference_latency_ms_median"],
+        latency_ratio_vs_reference=ratio,
+        real_time_factor=float(cost["signal_s"]) * 1e3 / f["latency_ms_median"],
+        latency_rounds=r["rounds"],
+        latency_note=f"median of {r['rounds']} rounds of benchmarks/latency_cinc2017.py (ratios "
+        + ", ".join(f"{x:.3f}" for x in f["ratios"])
+        + ")",
+    )
+    for path in set_package_field(model_dir, "cost", cost):
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
