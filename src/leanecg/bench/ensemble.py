@@ -16,8 +16,9 @@ training data first (``benchmarks/beat_ablation.py`` reports the seed ensembles'
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from leanecg.provenance import collect_provenance
 from leanecg.tasks import task_for_package
 from leanecg.tasks.base import TaskData
 
-__all__ = ["NO_GATE_NOTE", "ensemble_packages", "member_name"]
+__all__ = ["NO_GATE_NOTE", "ensemble_packages", "member_name", "members_split"]
 
 #: Package metadata that must be equal across the members (what the model takes and predicts).
 _SAME = ("task", "class_names", "input", "pipeline", "multilabel")
@@ -105,6 +106,7 @@ def ensemble_packages(
     # what the members trained on, together: a validation record one member trained on is not held out
     trained_on = sorted({str(r) for m in metas for r in ((m.get("data") or {}).get("train_records") or [])})
     if trained_on:
+        data.info["split"] = members_split(str(data.info.get("split", "")), metas)
         data.info["train_records"] = trained_on
     val_seen = bool(set(trained_on) & {str(r) for r in data.info.get("val_records") or []})
     held_out = True
@@ -175,6 +177,22 @@ def ensemble_packages(
     if gate is not None:
         set_package_field(out, "rhythm_gate", gate)
     return out
+
+
+def members_split(split: str, metas: Sequence[Mapping[str, Any]]) -> str:
+    """The split description of an ensemble: ``split`` (the first member's), plus how many training records
+    each member had when they differ (e.g. a network trained on 14 records beside a model fitted on 22).
+
+    >>> members_split("DS1 / DS2", [{"model_name": "beatnet", "data": {"train_records": ["1", "2"]}},
+    ...                             {"model_name": "linear", "data": {"train_records": ["1", "2", "3"]}}])
+    'DS1 / DS2; members trained on beatnet: 2 records, linear: 3 records (3 in all)'
+    """
+    counts = [len((m.get("data") or {}).get("train_records") or []) for m in metas]
+    if len(set(counts)) <= 1:
+        return split
+    union = {str(r) for m in metas for r in ((m.get("data") or {}).get("train_records") or [])}
+    parts = ", ".join(f"{m.get('model_name')}: {k} records" for m, k in zip(metas, counts, strict=True))
+    return f"{split}; members trained on {parts} ({len(union)} in all)"
 
 
 def _held_out_val(data: TaskData, trained_on: set[str], where: Path) -> TaskData | None:
