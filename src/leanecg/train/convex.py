@@ -28,7 +28,7 @@ from torch import nn
 
 from leanecg.errors import LeanECGError
 from leanecg.train.datasets import ArraySplit
-from leanecg.train.losses import resolve_class_weights
+from leanecg.train.losses import make_loss
 from leanecg.train.train_config import TrainConfig
 
 __all__ = ["LogisticFit", "fit_logistic"]
@@ -55,13 +55,6 @@ class LogisticFit:
     solver: str
 
 
-def _weighted_ce(proba: np.ndarray, y: np.ndarray, weights: np.ndarray | None) -> float:
-    """Class-weighted mean cross-entropy (as ``nn.CrossEntropyLoss(weight=...)``) of probabilities."""
-    p = np.clip(proba[np.arange(len(y)), y], 1e-12, 1.0)
-    w = np.ones(len(y)) if weights is None else weights[y]
-    return float(np.sum(-np.log(p) * w) / np.sum(w))
-
-
 def fit_logistic(
     model: nn.Module,
     train: ArraySplit,
@@ -86,7 +79,8 @@ def fit_logistic(
 
     Raises:
         LeanECGError: a loss other than cross-entropy, label smoothing, multi-hot labels, missing or
-            non-finite features, or features of the wrong width.
+            non-finite features, or features of the wrong width (class indices are checked by the caller,
+            :func:`leanecg.train.trainer.fit`).
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
@@ -102,18 +96,15 @@ def fit_logistic(
         raise LeanECGError("train", "a logistic regression needs class indices (N,), not multi-hot labels")
     n_classes = int(model.fc.out_features)
     X, y = _checked_features(train, model, "train"), np.asarray(train.y, dtype=np.int64)
-    if y.size == 0 or y.min() < 0 or y.max() >= n_classes:
-        raise LeanECGError("train", f"labels must be class indices in [0, {n_classes - 1}]")
-    cw = config.class_weights
-    if config.loss == "weighted_ce" and cw is None:
-        cw = "balanced"
-    weights = resolve_class_weights(cw, y, n_classes)
+    # the run's loss (its class weights: "weighted_ce" defaults them to balanced) reports the fit's losses
+    criterion = make_loss(config.loss, y_train=y, n_classes=n_classes, class_weights=config.class_weights)
+    weights = None if criterion.weight is None else criterion.weight.numpy().astype(np.float64)
     mean, var = _standardisation(X)
     Z = (X - mean) / np.sqrt(var)
     clf = LogisticRegression(C=float(model.l2_c), max_iter=MAX_ITER)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        clf.fit(Z, y, sample_weight=None if weights is None else weights[y].astype(np.float64))
+        clf.fit(Z, y, sample_weight=None if weights is None else weights[y])
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     coef = np.zeros((n_classes, X.shape[1]))
     intercept = np.full(n_classes, -1e4)  # a class absent from training: never predicted
@@ -131,7 +122,7 @@ def fit_logistic(
     model.eval()
     row: dict[str, Any] = {
         "epoch": 1,
-        "train_loss": _weighted_ce(_proba(model, X), y, weights),
+        "train_loss": _loss(model, criterion, X, y),
         "val_loss": None,
         "val_metric": None,
         "lr": None,
@@ -140,9 +131,8 @@ def fit_logistic(
     }
     if val is not None:
         Xv, yv = _checked_features(val, model, "val"), np.asarray(val.y, dtype=np.int64)
-        pv = _proba(model, Xv)
-        row["val_loss"] = _weighted_ce(pv, yv, weights)
-        row["val_metric"] = None if metric_fn is None else float(metric_fn(yv, pv))
+        row["val_loss"] = _loss(model, criterion, Xv, yv)
+        row["val_metric"] = None if metric_fn is None else float(metric_fn(yv, _proba(model, Xv)))
     row["seconds"] = time.perf_counter() - t0
     solver = (
         f"scikit-learn LogisticRegression (lbfgs, L2, C={float(model.l2_c):g}) on standardised features, "
@@ -164,8 +154,18 @@ def _checked_features(split: ArraySplit, model: nn.Module, name: str) -> np.ndar
     return X
 
 
-def _proba(model: nn.Module, X: np.ndarray) -> np.ndarray:
-    """Softmax probabilities of the fitted model on ``(N, F)`` features (no signal needed)."""
+def _logits(model: nn.Module, X: np.ndarray) -> torch.Tensor:
+    """Logits of the fitted model on ``(N, F)`` features (the signal it does not read: zeros)."""
     with torch.no_grad():
-        x = torch.zeros(len(X), model.n_leads, 1)
-        return torch.softmax(model(x, features=torch.from_numpy(X).float()), dim=1).double().numpy()
+        return model(torch.zeros(len(X), model.n_leads, 1), features=torch.from_numpy(X).float())
+
+
+def _proba(model: nn.Module, X: np.ndarray) -> np.ndarray:
+    """Softmax probabilities of the fitted model on ``(N, F)`` features."""
+    return torch.softmax(_logits(model, X), dim=1).double().numpy()
+
+
+def _loss(model: nn.Module, criterion: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
+    """The run's loss (``criterion``, class-weighted cross-entropy) of the fitted model on ``X``, ``y``."""
+    with torch.no_grad():
+        return float(criterion(_logits(model, X), torch.from_numpy(y)))

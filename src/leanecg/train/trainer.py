@@ -461,6 +461,10 @@ def _fit_convex(
         )
     if is_distributed():
         raise LeanECGError("model", "a logistic regression is fitted on one process, not under torchrun")
+    n_classes = int(model.fc.out_features)
+    for split in (train, val):
+        if split is not None and not split.multilabel:  # multi-hot labels: fit_logistic refuses them
+            _check_labels(split, n_classes, multilabel=False)
     n_threads = int(config.num_threads or available_cpus())
     prev_threads = torch.get_num_threads()
     torch.set_num_threads(n_threads)
@@ -483,7 +487,7 @@ def _fit_convex(
         seconds=time.perf_counter() - t_start,
         epochs_run=1,
         steps=res.steps,
-        n_classes=int(model.fc.out_features),
+        n_classes=n_classes,
         multilabel=False,
         num_threads=n_threads,
         device="cpu",
