@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from leanecg.atomic import atomic_open, file_lock, finite_json, write_json
+from leanecg.bench.cv import cv_folds
 from leanecg.bench.runner import cross_validate, run_deep
 from leanecg.data import resolve_data_dir
 from leanecg.models.registry import ensemble_of
@@ -219,10 +220,6 @@ def _task(overrides: dict[str, Any]) -> MitdbAamiTask:
     return task
 
 
-#: one member of a row: a zoo model name, or ``(name, task attributes of this member on top of the row's)``
-Member = str | tuple[str, dict[str, Any]]
-
-
 def _run_members(
     members: list[tuple[str, MitdbAamiTask, Any]], k: int, training: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], Any]:
@@ -243,20 +240,19 @@ def _run_members(
     for name, member_task, member_data in members:
         block = cross_validate(member_task, name, member_data, k=k, log=print, keep_proba=True, **training)
         member_pool = member_task.cv_pool(member_data)
+        theirs = canonical_order(member_pool.groups)
         proba = np.empty_like(block["proba"])
-        proba[first] = block["proba"][canonical_order(member_pool.groups)]  # into the first pool's order
-        if not np.array_equal(
-            np.asarray(pool.y)[first], np.asarray(member_pool.y)[canonical_order(member_pool.groups)]
-        ):
+        proba[first] = block["proba"][theirs]  # into the first pool's order
+        if not np.array_equal(np.asarray(pool.y)[first], np.asarray(member_pool.y)[theirs]):
             raise ValueError(f"member {name}'s CV pool holds other beats than the first member's")
         blocks.append(block)
         probas.append(proba)
     proba = np.mean(probas, axis=0)
     y = np.asarray(pool.y)
     pred = np.argmax(proba, axis=1)
-    folds = [
+    folds = [  # the folds every member was cross-validated on (run_cv's, from the row's seed)
         {**f, "scores": task.scores(y[held], pred[held])}
-        for f, held in zip(blocks[0]["folds"], _fold_indices(pool, blocks[0]["folds"]), strict=True)
+        for f, held in zip(blocks[0]["folds"], cv_folds(pool, k, training["seed"]), strict=True)
     ]
     cv = {
         **blocks[0],
@@ -275,12 +271,6 @@ def _run_members(
     result["cost"] = {"params": int(sum(r["cost"]["params"] for r, _ in trained))}
     result["train"] = {**trained[0][0]["train"], "members": [r["train"] for r, _ in trained]}
     return cv, result, model
-
-
-def _fold_indices(pool: Any, folds: list[dict[str, Any]]) -> list[np.ndarray]:
-    """The pool indices of each CV fold's held-out records (a fold block names its records)."""
-    groups = np.asarray(pool.groups).astype(str)
-    return [np.flatnonzero(np.isin(groups, f["groups"])) for f in folds]
 
 
 def _one_lead_fallback(task: MitdbAamiTask, model: Any, data: Any) -> dict[str, float]:
