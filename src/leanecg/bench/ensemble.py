@@ -104,7 +104,7 @@ def ensemble_packages(
             paths[0], f"task {task.name} no longer computes the feature columns this model takes"
         )
     # what the members trained on, together: a validation record one member trained on is not held out
-    trained_on = sorted({str(r) for m in metas for r in ((m.get("data") or {}).get("train_records") or [])})
+    trained_on = sorted({r for m in metas for r in _train_records(m)})
     if trained_on:
         data.info["split"] = members_split(str(data.info.get("split", "")), metas)
         data.info["train_records"] = trained_on
@@ -179,6 +179,11 @@ def ensemble_packages(
     return out
 
 
+def _train_records(meta: Mapping[str, Any]) -> list[str]:
+    """The training records a package's metadata names (none when it does not say)."""
+    return [str(r) for r in ((meta.get("data") or {}).get("train_records") or [])]
+
+
 def members_split(split: str, metas: Sequence[Mapping[str, Any]]) -> str:
     """The split description of an ensemble: ``split`` (the first member's), plus how many training records
     each member had when they differ (e.g. a network trained on 14 records beside a model fitted on 22).
@@ -187,10 +192,10 @@ def members_split(split: str, metas: Sequence[Mapping[str, Any]]) -> str:
     ...                             {"model_name": "linear", "data": {"train_records": ["1", "2", "3"]}}])
     'DS1 / DS2; members trained on beatnet: 2 records, linear: 3 records (3 in all)'
     """
-    counts = [len((m.get("data") or {}).get("train_records") or []) for m in metas]
+    counts = [len(_train_records(m)) for m in metas]
     if len(set(counts)) <= 1:
         return split
-    union = {str(r) for m in metas for r in ((m.get("data") or {}).get("train_records") or [])}
+    union = {r for m in metas for r in _train_records(m)}
     parts = ", ".join(f"{m.get('model_name')}: {k} records" for m, k in zip(metas, counts, strict=True))
     return f"{split}; members trained on {parts} ({len(union)} in all)"
 
