@@ -79,7 +79,7 @@ def measure(model_dir: Path, rounds: int, budget_s: float) -> dict[str, Any]:
             "ratios": ratios,
         },
     }
-    if "before_s" in spec:  # a beat model: its features come with each beat (leanecg beats), no record step
+    if pkg.kind == "beats":  # a beat model: its features come with each beat (leanecg beats), no record step
         return out
     # end to end on a synthetic 30 s record at the model's rate: features + forward vs reference forward
     x = synthetic_ecg(duration_s=n / fs, fs=fs, rhythm="af", seed=0).signal.T.astype(np.float32)
