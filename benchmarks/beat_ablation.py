@@ -17,6 +17,9 @@ these CV figures, never on DS2. ``--report`` also scores class-prior shifts chos
 (:func:`_bias_cv`: does an operating point tuned on some patients carry to others?).
 
 Resumable: a finished (row, seed) pair in ``benchmarks/results/beat_ablation.json`` is not recomputed.
+``--refresh-oof`` recomputes the kept out-of-fold probabilities of recorded runs (e.g. on a fresh clone, for
+``benchmarks/sveb_gate_cv.py``): cross-validation only, no DS2 beat read, the results file unchanged, and the
+recomputed CV scores must equal the recorded ones.
 Writes ``beat_ablation.{json,md}``: CV pooled and DS2 SVEB / VEB sensitivity and +P, mean ± sd over seeds,
 with the DS2 95 % CIs (bootstrap over records) of each seed averaged.
 """
@@ -220,20 +223,16 @@ def _task(overrides: dict[str, Any]) -> MitdbAamiTask:
     return task
 
 
-def _run_members(
+def _cv_members(
     members: list[tuple[str, MitdbAamiTask, Any]], k: int, training: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    """CV block (with ``"proba"``), DS2 result and trained model of a row's recipe from its members
-    ``(zoo model, task, data)``: one member, or the average of several members' probabilities (each trained
-    by its own recipe with the row's seed, so on the same record folds; the trained model is their
-    :class:`~leanecg.models.ensemble.Ensemble`, exactly what ``leanecg ensemble`` builds). The CV block and
-    its probabilities are in the first member's pool order. Each member's training also scores it on DS2
-    (not kept; the caller counts those scorings)."""
+) -> dict[str, Any]:
+    """CV block (with ``"proba"``) of a row's recipe from its members ``(zoo model, task, data)``: one member,
+    or the average of several members' probabilities (each trained by its own recipe with the row's seed, so
+    on the same record folds). The block and its probabilities are in the first member's pool order. Reads no
+    DS2 beat."""
     task, data = members[0][1], members[0][2]
     if len(members) == 1:
-        cv = cross_validate(task, members[0][0], data, k=k, log=print, keep_proba=True, **training)
-        result, model = run_deep(task, members[0][0], data, **training)
-        return cv, result, model
+        return cross_validate(task, members[0][0], data, k=k, log=print, keep_proba=True, **training)
     pool = task.cv_pool(data)
     first = canonical_order(pool.groups)
     blocks, probas = [], []
@@ -254,7 +253,7 @@ def _run_members(
         {**f, "scores": task.scores(y[held], pred[held])}
         for f, held in zip(blocks[0]["folds"], cv_folds(pool, k, training["seed"]), strict=True)
     ]
-    cv = {
+    return {
         **blocks[0],
         "folds": folds,
         "pooled": task.scores(y, pred),
@@ -263,7 +262,20 @@ def _run_members(
             {"model": n, "recipe": b["recipe"]} for (n, _, _), b in zip(members, blocks, strict=True)
         ],
     }
-    # each member trains by its own recipe and scores DS2 too (counted by the caller, not kept)
+
+
+def _run_members(
+    members: list[tuple[str, MitdbAamiTask, Any]], k: int, training: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """CV block (:func:`_cv_members`), DS2 result and trained model of a row's recipe: each member trained on
+    all of its training records (the model is their :class:`~leanecg.models.ensemble.Ensemble`, exactly what
+    ``leanecg ensemble`` builds). Each member's training also scores it on DS2 (not kept; the caller counts
+    those scorings)."""
+    task, data = members[0][1], members[0][2]
+    cv = _cv_members(members, k, training)
+    if len(members) == 1:
+        result, model = run_deep(task, members[0][0], data, **training)
+        return cv, result, model
     trained = [run_deep(t, n, d, **training) for n, t, d in members]
     model = ensemble_of([m for _, m in trained])
     result = dict(trained[0][0])
@@ -271,6 +283,19 @@ def _run_members(
     result["cost"] = {"params": int(sum(r["cost"]["params"] for r, _ in trained))}
     result["train"] = {**trained[0][0]["train"], "members": [r["train"] for r, _ in trained]}
     return cv, result, model
+
+
+def _refresh_oof(out: Path, run: dict[str, Any], cv: dict[str, Any], pool: Any) -> None:
+    """Keep a recorded run's recomputed out-of-fold probabilities, after checking that its pooled CV scores
+    are the recorded ones (the runs are deterministic; a mismatch means the code or data changed)."""
+    got, want = finite_json(cv["pooled"]), run["cv"]
+    bad = [m for m in METRICS if not np.isclose(float(got[m]), float(want[m]), rtol=0, atol=1e-9)]
+    if bad:
+        raise SystemExit(
+            f"error: {run['row']!r} seed {run['seed']}: recomputed CV differs from the recorded run in "
+            + ", ".join(f"{m} ({got[m]:.4f} vs {want[m]:.4f})" for m in bad)
+        )
+    _save_oof(out, run["row"], int(run["seed"]), cv.pop("proba"), pool)
 
 
 def _one_lead_fallback(task: MitdbAamiTask, model: Any, data: Any) -> dict[str, float]:
@@ -402,6 +427,12 @@ def main() -> None:
         default=None,
         help="run this one seed (parallel processes; tables use --seeds)",
     )
+    ap.add_argument(
+        "--refresh-oof",
+        action="store_true",
+        help="recompute the out-of-fold probabilities of recorded runs (CV only: no DS2 beat is read, the "
+        "results file is unchanged; the recomputed CV must equal the recorded one)",
+    )
     ap.add_argument("--save-models", type=Path, default=None, help="save each DS2 model: DIR/<row>/seed<S>/")
     ap.add_argument(
         "--report",
@@ -427,8 +458,9 @@ def main() -> None:
     for seed in run_seeds:  # seed-major: every row gets its first seed before any gets a second
         for name, acc in rows:
             task = _task(acc)
-            if any(r["row"] == name and r["seed"] == seed for r in doc["runs"]):
-                continue
+            recorded = next((r for r in doc["runs"] if r["row"] == name and r["seed"] == seed), None)
+            if (recorded is not None) != args.refresh_oof:
+                continue  # resumed: recorded runs are kept; --refresh-oof: only recorded runs are redone
             members = []
             for member in acc.get("models", ("beatnet",)):
                 model_name, extra = (member, {}) if isinstance(member, str) else member
@@ -448,6 +480,10 @@ def main() -> None:
                 "n_boot": 1000,
                 "runtime": None,
             }
+            if recorded is not None:
+                _refresh_oof(args.out, recorded, _cv_members(members, args.cv, training), task.cv_pool(data))
+                print(f"{name} seed {seed}: out-of-fold probabilities kept, CV as recorded", flush=True)
+                continue
             cv, result, model = _run_members(members, args.cv, training)
             _save_oof(args.out, name, seed, cv.pop("proba"), task.cv_pool(data))
             one_lead = _one_lead_fallback(task, model, data) if task.second_lead else None
