@@ -18,8 +18,9 @@ these CV figures, never on DS2. ``--report`` also scores class-prior shifts chos
 
 Resumable: a finished (row, seed) pair in ``benchmarks/results/beat_ablation.json`` is not recomputed.
 ``--refresh-oof`` recomputes the kept out-of-fold probabilities of recorded runs (e.g. on a fresh clone, for
-``benchmarks/sveb_gate_cv.py``): cross-validation only, no DS2 beat read, the results file unchanged, and the
-recomputed CV scores must equal the recorded ones.
+``benchmarks/sveb_gate_cv.py``): cross-validation only, no DS2 beat read, the results file unchanged; each
+run's recomputed CV is printed beside the recorded one (equal on the recording machine; the network's training
+is not bit-reproducible across CPUs).
 Writes ``beat_ablation.{json,md}``: CV pooled and DS2 SVEB / VEB sensitivity and +P, mean ± sd over seeds,
 with the DS2 95 % CIs (bootstrap over records) of each seed averaged.
 """
@@ -286,15 +287,19 @@ def _run_members(
 
 
 def _refresh_oof(out: Path, run: dict[str, Any], cv: dict[str, Any], pool: Any) -> None:
-    """Keep a recorded run's recomputed out-of-fold probabilities, after checking that its pooled CV scores
-    are the recorded ones (the runs are deterministic; a mismatch means the code or data changed)."""
+    """Keep a recorded run's recomputed out-of-fold probabilities and say how its pooled CV scores compare
+    with the recorded ones. On the machine that recorded it a run is deterministic (the same scores); on
+    another CPU the network's training is not bit-reproducible (float kernels differ), so the scores move
+    by about the spread between seeds: tables built from refreshed files (``sveb_gate_cv.py``) are then this
+    machine's figures, every row refreshed alike, not the recorded ones."""
     got, want = finite_json(cv["pooled"]), run["cv"]
-    bad = [m for m in METRICS if not np.isclose(float(got[m]), float(want[m]), rtol=0, atol=1e-9)]
-    if bad:
-        raise SystemExit(
-            f"error: {run['row']!r} seed {run['seed']}: recomputed CV differs from the recorded run in "
-            + ", ".join(f"{m} ({got[m]:.4f} vs {want[m]:.4f})" for m in bad)
-        )
+    diff = ", ".join(f"{m} {float(got[m]):.4f} (recorded {float(want[m]):.4f})" for m in METRICS)
+    same = all(np.isclose(float(got[m]), float(want[m]), rtol=0, atol=1e-9) for m in METRICS)
+    print(
+        f"{run['row']} seed {run['seed']}: CV "
+        + ("as recorded" if same else f"differs from the recorded run (another machine?): {diff}"),
+        flush=True,
+    )
     _save_oof(out, run["row"], int(run["seed"]), cv.pop("proba"), pool)
 
 
@@ -431,7 +436,7 @@ def main() -> None:
         "--refresh-oof",
         action="store_true",
         help="recompute the out-of-fold probabilities of recorded runs (CV only: no DS2 beat is read, the "
-        "results file is unchanged; the recomputed CV must equal the recorded one)",
+        "results file is unchanged; the recomputed CV is printed beside the recorded one)",
     )
     ap.add_argument("--save-models", type=Path, default=None, help="save each DS2 model: DIR/<row>/seed<S>/")
     ap.add_argument(
@@ -482,7 +487,6 @@ def main() -> None:
             }
             if recorded is not None:
                 _refresh_oof(args.out, recorded, _cv_members(members, args.cv, training), task.cv_pool(data))
-                print(f"{name} seed {seed}: out-of-fold probabilities kept, CV as recorded", flush=True)
                 continue
             cv, result, model = _run_members(members, args.cv, training)
             _save_oof(args.out, name, seed, cv.pop("proba"), task.cv_pool(data))

@@ -49,7 +49,7 @@ from leanecg.atomic import atomic_open, write_json
 from leanecg.bench.ensemble import NO_GATE_NOTE
 from leanecg.data import resolve_data_dir
 from leanecg.evaluate.bootstrap import bootstrap_diff_ci
-from leanecg.package import set_package_field
+from leanecg.package import set_package_fields
 from leanecg.provenance import collect_provenance
 from leanecg.signal.rhythm_gate import DEFAULT_WINDOW, gate_sveb, rr_irregularity
 from leanecg.tasks.mitdb_aami import MitdbAamiTask
@@ -345,11 +345,12 @@ def _write_gate(package: Path, af: dict[str, Any], row_name: str) -> None:
         "threshold_row": row["threshold_all_ds1"],
         "cv_gain_all_runs": af["gain_all_runs"],
     }
+    fields: dict[str, Any] = {"rhythm_gate": field}
     notes = json.loads((package / "model.json").read_text()).get("notes")
     if notes and NO_GATE_NOTE in notes:  # an ensemble built without a gate now has one chosen for it
         chosen = f"AF gate chosen for this ensemble by DS1 cross-validation (ablation row {row_name!r})"
-        set_package_field(package, "notes", [chosen if n == NO_GATE_NOTE else n for n in notes])
-    for path in set_package_field(package, "rhythm_gate", field):
+        fields["notes"] = [chosen if n == NO_GATE_NOTE else n for n in notes]
+    for path in set_package_fields(package, fields):
         print(f"wrote {path}")
 
 

@@ -168,6 +168,23 @@ def test_gate_field_is_checked_and_stated(gated: tuple[Path, Path], tmp_path: Pa
         _load(bad)
 
 
+def test_several_fields_are_stored_together_or_not_at_all(gated: tuple[Path, Path], tmp_path: Path) -> None:
+    from leanecg.package import set_package_fields
+
+    folder = tmp_path / "two"
+    shutil.copytree(gated[0], folder)
+    before = (folder / "model.json").read_text()
+    with pytest.raises(LeanECGError, match="positive threshold"):  # one bad field: neither is written
+        set_package_fields(folder, {"notes": ["a note"], "rhythm_gate": {**GATE, "threshold": -1.0}})
+    assert (folder / "model.json").read_text() == before
+    written = set_package_fields(folder, {"notes": ["a note"], "rhythm_gate": GATE})
+    assert [Path(p).name for p in written] == ["model.json"]
+    doc = json.loads((folder / "model.json").read_text())
+    assert doc["notes"] == ["a note"] and doc["rhythm_gate"] == GATE
+    card = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "- A note." in card and "at least 0.12" in card
+
+
 def test_cli_beats_and_stream_apply_the_gate_unless_told_not_to(
     gated: tuple[Path, Path], mitdb_dir: Path, tmp_path: Path
 ) -> None:

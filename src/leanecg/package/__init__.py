@@ -33,6 +33,7 @@ from leanecg.package.model import (
     package_temperature,
     save_model_package,
     set_package_field,
+    set_package_fields,
     temperature_meta,
     write_card,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "resolve_model",
     "save_model_package",
     "set_package_field",
+    "set_package_fields",
     "shipped_names",
     "shipped_onnx",
     "shipped_path",

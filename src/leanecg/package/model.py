@@ -459,9 +459,18 @@ def _gate_lines(meta: Mapping[str, Any]) -> list[str]:
 
 
 def set_package_field(folder: Path, key: str, value: Any) -> list[str]:
-    """Store one top-level metadata field of a package folder: ``model.json``, ``MODEL_CARD.md`` rewritten,
-    and the ``.onnx.json`` sidecars of ONNX files exported from the same weights (they carry the package
-    metadata). The document is checked (:func:`check_package_meta`) before anything is written.
+    """Store one top-level metadata field of a package folder (:func:`set_package_fields` with one field).
+
+    Returns:
+        the files written.
+    """
+    return set_package_fields(folder, {key: value})
+
+
+def set_package_fields(folder: Path, fields: Mapping[str, Any]) -> list[str]:
+    """Store top-level metadata fields of a package folder in one write: ``model.json``, ``MODEL_CARD.md``
+    rewritten, and the ``.onnx.json`` sidecars of ONNX files exported from the same weights (they carry the
+    package metadata). The document is checked (:func:`check_package_meta`) before anything is written.
 
     Returns:
         the files written.
@@ -472,7 +481,7 @@ def set_package_field(folder: Path, key: str, value: Any) -> list[str]:
 
     meta_path = Path(folder) / META_FILE
     doc = json.loads(meta_path.read_text(encoding="utf-8"))
-    doc[key] = value
+    doc.update(fields)
     check_package_meta(doc, meta_path)
     write_json(meta_path, doc)
     write_card(Path(folder) / CARD_FILE, doc)
@@ -481,7 +490,7 @@ def set_package_field(folder: Path, key: str, value: Any) -> list[str]:
         sdoc = json.loads(side.read_text(encoding="utf-8"))
         src = (sdoc.get("onnx") or {}).get("source_package", {}).get("weights_sha256")
         if src == doc.get("weights_sha256"):
-            sdoc[key] = value
+            sdoc.update(fields)
             write_json(side, sdoc)
             written.append(str(side))
     return written
