@@ -21,7 +21,10 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "src" / "leanecg" / "zoo" / "cinc2017"
+from leanecg.provenance import repo_relative
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = REPO / "src" / "leanecg" / "zoo" / "cinc2017"
 
 
 def _median_call_s(fn: Any, repeats: int) -> float:
@@ -109,14 +112,6 @@ def measure(model_dir: Path, rounds: int, budget_s: float) -> dict[str, Any]:
     return out
 
 
-def _repo_relative(path: Path) -> str:
-    """``path`` relative to the repository (for the recorded command), else as given."""
-    try:
-        return str(path.resolve().relative_to(Path(__file__).resolve().parent.parent))
-    except ValueError:
-        return str(path)
-
-
 def main() -> None:
     from leanecg.atomic import atomic_open, write_json
     from leanecg.provenance import collect_provenance
@@ -140,7 +135,7 @@ def main() -> None:
     stem = f"latency_{r['task']}"
     write_json(args.out_dir / f"{stem}.json", r)
     f, e = r["forward"], r.get("end_to_end")
-    model_arg = "" if args.model == DEFAULT_MODEL else f" --model {_repo_relative(args.model)}"
+    model_arg = "" if args.model == DEFAULT_MODEL else f" --model {repo_relative(args.model, REPO)}"
     lines = [
         f"# Latency of `{r['model']}` vs resnet1d (batch 1, one thread, median of {r['rounds']} rounds)",
         "",

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,7 @@ from leanecg.bench.ensemble import NO_GATE_NOTE
 from leanecg.data import resolve_data_dir
 from leanecg.evaluate.bootstrap import bootstrap_diff_ci
 from leanecg.package import set_package_fields
-from leanecg.provenance import collect_provenance
+from leanecg.provenance import collect_provenance, repo_relative
 from leanecg.signal.rhythm_gate import DEFAULT_WINDOW, gate_sveb, rr_irregularity
 from leanecg.tasks.mitdb_aami import MitdbAamiTask
 
@@ -309,6 +310,14 @@ def main() -> None:
             flush=True,
         )
     command = "python benchmarks/sveb_gate_cv.py --data-dir ../shared/data"
+    for flag, value, default in (
+        ("--ablation", args.ablation, RESULTS),
+        ("--out", args.out, RESULTS),
+        ("--reference", args.reference, "v1 recipe"),
+    ):
+        if value != default:
+            shown = repo_relative(value, RESULTS.parent.parent) if isinstance(value, Path) else value
+            command += f" {flag} {shlex.quote(shown)}"
     doc = {
         "gates": doc_gates,
         "af_recipes": _versus_reference(task, f1, af_nested, args.reference, args.n_boot),

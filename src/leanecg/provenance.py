@@ -104,6 +104,21 @@ def cpu_model() -> str | None:
     return platform.processor() or None
 
 
+def repo_relative(path: str | Path, root: str | Path) -> str:
+    """``path`` relative to ``root`` (e.g. the repository, for a command recorded in a results file), else
+    ``path`` as given: recorded commands then hold no machine-specific absolute paths.
+
+    >>> repo_relative("/repo/benchmarks/results", "/repo")
+    'benchmarks/results'
+    >>> repo_relative("/elsewhere/x", "/repo")
+    '/elsewhere/x'
+    """
+    try:
+        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+    except ValueError:
+        return str(path)
+
+
 def utc_timestamp() -> str:
     """Now, as ISO 8601 UTC with seconds: ``2025-01-31T12:34:56Z``."""
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
