@@ -109,6 +109,17 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
         "v1 recipe's beatnet and 'linear model (all DS1)' averaged",
         {**_V1, "models": ("beatnet", ("linear", _ALL_DS1))},
     ),
+    (
+        "linear model (RR context)",
+        "'linear model (all DS1)' on the RR + RR-context + template features (16 columns: it can read the "
+        "rhythm irregularity)",
+        {**_CONTEXT, "models": ("linear",)},
+    ),
+    (
+        "+ RR context + linear member",
+        "'+ RR context' beatnet and 'linear model (RR context)' averaged (both read the 16 columns)",
+        {**_CONTEXT, "models": ("beatnet", "linear")},
+    ),
 ]
 
 METRICS = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "sveb_veb_f1")
