@@ -111,13 +111,13 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
     ),
     (
         "linear model (RR context)",
-        "'linear model (all DS1)' on the RR + RR-context + template features (16 columns: it can read the "
+        "'linear model (all DS1)' on the RR + RR-context + template features (17 columns: it can read the "
         "rhythm irregularity)",
         {**_CONTEXT, "models": ("linear",)},
     ),
     (
         "+ RR context + linear member",
-        "'+ RR context' beatnet and 'linear model (RR context)' averaged (both read the 16 columns)",
+        "'+ RR context' beatnet and 'linear model (RR context)' averaged (both read the 17 columns)",
         {**_CONTEXT, "models": ("beatnet", "linear")},
     ),
 ]
@@ -278,23 +278,23 @@ def _cv_members(
 
 def _run_members(
     members: list[tuple[str, MitdbAamiTask, Any]], k: int, training: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    """CV block (:func:`_cv_members`), DS2 result and trained model of a row's recipe: each member trained on
-    all of its training records (the model is their :class:`~leanecg.models.ensemble.Ensemble`, exactly what
-    ``leanecg ensemble`` builds). Each member's training also scores it on DS2 (not kept; the caller counts
-    those scorings)."""
+) -> tuple[dict[str, Any], dict[str, Any], Any, list[tuple[dict[str, Any], Any]]]:
+    """CV block (:func:`_cv_members`), DS2 result and trained model of a row's recipe, and each member's own
+    ``(result, model)``: each member trained on all of its training records (the model is their
+    :class:`~leanecg.models.ensemble.Ensemble`, exactly what ``leanecg ensemble`` builds). Each member's
+    training also scores it on DS2 (not kept; the caller counts those scorings)."""
     task, data = members[0][1], members[0][2]
     cv = _cv_members(members, k, training)
     if len(members) == 1:
         result, model = run_deep(task, members[0][0], data, **training)
-        return cv, result, model
+        return cv, result, model, [(result, model)]
     trained = [run_deep(t, n, d, **training) for n, t, d in members]
     model = ensemble_of([m for _, m in trained])
     result = dict(trained[0][0])
     result.update(task.evaluate(data.test, predict_proba(model, data.test.X, features=data.test.features)))
     result["cost"] = {"params": int(sum(r["cost"]["params"] for r, _ in trained))}
     result["train"] = {**trained[0][0]["train"], "members": [r["train"] for r, _ in trained]}
-    return cv, result, model
+    return cv, result, model, trained
 
 
 def _refresh_oof(out: Path, run: dict[str, Any], cv: dict[str, Any], pool: Any) -> None:
@@ -449,7 +449,12 @@ def main() -> None:
         help="recompute the out-of-fold probabilities of recorded runs (CV only: no DS2 beat is read, the "
         "results file is unchanged; the recomputed CV is printed beside the recorded one)",
     )
-    ap.add_argument("--save-models", type=Path, default=None, help="save each DS2 model: DIR/<row>/seed<S>/")
+    ap.add_argument(
+        "--save-models",
+        type=Path,
+        default=None,
+        help="save each DS2 model: DIR/<row>/seed<S>/ (a member row also each member: DIR/<row>/seed<S>_member<I>_<model>/)",
+    )
     ap.add_argument(
         "--report",
         action="store_true",
@@ -499,12 +504,23 @@ def main() -> None:
             if recorded is not None:
                 _refresh_oof(args.out, recorded, _cv_members(members, args.cv, training), task.cv_pool(data))
                 continue
-            cv, result, model = _run_members(members, args.cv, training)
+            cv, result, model, trained = _run_members(members, args.cv, training)
             _save_oof(args.out, name, seed, cv.pop("proba"), task.cv_pool(data))
             one_lead = _one_lead_fallback(task, model, data) if task.second_lead else None
             result["provenance"] = collect_provenance(seed=seed, config=result["train"].get("config"))
             if args.save_models is not None:
                 save_model_package(args.save_models / _slug(name) / f"seed{seed}", model, task, data, result)
+                if (
+                    len(members) > 1
+                ):  # and each member, for `leanecg ensemble` (what a shipped pair is built by)
+                    for i, ((model_name, member_task, member_data), (m_result, m_model)) in enumerate(
+                        zip(members, trained, strict=True)
+                    ):
+                        m_result["provenance"] = collect_provenance(
+                            seed=seed, config=m_result["train"].get("config")
+                        )
+                        folder = args.save_models / _slug(name) / f"seed{seed}_member{i}_{model_name}"
+                        save_model_package(folder, m_model, member_task, member_data, m_result)
             # re-read, add and write under a lock: several processes may run rows / seeds into this file
             with file_lock(path):
                 if path.exists():
