@@ -421,8 +421,16 @@ def _markdown(doc: dict[str, Any]) -> str:
 
 
 def _write(out: Path, doc: dict[str, Any], seeds: int) -> None:
-    """Score the seed ensembles from the kept probabilities; write the JSON and the Markdown table."""
-    doc["ensemble_cv"] = {row: finite_json(e) for row, _, _ in ROWS if (e := _ensemble_cv(out, row, seeds))}
+    """Score the seed ensembles of rows that have none yet from the kept probabilities; write the JSON and the
+    Markdown table. A row's seed-ensemble figures are kept once written: they come from the out-of-fold
+    files of its recorded runs, and files recomputed later (``--refresh-oof``, on another machine) or absent
+    (a fresh clone keeps none) must not replace or drop them."""
+    recorded = doc.get("ensemble_cv") or {}
+    doc["ensemble_cv"] = {
+        row: e
+        for row, _, _ in ROWS
+        if (e := recorded.get(row) or finite_json(_ensemble_cv(out, row, seeds) or {}))
+    }
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "beat_ablation.json", doc)
     with atomic_open(out / "beat_ablation.md", "w") as fh:

@@ -105,8 +105,8 @@ def ensemble_packages(
         )
     # what the members trained on, together: a validation record one member trained on is not held out
     trained_on = sorted({r for m in metas for r in _train_records(m)})
+    data.info["split"] = members_split(str(data.info.get("split", "")), metas)
     if trained_on:
-        data.info["split"] = members_split(str(data.info.get("split", "")), metas)
         data.info["train_records"] = trained_on
     val_seen = bool(set(trained_on) & {str(r) for r in data.info.get("val_records") or []})
     held_out = True
@@ -185,13 +185,20 @@ def _train_records(meta: Mapping[str, Any]) -> list[str]:
 
 
 def members_split(split: str, metas: Sequence[Mapping[str, Any]]) -> str:
-    """The split description of an ensemble: ``split`` (the first member's), plus how many training records
-    each member had when they differ (e.g. a network trained on 14 records beside a model fitted on 22).
+    """The split description of an ensemble: the members' own when they all state the same one (e.g. every
+    member trained on all 22 DS1 records), else ``split`` (the task's default description); plus how many
+    training records each member had when they differ (e.g. a network trained on 14 records beside a model
+    fitted on 22).
 
     >>> members_split("DS1 / DS2", [{"model_name": "beatnet", "data": {"train_records": ["1", "2"]}},
     ...                             {"model_name": "linear", "data": {"train_records": ["1", "2", "3"]}}])
     'DS1 / DS2; members trained on beatnet: 2 records, linear: 3 records (3 in all)'
+    >>> members_split("DS1 minus validation / DS2", [{"data": {"split": "all of DS1 / DS2"}}] * 2)
+    'all of DS1 / DS2'
     """
+    stated = {str((m.get("data") or {}).get("split") or "") for m in metas}
+    if len(stated) == 1 and "" not in stated:
+        split = stated.pop()
     counts = [len(_train_records(m)) for m in metas]
     if len(set(counts)) <= 1:
         return split
