@@ -24,7 +24,8 @@ computable online with bounded look-ahead, so a stream gets exactly the training
   64 beats): correlation (whole window, QRS, P-wave region), RMS difference, amplitude and QRS-length
   ratios.
 
-Training recipe (the task's defaults, the shipped one): class-balanced cross-entropy on 14 DS1 records, up to
+Training recipe (the task's defaults, the v1 recipe: the ``beatnet`` shipped alone, then inside the shipped pair
+until 2026-12-07): class-balanced cross-entropy on 14 DS1 records, up to
 20 epochs with early stopping on the sveb_veb_f1 of ``n_val_records`` = 8 seeded DS1 validation records
 (seed 0: 101, 112, 115, 118, 119, 205, 209, 223). Switchable ingredients, each a task attribute and a row of
 ``benchmarks/results/beat_ablation.md`` (DS1 cross-validation and DS2): ``train_uses_val = False`` (all 22
@@ -197,8 +198,10 @@ class MitdbAamiTask(BenchTask):
     rr_scale = 0.0  # max |log factor| on the RR seconds (beat_augment_batch_loss); 0: off (module docstring)
     max_shift = 0  # R-peak position jitter of the training windows, samples; 0: off
     # recipe ingredients (each switchable; benchmarks/beat_ablation.py measures them)
-    # The defaults are the shipped recipe, chosen by DS1 cross-validation over the rows of
-    # benchmarks/beat_ablation.py (the new ingredients below did not beat it there; see the module docstring).
+    # The defaults are the v1 recipe, chosen by DS1 cross-validation over the network rows of
+    # benchmarks/beat_ablation.py (no single-network ingredient below beat it there; see the module docstring).
+    # The shipped model since 2026-12-07 is the ablation's '+ RR context + linear member' pair (train_uses_val
+    # False, rr_context True, a beatnet and the zoo's `linear` averaged), chosen there with the AF gate.
     train_uses_val = True  # False: all 22 DS1 records train for a fixed epoch budget (no early stopping)
     rr_context = False  # the RR_CONTEXT_FEATURE_NAMES columns (prematurity vs local rhythm, irregularity)
     rr_medians = False  # the RR_MEDIAN_FEATURE_NAMES columns (RR against running medians of the rhythm)
