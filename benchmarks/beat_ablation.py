@@ -461,7 +461,8 @@ def main() -> None:
         "--save-models",
         type=Path,
         default=None,
-        help="save each DS2 model: DIR/<row>/seed<S>/ (a member row also each member: DIR/<row>/seed<S>_member<I>_<model>/)",
+        help="save each DS2 model: DIR/<row>/seed<S>/ (a member row also each member: "
+        "DIR/<row>/seed<S>_member<I>_<model>/)",
     )
     ap.add_argument(
         "--report",
@@ -518,9 +519,8 @@ def main() -> None:
             result["provenance"] = collect_provenance(seed=seed, config=result["train"].get("config"))
             if args.save_models is not None:
                 save_model_package(args.save_models / _slug(name) / f"seed{seed}", model, task, data, result)
-                if (
-                    len(members) > 1
-                ):  # and each member, for `leanecg ensemble` (what a shipped pair is built by)
+                # a member row: each member as well, for `leanecg ensemble` (what a shipped pair is built by)
+                if len(members) > 1:
                     for i, ((model_name, member_task, member_data), (m_result, m_model)) in enumerate(
                         zip(members, trained, strict=True)
                     ):
