@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import spearmanr
 
 from leanecg.atomic import atomic_open, file_lock, finite_json, write_json
 from leanecg.bench.cv import cv_folds
@@ -120,6 +121,17 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
         "'+ RR context' beatnet and 'linear model (RR context)' averaged (both read the 17 columns)",
         {**_CONTEXT, "models": ("beatnet", "linear")},
     ),
+    (
+        "+ weight averaging",
+        "'+ RR context' keeping the mean of the last 5 of its 10 epochs' weights, batch-norm statistics "
+        "recomputed (SWA-style tail averaging, `average_epochs`)",
+        {**_CONTEXT, "average_epochs": 5},
+    ),
+    (
+        "+ weight averaging + linear member",
+        "'+ weight averaging' beatnet and 'linear model (RR context)' averaged",
+        {**_CONTEXT, "average_epochs": 5, "models": ("beatnet", "linear")},
+    ),
 ]
 
 METRICS = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "sveb_veb_f1")
@@ -142,19 +154,44 @@ def _save_oof(out: Path, row: str, seed: int, proba: np.ndarray, pool: Any) -> N
         np.savez_compressed(fh, proba=proba.astype(np.float16), y=pool.y, groups=np.asarray(pool.groups))
 
 
-def _ensemble_cv(out: Path, row: str, seeds: int) -> dict[str, Any] | None:
+#: largest |pooled CV F1 of a kept out-of-fold file - the recorded run's| (the files hold float16
+#: probabilities) for the file to count as that run's
+OOF_F1_TOLERANCE = 1e-3
+
+
+def recorded_oof(
+    out: Path, doc: dict[str, Any], row: str, seeds: int
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+    """The kept out-of-fold files of the row's recorded seeds (:func:`canonical`), or ``None`` unless every
+    seed has one that reproduces its recorded pooled CV F1 (:data:`OOF_F1_TOLERANCE`): files recomputed on
+    another machine (``--refresh-oof``; the network's training is not bit-reproducible across CPUs) or of
+    another run must not turn into figures that read as the recorded runs'."""
+    runs = {r["seed"]: r for r in doc["runs"] if r["row"] == row}
+    paths = [oof_path(out, row, s) for s in range(seeds)]
+    if any(s not in runs for s in range(seeds)) or not all(p.exists() for p in paths):
+        return None
+    kept = [canonical(np.load(p)) for p in paths]
+    y, groups = kept[0][1], kept[0][2]
+    if any(not np.array_equal(k[1], y) or not np.array_equal(k[2], groups) for k in kept):
+        return None
+    task = MitdbAamiTask()
+    for seed, (proba, yk, _) in enumerate(kept):
+        f1 = task.scores(yk, np.argmax(proba, axis=1))["sveb_veb_f1"]
+        if abs(f1 - runs[seed]["cv"]["sveb_veb_f1"]) > OOF_F1_TOLERANCE:
+            return None
+    return kept
+
+
+def _ensemble_cv(out: Path, doc: dict[str, Any], row: str, seeds: int) -> dict[str, Any] | None:
     """CV scores of ensembles of the row's recipes, for each size ``k`` from 2 to ``seeds``: each beat's
     out-of-fold probabilities averaged over ``k`` seeds (every member's prediction of a beat comes from a
     model that never saw its record), each metric averaged over all ``k``-subsets of the seeds (the
     expected figure of a ``k``-member ensemble, not the luckiest subset); ``None`` until every seed's
-    probabilities are on disk."""
-    paths = [oof_path(out, row, s) for s in range(seeds)]
-    if seeds < 2 or not all(p.exists() for p in paths):
+    recorded probabilities are on disk (:func:`recorded_oof`)."""
+    runs = recorded_oof(out, doc, row, seeds) if seeds >= 2 else None
+    if runs is None:
         return None
-    runs = [canonical(np.load(p)) for p in paths]
-    y, groups = runs[0][1], runs[0][2]
-    if any(not np.array_equal(r[1], y) or not np.array_equal(r[2], groups) for r in runs):
-        return None
+    y = runs[0][1]
     by_k: dict[str, Any] = {}
     for k in range(2, seeds + 1):
         subsets = list(itertools.combinations(range(seeds), k))
@@ -182,11 +219,12 @@ def _bias_cv(out: Path, doc: dict[str, Any], row: str, seeds: int) -> dict[str, 
     shifts ``(b_S, b_V)`` (added to the S and V log-probabilities, :data:`BIAS_GRID`) that maximise the
     SVEB/VEB F1 of the *other* folds' out-of-fold predictions are applied to the held-out fold (nested: the
     held-out fold never chooses its own shift); returns the pooled scores (mean over seeds) and the shifts
-    chosen on all folds per seed. ``None`` until every seed's probabilities are on disk."""
-    paths = [oof_path(out, row, s) for s in range(seeds)]
-    runs = {r["seed"]: r for r in doc["runs"] if r["row"] == row}
-    if not all(p.exists() for p in paths) or any(s not in runs for s in range(seeds)):
+    chosen on all folds per seed. ``None`` until every seed's recorded probabilities are on disk
+    (:func:`recorded_oof`)."""
+    kept = recorded_oof(out, doc, row, seeds)
+    if kept is None:
         return None
+    runs = {r["seed"]: r for r in doc["runs"] if r["row"] == row}
     task = MitdbAamiTask()
     shifts = [(bs, bv) for bs in BIAS_GRID for bv in BIAS_GRID]
 
@@ -195,8 +233,7 @@ def _bias_cv(out: Path, doc: dict[str, Any], row: str, seeds: int) -> dict[str, 
         return shifts[int(np.nanargmax(f1))]
 
     per_seed, chosen = [], []
-    for seed, path in enumerate(paths):
-        proba, y, groups = canonical(np.load(path))
+    for seed, (proba, y, groups) in enumerate(kept):
         logp = np.log(np.clip(proba.astype(np.float64), 1e-7, 1.0))
         pred = np.zeros(len(y), dtype=np.int64)
         for fold in runs[seed]["cv_folds"]:
@@ -363,6 +400,17 @@ def _markdown(doc: dict[str, Any]) -> str:
         cv = [_stat([r["cv"][m] for r in runs]) for m in METRICS]
         ds2 = [_stat([r["ds2"][m]["value"] for r in runs]) for m in METRICS[:4]]
         lines.append(f"| {name} | {what} | " + " | ".join(cv + ds2) + f" | {len(runs)} |")
+    if (agree := doc.get("cv_ds2_agreement")) and agree["rows"]["n"] > 2:
+        rows, runs = agree["rows"], agree["runs"]
+        lines += [
+            "",
+            "How well the selection figure predicts DS2 (recorded scores only): Spearman correlation of CV and "
+            f"DS2 SVEB/VEB F1 over the {rows['n']} rows (seed means) {rows['spearman']:+.2f} "
+            f"[{rows['ci_low']:+.2f}, {rows['ci_high']:+.2f}], over the {runs['n']} single runs "
+            f"{runs['spearman']:+.2f} [{runs['ci_low']:+.2f}, {runs['ci_high']:+.2f}] (95 % bootstrap CIs). "
+            "The rows' means are what a choice of recipe compares; the single runs show how much one seed's CV "
+            "says about that seed's own DS2 score (a shipped package is one seed).",
+        ]
     fallback = [
         (name, [r for r in doc["runs"] if r["row"] == name and "ds2_one_lead" in r]) for name, _, _ in ROWS
     ]
@@ -420,6 +468,39 @@ def _markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cv_ds2_agreement(runs: list[dict[str, Any]], n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """How well the selection figure predicts the test figure: Spearman rank correlation of CV and DS2
+    SVEB/VEB F1 over the rows (each the mean over its seeds) and over the single runs, each with a 95 %
+    bootstrap CI (rows, resp. runs, resampled). Reads recorded scores only (no DS2 evaluation)."""
+    by_row: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        by_row.setdefault(r["row"], []).append(r)
+
+    def pairs(groups: list[list[dict[str, Any]]]) -> np.ndarray:
+        return np.array(
+            [
+                [
+                    np.mean([r["cv"]["sveb_veb_f1"] for r in g]),
+                    np.mean([r["ds2"]["sveb_veb_f1"]["value"] for r in g]),
+                ]
+                for g in groups
+            ]
+        )
+
+    def block(xy: np.ndarray) -> dict[str, Any]:
+        rng = np.random.default_rng(seed)
+        boot = [spearmanr(*xy[rng.integers(0, len(xy), len(xy))].T).statistic for _ in range(n_boot)]
+        lo, hi = np.nanpercentile(boot, [2.5, 97.5])
+        return {
+            "n": len(xy),
+            "spearman": float(spearmanr(*xy.T).statistic),
+            "ci_low": float(lo),
+            "ci_high": float(hi),
+        }
+
+    return {"rows": block(pairs(list(by_row.values()))), "runs": block(pairs([[r] for r in runs]))}
+
+
 def _write(out: Path, doc: dict[str, Any], seeds: int) -> None:
     """Score the seed ensembles of rows that have none yet from the kept probabilities; write the JSON and the
     Markdown table. A row's seed-ensemble figures are kept once written: they come from the out-of-fold
@@ -429,8 +510,9 @@ def _write(out: Path, doc: dict[str, Any], seeds: int) -> None:
     doc["ensemble_cv"] = {
         row: e
         for row, _, _ in ROWS
-        if (e := recorded.get(row) or finite_json(_ensemble_cv(out, row, seeds) or {}))
+        if (e := recorded.get(row) or finite_json(_ensemble_cv(out, doc, row, seeds) or {}))
     }
+    doc["cv_ds2_agreement"] = cv_ds2_agreement(doc["runs"])
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "beat_ablation.json", doc)
     with atomic_open(out / "beat_ablation.md", "w") as fh:
@@ -478,7 +560,14 @@ def main() -> None:
     doc["config"] = {"seeds": args.seeds, "cv": args.cv, "model": "beatnet", "threads": args.threads}
     doc["command"] = f"python benchmarks/beat_ablation.py --seeds {args.seeds} --cv {args.cv}"
     if args.report:  # the nested class-prior shifts take a minute or two, so only here
-        doc["bias_cv"] = {row: b for row, _, _ in ROWS if (b := _bias_cv(args.out, doc, row, args.seeds))}
+        # recorded rows are kept, as the seed ensembles are (_write): their out-of-fold files may be gone or
+        # recomputed on another machine
+        recorded = doc.get("bias_cv") or {}
+        doc["bias_cv"] = {
+            row: b
+            for row, _, _ in ROWS
+            if (b := recorded.get(row) or _bias_cv(args.out, doc, row, args.seeds))
+        }
         _write(args.out, doc, args.seeds)
         return
     wanted = {r.strip() for r in args.rows.split(",") if r.strip()}

@@ -45,6 +45,7 @@ by more than the spread over seeds, which is why they are off (real noise includ
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,7 @@ from leanecg.signal.resample import resample
 from leanecg.tasks.base import BenchTask, TaskData, load_signals
 from leanecg.tasks.preprocess import BAND_HZ, task_pipeline
 from leanecg.train.datasets import ArraySplit
+from leanecg.train.train_config import TrainConfig
 from leanecg.train.trainer import BatchLoss
 
 #: Columns of the beat features in seconds (the RR intervals; the ratios and template features are unitless).
@@ -216,7 +218,27 @@ class MitdbAamiTask(BenchTask):
     # like the records) added to this share of the training windows at an SNR drawn from real_noise_snr_db
     real_noise_p = 0.0
     real_noise_snr_db = (6.0, 24.0)
+    # weight averaging (leanecg.train.averaging): keep the mean of the last epochs' weights, batch-norm
+    # statistics recomputed; fixed-budget training only (train_uses_val False); 0: off
+    average_epochs = 0
     _real_noise: np.ndarray | None = None  # (m, 4) at fs_model, set by load() when real_noise_p > 0
+
+    def train_config(self, *, tiny: bool, seed: int, epochs: int | None) -> TrainConfig:
+        """The task's configuration (:meth:`BenchTask.train_config`) with :attr:`average_epochs` (at most
+        the run's epochs: a ``tiny`` run trains 2).
+
+        Raises:
+            LeanECGError: :attr:`average_epochs` with :attr:`train_uses_val` (early stopping keeps the best
+                epoch, there is no tail to average).
+        """
+        config = super().train_config(tiny=tiny, seed=seed, epochs=epochs)
+        if not self.average_epochs:
+            return config
+        if self.train_uses_val:
+            raise LeanECGError(
+                "average_epochs", "needs train_uses_val False (fixed-budget training on all DS1 records)"
+            )
+        return dataclasses.replace(config, average_epochs=min(int(self.average_epochs), config.epochs))
 
     @property
     def feature_names(self) -> tuple[str, ...]:

@@ -65,6 +65,11 @@ class TrainConfig:
             versions); ``> 0``, lazily read records (:class:`leanecg.data.shards.ShardedRecords`) and
             ``torch.distributed`` runs draw crops and augmentations per record from ``(seed, epoch,
             record)`` instead, so the batches do not depend on workers or processes.
+        average_epochs: weight averaging (:mod:`leanecg.train.averaging`): the weights kept are the mean of
+            the weights at the end of the last ``average_epochs`` epochs, with batch-norm statistics
+            recomputed on the training data; ``0`` (default): off. Training without validation only (with
+            validation the best epoch is kept); at most ``epochs``. A convex model's fit (``linear``) has one
+            solution and ignores it.
     """
 
     epochs: int = positive(30, integer=True)
@@ -92,6 +97,7 @@ class TrainConfig:
     device: str = "cpu"
     amp: bool = flag(False)
     num_workers: int = non_negative(0, integer=True)
+    average_epochs: int = non_negative(0, integer=True)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -109,6 +115,8 @@ class TrainConfig:
         validate_config(self, source)
         if self.eval_hop is not None and self.eval_window is None:
             raise bad("eval_hop", "needs eval_window")
+        if self.average_epochs > self.epochs:
+            raise bad("average_epochs", f"must be at most epochs ({self.epochs}), got {self.average_epochs}")
         cw = self.class_weights
         if isinstance(cw, str):
             if cw != "balanced":

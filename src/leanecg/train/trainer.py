@@ -41,6 +41,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 
 from leanecg.errors import LeanECGError
+from leanecg.train.averaging import WeightAverage, recompute_batch_norm
 from leanecg.train.checkpoint import STATE_POINTER, load_train_state, save_train_state
 from leanecg.train.convex import fit_logistic
 from leanecg.train.datasets import (
@@ -109,6 +110,8 @@ class TrainResult:
         amp, amp_dtype: whether mixed precision ran and in which dtype (``None`` without).
         world_size: processes that trained together (``torch.distributed``; 1 without).
         resumed_from_epoch: the checkpointed epoch this call continued from (``None``: started afresh).
+        averaged_epochs: how many end-of-epoch weights were averaged into the result
+            (``config.average_epochs``; fewer when the time budget ended training early; 0: none).
     """
 
     history: list[dict[str, Any]]
@@ -130,6 +133,7 @@ class TrainResult:
     amp_dtype: str | None = None
     world_size: int = 1
     resumed_from_epoch: int | None = None
+    averaged_epochs: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (the ``train`` block of a result document)."""
@@ -209,6 +213,11 @@ def fit(
         return _fit_convex(model, train, val, config, metric_fn, augment, on_epoch, batch_loss, t_start)
     if resume and checkpoint_dir is None:
         raise LeanECGError("resume", "needs checkpoint_dir (the folder the interrupted run wrote)")
+    if config.average_epochs and val is not None:
+        raise LeanECGError(
+            "TrainConfig.average_epochs",
+            "needs training without validation (val=None): with validation the best epoch is kept",
+        )
     multilabel = train.multilabel
     device = resolve_device(config.device, "TrainConfig.device")
     amp = amp_settings(device, config.amp)
@@ -270,6 +279,7 @@ def fit(
         history: list[dict[str, Any]] = []
         best: dict[str, Any] = {"score": -math.inf, "epoch": 0, "metric": None, "loss": None, "state": None}
         stop_reason = "completed"
+        average = WeightAverage() if config.average_epochs else None
         steps = 0
         stale = 0
         start_epoch = 1
@@ -300,6 +310,8 @@ def fit(
             set_rng_state(rngs[rank] if len(rngs) == world else rngs[0], device)
             set_loader_state(loader, state["loader"])
             set_callable_rngs(batch_loss, state["batch_loss_rng"])
+            if average is not None:
+                average.load_state(state["average"])
             resumed_from = int(state["epoch"])
             start_epoch = config.epochs + 1 if state["finished"] else resumed_from + 1
 
@@ -322,6 +334,7 @@ def fit(
                 "rng": rngs,
                 "loader": loader_state(loader),
                 "batch_loss_rng": callable_rngs(batch_loss),
+                "average": None if average is None else average.state(),
             }
             meta = {"epoch": epoch, "finished": finished, "world_size": world, "fingerprint": fingerprint}
             save_train_state(checkpoint_dir, state, meta)
@@ -369,9 +382,11 @@ def fit(
                     # higher is better: the metric, or minus the validation loss
                     score = record["val_metric"] if metric_fn is not None else -record["val_loss"]
                     improved = score is not None and math.isfinite(score) and score > best["score"]
-                else:  # no validation: the last epoch is the result
+                else:  # no validation: the last epoch is the result (or the last epochs' mean)
                     improved = False
                     best.update(epoch=epoch)
+                    if average is not None and epoch > config.epochs - config.average_epochs:
+                        average.add(model)
                 if improved:
                     best.update(
                         score=score,
@@ -403,6 +418,12 @@ def fit(
                     save_state(epoch, finished=stop is not None or epoch == config.epochs)
                 if stop is not None:
                     break
+        if average is not None and average.count:
+            average.load_into(model)
+            plain = make_train_loader(
+                train, config.batch_size, seed=config.seed, crop_samples=config.crop_samples
+            )
+            recompute_batch_norm(model, plain, device)
         if best["state"] is not None:
             model.load_state_dict(best["state"])
         elif val is not None:  # validation never gave a finite score: keep the last weights
@@ -433,6 +454,7 @@ def fit(
         amp_dtype=amp.dtype_name,
         world_size=world,
         resumed_from_epoch=resumed_from,
+        averaged_epochs=0 if average is None else average.count,
     )
 
 
