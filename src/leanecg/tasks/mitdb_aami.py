@@ -36,8 +36,9 @@ one-lead fallback, measured in the ablation by zeroing the second channel; a sav
 leads, e.g. ``--lead MLII,V5``), and the augmentations of
 :func:`beat_augment_batch_loss` (RR-interval scaling and R-peak jitter: ``rr_scale``, ``max_shift``;
 polarity flips and noise for other leads and devices: ``flip_p``, ``noise``; real ambulatory noise from NSTDB:
-``real_noise_p``); and ensemble distillation
-(``distill_teachers``, :class:`~leanecg.tasks.base.BenchTask`). In that cross-validation (3 seeds; early
+``real_noise_p``); weight averaging over the last epochs of fixed-budget training (``average_epochs``,
+:mod:`leanecg.train.averaging`); and ensemble distillation (``distill_teachers``,
+:class:`~leanecg.tasks.base.BenchTask`). In that cross-validation (3 seeds; early
 stopping on an inner validation part of each fold's training records) none of them beats the plain recipe
 by more than the spread over seeds, which is why they are off (real noise included: CV 47.7 ± 0.9 against
 48.0 ± 1.7).
