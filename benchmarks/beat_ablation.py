@@ -132,6 +132,17 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
         "'+ weight averaging' beatnet and 'linear model (RR context)' averaged",
         {**_CONTEXT, "average_epochs": 5, "models": ("beatnet", "linear")},
     ),
+    (
+        "+ balanced sampling",
+        "'+ RR context' trained on class-balanced draws (each epoch as many beats as DS1 holds, drawn with "
+        "replacement, every class equally likely) with an unweighted loss, instead of the class-weighted loss",
+        {**_CONTEXT, "balanced_sampling": True},
+    ),
+    (
+        "+ balanced sampling + linear member",
+        "'+ balanced sampling' beatnet and 'linear model (RR context)' averaged",
+        {**_CONTEXT, "balanced_sampling": True, "models": ("beatnet", ("linear", _CONTEXT))},
+    ),
 ]
 
 METRICS = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "sveb_veb_f1")

@@ -36,7 +36,8 @@ one-lead fallback, measured in the ablation by zeroing the second channel; a sav
 leads, e.g. ``--lead MLII,V5``), and the augmentations of
 :func:`beat_augment_batch_loss` (RR-interval scaling and R-peak jitter: ``rr_scale``, ``max_shift``;
 polarity flips and noise for other leads and devices: ``flip_p``, ``noise``; real ambulatory noise from NSTDB:
-``real_noise_p``); weight averaging over the last epochs of fixed-budget training (``average_epochs``,
+``real_noise_p``); class-balanced sampling instead of the class-weighted loss (``balanced_sampling``); weight averaging over the
+last epochs of fixed-budget training (``average_epochs``,
 :mod:`leanecg.train.averaging`); and ensemble distillation (``distill_teachers``,
 :class:`~leanecg.tasks.base.BenchTask`). In that cross-validation (3 seeds; early
 stopping on an inner validation part of each fold's training records) none of them beats the plain recipe
@@ -222,17 +223,22 @@ class MitdbAamiTask(BenchTask):
     # weight averaging (leanecg.train.averaging): keep the mean of the last epochs' weights, batch-norm
     # statistics recomputed; fixed-budget training only (train_uses_val False); 0: off
     average_epochs = 0
+    # class-balanced sampling (TrainConfig.sampling "balanced": every class equally likely in each epoch's
+    # draws) instead of the class-weighted loss; False: the weighted loss
+    balanced_sampling = False
     _real_noise: np.ndarray | None = None  # (m, 4) at fs_model, set by load() when real_noise_p > 0
 
     def train_config(self, *, tiny: bool, seed: int, epochs: int | None) -> TrainConfig:
-        """The task's configuration (:meth:`BenchTask.train_config`) with :attr:`average_epochs` (at most
-        the run's epochs: a ``tiny`` run trains 2).
+        """The task's configuration (:meth:`BenchTask.train_config`) with :attr:`balanced_sampling` (then
+        without loss weights) and :attr:`average_epochs` (at most the run's epochs: a ``tiny`` run trains 2).
 
         Raises:
             LeanECGError: :attr:`average_epochs` with :attr:`train_uses_val` (early stopping keeps the best
                 epoch, there is no tail to average).
         """
         config = super().train_config(tiny=tiny, seed=seed, epochs=epochs)
+        if self.balanced_sampling:
+            config = dataclasses.replace(config, sampling="balanced", loss="ce", class_weights=None)
         if not self.average_epochs:
             return config
         if self.train_uses_val:

@@ -44,7 +44,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler, RandomSampler
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    DistributedSampler,
+    RandomSampler,
+    WeightedRandomSampler,
+)
 
 from leanecg.data.arrays import (  # noqa: F401  (public here since before the move to leanecg.data)
     ArraySplit,
@@ -264,6 +271,24 @@ class _NoSingletonBatchSampler(BatchSampler):
         return full + (1 if rest > 1 or (rest == 1 and full == 0) else 0)
 
 
+def class_balanced_weights(y: np.ndarray) -> np.ndarray:
+    """Sampling weight of each record ``(n,)`` float64 (summing to 1) that makes every class present equally
+    likely: ``1 / (n_classes_present * count of the record's class)``.
+
+    Raises:
+        LeanECGError: ``y`` is not one class index per record (multi-hot labels have no single class).
+
+    Example:
+        >>> class_balanced_weights(np.array([0, 0, 0, 1])).round(3).tolist()
+        [0.167, 0.167, 0.167, 0.5]
+    """
+    labels = np.asarray(y)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise LeanECGError("y", "class-balanced sampling needs one class index per record")
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    return 1.0 / (len(classes) * counts[inverse].astype(np.float64))
+
+
 def make_train_loader(
     split: ArraySplit,
     batch_size: int,
@@ -271,16 +296,21 @@ def make_train_loader(
     seed: int,
     crop_samples: int | None = None,
     augment: Augment | None = None,
+    balanced: bool = False,
 ) -> DataLoader:
     """A shuffling DataLoader of :class:`TrainBatches` (``num_workers=0``, seeded, deterministic).
 
     The order comes from a ``torch.Generator`` seeded with ``seed``; crops and augmentation from a numpy
     Generator on an independent stream of the same seed. Iterating it again gives the next epoch.
+    ``balanced``: each epoch draws ``len(split)`` records with replacement, every class present equally
+    likely (:func:`class_balanced_weights`; class-index labels only) instead of a permutation.
     """
     ds = TrainBatches(split, crop_samples=crop_samples, augment=augment, rng=numpy_generator(seed, 1))
-    sampler = _NoSingletonBatchSampler(
-        RandomSampler(ds, generator=torch_generator(seed)), batch_size=batch_size, drop_last=False
-    )
+    order: RandomSampler | WeightedRandomSampler = RandomSampler(ds, generator=torch_generator(seed))
+    if balanced:
+        weights = torch.from_numpy(class_balanced_weights(split.y))
+        order = WeightedRandomSampler(weights, len(split), replacement=True, generator=torch_generator(seed))
+    sampler = _NoSingletonBatchSampler(order, batch_size=batch_size, drop_last=False)
     return DataLoader(ds, sampler=sampler, batch_size=None, num_workers=0, collate_fn=_identity)
 
 

@@ -19,9 +19,10 @@ from leanecg.errors import InvalidOptionError
 from leanecg.train.losses import LOSSES, MULTILABEL_LOSSES
 from leanecg.train.seed import check_seed
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "TrainConfig"]
+__all__ = ["OPTIMIZERS", "SAMPLINGS", "SCHEDULES", "TrainConfig"]
 
 SCHEDULES = ("onecycle", "cosine", "constant")
+SAMPLINGS = ("shuffle", "balanced")
 OPTIMIZERS = ("adamw",)
 
 
@@ -70,6 +71,10 @@ class TrainConfig:
             recomputed on the training data; ``0`` (default): off. Training without validation only (with
             validation the best epoch is kept); at most ``epochs``. A convex model's fit (``linear``) has one
             solution and ignores it.
+        sampling: ``"shuffle"`` (default: every record once per epoch, in a seeded order) or ``"balanced"``
+            (each epoch draws as many records with replacement, every class equally likely; class-index
+            labels and the single-process loader, ``num_workers`` 0, only; usually with ``class_weights``
+            ``None``, since the batches are already balanced).
     """
 
     epochs: int = positive(30, integer=True)
@@ -98,6 +103,7 @@ class TrainConfig:
     amp: bool = flag(False)
     num_workers: int = non_negative(0, integer=True)
     average_epochs: int = non_negative(0, integer=True)
+    sampling: str = one_of("shuffle", SAMPLINGS)
 
     def __post_init__(self) -> None:
         self.validate()

@@ -47,7 +47,9 @@ def run_fingerprint(
         k: v
         for k, v in config.to_dict().items()
         if k not in ("num_threads", "device", "max_train_seconds", "num_workers")
-        and not (k == "average_epochs" and v == 0)  # off: states written before the field existed resume
+        # fields added later, at their defaults: states written before they existed resume
+        and not (k == "average_epochs" and v == 0)
+        and not (k == "sampling" and v == "shuffle")
     }
     doc = {
         "config": cfg,

@@ -254,6 +254,13 @@ def fit(
             asl_clip=config.asl_clip,
         ).to(device)
         indexed = distributed or config.num_workers > 0 or is_record_store(train.X)
+        balanced = config.sampling == "balanced"
+        if balanced and (indexed or multilabel):
+            raise LeanECGError(
+                "TrainConfig.sampling",
+                "'balanced' needs class-index labels and the single-process loader (num_workers 0, no "
+                "torch.distributed, records in memory)",
+            )
         if indexed:  # per-record randomness: the same batches for any number of workers / processes
             loader = make_indexed_loader(
                 train,
@@ -268,7 +275,12 @@ def fit(
             )
         else:  # the historical single-process streams (bit-identical to earlier versions)
             loader = make_train_loader(
-                train, config.batch_size, seed=config.seed, crop_samples=config.crop_samples, augment=augment
+                train,
+                config.batch_size,
+                seed=config.seed,
+                crop_samples=config.crop_samples,
+                augment=augment,
+                balanced=balanced,
             )
         steps_per_epoch = len(loader)
         net = _wrap_ddp(model, device) if distributed else model
