@@ -31,6 +31,7 @@ import argparse
 import itertools
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -517,17 +518,22 @@ def cv_ds2_agreement(runs: list[dict[str, Any]], n_boot: int = 1000, seed: int =
     return {"rows": block(pairs(list(by_row.values()))), "runs": block(pairs([[r] for r in runs]))}
 
 
+def _kept_or_computed(
+    recorded: dict[str, Any] | None, compute: Callable[[str], dict[str, Any] | None]
+) -> dict[str, Any]:
+    """Per row of :data:`ROWS`: its recorded figures, else ``compute(row)`` (rows with neither are left out).
+    Figures derived from out-of-fold files are kept once written: the files may be gone (a fresh clone keeps
+    none) or recomputed later on another machine (``--refresh-oof``)."""
+    recorded = recorded or {}
+    return {row: f for row, _, _ in ROWS if (f := recorded.get(row) or compute(row))}
+
+
 def _write(out: Path, doc: dict[str, Any], seeds: int) -> None:
     """Score the seed ensembles of rows that have none yet from the kept probabilities; write the JSON and the
-    Markdown table. A row's seed-ensemble figures are kept once written: they come from the out-of-fold
-    files of its recorded runs, and files recomputed later (``--refresh-oof``, on another machine) or absent
-    (a fresh clone keeps none) must not replace or drop them."""
-    recorded = doc.get("ensemble_cv") or {}
-    doc["ensemble_cv"] = {
-        row: e
-        for row, _, _ in ROWS
-        if (e := recorded.get(row) or finite_json(_ensemble_cv(out, doc, row, seeds) or {}))
-    }
+    Markdown table (recorded seed-ensemble figures are kept: :func:`_kept_or_computed`)."""
+    doc["ensemble_cv"] = _kept_or_computed(
+        doc.get("ensemble_cv"), lambda row: finite_json(_ensemble_cv(out, doc, row, seeds) or {})
+    )
     doc["cv_ds2_agreement"] = cv_ds2_agreement(doc["runs"])
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "beat_ablation.json", doc)
@@ -576,14 +582,9 @@ def main() -> None:
     doc["config"] = {"seeds": args.seeds, "cv": args.cv, "model": "beatnet", "threads": args.threads}
     doc["command"] = f"python benchmarks/beat_ablation.py --seeds {args.seeds} --cv {args.cv}"
     if args.report:  # the nested class-prior shifts take a minute or two, so only here
-        # recorded rows are kept, as the seed ensembles are (_write): their out-of-fold files may be gone or
-        # recomputed on another machine
-        recorded = doc.get("bias_cv") or {}
-        doc["bias_cv"] = {
-            row: b
-            for row, _, _ in ROWS
-            if (b := recorded.get(row) or _bias_cv(args.out, doc, row, args.seeds))
-        }
+        doc["bias_cv"] = _kept_or_computed(
+            doc.get("bias_cv"), lambda row: _bias_cv(args.out, doc, row, args.seeds)
+        )
         _write(args.out, doc, args.seeds)
         return
     wanted = {r.strip() for r in args.rows.split(",") if r.strip()}

@@ -12,14 +12,27 @@ them and copy what they change. Tests that use them are marked ``slow`` (trainin
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from benchhelp import TinyBench, tiny_bench
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def load_benchmark(script: str) -> ModuleType:
+    """Import ``benchmarks/<script>`` (a script, not a package module) as a module named after the file."""
+    path = REPO / "benchmarks" / script
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
 
 # The CLI sizes its tables from $COLUMNS (pytest-xdist workers set COLUMNS=80); tests check its output as
 # written to a pipe (140 columns), whoever runs them and however.

@@ -3,7 +3,6 @@ files are the recorded runs', and the CV-DS2 agreement from recorded scores (bui
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -11,19 +10,15 @@ from typing import Any
 import numpy as np
 import pytest
 
+from conftest import load_benchmark
 from leanecg.tasks.mitdb_aami import MitdbAamiTask
 from leanecg.train.datasets import ArraySplit
 
-REPO = Path(__file__).resolve().parents[1]
 ROW = "v1 recipe"
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("beat_ablation", REPO / "benchmarks" / "beat_ablation.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("beat_ablation.py")
 
 
 def _pool(rng: np.random.Generator) -> ArraySplit:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -10,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import load_benchmark
 from leanecg.errors import LeanECGError
 from leanecg.evaluate import cinc2021
-
-REPO = Path(__file__).resolve().parents[1]
 
 AF, RBBB, SR = "164889003", "713427006|59118001", "426783006"
 UNSCORED = "164951009"
@@ -233,12 +231,7 @@ def test_against_official_code(tmp_path: Path) -> None:
         weights = cinc2021.default_weights_file()
     if not weights.is_file():
         pytest.skip("no weights.csv beside the official code and none installed with LeanECG")
-    spec = importlib.util.spec_from_file_location(
-        "compare_official", REPO / "benchmarks" / "compare_cinc2021_official.py"
-    )
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("compare_cinc2021_official.py")
     summary = bench.compare(official, weights, n_trials=12, seed=1)
     assert max(summary["max_abs_diff"].values()) <= 1e-9, summary["max_abs_diff"]
     assert not any(summary["nan_position_mismatches"].values())

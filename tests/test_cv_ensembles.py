@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -10,19 +9,14 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from conftest import load_benchmark
 from leanecg.bench.cv import run_cv, save_oof
 from leanecg.tasks import get_task
 from leanecg.train.datasets import ArraySplit
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("cv_ensembles", REPO / "benchmarks" / "cv_ensembles.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("cv_ensembles.py")
 
 
 def _row(folder: Path, name: str, pool: ArraySplit, noise: float, seed: int, params: int) -> None:

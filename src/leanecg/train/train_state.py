@@ -5,6 +5,7 @@ training loader's shuffling and crop streams, and the random generators a ``batc
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -38,18 +39,22 @@ def copy_state(model: nn.Module, cpu: bool = False) -> dict[str, Any]:
     }
 
 
+#: TrainConfig fields added after resumable states were first written: at their declared defaults they are left
+#: out of :func:`run_fingerprint`, so states written before they existed still resume
+LATER_FIELDS = ("average_epochs", "sampling")
+
+
 def run_fingerprint(
     config: TrainConfig, train: ArraySplit, val: ArraySplit | None, model: nn.Module, indexed: bool
 ) -> str:
     """SHA-256 of what must not change between a run and its resumption (not the thread count, device,
     time budget or number of processes)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     cfg = {
         k: v
         for k, v in config.to_dict().items()
         if k not in ("num_threads", "device", "max_train_seconds", "num_workers")
-        # fields added later, at their defaults: states written before they existed resume
-        and not (k == "average_epochs" and v == 0)
-        and not (k == "sampling" and v == "shuffle")
+        and not (k in LATER_FIELDS and v == defaults[k])
     }
     doc = {
         "config": cfg,
