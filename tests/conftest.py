@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -25,11 +26,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def load_benchmark(script: str) -> ModuleType:
-    """Import ``benchmarks/<script>`` (a script, not a package module) as a module named after the file."""
+    """Import ``benchmarks/<script>`` (a script, not a package module) as a module named after the file
+    (registered in ``sys.modules``, as an import would, so that its dataclasses resolve their module)."""
     path = REPO / "benchmarks" / script
     spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
     return mod
 

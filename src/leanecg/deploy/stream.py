@@ -426,7 +426,13 @@ class StreamClassifier:
             source=self.source,
         )
         gate = self.pkg.rhythm_gate  # the AF gate's irregularity, restarted with the beats
-        self._irregularity = StreamingRRIrregularity(self.fs, int(gate["window"])) if gate else None
+        self._irregularity = (
+            StreamingRRIrregularity(
+                self.fs, int(gate["window"]), exclude_ectopic=bool(gate.get("exclude_ectopic"))
+            )
+            if gate
+            else None
+        )
         unknown = [n for n in self.beats.feature_names if n not in ALL_BEAT_FEATURE_NAMES]
         if unknown:
             raise LeanECGError(

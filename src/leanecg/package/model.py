@@ -29,7 +29,9 @@ The package metadata (top-level keys of ``model.json`` besides the checkpoint's 
                     every probability a package returns is ``apply_temperature(p, T)`` (absent: T = 1)
     "rhythm_gate": {"threshold", "window", "from": "S", "to": "N", "chosen_on", ...} (optional, beat models):
                     the AF gate of :mod:`leanecg.signal.rhythm_gate`; a beat whose causal RR irregularity is at
-                    least ``threshold`` gets its S probability added to N (after the temperature)
+                    least ``threshold`` gets its S probability added to N (after the temperature);
+                    ``"exclude_ectopic": true`` (optional, default false) measures the irregularity without
+                    the premature-beat pairs
 
 Inference (:class:`ModelPackage`) applies the stored pipeline to each raw :class:`~leanecg.data.record.Record`
 (the pipeline resamples to the model's rate and selects its leads), so a package gives the model exactly
@@ -280,8 +282,8 @@ def package_rhythm_gate(meta: Mapping[str, Any], source: str | Path = "rhythm_ga
     named in errors.
 
     Raises:
-        LeanECGError: not a beat model, a threshold that is not a positive number, a window below 2, or
-            classes the model does not have.
+        LeanECGError: not a beat model, a threshold that is not a positive number, a window below 2, an
+            ``exclude_ectopic`` that is not a boolean, or classes the model does not have.
     """
     gate = meta.get("rhythm_gate")
     if gate is None:
@@ -293,6 +295,10 @@ def package_rhythm_gate(meta: Mapping[str, Any], source: str | Path = "rhythm_ga
     if not ok_t or not isinstance(w, int) or isinstance(w, bool) or w < 2:
         raise LeanECGError(
             source, f"rhythm_gate needs a positive threshold and a window >= 2, got {t!r}, {w!r}"
+        )
+    if not isinstance(gate.get("exclude_ectopic", False), bool):
+        raise LeanECGError(
+            source, f"rhythm_gate exclude_ectopic must be true or false, got {gate['exclude_ectopic']!r}"
         )
     classes = list(meta.get("class_names") or [])
     for key in ("from", "to"):
@@ -449,9 +455,14 @@ def _gate_lines(meta: Mapping[str, Any]) -> list[str]:
         if parts
         else ""
     )
+    ectopic = (
+        " once the window's premature-beat pairs (a short RR followed by a long one) are left out"
+        if gate.get("exclude_ectopic")
+        else ""
+    )
     return [
         f"- AF gate (`rhythm_gate`): a beat whose RR irregularity over the last {gate['window']} beats (median "
-        f"|successive RR difference| / median RR) is at least {float(gate['threshold']):g} cannot be "
+        f"|successive RR difference| / median RR{ectopic}) is at least {float(gate['threshold']):g} cannot be "
         f"{gate['from']}: its {gate['from']} probability goes to {gate['to']} (beats in atrial fibrillation carry "
         f"{gate['to']}). Threshold chosen on {gate.get('chosen_on', 'training data')}{gain}. Applied by "
         "`leanecg beats` / `stream` / `serve`; the test metrics below are the network's alone."
@@ -808,7 +819,12 @@ class ModelPackage:
         probs = self.calibrate(self.backend.proba(windows, feats, batch_size, self.multilabel))
         gate = self.rhythm_gate
         if gate is not None:
-            probs = self.gate(probs, rr_irregularity(rr_from_peaks(peaks, fs), int(gate["window"])))
+            irregularity = rr_irregularity(
+                rr_from_peaks(peaks, fs),
+                int(gate["window"]),
+                exclude_ectopic=bool(gate.get("exclude_ectopic")),
+            )
+            probs = self.gate(probs, irregularity)
         samples = resample_indices(peaks, fs, float(record.fs), n_out=record.n_samples)
         return BeatPredictions(samples.astype(np.int64), self.labels_of(probs), probs)
 
