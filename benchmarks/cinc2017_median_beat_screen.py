@@ -33,21 +33,16 @@ Writes ``cinc2017_median_beat_screen.{json,md}`` into ``--out`` (default ``bench
 from __future__ import annotations
 
 import argparse
-import statistics
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from leanecg.atomic import atomic_open, write_json
-from leanecg.bench.runner import cross_validate
+from cv_screen import run_screen
 from leanecg.data import resolve_data_dir
-from leanecg.evaluate.bootstrap import bootstrap_diff_ci
 from leanecg.features.morphology import band_passed
-from leanecg.provenance import collect_provenance
 from leanecg.signal.rpeaks import detect_rpeaks
 from leanecg.tasks.base import TaskData
 from leanecg.tasks.cinc2017 import Cinc2017Task
@@ -61,7 +56,6 @@ VARIANTS = {
     "coarse + shape + fine QRS": ("coarse", "shape", "fine"),
     "all four groups": ("coarse", "shape", "fine", "ect"),
 }
-SELECT_SEEDS, CONFIRM_SEEDS = (0, 1), (2, 3, 4)
 
 
 def _at(fs: float, seconds: float) -> int:
@@ -152,57 +146,6 @@ def _augmented(
     return replace(data, train=_with_columns(data.train, tr), val=_with_columns(data.val, va))
 
 
-def _cv(task: Cinc2017Task, data: TaskData, seed: int) -> tuple[float, np.ndarray]:
-    block = cross_validate(task, "lightgbm", data, k=5, log=lambda s: None, seed=seed, keep_proba=True)
-    return float(block["pooled"]["f1"]), np.asarray(block["proba"], dtype=np.float64)
-
-
-def _paired(task: Cinc2017Task, y: np.ndarray, base: np.ndarray, new: np.ndarray) -> dict[str, float]:
-    def f1(t: np.ndarray, proba: np.ndarray) -> float:
-        return task.scores(t, np.argmax(proba, axis=1))["f1"]
-
-    ci = bootstrap_diff_ci(f1, y, new, base, n_boot=1000, seed=0)
-    return {"gain": float(ci.point), "lo": float(ci.lo), "hi": float(ci.hi)}
-
-
-def _stage(
-    task: Cinc2017Task, data: TaskData, variants: dict[str, TaskData], seeds: Sequence[int], y: np.ndarray
-) -> list[dict[str, Any]]:
-    base = {s: _cv(task, data, s) for s in seeds}
-    base_avg = np.mean([p for _, p in base.values()], axis=0)
-    rows = [{"variant": "shipped recipe (features version 2)", "cv_f1": [base[s][0] for s in seeds]}]
-    for name, d in variants.items():
-        runs = {s: _cv(task, d, s) for s in seeds}
-        avg = np.mean([p for _, p in runs.values()], axis=0)
-        rows.append(
-            {
-                "variant": name,
-                "cv_f1": [runs[s][0] for s in seeds],
-                "paired_gain_seed_average": _paired(task, y, base_avg, avg),
-            }
-        )
-        print(f"{name}: CV F1 {[round(runs[s][0], 4) for s in seeds]}", flush=True)
-    for r in rows:
-        r["cv_f1_mean"] = statistics.fmean(r["cv_f1"])
-    return rows
-
-
-def _table(rows: list[dict[str, Any]], seeds: Sequence[int]) -> list[str]:
-    lines = [
-        "| variant | " + " | ".join(f"CV F1 seed {s}" for s in seeds) + " | mean | paired gain [95 % CI] |",
-        "|---|" + "---|" * (len(seeds) + 2),
-    ]
-    for r in rows:
-        g = r.get("paired_gain_seed_average")
-        gain = "–" if g is None else f"{g['gain']:+.4f} [{g['lo']:+.4f}, {g['hi']:+.4f}]"
-        lines.append(
-            f"| {r['variant']} | "
-            + " | ".join(f"{v:.4f}" for v in r["cv_f1"])
-            + f" | {r['cv_f1_mean']:.4f} | {gain} |"
-        )
-    return lines
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=None)
@@ -215,52 +158,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             k: list(pool.map(median_beat_columns, split.X, [data.fs] * len(split), chunksize=64))
             for k, split in (("train", data.train), ("val", data.val))
         }
-    variants = {name: _augmented(data, rows, groups) for name, groups in VARIANTS.items()}
-    y = np.asarray(task.cv_pool(data).y)
-    select = _stage(task, data, variants, SELECT_SEEDS, y)
-    best = max(select[1:], key=lambda r: r["cv_f1_mean"])["variant"]
-    confirm = _stage(task, data, {best: variants[best]}, CONFIRM_SEEDS, y)
-    verdict = confirm[1]["paired_gain_seed_average"]
-    adopted = verdict["lo"] > 0
-    command = "python benchmarks/cinc2017_median_beat_screen.py"
-    doc = {
-        "task": task.name,
-        "k": 5,
-        "groups": GROUPS,
-        "variants": {k: list(v) for k, v in VARIANTS.items()},
-        "selection": {"seeds": list(SELECT_SEEDS), "rows": select},
-        "chosen_variant": best,
-        "confirmation": {"seeds": list(CONFIRM_SEEDS), "rows": confirm},
-        "adopted": adopted,
-        "test_split_evaluations": 0,
-        "provenance": collect_provenance(seed=SELECT_SEEDS[0], command=command),
-    }
-    write_json(args.out / "cinc2017_median_beat_screen.json", doc)
-    lines = [
-        "# cinc2017: median-beat shape columns for the LightGBM recipe (a CV screen)",
-        "",
-        "Pooled out-of-fold F1(N,A,O) of the `lightgbm` row of `leanecg bench cinc2017 --cv 5` (train + val; "
-        "the shipped recipe) with candidate median-beat columns appended (groups in the script's docstring). "
+    variants = {name: (task, _augmented(data, rows, groups)) for name, groups in VARIANTS.items()}
+    run_screen(
+        (task, data),
+        "shipped recipe (features version 2)",
+        variants,
+        out=args.out,
+        stem="cinc2017_median_beat_screen",
+        title="cinc2017: median-beat shape columns for the LightGBM recipe (a CV screen)",
+        intro="Pooled out-of-fold F1(N,A,O) of the `lightgbm` row of `leanecg bench cinc2017 --cv 5` (train + "
+        "val; the shipped recipe) with candidate median-beat columns appended (groups in the script's docstring). "
         "Paired gain: the seeds' out-of-fold probabilities averaged (as the shipped two-booster ensemble "
         "averages), minus the shipped recipe's averaged alike, 1,000 bootstrap resamples of the records. "
         "Training data only.",
-        "",
-        f"Selection, seeds {', '.join(map(str, SELECT_SEEDS))}:",
-        "",
-        *_table(select, SELECT_SEEDS),
-        "",
-        f"Confirmation of the best ('{best}') on fresh seeds {', '.join(map(str, CONFIRM_SEEDS))}:",
-        "",
-        *_table(confirm, CONFIRM_SEEDS),
-        "",
-        f"Rule (set before the run): adopt if the confirmation's paired gain CI lies above 0. "
-        f"**{'Adopted' if adopted else 'Not adopted'}.**",
-        "",
-        f"Command: `{command}`; commit {doc['provenance'].get('git_commit')}.",
-        "",
-    ]
-    with atomic_open(args.out / "cinc2017_median_beat_screen.md", "w") as fh:
-        fh.write("\n".join(lines))
+        command="python benchmarks/cinc2017_median_beat_screen.py",
+        extra={"groups": GROUPS, "variants": {k: list(v) for k, v in VARIANTS.items()}},
+    )
     return 0
 
 

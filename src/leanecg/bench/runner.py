@@ -407,7 +407,7 @@ def cross_validate(
         if classic:
             Xho = _classic_matrix(heldout)
             Xtr, Xva = _classic_matrix(train), _classic_matrix(inner_val)
-            return _fit_task_lightgbm(task, train, inner_val, Xtr, Xva, seed).predict(Xho)
+            return _fit_task_lightgbm(task, train, inner_val, Xtr, Xva, seed, refit=True).predict(Xho)
         if hybrid is not None:  # as run_hybrid: the zoo model, its embedding + the task features -> LightGBM
             trained = _train_deep(task, hybrid, data, train=train, val=inner_val, **deep)
             Xtr, Xva, Xho = _hybrid_matrices(trained.model, (train, inner_val, heldout))
@@ -549,14 +549,23 @@ def _classic_matrix(split: Any) -> np.ndarray:
 
 
 def _fit_task_lightgbm(
-    task: BenchTask, train: Any, val: Any, Xtr: np.ndarray, Xva: np.ndarray, seed: int
+    task: BenchTask,
+    train: Any,
+    val: Any,
+    Xtr: np.ndarray,
+    Xva: np.ndarray,
+    seed: int,
+    *,
+    refit: bool = False,
 ) -> Any:
     """:func:`~leanecg.train.hybrid.fit_lightgbm` on ``train``'s labels, early stopping on ``val``'s (the
     task's splits, or a cross-validation fold), with the task's LightGBM recipe
-    (:attr:`~leanecg.tasks.base.BenchTask.lightgbm_options`, ``lightgbm_class_weight_power``)."""
-    from leanecg.train.hybrid import fit_lightgbm
+    (:attr:`~leanecg.tasks.base.BenchTask.lightgbm_options`, ``lightgbm_class_weight_power``, the round
+    counts); ``refit`` (classic rows) and the task's ``lightgbm_refit``: then refitted on ``train`` + ``val``
+    (:func:`~leanecg.train.hybrid.refit_lightgbm`)."""
+    from leanecg.train.hybrid import fit_lightgbm, refit_lightgbm
 
-    return fit_lightgbm(
+    fitted = fit_lightgbm(
         Xtr,
         train.y,
         Xva,
@@ -564,6 +573,17 @@ def _fit_task_lightgbm(
         n_classes=len(task.class_names),
         seed=seed,
         params=task.lightgbm_options,
+        class_weight_power=task.lightgbm_class_weight_power,
+        num_boost_round=task.lightgbm_num_boost_round,
+        early_stopping_rounds=task.lightgbm_early_stopping_rounds,
+    )
+    if not (refit and task.lightgbm_refit):
+        return fitted
+    return refit_lightgbm(
+        fitted,
+        np.concatenate([Xtr, Xva]),
+        np.concatenate([np.asarray(train.y), np.asarray(val.y)]),
+        n_train=len(Xtr),
         class_weight_power=task.lightgbm_class_weight_power,
     )
 
@@ -584,7 +604,7 @@ def _run_classic(
     from leanecg.train.hybrid import booster_bytes, count_tree_nodes
 
     Xtr, Xva, Xte = (_classic_matrix(s) for s in (data.train, data.val, data.test))
-    fitted = _fit_task_lightgbm(task, data.train, data.val, Xtr, Xva, seed)
+    fitted = _fit_task_lightgbm(task, data.train, data.val, Xtr, Xva, seed, refit=True)
     train_info = {"config": fitted.config, "seconds": fitted.seconds, "best_iteration": fitted.best_iteration}
     if not isinstance(data.train.X, np.ndarray):
         model = trees_model(fitted.booster, n_leads=data.train.n_leads, num_iteration=fitted.best_iteration)

@@ -73,6 +73,14 @@ class BenchTask(ABC):
     #: (:func:`leanecg.train.hybrid.fit_lightgbm`)
     lightgbm_options: Mapping[str, Any] = MappingProxyType({})
     lightgbm_class_weight_power: float = 1.0
+    #: at most this many boosting rounds, stopping after ``lightgbm_early_stopping_rounds`` without a lower
+    #: validation loss (a lower ``learning_rate`` needs more of both)
+    lightgbm_num_boost_round: int = 400
+    lightgbm_early_stopping_rounds: int = 30
+    #: classic rows: after early stopping on ``val``, refit on ``train`` + ``val`` together with the rounds
+    #: found scaled by their size ratio (:func:`leanecg.train.hybrid.refit_lightgbm`), so the shipped
+    #: booster learns from every training record
+    lightgbm_refit: bool = False
 
     @abstractmethod
     def load(self, root: Path, *, tiny: bool = False, seed: int = 0, progress: Any = None) -> TaskData:

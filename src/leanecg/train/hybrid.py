@@ -12,8 +12,9 @@ on that ``(N, D + F)`` matrix with early stopping on validation data. The benchm
   float32 ``(N, D)`` embeddings; :class:`EmbeddingNetwork` is the embedding part of a trained model
   (its head reduced to the pooling layer), for cost measurement and deployment;
 * :func:`hybrid_matrix`: embeddings + features -> the LightGBM design matrix;
-* :func:`fit_lightgbm`, :func:`count_tree_nodes`, :func:`booster_bytes`: the class-balanced LightGBM fit
-  and its size, shared with the runner's plain ``lightgbm`` rows.
+* :func:`fit_lightgbm`, :func:`refit_lightgbm`, :func:`count_tree_nodes`, :func:`booster_bytes`: the
+  class-balanced LightGBM fit (and its refit on train + validation data), and its size, shared with the
+  runner's plain ``lightgbm`` rows.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ __all__ = [
     "hybrid_name",
     "lightgbm_params",
     "parse_hybrid_name",
+    "refit_lightgbm",
 ]
 
 #: Suffix that turns a zoo model name into its hybrid: ``beatnet`` -> ``beatnet+lightgbm``.
@@ -164,6 +166,8 @@ def fit_lightgbm(
     seed: int,
     params: Mapping[str, Any] | None = None,
     class_weight_power: float = 1.0,
+    num_boost_round: int = NUM_BOOST_ROUND,
+    early_stopping_rounds: int = EARLY_STOPPING_ROUNDS,
 ) -> LightGBMFit:
     """Fit a class-balanced multiclass LightGBM (:func:`lightgbm_params`) with early stopping on validation.
 
@@ -176,43 +180,112 @@ def fit_lightgbm(
             ``{"feature_fraction": 0.6}``).
         class_weight_power: training rows are weighted by their class's balanced weight
             ``N / (n_classes * N_class)`` to this power: 1 balances the classes fully, 0 not at all.
-
-    At most :data:`NUM_BOOST_ROUND` rounds, stopping after :data:`EARLY_STOPPING_ROUNDS` rounds without
-    a lower validation multi-logloss.
+        num_boost_round, early_stopping_rounds: at most ``num_boost_round`` rounds, stopping after
+            ``early_stopping_rounds`` rounds without a lower validation multi-logloss.
 
     Raises:
-        LeanECGError: multi-label targets, or ``class_weight_power`` outside ``[0, 1]``.
+        LeanECGError: multi-label targets, ``class_weight_power`` outside ``[0, 1]``, or round counts
+            below 1.
     """
     import lightgbm as lgb
-    from sklearn.utils.class_weight import compute_sample_weight
 
-    y_train = np.asarray(y_train)
-    if y_train.ndim != 1:
-        raise LeanECGError("y", "LightGBM here needs single-label targets (int class indices)")
-    if not 0.0 <= float(class_weight_power) <= 1.0:
-        raise LeanECGError("class_weight_power", f"must be in [0, 1], got {class_weight_power!r}")
+    for name, value in (
+        ("num_boost_round", num_boost_round),
+        ("early_stopping_rounds", early_stopping_rounds),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise LeanECGError(name, f"must be a whole number >= 1, got {value!r}")
     params = {**lightgbm_params(n_classes, seed), **dict(params or {})}
-    weight = compute_sample_weight("balanced", y_train) ** float(class_weight_power)
-    dtrain = lgb.Dataset(X_train, y_train, weight=weight)
+    dtrain = _weighted_dataset(X_train, y_train, class_weight_power)
     dval = lgb.Dataset(X_val, np.asarray(y_val), reference=dtrain)
     t0 = time.perf_counter()
     booster = lgb.train(
         params,
         dtrain,
-        num_boost_round=NUM_BOOST_ROUND,
+        num_boost_round=num_boost_round,
         valid_sets=[dval],
-        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
+        callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)],
     )
     seconds = time.perf_counter() - t0
     config = {
         **params,
-        "num_boost_round": NUM_BOOST_ROUND,
-        "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
-        "sample_weight": "balanced"
-        if class_weight_power == 1
-        else f"balanced ** {float(class_weight_power):g}",
+        "num_boost_round": num_boost_round,
+        "early_stopping_rounds": early_stopping_rounds,
+        "sample_weight": _weight_name(class_weight_power),
     }
     return LightGBMFit(booster, int(booster.best_iteration), seconds, config)
+
+
+def refit_lightgbm(
+    fitted: LightGBMFit,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_train: int,
+    class_weight_power: float = 1.0,
+) -> LightGBMFit:
+    """Refit a booster's recipe on more data (e.g. train + validation) without early stopping.
+
+    The rounds are ``fitted.best_iteration`` (found by early stopping on validation data) scaled by the
+    data's growth, ``round(best_iteration * len(X) / n_train)``: the usual rule for boosting, whose number
+    of useful rounds grows with the data. Same parameters and class weighting as ``fitted``.
+
+    Args:
+        fitted: the early-stopped fit (:func:`fit_lightgbm`).
+        X, y: the design matrix ``(N, n_columns)`` and int class indices ``(N,)`` to refit on (the rows
+            ``fitted`` trained on and the validation rows).
+        n_train: the number of rows ``fitted`` trained on (``<= len(X)``).
+        class_weight_power: as in :func:`fit_lightgbm` (the value ``fitted`` used).
+
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(300, 4)).astype(np.float32); y = (X[:, 0] > 0).astype(int)
+    >>> fit = fit_lightgbm(X[:200], y[:200], X[200:], y[200:], n_classes=2, seed=0)
+    >>> refit = refit_lightgbm(fit, X, y, n_train=200)
+    >>> refit.best_iteration == round(fit.best_iteration * 1.5), refit.config["refit"]["n_rows"]
+    (True, 300)
+    """
+    import lightgbm as lgb
+
+    n = len(X)
+    if not 0 < int(n_train) <= n:
+        raise LeanECGError("n_train", f"must be in [1, {n}] (the rows refitted on), got {n_train!r}")
+    rounds = max(1, round(fitted.best_iteration * n / int(n_train)))
+    params = {k: v for k, v in fitted.config.items() if k not in _FIT_KEYS}
+    t0 = time.perf_counter()
+    booster = lgb.train(params, _weighted_dataset(X, y, class_weight_power), num_boost_round=rounds)
+    seconds = time.perf_counter() - t0
+    config = {
+        **fitted.config,
+        "refit": {
+            "rounds": rounds,
+            "early_stopped_at": fitted.best_iteration,
+            "n_rows": n,
+            "n_rows_early_stopping_fit": int(n_train),
+        },
+    }
+    return LightGBMFit(booster, rounds, fitted.seconds + seconds, config)
+
+
+#: ``LightGBMFit.config`` entries that describe the fit, not LightGBM parameters.
+_FIT_KEYS = ("num_boost_round", "early_stopping_rounds", "sample_weight", "refit")
+
+
+def _weighted_dataset(X: np.ndarray, y: np.ndarray, class_weight_power: float) -> Any:
+    """A ``lightgbm.Dataset`` of ``X``, ``y`` with balanced class weights to ``class_weight_power``."""
+    import lightgbm as lgb
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise LeanECGError("y", "LightGBM here needs single-label targets (int class indices)")
+    if not 0.0 <= float(class_weight_power) <= 1.0:
+        raise LeanECGError("class_weight_power", f"must be in [0, 1], got {class_weight_power!r}")
+    weight = compute_sample_weight("balanced", y) ** float(class_weight_power)
+    return lgb.Dataset(X, y, weight=weight)
+
+
+def _weight_name(class_weight_power: float) -> str:
+    return "balanced" if class_weight_power == 1 else f"balanced ** {float(class_weight_power):g}"
 
 
 def count_tree_nodes(fitted: LightGBMFit) -> int:
