@@ -78,6 +78,7 @@ def ensemble_packages(
     from leanecg.bench.runner import evaluate_deep
     from leanecg.data import resolve_data_dir
     from leanecg.models.registry import ensemble_of
+    from leanecg.train.hybrid import refitted_on_val
     from leanecg.train.trainer import predict_proba
 
     paths = [Path(p) for p in packages]
@@ -108,9 +109,10 @@ def ensemble_packages(
     data.info["split"] = members_split(str(data.info.get("split", "")), metas)
     if trained_on:
         data.info["train_records"] = trained_on
-    val_seen = bool(set(trained_on) & {str(r) for r in data.info.get("val_records") or []})
-    held_out = True
-    if val_seen:
+    refit = any(refitted_on_val(m.get("train")) for m in metas)  # a member refitted on train + val
+    val_seen = refit or bool(set(trained_on) & {str(r) for r in data.info.get("val_records") or []})
+    held_out = not refit
+    if val_seen and not refit:
         data.info["n_train"] = _n_examples(data, set(trained_on))
         cut = _held_out_val(data, set(trained_on), paths[0])
         held_out = cut is not None

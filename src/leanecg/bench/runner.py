@@ -36,9 +36,17 @@ from leanecg.train.hybrid import (
     hybrid_matrix,
     hybrid_name,
     parse_hybrid_name,
+    refitted_on_val,
 )
 
 REFERENCE_MODEL = "resnet1d"
+#: The calibration block of a model refitted on its validation split (no held-out data for a temperature).
+REFIT_NO_TEMPERATURE = "no temperature: the model was refitted on the validation records (training data)"
+#: The note of such a model's result.
+REFIT_NOTE = (
+    "refitted on train + val together (the rounds found by early stopping on val, scaled by the data's growth): "
+    "the validation split is training data"
+)
 
 
 def run_benchmark(
@@ -497,8 +505,11 @@ def evaluate_deep(
     test = _maybe_without_features(data.test, uses_features)
     proba = predict_proba(model, test.X, features=test.features)
     ev = task.evaluate(test, proba, n_boot=n_boot, seed=seed)
-    val = _maybe_without_features(data.val, uses_features)
-    ev["calibration"] = calibration(task, data, predict_proba(model, val.X, features=val.features), proba)
+    if refitted_on_val(train_info):
+        ev["calibration"] = {"error": REFIT_NO_TEMPERATURE}
+    else:
+        val = _maybe_without_features(data.val, uses_features)
+        ev["calibration"] = calibration(task, data, predict_proba(model, val.X, features=val.features), proba)
     extra = {"features": (data.n_features,)} if uses_features else None
     cost = measure_cost(
         model,
@@ -606,6 +617,7 @@ def _run_classic(
     Xtr, Xva, Xte = (_classic_matrix(s) for s in (data.train, data.val, data.test))
     fitted = _fit_task_lightgbm(task, data.train, data.val, Xtr, Xva, seed, refit=True)
     train_info = {"config": fitted.config, "seconds": fitted.seconds, "best_iteration": fitted.best_iteration}
+    notes = [REFIT_NOTE] if refitted_on_val(train_info) else []
     if not isinstance(data.train.X, np.ndarray):
         model = trees_model(fitted.booster, n_leads=data.train.n_leads, num_iteration=fitted.best_iteration)
         model.eval()
@@ -618,10 +630,14 @@ def _run_classic(
             "(leanecg.models.trees), timed like a network on the features input; extracting the features "
             "not included"
         )
+        out["notes"] = [*out.get("notes", []), *notes]
         return out, model
     proba = fitted.predict(Xte)
     ev = task.evaluate(data.test, proba, n_boot=n_boot, seed=seed)
-    ev["calibration"] = calibration(task, data, fitted.predict(Xva), proba)
+    seen = refitted_on_val(train_info)
+    ev["calibration"] = (
+        {"error": REFIT_NO_TEMPERATURE} if seen else calibration(task, data, fitted.predict(Xva), proba)
+    )
     one = Xte[:1]
     stats = time_callable(lambda: fitted.predict(one), repeats=30, warmup=3)
     cost = {
@@ -636,6 +652,7 @@ def _run_classic(
     }
     out = _common(task, data, name, "classic")
     out.update(ev)
+    out["notes"] = [*out["notes"], *notes]
     out["cost"] = cost
     out["train"] = train_info
     return out, None

@@ -46,6 +46,7 @@ __all__ = [
     "lightgbm_params",
     "parse_hybrid_name",
     "refit_lightgbm",
+    "refitted_on_val",
 ]
 
 #: Suffix that turns a zoo model name into its hybrid: ``beatnet`` -> ``beatnet+lightgbm``.
@@ -264,6 +265,14 @@ def refit_lightgbm(
         },
     }
     return LightGBMFit(booster, rounds, fitted.seconds + seconds, config)
+
+
+def refitted_on_val(train: Mapping[str, Any] | None) -> bool:
+    """Whether a result's or package's ``train`` block is that of a booster refitted on its validation
+    split (:func:`refit_lightgbm`): its validation figures and any temperature fitted there are on seen data."""
+    return (
+        isinstance(train, Mapping) and isinstance(train.get("config"), Mapping) and "refit" in train["config"]
+    )
 
 
 #: ``LightGBMFit.config`` entries that describe the fit, not LightGBM parameters.
