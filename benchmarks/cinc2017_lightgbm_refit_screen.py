@@ -23,13 +23,10 @@ Writes ``cinc2017_lightgbm_refit_screen.{json,md}`` into ``--out`` (default ``be
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from cv_screen import run_screen
-from leanecg.data import resolve_data_dir
+from cv_screen import run_screen, screen_inputs
 from leanecg.tasks.cinc2017 import Cinc2017Task
 
 #: variant -> Cinc2017Task attributes over the shipped recipe's
@@ -55,12 +52,7 @@ def task_with(attributes: dict[str, Any]) -> Cinc2017Task:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, default=None)
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = ap.parse_args(argv)
-    task = Cinc2017Task()
-    data = task.load(resolve_data_dir(args.data_dir, dataset="cinc2017"))
+    args, task, data = screen_inputs(__doc__.splitlines()[0], argv)
     run_screen(
         (task, data),
         "shipped recipe (learning rate 0.05, early-stopped fit on 5/6)",
@@ -69,9 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stem="cinc2017_lightgbm_refit_screen",
         title="cinc2017: LightGBM refit on all training records, lower learning rate (a CV screen)",
         intro="Pooled out-of-fold F1(N,A,O) of the `lightgbm` row of `leanecg bench cinc2017 --cv 5` (train + "
-        "val; the shipped recipe and its variants, described in the script's docstring). Paired gain: the "
-        "seeds' out-of-fold probabilities averaged, minus the shipped recipe's averaged alike, 1,000 bootstrap "
-        "resamples of the records. Training data only.",
+        "val; the shipped recipe and its variants, described in the script's docstring).",
         command="python benchmarks/cinc2017_lightgbm_refit_screen.py",
         extra={
             "variants": {

@@ -32,20 +32,16 @@ Writes ``cinc2017_median_beat_screen.{json,md}`` into ``--out`` (default ``bench
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
-from cv_screen import run_screen
-from leanecg.data import resolve_data_dir
+from cv_screen import run_screen, screen_inputs
 from leanecg.features.morphology import band_passed
 from leanecg.signal.rpeaks import detect_rpeaks
 from leanecg.tasks.base import TaskData
-from leanecg.tasks.cinc2017 import Cinc2017Task
 from leanecg.train.datasets import ArraySplit
 
 BEFORE_S, AFTER_S = 0.25, 0.55
@@ -147,12 +143,7 @@ def _augmented(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, default=None)
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = ap.parse_args(argv)
-    task = Cinc2017Task()
-    data = task.load(resolve_data_dir(args.data_dir, dataset="cinc2017"))
+    args, task, data = screen_inputs(__doc__.splitlines()[0], argv)
     with ProcessPoolExecutor(2) as pool:
         rows = {
             k: list(pool.map(median_beat_columns, split.X, [data.fs] * len(split), chunksize=64))
@@ -167,10 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stem="cinc2017_median_beat_screen",
         title="cinc2017: median-beat shape columns for the LightGBM recipe (a CV screen)",
         intro="Pooled out-of-fold F1(N,A,O) of the `lightgbm` row of `leanecg bench cinc2017 --cv 5` (train + "
-        "val; the shipped recipe) with candidate median-beat columns appended (groups in the script's docstring). "
-        "Paired gain: the seeds' out-of-fold probabilities averaged (as the shipped two-booster ensemble "
-        "averages), minus the shipped recipe's averaged alike, 1,000 bootstrap resamples of the records. "
-        "Training data only.",
+        "val; the shipped recipe) with candidate median-beat columns appended (groups in the script's docstring).",
         command="python benchmarks/cinc2017_median_beat_screen.py",
         extra={"groups": GROUPS, "variants": {k: list(v) for k, v in VARIANTS.items()}},
     )

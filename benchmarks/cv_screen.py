@@ -15,6 +15,7 @@ Training data only (train + val): no test record is read or scored.
 
 from __future__ import annotations
 
+import argparse
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,13 +25,32 @@ import numpy as np
 
 from leanecg.atomic import atomic_open, write_json
 from leanecg.bench.runner import cross_validate
+from leanecg.data import resolve_data_dir
 from leanecg.evaluate.bootstrap import bootstrap_diff_ci
 from leanecg.provenance import collect_provenance
 from leanecg.tasks.base import BenchTask, TaskData
+from leanecg.tasks.cinc2017 import Cinc2017Task
 
 #: A recipe to cross-validate: the task (its LightGBM attributes) and the data (its feature columns).
 Candidate = tuple[BenchTask, TaskData]
 SELECT_SEEDS, CONFIRM_SEEDS = (0, 1), (2, 3, 4)
+#: How the paired gain is computed (the last sentences of every screen's introduction).
+PAIRED = (
+    "Paired gain: the seeds' out-of-fold probabilities averaged (as the shipped two-booster ensemble averages), "
+    "minus the shipped recipe's averaged alike, 1,000 bootstrap resamples of the records. Training data only."
+)
+
+
+def screen_inputs(
+    description: str, argv: Sequence[str] | None
+) -> tuple[argparse.Namespace, Cinc2017Task, TaskData]:
+    """A screen script's arguments (``--data-dir``, ``--out``), the ``cinc2017`` task and its data."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = ap.parse_args(argv)
+    task = Cinc2017Task()
+    return args, task, task.load(resolve_data_dir(args.data_dir, dataset="cinc2017"))
 
 
 def cv_f1(candidate: Candidate, seed: int) -> tuple[float, np.ndarray]:
@@ -103,8 +123,8 @@ def run_screen(
     command: str,
     extra: dict[str, Any],
 ) -> dict[str, Any]:
-    """Both stages, then ``<stem>.{json,md}`` in ``out``; returns the JSON document (``adopted``: the
-    rule's verdict)."""
+    """Both stages, then ``<stem>.{json,md}`` in ``out`` (``intro``: what is scored, before :data:`PAIRED`);
+    returns the JSON document (``adopted``: the rule's verdict)."""
     select = stage(base, base_name, variants, SELECT_SEEDS)
     best = max(select[1:], key=lambda r: r["cv_f1_mean"])["variant"]
     confirm = stage(base, base_name, {best: variants[best]}, CONFIRM_SEEDS)
@@ -124,7 +144,7 @@ def run_screen(
     lines = [
         f"# {title}",
         "",
-        intro,
+        f"{intro} {PAIRED}",
         "",
         f"Selection, seeds {', '.join(map(str, SELECT_SEEDS))}:",
         "",
