@@ -415,7 +415,9 @@ def cross_validate(
         if classic:
             Xho = _classic_matrix(heldout)
             Xtr, Xva = _classic_matrix(train), _classic_matrix(inner_val)
-            return _fit_task_lightgbm(task, train, inner_val, Xtr, Xva, seed, refit=True).predict(Xho)
+            return _fit_task_lightgbm(
+                task, train, inner_val, Xtr, Xva, seed, refit=task.lightgbm_refit
+            ).predict(Xho)
         if hybrid is not None:  # as run_hybrid: the zoo model, its embedding + the task features -> LightGBM
             trained = _train_deep(task, hybrid, data, train=train, val=inner_val, **deep)
             Xtr, Xva, Xho = _hybrid_matrices(trained.model, (train, inner_val, heldout))
@@ -572,8 +574,9 @@ def _fit_task_lightgbm(
     """:func:`~leanecg.train.hybrid.fit_lightgbm` on ``train``'s labels, early stopping on ``val``'s (the
     task's splits, or a cross-validation fold), with the task's LightGBM recipe
     (:attr:`~leanecg.tasks.base.BenchTask.lightgbm_options`, ``lightgbm_class_weight_power``, the round
-    counts); ``refit`` (classic rows) and the task's ``lightgbm_refit``: then refitted on ``train`` + ``val``
-    (:func:`~leanecg.train.hybrid.refit_lightgbm`)."""
+    counts); ``refit``: then refitted on ``train`` + ``val`` (:func:`~leanecg.train.hybrid.refit_lightgbm`;
+    the classic rows pass the task's ``lightgbm_refit``, the hybrids never refit: their embedding network
+    did not train on ``val``)."""
     from leanecg.train.hybrid import fit_lightgbm, refit_lightgbm
 
     fitted = fit_lightgbm(
@@ -588,7 +591,7 @@ def _fit_task_lightgbm(
         num_boost_round=task.lightgbm_num_boost_round,
         early_stopping_rounds=task.lightgbm_early_stopping_rounds,
     )
-    if not (refit and task.lightgbm_refit):
+    if not refit:
         return fitted
     return refit_lightgbm(
         fitted,
@@ -615,7 +618,7 @@ def _run_classic(
     from leanecg.train.hybrid import booster_bytes, count_tree_nodes
 
     Xtr, Xva, Xte = (_classic_matrix(s) for s in (data.train, data.val, data.test))
-    fitted = _fit_task_lightgbm(task, data.train, data.val, Xtr, Xva, seed, refit=True)
+    fitted = _fit_task_lightgbm(task, data.train, data.val, Xtr, Xva, seed, refit=task.lightgbm_refit)
     train_info = {"config": fitted.config, "seconds": fitted.seconds, "best_iteration": fitted.best_iteration}
     notes = [REFIT_NOTE] if refitted_on_val(train_info) else []
     if not isinstance(data.train.X, np.ndarray):

@@ -456,7 +456,7 @@ def _gate_lines(meta: Mapping[str, Any]) -> list[str]:
         else ""
     )
     ectopic = (
-        " once the window's premature-beat pairs (a short RR followed by a long one) are left out"
+        ", the window's premature-beat pairs (a short RR, then a long one) left out"
         if gate.get("exclude_ectopic")
         else ""
     )
