@@ -202,20 +202,8 @@ def _versus_reference(
         }
         shared = sorted(set(by_seed) & set(ref))
         if row != reference and shared:
-            y = np.concatenate([by_seed[s][0] for s in shared])
-            ci = bootstrap_diff_ci(
-                f1,
-                y,
-                np.concatenate([by_seed[s][1] for s in shared]),
-                np.concatenate([ref[s][1] for s in shared]),
-                groups=np.concatenate([by_seed[s][2] for s in shared]),
-                n_boot=n_boot,
-                seed=0,
-                require_all_classes=False,
-            )
             entry["gain_over_reference"] = {
-                "point": float(ci.point),
-                "ci95": [float(ci.lo), float(ci.hi)],
+                **_paired_seeds(f1, by_seed, ref, shared, n_boot),
                 "seeds": shared,
             }
         rows.append(entry)
@@ -238,25 +226,38 @@ def _gate_versus_gate(
         if not seeds:
             continue
         per_seed = [_scores(task, by_seed[s][0], by_seed[s][1]) for s in seeds]
-        ci = bootstrap_diff_ci(
-            f1,
-            np.concatenate([by_seed[s][0] for s in seeds]),
-            np.concatenate([by_seed[s][1] for s in seeds]),
-            np.concatenate([old[row][s][1] for s in seeds]),
-            groups=np.concatenate([by_seed[s][2] for s in seeds]),
-            n_boot=n_boot,
-            seed=0,
-            require_all_classes=False,
-        )
         rows.append(
             {
                 "row": row,
                 "seeds": seeds,
                 **{m: float(np.mean([sc[m] for sc in per_seed])) for m in METRICS},
-                "gain": {"point": float(ci.point), "ci95": [float(ci.lo), float(ci.hi)]},
+                "gain": _paired_seeds(f1, by_seed, old[row], seeds, n_boot),
             }
         )
     return rows
+
+
+def _paired_seeds(
+    f1: Callable[[np.ndarray, np.ndarray], float],
+    mine: dict[int, tuple[np.ndarray, ...]],
+    theirs: dict[int, tuple[np.ndarray, ...]],
+    seeds: list[int],
+    n_boot: int,
+) -> dict[str, Any]:
+    """Paired gain in F1 of ``mine`` over ``theirs`` (seed -> ``(y, gated predictions, groups)`` of the same
+    beats), ``seeds`` pooled: 95 % bootstrap over records (a record's beats in every seed resampled
+    together)."""
+    ci = bootstrap_diff_ci(
+        f1,
+        np.concatenate([mine[s][0] for s in seeds]),
+        np.concatenate([mine[s][1] for s in seeds]),
+        np.concatenate([theirs[s][1] for s in seeds]),
+        groups=np.concatenate([mine[s][2] for s in seeds]),
+        n_boot=n_boot,
+        seed=0,
+        require_all_classes=False,
+    )
+    return {"point": float(ci.point), "ci95": [float(ci.lo), float(ci.hi)]}
 
 
 def main() -> None:
