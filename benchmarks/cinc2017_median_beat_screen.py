@@ -131,7 +131,7 @@ def _with_columns(split: ArraySplit, cols: np.ndarray) -> ArraySplit:
     )
 
 
-def _augmented(
+def augmented(
     data: TaskData, rows: dict[str, list[dict[str, np.ndarray]]], groups: Sequence[str]
 ) -> TaskData:
     """``data`` with the groups' columns appended to train and val (NaN -> the training median, as the
@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             k: list(pool.map(median_beat_columns, split.X, [data.fs] * len(split), chunksize=64))
             for k, split in (("train", data.train), ("val", data.val))
         }
-    variants = {name: (task, _augmented(data, rows, groups)) for name, groups in VARIANTS.items()}
+    variants = {name: (task, augmented(data, rows, groups)) for name, groups in VARIANTS.items()}
     run_screen(
         (task, data),
         "shipped recipe (features version 2)",

@@ -122,23 +122,30 @@ def run_screen(
     intro: str,
     command: str,
     extra: dict[str, Any],
+    select_seeds: Sequence[int] = SELECT_SEEDS,
+    confirm_seeds: Sequence[int] = CONFIRM_SEEDS,
 ) -> dict[str, Any]:
     """Both stages, then ``<stem>.{json,md}`` in ``out`` (``intro``: what is scored, before :data:`PAIRED`);
-    returns the JSON document (``adopted``: the rule's verdict)."""
-    select = stage(base, base_name, variants, SELECT_SEEDS)
-    best = max(select[1:], key=lambda r: r["cv_f1_mean"])["variant"]
-    confirm = stage(base, base_name, {best: variants[best]}, CONFIRM_SEEDS)
+    returns the JSON document (``adopted``: the rule's verdict). Without ``select_seeds`` (one variant, fixed
+    before the run) there is no selection stage."""
+    if not select_seeds and len(variants) != 1:
+        raise ValueError("a screen without a selection stage takes exactly one variant")
+    select = stage(base, base_name, variants, select_seeds) if select_seeds else None
+    best = max(select[1:], key=lambda r: r["cv_f1_mean"])["variant"] if select else next(iter(variants))
+    confirm = stage(base, base_name, {best: variants[best]}, confirm_seeds)
     adopted = confirm[1]["paired_gain_seed_average"]["lo"] > 0
     doc = {
         "task": base[0].name,
         "k": 5,
         **extra,
-        "selection": {"seeds": list(SELECT_SEEDS), "rows": select},
+        "selection": {"seeds": list(select_seeds), "rows": select} if select else None,
         "chosen_variant": best,
-        "confirmation": {"seeds": list(CONFIRM_SEEDS), "rows": confirm},
+        "confirmation": {"seeds": list(confirm_seeds), "rows": confirm},
         "adopted": adopted,
         "test_split_evaluations": 0,
-        "provenance": collect_provenance(seed=SELECT_SEEDS[0], command=command),
+        "provenance": collect_provenance(
+            seed=(list(select_seeds) or list(confirm_seeds))[0], command=command
+        ),
     }
     write_json(out / f"{stem}.json", doc)
     lines = [
@@ -146,13 +153,15 @@ def run_screen(
         "",
         f"{intro} {PAIRED}",
         "",
-        f"Selection, seeds {', '.join(map(str, SELECT_SEEDS))}:",
+        *(
+            [f"Selection, seeds {', '.join(map(str, select_seeds))}:", "", *table(select, select_seeds), ""]
+            if select
+            else []
+        ),
+        f"Confirmation of {'the best' if select else 'the variant'} ('{best}') on fresh seeds "
+        f"{', '.join(map(str, confirm_seeds))}:",
         "",
-        *table(select, SELECT_SEEDS),
-        "",
-        f"Confirmation of the best ('{best}') on fresh seeds {', '.join(map(str, CONFIRM_SEEDS))}:",
-        "",
-        *table(confirm, CONFIRM_SEEDS),
+        *table(confirm, confirm_seeds),
         "",
         f"Rule (set before the run): adopt if the confirmation's paired gain CI lies above 0. "
         f"**{'Adopted' if adopted else 'Not adopted'}.**",
