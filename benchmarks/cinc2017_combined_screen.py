@@ -16,11 +16,10 @@ Writes ``cinc2017_combined_screen.{json,md}`` into ``--out`` (default ``benchmar
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 
 from cinc2017_lightgbm_refit_screen import task_with
 from cinc2017_median_beat_screen import VARIANTS as COLUMN_GROUPS
-from cinc2017_median_beat_screen import augmented, median_beat_columns
+from cinc2017_median_beat_screen import augmented, median_beat_rows
 from cv_screen import run_screen, screen_inputs
 
 COLUMNS = "coarse + shape + ectopy"  # the median-beat screen's chosen groups
@@ -29,11 +28,7 @@ SEEDS = (5, 6, 7)
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, task, data = screen_inputs(__doc__.splitlines()[0], argv)
-    with ProcessPoolExecutor(2) as pool:
-        rows = {
-            k: list(pool.map(median_beat_columns, split.X, [data.fs] * len(split), chunksize=64))
-            for k, split in (("train", data.train), ("val", data.val))
-        }
+    rows = median_beat_rows(data)
     variant = f"median-beat columns ({COLUMNS}) + refit on train + val"
     run_screen(
         (task, data),

@@ -142,13 +142,19 @@ def augmented(
     return replace(data, train=_with_columns(data.train, tr), val=_with_columns(data.val, va))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args, task, data = screen_inputs(__doc__.splitlines()[0], argv)
+def median_beat_rows(data: TaskData) -> dict[str, list[dict[str, np.ndarray]]]:
+    """:func:`median_beat_columns` of every train and val record (two processes): split -> one dict per
+    record."""
     with ProcessPoolExecutor(2) as pool:
-        rows = {
+        return {
             k: list(pool.map(median_beat_columns, split.X, [data.fs] * len(split), chunksize=64))
             for k, split in (("train", data.train), ("val", data.val))
         }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args, task, data = screen_inputs(__doc__.splitlines()[0], argv)
+    rows = median_beat_rows(data)
     variants = {name: (task, augmented(data, rows, groups)) for name, groups in VARIANTS.items()}
     run_screen(
         (task, data),
