@@ -123,6 +123,20 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
         {**_CONTEXT, "models": ("beatnet", "linear")},
     ),
     (
+        "+ RR context, 2 half-width nets + linear member",
+        "'+ RR context + linear member' with two half-width beatnets (`model_width` 0.5; training seeds s and "
+        "s + 1,000, the same CV folds) in place of the one network: a seed ensemble at about one network's "
+        "cost; the three members averaged",
+        {
+            **_CONTEXT,
+            "models": (
+                ("beatnet", {"model_width": 0.5}),
+                ("beatnet", {"model_width": 0.5, "seed_offset": 1000}),
+                "linear",
+            ),
+        },
+    ),
+    (
         "+ weight averaging",
         "'+ RR context' keeping the mean of the last 5 of its 10 epochs' weights, batch-norm statistics "
         "recomputed (SWA-style tail averaging, `average_epochs`)",
@@ -289,21 +303,34 @@ def _task(overrides: dict[str, Any]) -> MitdbAamiTask:
     return task
 
 
-def _cv_members(
-    members: list[tuple[str, MitdbAamiTask, Any]], k: int, training: dict[str, Any]
-) -> dict[str, Any]:
-    """CV block (with ``"proba"``) of a row's recipe from its members ``(zoo model, task, data)``: one member,
-    or the average of several members' probabilities (each trained by its own recipe with the row's seed, so
-    on the same record folds). The block and its probabilities are in the first member's pool order. Reads no
+#: A row's member: (zoo model, its task, its data, the offset of its training seed from the row's seed).
+Member = tuple[str, MitdbAamiTask, Any, int]
+
+
+def _member_training(training: dict[str, Any], offset: int) -> dict[str, Any]:
+    """The training arguments of a member whose seed is the row's plus ``offset``."""
+    return {**training, "seed": int(training["seed"]) + offset}
+
+
+def _cv_members(members: list[Member], k: int, training: dict[str, Any]) -> dict[str, Any]:
+    """CV block (with ``"proba"``) of a row's recipe from its members: one member, or the average of several
+    members' probabilities (each trained by its own recipe with the row's seed plus its offset, all on the
+    row seed's record folds). The block and its probabilities are in the first member's pool order. Reads no
     DS2 beat."""
     task, data = members[0][1], members[0][2]
     if len(members) == 1:
-        return cross_validate(task, members[0][0], data, k=k, log=print, keep_proba=True, **training)
+        return cross_validate(
+            task, members[0][0], data, k=k, log=print, keep_proba=True, fold_seed=training["seed"],
+            **_member_training(training, members[0][3]),
+        )  # fmt: skip
     pool = task.cv_pool(data)
     first = canonical_order(pool.groups)
     blocks, probas = [], []
-    for name, member_task, member_data in members:
-        block = cross_validate(member_task, name, member_data, k=k, log=print, keep_proba=True, **training)
+    for name, member_task, member_data, offset in members:
+        block = cross_validate(
+            member_task, name, member_data, k=k, log=print, keep_proba=True, fold_seed=training["seed"],
+            **_member_training(training, offset),
+        )  # fmt: skip
         member_pool = member_task.cv_pool(member_data)
         theirs = canonical_order(member_pool.groups)
         proba = np.empty_like(block["proba"])
@@ -325,13 +352,14 @@ def _cv_members(
         "pooled": task.scores(y, pred),
         "proba": proba,
         "members": [
-            {"model": n, "recipe": b["recipe"]} for (n, _, _), b in zip(members, blocks, strict=True)
+            {"model": n, "recipe": b["recipe"], "seed_offset": o}
+            for (n, _, _, o), b in zip(members, blocks, strict=True)
         ],
     }
 
 
 def _run_members(
-    members: list[tuple[str, MitdbAamiTask, Any]], k: int, training: dict[str, Any]
+    members: list[Member], k: int, training: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], Any, list[tuple[dict[str, Any], Any]]]:
     """CV block (:func:`_cv_members`), DS2 result and trained model of a row's recipe, and each member's own
     ``(result, model)``: each member trained on all of its training records (the model is their
@@ -340,9 +368,9 @@ def _run_members(
     task, data = members[0][1], members[0][2]
     cv = _cv_members(members, k, training)
     if len(members) == 1:
-        result, model = run_deep(task, members[0][0], data, **training)
+        result, model = run_deep(task, members[0][0], data, **_member_training(training, members[0][3]))
         return cv, result, model, [(result, model)]
-    trained = [run_deep(t, n, d, **training) for n, t, d in members]
+    trained = [run_deep(t, n, d, **_member_training(training, o)) for n, t, d, o in members]
     model = ensemble_of([m for _, m in trained])
     result = dict(trained[0][0])
     result.update(task.evaluate(data.test, predict_proba(model, data.test.X, features=data.test.features)))
@@ -600,11 +628,12 @@ def main() -> None:
             members = []
             for member in acc.get("models", ("beatnet",)):
                 model_name, extra = (member, {}) if isinstance(member, str) else member
-                member_task = _task({**acc, **extra})
+                offset = int(extra.get("seed_offset", 0))
+                member_task = _task({**acc, **{k: v for k, v in extra.items() if k != "seed_offset"}})
                 key = (*_data_key(member_task), seed if member_task.train_uses_val else 0)
                 if key not in cache:
                     cache[key] = member_task.load(root, seed=seed)
-                members.append((model_name, member_task, cache[key]))
+                members.append((model_name, member_task, cache[key], offset))
             data = members[0][2]
             t0 = time.perf_counter()
             training = {
@@ -627,7 +656,7 @@ def main() -> None:
                 save_model_package(args.save_models / _slug(name) / f"seed{seed}", model, task, data, result)
                 # a member row: each member as well, for `leanecg ensemble` (what a shipped pair is built by)
                 if len(members) > 1:
-                    for i, ((model_name, member_task, member_data), (m_result, m_model)) in enumerate(
+                    for i, ((model_name, member_task, member_data, _), (m_result, m_model)) in enumerate(
                         zip(members, trained, strict=True)
                     ):
                         m_result["provenance"] = collect_provenance(

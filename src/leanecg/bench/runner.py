@@ -299,6 +299,7 @@ def _train_deep(
         name,
         n_leads=data.train.n_leads,
         n_classes=len(task.class_names),
+        width=task.model_width,
         n_features=n_feat if uses_features else 0,
     )
     train = _maybe_without_features(data.train if train is None else train, uses_features)
@@ -390,16 +391,20 @@ def cross_validate(
     k: int,
     log: Callable[[str], None],
     keep_proba: bool = False,
+    fold_seed: int | None = None,
     **training: Any,
 ) -> dict[str, Any]:
     """The ``cv`` block of one model: its recipe cross-validated over :meth:`BenchTask.cv_pool` (folds
     train on CPU without checkpoints; CV reports point scores, the CIs are the test split's).
-    ``keep_proba``: add the out-of-fold probabilities (``"proba"``, see :func:`leanecg.bench.cv.run_cv`)."""
+    ``keep_proba``: add the out-of-fold probabilities (``"proba"``, see :func:`leanecg.bench.cv.run_cv`).
+    ``fold_seed``: the seed of the fold assignment and the inner splits when it differs from the training
+    seed (members of a seed ensemble cross-validated on the same folds); default the training seed."""
     from leanecg.bench.cv import inner_split, run_cv
     from leanecg.train.trainer import predict_proba
 
     hybrid = parse_hybrid_name(name)
     seed = int(training["seed"])
+    split_seed = seed if fold_seed is None else int(fold_seed)
     deep = {k: v for k, v in training.items() if k not in ("n_boot", "runtime")}
     classic = name in task.classic_models
 
@@ -411,7 +416,7 @@ def cross_validate(
     def fit_predict(train: Any, heldout: Any, fold: int) -> np.ndarray:
         inner_val = None
         if early_stops:  # early stopping on records of the fold's training part, never the held-out fold
-            train, inner_val = inner_split(train, inner_k, seed + 1000 + fold)
+            train, inner_val = inner_split(train, inner_k, split_seed + 1000 + fold)
         if classic:
             Xho = _classic_matrix(heldout)
             Xtr, Xva = _classic_matrix(train), _classic_matrix(inner_val)
@@ -426,7 +431,9 @@ def cross_validate(
         ho = _maybe_without_features(heldout, trained.uses_features)
         return predict_proba(trained.model, ho.X, features=ho.features)
 
-    block = run_cv(task.cv_pool(data), k, seed, fit_predict, task.scores, log=log, keep_proba=keep_proba)
+    block = run_cv(
+        task.cv_pool(data), k, split_seed, fit_predict, task.scores, log=log, keep_proba=keep_proba
+    )
     block["recipe"] = (
         "the row's own recipe in every fold: fixed epoch budget, no early stopping"
         if not early_stops

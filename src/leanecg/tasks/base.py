@@ -60,6 +60,8 @@ class BenchTask(ABC):
     #: whether training selects its epoch on ``val`` (early stopping, best-epoch restore). ``False``: a fixed
     #: epoch budget on the whole training data, ``val`` is a subset of ``train`` kept for reporting only.
     train_uses_val: bool = True
+    #: channel multiplier of the zoo model a deep row builds (``build_model(width=...)``; 1: the zoo default)
+    model_width: float = 1.0
     #: ensemble distillation (0: off): each deep model is trained as the student of an ensemble of this
     #: many teachers, the same recipe with other seeds trained first on the same data; the loss is
     #: ``distill_alpha * hard + (1 - distill_alpha) * T**2 * KL`` at temperature ``distill_temperature``
