@@ -123,7 +123,7 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
         {**_CONTEXT, "models": ("beatnet", "linear")},
     ),
     (
-        "+ RR context, 2 half-width nets + linear member",
+        "+ 2 half-width nets + linear member",
         "'+ RR context + linear member' with two half-width beatnets (`model_width` 0.5; training seeds s and "
         "s + 1,000, the same CV folds) in place of the one network: a seed ensemble at about one network's "
         "cost; the three members averaged",
