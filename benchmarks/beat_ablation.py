@@ -317,20 +317,23 @@ def _cv_members(members: list[Member], k: int, training: dict[str, Any]) -> dict
     members' probabilities (each trained by its own recipe with the row's seed plus its offset, all on the
     row seed's record folds). The block and its probabilities are in the first member's pool order. Reads no
     DS2 beat."""
-    task, data = members[0][1], members[0][2]
-    if len(members) == 1:
+
+    def member_cv(member: Member) -> dict[str, Any]:
+        name, member_task, member_data, offset = member
         return cross_validate(
-            task, members[0][0], data, k=k, log=print, keep_proba=True, fold_seed=training["seed"],
-            **_member_training(training, members[0][3]),
-        )  # fmt: skip
-    pool = task.cv_pool(data)
-    first = canonical_order(pool.groups)
-    blocks, probas = [], []
-    for name, member_task, member_data, offset in members:
-        block = cross_validate(
             member_task, name, member_data, k=k, log=print, keep_proba=True, fold_seed=training["seed"],
             **_member_training(training, offset),
         )  # fmt: skip
+
+    task, data = members[0][1], members[0][2]
+    if len(members) == 1:
+        return member_cv(members[0])
+    pool = task.cv_pool(data)
+    first = canonical_order(pool.groups)
+    blocks, probas = [], []
+    for member in members:
+        name, member_task, member_data, _ = member
+        block = member_cv(member)
         member_pool = member_task.cv_pool(member_data)
         theirs = canonical_order(member_pool.groups)
         proba = np.empty_like(block["proba"])
@@ -367,10 +370,9 @@ def _run_members(
     training also scores it on DS2 (not kept; the caller counts those scorings)."""
     task, data = members[0][1], members[0][2]
     cv = _cv_members(members, k, training)
-    if len(members) == 1:
-        result, model = run_deep(task, members[0][0], data, **_member_training(training, members[0][3]))
-        return cv, result, model, [(result, model)]
     trained = [run_deep(t, n, d, **_member_training(training, o)) for n, t, d, o in members]
+    if len(members) == 1:
+        return cv, *trained[0], trained
     model = ensemble_of([m for _, m in trained])
     result = dict(trained[0][0])
     result.update(task.evaluate(data.test, predict_proba(model, data.test.X, features=data.test.features)))

@@ -627,7 +627,8 @@ def _run_classic(
     Xtr, Xva, Xte = (_classic_matrix(s) for s in (data.train, data.val, data.test))
     fitted = _fit_task_lightgbm(task, data.train, data.val, Xtr, Xva, seed, refit=task.lightgbm_refit)
     train_info = {"config": fitted.config, "seconds": fitted.seconds, "best_iteration": fitted.best_iteration}
-    notes = [REFIT_NOTE] if refitted_on_val(train_info) else []
+    seen = refitted_on_val(train_info)  # the validation split is training data
+    notes = [REFIT_NOTE] if seen else []
     if not isinstance(data.train.X, np.ndarray):
         model = trees_model(fitted.booster, n_leads=data.train.n_leads, num_iteration=fitted.best_iteration)
         model.eval()
@@ -644,7 +645,6 @@ def _run_classic(
         return out, model
     proba = fitted.predict(Xte)
     ev = task.evaluate(data.test, proba, n_boot=n_boot, seed=seed)
-    seen = refitted_on_val(train_info)
     ev["calibration"] = (
         {"error": REFIT_NO_TEMPERATURE} if seen else calibration(task, data, fitted.predict(Xva), proba)
     )

@@ -15,6 +15,7 @@ import numpy as np
 from leanecg.evaluate.metrics import confusion, metrics_with_ci, one_vs_rest_curves, per_class_from_confusion
 from leanecg.signal.pipeline import Pipeline
 from leanecg.train.datasets import ArraySplit
+from leanecg.train.hybrid import EARLY_STOPPING_ROUNDS, NUM_BOOST_ROUND
 from leanecg.train.trainer import BatchLoss, TrainConfig
 
 
@@ -77,8 +78,8 @@ class BenchTask(ABC):
     lightgbm_class_weight_power: float = 1.0
     #: at most this many boosting rounds, stopping after ``lightgbm_early_stopping_rounds`` without a lower
     #: validation loss (a lower ``learning_rate`` needs more of both)
-    lightgbm_num_boost_round: int = 400
-    lightgbm_early_stopping_rounds: int = 30
+    lightgbm_num_boost_round: int = NUM_BOOST_ROUND
+    lightgbm_early_stopping_rounds: int = EARLY_STOPPING_ROUNDS
     #: classic rows: after early stopping on ``val``, refit on ``train`` + ``val`` together with the rounds
     #: found scaled by their size ratio (:func:`leanecg.train.hybrid.refit_lightgbm`), so the shipped
     #: booster learns from every training record

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from leanecg.errors import LeanECGError
+from leanecg.errors import LeanECGError, check_number, check_positive
 from leanecg.models.hybrid import EmbeddingNetwork
 from leanecg.signal.batching import inference_batches
 from leanecg.train.datasets import gather_windows, record_lengths
@@ -190,12 +190,8 @@ def fit_lightgbm(
     """
     import lightgbm as lgb
 
-    for name, value in (
-        ("num_boost_round", num_boost_round),
-        ("early_stopping_rounds", early_stopping_rounds),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise LeanECGError(name, f"must be a whole number >= 1, got {value!r}")
+    check_positive("num_boost_round", num_boost_round, integer=True)
+    check_positive("early_stopping_rounds", early_stopping_rounds, integer=True)
     params = {**lightgbm_params(n_classes, seed), **dict(params or {})}
     dtrain = _weighted_dataset(X_train, y_train, class_weight_power)
     dval = lgb.Dataset(X_val, np.asarray(y_val), reference=dtrain)
@@ -248,8 +244,7 @@ def refit_lightgbm(
     import lightgbm as lgb
 
     n = len(X)
-    if not 0 < int(n_train) <= n:
-        raise LeanECGError("n_train", f"must be in [1, {n}] (the rows refitted on), got {n_train!r}")
+    check_number("n_train", n_train, low=1, high=n, integer=True)
     rounds = max(1, round(fitted.best_iteration * n / int(n_train)))
     params = {k: v for k, v in fitted.config.items() if k not in _FIT_KEYS}
     t0 = time.perf_counter()
