@@ -163,6 +163,17 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
             "models": ("beatnet", ("linear", {"balanced_sampling": False})),
         },
     ),
+    (
+        "+ template diff",
+        "'+ RR context' with the template-difference columns: the beat minus its running median beat, averaged "
+        "over 20 parts of the window, in units of that template's QRS amplitude (`template_diff`; 37 columns)",
+        {**_CONTEXT, "template_diff": True},
+    ),
+    (
+        "+ template diff + linear member",
+        "'+ template diff' beatnet and 'linear model (RR context)' (its 17 columns) averaged",
+        {**_CONTEXT, "template_diff": True, "models": ("beatnet", ("linear", {"template_diff": False}))},
+    ),
 ]
 
 METRICS = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "sveb_veb_f1")
@@ -361,21 +372,49 @@ def _cv_members(members: list[Member], k: int, training: dict[str, Any]) -> dict
     }
 
 
+def _same_columns(members: list[Member]) -> bool:
+    """Whether every member reads the first member's feature columns (one ``Ensemble`` can hold them)."""
+    return len({tuple(t.feature_names) for _, t, _, _ in members}) == 1
+
+
 def _run_members(
     members: list[Member], k: int, training: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], Any, list[tuple[dict[str, Any], Any]]]:
     """CV block (:func:`_cv_members`), DS2 result and trained model of a row's recipe, and each member's own
     ``(result, model)``: each member trained on all of its training records (the model is their
     :class:`~leanecg.models.ensemble.Ensemble`, exactly what ``leanecg ensemble`` builds). Each member's
-    training also scores it on DS2 (not kept; the caller counts those scorings)."""
+    training also scores it on DS2 (not kept; the caller counts those scorings).
+
+    Members that read different feature columns (:func:`_same_columns`) are scored by averaging each member's
+    probabilities on its own inputs, the ensemble's output by construction; an
+    :class:`~leanecg.models.ensemble.Ensemble` takes one feature matrix, so the model is then ``None`` (no
+    package)."""
     task, data = members[0][1], members[0][2]
     cv = _cv_members(members, k, training)
     trained = [run_deep(t, n, d, **_member_training(training, o)) for n, t, d, o in members]
     if len(members) == 1:
         return cv, *trained[0], trained
-    model = ensemble_of([m for _, m in trained])
+    model: Any = None
+    if task.second_lead and not _same_columns(members):
+        raise ValueError(
+            "the one-lead fallback needs one model: a two-lead row's members must read one set of columns"
+        )
+    if _same_columns(members):
+        model = ensemble_of([m for _, m in trained])
+        proba = predict_proba(model, data.test.X, features=data.test.features)
+    else:
+        for _, _, member_data, _ in members:
+            if not np.array_equal(member_data.test.y, data.test.y):
+                raise ValueError("a member's DS2 split holds other beats than the first member's")
+        proba = np.mean(
+            [
+                predict_proba(m, d.test.X, features=d.test.features)
+                for (_, _, d, _), (_, m) in zip(members, trained, strict=True)
+            ],
+            axis=0,
+        )
     result = dict(trained[0][0])
-    result.update(task.evaluate(data.test, predict_proba(model, data.test.X, features=data.test.features)))
+    result.update(task.evaluate(data.test, proba))
     result["cost"] = {"params": int(sum(r["cost"]["params"] for r, _ in trained))}
     result["train"] = {**trained[0][0]["train"], "members": [r["train"] for r, _ in trained]}
     return cv, result, model, trained
@@ -415,6 +454,7 @@ def _data_key(task: MitdbAamiTask) -> tuple[Any, ...]:
         task.rr_context,
         task.rr_medians,
         task.templates,
+        task.template_diff,
         task.second_lead,
         task.real_noise_p,
     )
@@ -655,7 +695,12 @@ def main() -> None:
             one_lead = _one_lead_fallback(task, model, data) if task.second_lead else None
             result["provenance"] = collect_provenance(seed=seed, config=result["train"].get("config"))
             if args.save_models is not None:
-                save_model_package(args.save_models / _slug(name) / f"seed{seed}", model, task, data, result)
+                if model is not None:
+                    save_model_package(
+                        args.save_models / _slug(name) / f"seed{seed}", model, task, data, result
+                    )
+                else:
+                    print(f"{name}: its members read different feature columns; only the members are saved")
                 # a member row: each member as well, for `leanecg ensemble` (what a shipped pair is built by)
                 if len(members) > 1:
                     for i, ((model_name, member_task, member_data, _), (m_result, m_model)) in enumerate(

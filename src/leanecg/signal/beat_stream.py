@@ -18,7 +18,8 @@ inputs of every beat that has become complete, with memory that does not grow wi
   mean is unknown online) with the rhythm-context columns of
   :class:`~leanecg.signal.beats.StreamingRRContext` and the running-median columns of
   :class:`~leanecg.signal.beats.StreamingRRMedians`, and the template features of the first lead against
-  the median of the previous ``template_history`` beats (:class:`~leanecg.signal.beats.CausalTemplates`).
+  the median of the previous ``template_history`` beats (:class:`~leanecg.signal.beats.CausalTemplates`),
+  with the template-difference columns against the same templates when the model takes them.
   These are exactly ``rr_features(..., causal=True)`` and the causal templates that ``beat_model_inputs``
   computes by default (for training and ``leanecg beats``), so a beat model gets the very inputs it was
   trained on.
@@ -43,6 +44,7 @@ from leanecg.signal.beats import (
     RR_CONTEXT_FEATURE_NAMES,
     RR_FEATURE_NAMES,
     RR_MEDIAN_FEATURE_NAMES,
+    TEMPLATE_DIFF_FEATURE_NAMES,
     TEMPLATE_FEATURE_NAMES,
     CausalTemplates,
     StreamingRRContext,
@@ -51,6 +53,8 @@ from leanecg.signal.beats import (
     beat_model_inputs,
     beat_windows,
     takes_rr_medians,
+    takes_template_diff,
+    template_diff_features_against,
     template_features,
     template_features_against,
 )
@@ -101,7 +105,8 @@ class StreamingBeatInputs:
             seconds of signal (the whole stream if it is shorter).
         feature_names: the beat features the model takes (:data:`~leanecg.signal.beats.RR_FEATURE_NAMES`,
             :data:`~leanecg.signal.beats.RR_CONTEXT_FEATURE_NAMES`,
-            :data:`~leanecg.signal.beats.TEMPLATE_FEATURE_NAMES`), in the model's order.
+            :data:`~leanecg.signal.beats.TEMPLATE_FEATURE_NAMES`,
+            :data:`~leanecg.signal.beats.TEMPLATE_DIFF_FEATURE_NAMES`), in the model's order.
         template_history: beats in the causal template; ``None``: :func:`default_template_history`.
         source: the stream's name in errors.
 
@@ -130,6 +135,7 @@ class StreamingBeatInputs:
         self.warmup = round(warmup_s * self.fs) if self.norm is not None else 0
         self.feature_names = list(feature_names)
         self.templates = any(n in TEMPLATE_FEATURE_NAMES for n in self.feature_names)
+        self.template_diff = takes_template_diff(self.feature_names)
         history = default_template_history() if template_history is None else int(template_history)
         self.template_history = history
         self.recent = CausalTemplates(history)  # the previous beats' raw windows (lead 0)
@@ -238,21 +244,25 @@ class StreamingBeatInputs:
         counts: np.ndarray,
     ) -> np.ndarray:
         """The beat features asked for, float32 ``(k, n_features)``: the causal RR features and, when
-        asked for, the template features of :func:`~leanecg.signal.beats.template_features` on the first
-        lead against the causal template (median of the previous beats' windows, as ``causal=True``
+        asked for, the template features of :func:`~leanecg.signal.beats.template_features` (and the
+        template-difference columns) on the first lead against the causal template (median of the previous beats' windows, as ``causal=True``
         offline). ``raw`` / ``w``: the beats' windows ``(k, L, n_leads)`` before / after the running
         normalisation."""
         cols: dict[str, np.ndarray] = {}
         rr = np.asarray([r for _, _, r in items], dtype=np.float64)
         for j, name in enumerate(RR_FEATURE_NAMES + RR_CONTEXT_FEATURE_NAMES + RR_MEDIAN_FEATURE_NAMES):
             cols[name] = rr[:, j]
-        if self.templates:
+        if self.templates or self.template_diff:
             temps = self.recent.next(raw[:, :, 0])  # (k, L): the raw windows' causal medians
             if self.norm is not None:  # the beat's own statistics: the median commutes with them
                 temps = self.norm.apply(np.broadcast_to(temps[:, :, None], raw.shape), rows, counts)[:, :, 0]
-            tf = template_features_against(w[:, :, 0], temps, self.fs, self.before)
-            for j, name in enumerate(TEMPLATE_FEATURE_NAMES):
-                cols[name] = tf[:, j]
+            groups = (
+                (TEMPLATE_FEATURE_NAMES, template_features_against, self.templates),
+                (TEMPLATE_DIFF_FEATURE_NAMES, template_diff_features_against, self.template_diff),
+            )
+            for names, against, wanted in groups:
+                if wanted:
+                    cols.update(zip(names, against(w[:, :, 0], temps, self.fs, self.before).T, strict=True))
         return np.stack([cols[n] for n in self.feature_names], axis=1).astype(np.float32)
 
     def _trim(self) -> None:

@@ -35,6 +35,8 @@ __all__ = [
     "RR_CONTEXT_FEATURE_NAMES",
     "RR_FEATURE_NAMES",
     "RR_MEDIAN_FEATURE_NAMES",
+    "TEMPLATE_DIFF_BINS",
+    "TEMPLATE_DIFF_FEATURE_NAMES",
     "TEMPLATE_FEATURE_NAMES",
     "CausalTemplates",
     "StreamingRRContext",
@@ -48,6 +50,8 @@ __all__ = [
     "rr_median_features",
     "select_beat_features",
     "takes_rr_medians",
+    "takes_template_diff",
+    "template_diff_features_against",
     "template_features",
     "template_features_against",
 ]
@@ -73,6 +77,17 @@ TEMPLATE_FEATURE_NAMES: tuple[str, ...] = (
     "template_rms_diff",  # RMS(window - template) / RMS(template)
     "template_amp_ratio",  # peak-to-peak amplitude of the window / of the template (QRS region)
     "template_qrs_ratio",  # QRS "length" (sum |first difference| in the QRS region) / the template's
+)
+
+#: Bins of :data:`TEMPLATE_DIFF_FEATURE_NAMES`: the beat window cut into this many equal parts (at MIT-BIH's
+#: 0.25 s + 0.45 s window, 0.035 s each: about 5 over the P wave, 5 over the QRS, 10 over the ST-T).
+TEMPLATE_DIFF_BINS = 20
+
+#: Columns of :func:`template_diff_features_against`, in order: the beat minus the patient's typical beat,
+#: averaged over :data:`TEMPLATE_DIFF_BINS` equal parts of the window (earliest first), in units of the
+#: template's QRS peak-to-peak amplitude (dimensionless).
+TEMPLATE_DIFF_FEATURE_NAMES: tuple[str, ...] = tuple(
+    f"template_diff_{k:02d}" for k in range(TEMPLATE_DIFF_BINS)
 )
 
 #: Columns of :func:`rr_context_features`, in order (dimensionless).
@@ -104,7 +119,11 @@ BEAT_FEATURE_NAMES: tuple[str, ...] = RR_FEATURE_NAMES + TEMPLATE_FEATURE_NAMES
 #: Every column :func:`beat_model_inputs` can compute, in its output order with ``context=True``; a model
 #: package names the subset it takes (:func:`select_beat_features`).
 ALL_BEAT_FEATURE_NAMES: tuple[str, ...] = (
-    RR_FEATURE_NAMES + RR_CONTEXT_FEATURE_NAMES + RR_MEDIAN_FEATURE_NAMES + TEMPLATE_FEATURE_NAMES
+    RR_FEATURE_NAMES
+    + RR_CONTEXT_FEATURE_NAMES
+    + RR_MEDIAN_FEATURE_NAMES
+    + TEMPLATE_FEATURE_NAMES
+    + TEMPLATE_DIFF_FEATURE_NAMES
 )
 
 
@@ -661,6 +680,66 @@ def template_features_against(
     return out
 
 
+def template_diff_features_against(
+    windows: np.ndarray, templates: np.ndarray, fs: float, r_index: int
+) -> np.ndarray:
+    """The :data:`TEMPLATE_DIFF_FEATURE_NAMES` columns: each beat minus its template at a reduced rate.
+
+    Where :data:`TEMPLATE_FEATURE_NAMES` summarise how a beat differs from the patient's typical beat in six
+    numbers, these keep *where* it differs: ``windows - templates`` averaged over
+    :data:`TEMPLATE_DIFF_BINS` equal parts of the window (a different P wave before the R peak, a wider QRS,
+    an inverted T wave), divided by the template's QRS peak-to-peak amplitude so that the columns do not
+    depend on the lead's gain or the patient's QRS size. A classifier reading them sees the morphology of
+    every patient relative to that patient's own normal beat (per-record amplitude normalisation).
+
+    Args:
+        windows: beat windows ``(n_beats, n_samples)``, one lead, any unit, ``n_samples >=``
+            :data:`TEMPLATE_DIFF_BINS`.
+        templates: the template each beat is compared with, same shape (:func:`beat_templates`,
+            :class:`CausalTemplates`).
+        fs: sampling rate of the windows in Hz.
+        r_index: index of the R peak inside each window (locates the QRS region, R peak -0.08 s .. +0.10 s).
+
+    Returns:
+        float64 ``(n_beats, TEMPLATE_DIFF_BINS)``, dimensionless; rows whose template has no QRS amplitude
+        (a flat lead) are 0.
+
+    >>> w = np.zeros((2, 126)); w[:, 45] = 1.0  # an R spike 0.25 s into a 0.7 s window at 180 Hz
+    >>> t = w.copy(); w[1, 20:30] = 0.2  # the second beat has an extra early wave
+    >>> d = template_diff_features_against(w, t, 180.0, 45)
+    >>> d.shape, float(abs(d[0]).max()), bool(d[1, 3] > 0.1)
+    ((2, 20), 0.0, True)
+    """
+    fs_f = _check_fs(fs)
+    w = np.asarray(windows, dtype=np.float64)
+    t = np.asarray(templates, dtype=np.float64)
+    if w.ndim != 2 or t.shape != w.shape:
+        raise LeanECGError(
+            "templates",
+            f"expected windows and templates of one shape (n_beats, n_samples), got {w.shape} and {t.shape}",
+        )
+    n, m = w.shape
+    if m < TEMPLATE_DIFF_BINS:
+        raise LeanECGError("windows", f"need at least {TEMPLATE_DIFF_BINS} samples per window, got {m}")
+    r = int(r_index)
+    if not 0 <= r < m:
+        raise LeanECGError("r_index", f"R-peak index {r_index} is outside the window (0..{m - 1})")
+    if n == 0:
+        return np.zeros((0, TEMPLATE_DIFF_BINS))
+    q0, q1 = max(0, r - round(0.08 * fs_f)), min(m, r + round(0.10 * fs_f) + 1)
+    scale = np.ptp(t[:, q0:q1], axis=1)
+    edges = np.round(np.linspace(0, m, TEMPLATE_DIFF_BINS + 1)).astype(np.int64)
+    sums = np.add.reduceat(w - t, edges[:-1], axis=1)  # every bin holds >= 1 sample (m >= bins)
+    binned = sums / np.diff(edges)[None, :]
+    return np.divide(binned, scale[:, None], out=np.zeros_like(binned), where=scale[:, None] > 1e-9)
+
+
+def takes_template_diff(names: Sequence[str] | None) -> bool:
+    """Whether the feature columns ``names`` (``None``: every column) include a
+    :data:`TEMPLATE_DIFF_FEATURE_NAMES` column (computed only then by :func:`beat_model_inputs`)."""
+    return names is None or any(n in TEMPLATE_DIFF_FEATURE_NAMES for n in names)
+
+
 def beat_model_inputs(
     x: np.ndarray,
     fs: float,
@@ -697,11 +776,14 @@ def beat_model_inputs(
             features alone.
         history: beats in the causal running template (see :func:`beat_templates`).
         context: insert the :data:`RR_CONTEXT_FEATURE_NAMES` columns (:func:`rr_context_features`) and the
-            :data:`RR_MEDIAN_FEATURE_NAMES` columns (:func:`rr_median_features`) after the RR columns; with
-            ``templates=True`` the columns are then :data:`ALL_BEAT_FEATURE_NAMES`.
+            :data:`RR_MEDIAN_FEATURE_NAMES` columns (:func:`rr_median_features`) after the RR columns, and
+            with ``templates=True`` append the :data:`TEMPLATE_DIFF_FEATURE_NAMES` columns
+            (:func:`template_diff_features_against`): the columns are then :data:`ALL_BEAT_FEATURE_NAMES`.
         only: the columns the caller will take (:func:`select_beat_features`), e.g. a model's feature
             names. The median columns cost a sliding median over up to 300 beats per beat: with ``only``
-            naming none of them they are left NaN (never computed). Default: every column is computed.
+            naming none of them they are left NaN (never computed), and so are the template-difference
+            columns. Default: every column is computed (the template-difference columns are NaN when the
+            window is shorter than :data:`TEMPLATE_DIFF_BINS` samples).
 
     Returns:
         ``(windows, features)``: float32 ``(n_beats, n_leads, B + A)`` (channels first, as models take
@@ -722,8 +804,16 @@ def beat_model_inputs(
         feats = np.concatenate((feats, rr_context_features(feats), medians), axis=1)
     if templates:
         r_index = round(float(before_s) * _check_fs(fs))
-        tf = template_features(win[:, :, 0], fs, r_index, causal=causal, history=history)
-        feats = np.concatenate((feats, tf), axis=1)
+        lead0 = win[:, :, 0]
+        tmpl = beat_templates(lead0, causal=causal, history=history)
+        feats = np.concatenate((feats, template_features_against(lead0, tmpl, fs, r_index)), axis=1)
+        if context:
+            diff = (
+                template_diff_features_against(lead0, tmpl, fs, r_index)
+                if takes_template_diff(only) and (only is not None or lead0.shape[1] >= TEMPLATE_DIFF_BINS)
+                else np.full((feats.shape[0], TEMPLATE_DIFF_BINS), np.nan)
+            )
+            feats = np.concatenate((feats, diff), axis=1)
     return np.ascontiguousarray(win.transpose(0, 2, 1), dtype=np.float32), feats.astype(np.float32)
 
 

@@ -22,7 +22,8 @@ computable online with bounded look-ahead, so a stream gets exactly the training
   rhythm (``rr_medians``; :data:`~leanecg.signal.beats.RR_MEDIAN_FEATURE_NAMES`: short, long and previous-beats
   medians, which ectopic runs and pauses do not pull); and the beat's morphology against the causal running template (median of the previous
   64 beats): correlation (whole window, QRS, P-wave region), RMS difference, amplitude and QRS-length
-  ratios.
+  ratios; optionally (``template_diff``; :data:`~leanecg.signal.beats.TEMPLATE_DIFF_FEATURE_NAMES`) the beat
+  minus that template averaged over 20 parts of the window, in units of the template's QRS amplitude.
 
 Training recipe (the task's defaults, the v1 recipe: the ``beatnet`` shipped alone, then inside the shipped pair
 until 2026-12-07): class-balanced cross-entropy on 14 DS1 records, up to
@@ -63,6 +64,7 @@ from leanecg.signal.beats import (
     RR_CONTEXT_FEATURE_NAMES,
     RR_FEATURE_NAMES,
     RR_MEDIAN_FEATURE_NAMES,
+    TEMPLATE_DIFF_FEATURE_NAMES,
     TEMPLATE_FEATURE_NAMES,
 )
 from leanecg.signal.filters import bandpass
@@ -210,6 +212,9 @@ class MitdbAamiTask(BenchTask):
     rr_context = False  # the RR_CONTEXT_FEATURE_NAMES columns (prematurity vs local rhythm, irregularity)
     rr_medians = False  # the RR_MEDIAN_FEATURE_NAMES columns (RR against running medians of the rhythm)
     templates = True  # the TEMPLATE_FEATURE_NAMES columns (morphology against the running median beat)
+    # the TEMPLATE_DIFF_FEATURE_NAMES columns: the beat minus the running median beat at a reduced rate, in
+    # units of that template's QRS amplitude (where the beat differs, not only how much)
+    template_diff = False
     flip_p = 0.0  # probability of a training window's polarity flip (transfer to other leads); 0: off
     noise = 0.0  # Gaussian noise added to training windows, x the window's standard deviation; 0: off
     # both MIT-BIH leads: MLII + the record's other lead (V1 in 40 of the 48 records, V2 / V4 / V5 in the
@@ -255,10 +260,11 @@ class MitdbAamiTask(BenchTask):
             + (RR_CONTEXT_FEATURE_NAMES if self.rr_context else ())
             + (RR_MEDIAN_FEATURE_NAMES if self.rr_medians else ())
             + (TEMPLATE_FEATURE_NAMES if self.templates else ())
+            + (TEMPLATE_DIFF_FEATURE_NAMES if self.template_diff else ())
         )
 
     def use_features(self, names: Sequence[str]) -> None:
-        """Switch the feature groups (``rr_context``, ``rr_medians``, ``templates``) so that
+        """Switch the feature groups (``rr_context``, ``rr_medians``, ``templates``, ``template_diff``) so that
         :attr:`feature_names` is ``names`` (a trained package's columns).
 
         Raises:
@@ -268,6 +274,7 @@ class MitdbAamiTask(BenchTask):
         self.rr_context = RR_CONTEXT_FEATURE_NAMES[0] in wanted
         self.rr_medians = RR_MEDIAN_FEATURE_NAMES[0] in wanted
         self.templates = TEMPLATE_FEATURE_NAMES[0] in wanted
+        self.template_diff = TEMPLATE_DIFF_FEATURE_NAMES[0] in wanted
         if list(self.feature_names) != wanted:
             raise LeanECGError(
                 "features", f"task {self.name} does not compute the columns {', '.join(wanted)}"
