@@ -174,6 +174,18 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
         "'+ template diff' beatnet and 'linear model (RR context)' (its 17 columns) averaged",
         {**_CONTEXT, "template_diff": True, "models": ("beatnet", ("linear", {"template_diff": False}))},
     ),
+    (
+        "+ AF beats",
+        "'+ RR context' with the beats of cinc2017's AF records (training and validation splits; about 19,000 "
+        "beats of 564 patients, all N, ventricular-looking ones dropped) added to every training part, never "
+        "held out or scored (`extra_af_beats`)",
+        {**_CONTEXT, "extra_af_beats": True},
+    ),
+    (
+        "+ AF beats + linear member",
+        "'+ AF beats' beatnet and 'linear model (RR context)' trained with the same AF beats, averaged",
+        {**_CONTEXT, "extra_af_beats": True, "models": ("beatnet", "linear")},
+    ),
 ]
 
 METRICS = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "sveb_veb_f1")
@@ -455,6 +467,7 @@ def _data_key(task: MitdbAamiTask) -> tuple[Any, ...]:
         task.rr_medians,
         task.templates,
         task.template_diff,
+        task.extra_af_beats,
         task.second_lead,
         task.real_noise_p,
     )

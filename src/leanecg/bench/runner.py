@@ -302,7 +302,7 @@ def _train_deep(
         width=task.model_width,
         n_features=n_feat if uses_features else 0,
     )
-    train = _maybe_without_features(data.train if train is None else train, uses_features)
+    train = _maybe_without_features(data.training_part(data.train if train is None else train), uses_features)
     val = _maybe_without_features(data.val if val is None else val, uses_features)
     if not task.train_uses_val:
         val = None
@@ -418,6 +418,7 @@ def cross_validate(
         if early_stops:  # early stopping on records of the fold's training part, never the held-out fold
             train, inner_val = inner_split(train, inner_k, split_seed + 1000 + fold)
         if classic:
+            train = data.training_part(train)
             Xho = _classic_matrix(heldout)
             Xtr, Xva = _classic_matrix(train), _classic_matrix(inner_val)
             return _fit_task_lightgbm(
@@ -425,6 +426,7 @@ def cross_validate(
             ).predict(Xho)
         if hybrid is not None:  # as run_hybrid: the zoo model, its embedding + the task features -> LightGBM
             trained = _train_deep(task, hybrid, data, train=train, val=inner_val, **deep)
+            train = data.training_part(train)
             Xtr, Xva, Xho = _hybrid_matrices(trained.model, (train, inner_val, heldout))
             return _fit_task_lightgbm(task, train, inner_val, Xtr, Xva, seed).predict(Xho)
         trained = _train_deep(task, name, data, train=train, val=inner_val, **deep)
@@ -624,8 +626,9 @@ def _run_classic(
     from leanecg.models.registry import trees_model
     from leanecg.train.hybrid import booster_bytes, count_tree_nodes
 
-    Xtr, Xva, Xte = (_classic_matrix(s) for s in (data.train, data.val, data.test))
-    fitted = _fit_task_lightgbm(task, data.train, data.val, Xtr, Xva, seed, refit=task.lightgbm_refit)
+    train = data.training_part(data.train)
+    Xtr, Xva, Xte = (_classic_matrix(s) for s in (train, data.val, data.test))
+    fitted = _fit_task_lightgbm(task, train, data.val, Xtr, Xva, seed, refit=task.lightgbm_refit)
     train_info = {"config": fitted.config, "seconds": fitted.seconds, "best_iteration": fitted.best_iteration}
     seen = refitted_on_val(train_info)  # the validation split is training data
     notes = [REFIT_NOTE] if seen else []
@@ -739,8 +742,9 @@ def run_hybrid(
     )
     if not is_main_process():
         return None, None
-    Xtr, Xva = _hybrid_matrices(trained.model, (data.train, data.val))
-    fitted = _fit_task_lightgbm(task, data.train, data.val, Xtr, Xva, seed)
+    train = data.training_part(data.train)
+    Xtr, Xva = _hybrid_matrices(trained.model, (train, data.val))
+    fitted = _fit_task_lightgbm(task, train, data.val, Xtr, Xva, seed)
     val_metric = task.val_metric(data.val.y, fitted.predict(Xva))
     feats = data.test.features
     n_feat = 0 if feats is None else int(np.asarray(feats).shape[1])

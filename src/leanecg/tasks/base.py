@@ -29,6 +29,9 @@ class TaskData:
         input_samples: the input length the cost meter uses (a typical record / beat window).
         pipeline: the preprocessing applied to raw records (stored with every result and model).
         info: what the results' ``data`` block says (dataset, split rule, sizes, test ids).
+        extra_train: examples from another source that join every training part (the final training and
+            each cross-validation fold's) and are never held out, validated on or scored, e.g. beats of
+            another database, whose patients are none of the task's; ``None``: none.
     """
 
     train: ArraySplit
@@ -38,10 +41,17 @@ class TaskData:
     input_samples: int
     pipeline: Pipeline
     info: dict[str, Any] = field(default_factory=dict)
+    extra_train: ArraySplit | None = None
 
     @property
     def n_features(self) -> int:
         return self.train.n_features
+
+    def training_part(self, train: ArraySplit) -> ArraySplit:
+        """``train`` (the training split, or a fold's training part) with :attr:`extra_train` appended."""
+        if self.extra_train is None:
+            return train
+        return concat_splits([train, self.extra_train], name=train.name)
 
 
 class BenchTask(ABC):

@@ -185,6 +185,12 @@ def _add_real_noise(
     return out
 
 
+#: :meth:`MitdbAamiTask.af_beats`: a record's first beats dropped (the RR-context window, 10 intervals, fills)
+AF_SKIP_BEATS = 10
+#: :meth:`MitdbAamiTask.af_beats`: least QRS correlation with the running template for a beat to count as N
+AF_MIN_QRS_CORR = 0.9
+
+
 class MitdbAamiTask(BenchTask):
     name = "mitdb-aami"
     description = "MIT-BIH beat classification N/S/V/F, train DS1 -> test DS2 (de Chazal, inter-patient)"
@@ -231,6 +237,11 @@ class MitdbAamiTask(BenchTask):
     # class-balanced sampling (TrainConfig.sampling "balanced": every class equally likely in each epoch's
     # draws) instead of the class-weighted loss; False: the weighted loss
     balanced_sampling = False
+    # beats of atrial fibrillation from another database (:meth:`af_beats`: the AF records of cinc2017's
+    # training and validation splits, every beat labelled N) added to every training part (TaskData.extra_train)
+    # and never scored: DS1 holds two AF records (201, 203), so in a CV fold that holds one out the model has
+    # seen one patient's AF; an irregular rhythm of normal beats is what its S calls confuse with ectopy
+    extra_af_beats = False
     _real_noise: np.ndarray | None = None  # (m, 4) at fs_model, set by load() when real_noise_p > 0
 
     def train_config(self, *, tiny: bool, seed: int, epochs: int | None) -> TrainConfig:
@@ -375,6 +386,7 @@ class MitdbAamiTask(BenchTask):
                 groups=np.concatenate(groups),
                 name=split_name,
             )
+        extra = self.af_beats(root, tiny=tiny, progress=progress) if self.extra_af_beats else None
         n_win = out["train"].X.shape[-1]
         info = {
             "dataset": "mitdb",
@@ -401,7 +413,87 @@ class MitdbAamiTask(BenchTask):
             "pipeline": pipeline.to_dict(),
             "tiny": tiny,
         }
-        return TaskData(out["train"], out["val"], out["test"], self.fs_model, n_win, pipeline, info)
+        if extra is not None:
+            info["extra_train"] = {
+                "source": "cinc2017: the AF records (label A) of its training and validation splits",
+                "label": "N",
+                "records": len(np.unique(extra.groups)),
+                "beats": len(extra),
+                "rule": f"detected beats from the {AF_SKIP_BEATS + 1}th on, but the last, whose QRS "
+                f"correlates >= {AF_MIN_QRS_CORR} with the running template",
+            }
+        return TaskData(
+            out["train"], out["val"], out["test"], self.fs_model, n_win, pipeline, info, extra_train=extra
+        )
+
+    def af_beats(self, root: Path, *, tiny: bool = False, progress: Any = None) -> ArraySplit:
+        """Beats of atrial fibrillation from ``cinc2017``, all labelled N (AAMI: the beats of AF are N).
+
+        The records labelled A in cinc2017's training and validation splits (never its test split), each
+        preprocessed by :meth:`pipeline` without its lead selection (one lead, AliveCor lead I, 300 Hz),
+        its R peaks detected; a record's first :data:`AF_SKIP_BEATS` beats are dropped (the running RR
+        statistics and template start there) and so is its last (no RR after it), and so is every beat
+        whose QRS correlates less than :data:`AF_MIN_QRS_CORR` with the running template (a ventricular
+        beat in AF is not N).
+
+        Args:
+            root: the data folder holding ``cinc2017``.
+            tiny: the first 8 such records only (smoke runs).
+
+        Returns:
+            An :class:`ArraySplit` with the task's windows and :attr:`feature_names` columns, ``y`` all 0
+            (N) and ``groups`` ``"cinc2017/<record>"``.
+
+        Raises:
+            LeanECGError: :attr:`second_lead` (the records have one lead); cinc2017 is not under ``root``.
+        """
+        from leanecg.data import get_dataset
+        from leanecg.signal.beats import beat_model_inputs, select_beat_features
+        from leanecg.signal.rpeaks import detect_rpeaks
+
+        if self.second_lead:
+            raise LeanECGError(
+                "extra_af_beats", "the cinc2017 records have one lead; a two-lead model needs two"
+            )
+        ds = get_dataset("cinc2017")
+        splits, labels = ds.split(root), ds.labels(root)
+        records = [r for part in ("train", "val") for r in splits[part] if labels[r][0] == "A"]
+        records = records[:8] if tiny else records
+        pipeline = task_pipeline(self.fs_model, zscore=False)
+        signals = load_signals([ds.record_path(root, r) for r in records], pipeline, progress, "cinc2017 AF")
+        names = list(self.feature_names)
+        xs, feats, groups = [], [], []
+        for rec, x in zip(records, signals, strict=True):
+            y = x.T.astype(np.float64)
+            peaks = detect_rpeaks(y[:, 0].astype(np.float32), self.fs_model)
+            if peaks.size < AF_SKIP_BEATS + 2:
+                continue
+            win, f = beat_model_inputs(
+                y,
+                self.fs_model,
+                peaks,
+                self.before_s,
+                self.after_s,
+                causal=True,
+                templates=True,
+                history=self.template_history,
+                context=True,
+                only=[*names, "template_qrs_corr"],
+            )
+            keep = np.arange(peaks.size) >= AF_SKIP_BEATS
+            keep[-1] = False
+            keep &= select_beat_features(f, ["template_qrs_corr"])[:, 0] >= AF_MIN_QRS_CORR
+            xs.append(win[keep])
+            feats.append(select_beat_features(f, names)[keep])
+            groups.append(np.full(int(keep.sum()), f"cinc2017/{rec}"))
+        n_samples = round(self.before_s * self.fs_model) + round(self.after_s * self.fs_model)
+        return ArraySplit(
+            X=np.concatenate(xs or [np.zeros((0, 1, n_samples))]).astype(np.float32),
+            y=np.zeros(sum(len(g) for g in groups), dtype=np.int64),
+            features=np.concatenate(feats or [np.zeros((0, len(names)))]).astype(np.float32),
+            groups=np.concatenate(groups or [np.zeros(0, dtype=str)]),
+            name="extra-train",
+        )
 
     def noise_channels(self, root: Path) -> np.ndarray:
         """The NSTDB ``bw`` and ``ma`` noise records under the data dir ``root``, band-passed and resampled
