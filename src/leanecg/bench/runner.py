@@ -121,7 +121,12 @@ def run_benchmark(
     if data is None:
         log(f"loading {task.name} from {data_dir}")
         data = task.load(data_dir, tiny=tiny, seed=seed, progress=progress)
-    log(f"train {len(data.train)} / val {len(data.val)} / test {len(data.test)} examples")
+    extra = (
+        ""
+        if data.extra_train is None
+        else f" (+ {len(data.extra_train)} extra training examples, never scored)"
+    )
+    log(f"train {len(data.train)} / val {len(data.val)} / test {len(data.test)} examples{extra}")
     paths = []
     results = []
     for name in models:
