@@ -636,6 +636,22 @@ def template_features(
     return template_features_against(w, beat_templates(w, causal=causal, history=history), fs_f, r_index)
 
 
+def _paired_windows(windows: np.ndarray, templates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``windows`` and ``templates`` as float64 ``(n_beats, n_samples)`` arrays of one shape.
+
+    Raises:
+        LeanECGError: not two 2-D arrays of one shape.
+    """
+    w = np.asarray(windows, dtype=np.float64)
+    t = np.asarray(templates, dtype=np.float64)
+    if w.ndim != 2 or t.shape != w.shape:
+        raise LeanECGError(
+            "templates",
+            f"expected windows and templates of one shape (n_beats, n_samples), got {w.shape} and {t.shape}",
+        )
+    return w, t
+
+
 def template_features_against(
     windows: np.ndarray, templates: np.ndarray, fs: float, r_index: int
 ) -> np.ndarray:
@@ -654,13 +670,7 @@ def template_features_against(
     Returns:
         float64 ``(n_beats, len(TEMPLATE_FEATURE_NAMES))``.
     """
-    w = np.asarray(windows, dtype=np.float64)
-    t = np.asarray(templates, dtype=np.float64)
-    if w.ndim != 2 or t.shape != w.shape:
-        raise LeanECGError(
-            "templates",
-            f"expected windows and templates of one shape (n_beats, n_samples), got {w.shape} and {t.shape}",
-        )
+    w, t = _paired_windows(windows, templates)
     n, m = w.shape
     out = np.zeros((n, len(TEMPLATE_FEATURE_NAMES)))
     if n == 0:
@@ -711,13 +721,7 @@ def template_diff_features_against(
     ((2, 20), 0.0, True)
     """
     fs_f = _check_fs(fs)
-    w = np.asarray(windows, dtype=np.float64)
-    t = np.asarray(templates, dtype=np.float64)
-    if w.ndim != 2 or t.shape != w.shape:
-        raise LeanECGError(
-            "templates",
-            f"expected windows and templates of one shape (n_beats, n_samples), got {w.shape} and {t.shape}",
-        )
+    w, t = _paired_windows(windows, templates)
     n, m = w.shape
     if m < TEMPLATE_DIFF_BINS:
         raise LeanECGError("windows", f"need at least {TEMPLATE_DIFF_BINS} samples per window, got {m}")

@@ -32,6 +32,8 @@ until 2026-12-07): class-balanced cross-entropy on 14 DS1 records, up to
 ``benchmarks/results/beat_ablation.md`` (DS1 cross-validation and DS2): ``train_uses_val = False`` (all 22
 DS1 records train for a fixed budget, 10 epochs in the ablation, the last kept; ``val`` is then 8 of them, reported
 only), ``rr_context`` (the rhythm-context columns), ``rr_medians`` (the running-median columns), ``templates``,
+``template_diff`` (the template-difference columns), ``extra_af_beats`` (the N beats of cinc2017's AF records
+added to every training part, :meth:`MitdbAamiTask.af_beats`, never scored),
 ``second_lead`` (MLII + the record's other lead as a second input channel, with ``lead_dropout`` training a
 one-lead fallback, measured in the ablation by zeroing the second channel; a saved two-lead package takes both
 leads, e.g. ``--lead MLII,V5``), and the augmentations of
@@ -66,6 +68,8 @@ from leanecg.signal.beats import (
     RR_MEDIAN_FEATURE_NAMES,
     TEMPLATE_DIFF_FEATURE_NAMES,
     TEMPLATE_FEATURE_NAMES,
+    beat_model_inputs,
+    select_beat_features,
 )
 from leanecg.signal.filters import bandpass
 from leanecg.signal.pipeline import Pipeline
@@ -341,7 +345,6 @@ class MitdbAamiTask(BenchTask):
     def load(self, root: Path, *, tiny: bool = False, seed: int = 0, progress: Any = None) -> TaskData:
         from leanecg.data import get_dataset
         from leanecg.data.mitdb import mitdb_beats
-        from leanecg.signal.beats import beat_model_inputs, select_beat_features
         from leanecg.signal.resample import resample_indices
 
         ds = get_dataset(self.dataset)
@@ -362,18 +365,7 @@ class MitdbAamiTask(BenchTask):
             xs, feats, ys, groups = [], [], [], []
             for rec, x, samples, labels in zip(records, signals, beats.samples, beats.labels, strict=True):
                 peaks = resample_indices(samples, 360.0, self.fs_model, n_out=x.shape[1])
-                win, rr = beat_model_inputs(
-                    x.T,
-                    self.fs_model,
-                    peaks,
-                    self.before_s,
-                    self.after_s,
-                    causal=True,
-                    templates=True,
-                    history=self.template_history,
-                    context=True,
-                    only=self.feature_names,
-                )
+                win, rr = self.beat_inputs(x.T, peaks, self.feature_names)
                 ok = labels != "Q"
                 xs.append(win[ok])
                 feats.append(select_beat_features(rr, self.feature_names)[ok])
@@ -426,6 +418,25 @@ class MitdbAamiTask(BenchTask):
             out["train"], out["val"], out["test"], self.fs_model, n_win, pipeline, info, extra_train=extra
         )
 
+    def beat_inputs(
+        self, x: np.ndarray, peaks: np.ndarray, only: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The task's beat windows and feature columns of one preprocessed record ``x`` ``(n_samples, n_leads)``
+        at :attr:`fs_model` with R peaks ``peaks`` (samples at that rate): :func:`beat_model_inputs` with
+        the task's window, causal running statistics and template history; ``only``: the columns wanted."""
+        return beat_model_inputs(
+            x,
+            self.fs_model,
+            peaks,
+            self.before_s,
+            self.after_s,
+            causal=True,
+            templates=True,
+            history=self.template_history,
+            context=True,
+            only=only,
+        )
+
     def af_beats(self, root: Path, *, tiny: bool = False, progress: Any = None) -> ArraySplit:
         """Beats of atrial fibrillation from ``cinc2017``, all labelled N (AAMI: the beats of AF are N).
 
@@ -448,7 +459,6 @@ class MitdbAamiTask(BenchTask):
             LeanECGError: :attr:`second_lead` (the records have one lead); cinc2017 is not under ``root``.
         """
         from leanecg.data import get_dataset
-        from leanecg.signal.beats import beat_model_inputs, select_beat_features
         from leanecg.signal.rpeaks import detect_rpeaks
 
         if self.second_lead:
@@ -468,18 +478,7 @@ class MitdbAamiTask(BenchTask):
             peaks = detect_rpeaks(y[:, 0].astype(np.float32), self.fs_model)
             if peaks.size < AF_SKIP_BEATS + 2:
                 continue
-            win, f = beat_model_inputs(
-                y,
-                self.fs_model,
-                peaks,
-                self.before_s,
-                self.after_s,
-                causal=True,
-                templates=True,
-                history=self.template_history,
-                context=True,
-                only=[*names, "template_qrs_corr"],
-            )
+            win, f = self.beat_inputs(y, peaks, [*names, "template_qrs_corr"])
             keep = np.arange(peaks.size) >= AF_SKIP_BEATS
             keep[-1] = False
             keep &= select_beat_features(f, ["template_qrs_corr"])[:, 0] >= AF_MIN_QRS_CORR
