@@ -398,9 +398,9 @@ def _run_members(
     training also scores it on DS2 (not kept; the caller counts those scorings).
 
     Members that read different feature columns (:func:`_same_columns`) are scored by averaging each member's
-    probabilities on its own inputs, the ensemble's output by construction; an
-    :class:`~leanecg.models.ensemble.Ensemble` takes one feature matrix, so the model is then ``None`` (no
-    package)."""
+    probabilities on its own inputs, the ensemble's output by construction, and the model is then ``None``:
+    ``leanecg ensemble`` packages such a pair from its saved members (the ensemble reads the union of their
+    columns)."""
     task, data = members[0][1], members[0][2]
     cv = _cv_members(members, k, training)
     trained = [run_deep(t, n, d, **_member_training(training, o)) for n, t, d, o in members]

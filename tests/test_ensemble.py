@@ -242,3 +242,81 @@ def test_ensemble_of_members_trained_on_each_others_validation_records_validates
     card = (out / "MODEL_CARD.md").read_text()
     assert "no temperature fitted" in card, card
     assert "- Every validation record is a training record of some member" in card, card
+
+
+def test_ensemble_of_members_reading_different_feature_columns(
+    tiny_mitdb_bench: TinyBench, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tiny run's v1 ``beatnet`` (13 beat features) beside a ``linear`` model on the 17 RR-context
+    columns: the ensemble reads their union and hands each member its own columns, in torch, through the
+    package's config and weights, in ``leanecg beats`` and in ONNX Runtime."""
+    from leanecg.bench.ensemble import feature_union
+    from leanecg.bench.runner import run_deep
+    from leanecg.data import load_record
+    from leanecg.deploy.onnx import export_onnx
+    from leanecg.models.ensemble import Ensemble
+    from leanecg.package.model import load_model_package, save_model_package
+    from leanecg.provenance import collect_provenance
+    from leanecg.signal.beats import (
+        RR_CONTEXT_FEATURE_NAMES,
+        RR_FEATURE_NAMES,
+        TEMPLATE_FEATURE_NAMES,
+    )
+    from leanecg.tasks.mitdb_aami import MitdbAamiTask
+
+    monkeypatch.setenv("LEANECG_CACHE", str(tiny_mitdb_bench.cache))
+    task = MitdbAamiTask()
+    task.rr_context = True
+    data = task.load(shared_data, tiny=True, seed=0)
+    training = {"seed": 0, "tiny": True, "epochs": None, "max_train_seconds": None, "num_threads": 1}
+    result, model = run_deep(task, "linear", data, n_boot=20, **training)
+    result["provenance"] = collect_provenance(seed=0, config=result["train"].get("config"))
+    linear = save_model_package(tmp_path / "linear", model, task, data, result)
+    member = tiny_mitdb_bench.package("beatnet")
+    metas = [json.loads((p / "model.json").read_text()) for p in (member, linear)]
+    union, columns = feature_union([member, linear], metas)
+    assert union == list(RR_FEATURE_NAMES + RR_CONTEXT_FEATURE_NAMES + TEMPLATE_FEATURE_NAMES)
+    assert columns == [[*range(7), *range(11, 17)], list(range(17))]
+
+    out = tmp_path / "ens"
+    proc = _ensemble_cli(tiny_mitdb_bench, [member, linear], out, shared_data, tmp_path, n_boot=20)
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["input"]["features"] == union and meta["model_name"] == "beatnet&linear"
+    assert meta["model_config"]["feature_columns"] == columns and meta["model_config"]["n_features"] == 17
+    # the package's model routes each member's columns: the average of the members on their own inputs
+    ens = load_model_package(out).model.eval()
+    assert isinstance(ens, Ensemble)
+    a, b = (load_model_package(p).model.eval() for p in (member, linear))
+    x, f = torch.randn(6, 1, 126), torch.randn(6, 17)
+    with torch.no_grad():
+        want = (a(x, features=f[:, columns[0]]).softmax(-1) + b(x, features=f).softmax(-1)) / 2
+        torch.testing.assert_close(ens(x, features=f).softmax(-1), want, atol=1e-6, rtol=1e-5)
+    # the CLI computes the union's columns for it
+    csv_out = tmp_path / "beats.csv"
+    env = {"LEANECG_CACHE": str(tiny_mitdb_bench.cache)}
+    args = ["beats", str(shared_data / "mitdb" / "100"), "--model", str(out), "--out", str(csv_out)]
+    proc = invoke_cli(args, tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    n_beats = len(
+        load_model_package(member).predict_beats(load_record(shared_data / "mitdb" / "100")).samples
+    )
+    assert csv_out.read_text().count("\n") == n_beats + 1
+    # one ONNX graph serves it (the export compares ONNX Runtime with torch on the same inputs)
+    report = export_onnx(out, tmp_path / "ens.onnx")
+    assert report.path.exists() and report.check["max_abs_prob_diff"] < 1e-4
+    assert report.check["label_agreement"] == 1.0
+    # record models, and members whose other inputs differ, still must match
+    bad = [dict(m) for m in metas]
+    bad[1] = {**bad[1], "input": {**bad[1]["input"], "before_s": None}}
+    bad[0] = {**bad[0], "input": {**bad[0]["input"], "before_s": None}}
+    with pytest.raises(LeanECGError, match="only beat models"):
+        feature_union([member, linear], bad)
+    other = [metas[0], {**metas[1], "input": {**metas[1]["input"], "fs": 250.0}}]
+    with pytest.raises(LeanECGError, match="input differs"):
+        feature_union([member, linear], other)
+    # a member's column count must be its feature count
+    with pytest.raises(LeanECGError, match="reads 13 feature"):
+        Ensemble([a, b], feature_columns=[list(range(12)), list(range(17))], n_features=17)
+    with pytest.raises(LeanECGError, match="outside"):
+        Ensemble([a, b], feature_columns=[list(range(13)), list(range(1, 18))], n_features=17)

@@ -3,7 +3,8 @@
 ``leanecg ensemble PKG PKG ... --out DIR`` (and :func:`ensemble_packages`): the members are model
 packages written by ``leanecg bench TASK --save-models`` (or ``benchmarks/beat_ablation.py
 --save-models``), typically the same recipe trained with different seeds. They must have been trained
-on the same task with the same inputs (rate, leads, window, feature columns, preprocessing). The
+on the same task with the same inputs (rate, leads, window, preprocessing); beat models may read different
+feature columns (the ensemble reads their union and hands each member its own, :func:`feature_union`). The
 ensemble (:class:`leanecg.models.ensemble.Ensemble`: the average of the members' class probabilities)
 is scored once on the task's test split like any trained model (metrics with bootstrap CIs, calibration,
 cost against ResNet-1D; its parameters and MACs count every member) and written as an ordinary model
@@ -25,13 +26,15 @@ import numpy as np
 from leanecg.errors import LeanECGError
 from leanecg.package.model import load_model_package, save_model_package, set_package_field
 from leanecg.provenance import collect_provenance
+from leanecg.signal.beats import ALL_BEAT_FEATURE_NAMES
 from leanecg.tasks import task_for_package
 from leanecg.tasks.base import TaskData
 
-__all__ = ["NO_GATE_NOTE", "ensemble_packages", "member_name", "members_split"]
+__all__ = ["NO_GATE_NOTE", "ensemble_packages", "feature_union", "member_name", "members_split"]
 
-#: Package metadata that must be equal across the members (what the model takes and predicts).
-_SAME = ("task", "class_names", "input", "pipeline", "multilabel")
+#: Package metadata that must be equal across the members (what the model takes and predicts); their
+#: ``input`` too, except that beat models may read different feature columns (:func:`feature_union`).
+_SAME = ("task", "class_names", "pipeline", "multilabel")
 
 
 #: the note of an ensemble built without an AF gate because its members' gates differ; replaced when a gate
@@ -40,6 +43,41 @@ NO_GATE_NOTE = (
     "the members carry different AF gates (rhythm_gate), so the ensemble has none; choose one by "
     "cross-validation (benchmarks/sveb_gate_cv.py --write-gate)"
 )
+
+
+def feature_union(
+    paths: Sequence[Path], metas: Sequence[Mapping[str, Any]]
+) -> tuple[list[str], list[list[int]] | None]:
+    """The ensemble's feature columns and, when its members read different ones, each member's columns as
+    indices into them (``None`` when all read the same).
+
+    Members may differ in their beat features only (``input.features``, columns of
+    :data:`~leanecg.signal.beats.ALL_BEAT_FEATURE_NAMES`): the ensemble then reads their union, in that
+    order, and hands each member its own (:class:`~leanecg.models.ensemble.Ensemble` ``feature_columns``).
+
+    Raises:
+        LeanECGError: members whose other inputs differ, or record models (or models without features)
+            whose feature columns differ.
+    """
+    inputs = [dict(m.get("input") or {}) for m in metas]
+    names = [list(i.pop("features", None) or []) for i in inputs]
+    for p, i in zip(paths[1:], inputs[1:], strict=True):
+        if i != inputs[0]:
+            raise LeanECGError(
+                p, f"its input differs from {paths[0]}'s; an ensemble's members take the same inputs"
+            )
+    if all(n == names[0] for n in names):
+        return names[0], None
+    beats = inputs[0].get("before_s") is not None
+    if not beats or not all(names) or any(c not in ALL_BEAT_FEATURE_NAMES for n in names for c in n):
+        other = next(p for p, n in zip(paths, names, strict=True) if n != names[0])
+        raise LeanECGError(
+            other,
+            f"its feature columns differ from {paths[0]}'s; only beat models that all read beat features may "
+            "read different columns",
+        )
+    union = [c for c in ALL_BEAT_FEATURE_NAMES if any(c in n for n in names)]
+    return union, [[union.index(c) for c in n] for n in names]
 
 
 def member_name(model_names: Sequence[str]) -> str:
@@ -77,7 +115,7 @@ def ensemble_packages(
     """
     from leanecg.bench.runner import evaluate_deep
     from leanecg.data import resolve_data_dir
-    from leanecg.models.registry import ensemble_of
+    from leanecg.models.registry import ensemble_of, model_config
     from leanecg.train.hybrid import refitted_on_val
     from leanecg.train.trainer import predict_proba
 
@@ -92,15 +130,16 @@ def ensemble_packages(
                 raise LeanECGError(
                     p, f"its {key} differs from {paths[0]}'s; an ensemble's members take the same inputs"
                 )
+    features, columns = feature_union(paths, metas)
     task = task_for_package(metas[0])
+    if columns is not None:
+        task.use_features(features)
     seeds = [(m.get("provenance") or {}).get("seed") for m in metas]
     seed = int(seeds[0] or 0)
     root = resolve_data_dir(data_dir, dataset=task.dataset)
     tiny = bool((metas[0].get("data") or {}).get("tiny"))  # members from a smoke run: its tiny splits
     data = task.load(root, tiny=tiny, seed=seed)
-    if list(data.info.get("input", {}).get("features") or []) != list(
-        metas[0]["input"].get("features") or []
-    ):
+    if list(data.info.get("input", {}).get("features") or []) != features:
         raise LeanECGError(
             paths[0], f"task {task.name} no longer computes the feature columns this model takes"
         )
@@ -117,9 +156,13 @@ def ensemble_packages(
         cut = _held_out_val(data, set(trained_on), paths[0])
         held_out = cut is not None
         data = cut if cut is not None else data
-    ens = ensemble_of([pkg.model for pkg in pkgs]).eval()
+    ens = ensemble_of(
+        [pkg.model for pkg in pkgs],
+        feature_columns=columns,
+        n_features=len(features) if columns is not None else None,
+    ).eval()
     model_name = member_name([str(m.get("model_name") or m["model_config"]["name"]) for m in metas])
-    uses_features = int(metas[0]["model_config"].get("n_features", 0)) > 0
+    uses_features = int(model_config(ens).get("n_features") or 0) > 0
     train_info = {
         "members": [
             {"package": str(p), "model": m.get("model_name"), "seed": s, "train": m.get("train")}

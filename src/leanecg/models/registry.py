@@ -21,7 +21,7 @@ import copy
 import inspect
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -330,12 +330,23 @@ def build_from_config(config: Mapping[str, Any]) -> nn.Module:
         )
     if config.get("name") == ENSEMBLE_NAME:
         members = config.get("members")
-        unknown = sorted(set(config) - {"format", "name", "members", *_ENSEMBLE_SUMMARY})
+        unknown = sorted(set(config) - {"format", "name", "members", "feature_columns", *_ENSEMBLE_SUMMARY})
         if unknown or not isinstance(members, list):
             raise LeanECGError(
                 "config", "an ensemble config has 'format', 'name', a 'members' list and the members' inputs"
             )
-        return ensemble_of([build_from_config(m) for m in members])
+        columns = config.get("feature_columns")
+        if columns is not None and not (
+            isinstance(columns, list) and all(isinstance(c, list) for c in columns)
+        ):
+            raise LeanECGError(
+                "config", "an ensemble's 'feature_columns' is a list of index lists, one per member"
+            )
+        return ensemble_of(
+            [build_from_config(m) for m in members],
+            feature_columns=columns,
+            n_features=config.get("n_features") if columns is not None else None,
+        )
     if config.get("name") == TREES_NAME:
         return _trees_from_config(config)
     if config.get("name") == HYBRID_NAME:
@@ -451,9 +462,15 @@ def hybrid_model(
 _ENSEMBLE_SUMMARY = ("n_leads", "n_classes", "n_features")
 
 
-def ensemble_of(models: list[nn.Module]) -> nn.Module:
+def ensemble_of(
+    models: list[nn.Module],
+    *,
+    feature_columns: Sequence[Sequence[int]] | None = None,
+    n_features: int | None = None,
+) -> nn.Module:
     """One :class:`~leanecg.models.ensemble.Ensemble` of trained zoo models (their weights kept, shared
-    with the inputs), with the config :func:`build_from_config` rebuilds it from.
+    with the inputs), with the config :func:`build_from_config` rebuilds it from. ``feature_columns`` /
+    ``n_features``: members that read different feature columns (see the class).
 
     >>> import torch
     >>> a, b = (build_model("beatnet", n_leads=1, n_classes=4, n_features=7).eval() for _ in range(2))
@@ -470,8 +487,10 @@ def ensemble_of(models: list[nn.Module]) -> nn.Module:
             take different inputs.
     """
     configs = [model_config(m) for m in models]
-    ens = Ensemble(models)
+    ens = Ensemble(models, feature_columns=feature_columns, n_features=n_features)
     summary = {k: configs[0].get(k) for k in _ENSEMBLE_SUMMARY}  # what readers of a config look up
+    if ens.feature_columns is not None:
+        summary |= {"n_features": ens.n_features, "feature_columns": ens.feature_columns}
     set_model_config(ens, {"format": CONFIG_FORMAT, "name": ENSEMBLE_NAME, **summary, "members": configs})
     return ens
 
