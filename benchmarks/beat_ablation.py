@@ -407,11 +407,12 @@ def _run_members(
     if len(members) == 1:
         return cv, *trained[0], trained
     model: Any = None
-    if task.second_lead and not _same_columns(members):
+    same = _same_columns(members)
+    if task.second_lead and not same:
         raise ValueError(
             "the one-lead fallback needs one model: a two-lead row's members must read one set of columns"
         )
-    if _same_columns(members):
+    if same:
         model = ensemble_of([m for _, m in trained])
         proba = predict_proba(model, data.test.X, features=data.test.features)
     else:

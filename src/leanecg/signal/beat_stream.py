@@ -245,9 +245,9 @@ class StreamingBeatInputs:
     ) -> np.ndarray:
         """The beat features asked for, float32 ``(k, n_features)``: the causal RR features and, when
         asked for, the template features of :func:`~leanecg.signal.beats.template_features` (and the
-        template-difference columns) on the first lead against the causal template (median of the previous beats' windows, as ``causal=True``
-        offline). ``raw`` / ``w``: the beats' windows ``(k, L, n_leads)`` before / after the running
-        normalisation."""
+        template-difference columns) on the first lead against the causal template (median of the previous
+        beats' windows, as ``causal=True`` offline). ``raw`` / ``w``: the beats' windows ``(k, L, n_leads)``
+        before / after the running normalisation."""
         cols: dict[str, np.ndarray] = {}
         rr = np.asarray([r for _, _, r in items], dtype=np.float64)
         for j, name in enumerate(RR_FEATURE_NAMES + RR_CONTEXT_FEATURE_NAMES + RR_MEDIAN_FEATURE_NAMES):

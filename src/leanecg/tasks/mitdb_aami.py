@@ -473,12 +473,11 @@ class MitdbAamiTask(BenchTask):
         signals = load_signals([ds.record_path(root, r) for r in records], pipeline, progress, "cinc2017 AF")
         names = list(self.feature_names)
         xs, feats, groups = [], [], []
-        for rec, x in zip(records, signals, strict=True):
-            y = x.T.astype(np.float64)
-            peaks = detect_rpeaks(y[:, 0].astype(np.float32), self.fs_model)
+        for rec, x in zip(records, signals, strict=True):  # x: float32 (1, n_samples), as training's records
+            peaks = detect_rpeaks(x[0], self.fs_model)
             if peaks.size < AF_SKIP_BEATS + 2:
                 continue
-            win, f = self.beat_inputs(y, peaks, [*names, "template_qrs_corr"])
+            win, f = self.beat_inputs(x.T, peaks, [*names, "template_qrs_corr"])
             keep = np.arange(peaks.size) >= AF_SKIP_BEATS
             keep[-1] = False
             keep &= select_beat_features(f, ["template_qrs_corr"])[:, 0] >= AF_MIN_QRS_CORR
