@@ -186,6 +186,18 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
         "'+ AF beats' beatnet and 'linear model (RR context)' trained with the same AF beats, averaged",
         {**_CONTEXT, "extra_af_beats": True, "models": ("beatnet", "linear")},
     ),
+    (
+        "linear model (record-normalised)",
+        "'linear model (RR context)' on the record-normalised twins of its 17 columns alone: each beat's value "
+        "against its record's median and interquartile range (`record_z_only`; unsupervised, per record)",
+        {**_CONTEXT, "record_z_only": True, "models": ("linear",)},
+    ),
+    (
+        "+ record-normalised linear member",
+        "'+ RR context + linear member' with 'linear model (record-normalised)' as a third member; the three "
+        "averaged",
+        {**_CONTEXT, "models": ("beatnet", "linear", ("linear", {"record_z_only": True}))},
+    ),
 ]
 
 METRICS = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "sveb_veb_f1")
@@ -468,6 +480,8 @@ def _data_key(task: MitdbAamiTask) -> tuple[Any, ...]:
         task.rr_medians,
         task.templates,
         task.template_diff,
+        task.record_z,
+        task.record_z_only,
         task.extra_af_beats,
         task.second_lead,
         task.real_noise_p,

@@ -329,7 +329,7 @@ def test_rr_median_features_online_equals_offline_and_ignore_ectopy() -> None:
     # a caller that takes no median column does not pay for them (left NaN); one that does gets them
     _, rr_only = beat_model_inputs(x, fs, peaks, 0.25, 0.45, context=True, only=["pre_rr", "template_corr"])
     assert np.isnan(select_beat_features(rr_only, RR_MEDIAN_FEATURE_NAMES)).all()
-    unpaid = np.r_[11:17, 23:43]  # the median and template-difference columns
+    unpaid = np.r_[11:17, 23:60]  # the median, template-difference and record-normalised columns
     np.testing.assert_array_equal(np.delete(rr_only, unpaid, axis=1), np.delete(feats, unpaid, axis=1))
     _, with_med = beat_model_inputs(x, fs, peaks, 0.25, 0.45, context=True, only=["pre_median_ratio"])
     np.testing.assert_array_equal(with_med[:, :23], feats[:, :23])

@@ -16,6 +16,8 @@ _EXPORTS = {
     "rr_features": "leanecg.signal.beats",
     "RR_FEATURE_NAMES": "leanecg.signal.beats",
     "StreamingRRFeatures": "leanecg.signal.beats",
+    "record_robust_z": "leanecg.signal.record_norm",
+    "RunningRobustZ": "leanecg.signal.record_norm",
     "StreamingBeatInputs": "leanecg.signal.beat_stream",
     "StreamingPreprocessor": "leanecg.signal.streaming",
     "Pipeline": "leanecg.signal.pipeline",

@@ -20,9 +20,13 @@ inputs of every beat that has become complete, with memory that does not grow wi
   :class:`~leanecg.signal.beats.StreamingRRMedians`, and the template features of the first lead against
   the median of the previous ``template_history`` beats (:class:`~leanecg.signal.beats.CausalTemplates`),
   with the template-difference columns against the same templates when the model takes them.
-  These are exactly ``rr_features(..., causal=True)`` and the causal templates that ``beat_model_inputs``
+  Except the record-normalised columns, these are exactly ``rr_features(..., causal=True)`` and the causal templates that ``beat_model_inputs``
   computes by default (for training and ``leanecg beats``), so a beat model gets the very inputs it was
-  trained on.
+  trained on. The record-normalised columns (:data:`~leanecg.signal.beats.RECORD_Z_FEATURE_NAMES`) standardise
+  each beat against the beats so far (:class:`~leanecg.signal.record_norm.RunningRobustZ`) where offline uses
+  the whole record: like a record-level ``zscore`` step, their values (and so the labels) can differ from
+  ``leanecg beats`` early in a stream (beat ``i`` is standardised against the base columns of beats ``0 .. i``,
+  the ones the stream has returned, at most the last 4,096).
 
 A beat is ready once its window is complete and the next beat has been detected (its RR interval after);
 all beats that become ready in one call are returned together, in time order.
@@ -41,6 +45,8 @@ import numpy as np
 
 from leanecg.errors import LeanECGError
 from leanecg.signal.beats import (
+    RECORD_Z_BASE_NAMES,
+    RECORD_Z_FEATURE_NAMES,
     RR_CONTEXT_FEATURE_NAMES,
     RR_FEATURE_NAMES,
     RR_MEDIAN_FEATURE_NAMES,
@@ -52,6 +58,7 @@ from leanecg.signal.beats import (
     StreamingRRMedians,
     beat_model_inputs,
     beat_windows,
+    takes_record_z,
     takes_rr_medians,
     takes_template_diff,
     template_diff_features_against,
@@ -59,6 +66,7 @@ from leanecg.signal.beats import (
     template_features_against,
 )
 from leanecg.signal.normalize import RunningNorm
+from leanecg.signal.record_norm import RunningRobustZ
 from leanecg.signal.rpeaks import StreamingRPeakDetector
 
 __all__ = ["BEAT_HISTORY_S", "BeatInputs", "StreamingBeatInputs", "default_template_history"]
@@ -106,7 +114,8 @@ class StreamingBeatInputs:
         feature_names: the beat features the model takes (:data:`~leanecg.signal.beats.RR_FEATURE_NAMES`,
             :data:`~leanecg.signal.beats.RR_CONTEXT_FEATURE_NAMES`,
             :data:`~leanecg.signal.beats.TEMPLATE_FEATURE_NAMES`,
-            :data:`~leanecg.signal.beats.TEMPLATE_DIFF_FEATURE_NAMES`), in the model's order.
+            :data:`~leanecg.signal.beats.TEMPLATE_DIFF_FEATURE_NAMES`,
+            :data:`~leanecg.signal.beats.RECORD_Z_FEATURE_NAMES`), in the model's order.
         template_history: beats in the causal template; ``None``: :func:`default_template_history`.
         source: the stream's name in errors.
 
@@ -134,7 +143,11 @@ class StreamingBeatInputs:
             raise LeanECGError("warmup_s", f"must be a non-negative number of seconds, got {warmup_s!r}")
         self.warmup = round(warmup_s * self.fs) if self.norm is not None else 0
         self.feature_names = list(feature_names)
-        self.templates = any(n in TEMPLATE_FEATURE_NAMES for n in self.feature_names)
+        # the record-normalised columns: against the beats so far (RunningRobustZ); they need every base column
+        self.record_z = RunningRobustZ() if takes_record_z(self.feature_names) else None
+        self.templates = self.record_z is not None or any(
+            n in TEMPLATE_FEATURE_NAMES for n in self.feature_names
+        )
         self.template_diff = takes_template_diff(self.feature_names)
         history = default_template_history() if template_history is None else int(template_history)
         self.template_history = history
@@ -263,6 +276,9 @@ class StreamingBeatInputs:
             for names, against, wanted in groups:
                 if wanted:
                     cols.update(zip(names, against(w[:, :, 0], temps, self.fs, self.before).T, strict=True))
+        if self.record_z is not None:
+            base = np.stack([cols[n] for n in RECORD_Z_BASE_NAMES], axis=1)
+            cols.update(zip(RECORD_Z_FEATURE_NAMES, self.record_z.next(base).T, strict=True))
         return np.stack([cols[n] for n in self.feature_names], axis=1).astype(np.float32)
 
     def _trim(self) -> None:

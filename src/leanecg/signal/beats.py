@@ -28,10 +28,13 @@ from typing import Literal
 import numpy as np
 
 from leanecg.errors import LeanECGError, check_choice, check_number, check_positive
+from leanecg.signal.record_norm import record_robust_z
 
 __all__ = [
     "ALL_BEAT_FEATURE_NAMES",
     "BEAT_FEATURE_NAMES",
+    "RECORD_Z_BASE_NAMES",
+    "RECORD_Z_FEATURE_NAMES",
     "RR_CONTEXT_FEATURE_NAMES",
     "RR_FEATURE_NAMES",
     "RR_MEDIAN_FEATURE_NAMES",
@@ -49,6 +52,7 @@ __all__ = [
     "rr_features",
     "rr_median_features",
     "select_beat_features",
+    "takes_record_z",
     "takes_rr_medians",
     "takes_template_diff",
     "template_diff_features_against",
@@ -116,6 +120,15 @@ RR_MEDIAN_WINDOWS: tuple[int, int, int] = (32, 300, 5)
 #: Columns of the feature matrix of :func:`beat_model_inputs` (version 1 models): RR, then template features.
 BEAT_FEATURE_NAMES: tuple[str, ...] = RR_FEATURE_NAMES + TEMPLATE_FEATURE_NAMES
 
+#: The columns that have a record-normalised twin (:data:`RECORD_Z_FEATURE_NAMES`): RR, rhythm context and
+#: template features, the 17 columns of the mitdb-aami pair.
+RECORD_Z_BASE_NAMES: tuple[str, ...] = RR_FEATURE_NAMES + RR_CONTEXT_FEATURE_NAMES + TEMPLATE_FEATURE_NAMES
+
+#: Columns of :func:`leanecg.signal.record_norm.record_robust_z` of the :data:`RECORD_Z_BASE_NAMES` columns:
+#: each beat's value against the record's median and interquartile range (``<name>_rz``, dimensionless). The
+#: only columns that use statistics of the whole input (a stream: of the beats so far).
+RECORD_Z_FEATURE_NAMES: tuple[str, ...] = tuple(f"{n}_rz" for n in RECORD_Z_BASE_NAMES)
+
 #: Every column :func:`beat_model_inputs` can compute, in its output order with ``context=True``; a model
 #: package names the subset it takes (:func:`select_beat_features`).
 ALL_BEAT_FEATURE_NAMES: tuple[str, ...] = (
@@ -124,6 +137,7 @@ ALL_BEAT_FEATURE_NAMES: tuple[str, ...] = (
     + RR_MEDIAN_FEATURE_NAMES
     + TEMPLATE_FEATURE_NAMES
     + TEMPLATE_DIFF_FEATURE_NAMES
+    + RECORD_Z_FEATURE_NAMES
 )
 
 
@@ -744,6 +758,12 @@ def takes_template_diff(names: Sequence[str] | None) -> bool:
     return names is None or any(n in TEMPLATE_DIFF_FEATURE_NAMES for n in names)
 
 
+def takes_record_z(names: Sequence[str] | None) -> bool:
+    """Whether the feature columns ``names`` (``None``: every column) include a
+    :data:`RECORD_Z_FEATURE_NAMES` column (computed only then by :func:`beat_model_inputs`)."""
+    return names is None or any(n in RECORD_Z_FEATURE_NAMES for n in names)
+
+
 def beat_model_inputs(
     x: np.ndarray,
     fs: float,
@@ -767,7 +787,10 @@ def beat_model_inputs(
     (``after_s`` after the R peak), the RR features of :func:`rr_features` with ``causal=True`` (the
     running mean RR so far; the next beat's RR interval is the only look-ahead) and the template features
     of :func:`template_features` with ``causal=True`` (each beat against the median of the ``history``
-    beats before it, on the first lead). No statistic of the whole record is used.
+    beats before it, on the first lead). No statistic of the whole record is used, except by the
+    record-normalised columns (:data:`RECORD_Z_FEATURE_NAMES`, computed only when ``only`` names them): each
+    beat's features against the record's median and IQR (:func:`~leanecg.signal.record_norm.record_robust_z`;
+    a stream uses the beats so far, :class:`~leanecg.signal.record_norm.RunningRobustZ`).
 
     Args:
         x: preprocessed signal ``(n_samples,)`` or ``(n_samples, n_leads)``.
@@ -782,12 +805,14 @@ def beat_model_inputs(
         context: insert the :data:`RR_CONTEXT_FEATURE_NAMES` columns (:func:`rr_context_features`) and the
             :data:`RR_MEDIAN_FEATURE_NAMES` columns (:func:`rr_median_features`) after the RR columns, and
             with ``templates=True`` append the :data:`TEMPLATE_DIFF_FEATURE_NAMES` columns
-            (:func:`template_diff_features_against`): the columns are then :data:`ALL_BEAT_FEATURE_NAMES`.
+            (:func:`template_diff_features_against`) and the :data:`RECORD_Z_FEATURE_NAMES` columns: the
+            columns are then :data:`ALL_BEAT_FEATURE_NAMES`.
         only: the columns the caller will take (:func:`select_beat_features`), e.g. a model's feature
             names. The median columns cost a sliding median over up to 300 beats per beat: with ``only``
             naming none of them they are left NaN (never computed), and so are the template-difference
-            columns. Default: every column is computed (the template-difference columns are NaN when the
-            window is shorter than :data:`TEMPLATE_DIFF_BINS` samples).
+            columns, and the record-normalised ones. Default: every column is computed (the
+            template-difference columns are NaN when the window is shorter than :data:`TEMPLATE_DIFF_BINS`
+            samples).
 
     Returns:
         ``(windows, features)``: float32 ``(n_beats, n_leads, B + A)`` (channels first, as models take
@@ -817,7 +842,13 @@ def beat_model_inputs(
                 if takes_template_diff(only) and (only is not None or lead0.shape[1] >= TEMPLATE_DIFF_BINS)
                 else np.full((feats.shape[0], TEMPLATE_DIFF_BINS), np.nan)
             )
-            feats = np.concatenate((feats, diff), axis=1)
+            base = feats[:, [ALL_BEAT_FEATURE_NAMES.index(n) for n in RECORD_Z_BASE_NAMES]]
+            rz = (
+                record_robust_z(base)
+                if takes_record_z(only)
+                else np.full((feats.shape[0], len(RECORD_Z_FEATURE_NAMES)), np.nan)
+            )
+            feats = np.concatenate((feats, diff, rz), axis=1)
     return np.ascontiguousarray(win.transpose(0, 2, 1), dtype=np.float32), feats.astype(np.float32)
 
 

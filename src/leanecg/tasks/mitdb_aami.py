@@ -23,7 +23,10 @@ computable online with bounded look-ahead, so a stream gets exactly the training
   medians, which ectopic runs and pauses do not pull); and the beat's morphology against the causal running template (median of the previous
   64 beats): correlation (whole window, QRS, P-wave region), RMS difference, amplitude and QRS-length
   ratios; optionally (``template_diff``; :data:`~leanecg.signal.beats.TEMPLATE_DIFF_FEATURE_NAMES`) the beat
-  minus that template averaged over 20 parts of the window, in units of the template's QRS amplitude.
+  minus that template averaged over 20 parts of the window, in units of the template's QRS amplitude;
+  optionally (``record_z``, ``record_z_only``; :data:`~leanecg.signal.beats.RECORD_Z_FEATURE_NAMES`) the RR,
+  rhythm-context and template columns against the record's own median and interquartile range: the only
+  inputs that read the whole record (a stream reads the beats so far).
 
 Training recipe (the task's defaults, the v1 recipe: the ``beatnet`` shipped alone, then inside the shipped pair
 until 2026-12-07): class-balanced cross-entropy on 14 DS1 records, up to
@@ -32,7 +35,8 @@ until 2026-12-07): class-balanced cross-entropy on 14 DS1 records, up to
 ``benchmarks/results/beat_ablation.md`` (DS1 cross-validation and DS2): ``train_uses_val = False`` (all 22
 DS1 records train for a fixed budget, 10 epochs in the ablation, the last kept; ``val`` is then 8 of them, reported
 only), ``rr_context`` (the rhythm-context columns), ``rr_medians`` (the running-median columns), ``templates``,
-``template_diff`` (the template-difference columns), ``extra_af_beats`` (the N beats of cinc2017's AF records
+``template_diff`` (the template-difference columns), ``record_z`` / ``record_z_only`` (the columns against the
+record's own median and IQR), ``extra_af_beats`` (the N beats of cinc2017's AF records
 added to every training part, :meth:`MitdbAamiTask.af_beats`, never scored),
 ``second_lead`` (MLII + the record's other lead as a second input channel, with ``lead_dropout`` training a
 one-lead fallback, measured in the ablation by zeroing the second channel; a saved two-lead package takes both
@@ -63,6 +67,7 @@ from leanecg.data.nstdb import load_noise
 from leanecg.errors import LeanECGError
 from leanecg.evaluate.metrics import confusion, per_class_from_confusion
 from leanecg.signal.beats import (
+    RECORD_Z_FEATURE_NAMES,
     RR_CONTEXT_FEATURE_NAMES,
     RR_FEATURE_NAMES,
     RR_MEDIAN_FEATURE_NAMES,
@@ -246,6 +251,11 @@ class MitdbAamiTask(BenchTask):
     # and never scored: DS1 holds two AF records (201, 203), so in a CV fold that holds one out the model has
     # seen one patient's AF; an irregular rhythm of normal beats is what its S calls confuse with ectopy
     extra_af_beats = False
+    # the RECORD_Z_FEATURE_NAMES columns: the RR, rhythm-context and template columns against the record's own
+    # median and IQR (leanecg.signal.record_norm; unsupervised adaptation to the patient, no label read),
+    # appended; record_z_only: the model reads those columns alone (the linear member that does)
+    record_z = False
+    record_z_only = False
     _real_noise: np.ndarray | None = None  # (m, 4) at fs_model, set by load() when real_noise_p > 0
 
     def train_config(self, *, tiny: bool, seed: int, epochs: int | None) -> TrainConfig:
@@ -270,17 +280,21 @@ class MitdbAamiTask(BenchTask):
     @property
     def feature_names(self) -> tuple[str, ...]:
         """The beat features the model takes (columns of ``beat_model_inputs(..., context=True)``)."""
+        if self.record_z_only:
+            return RECORD_Z_FEATURE_NAMES
         return (
             RR_FEATURE_NAMES
             + (RR_CONTEXT_FEATURE_NAMES if self.rr_context else ())
             + (RR_MEDIAN_FEATURE_NAMES if self.rr_medians else ())
             + (TEMPLATE_FEATURE_NAMES if self.templates else ())
             + (TEMPLATE_DIFF_FEATURE_NAMES if self.template_diff else ())
+            + (RECORD_Z_FEATURE_NAMES if self.record_z else ())
         )
 
     def use_features(self, names: Sequence[str]) -> None:
-        """Switch the feature groups (``rr_context``, ``rr_medians``, ``templates``, ``template_diff``) so that
-        :attr:`feature_names` is ``names`` (a trained package's columns).
+        """Switch the feature groups (``rr_context``, ``rr_medians``, ``templates``, ``template_diff``,
+        ``record_z``, ``record_z_only``) so that :attr:`feature_names` is ``names`` (a trained package's
+        columns).
 
         Raises:
             LeanECGError: ``names`` is not RR features plus whole groups in this task's order.
@@ -290,6 +304,8 @@ class MitdbAamiTask(BenchTask):
         self.rr_medians = RR_MEDIAN_FEATURE_NAMES[0] in wanted
         self.templates = TEMPLATE_FEATURE_NAMES[0] in wanted
         self.template_diff = TEMPLATE_DIFF_FEATURE_NAMES[0] in wanted
+        self.record_z_only = wanted == list(RECORD_Z_FEATURE_NAMES)
+        self.record_z = RECORD_Z_FEATURE_NAMES[0] in wanted and not self.record_z_only
         if list(self.feature_names) != wanted:
             raise LeanECGError(
                 "features", f"task {self.name} does not compute the columns {', '.join(wanted)}"

@@ -1,0 +1,137 @@
+"""Record-normalised beat features: each beat's features against its own record's median and IQR.
+
+Checked on arrays built here (what the standardisation does to a column, its invariance to a patient's scale and
+offset, constant and NaN columns), for the running twin of a stream (any chunking, bounded history), through
+``beat_model_inputs`` (computed only when a model asks, equal to the function on the base columns), on a
+stream cut into chunks (each beat against the beats so far) and through the mitdb-aami task's switches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from leanecg.data.synthetic import synthetic_ecg
+from leanecg.errors import LeanECGError
+from leanecg.signal.beat_stream import StreamingBeatInputs
+from leanecg.signal.beats import (
+    ALL_BEAT_FEATURE_NAMES,
+    RECORD_Z_BASE_NAMES,
+    RECORD_Z_FEATURE_NAMES,
+    RR_FEATURE_NAMES,
+    beat_model_inputs,
+    select_beat_features,
+)
+from leanecg.signal.record_norm import MIN_IQR, RunningRobustZ, record_robust_z, robust_z
+from leanecg.signal.rpeaks import detect_rpeaks
+from leanecg.tasks.mitdb_aami import MitdbAamiTask
+
+FS = 180.0
+
+
+def test_a_column_is_centred_on_its_median_in_units_of_its_iqr():
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(501, 3)) * [1.0, 5.0, 0.1] + [0.0, 10.0, -2.0]
+    z = record_robust_z(f)
+    np.testing.assert_allclose(np.median(z, axis=0), 0.0, atol=1e-12)
+    q1, q3 = np.percentile(z, [25, 75], axis=0)
+    np.testing.assert_allclose(q3 - q1, 1.0, rtol=1e-12)
+    # a patient's own scale and offset (a gain of the lead, a slower heart) do not change the columns
+    np.testing.assert_allclose(record_robust_z(3.0 * f + 7.0), z, atol=1e-9)
+    # a beat unusual for this patient stands out, whatever the patient's baseline
+    g = np.vstack([f, f[0] + np.array([10.0, 50.0, 1.0])])
+    assert (record_robust_z(g)[-1] > 5).all()
+
+
+def test_constant_columns_are_only_centred_and_nan_stays_nan():
+    f = np.array([[1.0, 0.3, np.nan], [1.0, 0.5, np.nan], [1.0, 0.9, np.nan]])
+    z = record_robust_z(f)
+    np.testing.assert_array_equal(z[:, 0], 0.0)  # IQR 0 < MIN_IQR: divided by 1
+    assert np.isnan(z[:, 2]).all()
+    assert MIN_IQR > 0
+    assert record_robust_z(np.zeros((0, 4))).shape == (0, 4)
+    with pytest.raises(LeanECGError, match="n_beats, F"):
+        record_robust_z(np.zeros(5))
+    with pytest.raises(LeanECGError, match="reference"):
+        robust_z(np.zeros((2, 3)), np.zeros((2, 2)))
+    with pytest.raises(LeanECGError, match="at least 1 beat"):
+        RunningRobustZ(history=0)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1000])
+def test_the_running_twin_uses_the_beats_so_far_on_any_chunking(chunk: int):
+    rng = np.random.default_rng(1)
+    f = rng.gamma(2.0, size=(300, 4))
+    run = RunningRobustZ(history=100)
+    got = np.vstack([run.next(f[a : a + chunk]) for a in range(0, len(f), chunk)])
+    expected = np.vstack([robust_z(f[i : i + 1], f[max(0, i - 99) : i + 1]) for i in range(len(f))])
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert run.held is not None and run.held.shape == (100, 4)  # memory bounded by the history
+    # with a history longer than the record the last beat gets exactly the offline value
+    whole = RunningRobustZ().next(f)
+    np.testing.assert_allclose(whole[-1], record_robust_z(f)[-1], rtol=1e-12)
+    assert not np.allclose(whole[:50], record_robust_z(f)[:50])  # early beats: fewer beats to judge by
+
+
+def _signal(seed: int = 3, duration_s: float = 90.0) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic ECG with PVCs at FS (a preprocessed model-rate stream) and its detected R peaks."""
+    syn = synthetic_ecg(duration_s=duration_s, fs=FS, heart_rate_bpm=75.0, rhythm="pvc", seed=seed)
+    x = np.asarray(syn.signal[:, :1], dtype=np.float64)
+    return x, detect_rpeaks(x[:, 0].astype(np.float32), FS)
+
+
+def test_beat_model_inputs_computes_the_columns_only_when_asked():
+    x, peaks = _signal()
+    _, feats = beat_model_inputs(x, FS, peaks, 0.25, 0.45, context=True)
+    assert feats.shape[1] == len(ALL_BEAT_FEATURE_NAMES)
+    base = select_beat_features(feats, RECORD_Z_BASE_NAMES).astype(np.float64)
+    rz = select_beat_features(feats, RECORD_Z_FEATURE_NAMES)
+    np.testing.assert_allclose(rz, record_robust_z(base), rtol=1e-3, atol=1e-3)  # float32 base columns
+    # the PVCs (premature, wide) stand out of their record on the prematurity and QRS columns
+    pre = rz[:, RECORD_Z_FEATURE_NAMES.index("pre_rr_ratio_rz")]
+    qrs = rz[:, RECORD_Z_FEATURE_NAMES.index("template_qrs_corr_rz")]
+    assert pre.min() < -2 and qrs.min() < -2
+    _, rr_only = beat_model_inputs(x, FS, peaks, 0.25, 0.45, context=True, only=list(RR_FEATURE_NAMES))
+    assert np.isnan(select_beat_features(rr_only, RECORD_Z_FEATURE_NAMES)).all()
+    _, asked = beat_model_inputs(x, FS, peaks, 0.25, 0.45, context=True, only=["pre_rr_rz"])
+    np.testing.assert_array_equal(select_beat_features(asked, RECORD_Z_FEATURE_NAMES), rz)
+    # the same record at another gain: the template and RR columns, and so their twins, do not move
+    _, louder = beat_model_inputs(2.5 * x, FS, peaks, 0.25, 0.45, context=True, only=["pre_rr_rz"])
+    np.testing.assert_allclose(select_beat_features(louder, RECORD_Z_FEATURE_NAMES), rz, atol=1e-4)
+
+
+@pytest.mark.parametrize("chunk_s", [0.5, 3.7, 20.0])
+def test_a_stream_standardises_each_beat_against_the_beats_so_far(chunk_s: float):
+    x, peaks = _signal(seed=5)
+    names = ["pre_rr_ratio", "template_corr", *RECORD_Z_FEATURE_NAMES]
+    stream = StreamingBeatInputs(FS, 1, 0.25, 0.45, feature_names=[*RECORD_Z_BASE_NAMES, *names])
+    step = round(chunk_s * FS)
+    parts = [stream.push(x[a : a + step], final=a + step >= len(x)) for a in range(0, len(x), step)]
+    got = np.concatenate([p.features for p in parts if len(p)]).astype(np.float64)
+    np.testing.assert_array_equal(np.concatenate([p.peaks for p in parts]), peaks)
+    base, rz = got[:, : len(RECORD_Z_BASE_NAMES)], got[:, -len(RECORD_Z_FEATURE_NAMES) :]
+    # the base columns are the offline (causal) ones; each beat's twins use the beats up to it
+    _, feats = beat_model_inputs(x, FS, peaks, 0.25, 0.45, context=True, only=names)
+    np.testing.assert_allclose(base, select_beat_features(feats, RECORD_Z_BASE_NAMES), rtol=1e-5, atol=1e-5)
+    expected = np.vstack([robust_z(base[i : i + 1], base[: i + 1]) for i in range(len(base))])
+    np.testing.assert_allclose(rz, expected, rtol=1e-4, atol=1e-4)
+    # by the record's end a beat's twins are the offline ones
+    offline = select_beat_features(feats, RECORD_Z_FEATURE_NAMES)
+    np.testing.assert_allclose(rz[-1], offline[-1], rtol=1e-4, atol=1e-4)
+
+
+def test_the_task_switches_and_a_package_restores_them():
+    task = MitdbAamiTask()
+    task.rr_context = True
+    raw = list(task.feature_names)
+    assert raw == list(RECORD_Z_BASE_NAMES)  # the shipped pair's 17 columns have twins
+    task.record_z = True
+    assert list(task.feature_names) == raw + list(RECORD_Z_FEATURE_NAMES)
+    task.record_z, task.record_z_only = False, True
+    assert list(task.feature_names) == list(RECORD_Z_FEATURE_NAMES)
+    for names in (raw + list(RECORD_Z_FEATURE_NAMES), list(RECORD_Z_FEATURE_NAMES), raw):
+        fresh = MitdbAamiTask()
+        fresh.use_features(names)
+        assert list(fresh.feature_names) == names
+    with pytest.raises(LeanECGError, match="does not compute"):
+        MitdbAamiTask().use_features(list(RECORD_Z_FEATURE_NAMES[:3]))
