@@ -198,6 +198,16 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
         "averaged",
         {**_CONTEXT, "models": ("beatnet", "linear", ("linear", {"record_z_only": True}))},
     ),
+    (
+        "+ record-normalised columns",
+        "'+ RR context' with the record-normalised twins of its 17 columns appended (`record_z`; 34 columns)",
+        {**_CONTEXT, "record_z": True},
+    ),
+    (
+        "+ record-normalised columns + linear member",
+        "'+ record-normalised columns' beatnet and 'linear model (RR context)' (its 17 columns) averaged",
+        {**_CONTEXT, "record_z": True, "models": ("beatnet", ("linear", {"record_z": False}))},
+    ),
 ]
 
 METRICS = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "sveb_veb_f1")
