@@ -44,14 +44,33 @@ from sveb_gate_cv import AF_THRESHOLDS, _af, _nested, _record_irregularity
 
 RESULTS = Path(__file__).parent / "results"
 METRICS = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "sveb_veb_f1")
-#: (name, members): each member ``(zoo model, task attributes over the '+ RR context' row's)``
-RECIPES: tuple[tuple[str, tuple[tuple[str, dict[str, Any]], ...]], ...] = (
-    ("shipped pair", (("beatnet", {}), ("linear", {}))),
-    (
+Members = tuple[tuple[str, dict[str, Any]], ...]
+#: the reference: each member ``(zoo model, task attributes over the '+ RR context' row's)``
+SHIPPED: tuple[str, Members] = ("shipped pair", (("beatnet", {}), ("linear", {})))
+#: what each candidate is, for the results page
+WHAT = {
+    "member": "the shipped pair (`beatnet` + `linear` on the RR, rhythm-context and template columns) with a third "
+    "member, `linear` on the record-normalised twins of those columns (each beat against its record's median and "
+    "IQR); the members' probabilities averaged",
+    "network": "the shipped pair with its `beatnet` reading the record-normalised twins of the 17 columns beside "
+    "them (34 columns); the `linear` member as shipped; the members' probabilities averaged",
+}
+#: ``--candidate`` -> (name, members, the stages' default seeds, output file stem)
+CANDIDATES: dict[str, tuple[str, Members, tuple[str, str], str]] = {
+    "member": (
         "+ record-normalised linear member",
         (("beatnet", {}), ("linear", {}), ("linear", {"record_z_only": True})),
+        ("0,1,2", "3,4,5"),
+        "record_z_screen",
     ),
-)
+    # fixed after the first candidate's confirmation: the network reads the columns beside the raw ones
+    "network": (
+        "+ record-normalised columns + linear member",
+        (("beatnet", {"record_z": True}), ("linear", {})),
+        ("0,1,2", "6,7,8"),
+        "record_z_screen_network",
+    ),
+}
 
 
 def _training(seed: int) -> dict[str, Any]:
@@ -72,7 +91,8 @@ def member_oof(
 ) -> tuple[np.ndarray, ...]:
     """``(proba, y, groups)`` out of fold, in :func:`canonical_order`, of one member for one seed: read from
     ``cache`` (the ablation's file layout) or cross-validated and kept there."""
-    row = f"screen {model} {'record_z' if extra else 'raw'}"
+    switches = [k for k, v in sorted(extra.items()) if v]
+    row = " ".join(["screen", model, *(switches or ["raw"])])
     path = oof_path(cache, row, seed)
     if not path.exists():
         task = _task({**_CONTEXT, **extra})
@@ -90,85 +110,109 @@ def _scores(task: Any, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=None)
-    ap.add_argument("--selection-seeds", default="0,1,2")
-    ap.add_argument("--confirmation-seeds", default="3,4,5")
+    ap.add_argument("--candidate", choices=sorted(CANDIDATES), default="member")
+    ap.add_argument("--selection-seeds", default=None, help="default: the candidate's")
+    ap.add_argument("--confirmation-seeds", default=None, help="default: the candidate's")
     ap.add_argument("--cache", type=Path, default=RESULTS / "record_z_screen_oof", help="out-of-fold files")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--n-boot", type=int, default=2000)
     args = ap.parse_args()
     root = resolve_data_dir(args.data_dir, dataset="mitdb")
     task = _task(_CONTEXT)
+    cand_name, cand_members, (sel, conf), stem = CANDIDATES[args.candidate]
+    RECIPES = (SHIPPED, (cand_name, cand_members))
     stages = {
-        "selection": [int(s) for s in args.selection_seeds.split(",")],
-        "confirmation": [int(s) for s in args.confirmation_seeds.split(",")],
+        "selection": [int(s) for s in (args.selection_seeds or sel).split(",")],
+        "confirmation": [int(s) for s in (args.confirmation_seeds or conf).split(",")],
     }
+
+    doc: dict[str, Any] = {
+        "candidate": args.candidate,
+        "what": WHAT[args.candidate],
+        "recipes": [[n, [list(m) for m in ms]] for n, ms in RECIPES],
+        "stages": {},
+    }
+    for stage, seeds in stages.items():
+        if stage == "confirmation" and doc["stages"]["selection"]["gain"]["point"] <= 0:
+            doc["skipped"] = "the selection seeds' gain is not above 0: no confirmation run"
+            break
+        doc["stages"][stage] = _stage(task, root, args.cache, RECIPES, seeds, args.n_boot, stage)
+    confirmation = doc["stages"].get("confirmation")
+    doc["rule"] = "adopt if the confirmation seeds' pooled gated gain has a 95 % CI above 0" + (
+        "" if args.candidate == "member" else " (run only if the selection seeds' gain is above 0)"
+    )
+    doc["adopted"] = bool(confirmation is not None and confirmation["gain"]["ci95"][0] > 0)
+    doc["ds2_evaluations"] = 0
+    command = "python benchmarks/record_z_screen.py --data-dir ../shared/data"
+    if args.candidate != "member":
+        command += f" --candidate {args.candidate}"
+    doc["provenance"] = collect_provenance(seed=0, command=command)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(args.out / f"{stem}.json", doc)
+    with atomic_open(args.out / f"{stem}.md") as fh:
+        fh.write(_markdown(doc))
+    print(f"wrote {args.out / f'{stem}.md'}")
+
+
+def _stage(
+    task: Any,
+    root: Path,
+    cache: Path,
+    recipes: tuple[tuple[str, Members], ...],
+    seeds: list[int],
+    n_boot: int,
+    stage: str,
+) -> dict[str, Any]:
+    """The gated CV scores of the reference and the candidate for each seed, and the candidate's paired gain
+    (seeds pooled, 95 % bootstrap CI over DS1 records)."""
 
     def f1(y: np.ndarray, pred: np.ndarray) -> float:
         return task.scores(y, pred)["sveb_veb_f1"]
 
-    doc: dict[str, Any] = {"recipes": [[n, [list(m) for m in ms]] for n, ms in RECIPES], "stages": {}}
-    for stage, seeds in stages.items():
-        gated: dict[str, list[tuple[np.ndarray, ...]]] = {name: [] for name, _ in RECIPES}
-        runs = []
-        for seed in seeds:
-            members = {
-                (m, tuple(e.items())): member_oof(root, args.cache, m, e, seed)
-                for _, ms in RECIPES
-                for m, e in ms
-            }
-            _, y, groups = next(iter(members.values()))
-            if any(not np.array_equal(v[1], y) or not np.array_equal(v[2], groups) for v in members.values()):
-                raise SystemExit(f"error: {args.cache}: the members' out-of-fold files hold other beats")
-            data = task.load(root, seed=seed)
-            pool = task.cv_pool(data)
-            names = list(data.info["input"]["features"])
-            pre_rr = np.asarray(pool.features)[canonical_order(pool.groups)][:, names.index("pre_rr")]
-            irregularity = _record_irregularity(pre_rr, groups)
-            run: dict[str, Any] = {"seed": seed}
-            for name, ms in RECIPES:
-                proba = np.mean([members[(m, tuple(e.items()))][0] for m, e in ms], axis=0)
-                preds = {t: _af(proba, irregularity, t).argmax(1) for t in AF_THRESHOLDS}
-                nested, _ = _nested(task, AF_THRESHOLDS, preds, y, groups)
-                gated[name].append((y, nested, groups))
-                run[name] = {
-                    "plain": _scores(task, y, preds[float("inf")]),
-                    "gated": _scores(task, y, nested),
-                }
-            runs.append(run)
-            print(
-                f"{stage} seed {seed}: "
-                + ", ".join(f"{n} {run[n]['gated']['sveb_veb_f1']:.4f}" for n, _ in RECIPES),
-                flush=True,
-            )
-        (ref, _), (cand, _) = RECIPES
-        ci = bootstrap_diff_ci(
-            f1,
-            np.concatenate([p[0] for p in gated[cand]]),
-            np.concatenate([p[1] for p in gated[cand]]),
-            np.concatenate([p[1] for p in gated[ref]]),
-            groups=np.concatenate([p[2] for p in gated[cand]]),
-            n_boot=args.n_boot,
-            seed=0,
-            require_all_classes=False,
-        )
-        doc["stages"][stage] = {
-            "seeds": seeds,
-            "runs": runs,
-            "gain": {"point": float(ci.point), "ci95": [float(ci.lo), float(ci.hi)]},
+    gated: dict[str, list[tuple[np.ndarray, ...]]] = {name: [] for name, _ in recipes}
+    runs = []
+    for seed in seeds:
+        members = {
+            (m, tuple(e.items())): member_oof(root, cache, m, e, seed) for _, ms in recipes for m, e in ms
         }
-        print(f"{stage}: gain {ci.point:+.4f} [{ci.lo:+.4f}, {ci.hi:+.4f}]", flush=True)
-    lo = doc["stages"]["confirmation"]["gain"]["ci95"][0]
-    doc["rule"] = "adopt if the confirmation seeds' pooled gated gain has a 95 % CI above 0"
-    doc["adopted"] = bool(lo > 0)
-    doc["ds2_evaluations"] = 0
-    doc["provenance"] = collect_provenance(
-        seed=0, command="python benchmarks/record_z_screen.py --data-dir ../shared/data"
+        _, y, groups = next(iter(members.values()))
+        if any(not np.array_equal(v[1], y) or not np.array_equal(v[2], groups) for v in members.values()):
+            raise SystemExit(f"error: {cache}: the members' out-of-fold files hold other beats")
+        data = task.load(root, seed=seed)
+        pool = task.cv_pool(data)
+        names = list(data.info["input"]["features"])
+        pre_rr = np.asarray(pool.features)[canonical_order(pool.groups)][:, names.index("pre_rr")]
+        irregularity = _record_irregularity(pre_rr, groups)
+        run: dict[str, Any] = {"seed": seed}
+        for name, ms in recipes:
+            proba = np.mean([members[(m, tuple(e.items()))][0] for m, e in ms], axis=0)
+            preds = {t: _af(proba, irregularity, t).argmax(1) for t in AF_THRESHOLDS}
+            nested, _ = _nested(task, AF_THRESHOLDS, preds, y, groups)
+            gated[name].append((y, nested, groups))
+            run[name] = {"plain": _scores(task, y, preds[float("inf")]), "gated": _scores(task, y, nested)}
+        runs.append(run)
+        print(
+            f"{stage} seed {seed}: "
+            + ", ".join(f"{n} {run[n]['gated']['sveb_veb_f1']:.4f}" for n, _ in recipes),
+            flush=True,
+        )
+    (ref, _), (cand, _) = recipes
+    ci = bootstrap_diff_ci(
+        f1,
+        np.concatenate([p[0] for p in gated[cand]]),
+        np.concatenate([p[1] for p in gated[cand]]),
+        np.concatenate([p[1] for p in gated[ref]]),
+        groups=np.concatenate([p[2] for p in gated[cand]]),
+        n_boot=n_boot,
+        seed=0,
+        require_all_classes=False,
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "record_z_screen.json", doc)
-    with atomic_open(args.out / "record_z_screen.md") as fh:
-        fh.write(_markdown(doc))
-    print(f"wrote {args.out / 'record_z_screen.md'}")
+    print(f"{stage}: gain {ci.point:+.4f} [{ci.lo:+.4f}, {ci.hi:+.4f}]", flush=True)
+    return {
+        "seeds": seeds,
+        "runs": runs,
+        "gain": {"point": float(ci.point), "ci95": [float(ci.lo), float(ci.hi)]},
+    }
 
 
 def _pct(x: float) -> str:
@@ -178,13 +222,11 @@ def _pct(x: float) -> str:
 def _markdown(doc: dict[str, Any]) -> str:
     (ref, _), (cand, _) = doc["recipes"]
     lines = [
-        "# mitdb-aami: a record-normalised linear member (a DS1 CV screen)",
+        f"# mitdb-aami: {cand} (a DS1 CV screen)",
         "",
-        f"'{cand}': the shipped pair (`beatnet` + `linear` on the RR, rhythm-context and template columns) with a "
-        "third member, `linear` on the record-normalised twins of those columns (each beat against its record's "
-        "median and IQR); the members' probabilities averaged. 5-fold leave-records-out CV over the 22 DS1 "
-        "records, the AF gate on every recipe (threshold nested per held-out record). F1 = mean of SVEB and VEB "
-        "F1 (%). Gain: paired, the stage's seeds pooled, 95 % bootstrap CI over DS1 records. No DS2 beat is read.",
+        f"'{cand}': {doc['what']}. 5-fold leave-records-out CV over the 22 DS1 records, the AF gate on every "
+        "recipe (threshold nested per held-out record). F1 = mean of SVEB and VEB F1 (%). Gain: paired, the stage's "
+        "seeds pooled, 95 % bootstrap CI over DS1 records. No DS2 beat is read.",
         "",
         "| stage | seed | recipe | F1 plain | F1 gated | SVEB Se | SVEB +P | VEB Se | VEB +P |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -206,9 +248,10 @@ def _markdown(doc: dict[str, Any]) -> str:
             f"| {stage} | {', '.join(map(str, st['seeds']))} | {100 * g['point']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] |"
         )
     verdict = "**Adopted.**" if doc["adopted"] else "**Not adopted.**"
+    skipped = f" ({doc['skipped']})" if doc.get("skipped") else ""
     lines += [
         "",
-        f"Rule (set before the run): {doc['rule']}. {verdict}",
+        f"Rule (set before the run): {doc['rule']}{skipped}. {verdict}",
         "",
         f"Command: `{doc['provenance']['command']}`; commit {doc['provenance']['git_commit']}.",
         "",
