@@ -25,7 +25,7 @@ from leanecg.deploy.onnx_graph import (
     unquantize_selection_inputs,
 )
 from leanecg.errors import LeanECGError
-from leanecg.package.ort_runtime import SIGNAL_INPUT
+from leanecg.package.ort_runtime import FEATURES_INPUT, SIGNAL_INPUT
 
 __all__ = ["CALIBRATION_METHODS", "ProgressFn", "quantize_int8"]
 
@@ -97,6 +97,29 @@ def _tree_nodes(model_path: Path) -> list[str]:
     return [n.name for n in (*gathers, *sums)]
 
 
+def _feature_only_nodes(model_path: Path) -> list[str]:
+    """Names of the nodes that the handcrafted features reach and the signal does not: the feature branch of a
+    network (up to where it joins the signal's path) and every node of a features-only model (``linear``).
+
+    int8 leaves them in float. They cost a few hundred multiply-adds, and their inputs can span ranges that
+    one per-tensor uint8 scale cannot hold: record-normalised columns (``*_rz``) run to tens of IQRs for the
+    beats that matter, so a scale that covers them rounds every ordinary beat's value to a handful of steps."""
+    import onnx
+
+    graph = onnx.load(str(model_path)).graph
+
+    def reached(start: str) -> set[str]:
+        tensors, names = {start}, set()
+        for node in graph.node:  # a graph's nodes are in topological order
+            if tensors & set(node.input):
+                names.add(node.name)
+                tensors.update(node.output)
+        return names
+
+    from_signal = reached(SIGNAL_INPUT)
+    return [n.name for n in graph.node if n.name in reached(FEATURES_INPUT) - from_signal]
+
+
 def _name_nodes(src: Path, dst: Path) -> None:
     """Copy of ``src`` whose nodes are named ``n0, n1, ...`` (the compacted graph has no node names; the
     quantizer tells nodes apart by name)."""
@@ -145,7 +168,10 @@ def quantize_int8(
                 weight_type=QuantType.QInt8,
                 activation_type=QuantType.QUInt8,
                 calibrate_method=getattr(CalibrationMethod, CALIBRATION_METHODS[method]),
-                nodes_to_exclude=(_first_conv(pre) if keep_first_fp32 else []) + _tree_nodes(pre) or None,
+                nodes_to_exclude=(_first_conv(pre) if keep_first_fp32 else [])
+                + _tree_nodes(pre)
+                + _feature_only_nodes(pre)
+                or None,
                 extra_options={
                     "QuantizeBias": False,
                     "WeightSymmetric": True,

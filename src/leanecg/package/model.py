@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import numpy as np
 
 from leanecg.errors import LeanECGError
+from leanecg.signal.beats import RECORD_Z_FEATURE_NAMES
 from leanecg.signal.gaps import MIN_SEGMENT_S, valid_segments
 from leanecg.signal.pipeline import Pipeline
 from leanecg.signal.rhythm_gate import gate_sveb, rr_from_peaks, rr_irregularity
@@ -399,6 +400,14 @@ def model_card(meta: Mapping[str, Any]) -> str:
             "beats` classifies the beats its own R-peak detector finds, so missed or extra detections add "
             "errors not counted above."
         )
+        if any(n in RECORD_Z_FEATURE_NAMES for n in meta["input"].get("features") or ()):
+            lines.append(
+                "- Some beat features are record-normalised (`*_rz`: each beat against its record's median and "
+                "IQR). They assume that most of a record's beats follow its dominant rhythm and morphology: where "
+                "ectopic beats are the majority, the record's median is ectopic and ectopy no longer stands out. "
+                "`leanecg stream` standardises each beat against the beats so far, so early in a stream its labels "
+                "can differ from those of `leanecg beats`."
+            )
     lines += [f"- {note[:1].upper()}{note[1:]}." for note in meta.get("notes") or []]
     lines += [
         "",

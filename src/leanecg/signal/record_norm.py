@@ -20,7 +20,10 @@ A column whose IQR is below :data:`MIN_IQR` (e.g. a constant column, or a single
 
 from __future__ import annotations
 
+import bisect
+import math
 import warnings
+from collections import deque
 
 import numpy as np
 
@@ -84,17 +87,22 @@ class RunningRobustZ:
     """The online twin of :func:`record_robust_z`: each beat against the beats so far (itself included, at
     most the last ``history``), on any chunking (module docstring). Memory: ``history`` rows.
 
+    Each column's finite values are kept sorted (one insertion and at most one removal per beat), so a beat's
+    median and quartiles are read off, interpolated as :func:`numpy.percentile` does: a few microseconds per
+    beat and column instead of a percentile over the whole history.
+
     >>> f = np.array([[0.8], [1.0], [1.0], [1.2], [0.5]])
     >>> run = RunningRobustZ()
-    >>> np.vstack([run.next(f[:2]), run.next(f[2:])])[-1] == record_robust_z(f)[-1]
-    array([ True])
+    >>> np.allclose(np.vstack([run.next(f[:2]), run.next(f[2:])])[-1], record_robust_z(f)[-1])
+    True
     """
 
     def __init__(self, history: int = RUNNING_HISTORY) -> None:
         if int(history) < 1:
             raise LeanECGError("history", f"need at least 1 beat, got {history!r}")
         self.history = int(history)
-        self.held: np.ndarray | None = None  # (<= history, F), oldest first
+        self.held: deque[np.ndarray] = deque()  # the last `history` rows, oldest first
+        self.sorted: list[list[float]] | None = None  # per column, its held finite values in order
 
     def next(self, features: np.ndarray) -> np.ndarray:
         """Standardised ``(k, F)`` float64 rows of the next ``k`` beats' features ``(k, F)`` (time order),
@@ -102,11 +110,36 @@ class RunningRobustZ:
         f = np.asarray(features, dtype=np.float64)
         if f.ndim != 2:
             raise LeanECGError("features", f"need (k, F) features, got shape {f.shape}")
-        u = f if self.held is None else np.concatenate((self.held, f))
-        m = u.shape[0] - f.shape[0]  # rows held before this call
+        if self.sorted is None:
+            self.sorted = [[] for _ in range(f.shape[1])]
+        if len(self.sorted) != f.shape[1]:
+            raise LeanECGError("features", f"need {len(self.sorted)} columns, got {f.shape[1]}")
         out = np.empty_like(f)
-        for i in range(f.shape[0]):
-            end = m + i + 1
-            out[i] = robust_z(f[i : i + 1], u[max(0, end - self.history) : end])[0]
-        self.held = u[-self.history :].copy()
+        for i, row in enumerate(f):
+            self.held.append(row)
+            for col, value in zip(self.sorted, row.tolist(), strict=True):
+                if math.isfinite(value):
+                    bisect.insort(col, value)
+            if len(self.held) > self.history:
+                for col, value in zip(self.sorted, self.held.popleft().tolist(), strict=True):
+                    if math.isfinite(value):
+                        del col[bisect.bisect_left(col, value)]
+            for j, col in enumerate(self.sorted):
+                if not col:
+                    out[i, j] = math.nan
+                    continue
+                q1, med, q3 = (_sorted_quantile(col, q) for q in (0.25, 0.5, 0.75))
+                iqr = q3 - q1
+                out[i, j] = (row[j] - med) / (iqr if iqr >= MIN_IQR else 1.0)
         return out
+
+
+def _sorted_quantile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of sorted ``values``, linear interpolation between order statistics as
+    :func:`numpy.percentile` (its default method) computes it."""
+    pos = q * (len(values) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(values) - 1)
+    t = pos - lo
+    a, b = values[lo], values[hi]
+    return a + (b - a) * t if t < 0.5 else b - (b - a) * (1.0 - t)
