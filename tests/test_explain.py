@@ -320,3 +320,22 @@ def test_occlusion_of_several_beats_keeps_each_beat_with_its_own_features() -> N
         fn = model_proba_fn(pkg, F[i : i + 1], recompute=False)
         alone = occlusion(fn, X[i : i + 1], 2, window=9, stride=5, baseline=base[i : i + 1])
         np.testing.assert_allclose(together[i], alone[0], atol=1e-5)
+
+
+def test_the_feature_baseline_of_an_ensemble_whose_members_read_their_own_columns() -> None:
+    """Each member's training means land in the ensemble's columns it reads; a column read by two members gets
+    their mean (the shipped mitdb-aami pair: a network on 34 columns, a linear model on the first 17)."""
+    import torch
+
+    from leanecg.explain.attribution import feature_baseline
+    from leanecg.models.ensemble import Ensemble
+    from leanecg.models.linear import FeatureLinear
+
+    a, b = FeatureLinear(1, 4, n_features=3), FeatureLinear(1, 4, n_features=2)
+    with torch.no_grad():
+        a.norm.running_mean.copy_(torch.tensor([1.0, 2.0, 3.0]))
+        b.norm.running_mean.copy_(torch.tensor([5.0, 7.0]))
+    ens = Ensemble([a, b], feature_columns=[[0, 1, 2], [0, 3]], n_features=4)
+    np.testing.assert_allclose(feature_baseline(ens), [3.0, 2.0, 3.0, 7.0])
+    same = Ensemble([a, FeatureLinear(1, 4, n_features=3)])
+    np.testing.assert_allclose(feature_baseline(same), [0.5, 1.0, 1.5])  # the second member's means are 0

@@ -143,14 +143,24 @@ def integrated_gradients(
 def feature_baseline(model: Any) -> np.ndarray | None:
     """The feature baseline of a model that takes features: the training mean of each feature (the running
     mean of its feature batch-norm: a fusion head's ``feature_norm``, or the model's own, as the linear
-    model's), in the model's feature space; for an ensemble the mean of its members' baselines; ``None`` for
-    a model without features."""
-    if int(getattr(model, "n_features", 0) or 0) == 0:
+    model's), in the model's feature space; for an ensemble, per column, the mean of the baselines of the
+    members that read it (members reading their own columns, ``feature_columns``, are mapped into the
+    ensemble's columns; a column no member has a baseline for gets 0); ``None`` for a model without features."""
+    n_features = int(getattr(model, "n_features", 0) or 0)
+    if n_features == 0:
         return None
     members = getattr(model, "members", None)
     if members is not None:
-        means = [m for m in (feature_baseline(member) for member in members) if m is not None]
-        return np.mean(means, axis=0).astype(np.float32) if means else None
+        columns = getattr(model, "feature_columns", None) or [list(range(n_features))] * len(members)
+        total, count = np.zeros(n_features), np.zeros(n_features)
+        for member, cols in zip(members, columns, strict=True):
+            mean = feature_baseline(member)
+            if mean is not None:
+                np.add.at(total, cols, mean)
+                np.add.at(count, cols, 1.0)
+        if not count.any():
+            return None
+        return np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)
     norm = getattr(getattr(model, "head", None), "feature_norm", None) or getattr(model, "feature_norm", None)
     mean = getattr(norm, "running_mean", None)
     return None if mean is None else mean.detach().cpu().numpy().astype(np.float32)
