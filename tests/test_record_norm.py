@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from leanecg.data.synthetic import synthetic_ecg
+from beathelp import pvc_stream
 from leanecg.errors import LeanECGError
 from leanecg.signal.beat_stream import StreamingBeatInputs
 from leanecg.signal.beats import (
@@ -23,7 +23,6 @@ from leanecg.signal.beats import (
     select_beat_features,
 )
 from leanecg.signal.record_norm import MIN_IQR, RunningRobustZ, record_robust_z, robust_z
-from leanecg.signal.rpeaks import detect_rpeaks
 from leanecg.tasks.mitdb_aami import MitdbAamiTask
 
 FS = 180.0
@@ -73,15 +72,8 @@ def test_the_running_twin_uses_the_beats_so_far_on_any_chunking(chunk: int):
     assert not np.allclose(whole[:50], record_robust_z(f)[:50])  # early beats: fewer beats to judge by
 
 
-def _signal(seed: int = 3, duration_s: float = 90.0) -> tuple[np.ndarray, np.ndarray]:
-    """A synthetic ECG with PVCs at FS (a preprocessed model-rate stream) and its detected R peaks."""
-    syn = synthetic_ecg(duration_s=duration_s, fs=FS, heart_rate_bpm=75.0, rhythm="pvc", seed=seed)
-    x = np.asarray(syn.signal[:, :1], dtype=np.float64)
-    return x, detect_rpeaks(x[:, 0].astype(np.float32), FS)
-
-
 def test_beat_model_inputs_computes_the_columns_only_when_asked():
-    x, peaks = _signal()
+    x, peaks = pvc_stream(FS, duration_s=90.0)
     _, feats = beat_model_inputs(x, FS, peaks, 0.25, 0.45, context=True)
     assert feats.shape[1] == len(ALL_BEAT_FEATURE_NAMES)
     base = select_beat_features(feats, RECORD_Z_BASE_NAMES).astype(np.float64)
@@ -102,7 +94,7 @@ def test_beat_model_inputs_computes_the_columns_only_when_asked():
 
 @pytest.mark.parametrize("chunk_s", [0.5, 3.7, 20.0])
 def test_a_stream_standardises_each_beat_against_the_beats_so_far(chunk_s: float):
-    x, peaks = _signal(seed=5)
+    x, peaks = pvc_stream(FS, seed=5, duration_s=90.0)
     names = ["pre_rr_ratio", "template_corr", *RECORD_Z_FEATURE_NAMES]
     stream = StreamingBeatInputs(FS, 1, 0.25, 0.45, feature_names=[*RECORD_Z_BASE_NAMES, *names])
     step = round(chunk_s * FS)

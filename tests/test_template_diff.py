@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from beathelp import pvc_stream
 from conftest import load_benchmark
-from leanecg.data.synthetic import synthetic_ecg
 from leanecg.errors import LeanECGError
 from leanecg.signal.beat_stream import StreamingBeatInputs
 from leanecg.signal.beats import (
@@ -27,7 +27,6 @@ from leanecg.signal.beats import (
     select_beat_features,
     template_diff_features_against,
 )
-from leanecg.signal.rpeaks import detect_rpeaks
 from leanecg.tasks.mitdb_aami import MitdbAamiTask
 
 FS = 180.0
@@ -104,15 +103,8 @@ def test_a_flat_template_gives_zeros_and_bad_shapes_are_refused():
         template_diff_features_against(w, w, FS, N_SAMPLES)
 
 
-def _signal(seed: int = 3, duration_s: float = 60.0) -> tuple[np.ndarray, np.ndarray]:
-    """A synthetic ECG with PVCs at FS (a preprocessed model-rate stream) and its detected R peaks."""
-    syn = synthetic_ecg(duration_s=duration_s, fs=FS, heart_rate_bpm=75.0, rhythm="pvc", seed=seed)
-    x = np.asarray(syn.signal[:, :1], dtype=np.float64)
-    return x, detect_rpeaks(x[:, 0].astype(np.float32), FS)
-
-
 def test_beat_model_inputs_compares_each_beat_with_its_causal_template():
-    x, peaks = _signal()
+    x, peaks = pvc_stream(FS, duration_s=60.0)
     win, feats = beat_model_inputs(x, FS, peaks, 0.25, 0.45, context=True)
     assert feats.shape[1] == len(ALL_BEAT_FEATURE_NAMES)
     diff = select_beat_features(feats, TEMPLATE_DIFF_FEATURE_NAMES)
@@ -133,7 +125,7 @@ def test_beat_model_inputs_compares_each_beat_with_its_causal_template():
 
 @pytest.mark.parametrize("chunk_s", [0.5, 3.7, 20.0])
 def test_a_stream_gives_the_offline_columns_on_any_chunking(chunk_s: float):
-    x, peaks = _signal(seed=5)
+    x, peaks = pvc_stream(FS, seed=5, duration_s=60.0)
     names = ["pre_rr_ratio", "template_corr", *TEMPLATE_DIFF_FEATURE_NAMES]
     _, feats = beat_model_inputs(x, FS, peaks, 0.25, 0.45, context=True, only=names)
     offline = select_beat_features(feats, names)
