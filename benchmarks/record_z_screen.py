@@ -1,6 +1,6 @@
 """Does a record-normalised linear member carry to unseen patients? A DS1 cross-validation screen.
 
-The shipped ``mitdb-aami`` pair averages a ``beatnet`` and a logistic regression (``linear``) that read the same 17
+The ``mitdb-aami`` pair shipped when this screen was written (the RR-context pair) averages a ``beatnet`` and a logistic regression (``linear``) that read the same 17
 beat features (RR, rhythm context, template). The candidate adds a third member: a logistic regression on the
 *record-normalised* twins of those columns (:data:`leanecg.signal.beats.RECORD_Z_FEATURE_NAMES`: each beat's
 value against its own record's median and interquartile range, :func:`leanecg.signal.record_norm.record_robust_z`;
@@ -17,7 +17,7 @@ the candidate before this script ran.
 For every seed: 5-fold leave-records-out CV over DS1 (the ablation's folds), out-of-fold probabilities of the
 three members (the network: the ``+ RR context`` row's recipe), the AF gate applied with its threshold chosen per
 held-out record on the other records (nested, as ``benchmarks/sveb_gate_cv.py``). The paired gain of the
-candidate over the shipped pair in the mean of SVEB and VEB F1, the seeds pooled, with a 95 % bootstrap CI over
+candidate over that pair in the mean of SVEB and VEB F1, the seeds pooled, with a 95 % bootstrap CI over
 DS1 records (2,000 resamples; a record's beats in every seed resampled together).
 
 Rule, set before the run: adopt the candidate if, on the confirmation seeds (fresh: they choose nothing), that
@@ -46,13 +46,14 @@ RESULTS = Path(__file__).parent / "results"
 METRICS = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "sveb_veb_f1")
 Members = tuple[tuple[str, dict[str, Any]], ...]
 #: the reference: each member ``(zoo model, task attributes over the '+ RR context' row's)``
-SHIPPED: tuple[str, Members] = ("shipped pair", (("beatnet", {}), ("linear", {})))
+SHIPPED: tuple[str, Members] = ("RR-context pair", (("beatnet", {}), ("linear", {})))
 #: what each candidate is, for the results page
 WHAT = {
-    "member": "the shipped pair (`beatnet` + `linear` on the RR, rhythm-context and template columns) with a third "
+    "member": "the RR-context pair (`beatnet` + `linear` on the RR, rhythm-context and template columns; shipped when "
+    "the screen was fixed) with a third "
     "member, `linear` on the record-normalised twins of those columns (each beat against its record's median and "
     "IQR); the members' probabilities averaged",
-    "network": "the shipped pair with its `beatnet` reading the record-normalised twins of the 17 columns beside "
+    "network": "the RR-context pair with its `beatnet` reading the record-normalised twins of the 17 columns beside "
     "them (34 columns); the `linear` member as shipped; the members' probabilities averaged",
 }
 #: ``--candidate`` -> (name, members, the stages' default seeds, output file stem)
