@@ -40,10 +40,9 @@ from leanecg.atomic import atomic_open, write_json
 from leanecg.data import resolve_data_dir
 from leanecg.evaluate.bootstrap import bootstrap_diff_ci
 from leanecg.provenance import collect_provenance
-from sveb_gate_cv import AF_THRESHOLDS, _af, _nested, _record_irregularity
+from sveb_gate_cv import AF_THRESHOLDS, _af, _nested, _record_irregularity, _scores
 
 RESULTS = Path(__file__).parent / "results"
-METRICS = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "sveb_veb_f1")
 Members = tuple[tuple[str, dict[str, Any]], ...]
 #: the reference: each member ``(zoo model, task attributes over the '+ RR context' row's)``
 SHIPPED: tuple[str, Members] = ("RR-context pair", (("beatnet", {}), ("linear", {})))
@@ -101,11 +100,6 @@ def member_oof(
         cv = _cv_members([(model, task, data, 0)], 5, _training(seed))
         _save_oof(cache, row, seed, cv.pop("proba"), task.cv_pool(data))
     return canonical(np.load(path))
-
-
-def _scores(task: Any, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    sc = task.scores(y, pred)
-    return {m: float(sc[m]) for m in METRICS}
 
 
 def main() -> None:

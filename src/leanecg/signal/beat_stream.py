@@ -20,9 +20,9 @@ inputs of every beat that has become complete, with memory that does not grow wi
   :class:`~leanecg.signal.beats.StreamingRRMedians`, and the template features of the first lead against
   the median of the previous ``template_history`` beats (:class:`~leanecg.signal.beats.CausalTemplates`),
   with the template-difference columns against the same templates when the model takes them.
-  Except the record-normalised columns, these are exactly ``rr_features(..., causal=True)`` and the causal templates that ``beat_model_inputs``
-  computes by default (for training and ``leanecg beats``), so a beat model gets the very inputs it was
-  trained on. The record-normalised columns (:data:`~leanecg.signal.beats.RECORD_Z_FEATURE_NAMES`) standardise
+  Except the record-normalised columns, these are exactly ``rr_features(..., causal=True)`` and the causal
+  templates that ``beat_model_inputs`` computes by default (for training and ``leanecg beats``), so a beat
+  model gets the very inputs it was trained on. The record-normalised columns (:data:`~leanecg.signal.beats.RECORD_Z_FEATURE_NAMES`) standardise
   each beat against the beats so far (:class:`~leanecg.signal.record_norm.RunningRobustZ`) where offline uses
   the whole record: like a record-level ``zscore`` step, their values (and so the labels) can differ from
   ``leanecg beats`` early in a stream (beat ``i`` is standardised against the base columns of beats ``0 .. i``,

@@ -842,9 +842,8 @@ def beat_model_inputs(
                 if takes_template_diff(only) and (only is not None or lead0.shape[1] >= TEMPLATE_DIFF_BINS)
                 else np.full((feats.shape[0], TEMPLATE_DIFF_BINS), np.nan)
             )
-            base = feats[:, [ALL_BEAT_FEATURE_NAMES.index(n) for n in RECORD_Z_BASE_NAMES]]
             rz = (
-                record_robust_z(base)
+                record_robust_z(select_beat_features(feats, RECORD_Z_BASE_NAMES))
                 if takes_record_z(only)
                 else np.full((feats.shape[0], len(RECORD_Z_FEATURE_NAMES)), np.nan)
             )

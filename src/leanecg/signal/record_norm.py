@@ -4,8 +4,8 @@ A beat feature means different things in different patients. A template correlat
 a clean recording and the norm in a noisy one; a QRS 1.2 times the template's width is ectopic in one patient
 and the spread of another's bundle-branch block. Re-expressing every column against the record's own beats,
 ``(x - median) / IQR``, is an unsupervised adaptation to the patient (no label is read): what is unusual *for
-this patient* stands out whatever the patient's baseline. The mitdb-aami pair's linear member reads these
-columns (:data:`leanecg.signal.beats.RECORD_Z_FEATURE_NAMES`).
+this patient* stands out whatever the patient's baseline. The shipped mitdb-aami pair's network reads these
+columns beside the raw ones (:data:`leanecg.signal.beats.RECORD_Z_FEATURE_NAMES`).
 
 * offline (:func:`record_robust_z`): the median and interquartile range of every beat of the record
   (``leanecg beats``, training);
@@ -101,7 +101,7 @@ class RunningRobustZ:
         if int(history) < 1:
             raise LeanECGError("history", f"need at least 1 beat, got {history!r}")
         self.history = int(history)
-        self.held: deque[np.ndarray] = deque()  # the last `history` rows, oldest first
+        self.held: deque[list[float]] = deque()  # the last `history` rows (plain floats), oldest first
         self.sorted: list[list[float]] | None = None  # per column, its held finite values in order
 
     def next(self, features: np.ndarray) -> np.ndarray:
@@ -115,13 +115,13 @@ class RunningRobustZ:
         if len(self.sorted) != f.shape[1]:
             raise LeanECGError("features", f"need {len(self.sorted)} columns, got {f.shape[1]}")
         out = np.empty_like(f)
-        for i, row in enumerate(f):
+        for i, row in enumerate(f.tolist()):
             self.held.append(row)
-            for col, value in zip(self.sorted, row.tolist(), strict=True):
+            for col, value in zip(self.sorted, row, strict=True):
                 if math.isfinite(value):
                     bisect.insort(col, value)
             if len(self.held) > self.history:
-                for col, value in zip(self.sorted, self.held.popleft().tolist(), strict=True):
+                for col, value in zip(self.sorted, self.held.popleft(), strict=True):
                     if math.isfinite(value):
                         del col[bisect.bisect_left(col, value)]
             for j, col in enumerate(self.sorted):
