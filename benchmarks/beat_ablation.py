@@ -492,6 +492,7 @@ def _data_key(task: MitdbAamiTask) -> tuple[Any, ...]:
         task.template_diff,
         task.record_z,
         task.record_z_only,
+        task.record_zn,
         task.extra_af_beats,
         task.second_lead,
         task.real_noise_p,

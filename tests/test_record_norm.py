@@ -65,7 +65,7 @@ def test_the_running_twin_uses_the_beats_so_far_on_any_chunking(chunk: int):
     got = np.vstack([run.next(f[a : a + chunk]) for a in range(0, len(f), chunk)])
     expected = np.vstack([robust_z(f[i : i + 1], f[max(0, i - 99) : i + 1]) for i in range(len(f))])
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
-    assert len(run.held) == 100  # memory bounded by the history
+    assert run.windows is not None and len(run.windows[0]) == 100  # memory bounded by the history
     # with a history longer than the record the last beat gets exactly the offline value
     whole = RunningRobustZ().next(f)
     np.testing.assert_allclose(whole[-1], record_robust_z(f)[-1], rtol=1e-9)

@@ -22,8 +22,9 @@ inputs of every beat that has become complete, with memory that does not grow wi
   with the template-difference columns against the same templates when the model takes them.
   Except the record-normalised columns, these are exactly ``rr_features(..., causal=True)`` and the causal
   templates that ``beat_model_inputs`` computes by default (for training and ``leanecg beats``), so a beat
-  model gets the very inputs it was trained on. The record-normalised columns (:data:`~leanecg.signal.beats.RECORD_Z_FEATURE_NAMES`) standardise
-  each beat against the beats so far (:class:`~leanecg.signal.record_norm.RunningRobustZ`) where offline uses
+  model gets the very inputs it was trained on. The record-normalised columns
+  (:data:`~leanecg.signal.beats.RECORD_Z_FEATURE_NAMES`, :data:`~leanecg.signal.beats.RECORD_ZN_FEATURE_NAMES`)
+  standardise each beat against the beats so far (or the non-premature ones) (:class:`~leanecg.signal.record_norm.RunningRobustZ`) where offline uses
   the whole record: like a record-level ``zscore`` step, their values (and so the labels) can differ from
   ``leanecg beats`` early in a stream (beat ``i`` is standardised against the base columns of beats ``0 .. i``,
   the ones the stream has returned, at most the last 4,096).
@@ -47,6 +48,7 @@ from leanecg.errors import LeanECGError
 from leanecg.signal.beats import (
     RECORD_Z_BASE_NAMES,
     RECORD_Z_FEATURE_NAMES,
+    RECORD_ZN_FEATURE_NAMES,
     RR_CONTEXT_FEATURE_NAMES,
     RR_FEATURE_NAMES,
     RR_MEDIAN_FEATURE_NAMES,
@@ -59,6 +61,7 @@ from leanecg.signal.beats import (
     beat_model_inputs,
     beat_windows,
     takes_record_z,
+    takes_record_zn,
     takes_rr_medians,
     takes_template_diff,
     template_diff_features_against,
@@ -66,7 +69,7 @@ from leanecg.signal.beats import (
     template_features_against,
 )
 from leanecg.signal.normalize import RunningNorm
-from leanecg.signal.record_norm import RunningRobustZ
+from leanecg.signal.record_norm import RunningRobustZ, not_premature
 from leanecg.signal.rpeaks import StreamingRPeakDetector
 
 __all__ = ["BEAT_HISTORY_S", "BeatInputs", "StreamingBeatInputs", "default_template_history"]
@@ -145,8 +148,12 @@ class StreamingBeatInputs:
         self.feature_names = list(feature_names)
         # the record-normalised columns: against the beats so far (RunningRobustZ); they need every base column
         self.record_z = RunningRobustZ() if takes_record_z(self.feature_names) else None
-        self.templates = self.record_z is not None or any(
-            n in TEMPLATE_FEATURE_NAMES for n in self.feature_names
+        # ... and against the non-premature beats so far
+        self.record_zn = RunningRobustZ() if takes_record_zn(self.feature_names) else None
+        self.templates = (
+            self.record_z is not None
+            or self.record_zn is not None
+            or any(n in TEMPLATE_FEATURE_NAMES for n in self.feature_names)
         )
         self.template_diff = takes_template_diff(self.feature_names)
         history = default_template_history() if template_history is None else int(template_history)
@@ -276,9 +283,14 @@ class StreamingBeatInputs:
             for names, against, wanted in groups:
                 if wanted:
                     cols.update(zip(names, against(w[:, :, 0], temps, self.fs, self.before).T, strict=True))
-        if self.record_z is not None:
+        if self.record_z is not None or self.record_zn is not None:
             base = np.stack([cols[n] for n in RECORD_Z_BASE_NAMES], axis=1)
-            cols.update(zip(RECORD_Z_FEATURE_NAMES, self.record_z.next(base).T, strict=True))
+            if self.record_z is not None:
+                cols.update(zip(RECORD_Z_FEATURE_NAMES, self.record_z.next(base).T, strict=True))
+            if self.record_zn is not None:
+                reference = not_premature(cols["pre_rr"], cols["post_rr"])
+                zn = self.record_zn.next(base, reference=reference)
+                cols.update(zip(RECORD_ZN_FEATURE_NAMES, zn.T, strict=True))
         return np.stack([cols[n] for n in self.feature_names], axis=1).astype(np.float32)
 
     def _trim(self) -> None:

@@ -28,11 +28,12 @@ from typing import Literal
 import numpy as np
 
 from leanecg.errors import LeanECGError, check_choice, check_number, check_positive
-from leanecg.signal.record_norm import record_robust_z
+from leanecg.signal.record_norm import not_premature, record_robust_z
 
 __all__ = [
     "ALL_BEAT_FEATURE_NAMES",
     "BEAT_FEATURE_NAMES",
+    "RECORD_ZN_FEATURE_NAMES",
     "RECORD_Z_BASE_NAMES",
     "RECORD_Z_FEATURE_NAMES",
     "RR_CONTEXT_FEATURE_NAMES",
@@ -53,6 +54,7 @@ __all__ = [
     "rr_median_features",
     "select_beat_features",
     "takes_record_z",
+    "takes_record_zn",
     "takes_rr_medians",
     "takes_template_diff",
     "template_diff_features_against",
@@ -129,6 +131,12 @@ RECORD_Z_BASE_NAMES: tuple[str, ...] = RR_FEATURE_NAMES + RR_CONTEXT_FEATURE_NAM
 #: only columns that use statistics of the whole input (a stream: of the beats so far).
 RECORD_Z_FEATURE_NAMES: tuple[str, ...] = tuple(f"{n}_rz" for n in RECORD_Z_BASE_NAMES)
 
+#: The same columns against the record's *non-premature* beats only
+#: (:func:`~leanecg.signal.record_norm.not_premature`: ``pre_rr >= 0.9 * post_rr``; every beat when fewer
+#: than :data:`~leanecg.signal.record_norm.MIN_REFERENCE`) (``<name>_rzn``, dimensionless): the yardstick
+#: stays the normal rhythm where ectopic beats are frequent, even the majority (bigeminy).
+RECORD_ZN_FEATURE_NAMES: tuple[str, ...] = tuple(f"{n}_rzn" for n in RECORD_Z_BASE_NAMES)
+
 #: Every column :func:`beat_model_inputs` can compute, in its output order with ``context=True``; a model
 #: package names the subset it takes (:func:`select_beat_features`).
 ALL_BEAT_FEATURE_NAMES: tuple[str, ...] = (
@@ -138,6 +146,7 @@ ALL_BEAT_FEATURE_NAMES: tuple[str, ...] = (
     + TEMPLATE_FEATURE_NAMES
     + TEMPLATE_DIFF_FEATURE_NAMES
     + RECORD_Z_FEATURE_NAMES
+    + RECORD_ZN_FEATURE_NAMES
 )
 
 
@@ -764,6 +773,12 @@ def takes_record_z(names: Sequence[str] | None) -> bool:
     return names is None or any(n in RECORD_Z_FEATURE_NAMES for n in names)
 
 
+def takes_record_zn(names: Sequence[str] | None) -> bool:
+    """Whether the feature columns ``names`` (``None``: every column) include a
+    :data:`RECORD_ZN_FEATURE_NAMES` column (computed only then by :func:`beat_model_inputs`)."""
+    return names is None or any(n in RECORD_ZN_FEATURE_NAMES for n in names)
+
+
 def beat_model_inputs(
     x: np.ndarray,
     fs: float,
@@ -788,9 +803,10 @@ def beat_model_inputs(
     running mean RR so far; the next beat's RR interval is the only look-ahead) and the template features
     of :func:`template_features` with ``causal=True`` (each beat against the median of the ``history``
     beats before it, on the first lead). No statistic of the whole record is used, except by the
-    record-normalised columns (:data:`RECORD_Z_FEATURE_NAMES`, computed only when ``only`` names them): each
-    beat's features against the record's median and IQR (:func:`~leanecg.signal.record_norm.record_robust_z`;
-    a stream uses the beats so far, :class:`~leanecg.signal.record_norm.RunningRobustZ`).
+    record-normalised columns (:data:`RECORD_Z_FEATURE_NAMES`, :data:`RECORD_ZN_FEATURE_NAMES`, computed only
+    when ``only`` names them): each beat's features against the median and IQR of the record's beats (or of its
+    non-premature beats; :func:`~leanecg.signal.record_norm.record_robust_z`; a stream uses the beats so far,
+    :class:`~leanecg.signal.record_norm.RunningRobustZ`).
 
     Args:
         x: preprocessed signal ``(n_samples,)`` or ``(n_samples, n_leads)``.
@@ -842,12 +858,12 @@ def beat_model_inputs(
                 if takes_template_diff(only) and (only is not None or lead0.shape[1] >= TEMPLATE_DIFF_BINS)
                 else np.full((feats.shape[0], TEMPLATE_DIFF_BINS), np.nan)
             )
-            rz = (
-                record_robust_z(select_beat_features(feats, RECORD_Z_BASE_NAMES))
-                if takes_record_z(only)
-                else np.full((feats.shape[0], len(RECORD_Z_FEATURE_NAMES)), np.nan)
-            )
-            feats = np.concatenate((feats, diff, rz), axis=1)
+            base = select_beat_features(feats, RECORD_Z_BASE_NAMES)
+            unset = np.full((feats.shape[0], len(RECORD_Z_BASE_NAMES)), np.nan)
+            rz = record_robust_z(base) if takes_record_z(only) else unset
+            reference = not_premature(base[:, 0], base[:, 1])  # pre_rr, post_rr
+            rzn = record_robust_z(base, reference=reference) if takes_record_zn(only) else unset
+            feats = np.concatenate((feats, diff, rz, rzn), axis=1)
     return np.ascontiguousarray(win.transpose(0, 2, 1), dtype=np.float32), feats.astype(np.float32)
 
 

@@ -29,12 +29,48 @@ import numpy as np
 
 from leanecg.errors import LeanECGError
 
-__all__ = ["MIN_IQR", "RUNNING_HISTORY", "RunningRobustZ", "record_robust_z", "robust_z"]
+__all__ = [
+    "MIN_IQR",
+    "MIN_REFERENCE",
+    "PREMATURE_RATIO",
+    "RUNNING_HISTORY",
+    "RunningRobustZ",
+    "not_premature",
+    "record_robust_z",
+    "robust_z",
+]
 
 #: An interquartile range below this (in the column's units) divides by 1: the column is only centred.
 MIN_IQR = 1e-9
 #: Beats a stream keeps for its running statistics (about an hour at 70 bpm; MIT-BIH records hold fewer).
 RUNNING_HISTORY = 4096
+#: :func:`not_premature`: a beat whose RR interval before it is shorter than this share of the one after it
+#: is premature (an ectopic beat's early onset and the pause after it).
+PREMATURE_RATIO = 0.9
+#: Fewest reference beats the statistics rest on; with fewer, every beat is the yardstick.
+MIN_REFERENCE = 8
+
+
+def not_premature(pre_rr: np.ndarray, post_rr: np.ndarray, ratio: float = PREMATURE_RATIO) -> np.ndarray:
+    """Beats that are not premature, bool ``(n,)``: ``pre_rr >= ratio * post_rr`` (seconds, ``(n,)`` each;
+    a NaN interval -- the first or last beat -- is False).
+
+    The yardstick of a record's beat features is meant to be its normal beats. Premature beats (most SVEBs
+    and VEBs: early, then a pause) are the ones left out; in bigeminy or frequent ectopy, where ectopic beats
+    can be the majority, the statistics then still rest on the beats between them. No label and no model is
+    read. A run of ectopic beats at a steady rate (a tachycardia) is not premature by this rule.
+
+    >>> not_premature(np.array([0.8, 0.5, 1.1, np.nan]), np.array([0.8, 1.1, 0.8, 0.8])).tolist()
+    [True, False, True, False]
+    """
+    pre = np.asarray(pre_rr, dtype=np.float64)
+    post = np.asarray(post_rr, dtype=np.float64)
+    if pre.shape != post.shape or pre.ndim != 1:
+        raise LeanECGError(
+            "rr", f"need pre_rr and post_rr of one shape (n,), got {pre.shape} and {post.shape}"
+        )
+    with np.errstate(invalid="ignore"):
+        return np.asarray(pre >= float(ratio) * post)
 
 
 def _quartiles(reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,9 +106,14 @@ def robust_z(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return (v - med) / np.where(iqr >= MIN_IQR, iqr, 1.0)
 
 
-def record_robust_z(features: np.ndarray) -> np.ndarray:
-    """Every beat of a record against the whole record: :func:`robust_z` of ``features`` against itself.
-    ``(n_beats, F) -> (n_beats, F)`` float64 (``n_beats = 0``: an empty array).
+def record_robust_z(features: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Every beat of a record against the record: :func:`robust_z` of ``features`` against its
+    ``reference`` beats. ``(n_beats, F) -> (n_beats, F)`` float64 (``n_beats = 0``: an empty array).
+
+    Args:
+        features: ``(n_beats, F)`` beat features of one record.
+        reference: bool ``(n_beats,)``, the beats whose distribution is the yardstick (e.g.
+            :func:`not_premature`); default, or fewer than :data:`MIN_REFERENCE` of them: every beat.
 
     >>> record_robust_z(np.array([[0.8], [1.0], [1.0], [1.2], [0.5]])).round(2).ravel().tolist()
     [-1.0, 0.0, 0.0, 1.0, -2.5]
@@ -80,12 +121,54 @@ def record_robust_z(features: np.ndarray) -> np.ndarray:
     f = np.asarray(features, dtype=np.float64)
     if f.ndim != 2:
         raise LeanECGError("features", f"need (n_beats, F) features, got shape {f.shape}")
-    return f.copy() if f.shape[0] == 0 else robust_z(f, f)
+    if f.shape[0] == 0:
+        return f.copy()
+    if reference is None:
+        return robust_z(f, f)
+    mask = np.asarray(reference, dtype=bool)
+    if mask.shape != (f.shape[0],):
+        raise LeanECGError("reference", f"need a bool mask of shape ({f.shape[0]},), got {mask.shape}")
+    return robust_z(f, f[mask] if int(mask.sum()) >= MIN_REFERENCE else f)
+
+
+class _SortedWindow:
+    """The last ``history`` rows of ``F`` columns, each column's finite values kept sorted (one insertion
+    and at most one removal per row)."""
+
+    def __init__(self, history: int, n_columns: int) -> None:
+        self.history = history
+        self.held: deque[list[float]] = deque()  # plain float rows, oldest first
+        self.sorted: list[list[float]] = [[] for _ in range(n_columns)]
+
+    def __len__(self) -> int:
+        return len(self.held)
+
+    def add(self, row: list[float]) -> None:
+        self.held.append(row)
+        for col, value in zip(self.sorted, row, strict=True):
+            if math.isfinite(value):
+                bisect.insort(col, value)
+        if len(self.held) > self.history:
+            for col, value in zip(self.sorted, self.held.popleft(), strict=True):
+                if math.isfinite(value):
+                    del col[bisect.bisect_left(col, value)]
+
+    def standardise(self, row: list[float], out: np.ndarray) -> None:
+        """``out[j] = (row[j] - median_j) / IQR_j`` over the held values (NaN for an empty column)."""
+        for j, col in enumerate(self.sorted):
+            if not col:
+                out[j] = math.nan
+                continue
+            q1, med, q3 = (_sorted_quantile(col, q) for q in (0.25, 0.5, 0.75))
+            iqr = q3 - q1
+            out[j] = (row[j] - med) / (iqr if iqr >= MIN_IQR else 1.0)
 
 
 class RunningRobustZ:
     """The online twin of :func:`record_robust_z`: each beat against the beats so far (itself included, at
-    most the last ``history``), on any chunking (module docstring). Memory: ``history`` rows.
+    most the last ``history``), on any chunking (module docstring). With ``reference`` masks (as
+    :func:`record_robust_z`), against the reference beats so far (the last ``history`` of them) once there
+    are :data:`MIN_REFERENCE` of them, against all beats so far before that. Memory: ``2 * history`` rows.
 
     Each column's finite values are kept sorted (one insertion and at most one removal per beat), so a beat's
     median and quartiles are read off, interpolated as :func:`numpy.percentile` does: a few microseconds per
@@ -101,36 +184,31 @@ class RunningRobustZ:
         if int(history) < 1:
             raise LeanECGError("history", f"need at least 1 beat, got {history!r}")
         self.history = int(history)
-        self.held: deque[list[float]] = deque()  # the last `history` rows (plain floats), oldest first
-        self.sorted: list[list[float]] | None = None  # per column, its held finite values in order
+        self.windows: tuple[_SortedWindow, _SortedWindow] | None = (
+            None  # (every beat, reference beats) so far
+        )
 
-    def next(self, features: np.ndarray) -> np.ndarray:
+    def next(self, features: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
         """Standardised ``(k, F)`` float64 rows of the next ``k`` beats' features ``(k, F)`` (time order),
-        which then join the statistics."""
+        which then join the statistics; ``reference``: bool ``(k,)``, which of them are reference beats
+        (give it on every call of a stream or on none)."""
         f = np.asarray(features, dtype=np.float64)
         if f.ndim != 2:
             raise LeanECGError("features", f"need (k, F) features, got shape {f.shape}")
-        if self.sorted is None:
-            self.sorted = [[] for _ in range(f.shape[1])]
-        if len(self.sorted) != f.shape[1]:
-            raise LeanECGError("features", f"need {len(self.sorted)} columns, got {f.shape[1]}")
+        if self.windows is None:
+            self.windows = (_SortedWindow(self.history, f.shape[1]), _SortedWindow(self.history, f.shape[1]))
+        every, ref = self.windows
+        if len(every.sorted) != f.shape[1]:
+            raise LeanECGError("features", f"need {len(every.sorted)} columns, got {f.shape[1]}")
+        mask = None if reference is None else np.asarray(reference, dtype=bool)
+        if mask is not None and mask.shape != (f.shape[0],):
+            raise LeanECGError("reference", f"need a bool mask of shape ({f.shape[0]},), got {mask.shape}")
         out = np.empty_like(f)
         for i, row in enumerate(f.tolist()):
-            self.held.append(row)
-            for col, value in zip(self.sorted, row, strict=True):
-                if math.isfinite(value):
-                    bisect.insort(col, value)
-            if len(self.held) > self.history:
-                for col, value in zip(self.sorted, self.held.popleft(), strict=True):
-                    if math.isfinite(value):
-                        del col[bisect.bisect_left(col, value)]
-            for j, col in enumerate(self.sorted):
-                if not col:
-                    out[i, j] = math.nan
-                    continue
-                q1, med, q3 = (_sorted_quantile(col, q) for q in (0.25, 0.5, 0.75))
-                iqr = q3 - q1
-                out[i, j] = (row[j] - med) / (iqr if iqr >= MIN_IQR else 1.0)
+            every.add(row)
+            if mask is not None and mask[i]:
+                ref.add(row)
+            (ref if mask is not None and len(ref) >= MIN_REFERENCE else every).standardise(row, out[i])
         return out
 
 

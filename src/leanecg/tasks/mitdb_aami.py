@@ -25,8 +25,9 @@ computable online with bounded look-ahead, so a stream gets exactly the training
   ratios; optionally (``template_diff``; :data:`~leanecg.signal.beats.TEMPLATE_DIFF_FEATURE_NAMES`) the beat
   minus that template averaged over 20 parts of the window, in units of the template's QRS amplitude;
   optionally (``record_z``, ``record_z_only``; :data:`~leanecg.signal.beats.RECORD_Z_FEATURE_NAMES`) the RR,
-  rhythm-context and template columns against the record's own median and interquartile range: the only
-  inputs that read the whole record (a stream reads the beats so far).
+  rhythm-context and template columns against the record's own median and interquartile range, or
+  (``record_zn``; :data:`~leanecg.signal.beats.RECORD_ZN_FEATURE_NAMES`) against its non-premature beats: the
+  only inputs that read the whole record (a stream reads the beats so far).
 
 Training recipe (the task's defaults, the v1 recipe: the ``beatnet`` shipped alone, then inside the shipped pair
 until 2026-12-07): class-balanced cross-entropy on 14 DS1 records, up to
@@ -36,7 +37,7 @@ until 2026-12-07): class-balanced cross-entropy on 14 DS1 records, up to
 DS1 records train for a fixed budget, 10 epochs in the ablation, the last kept; ``val`` is then 8 of them, reported
 only), ``rr_context`` (the rhythm-context columns), ``rr_medians`` (the running-median columns), ``templates``,
 ``template_diff`` (the template-difference columns), ``record_z`` / ``record_z_only`` (the columns against the
-record's own median and IQR), ``extra_af_beats`` (the N beats of cinc2017's AF records
+record's own median and IQR), ``record_zn`` (against its non-premature beats), ``extra_af_beats`` (the N beats of cinc2017's AF records
 added to every training part, :meth:`MitdbAamiTask.af_beats`, never scored),
 ``second_lead`` (MLII + the record's other lead as a second input channel, with ``lead_dropout`` training a
 one-lead fallback, measured in the ablation by zeroing the second channel; a saved two-lead package takes both
@@ -68,6 +69,7 @@ from leanecg.errors import LeanECGError
 from leanecg.evaluate.metrics import confusion, per_class_from_confusion
 from leanecg.signal.beats import (
     RECORD_Z_FEATURE_NAMES,
+    RECORD_ZN_FEATURE_NAMES,
     RR_CONTEXT_FEATURE_NAMES,
     RR_FEATURE_NAMES,
     RR_MEDIAN_FEATURE_NAMES,
@@ -257,6 +259,8 @@ class MitdbAamiTask(BenchTask):
     # appended; record_z_only: the model reads those columns alone (the linear member that does)
     record_z = False
     record_z_only = False
+    # the RECORD_ZN_FEATURE_NAMES columns (the same against the record's non-premature beats only), appended
+    record_zn = False
     _real_noise: np.ndarray | None = None  # (m, 4) at fs_model, set by load() when real_noise_p > 0
 
     def train_config(self, *, tiny: bool, seed: int, epochs: int | None) -> TrainConfig:
@@ -290,11 +294,12 @@ class MitdbAamiTask(BenchTask):
             + (TEMPLATE_FEATURE_NAMES if self.templates else ())
             + (TEMPLATE_DIFF_FEATURE_NAMES if self.template_diff else ())
             + (RECORD_Z_FEATURE_NAMES if self.record_z else ())
+            + (RECORD_ZN_FEATURE_NAMES if self.record_zn else ())
         )
 
     def use_features(self, names: Sequence[str]) -> None:
         """Switch the feature groups (``rr_context``, ``rr_medians``, ``templates``, ``template_diff``,
-        ``record_z``, ``record_z_only``) so that :attr:`feature_names` is ``names`` (a trained package's
+        ``record_z``, ``record_z_only``, ``record_zn``) so that :attr:`feature_names` is ``names`` (a trained package's
         columns).
 
         Raises:
@@ -307,6 +312,7 @@ class MitdbAamiTask(BenchTask):
         self.template_diff = TEMPLATE_DIFF_FEATURE_NAMES[0] in wanted
         self.record_z_only = wanted == list(RECORD_Z_FEATURE_NAMES)
         self.record_z = RECORD_Z_FEATURE_NAMES[0] in wanted and not self.record_z_only
+        self.record_zn = RECORD_ZN_FEATURE_NAMES[0] in wanted
         if list(self.feature_names) != wanted:
             raise LeanECGError(
                 "features", f"task {self.name} does not compute the columns {', '.join(wanted)}"
