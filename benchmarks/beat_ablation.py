@@ -208,6 +208,12 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
         "'+ record-normalised columns' beatnet and 'linear model (RR context)' (its 17 columns) averaged",
         {**_CONTEXT, "record_z": True, "models": ("beatnet", ("linear", {"record_z": False}))},
     ),
+    (
+        "+ non-premature yardstick",
+        "'+ record-normalised columns + linear member' with the twins against the record's non-premature beats "
+        "only (`record_zn`: RR before >= 0.9 x RR after; benchmarks/record_reference_screen.py)",
+        {**_CONTEXT, "record_zn": True, "models": ("beatnet", ("linear", {"record_zn": False}))},
+    ),
 ]
 
 METRICS = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "sveb_veb_f1")

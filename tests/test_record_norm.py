@@ -3,7 +3,9 @@
 Checked on arrays built here (what the standardisation does to a column, its invariance to a patient's scale and
 offset, constant and NaN columns), for the running twin of a stream (any chunking, bounded history), through
 ``beat_model_inputs`` (computed only when a model asks, equal to the function on the base columns), on a
-stream cut into chunks (each beat against the beats so far) and through the mitdb-aami task's switches.
+stream cut into chunks (each beat against the beats so far) and through the mitdb-aami task's switches; and the
+twins against the non-premature beats only (``*_rzn``), which keep the normal rhythm as the yardstick where ectopic
+beats are as frequent as normal ones (bigeminy).
 """
 
 from __future__ import annotations
@@ -18,11 +20,20 @@ from leanecg.signal.beats import (
     ALL_BEAT_FEATURE_NAMES,
     RECORD_Z_BASE_NAMES,
     RECORD_Z_FEATURE_NAMES,
+    RECORD_ZN_FEATURE_NAMES,
     RR_FEATURE_NAMES,
     beat_model_inputs,
+    rr_features,
     select_beat_features,
 )
-from leanecg.signal.record_norm import MIN_IQR, RunningRobustZ, record_robust_z, robust_z
+from leanecg.signal.record_norm import (
+    MIN_IQR,
+    MIN_REFERENCE,
+    RunningRobustZ,
+    not_premature,
+    record_robust_z,
+    robust_z,
+)
 from leanecg.tasks.mitdb_aami import MitdbAamiTask
 
 FS = 180.0
@@ -141,3 +152,77 @@ def test_the_running_twin_skips_nan_as_the_offline_statistics_do():
     run.next(np.zeros((2, 3)))
     with pytest.raises(LeanECGError, match="3 columns"):
         run.next(np.zeros((1, 2)))
+
+
+def _bigeminy_peaks(fs: float, n_pairs: int, seed: int = 0) -> np.ndarray:
+    """R peaks (samples) of N, V, N, V, ...: each ectopic beat 0.5 s after an N beat, then a 1.1 s pause
+    (jittered by 20 ms)."""
+    rng = np.random.default_rng(seed)
+    steps = np.tile([0.5, 1.1], n_pairs) + rng.normal(0.0, 0.02, 2 * n_pairs)
+    return np.round(np.concatenate(([1.0], 1.0 + np.cumsum(steps))) * fs).astype(np.int64)
+
+
+def test_in_bigeminy_the_non_premature_yardstick_keeps_ectopy_standing_out():
+    rr = rr_features(_bigeminy_peaks(FS, 60), FS, causal=True)[1:-1].astype(np.float64)  # whole intervals
+    pre, post = rr[:, 0], rr[:, 1]
+    ectopic = pre < 0.8  # the beats 0.5 s after the one before
+    reference = not_premature(pre, post)
+    np.testing.assert_array_equal(reference, ~ectopic)  # early-then-pause beats are left out, no label read
+    col = RR_FEATURE_NAMES.index("pre_rr")
+    every = record_robust_z(rr)[:, col]  # half the beats are ectopic: the median sits between the two
+    normal_only = record_robust_z(rr, reference=reference)[:, col]
+    assert np.abs(np.median(every[ectopic])) < 1.5  # ectopy hardly stands out against all beats
+    assert np.median(normal_only[ectopic]) < -10  # against the normal beats it does
+    assert abs(np.median(normal_only[~ectopic])) < 0.1
+    np.testing.assert_allclose(normal_only, robust_z(rr, rr[reference])[:, col])
+
+
+def test_too_few_reference_beats_fall_back_to_every_beat():
+    rng = np.random.default_rng(2)
+    f = rng.normal(size=(40, 2))
+    few = np.zeros(40, dtype=bool)
+    few[: MIN_REFERENCE - 1] = True
+    np.testing.assert_array_equal(record_robust_z(f, reference=few), record_robust_z(f))
+    few[MIN_REFERENCE - 1] = True
+    np.testing.assert_allclose(record_robust_z(f, reference=few), robust_z(f, f[few]))
+    with pytest.raises(LeanECGError, match="bool mask"):
+        record_robust_z(f, reference=few[:-1])
+    assert not_premature(np.array([np.nan, 0.8]), np.array([0.8, np.nan])).tolist() == [False, False]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 50])
+def test_the_running_twin_with_a_reference_uses_the_reference_beats_so_far(chunk: int):
+    rng = np.random.default_rng(6)
+    f = rng.normal(size=(120, 3))
+    ref = rng.random(120) < 0.6
+    run = RunningRobustZ(history=30)
+    got = np.vstack([run.next(f[a : a + chunk], reference=ref[a : a + chunk]) for a in range(0, 120, chunk)])
+    expected = []
+    for i in range(len(f)):
+        mine = np.flatnonzero(ref[: i + 1])[-30:]
+        yardstick = f[mine] if len(mine) >= MIN_REFERENCE else f[max(0, i - 29) : i + 1]
+        expected.append(robust_z(f[i : i + 1], yardstick))
+    np.testing.assert_allclose(got, np.vstack(expected), rtol=1e-9, atol=1e-12)
+
+
+def test_the_non_premature_twins_offline_and_in_a_stream():
+    x, peaks = pvc_stream(FS, seed=5, duration_s=90.0)
+    _, feats = beat_model_inputs(x, FS, peaks, 0.25, 0.45, context=True, only=["pre_rr_rzn"])
+    base = select_beat_features(feats, RECORD_Z_BASE_NAMES).astype(np.float64)
+    rzn = select_beat_features(feats, RECORD_ZN_FEATURE_NAMES)
+    reference = not_premature(base[:, 0], base[:, 1])
+    assert 0 < reference.sum() < len(reference)
+    np.testing.assert_allclose(rzn, record_robust_z(base, reference=reference), rtol=1e-3, atol=1e-3)
+    assert np.isnan(select_beat_features(feats, RECORD_Z_FEATURE_NAMES)).all()  # computed only when asked
+    names = [*RECORD_Z_BASE_NAMES, *RECORD_ZN_FEATURE_NAMES]
+    stream = StreamingBeatInputs(FS, 1, 0.25, 0.45, feature_names=names)
+    step = round(2.3 * FS)
+    parts = [stream.push(x[a : a + step], final=a + step >= len(x)) for a in range(0, len(x), step)]
+    got = np.concatenate([p.features for p in parts if len(p)]).astype(np.float64)
+    sbase, srzn = got[:, : len(RECORD_Z_BASE_NAMES)], got[:, len(RECORD_Z_BASE_NAMES) :]
+    expected = RunningRobustZ().next(sbase, reference=not_premature(sbase[:, 0], sbase[:, 1]))
+    np.testing.assert_allclose(srzn, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(srzn[-1], rzn[-1], rtol=1e-3, atol=1e-3)  # by the end, the offline values
+    task = MitdbAamiTask()
+    task.use_features([*RECORD_Z_BASE_NAMES, *RECORD_ZN_FEATURE_NAMES])
+    assert task.record_zn and not task.record_z

@@ -61,7 +61,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import numpy as np
 
 from leanecg.errors import LeanECGError
-from leanecg.signal.beats import RECORD_Z_FEATURE_NAMES
+from leanecg.signal.beats import RECORD_Z_FEATURE_NAMES, RECORD_ZN_FEATURE_NAMES
 from leanecg.signal.gaps import MIN_SEGMENT_S, valid_segments
 from leanecg.signal.pipeline import Pipeline
 from leanecg.signal.rhythm_gate import gate_sveb, rr_from_peaks, rr_irregularity
@@ -407,6 +407,15 @@ def model_card(meta: Mapping[str, Any]) -> str:
                 "ectopic beats are the majority, the record's median is ectopic and ectopy no longer stands out. "
                 "`leanecg stream` standardises each beat against the beats so far, so early in a stream its labels "
                 "can differ from those of `leanecg beats`."
+            )
+        if any(n in RECORD_ZN_FEATURE_NAMES for n in meta["input"].get("features") or ()):
+            lines.append(
+                "- Some beat features are record-normalised against the record's non-premature beats (`*_rzn`: "
+                "each beat against the median and IQR of the beats whose RR interval before them is at least 0.9 "
+                "times the one after). The yardstick stays the normal rhythm where premature ectopic beats are "
+                "frequent; ectopic beats at a steady rate (a run of tachycardia) count as non-premature. "
+                "`leanecg stream` standardises each beat against the non-premature beats so far, so early in a "
+                "stream its labels can differ from those of `leanecg beats`."
             )
     lines += [f"- {note[:1].upper()}{note[1:]}." for note in meta.get("notes") or []]
     lines += [
