@@ -40,7 +40,7 @@ from leanecg.atomic import atomic_open, write_json
 from leanecg.data import resolve_data_dir
 from leanecg.evaluate.bootstrap import bootstrap_diff_ci
 from leanecg.provenance import collect_provenance
-from sveb_gate_cv import AF_THRESHOLDS, _af, _nested, _record_irregularity, _scores
+from sveb_gate_cv import AF_THRESHOLDS, _af, _nested, _pct, _record_irregularity, _scores
 
 RESULTS = Path(__file__).parent / "results"
 Members = tuple[tuple[str, dict[str, Any]], ...]
@@ -210,10 +210,6 @@ def _stage(
     }
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
-
-
 def _markdown(doc: dict[str, Any]) -> str:
     (ref, _), (cand, _) = doc["recipes"]
     lines = [
@@ -242,16 +238,20 @@ def _markdown(doc: dict[str, Any]) -> str:
         lines.append(
             f"| {stage} | {', '.join(map(str, st['seeds']))} | {100 * g['point']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] |"
         )
-    verdict = "**Adopted.**" if doc["adopted"] else "**Not adopted.**"
     skipped = f" ({doc['skipped']})" if doc.get("skipped") else ""
-    lines += [
+    return "\n".join(lines + closing_lines(doc, doc["rule"] + skipped))
+
+
+def closing_lines(doc: dict[str, Any], rule: str) -> list[str]:
+    """A screen page's last lines: its rule and verdict (``doc["adopted"]``), its command and commit."""
+    verdict = "**Adopted.**" if doc["adopted"] else "**Not adopted.**"
+    return [
         "",
-        f"Rule (set before the run): {doc['rule']}{skipped}. {verdict}",
+        f"Rule (set before the run): {rule}. {verdict}",
         "",
         f"Command: `{doc['provenance']['command']}`; commit {doc['provenance']['git_commit']}.",
         "",
     ]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,12 @@ columns beside the raw ones (:data:`leanecg.signal.beats.RECORD_Z_FEATURE_NAMES`
   ``zscore`` step whose online value differs from the offline one: early in a stream the statistics rest on
   few beats, and they approach the record's as the stream goes on.
 
+The yardstick is every beat, or (``reference``) the record's non-premature beats (:func:`not_premature`: RR
+before >= 0.9 x RR after), which stay the normal rhythm where premature ectopic beats are frequent, even the
+majority (bigeminy): against all beats the median then moves towards the ectopic beats and they stop standing
+out. :data:`leanecg.signal.beats.RECORD_ZN_FEATURE_NAMES` are those columns (screened on DS1 in
+``benchmarks/record_reference_screen.py``).
+
 A column whose IQR is below :data:`MIN_IQR` (e.g. a constant column, or a single beat) is only centred
 (divided by 1). NaN values (a record of fewer than two beats) stay NaN and do not enter the statistics.
 """
