@@ -24,10 +24,11 @@ inputs of every beat that has become complete, with memory that does not grow wi
   templates that ``beat_model_inputs`` computes by default (for training and ``leanecg beats``), so a beat
   model gets the very inputs it was trained on. The record-normalised columns
   (:data:`~leanecg.signal.beats.RECORD_Z_FEATURE_NAMES`, :data:`~leanecg.signal.beats.RECORD_ZN_FEATURE_NAMES`)
-  standardise each beat against the beats so far (or the non-premature ones) (:class:`~leanecg.signal.record_norm.RunningRobustZ`) where offline uses
-  the whole record: like a record-level ``zscore`` step, their values (and so the labels) can differ from
-  ``leanecg beats`` early in a stream (beat ``i`` is standardised against the base columns of beats ``0 .. i``,
-  the ones the stream has returned, at most the last 4,096).
+  standardise each beat against the beats so far, or the non-premature ones
+  (:class:`~leanecg.signal.record_norm.RunningRobustZ`), where offline uses the whole record: like a
+  record-level ``zscore`` step, their values (and so the labels) can differ from ``leanecg beats`` early in a
+  stream (beat ``i`` is standardised against the base columns of beats ``0 .. i``, the ones the stream has
+  returned, at most the last 4,096).
 
 A beat is ready once its window is complete and the next beat has been detected (its RR interval after);
 all beats that become ready in one call are returned together, in time order.

@@ -861,8 +861,11 @@ def beat_model_inputs(
             base = select_beat_features(feats, RECORD_Z_BASE_NAMES)
             unset = np.full((feats.shape[0], len(RECORD_Z_BASE_NAMES)), np.nan)
             rz = record_robust_z(base) if takes_record_z(only) else unset
-            reference = not_premature(base[:, 0], base[:, 1])  # pre_rr, post_rr
-            rzn = record_robust_z(base, reference=reference) if takes_record_zn(only) else unset
+            rzn = (
+                record_robust_z(base, reference=not_premature(base[:, 0], base[:, 1]))  # pre_rr, post_rr
+                if takes_record_zn(only)
+                else unset
+            )
             feats = np.concatenate((feats, diff, rz, rzn), axis=1)
     return np.ascontiguousarray(win.transpose(0, 2, 1), dtype=np.float32), feats.astype(np.float32)
 
