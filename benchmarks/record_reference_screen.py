@@ -60,13 +60,12 @@ from typing import Any
 import numpy as np
 
 from beat_ablation import _CONTEXT, _task, canonical_order
-from leanecg.atomic import atomic_open, write_json
+from leanecg.atomic import atomic_open
 from leanecg.bench.cv import cv_folds
 from leanecg.bench.runner import _maybe_without_features, _train_deep
 from leanecg.data import resolve_data_dir
 from leanecg.evaluate.bootstrap import bootstrap_diff_ci
 from leanecg.package import set_package_fields
-from leanecg.provenance import collect_provenance
 from leanecg.signal.beats import (
     RECORD_Z_BASE_NAMES,
     RECORD_Z_FEATURE_NAMES,
@@ -74,7 +73,7 @@ from leanecg.signal.beats import (
 )
 from leanecg.signal.record_norm import not_premature, record_robust_z
 from leanecg.train.trainer import predict_proba
-from record_z_screen import _training, closing_lines, member_oof
+from record_z_screen import _training, closing_lines, member_oof, write_page
 from sveb_gate_cv import AF_THRESHOLDS, _af, _ci, _nested, _pct, _record_irregularity, _scores
 
 RESULTS = Path(__file__).parent / "results"
@@ -287,16 +286,10 @@ def main() -> None:
         f"{100 * MARGIN:+.1f} point",
     }
     doc["adopted"] = bool(doc["gain_stress"]["ci95"][0] > 0 and doc["gain_recorded"]["point"] >= MARGIN)
-    doc["ds2_evaluations"] = 0
     command = "python benchmarks/record_reference_screen.py --data-dir ../shared/data"
     if args.candidate != "non-premature":
         command += f" --candidate {args.candidate}"
-    doc["provenance"] = collect_provenance(seed=0, command=command)
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / f"{stem}.json", doc)
-    with atomic_open(args.out / f"{stem}.md") as fh:
-        fh.write(_markdown(doc))
-    print(f"wrote {args.out / f'{stem}.md'}")
+    write_page(doc, args.out / stem, command, _markdown)
 
 
 #: the start of the note :func:`stress_notes` writes (a package keeps one)

@@ -137,16 +137,25 @@ def main() -> None:
         "" if args.candidate == "member" else " (run only if the selection seeds' gain is above 0)"
     )
     doc["adopted"] = bool(confirmation is not None and confirmation["gain"]["ci95"][0] > 0)
-    doc["ds2_evaluations"] = 0
     command = "python benchmarks/record_z_screen.py --data-dir ../shared/data"
-    if args.candidate != "member":
-        command += f" --candidate {args.candidate}"
+    write_page(
+        doc,
+        args.out / stem,
+        command + ("" if args.candidate == "member" else f" --candidate {args.candidate}"),
+        _markdown,
+    )
+
+
+def write_page(doc: dict[str, Any], stem: Path, command: str, markdown: Any) -> None:
+    """Write a screen's ``<stem>.json`` and ``<stem>.md`` (``markdown(doc)``), with its provenance and no DS2
+    evaluation (a screen reads training data only)."""
+    doc["ds2_evaluations"] = 0
     doc["provenance"] = collect_provenance(seed=0, command=command)
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / f"{stem}.json", doc)
-    with atomic_open(args.out / f"{stem}.md") as fh:
-        fh.write(_markdown(doc))
-    print(f"wrote {args.out / f'{stem}.md'}")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    write_json(stem.with_suffix(".json"), doc)
+    with atomic_open(stem.with_suffix(".md")) as fh:
+        fh.write(markdown(doc))
+    print(f"wrote {stem.with_suffix('.md')}")
 
 
 def _stage(
