@@ -214,6 +214,18 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
         "only (`record_zn`: RR before >= 0.9 x RR after; benchmarks/record_reference_screen.py)",
         {**_CONTEXT, "record_zn": True, "models": ("beatnet", ("linear", {"record_zn": False}))},
     ),
+    (
+        "+ thinned copies",
+        "'+ record-normalised columns + linear member' with the network trained on every training part plus a "
+        "thinned copy of each of its ectopy-rich records (`thinned_copies`: all their ectopic beats, half as many "
+        "N beats, the record-normalised columns computed over the copy; leanecg.tasks.ectopy_mix)",
+        {
+            **_CONTEXT,
+            "record_z": True,
+            "thinned_copies": True,
+            "models": ("beatnet", ("linear", {"record_z": False, "thinned_copies": False})),
+        },
+    ),
 ]
 
 METRICS = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "sveb_veb_f1")
@@ -499,6 +511,7 @@ def _data_key(task: MitdbAamiTask) -> tuple[Any, ...]:
         task.record_z,
         task.record_z_only,
         task.record_zn,
+        task.thinned_copies,
         task.extra_af_beats,
         task.second_lead,
         task.real_noise_p,

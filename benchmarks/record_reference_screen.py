@@ -47,7 +47,7 @@ too. The view measures what the record-level statistics add, not every effect of
 Third candidate (``--candidate augmented``), fixed after the second one's verdict, before its runs: make the
 shipped network itself robust. In every fold its training part gets, besides its own beats, a thinned copy of
 each of its ectopy-rich records (all their ectopic beats and half as many N beats, the record-normalised
-columns computed over the copy: :func:`with_thinned_copies`), so the network sees what a shifted yardstick
+columns computed over the copy: :func:`leanecg.tasks.ectopy_mix.with_thinned_copies`), so the network sees what a shifted yardstick
 looks like; nothing else changes. Same rule, on all six seeds 0-5 pooled (the candidate is new to all of them):
 adopt if its stress gain has a 95 % CI above 0 and its gain as recorded is at least -1.0 point.
 
@@ -74,22 +74,12 @@ from leanecg.bench.runner import _maybe_without_features, _train_deep
 from leanecg.data import resolve_data_dir
 from leanecg.evaluate.bootstrap import bootstrap_diff_ci
 from leanecg.package import set_package_fields
-from leanecg.signal.beats import (
-    RECORD_Z_BASE_NAMES,
-    RECORD_Z_FEATURE_NAMES,
-    RECORD_ZN_FEATURE_NAMES,
-)
-from leanecg.signal.record_norm import not_premature, record_robust_z
-from leanecg.train.datasets import ArraySplit
+from leanecg.tasks.ectopy_mix import MIN_ECTOPIC, N_SHARE, ectopic_majority_subset, renormalise
 from leanecg.train.trainer import predict_proba
 from record_z_screen import _training, closing_lines, member_oof, write_page
 from sveb_gate_cv import AF_THRESHOLDS, _af, _ci, _nested, _pct, _record_irregularity, _scores
 
 RESULTS = Path(__file__).parent / "results"
-#: A held-out record enters the stress view with at least this many S, V or F beats.
-MIN_ECTOPIC = 20
-#: ... keeping this many N beats per ectopic beat (ectopic beats are then 1 / (1 + N_SHARE) of its beats).
-N_SHARE = 0.5
 #: the recipes: (name, the network's task attributes over the '+ RR context' row's)
 RECIPES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("shipped (all beats)", {"record_z": True}),
@@ -114,7 +104,7 @@ CANDIDATES: dict[str, tuple[str, tuple[int, ...], str, str]] = {
     ),
 }
 #: the third candidate: the shipped pair's recipe, its network trained with thinned copies of ectopy-rich
-#: training records (:func:`with_thinned_copies`)
+#: training records (the task switch `thinned_copies`, :func:`leanecg.tasks.ectopy_mix.with_thinned_copies`)
 AUGMENTED = "shipped, trained with thinned copies"
 CANDIDATES["augmented"] = (
     AUGMENTED,
@@ -133,87 +123,30 @@ RECIPE_SWITCHES: dict[str, dict[str, Any]] = {
 MARGIN = -0.01  # the least gain as recorded (F1, fraction) the rule accepts
 
 
-def normalised(features: np.ndarray, names: list[str], extra: dict[str, Any]) -> np.ndarray:
-    """``features`` (one record's beats, the network's columns ``names``) with its record-normalised
-    columns computed again over these beats, by the recipe's rule (``extra``)."""
-    out = np.array(features, dtype=np.float32, copy=True)
-    base = out[:, [names.index(n) for n in RECORD_Z_BASE_NAMES]].astype(np.float64)
-    if extra.get("record_zn"):
-        z = record_robust_z(base, reference=not_premature(base[:, 0], base[:, 1]))
-        cols = RECORD_ZN_FEATURE_NAMES
-    else:
-        z = record_robust_z(base)
-        cols = RECORD_Z_FEATURE_NAMES
-    out[:, [names.index(n) for n in cols]] = z
-    return out
-
-
-def stress_subset(y: np.ndarray, groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Indices (sorted) of the stress view: in each record with at least :data:`MIN_ECTOPIC` non-N beats,
-    all of those and ``round(N_SHARE * n_ectopic)`` of its N beats drawn without replacement."""
-    keep = []
-    for record in np.unique(groups):
-        idx = np.flatnonzero(groups == record)
-        ectopic = idx[y[idx] != 0]
-        if len(ectopic) < MIN_ECTOPIC:
-            continue
-        normal = idx[y[idx] == 0]
-        k = min(len(normal), round(N_SHARE * len(ectopic)))
-        keep.append(np.concatenate((ectopic, rng.choice(normal, size=k, replace=False))))
-    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
-
-
-def with_thinned_copies(
-    train: ArraySplit, names: list[str], extra: dict[str, Any], rng: np.random.Generator
-) -> ArraySplit:
-    """``train`` plus, for each of its records with at least :data:`MIN_ECTOPIC` ectopic beats, a copy
-    holding the beats of :func:`stress_subset` with the record-normalised columns computed again over the
-    copy (:func:`normalised`): training examples of the stress view, from the training records only."""
-    y, groups = np.asarray(train.y), np.asarray(train.groups).astype(str)
-    keep = stress_subset(y, groups, rng)
-    feats = np.asarray(train.features)[keep].copy()
-    for record in np.unique(groups[keep]):
-        mine = groups[keep] == record
-        feats[mine] = normalised(feats[mine], names, extra)
-    return ArraySplit(
-        X=np.concatenate((np.asarray(train.X), np.asarray(train.X)[keep])),
-        y=np.concatenate((y, y[keep])),
-        features=np.concatenate((np.asarray(train.features), feats)),
-        groups=np.concatenate((groups, np.char.add(groups[keep], "~thinned"))),
-        name=f"{train.name}+thinned",
-    )
-
-
-def augmented_seed(root: Path, cache: Path, seed: int) -> Path:
-    """The third candidate's network on one seed's folds (:func:`with_thinned_copies` in every fold's
-    training part): out-of-fold and stress-view probabilities in canonical order, kept in ``cache``."""
-    path = cache / f"augmented_seed{seed}.npz"
-    if path.exists():
-        return path
-    extra = RECIPES[0][1]
+def _cv_network(root: Path, seed: int, extra: dict[str, Any]) -> dict[str, np.ndarray]:
+    """One recipe's network (task attributes ``extra`` over the '+ RR context' row's) on one seed's 5 folds:
+    out-of-fold probabilities, and the stress view's (:func:`~leanecg.tasks.ectopy_mix.ectopic_majority_subset`
+    of each held-out fold, its record-normalised columns computed again), in canonical order
+    (:func:`beat_ablation.canonical_order`). A ``thinned_copies`` recipe gets its copies in every fold's
+    training part (``TaskData.training_part``)."""
     deep = {k: v for k, v in _training(seed).items() if k not in ("n_boot", "runtime")}
     task = _task({**_CONTEXT, **extra})
     data = task.load(root, seed=seed)
     pool = task.cv_pool(data)
     names = list(task.feature_names)
     y, groups = np.asarray(pool.y), np.asarray(pool.groups).astype(str)
-    stress = stress_subset(y, groups, np.random.default_rng(seed))
+    stress = ectopic_majority_subset(y, groups, np.random.default_rng(seed))
     feats = np.asarray(pool.features)
     stressed = feats[stress].copy()
     for record in np.unique(groups[stress]):
         mine = groups[stress] == record
-        stressed[mine] = normalised(feats[stress][mine], names, extra)
+        stressed[mine] = renormalise(feats[stress][mine], names)
     oof = np.full((len(y), len(task.class_names)), np.nan, dtype=np.float32)
     oof_stress = np.full((len(stress), len(task.class_names)), np.nan, dtype=np.float32)
     for f, held in enumerate(cv_folds(pool, 5, seed)):
         mask = np.zeros(len(y), dtype=bool)
         mask[held] = True
-        train = with_thinned_copies(
-            pool.subset(np.flatnonzero(~mask), name=f"cv{f}-train"),
-            names,
-            extra,
-            np.random.default_rng(1000 + seed),
-        )
+        train = pool.subset(np.flatnonzero(~mask), name=f"cv{f}-train")
         trained = _train_deep(task, "beatnet", data, train=train, val=None, **deep)
         ho = _maybe_without_features(pool.subset(held, name=f"cv{f}-heldout"), trained.uses_features)
         oof[held] = predict_proba(trained.model, ho.X, features=ho.features)
@@ -221,69 +154,53 @@ def augmented_seed(root: Path, cache: Path, seed: int) -> Path:
         oof_stress[in_fold] = predict_proba(
             trained.model, np.asarray(pool.X)[stress[in_fold]], features=stressed[in_fold]
         )
-        print(f"seed {seed} augmented fold {f + 1}/5", flush=True)
+        print(f"seed {seed} {extra} fold {f + 1}/5", flush=True)
     order = canonical_order(groups)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    s_order = np.argsort(rank[stress], kind="stable")
-    cache.mkdir(parents=True, exist_ok=True)
-    with atomic_open(path, "wb") as fh:
-        np.savez_compressed(
-            fh, oof=oof[order], stress=oof_stress[s_order], stress_index=rank[stress][s_order], y=y[order]
-        )
+    s_order = np.argsort(rank[stress], kind="stable")  # the stress beats in canonical order
+    return {
+        "oof": oof[order],
+        "stress": oof_stress[s_order],
+        "stress_index": rank[stress][s_order],  # into the canonical order
+        "y": y[order],
+        "groups": groups[order],
+        "pre_rr": feats[order][:, names.index("pre_rr")],
+    }
+
+
+def _kept(path: Path, compute: Any) -> Path:
+    """``path``, computed (``compute() -> arrays``) and kept first if it does not exist."""
+    if not path.exists():
+        arrays = compute()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(path, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
     return path
+
+
+def augmented_seed(root: Path, cache: Path, seed: int) -> Path:
+    """The third candidate's network on one seed's folds (``thinned_copies`` in every fold's training part),
+    kept in ``cache``: :func:`_cv_network`'s arrays."""
+    extra = RECIPE_SWITCHES[AUGMENTED]
+    return _kept(cache / f"augmented_seed{seed}.npz", lambda: _cv_network(root, seed, extra))
 
 
 def network_seed(root: Path, cache: Path, seed: int) -> Path:
-    """Both recipes' networks on one seed's folds: out-of-fold and stress-view probabilities, kept in
-    ``cache`` (canonical order, :func:`beat_ablation.canonical_order`)."""
-    path = cache / f"networks_seed{seed}.npz"
-    if path.exists():
-        return path
-    training = _training(seed)
-    deep = {k: v for k, v in training.items() if k not in ("n_boot", "runtime")}
-    kept: dict[str, np.ndarray] = {}
-    for r, (_, extra) in enumerate(RECIPES):
-        task = _task({**_CONTEXT, **extra})
-        data = task.load(root, seed=seed)
-        pool = task.cv_pool(data)
-        names = list(task.feature_names)
-        y, groups = np.asarray(pool.y), np.asarray(pool.groups).astype(str)
-        stress = stress_subset(y, groups, np.random.default_rng(seed))
-        feats = np.asarray(pool.features)
-        stressed = feats[stress].copy()
-        for record in np.unique(groups[stress]):
-            mine = groups[stress] == record
-            stressed[mine] = normalised(feats[stress][mine], names, extra)
-        oof = np.full((len(y), len(task.class_names)), np.nan, dtype=np.float32)
-        oof_stress = np.full((len(stress), len(task.class_names)), np.nan, dtype=np.float32)
-        for f, held in enumerate(cv_folds(pool, 5, seed)):
-            mask = np.zeros(len(y), dtype=bool)
-            mask[held] = True
-            train = pool.subset(np.flatnonzero(~mask), name=f"cv{f}-train")
-            trained = _train_deep(task, "beatnet", data, train=train, val=None, **deep)
-            ho = _maybe_without_features(pool.subset(held, name=f"cv{f}-heldout"), trained.uses_features)
-            oof[held] = predict_proba(trained.model, ho.X, features=ho.features)
-            in_fold = mask[stress]
-            oof_stress[in_fold] = predict_proba(
-                trained.model, np.asarray(pool.X)[stress[in_fold]], features=stressed[in_fold]
-            )
-            print(f"seed {seed} recipe {r} fold {f + 1}/5", flush=True)
-        order = canonical_order(groups)
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = np.arange(len(order))
-        s_order = np.argsort(rank[stress], kind="stable")  # the stress beats in canonical order
-        kept[f"oof{r}"] = oof[order]
-        kept[f"stress{r}"] = oof_stress[s_order]
-        kept[f"stress_index{r}"] = rank[stress][s_order]  # into the canonical order
-        kept["y"], kept["groups"] = y[order], groups[order]
-        kept["pre_rr"] = feats[order][:, names.index("pre_rr")]
-    if not np.array_equal(kept["stress_index0"], kept["stress_index1"]):
-        raise SystemExit("error: the recipes' stress views hold other beats")
-    cache.mkdir(parents=True, exist_ok=True)
-    with atomic_open(path, "wb") as fh:
-        np.savez_compressed(fh, **kept)
-    return path
+    """Both :data:`RECIPES`' networks on one seed's folds, kept in ``cache``: ``oof<r>``, ``stress<r>`` and
+    ``stress_index<r>`` of recipe ``r``, the beats' ``y``, ``groups`` and ``pre_rr`` (canonical order)."""
+
+    def compute() -> dict[str, np.ndarray]:
+        kept: dict[str, np.ndarray] = {}
+        for r, (_, extra) in enumerate(RECIPES):
+            block = _cv_network(root, seed, extra)
+            kept.update({f"{k}{r}": block[k] for k in ("oof", "stress", "stress_index")})
+            kept.update({k: block[k] for k in ("y", "groups", "pre_rr")})
+        if not np.array_equal(kept["stress_index0"], kept["stress_index1"]):
+            raise SystemExit("error: the recipes' stress views hold other beats")
+        return kept
+
+    return _kept(cache / f"networks_seed{seed}.npz", compute)
 
 
 def main() -> None:

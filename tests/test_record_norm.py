@@ -5,8 +5,8 @@ offset, constant and NaN columns), for the running twin of a stream (any chunkin
 ``beat_model_inputs`` (computed only when a model asks, equal to the function on the base columns), on a
 stream cut into chunks (each beat against the beats so far) and through the mitdb-aami task's switches; and the
 twins against the non-premature beats only (``*_rzn``), which keep the normal rhythm as the yardstick where ectopic
-beats are as frequent as normal ones (bigeminy), and the stress view that ``benchmarks/record_reference_screen.py``
-builds from them (and the model-card note it writes).
+beats are as frequent as normal ones (bigeminy), and the model-card note ``benchmarks/record_reference_screen.py``
+writes (its stress view: tests/test_ectopy_mix.py).
 """
 
 from __future__ import annotations
@@ -232,28 +232,13 @@ def test_the_non_premature_twins_offline_and_in_a_stream():
     assert task.record_zn and not task.record_z
 
 
-def test_the_screen_stress_view_keeps_every_ectopic_beat_and_recomputes_the_columns(
+def test_the_screen_writes_one_stress_note_from_its_pages(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from conftest import REPO, load_benchmark
 
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))  # the script imports its siblings
     script = load_benchmark("record_reference_screen.py")
-    y = np.array([0] * 80 + [1] * 30 + [0] * 90 + [2] * 10 + [0] * 50)  # r0: 30 S beats; r1: 10 V beats
-    groups = np.array(["r0"] * 110 + ["r1"] * 150)
-    kept = script.stress_subset(y, groups, np.random.default_rng(0))
-    assert set(groups[kept]) == {"r0"}  # r1 has fewer than MIN_ECTOPIC ectopic beats: left out
-    assert (y[kept] != 0).sum() == 30 and (y[kept] == 0).sum() == round(script.N_SHARE * 30)
-    assert np.all(np.diff(kept) > 0)
-    # the recipe's own columns computed again over the beats given; the raw columns untouched
-    names = [*RECORD_Z_BASE_NAMES, *RECORD_ZN_FEATURE_NAMES]
-    rr = rr_features(_bigeminy_peaks(FS, 40), FS, causal=True)[1:-1].astype(np.float64)
-    feats = np.hstack([rr, np.random.default_rng(1).normal(size=(len(rr), len(RECORD_Z_BASE_NAMES) - 7))])
-    f = np.hstack([feats, np.zeros_like(feats)]).astype(np.float32)
-    out = script.normalised(f, names, {"record_zn": True})
-    np.testing.assert_array_equal(out[:, :17], f[:, :17])
-    expected = record_robust_z(feats.astype(np.float32).astype(np.float64), not_premature(rr[:, 0], rr[:, 1]))
-    np.testing.assert_allclose(out[:, 17:], expected, rtol=1e-5, atol=1e-5)
     # --write-note: one note from both pages, replacing an earlier one
     doc = {
         "runs": [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -32,6 +32,9 @@ class TaskData:
         extra_train: examples from another source that join every training part (the final training and
             each cross-validation fold's) and are never held out, validated on or scored, e.g. beats of
             another database, whose patients are none of the task's; ``None``: none.
+        train_transform: applied to every training part (the final training and each cross-validation
+            fold's) before :attr:`extra_train` joins it, never to held-out, validation or test data, e.g. an
+            augmentation built from the part's own records; ``None``: none.
     """
 
     train: ArraySplit
@@ -42,13 +45,17 @@ class TaskData:
     pipeline: Pipeline
     info: dict[str, Any] = field(default_factory=dict)
     extra_train: ArraySplit | None = None
+    train_transform: Callable[[ArraySplit], ArraySplit] | None = None
 
     @property
     def n_features(self) -> int:
         return self.train.n_features
 
     def training_part(self, train: ArraySplit) -> ArraySplit:
-        """``train`` (the training split, or a fold's training part) with :attr:`extra_train` appended."""
+        """``train`` (the training split, or a fold's training part) through :attr:`train_transform`, with
+        :attr:`extra_train` appended."""
+        if self.train_transform is not None:
+            train = self.train_transform(train)
         if self.extra_train is None:
             return train
         return concat_splits([train, self.extra_train], name=train.name)

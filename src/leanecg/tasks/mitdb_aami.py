@@ -37,7 +37,8 @@ until 2026-12-07): class-balanced cross-entropy on 14 DS1 records, up to
 DS1 records train for a fixed budget, 10 epochs in the ablation, the last kept; ``val`` is then 8 of them, reported
 only), ``rr_context`` (the rhythm-context columns), ``rr_medians`` (the running-median columns), ``templates``,
 ``template_diff`` (the template-difference columns), ``record_z`` / ``record_z_only`` (the columns against the
-record's own median and IQR), ``record_zn`` (against its non-premature beats), ``extra_af_beats`` (the N beats of cinc2017's AF records
+record's own median and IQR), ``record_zn`` (against its non-premature beats), ``thinned_copies`` (every training
+part also holds a thinned copy of each of its ectopy-rich records, :mod:`leanecg.tasks.ectopy_mix`), ``extra_af_beats`` (the N beats of cinc2017's AF records
 added to every training part, :meth:`MitdbAamiTask.af_beats`, never scored),
 ``second_lead`` (MLII + the record's other lead as a second input channel, with ``lead_dropout`` training a
 one-lead fallback, measured in the ablation by zeroing the second channel; a saved two-lead package takes both
@@ -82,6 +83,7 @@ from leanecg.signal.filters import bandpass
 from leanecg.signal.pipeline import Pipeline
 from leanecg.signal.resample import resample
 from leanecg.tasks.base import BenchTask, TaskData, load_signals
+from leanecg.tasks.ectopy_mix import MIN_ECTOPIC, N_SHARE, with_thinned_copies
 from leanecg.tasks.preprocess import BAND_HZ, task_pipeline
 from leanecg.train.datasets import ArraySplit
 from leanecg.train.train_config import TrainConfig
@@ -261,6 +263,10 @@ class MitdbAamiTask(BenchTask):
     record_z_only = False
     # the RECORD_ZN_FEATURE_NAMES columns (the same against the record's non-premature beats only), appended
     record_zn = False
+    # every training part (never held-out or test beats) gets a thinned copy of each of its ectopy-rich
+    # records, its record-normalised columns computed over the copy (leanecg.tasks.ectopy_mix): the network
+    # sees the yardstick that frequent ectopy moves, which DS1 alone never shows it
+    thinned_copies = False
     _real_noise: np.ndarray | None = None  # (m, 4) at fs_model, set by load() when real_noise_p > 0
 
     def train_config(self, *, tiny: bool, seed: int, epochs: int | None) -> TrainConfig:
@@ -437,8 +443,28 @@ class MitdbAamiTask(BenchTask):
                 "rule": f"detected beats from the {AF_SKIP_BEATS + 1}th on, but the last, whose QRS "
                 f"correlates >= {AF_MIN_QRS_CORR} with the running template",
             }
+        transform = None
+        if self.thinned_copies:
+            names, copy_seed = list(self.feature_names), 1000 + int(seed)
+
+            def transform(train: ArraySplit) -> ArraySplit:
+                return with_thinned_copies(train, names, np.random.default_rng(copy_seed))
+
+            info["thinned_copies"] = {
+                "rule": f"each training record with >= {MIN_ECTOPIC} ectopic beats gets a copy holding all of them "
+                f"and {N_SHARE} times as many of its N beats (drawn with seed {copy_seed}), its record-normalised "
+                "columns computed over the copy",
+            }
         return TaskData(
-            out["train"], out["val"], out["test"], self.fs_model, n_win, pipeline, info, extra_train=extra
+            out["train"],
+            out["val"],
+            out["test"],
+            self.fs_model,
+            n_win,
+            pipeline,
+            info,
+            extra_train=extra,
+            train_transform=transform,
         )
 
     def beat_inputs(
