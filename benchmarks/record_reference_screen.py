@@ -375,8 +375,10 @@ def _markdown(doc: dict[str, Any]) -> str:
         + (
             f"'{doc['reference']}': shown for reference, outside the rule. "
             + (
-                f"'{BEFORE}': its network reads no record-normalised column, so its stress view is its out-of-fold "
-                "predictions on the beats kept (its causal rhythm columns stay as the whole record gave them)."
+                f"'{BEFORE}' reads no record-normalised column: its stress view is its out-of-fold predictions on "
+                "the beats kept (its causal rhythm columns stay as the whole record gave them)."
+                if BEFORE in shown
+                else ""
             )
             if "reference" in doc
             else ""
