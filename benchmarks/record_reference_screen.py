@@ -318,12 +318,11 @@ NOTE_PREFIX = "on a DS1 stress view"
 
 
 def stress_notes(package: Path, results: Path) -> list[str]:
-    """The package's notes with the stress figures of both screen pages (``results``) in one note, replacing
+    """The package's notes with the stress figures of the screen pages (``results``) in one note, replacing
     an earlier one: the shipped pair's SVEB Se as recorded (gated) and under the stress view, and the pair
-    before's under the stress view, as ranges over the pages' six seeds."""
-    runs = [
-        run for c in CANDIDATES.values() for run in json.loads((results / f"{c[2]}.json").read_text())["runs"]
-    ]
+    before's under the stress view, as ranges over the pages' seeds (each seed once)."""
+    pages = [json.loads((results / f"{c[2]}.json").read_text()) for c in CANDIDATES.values()]
+    runs = list({run["seed"]: run for doc in pages for run in doc["runs"]}.values())  # each seed once
     shipped = RECIPES[0][0]
 
     def span(name: str, view: str) -> str:

@@ -242,8 +242,8 @@ def test_the_screen_writes_one_stress_note_from_its_pages(
     # --write-note: one note from both pages, replacing an earlier one
     doc = {
         "runs": [
-            {name: {"gated": {"sveb_se": se}, "stress": {"sveb_se": se / 2}} for name in
-             (script.RECIPES[0][0], script.BEFORE)} for se in (0.4, 0.6)
+            {"seed": seed} | {name: {"gated": {"sveb_se": se}, "stress": {"sveb_se": se / 2}} for name in
+             (script.RECIPES[0][0], script.BEFORE)} for seed, se in ((0, 0.4), (1, 0.6))
         ]
     }  # fmt: skip
     for _, _, stem, _ in script.CANDIDATES.values():
@@ -252,3 +252,4 @@ def test_the_screen_writes_one_stress_note_from_its_pages(
     notes = script.stress_notes(tmp_path, tmp_path)
     assert notes[0] == "kept" and len(notes) == 2
     assert notes[1].startswith(script.NOTE_PREFIX) and "from 40-60 % to 20-30 %" in notes[1]
+    assert "2 seeds" in notes[1]  # every page holds both seeds: each counted once
