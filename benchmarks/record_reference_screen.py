@@ -47,14 +47,16 @@ too. The view measures what the record-level statistics add, not every effect of
 Third candidate (``--candidate augmented``), fixed after the second one's verdict, before its runs: make the
 shipped network itself robust. In every fold its training part gets, besides its own beats, a thinned copy of
 each of its ectopy-rich records (all their ectopic beats and half as many N beats, the record-normalised
-columns computed over the copy: :func:`leanecg.tasks.ectopy_mix.with_thinned_copies`), so the network sees what a shifted yardstick
-looks like; nothing else changes. Same rule, on all six seeds 0-5 pooled (the candidate is new to all of them):
+columns computed over the copy: the task switch ``thinned_copies``,
+:func:`leanecg.tasks.ectopy_mix.with_thinned_copies`), so the network sees what a shifted yardstick looks like;
+nothing else changes. Same rule, on all six seeds 0-5 pooled (the candidate is new to all of them):
 adopt if its stress gain has a 95 % CI above 0 and its gain as recorded is at least -1.0 point.
 
     .venv/bin/python benchmarks/record_reference_screen.py --data-dir ../shared/data
     .venv/bin/python benchmarks/record_reference_screen.py --data-dir ../shared/data --candidate before
     .venv/bin/python benchmarks/record_reference_screen.py --data-dir ../shared/data --candidate augmented
-    # or one seed per process (2 cores) first, then the page from the kept files:
+    # or one seed per process (2 cores) first, then the pages from the kept files (with --candidate
+    # augmented the seed's thinned-copies network too):
     .venv/bin/python benchmarks/record_reference_screen.py --data-dir ../shared/data --only-seed 0
 """
 
