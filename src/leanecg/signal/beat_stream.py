@@ -61,6 +61,7 @@ from leanecg.signal.beats import (
     StreamingRRMedians,
     beat_model_inputs,
     beat_windows,
+    non_premature_beats,
     takes_record_z,
     takes_record_zn,
     takes_rr_medians,
@@ -70,7 +71,7 @@ from leanecg.signal.beats import (
     template_features_against,
 )
 from leanecg.signal.normalize import RunningNorm
-from leanecg.signal.record_norm import RunningRobustZ, not_premature
+from leanecg.signal.record_norm import RunningRobustZ
 from leanecg.signal.rpeaks import StreamingRPeakDetector
 
 __all__ = ["BEAT_HISTORY_S", "BeatInputs", "StreamingBeatInputs", "default_template_history"]
@@ -119,7 +120,8 @@ class StreamingBeatInputs:
             :data:`~leanecg.signal.beats.RR_CONTEXT_FEATURE_NAMES`,
             :data:`~leanecg.signal.beats.TEMPLATE_FEATURE_NAMES`,
             :data:`~leanecg.signal.beats.TEMPLATE_DIFF_FEATURE_NAMES`,
-            :data:`~leanecg.signal.beats.RECORD_Z_FEATURE_NAMES`), in the model's order.
+            :data:`~leanecg.signal.beats.RECORD_Z_FEATURE_NAMES`,
+            :data:`~leanecg.signal.beats.RECORD_ZN_FEATURE_NAMES`), in the model's order.
         template_history: beats in the causal template; ``None``: :func:`default_template_history`.
         source: the stream's name in errors.
 
@@ -289,8 +291,7 @@ class StreamingBeatInputs:
             if self.record_z is not None:
                 cols.update(zip(RECORD_Z_FEATURE_NAMES, self.record_z.next(base).T, strict=True))
             if self.record_zn is not None:
-                reference = not_premature(cols["pre_rr"], cols["post_rr"])
-                zn = self.record_zn.next(base, reference=reference)
+                zn = self.record_zn.next(base, reference=non_premature_beats(base))
                 cols.update(zip(RECORD_ZN_FEATURE_NAMES, zn.T, strict=True))
         return np.stack([cols[n] for n in self.feature_names], axis=1).astype(np.float32)
 

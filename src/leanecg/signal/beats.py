@@ -49,6 +49,8 @@ __all__ = [
     "beat_model_inputs",
     "beat_templates",
     "beat_windows",
+    "non_premature_beats",
+    "record_z_columns",
     "rr_context_features",
     "rr_features",
     "rr_median_features",
@@ -779,6 +781,23 @@ def takes_record_zn(names: Sequence[str] | None) -> bool:
     return names is None or any(n in RECORD_ZN_FEATURE_NAMES for n in names)
 
 
+def non_premature_beats(base: np.ndarray) -> np.ndarray:
+    """The yardstick of :data:`RECORD_ZN_FEATURE_NAMES`: bool ``(n,)``, the beats whose ``pre_rr`` is at least
+    0.9 times their ``post_rr`` (:func:`~leanecg.signal.record_norm.not_premature`), from ``(n, 17)`` columns
+    :data:`RECORD_Z_BASE_NAMES`."""
+    return not_premature(
+        base[:, RECORD_Z_BASE_NAMES.index("pre_rr")], base[:, RECORD_Z_BASE_NAMES.index("post_rr")]
+    )
+
+
+def record_z_columns(base: np.ndarray, non_premature: bool = False) -> np.ndarray:
+    """The record-normalised columns of one record's beats from their :data:`RECORD_Z_BASE_NAMES` columns
+    ``(n, 17)``: :data:`RECORD_Z_FEATURE_NAMES` (each beat against the median and IQR of all the record's
+    beats) or, ``non_premature``, :data:`RECORD_ZN_FEATURE_NAMES` (against its :func:`non_premature_beats`);
+    float64 ``(n, 17)``, dimensionless."""
+    return record_robust_z(base, reference=non_premature_beats(base) if non_premature else None)
+
+
 def beat_model_inputs(
     x: np.ndarray,
     fs: float,
@@ -860,12 +879,8 @@ def beat_model_inputs(
             )
             base = select_beat_features(feats, RECORD_Z_BASE_NAMES)
             unset = np.full((feats.shape[0], len(RECORD_Z_BASE_NAMES)), np.nan)
-            rz = record_robust_z(base) if takes_record_z(only) else unset
-            rzn = (
-                record_robust_z(base, reference=not_premature(base[:, 0], base[:, 1]))  # pre_rr, post_rr
-                if takes_record_zn(only)
-                else unset
-            )
+            rz = record_z_columns(base) if takes_record_z(only) else unset
+            rzn = record_z_columns(base, non_premature=True) if takes_record_zn(only) else unset
             feats = np.concatenate((feats, diff, rz, rzn), axis=1)
     return np.ascontiguousarray(win.transpose(0, 2, 1), dtype=np.float32), feats.astype(np.float32)
 

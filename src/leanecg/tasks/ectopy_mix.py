@@ -26,8 +26,12 @@ import numpy as np
 
 from leanecg.data.arrays import ArraySplit
 from leanecg.errors import LeanECGError
-from leanecg.signal.beats import RECORD_Z_BASE_NAMES, RECORD_Z_FEATURE_NAMES, RECORD_ZN_FEATURE_NAMES
-from leanecg.signal.record_norm import not_premature, record_robust_z
+from leanecg.signal.beats import (
+    RECORD_Z_BASE_NAMES,
+    RECORD_Z_FEATURE_NAMES,
+    RECORD_ZN_FEATURE_NAMES,
+    record_z_columns,
+)
 
 __all__ = ["MIN_ECTOPIC", "N_SHARE", "ectopic_majority_subset", "renormalise", "with_thinned_copies"]
 
@@ -72,11 +76,11 @@ def renormalise(features: np.ndarray, names: Sequence[str]) -> np.ndarray:
     among ``names`` too; float32 ``(n, F)``, the other columns unchanged."""
     cols = list(names)
     out = np.array(features, dtype=np.float32, copy=True)
-    has = {
-        kind: [n for n in group if n in cols]
-        for kind, group in (("rz", RECORD_Z_FEATURE_NAMES), ("rzn", RECORD_ZN_FEATURE_NAMES))
-    }
-    if not any(has.values()) or len(out) == 0:
+    kinds = [
+        (group, non_premature, [n for n in group if n in cols])
+        for group, non_premature in ((RECORD_Z_FEATURE_NAMES, False), (RECORD_ZN_FEATURE_NAMES, True))
+    ]
+    if len(out) == 0 or not any(wanted for _, _, wanted in kinds):
         return out
     missing = [n for n in RECORD_Z_BASE_NAMES if n not in cols]
     if missing:
@@ -84,13 +88,10 @@ def renormalise(features: np.ndarray, names: Sequence[str]) -> np.ndarray:
             "features", f"record-normalised columns need their base columns; missing {missing}"
         )
     base = out[:, [cols.index(n) for n in RECORD_Z_BASE_NAMES]].astype(np.float64)
-    for kind, group in (("rz", RECORD_Z_FEATURE_NAMES), ("rzn", RECORD_ZN_FEATURE_NAMES)):
-        if has[kind]:
-            reference = not_premature(base[:, 0], base[:, 1]) if kind == "rzn" else None  # pre_rr, post_rr
-            z = record_robust_z(base, reference=reference)
-            for j, name in enumerate(group):
-                if name in cols:
-                    out[:, cols.index(name)] = z[:, j]
+    for group, non_premature, wanted in kinds:
+        if wanted:
+            z = record_z_columns(base, non_premature=non_premature)
+            out[:, [cols.index(n) for n in wanted]] = z[:, [group.index(n) for n in wanted]]
     return out
 
 
