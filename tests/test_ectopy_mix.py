@@ -7,6 +7,7 @@ records through the mitdb-aami task (the copies join every training part and not
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +107,21 @@ def test_the_task_switch_gives_copies_to_training_parts_only(shared_data: Path, 
     np.testing.assert_array_equal(part.y[: len(pool)], pool.y)
     plain = TaskData(**{**data.__dict__, "train_transform": None})
     assert plain.training_part(pool) is pool  # no transform, no extra beats: the part itself
+
+
+def test_the_model_card_states_thinned_copies_of_the_package_or_of_a_member() -> None:
+    from leanecg.package.model import model_card
+
+    meta = json.loads((Path(__file__).parents[1] / "src/leanecg/zoo/mitdb-aami/model.json").read_text())
+    rule = {"rule": "each training record with >= 20 ectopic beats gets a copy"}
+    plain = model_card(
+        {**meta, "data": {**meta["data"], "thinned_copies": None, "members_thinned_copies": None}}
+    )
+    assert "thinned copy" not in plain
+    own = model_card(
+        {**meta, "data": {**meta["data"], "thinned_copies": rule, "members_thinned_copies": None}}
+    )
+    assert "- Augmentation: its training part also held a thinned copy" in own and rule["rule"] in own
+    member = model_card({**meta, "data": {**meta["data"], "members_thinned_copies": {"beatnet": rule}}})
+    assert "- Augmentation of the `beatnet` member: its training part" in member
+    assert member.index("Augmentation") < member.index("## Test metrics")  # under Training data

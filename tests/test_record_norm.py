@@ -243,13 +243,42 @@ def test_the_screen_writes_one_stress_note_from_its_pages(
     doc = {
         "runs": [
             {"seed": seed} | {name: {"gated": {"sveb_se": se}, "stress": {"sveb_se": se / 2}} for name in
-             (script.RECIPES[0][0], script.BEFORE)} for seed, se in ((0, 0.4), (1, 0.6))
+             (script.RECIPES[0][0], script.BEFORE, script.AUGMENTED)} for seed, se in ((0, 0.4), (1, 0.6))
         ]
     }  # fmt: skip
     for _, _, stem, _ in script.CANDIDATES.values():
         (tmp_path / f"{stem}.json").write_text(json.dumps(doc))
+    # a page whose runs lack the RR-context pair (the balanced candidate's) adds its seed to the others only
+    last = script.CANDIDATES["balanced"][2]
+    late = {"seed": 9} | {
+        name: {"gated": {"sveb_se": 0.8}, "stress": {"sveb_se": 0.7}}
+        for name in (script.RECIPES[0][0], script.AUGMENTED)
+    }
+    (tmp_path / f"{last}.json").write_text(json.dumps({"runs": [late]}))
     (tmp_path / "model.json").write_text(json.dumps({"notes": ["kept", script.NOTE_PREFIX + " old"]}))
     notes = script.stress_notes(tmp_path, tmp_path)
     assert notes[0] == "kept" and len(notes) == 2
-    assert notes[1].startswith(script.NOTE_PREFIX) and "from 40-60 % to 20-30 %" in notes[1]
-    assert "2 seeds" in notes[1]  # every page holds both seeds: each counted once
+    assert notes[1].startswith(script.NOTE_PREFIX)
+    # every page holds seeds 0 and 1: each counted once
+    assert "goes from 40-80 % as recorded (AF gate) to 20-70 % (3 seeds)" in notes[1]
+    assert "keeps 20-30 % (2 seeds)" in notes[1]
+
+
+def test_the_balanced_gain_is_the_mean_of_the_two_views_gains(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import REPO, load_benchmark
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    script = load_benchmark("record_reference_screen.py")
+    task = MitdbAamiTask()
+    rng = np.random.default_rng(0)
+    groups = np.repeat([f"r{i}" for i in range(6)], 40)
+    y = rng.integers(0, 3, size=groups.size)  # N, S, V in every record
+    noisy = np.where(rng.random(y.size) < 0.3, (y + 1) % 3, y)
+    recorded = [(y, noisy, noisy, groups)]  # the same predictions as recorded: no gain there
+    stressed = [(y, y, noisy, groups)]  # a perfect candidate under stress
+    got = script.balanced_gain(task, recorded, stressed, n_boot=200)
+    stress_gain = task.scores(y, y)["sveb_veb_f1"] - task.scores(y, noisy)["sveb_veb_f1"]
+    assert got["point"] == pytest.approx(stress_gain / 2) and stress_gain > 0.2
+    assert got["ci95"][0] > 0 and got["ci95"][1] <= stress_gain + 1e-12
+    same = script.balanced_gain(task, recorded, [(y, noisy, noisy, groups)], n_boot=50)
+    assert same == {"point": 0.0, "ci95": [0.0, 0.0]}

@@ -148,6 +148,14 @@ def ensemble_packages(
     data.info["split"] = members_split(str(data.info.get("split", "")), metas)
     if trained_on:
         data.info["train_records"] = trained_on
+    # a member's training-part augmentation (e.g. ``thinned_copies``) is part of how the ensemble was made
+    thinned = {
+        str(m.get("model_name")): m["data"]["thinned_copies"]
+        for m in metas
+        if (m.get("data") or {}).get("thinned_copies")
+    }
+    if thinned:
+        data.info["members_thinned_copies"] = thinned
     refit = any(refitted_on_val(m.get("train")) for m in metas)  # a member refitted on train + val
     val_seen = refit or bool(set(trained_on) & {str(r) for r in data.info.get("val_records") or []})
     held_out = not refit

@@ -361,6 +361,7 @@ def model_card(meta: Mapping[str, Any]) -> str:
         f"- Split: {data.get('split', 'n/a')}.",
         f"- Examples: train {_fmt_num(data.get('n_train'))}, validation {_fmt_num(data.get('n_val'))}, "
         f"test {_fmt_num(data.get('n_test'))}.",
+        *_thinned_lines(data),
         f"- Licence of the training data: {lic.get('licence', 'n/a')}. Cite: {lic.get('citation', 'n/a')}",
         "",
         f"## Test metrics (95 % bootstrap CIs; primary: `{task['primary_metric']}`)",
@@ -427,6 +428,17 @@ def model_card(meta: Mapping[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _thinned_lines(data: Mapping[str, Any]) -> list[str]:
+    """The card's lines on thinned copies (:mod:`leanecg.tasks.ectopy_mix`) in the training part: the
+    package's own (``data["thinned_copies"]``) or its ensemble members' (``data["members_thinned_copies"]``)."""
+    what = "its training part also held a thinned copy of each ectopy-rich training record (`thinned_copies`)"
+    own = data.get("thinned_copies")
+    lines = [f"- Augmentation: {what}: {own['rule']}."] if own else []
+    members = data.get("members_thinned_copies") or {}
+    lines += [f"- Augmentation of the `{m}` member: {what}: {tc['rule']}." for m, tc in members.items()]
+    return lines
 
 
 def _temperature_line(meta: Mapping[str, Any]) -> str:

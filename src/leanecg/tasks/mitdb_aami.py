@@ -225,9 +225,11 @@ class MitdbAamiTask(BenchTask):
     # recipe ingredients (each switchable; benchmarks/beat_ablation.py measures them)
     # The defaults are the v1 recipe, chosen by DS1 cross-validation over the network rows of
     # benchmarks/beat_ablation.py (no single-network ingredient below beat it there; see the module docstring).
-    # The shipped model since 2026-12-07 (third session) is the ablation's '+ record-normalised columns + linear
-    # member' pair (train_uses_val False, rr_context True; a beatnet with record_z True and the zoo's `linear` on
-    # the 17 columns, averaged), chosen by benchmarks/record_z_screen.py with the AF gate.
+    # The shipped model since 2026-12-07 (eighth session) is the ablation's '+ thinned copies' pair
+    # (train_uses_val False, rr_context True; a beatnet with record_z True and thinned_copies True, and the
+    # zoo's `linear` on the 17 columns, averaged), chosen by benchmarks/record_reference_screen.py --candidate
+    # balanced; the '+ record-normalised columns + linear member' pair (the same without thinned copies) before
+    # it, chosen by benchmarks/record_z_screen.py with the AF gate.
     train_uses_val = True  # False: all 22 DS1 records train for a fixed epoch budget (no early stopping)
     rr_context = False  # the RR_CONTEXT_FEATURE_NAMES columns (prematurity vs local rhythm, irregularity)
     rr_medians = False  # the RR_MEDIAN_FEATURE_NAMES columns (RR against running medians of the rhythm)
