@@ -82,13 +82,19 @@ def test_beats_and_predict_answer_as_the_cli(server: str, tmp_path: Path) -> Non
     t = np.arange(0, beats_s[-1] + 1, 1 / 250)
     ecg = sum(np.exp(-((t - b) ** 2) / (2 * 0.01**2)) for b in beats_s)
     text = "II\n" + "\n".join(f"{v:.4f}" for v in ecg)
-    zeros = {}
+    answers = {}
     for query in ("", "&rhythm_gate=false"):
         status, body = upload(server + f"/beats?model=mitdb-aami&fs=250{query}", [("af.csv", text.encode())])
         assert status == 200, body
-        zeros[query] = sum(b["prob_S"] == 0.0 for b in body["beats"])
-    # without the gate a probability rounds to 0 (6 decimals) only where the model itself is that sure
-    assert zeros[""] > 50 and zeros["&rhythm_gate=false"] < zeros[""] // 10
+        answers[query] = body["beats"]
+    gated, plain = answers[""], answers["&rhythm_gate=false"]
+    assert [b["sample"] for b in gated] == [b["sample"] for b in plain]
+    # the gate moves P(S) to N: every beat it changes has P(S) 0 and P(N) up by the network's P(S) (6 decimals)
+    moved = [(g, p) for g, p in zip(gated, plain, strict=True) if g["prob_S"] != p["prob_S"]]
+    assert len(moved) > 50 and sum(g["prob_S"] == 0.0 for g in gated) > 50
+    for g, p in moved:
+        assert g["prob_S"] == 0.0 and g["prob_N"] == pytest.approx(p["prob_N"] + p["prob_S"], abs=2e-6)
+        assert (g["prob_V"], g["prob_F"]) == (p["prob_V"], p["prob_F"])
 
 
 def _bad_uploads() -> list[tuple[str, str, dict]]:
