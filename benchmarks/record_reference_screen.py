@@ -289,16 +289,12 @@ def main() -> None:
             networks = {name: (net[f"oof{r}"], net[f"stress{r}"]) for r, (name, _) in enumerate(RECIPES)}
             before, _, _ = member_oof(root, members, "beatnet", {}, seed)
             networks[BEFORE] = (before, before[idx])  # its columns do not depend on the beats a record holds
-        if balanced:
+        if args.candidate in ("augmented", "balanced"):
             aug = np.load(augmented_seed(root, args.cache, seed))
             if not (np.array_equal(aug["stress_index"], idx) and np.array_equal(aug["y"], y)):
                 raise SystemExit(f"error: {args.cache}: the augmented network's file holds other beats")
-            networks[AUGMENTED] = (aug["oof"], aug["stress"])
-        elif args.candidate == "augmented":
-            aug = np.load(augmented_seed(root, args.cache, seed))
-            if not (np.array_equal(aug["stress_index"], idx) and np.array_equal(aug["y"], y)):
-                raise SystemExit(f"error: {args.cache}: the augmented network's file holds other beats")
-            networks = {n: networks[n] for n in (shipped, BEFORE)} | {AUGMENTED: (aug["oof"], aug["stress"])}
+            kept = (shipped,) if balanced else (shipped, BEFORE)
+            networks = {n: networks[n] for n in kept} | {AUGMENTED: (aug["oof"], aug["stress"])}
         preds = {}
         for name, (oof, oof_stress) in networks.items():
             proba = (oof + linear) / 2
