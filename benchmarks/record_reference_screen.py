@@ -90,7 +90,7 @@ from leanecg.bench.runner import _maybe_without_features, _train_deep
 from leanecg.data import resolve_data_dir
 from leanecg.evaluate.bootstrap import bootstrap_diff_ci
 from leanecg.package import set_package_fields
-from leanecg.tasks.ectopy_mix import MIN_ECTOPIC, N_SHARE, ectopic_majority_subset, renormalise
+from leanecg.tasks.ectopy_mix import MIN_ECTOPIC, N_SHARE, thinned_records
 from leanecg.train.trainer import predict_proba
 from record_z_screen import _training, closing_lines, member_oof, write_page
 from sveb_gate_cv import AF_THRESHOLDS, _af, _ci, _nested, _pct, _record_irregularity, _scores
@@ -160,12 +160,8 @@ def _cv_network(root: Path, seed: int, extra: dict[str, Any]) -> dict[str, np.nd
     pool = task.cv_pool(data)
     names = list(task.feature_names)
     y, groups = np.asarray(pool.y), np.asarray(pool.groups).astype(str)
-    stress = ectopic_majority_subset(y, groups, np.random.default_rng(seed))
     feats = np.asarray(pool.features)
-    stressed = feats[stress].copy()
-    for record in np.unique(groups[stress]):
-        mine = groups[stress] == record
-        stressed[mine] = renormalise(feats[stress][mine], names)
+    stress, stressed = thinned_records(feats, y, groups, names, np.random.default_rng(seed))
     oof = np.full((len(y), len(task.class_names)), np.nan, dtype=np.float32)
     oof_stress = np.full((len(stress), len(task.class_names)), np.nan, dtype=np.float32)
     for f, held in enumerate(cv_folds(pool, 5, seed)):

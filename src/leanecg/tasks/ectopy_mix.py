@@ -9,6 +9,8 @@ record-normalised columns again over the beats kept:
 * :func:`ectopic_majority_subset`: which beats a thinned record keeps (every ectopic beat, ``n_share`` times
   as many N beats drawn at random);
 * :func:`renormalise`: the record-normalised columns of some beats of one record, over those beats only;
+* :func:`thinned_records`: both, for every ectopy-rich record of some labelled beats (the stress view of
+  ``benchmarks/record_reference_screen.py``);
 * :func:`with_thinned_copies`: a training part plus a thinned copy of each of its ectopy-rich records (the
   ``thinned_copies`` switch of the ``mitdb-aami`` task, applied to every training part, never to held-out or
   test data).
@@ -33,7 +35,14 @@ from leanecg.signal.beats import (
     record_z_columns,
 )
 
-__all__ = ["MIN_ECTOPIC", "N_SHARE", "ectopic_majority_subset", "renormalise", "with_thinned_copies"]
+__all__ = [
+    "MIN_ECTOPIC",
+    "N_SHARE",
+    "ectopic_majority_subset",
+    "renormalise",
+    "thinned_records",
+    "with_thinned_copies",
+]
 
 #: A record is thinned only with at least this many ectopic (not N) beats.
 MIN_ECTOPIC = 20
@@ -95,6 +104,21 @@ def renormalise(features: np.ndarray, names: Sequence[str]) -> np.ndarray:
     return out
 
 
+def thinned_records(
+    features: np.ndarray, y: np.ndarray, groups: np.ndarray, names: Sequence[str], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The thinned records of some labelled beats: ``(keep, thinned)``, the sorted indices of
+    :func:`ectopic_majority_subset` and ``features[keep]`` (columns ``names``) with each record's
+    record-normalised columns computed over its beats kept (:func:`renormalise`); ``(k,)`` and ``(k, F)``."""
+    groups = np.asarray(groups).astype(str)
+    keep = ectopic_majority_subset(y, groups, rng)
+    thinned = np.asarray(features)[keep].copy()
+    for record in np.unique(groups[keep]):
+        mine = groups[keep] == record
+        thinned[mine] = renormalise(thinned[mine], names)
+    return keep, thinned
+
+
 def with_thinned_copies(train: ArraySplit, names: Sequence[str], rng: np.random.Generator) -> ArraySplit:
     """``train`` (beats with ``groups`` and the feature columns ``names``) plus a thinned copy of each of its
     records with at least :data:`MIN_ECTOPIC` ectopic beats: the beats of :func:`ectopic_majority_subset`,
@@ -104,11 +128,7 @@ def with_thinned_copies(train: ArraySplit, names: Sequence[str], rng: np.random.
     if train.groups is None or train.features is None:
         raise LeanECGError(train.name, "thinned copies need the beats' records (groups) and feature columns")
     y, groups = np.asarray(train.y), np.asarray(train.groups).astype(str)
-    keep = ectopic_majority_subset(y, groups, rng)
-    feats = np.asarray(train.features)[keep].copy()
-    for record in np.unique(groups[keep]):
-        mine = groups[keep] == record
-        feats[mine] = renormalise(feats[mine], names)
+    keep, feats = thinned_records(np.asarray(train.features), y, groups, names, rng)
     X = np.asarray(train.X)
     return ArraySplit(
         X=np.concatenate((X, X[keep])),
