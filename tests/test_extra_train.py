@@ -7,6 +7,7 @@ cinc2017's AF records outside its test split, ventricular-looking beats dropped;
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,33 @@ def test_extra_examples_join_training_parts_only(tiny_af: TaskData) -> None:
     s_calls = lambda b: int((np.argmax(b["proba"], axis=1) == 1).sum())  # noqa: E731
     assert not np.allclose(cv["proba"], plain["proba"])
     assert s_calls(cv) <= s_calls(plain)
+
+
+def test_the_model_card_and_an_ensemble_keep_the_extra_training_data(tiny_af: TaskData) -> None:
+    """The package's own AF beats get a line under "Training data" in its card, and an ensemble carries each
+    member's (``members_extra_train``, beside ``members_thinned_copies``) so its card names them too."""
+    from leanecg.package.model import members_training_parts, model_card
+
+    meta = json.loads((Path(__file__).parents[1] / "src/leanecg/zoo/mitdb-aami/model.json").read_text())
+    info = tiny_af.info["extra_train"]
+    base = {**meta["data"], "thinned_copies": None, "members_thinned_copies": None}
+    assert "Extra training data" not in model_card({**meta, "data": base})
+    own = model_card({**meta, "data": {**base, "extra_train": info}})
+    line = next(ln for ln in own.splitlines() if ln.startswith("- Extra training data:"))
+    assert info["source"] in line and f"{info['beats']:,} beats" in line and info["rule"] in line
+    assert "never held out" in line and own.index(line) < own.index("## Test metrics")
+    rule = {"rule": "each training record with >= 20 ectopic beats gets a copy"}
+    metas = [
+        {"model_name": "beatnet", "data": {"extra_train": info}},
+        {"model_name": "linear", "data": {"thinned_copies": rule, "extra_train": None}},
+        {"model_name": "mlp", "data": {}},
+    ]
+    parts = members_training_parts(metas)
+    assert parts == {"members_extra_train": {"beatnet": info}, "members_thinned_copies": {"linear": rule}}
+    assert members_training_parts(metas[2:]) == {}
+    card = model_card({**meta, "data": {**base, **parts}})
+    assert f"- Extra training data of the `beatnet` member: {info['source']}" in card
+    assert "- Augmentation of the `linear` member: its training part" in card
 
 
 def test_a_two_lead_model_cannot_take_one_lead_af_beats(shared_data: Path) -> None:

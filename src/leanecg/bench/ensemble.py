@@ -24,7 +24,12 @@ from typing import Any
 import numpy as np
 
 from leanecg.errors import LeanECGError
-from leanecg.package.model import load_model_package, save_model_package, set_package_field
+from leanecg.package.model import (
+    load_model_package,
+    members_training_parts,
+    save_model_package,
+    set_package_field,
+)
 from leanecg.provenance import collect_provenance
 from leanecg.signal.beats import ALL_BEAT_FEATURE_NAMES
 from leanecg.tasks import task_for_package
@@ -148,14 +153,8 @@ def ensemble_packages(
     data.info["split"] = members_split(str(data.info.get("split", "")), metas)
     if trained_on:
         data.info["train_records"] = trained_on
-    # a member's training-part augmentation (e.g. ``thinned_copies``) is part of how the ensemble was made
-    thinned = {
-        str(m.get("model_name")): m["data"]["thinned_copies"]
-        for m in metas
-        if (m.get("data") or {}).get("thinned_copies")
-    }
-    if thinned:
-        data.info["members_thinned_copies"] = thinned
+    # what joined a member's training part (extra examples, thinned copies) is part of how the ensemble was made
+    data.info.update(members_training_parts(metas))
     refit = any(refitted_on_val(m.get("train")) for m in metas)  # a member refitted on train + val
     val_seen = refit or bool(set(trained_on) & {str(r) for r in data.info.get("val_records") or []})
     held_out = not refit

@@ -77,6 +77,7 @@ __all__ = [
     "CARD_FILE",
     "META_FILE",
     "PACKAGE_FORMAT",
+    "TRAINING_PART_KEYS",
     "WEIGHTS_FILE",
     "BeatPredictions",
     "InferenceBackend",
@@ -86,6 +87,7 @@ __all__ = [
     "check_package_meta",
     "class_column",
     "load_model_package",
+    "members_training_parts",
     "model_lead_choice",
     "save_model_package",
 ]
@@ -361,7 +363,7 @@ def model_card(meta: Mapping[str, Any]) -> str:
         f"- Split: {data.get('split', 'n/a')}.",
         f"- Examples: train {_fmt_num(data.get('n_train'))}, validation {_fmt_num(data.get('n_val'))}, "
         f"test {_fmt_num(data.get('n_test'))}.",
-        *_thinned_lines(data),
+        *_training_part_lines(data),
         f"- Licence of the training data: {lic.get('licence', 'n/a')}. Cite: {lic.get('citation', 'n/a')}",
         "",
         f"## Test metrics (95 % bootstrap CIs; primary: `{task['primary_metric']}`)",
@@ -430,14 +432,59 @@ def model_card(meta: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _thinned_lines(data: Mapping[str, Any]) -> list[str]:
-    """The card's lines on thinned copies (:mod:`leanecg.tasks.ectopy_mix`) in the training part: the
-    package's own (``data["thinned_copies"]``) or its ensemble members' (``data["members_thinned_copies"]``)."""
-    what = "its training part also held a thinned copy of each ectopy-rich training record (`thinned_copies`)"
-    own = data.get("thinned_copies")
-    lines = [f"- Augmentation: {what}: {own['rule']}."] if own else []
-    members = data.get("members_thinned_copies") or {}
-    lines += [f"- Augmentation of the `{m}` member: {what}: {tc['rule']}." for m, tc in members.items()]
+#: The keys of a package's ``data`` block that describe what joined its training part besides its split's own
+#: examples (:class:`leanecg.tasks.base.TaskData`: ``extra_train``, examples from another source; ``thinned_copies``,
+#: :mod:`leanecg.tasks.ectopy_mix`). They are part of how a model was made: an ensemble carries each member's as
+#: ``members_<key>`` (:func:`members_training_parts`) and the model card prints both (:func:`_training_part_lines`).
+TRAINING_PART_KEYS: tuple[str, ...] = ("extra_train", "thinned_copies")
+
+
+def members_training_parts(metas: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What joined each member's training part, for an ensemble of the packages ``metas``: for every key of
+    :data:`TRAINING_PART_KEYS` some member holds, ``{"members_<key>": {member model name: its entry}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for key in TRAINING_PART_KEYS:
+        held = {str(m.get("model_name")): m["data"][key] for m in metas if (m.get("data") or {}).get(key)}
+        if held:
+            out[f"members_{key}"] = held
+    return out
+
+
+def _extra_train_text(info: Mapping[str, Any]) -> str:
+    counts = ", ".join(f"{_fmt_num(info[k])} {k}" for k in ("records", "beats") if info.get(k) is not None)
+    label = f", labelled {info['label']}" if info.get("label") else ""
+    rule = f" ({info['rule']})" if info.get("rule") else ""
+    return (
+        f"{info.get('source', 'examples from another source')}{' (' + counts + ')' if counts else ''}{label}{rule}; "
+        "they joined every training part and were never held out, validated on or scored"
+    )
+
+
+def _thinned_text(info: Mapping[str, Any]) -> str:
+    return (
+        "its training part also held a thinned copy of each ectopy-rich training record (`thinned_copies`): "
+        f"{info['rule']}"
+    )
+
+
+#: each training-part key -> (the card's heading word, the text of one entry)
+_TRAINING_PART_TEXT = {
+    "extra_train": ("Extra training data", _extra_train_text),
+    "thinned_copies": ("Augmentation", _thinned_text),
+}
+
+
+def _training_part_lines(data: Mapping[str, Any]) -> list[str]:
+    """The card's lines on what joined the training part (:data:`TRAINING_PART_KEYS`): the package's own
+    (``data[key]``) and its ensemble members' (``data["members_<key>"]``)."""
+    lines: list[str] = []
+    for key in TRAINING_PART_KEYS:
+        head, text = _TRAINING_PART_TEXT[key]
+        if data.get(key):
+            lines.append(f"- {head}: {text(data[key])}.")
+        lines += [
+            f"- {head} of the `{m}` member: {text(e)}." for m, e in (data.get(f"members_{key}") or {}).items()
+        ]
     return lines
 
 
