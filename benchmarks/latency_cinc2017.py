@@ -5,16 +5,21 @@ shared machine one such measurement is noisy, so this script repeats it ``--roun
 the median ratio. For a record model (``cinc2017``) it adds the end-to-end latency of the feature model:
 record-feature extraction (numpy, :mod:`leanecg.models.record_inputs`) + forward pass, against the
 reference forward pass on the same 30 s input; a beat model (``mitdb-aami``, one beat window and its beat
-features per call) gets the forward pass only. Writes ``latency_<task>.json`` and ``latency_<task>.md``::
+features per call) gets the forward pass only. ``--onnx`` adds the forward pass in ONNX Runtime, the runtime
+``leanecg predict`` / ``beats`` / ``stream`` / ``serve`` run: the model and the reference exported to ONNX fp32
+in the same run (``torch.onnx.export``, dynamo) and timed interleaved in one-thread sessions (median of the
+per-round ratios, each round's median over ``--onnx-repeats`` calls). Writes ``latency_<task>.json`` and
+``latency_<task>.md``::
 
     .venv/bin/python benchmarks/latency_cinc2017.py [--model package-dir] [--rounds 5]
-    .venv/bin/python benchmarks/latency_cinc2017.py --model src/leanecg/zoo/mitdb-aami
+    .venv/bin/python benchmarks/latency_cinc2017.py --model src/leanecg/zoo/mitdb-aami --onnx
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -112,6 +117,58 @@ def measure(model_dir: Path, rounds: int, budget_s: float) -> dict[str, Any]:
     return out
 
 
+def measure_onnx(model_dir: Path, rounds: int, repeats: int) -> dict[str, Any]:
+    """Forward pass of the package and of ResNet-1D (random weights: time does not depend on them) in ONNX
+    Runtime, batch 1, one thread: both exported here, then ``rounds`` interleaved rounds of ``repeats`` calls."""
+    import torch
+
+    from leanecg.deploy.onnx_export import export_fp32, quiet_converters
+    from leanecg.evaluate.timing import compare_timings
+    from leanecg.models.registry import build_model
+    from leanecg.package import open_model
+    from leanecg.package.ort_runtime import FEATURES_INPUT, SIGNAL_INPUT, ort_session
+
+    pkg = open_model(model_dir, prefer="torch")
+    spec = pkg.input
+    n_leads, n = int(spec["n_leads"]), int(spec["n_samples"])
+    n_feat = len(spec.get("features") or [])
+    ref = build_model("resnet1d", n_leads=n_leads, n_classes=len(pkg.class_names)).eval()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, n_leads, n)).astype(np.float32)
+    feed = {SIGNAL_INPUT: x}
+    if n_feat:
+        feed[FEATURES_INPUT] = rng.standard_normal((1, n_feat)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        ours_path, ref_path = Path(tmp) / "model.onnx", Path(tmp) / "resnet1d.onnx"
+        export_fp32(pkg, ours_path)
+        with quiet_converters():
+            torch.onnx.export(
+                ref,
+                (torch.from_numpy(x),),
+                str(ref_path),
+                dynamo=True,
+                external_data=False,
+                input_names=["x"],
+            )
+        ours, reference = ort_session(ours_path, threads=1), ort_session(ref_path, threads=1)
+        ref_feed = {reference.get_inputs()[0].name: x}
+        fns = {
+            "resnet1d": lambda: reference.run(None, ref_feed),
+            "model": lambda: ours.run(None, feed),
+        }
+        per_round = [
+            compare_timings(fns, repeats=repeats, warmup=5, reference="resnet1d") for _ in range(rounds)
+        ]
+    return {
+        "runtime": "onnxruntime fp32, CPU, intra_op_num_threads 1, sequential",
+        "repeats_per_round": repeats,
+        "latency_ms_median": statistics.median(r["model"].stats.median for r in per_round) * 1e3,
+        "reference_latency_ms_median": statistics.median(r["resnet1d"].stats.median for r in per_round) * 1e3,
+        "ratio_median": statistics.median(r["model"].ratio for r in per_round),
+        "ratios": [r["model"].ratio for r in per_round],
+    }
+
+
 def main() -> None:
     from leanecg.atomic import atomic_open, write_json
     from leanecg.provenance import collect_provenance
@@ -120,6 +177,14 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model package folder")
     parser.add_argument("--rounds", type=int, default=5, help="repeated measurements (median reported)")
     parser.add_argument("--budget-s", type=float, default=3.0, help="timing seconds per leanecg cost round")
+    parser.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also time the forward pass in ONNX Runtime (the deployed runtime)",
+    )
+    parser.add_argument(
+        "--onnx-repeats", type=int, default=200, help="ONNX Runtime calls per round and model"
+    )
     parser.add_argument("--out-dir", type=Path, default=Path("benchmarks/results"))
     parser.add_argument(
         "--write-cost",
@@ -129,12 +194,17 @@ def main() -> None:
     args = parser.parse_args()
     t0 = time.perf_counter()
     r = measure(args.model, args.rounds, args.budget_s)
+    if args.onnx:
+        r["onnx_runtime"] = measure_onnx(args.model, args.rounds, args.onnx_repeats)
     r["seconds_total"] = time.perf_counter() - t0
-    r["provenance"] = collect_provenance(seed=0, config={"rounds": args.rounds, "budget_s": args.budget_s})
+    config = {"rounds": args.rounds, "budget_s": args.budget_s, "onnx": args.onnx}
+    if args.onnx:
+        config["onnx_repeats"] = args.onnx_repeats
+    r["provenance"] = collect_provenance(seed=0, config=config)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"latency_{r['task']}"
     write_json(args.out_dir / f"{stem}.json", r)
-    f, e = r["forward"], r.get("end_to_end")
+    f, e, o = r["forward"], r.get("end_to_end"), r.get("onnx_runtime")
     model_arg = "" if args.model == DEFAULT_MODEL else f" --model {repo_relative(args.model, REPO)}"
     lines = [
         f"# Latency of `{r['model']}` vs resnet1d (batch 1, one thread, median of {r['rounds']} rounds)",
@@ -152,11 +222,18 @@ def main() -> None:
             f"| end to end (record features {e['feature_ms_median']:.2f} ms + forward) | "
             f"{e['latency_ms_median']:.3f} | {e['reference_latency_ms_median']:.3f} | {e['ratio_median']:.3f} |"
         )
+    if o is not None:
+        lines.append(
+            f"| forward pass in ONNX Runtime fp32 (both exported in this run) | {o['latency_ms_median']:.3f} | "
+            f"{o['reference_latency_ms_median']:.3f} | {o['ratio_median']:.3f} |"
+        )
+    onnx_arg = "" if o is None else f" --onnx --onnx-repeats {o['repeats_per_round']}"
     lines += [
         "",
-        f"Per-round forward ratios: {', '.join(f'{x:.3f}' for x in f['ratios'])}. "
-        f"Runtime {r['seconds_total']:.0f} s. Command: "
-        f"`python benchmarks/latency_cinc2017.py --rounds {r['rounds']}{model_arg}`.",
+        f"Per-round forward ratios: {', '.join(f'{x:.3f}' for x in f['ratios'])}"
+        + ("" if o is None else f"; in ONNX Runtime: {', '.join(f'{x:.3f}' for x in o['ratios'])}")
+        + f". Runtime {r['seconds_total']:.0f} s. Command: "
+        f"`python benchmarks/latency_cinc2017.py --rounds {r['rounds']}{model_arg}{onnx_arg}`.",
         "",
     ]
     with atomic_open(args.out_dir / f"{stem}.md") as fh:
