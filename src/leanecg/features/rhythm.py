@@ -109,9 +109,10 @@ def _welch_unscaled(x: np.ndarray, fs: float, nperseg: int) -> tuple[np.ndarray,
 def _excess_kurtosis(rows: np.ndarray) -> np.ndarray:
     """Fisher (excess) kurtosis of each row, biased moments (``scipy.stats.kurtosis``'s default)."""
     c = rows - rows.mean(axis=1, keepdims=True)
-    m2 = (c * c).mean(axis=1)
+    c2 = c * c  # (c * c) ** 2, not c**4: NumPy's general pow is ~100x slower than a multiplication
+    m2 = c2.mean(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (c**4).mean(axis=1) / (m2 * m2) - 3.0
+        return (c2 * c2).mean(axis=1) / (m2 * m2) - 3.0
 
 
 def _quality(bp: np.ndarray, fs: float, peaks: np.ndarray, out: dict[str, float]) -> None:

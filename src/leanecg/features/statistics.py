@@ -82,7 +82,8 @@ def statistics_features(x: np.ndarray, fs: float) -> dict[str, float]:
         return out
     mean = float(sig.mean())
     c = sig - mean
-    var = float(np.mean(c * c))
+    c2 = c * c  # powers by multiplication: ``c**3`` / ``c**4`` take NumPy's general pow, ~100x slower
+    var = float(np.mean(c2))
     p = np.percentile(sig, [0.5, 1, 25, 50, 75, 99, 99.5])
     out.update(
         mean_mv=mean,
@@ -94,8 +95,8 @@ def statistics_features(x: np.ndarray, fs: float) -> dict[str, float]:
     )
     # a variance at rounding level of the mean is a constant signal: shape statistics are undefined
     if var > (1e-12 * max(1.0, abs(mean))) ** 2:
-        out["skewness"] = float(np.mean(c**3) / var**1.5)
-        out["kurtosis"] = float(np.mean(c**4) / var**2 - 3.0)
+        out["skewness"] = float(np.mean(c2 * c) / var**1.5)
+        out["kurtosis"] = float(np.mean(c2 * c2) / var**2 - 3.0)
         signs = np.signbit(c)
         out["zero_crossing_rate_hz"] = float(np.count_nonzero(signs[1:] != signs[:-1]) * fs_f / n)
     else:

@@ -381,8 +381,9 @@ def _segment_metrics(
 
     hp = prep.highpassed[a:b]
     hp = hp - hp.mean(axis=0, keepdims=True)
-    m2 = np.mean(hp**2, axis=0)
-    m4 = np.mean(hp**4, axis=0)
+    hp2 = hp * hp  # hp2 * hp2, not hp**4: NumPy's general pow is ~100x slower than a multiplication
+    m2 = np.mean(hp2, axis=0)
+    m4 = np.mean(hp2 * hp2, axis=0)
     quiet = (span <= th.flat_tol_mv) | (m2 <= 1e-12)
     ksqi = np.where(quiet, 0.0, m4 / np.where(quiet, 1.0, m2) ** 2)
 
