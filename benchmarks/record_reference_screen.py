@@ -66,6 +66,18 @@ printed the DS2 scores of the third candidate's row, which favour it (benchmarks
 it is judged on fresh seeds and why its verdict is reported as a DS1 figure under a rule fixed late. The
 reference pair before is not retrained for it (its network is not needed by the rule).
 
+Fifth candidate (``--candidate adabn``), fixed on 2026-12-07 (ninth session) before its seeds ran:
+unsupervised adaptation to each record at test time, an ingredient the issue allows (no label is read). The
+shipped network (the thinned-copies recipe) scores each held-out record with the statistics of its
+convolutional batch-norm layers re-estimated on that record's own beats (AdaBN: Li et al., "Revisiting Batch
+Normalization for Practical Domain Adaptation", 2017; :func:`leanecg.train.adapt.adapt_batch_norm`), in the
+stress view on the beats kept; the feature input's batch norm stays as trained (adapting it would standardise
+the raw RR columns per record, which their record-normalised twins already do beside them). It is compared
+with the same fold networks unadapted (paired: one training per fold), the linear member and the nested AF
+gate as for the others. Rule: adopt if the balanced gain has a 95 % CI above 0, on fresh seeds 12, 13 and 14.
+Shipping it would need a per-record pass in the runtime (ONNX Runtime) before the beats are classified: not
+built; the screen measures whether it is worth building.
+
     .venv/bin/python benchmarks/record_reference_screen.py --data-dir ../shared/data
     .venv/bin/python benchmarks/record_reference_screen.py --data-dir ../shared/data --candidate before
     .venv/bin/python benchmarks/record_reference_screen.py --data-dir ../shared/data --candidate augmented
@@ -91,6 +103,7 @@ from leanecg.data import resolve_data_dir
 from leanecg.evaluate.bootstrap import bootstrap_diff_ci
 from leanecg.package import set_package_fields
 from leanecg.tasks.ectopy_mix import MIN_ECTOPIC, N_SHARE, thinned_records
+from leanecg.train.adapt import adapt_batch_norm
 from leanecg.train.trainer import predict_proba
 from record_z_screen import _training, closing_lines, member_oof, write_page
 from sveb_gate_cv import AF_THRESHOLDS, _af, _ci, _nested, _pct, _record_irregularity, _scores
@@ -139,21 +152,51 @@ CANDIDATES["balanced"] = (
     CANDIDATES["augmented"][3]
     + "; judged by the balanced gain (the mean of the gains as recorded and under stress)",
 )
+#: the fifth: the shipped network (the third candidate's recipe) adapted to each record at test time
+ADAPTED = "shipped, batch norm adapted to each record (AdaBN)"
+CANDIDATES["adabn"] = (
+    ADAPTED,
+    (12, 13, 14),
+    "record_reference_screen_adabn",
+    "the candidate is the same network (the shipped thinned-copies recipe, the same fold models) scoring each "
+    "held-out record with its convolutional batch-norm statistics re-estimated on that record's own beats "
+    "(AdaBN, unsupervised; the feature input's batch norm as trained); judged by the balanced gain",
+)
 #: each candidate's task attributes over the '+ RR context' row's (as the ablation names them)
 RECIPE_SWITCHES: dict[str, dict[str, Any]] = {
     **dict(RECIPES),
     BEFORE: {},
     AUGMENTED: {**RECIPES[0][1], "thinned_copies": True},
 }
+RECIPE_SWITCHES[ADAPTED] = {
+    **RECIPE_SWITCHES[AUGMENTED],
+    "test_time": "adapt_batch_norm(backbone) per record",
+}
 MARGIN = -0.01  # the least gain as recorded (F1, fraction) the rule accepts
 
 
-def _cv_network(root: Path, seed: int, extra: dict[str, Any]) -> dict[str, np.ndarray]:
+def _per_record(model: Any, x: np.ndarray, features: np.ndarray | None, groups: np.ndarray) -> np.ndarray:
+    """``model``'s probabilities of the beats ``x`` (and ``features``), each record's beats (``groups``)
+    scored by a copy adapted to them alone (:func:`leanecg.train.adapt.adapt_batch_norm`)."""
+    out: np.ndarray | None = None
+    for g in np.unique(groups):
+        i = np.flatnonzero(groups == g)
+        f = None if features is None else features[i]
+        p = predict_proba(adapt_batch_norm(model, x[i], f), x[i], features=f)
+        out = np.full((len(x), p.shape[1]), np.nan, dtype=np.float32) if out is None else out
+        out[i] = p
+    assert out is not None
+    return out
+
+
+def _cv_network(root: Path, seed: int, extra: dict[str, Any], adapt: bool = False) -> dict[str, np.ndarray]:
     """One recipe's network (task attributes ``extra`` over the '+ RR context' row's) on one seed's 5 folds:
     out-of-fold probabilities, and the stress view's (:func:`~leanecg.tasks.ectopy_mix.ectopic_majority_subset`
     of each held-out fold, its record-normalised columns computed again), in canonical order
     (:func:`beat_ablation.canonical_order`). A ``thinned_copies`` recipe gets its copies in every fold's
-    training part (``TaskData.training_part``)."""
+    training part (``TaskData.training_part``). With ``adapt`` the same fold networks also score both views
+    adapted to each held-out record (``oof_adapted``, ``stress_adapted``: :func:`_per_record`; in the stress
+    view, to the beats kept)."""
     deep = {k: v for k, v in _training(seed).items() if k not in ("n_boot", "runtime")}
     task = _task({**_CONTEXT, **extra})
     data = task.load(root, seed=seed)
@@ -164,6 +207,7 @@ def _cv_network(root: Path, seed: int, extra: dict[str, Any]) -> dict[str, np.nd
     stress, stressed = thinned_records(feats, y, groups, names, np.random.default_rng(seed))
     oof = np.full((len(y), len(task.class_names)), np.nan, dtype=np.float32)
     oof_stress = np.full((len(stress), len(task.class_names)), np.nan, dtype=np.float32)
+    adapted, adapted_stress = np.full_like(oof, np.nan), np.full_like(oof_stress, np.nan)
     for f, held in enumerate(cv_folds(pool, 5, seed)):
         mask = np.zeros(len(y), dtype=bool)
         mask[held] = True
@@ -175,12 +219,20 @@ def _cv_network(root: Path, seed: int, extra: dict[str, Any]) -> dict[str, np.nd
         oof_stress[in_fold] = predict_proba(
             trained.model, np.asarray(pool.X)[stress[in_fold]], features=stressed[in_fold]
         )
+        if adapt:
+            adapted[held] = _per_record(trained.model, np.asarray(ho.X), ho.features, groups[held])
+            s_idx = stress[in_fold]
+            adapted_stress[in_fold] = _per_record(
+                trained.model, np.asarray(pool.X)[s_idx], stressed[in_fold], groups[s_idx]
+            )
         print(f"seed {seed} {extra} fold {f + 1}/5", flush=True)
     order = canonical_order(groups)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     s_order = np.argsort(rank[stress], kind="stable")  # the stress beats in canonical order
+    kept = {"oof_adapted": adapted[order], "stress_adapted": adapted_stress[s_order]} if adapt else {}
     return {
+        **kept,
         "oof": oof[order],
         "stress": oof_stress[s_order],
         "stress_index": rank[stress][s_order],  # into the canonical order
@@ -211,6 +263,13 @@ def shipped_seed(root: Path, cache: Path, seed: int) -> Path:
     """The shipped recipe's network alone on one seed's folds, kept in ``cache`` (:func:`_cv_network`'s
     arrays): what the fourth candidate is compared with."""
     return _kept(cache / f"shipped_seed{seed}.npz", lambda: _cv_network(root, seed, RECIPES[0][1]))
+
+
+def adabn_seed(root: Path, cache: Path, seed: int) -> Path:
+    """The shipped recipe's network on one seed's folds, plain and adapted to each held-out record
+    (:func:`_cv_network` with ``adapt``), kept in ``cache``: what the fifth candidate compares."""
+    extra = RECIPE_SWITCHES[AUGMENTED]
+    return _kept(cache / f"adabn_seed{seed}.npz", lambda: _cv_network(root, seed, extra, adapt=True))
 
 
 def network_seed(root: Path, cache: Path, seed: int) -> Path:
@@ -252,9 +311,10 @@ def main() -> None:
         return
     root = resolve_data_dir(args.data_dir, dataset="mitdb")
     members = RESULTS / "record_z_screen_oof"
-    balanced = args.candidate == "balanced"
+    adabn = args.candidate == "adabn"
+    balanced = args.candidate in ("balanced", "adabn")  # judged by the balanced gain
     if args.only_seed is not None:
-        first = shipped_seed if balanced else network_seed
+        first = adabn_seed if adabn else shipped_seed if balanced else network_seed
         print(f"wrote {first(root, args.cache, args.only_seed)}")
         if args.candidate in ("augmented", "balanced"):
             print(f"wrote {augmented_seed(root, args.cache, args.only_seed)}")
@@ -262,11 +322,13 @@ def main() -> None:
             member_oof(root, members, model, {}, args.only_seed)
         return
     cand, seeds, stem, what = CANDIDATES[args.candidate]
-    shipped = RECIPES[0][0]
+    shipped = AUGMENTED if adabn else RECIPES[0][0]  # what the candidate is compared with
     task = _task(_CONTEXT)
     runs, recorded, stressed = [], [], []
     for seed in seeds:
-        net = np.load((shipped_seed if balanced else network_seed)(root, args.cache, seed))
+        net = np.load(
+            (adabn_seed if adabn else shipped_seed if balanced else network_seed)(root, args.cache, seed)
+        )
         linear, y, groups = member_oof(root, members, "linear", {}, seed)
         if not (np.array_equal(y, net["y"]) and np.array_equal(groups, net["groups"])):
             raise SystemExit(
@@ -279,7 +341,12 @@ def main() -> None:
             "stress_beats": len(idx),
             "stress_records": len(set(groups[idx])),
         }
-        if balanced:
+        if adabn:
+            networks = {
+                shipped: (net["oof"], net["stress"]),
+                ADAPTED: (net["oof_adapted"], net["stress_adapted"]),
+            }
+        elif balanced:
             networks = {shipped: (net["oof"], net["stress"])}
         else:
             networks = {name: (net[f"oof{r}"], net[f"stress{r}"]) for r, (name, _) in enumerate(RECIPES)}
@@ -329,7 +396,7 @@ def main() -> None:
     doc: dict[str, Any] = {
         "candidate": args.candidate,
         "what": what,
-        "recipes": [[shipped, RECIPES[0][1]], [cand, RECIPE_SWITCHES[cand]]],
+        "recipes": [[shipped, RECIPE_SWITCHES[shipped]], [cand, RECIPE_SWITCHES[cand]]],
         "seeds": list(seeds),
         "stress": {"min_ectopic": MIN_ECTOPIC, "n_share": N_SHARE},
         "runs": runs,
