@@ -70,3 +70,5 @@ def test_adaptation_needs_two_inputs_and_a_batch_norm_layer() -> None:
         adapt_batch_norm(net, x[:1], f[:1])
     with pytest.raises(LeanECGError, match="no batch-norm layer"):
         adapt_batch_norm(net, x, f, layers=lambda m: [])
+    with pytest.raises(LeanECGError, match="is not a batch-norm layer"):
+        adapt_batch_norm(net, x, f, layers=lambda m: ["backbone"])

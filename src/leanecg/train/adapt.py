@@ -9,7 +9,9 @@ beats of one record -- and keeps every weight. It reads no label: the adaptation
 
 :func:`adapt_batch_norm` returns an adapted copy: the chosen batch-norm layers hold the mean and (unbiased)
 variance of their inputs over all the given beats (and time steps), computed in one pass with every other
-layer in eval mode (dropout off), so the statistics are those of the deployed network's activations.
+layer in eval mode (dropout off), so the statistics are those of the deployed network's activations. The
+re-estimation itself is :func:`leanecg.train.averaging.recompute_batch_norm`'s, which weight averaging uses
+on the training data.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 from torch import nn
 
 from leanecg.errors import LeanECGError
-from leanecg.train.inference import forward
+from leanecg.train.averaging import recompute_batch_norm
 
 __all__ = ["adapt_batch_norm", "backbone_norms"]
 
@@ -38,7 +40,6 @@ def backbone_norms(model: nn.Module) -> list[str]:
     ]
 
 
-@torch.no_grad()
 def adapt_batch_norm(
     model: nn.Module,
     x: np.ndarray,
@@ -68,18 +69,10 @@ def adapt_batch_norm(
     names = layers(model)
     if not names:
         raise LeanECGError("layers", "names no batch-norm layer of the model")
-    out = copy.deepcopy(model).eval()
-    norms = [out.get_submodule(name) for name in names]
-    momenta = [getattr(bn, "momentum", None) for bn in norms]
-    for bn in norms:
-        if not isinstance(bn, nn.modules.batchnorm._BatchNorm):
-            raise LeanECGError("layers", f"{type(bn).__name__} is not a batch-norm layer")
-        bn.reset_running_stats()
-        bn.momentum = None  # cumulative average: one batch gives exactly its own statistics
-        bn.train()
-    xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    ft = None if features is None else torch.as_tensor(np.asarray(features, dtype=np.float32))
-    forward(out, xt, ft)
-    for bn, m in zip(norms, momenta, strict=True):
-        bn.momentum = m
-    return out.eval()
+    out = copy.deepcopy(model)
+    batch = {"x": torch.as_tensor(np.asarray(x, dtype=np.float32))}
+    if features is not None:
+        batch["features"] = torch.as_tensor(np.asarray(features, dtype=np.float32))
+    # one batch: the cumulative average of recompute_batch_norm is exactly its statistics
+    recompute_batch_norm(out, [batch], torch.device("cpu"), layers=names)
+    return out

@@ -14,12 +14,13 @@ training state); :func:`recompute_batch_norm` resets and re-estimates the statis
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
+from leanecg.errors import LeanECGError
 from leanecg.train.inference import forward
 
 __all__ = ["WeightAverage", "recompute_batch_norm"]
@@ -82,13 +83,26 @@ def _batch_norms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
 
 @torch.no_grad()
 def recompute_batch_norm(
-    model: nn.Module, batches: Iterable[dict[str, torch.Tensor]], device: torch.device
+    model: nn.Module,
+    batches: Iterable[dict[str, torch.Tensor]],
+    device: torch.device,
+    layers: Sequence[str] | None = None,
 ) -> int:
-    """Re-estimate every batch-norm layer's running mean and variance as the plain average over
-    ``batches`` (dicts with ``"x"`` and optionally ``"features"``, e.g. a training loader without
-    augmentation), the weights unchanged. Returns the number of batch-norm layers (0: nothing to do, the
-    batches are not read). The model is left in eval mode."""
-    norms = _batch_norms(model)
+    """Re-estimate batch-norm layers' running mean and variance as the plain average over ``batches``
+    (dicts with ``"x"`` and optionally ``"features"``, e.g. a training loader without augmentation), the
+    weights unchanged. ``layers``: ``None`` re-estimates every batch-norm layer with the whole model in
+    train mode (as ``torch.optim.swa_utils.update_bn``); the names of some batch-norm layers re-estimate
+    those alone, every other module in eval mode (dropout off, the other layers' statistics kept), e.g.
+    :func:`leanecg.train.adapt.adapt_batch_norm`. Returns the number of layers re-estimated (0: nothing to
+    do, the batches are not read). The model is left in eval mode.
+
+    Raises:
+        LeanECGError: a name in ``layers`` is not a batch-norm layer of ``model``.
+    """
+    norms = _batch_norms(model) if layers is None else [model.get_submodule(n) for n in layers]
+    for bn in norms:
+        if not isinstance(bn, nn.modules.batchnorm._BatchNorm):
+            raise LeanECGError("layers", f"{type(bn).__name__} is not a batch-norm layer")
     if not norms:
         model.eval()
         return 0
@@ -97,7 +111,9 @@ def recompute_batch_norm(
         bn.reset_running_stats()
         bn.momentum = None  # cumulative moving average: every batch counts alike
     was_training = model.training
-    model.train()
+    model.train(layers is None)
+    for bn in norms:
+        bn.train()
     try:
         for batch in batches:
             feats = batch["features"].to(device) if "features" in batch else None
