@@ -44,7 +44,6 @@ def _median_call_s(fn: Any, repeats: int) -> float:
 def measure(model_dir: Path, rounds: int, budget_s: float) -> dict[str, Any]:
     import torch
 
-    from leanecg.data.synthetic import synthetic_ecg
     from leanecg.evaluate.cost import measure_cost
     from leanecg.evaluate.cost.report import single_thread
     from leanecg.models.registry import build_model
@@ -90,7 +89,7 @@ def measure(model_dir: Path, rounds: int, budget_s: float) -> dict[str, Any]:
     if pkg.kind == "beats":  # a beat model: its features come with each beat (leanecg beats), no record step
         return out
     # end to end on a synthetic 30 s record at the model's rate: features + forward vs reference forward
-    x = synthetic_ecg(duration_s=n / fs, fs=fs, rhythm="af", seed=0).signal.T.astype(np.float32)
+    x = _synthetic_record(fs, n)
     xt = torch.from_numpy(x[None])
     ref.eval()
     pkg.model.eval()
@@ -117,9 +116,18 @@ def measure(model_dir: Path, rounds: int, budget_s: float) -> dict[str, Any]:
     return out
 
 
+def _synthetic_record(fs: float, n: int) -> np.ndarray:
+    """The end-to-end input: a synthetic AF record of ``n`` samples at ``fs`` Hz, ``(1, n)`` float32."""
+    from leanecg.data.synthetic import synthetic_ecg
+
+    return synthetic_ecg(duration_s=n / fs, fs=fs, rhythm="af", seed=0).signal.T.astype(np.float32)
+
+
 def measure_onnx(model_dir: Path, rounds: int, repeats: int) -> dict[str, Any]:
     """Forward pass of the package and of ResNet-1D (random weights: time does not depend on them) in ONNX
-    Runtime, batch 1, one thread: both exported here, then ``rounds`` interleaved rounds of ``repeats`` calls."""
+    Runtime, batch 1, one thread: both exported here, then ``rounds`` interleaved rounds of ``repeats`` calls.
+    A record model with record features also gets its end to end in ONNX Runtime (the features of the
+    synthetic 30 s record of :func:`measure`, computed in each call, + the forward pass) in the same rounds."""
     import torch
 
     from leanecg.deploy.onnx_export import export_fp32, quiet_converters
@@ -156,10 +164,19 @@ def measure_onnx(model_dir: Path, rounds: int, repeats: int) -> dict[str, Any]:
             "resnet1d": lambda: reference.run(None, ref_feed),
             "model": lambda: ours.run(None, feed),
         }
+        e2e = pkg.kind == "records" and n_feat > 0
+        if e2e:
+            record = _synthetic_record(float(spec["fs"]), n)
+
+            def end_to_end() -> None:
+                feats = pkg.record_features([record]).astype(np.float32)
+                ours.run(None, {SIGNAL_INPUT: record[None], FEATURES_INPUT: feats})
+
+            fns["end_to_end"] = end_to_end
         per_round = [
             compare_timings(fns, repeats=repeats, warmup=5, reference="resnet1d") for _ in range(rounds)
         ]
-    return {
+    out: dict[str, Any] = {
         "runtime": "onnxruntime fp32, CPU, intra_op_num_threads 1, sequential",
         "repeats_per_round": repeats,
         "latency_ms_median": statistics.median(r["model"].stats.median for r in per_round) * 1e3,
@@ -167,6 +184,13 @@ def measure_onnx(model_dir: Path, rounds: int, repeats: int) -> dict[str, Any]:
         "ratio_median": statistics.median(r["model"].ratio for r in per_round),
         "ratios": [r["model"].ratio for r in per_round],
     }
+    if e2e:
+        out["end_to_end"] = {
+            "latency_ms_median": statistics.median(r["end_to_end"].stats.median for r in per_round) * 1e3,
+            "ratio_median": statistics.median(r["end_to_end"].ratio for r in per_round),
+            "ratios": [r["end_to_end"].ratio for r in per_round],
+        }
+    return out
 
 
 def main() -> None:
@@ -189,7 +213,8 @@ def main() -> None:
     parser.add_argument(
         "--write-cost",
         action="store_true",
-        help="store the median forward latency and ratio in the package's cost block (model.json, card)",
+        help="store the median latencies and ratios (forward, end to end; torch and, with --onnx, ONNX Runtime) "
+        "in the package's cost block (model.json, card)",
     )
     args = parser.parse_args()
     t0 = time.perf_counter()
@@ -227,11 +252,22 @@ def main() -> None:
             f"| forward pass in ONNX Runtime fp32 (both exported in this run) | {o['latency_ms_median']:.3f} | "
             f"{o['reference_latency_ms_median']:.3f} | {o['ratio_median']:.3f} |"
         )
+        if "end_to_end" in o:
+            oe = o["end_to_end"]
+            lines.append(
+                f"| end to end in ONNX Runtime (record features + the forward pass above) | "
+                f"{oe['latency_ms_median']:.3f} | {o['reference_latency_ms_median']:.3f} | {oe['ratio_median']:.3f} |"
+            )
     onnx_arg = "" if o is None else f" --onnx --onnx-repeats {o['repeats_per_round']}"
     lines += [
         "",
         f"Per-round forward ratios: {', '.join(f'{x:.3f}' for x in f['ratios'])}"
         + ("" if o is None else f"; in ONNX Runtime: {', '.join(f'{x:.3f}' for x in o['ratios'])}")
+        + (
+            ""
+            if o is None or "end_to_end" not in o
+            else f"; end to end in ONNX Runtime: {', '.join(f'{x:.3f}' for x in o['end_to_end']['ratios'])}"
+        )
         + f". Runtime {r['seconds_total']:.0f} s. Command: "
         f"`python benchmarks/latency_cinc2017.py --rounds {r['rounds']}{model_arg}{onnx_arg}`.",
         "",
@@ -262,6 +298,22 @@ def _write_cost(model_dir: Path, r: dict[str, Any]) -> None:
         + ", ".join(f"{x:.3f}" for x in f["ratios"])
         + ")",
     )
+    e, o = r.get("end_to_end"), r.get("onnx_runtime")
+    if e is not None:  # torch: record features + forward
+        cost.update(
+            end_to_end_ms_median=e["latency_ms_median"], end_to_end_ratio_vs_reference=e["ratio_median"]
+        )
+    if o is not None:  # the deployed runtime: both models exported and timed in the same run
+        cost.update(
+            onnx_latency_ms_median=o["latency_ms_median"],
+            onnx_reference_latency_ms_median=o["reference_latency_ms_median"],
+            onnx_latency_ratio_vs_reference=o["ratio_median"],
+        )
+        if "end_to_end" in o:
+            cost.update(
+                onnx_end_to_end_ms_median=o["end_to_end"]["latency_ms_median"],
+                onnx_end_to_end_ratio_vs_reference=o["end_to_end"]["ratio_median"],
+            )
     for path in set_package_field(model_dir, "cost", cost):
         print(f"wrote {path}")
 

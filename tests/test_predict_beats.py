@@ -343,6 +343,13 @@ def test_the_release_ships_both_headline_models(tmp_path: Path) -> None:
     assert rows["mitdb-aami"]["rhythm_gate"] > 0 and rows["cinc2017"]["rhythm_gate"] is None
     table = run_cli(["models"], tmp_path, env={"COLUMNS": "250"})
     assert "mitdb-aami: `leanecg beats` / `stream` / `serve` apply its AF gate" in table.stdout
+    # both carry their forward latency in ONNX Runtime, the runtime they run in, beside torch's
+    assert all(r["onnx_latency_ms"] > 0 and r["onnx_latency_ratio"] > 0 for r in rows.values()), rows
+    ratio = rows["cinc2017"]["onnx_latency_ratio"]
+    assert (
+        "cinc2017: forward pass in ONNX Runtime (the runtime of" in table.stdout
+        and f"{ratio:.3f}x" in table.stdout
+    )
 
 
 def test_shipped_lookup_and_models_table(
@@ -352,10 +359,33 @@ def test_shipped_lookup_and_models_table(
 
     from leanecg import cli
     from leanecg.package import resolve_model, shipped
+    from leanecg.package.model import model_card
 
     zoo = tmp_path / "zoo"
     shutil.copytree(beat_pkg, zoo / "mitdb-aami")
     shutil.copytree(record_pkg, zoo / "cinc2017")
+    # latencies benchmarks/latency_cinc2017.py --onnx --write-cost adds to a record model's cost block
+    record_meta = json.loads((zoo / "cinc2017" / "model.json").read_text())
+    record_meta["cost"].update(
+        onnx_latency_ms_median=0.25,
+        onnx_reference_latency_ms_median=5.0,
+        onnx_latency_ratio_vs_reference=0.05,
+        end_to_end_ms_median=8.0,
+        end_to_end_ratio_vs_reference=0.4,
+        onnx_end_to_end_ms_median=6.0,
+        onnx_end_to_end_ratio_vs_reference=0.3,
+    )
+    (zoo / "cinc2017" / "model.json").write_text(json.dumps(record_meta))
+    card = model_card(record_meta)
+    assert (
+        "- In ONNX Runtime fp32 (the runtime of `predict`, `beats`, `stream`, `serve`): 0.250 ms median, 0.050x"
+        in card
+    )
+    assert (
+        "End to end with the record features: torch 8.000 ms (0.400x the reference's forward pass); ONNX Runtime 6.000 ms (0.300x"
+        in card
+    )
+    assert "In ONNX Runtime" not in model_card(json.loads((beat_pkg / "model.json").read_text()))
     (zoo / "README.md").write_text("not a model")
     monkeypatch.setattr(shipped, "zoo_dir", lambda: zoo)
     rows = shipped.list_shipped()
@@ -379,6 +409,11 @@ def test_shipped_lookup_and_models_table(
     )
     m = meta["metrics"]["sveb_veb_f1"]
     assert f"sveb_veb_f1 {m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]" in res.output
+    assert rows[0]["onnx_latency_ms"] == 0.25 and rows[1]["onnx_latency_ms"] is None
+    assert (
+        "cinc2017: forward pass in ONNX Runtime" in res.output and "0.250 ms, 0.050x ResNet-1D" in res.output
+    )
+    assert "mitdb-aami: forward pass" not in res.output  # not measured for that package
 
 
 def test_beats_folder_needs_a_folder_out(beat_pkg: Path, tmp_path: Path) -> None:

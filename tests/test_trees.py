@@ -240,3 +240,64 @@ def test_missing_values_go_where_lightgbm_sends_them() -> None:
         assert np.abs(got - want).max() < 1e-4, (missing, np.abs(got - want).max())
         again = build_from_config(model_config(model))
         again.load_state_dict(model.state_dict())
+
+
+def test_onnx_export_writes_each_tree_module_as_one_tree_ensemble_node(fitted, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """fp32 export: every tree module becomes one ``ai.onnx.ml`` ``TreeEnsemble`` node (no traversal left),
+    two identical members stay two nodes, a single-leaf tree and NaN (learned directions or read as 0) give
+    the torch module's outputs; the model is left as it was."""
+    import copy
+    from types import SimpleNamespace
+
+    import onnx
+    import onnxruntime as ort
+
+    from leanecg.deploy.onnx_export import export_fp32
+    from leanecg.deploy.onnx_trees import ML_OPSET, PLACEHOLDER, replace_tree_placeholders
+
+    X, y = _data(2000, seed=5)
+    X[::5, 1] = np.nan  # LightGBM learns directions for NaN on column 1
+    fit_nan = fit_lightgbm(X[:1500], y[:1500], X[1500:], y[1500:], n_classes=4, seed=0)
+    shape = {"n_leads": 1, "n_classes": 4, "n_features": 12, "n_trees": 4, "n_nodes": 8, "depth": 1}
+    stump = build_from_config({"format": "leanecg.model/1", "name": "lightgbm_trees", **shape}).load_arrays(
+        {  # trees 1 and 3 are single leaves
+            "weight": np.array([0.2, 1.0, -1.0, 0.5, -0.1, 0.3, -0.2, 0.7]),
+            "feature": np.array([3, 0, 0, 0, 0, 0, 0, 0]),
+            "right": np.array([2, 1, 2, 3, 6, 5, 6, 7]),
+            "root": np.array([0, 3, 4, 7]),
+        }
+    )
+    plain = trees_model(fitted.booster, n_leads=1)
+    members = [plain, copy.deepcopy(plain), trees_model(fit_nan.booster, n_leads=1), stump]
+    model = ensemble_of(members).eval()
+    assert members[2].missing and not plain.missing
+    keys = set(model.state_dict())
+    package = SimpleNamespace(
+        model=model,
+        kind="beats",
+        path=tmp_path,
+        meta={"input": {"n_leads": 1, "n_samples": 16, "features": [f"f{i}" for i in range(12)]}},
+    )
+    path = export_fp32(package, tmp_path / "t.onnx")  # type: ignore[arg-type]
+    proto = onnx.load(str(path))
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count("TreeEnsemble") == 4 and not {"Gather", "GatherElements", "GatherND"} & set(ops)
+    assert {(o.domain, o.version) for o in proto.opset_import} >= {("ai.onnx.ml", ML_OPSET)}
+    # the placeholders are gone from the model and from the file
+    assert all("forward" not in m.__dict__ and PLACEHOLDER not in m._buffers for m in members)
+    assert set(model.state_dict()) == keys and not any(PLACEHOLDER in t.name for t in proto.graph.initializer)
+
+    probe = _data(400, seed=6)[0]
+    probe[::3, 1] = np.nan
+    probe[1::4, 3] = np.nan
+    probe[2::5, 0] = 0.0
+    x = np.zeros((len(probe), 1, 16), np.float32)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"x": x, "features": probe})[0]
+    with torch.no_grad():
+        want = model(torch.from_numpy(x), features=torch.from_numpy(probe)).numpy()
+        stump_logits = stump(torch.from_numpy(x), features=torch.from_numpy(probe)).numpy()
+    assert np.abs(got - want).max() < 1e-5, np.abs(got - want).max()
+    assert np.allclose(stump_logits[:, 1], 0.5) and np.allclose(stump_logits[:, 3], 0.7)
+    with pytest.raises(LeanECGError, match="not found once"):  # a graph without the placeholder
+        replace_tree_placeholders(proto, {PLACEHOLDER: stump})

@@ -12,7 +12,8 @@ from leanecg.cli.render import console, print_json, print_text, table
 def models(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list instead of a table.")] = False,
 ) -> None:
-    """List the models shipped with LeanECG: task, classes, cost and headline metric with 95 % CI."""
+    """List the models shipped with LeanECG: task, classes, cost and headline metric with 95 % CI; below the
+    table, each model's forward latency in ONNX Runtime when measured."""
     from leanecg.package import list_shipped, zoo_dir
 
     shipped = list_shipped()
@@ -46,6 +47,22 @@ def models(
             metric,
         )
     console.print(t)
+    for m in shipped:
+        if m.get("onnx_latency_ms") is not None:
+            print_text(
+                f"{m['name']}: forward pass in ONNX Runtime (the runtime of `predict` / `beats` / `stream` / "
+                f"`serve`) {m['onnx_latency_ms']:.3f} ms"
+                + (
+                    ""
+                    if m.get("onnx_latency_ratio") is None
+                    else f", {m['onnx_latency_ratio']:.3f}x ResNet-1D timed in the same run"
+                )
+                + (
+                    ""
+                    if m.get("latency_ratio") is None
+                    else f" (torch, the latency column: {m['latency_ratio']:.3f}x)"
+                )
+            )
     for m in shipped:
         if m.get("rhythm_gate") is not None:
             print_text(

@@ -1,8 +1,9 @@
 """Trace a torch model package into an fp32 ONNX graph (:mod:`leanecg.deploy.onnx`).
 
 :func:`export_fp32` runs ``torch.onnx.export(..., dynamo=True)`` with a dynamic batch axis (and a dynamic
-time axis for record models), then folds batch norms into fully connected layers and compacts the graph
-(:mod:`leanecg.deploy.onnx_graph`). torch and onnx are imported inside the functions only.
+time axis for record models), writes boosted trees as ONNX's own tree operator (:mod:`leanecg.deploy.onnx_trees`),
+then folds batch norms into fully connected layers and compacts the graph (:mod:`leanecg.deploy.onnx_graph`).
+torch and onnx are imported inside the functions only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leanecg.deploy.onnx_graph import compact_onnx, fold_batchnorm_into_gemm
+from leanecg.deploy.onnx_trees import replace_tree_placeholders, tree_placeholders
 from leanecg.errors import LeanECGError
 from leanecg.package.ort_runtime import FEATURES_INPUT, SIGNAL_INPUT
 
@@ -51,7 +53,8 @@ def quiet_converters() -> Iterator[None]:
 
 
 def export_fp32(package: ModelPackage, path: Path) -> Path:
-    """``torch.onnx.export`` (dynamo) with dynamic axes, then strip per-node debugging metadata."""
+    """``torch.onnx.export`` (dynamo) with dynamic axes, tree modules as ``ai.onnx.ml`` ``TreeEnsemble`` nodes,
+    batch norms folded, then strip per-node debugging metadata."""
     import onnx
     import torch
 
@@ -69,7 +72,7 @@ def export_fp32(package: ModelPackage, path: Path) -> Path:
         kwargs[FEATURES_INPUT] = torch.zeros(2, len(spec["features"]))
         dims[FEATURES_INPUT] = {0: batch}
     try:
-        with quiet_converters():
+        with quiet_converters(), tree_placeholders(model) as placeholders:
             torch.onnx.export(
                 model,
                 (x,),
@@ -87,6 +90,7 @@ def export_fp32(package: ModelPackage, path: Path) -> Path:
             package.path, f"cannot export model {package.meta.get('model_name')!r} to ONNX: {first[:300]}"
         ) from None
     proto = onnx.load(str(path))
+    replace_tree_placeholders(proto, placeholders)
     fold_batchnorm_into_gemm(proto.graph)
     compact_onnx(proto)
     onnx.save(proto, str(path))

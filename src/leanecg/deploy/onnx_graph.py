@@ -255,9 +255,10 @@ def drop_output_requantization(graph: Any) -> None:
         graph.node.remove(dq)
 
 
-#: Ops that compare or select values (the traversal of tree models, :mod:`leanecg.models.trees`): their
-#: inputs must be the exact float values, never an 8-bit rounding of them.
+#: Ops that compare or select values (tree models, :mod:`leanecg.deploy.onnx_trees`: the ``TreeEnsemble`` node
+#: and the zero / NaN reading before it): their inputs must be the exact float values, never an 8-bit rounding.
 SELECTION_OPS = (
+    "TreeEnsemble",
     "Abs",
     "LessOrEqual",
     "Less",

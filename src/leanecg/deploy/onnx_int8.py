@@ -80,21 +80,13 @@ def _first_conv(model_path: Path) -> list[str]:
 
 
 def _tree_nodes(model_path: Path) -> list[str]:
-    """Names of the nodes of tree models (:mod:`leanecg.models.trees`) that int8 must leave in float: a
-    gather (``Gather``, ``GatherND``, ``GatherElements``) of a float initializer (a tree's split thresholds and leaf values, looked up per example)
-    and every ``MatMul`` fed by one (the sum of the leaves reached). Quantizing a threshold moves a split,
-    so these stay fp32; networks have no such nodes (empty list)."""
+    """Names of the tree nodes (``ai.onnx.ml`` ``TreeEnsemble``, :mod:`leanecg.deploy.onnx_trees`) that int8
+    must leave in float: their split thresholds and leaf values are float attributes, and an 8-bit input
+    would move examples across splits. Networks have none (empty list)."""
     import onnx
 
     graph = onnx.load(str(model_path)).graph
-    floats = {
-        t.name for t in graph.initializer if t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE)
-    }
-    kinds = ("Gather", "GatherND", "GatherElements")
-    gathers = [n for n in graph.node if n.op_type in kinds and n.input and n.input[0] in floats]
-    looked_up = {out for n in gathers for out in n.output}
-    sums = [n for n in graph.node if n.op_type == "MatMul" and looked_up & set(n.input)]
-    return [n.name for n in (*gathers, *sums)]
+    return [n.name for n in graph.node if n.domain == "ai.onnx.ml"]
 
 
 def _feature_only_nodes(model_path: Path) -> list[str]:

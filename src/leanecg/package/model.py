@@ -386,6 +386,7 @@ def model_card(meta: Mapping[str, Any]) -> str:
         f"{_fmt_num(cost.get('real_time_factor'), ',.0f')}."
         if lat is not None
         else "- Latency: not measured.",
+        *_runtime_cost_lines(cost),
         f"- Measured on: {prov.get('cpu_model') or prov.get('machine') or 'n/a'}.",
         "",
         "## Intended use",
@@ -437,6 +438,31 @@ def model_card(meta: Mapping[str, Any]) -> str:
 #: :mod:`leanecg.tasks.ectopy_mix`). They are part of how a model was made: an ensemble carries each member's as
 #: ``members_<key>`` (:func:`members_training_parts`) and the model card prints both (:func:`_training_part_lines`).
 TRAINING_PART_KEYS: tuple[str, ...] = ("extra_train", "thinned_copies")
+
+
+def _runtime_cost_lines(cost: Mapping[str, Any]) -> list[str]:
+    """The card's lines for the latencies ``benchmarks/latency_cinc2017.py --write-cost`` adds: the forward pass
+    in ONNX Runtime (the runtime of ``predict`` / ``beats`` / ``stream`` / ``serve``) and, for a model with
+    record features, the end to end (features + forward) in torch and in ONNX Runtime."""
+    ref = cost.get("reference")
+    lines = []
+    if cost.get("onnx_latency_ms_median") is not None:
+        lines.append(
+            f"- In ONNX Runtime fp32 (the runtime of `predict`, `beats`, `stream`, `serve`): "
+            f"{cost['onnx_latency_ms_median']:.3f} ms median, {cost['onnx_latency_ratio_vs_reference']:.3f}x "
+            f"the reference `{ref}` exported and timed in the same run."
+        )
+    parts = [
+        f"{name} {cost[ms]:.3f} ms ({cost[ratio]:.3f}x the reference's forward pass)"
+        for name, ms, ratio in (
+            ("torch", "end_to_end_ms_median", "end_to_end_ratio_vs_reference"),
+            ("ONNX Runtime", "onnx_end_to_end_ms_median", "onnx_end_to_end_ratio_vs_reference"),
+        )
+        if cost.get(ms) is not None
+    ]
+    if parts:
+        lines.append(f"- End to end with the record features: {'; '.join(parts)}.")
+    return lines
 
 
 def members_training_parts(metas: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -57,7 +57,8 @@ def _summary(folder: Path) -> dict[str, Any]:
 
 
 def package_summary(name: str, folder: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """One row of ``leanecg models``: name, task, classes, params, MACs, latency, headline metric, and the
+    """One row of ``leanecg models``: name, task, classes, params, MACs, latency (torch, and ONNX Runtime when
+    measured; each with its ratio to ResNet-1D timed in the same run), headline metric, and the
     threshold of the AF gate a beat model applies (``rhythm_gate``; ``None`` without one)."""
     task = meta.get("task", {})
     cost = meta.get("cost", {})
@@ -72,6 +73,10 @@ def package_summary(name: str, folder: Path, meta: dict[str, Any]) -> dict[str, 
         "params": cost.get("params"),
         "macs": cost.get("macs"),
         "latency_ms": cost.get("latency_ms_median"),
+        "latency_ratio": cost.get("latency_ratio_vs_reference"),
+        # the forward pass in ONNX Runtime, the runtime of predict / beats / stream / serve (None: not measured)
+        "onnx_latency_ms": cost.get("onnx_latency_ms_median"),
+        "onnx_latency_ratio": cost.get("onnx_latency_ratio_vs_reference"),
         "metric": primary,
         "value": m.get("value"),
         "ci_low": m.get("ci_low"),
