@@ -93,3 +93,21 @@ def test_rhythm_onnx_agrees_with_torch_on_real_records(shared_data: Path) -> Non
     assert fp32.labels_of(o) == torch_pkg.labels_of(t)
     agree = np.mean(np.argmax(q, axis=1) == np.argmax(t, axis=1))
     assert agree >= 0.9
+
+
+def test_the_shipped_int8_files_quantize_the_network_and_leave_the_trees_float(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """int8 of the beat network quantizes its layers; the cinc2017 boosters (one ``TreeEnsemble`` node each)
+    have nothing to quantize, which ``benchmarks/int8_onnx.py`` reports (``int8_quantized_nodes``)."""
+    pytest.importorskip("onnx")
+    import onnx
+
+    from conftest import REPO, load_benchmark
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    script = load_benchmark("int8_onnx.py")
+    assert script._quantized_nodes(shipped_path("mitdb-aami") / "model.int8.onnx") > 0
+    trees = shipped_path("cinc2017") / "model.int8.onnx"
+    assert script._quantized_nodes(trees) == 0
+    assert "TreeEnsemble" in [n.op_type for n in onnx.load(str(trees)).graph.node]
