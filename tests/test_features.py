@@ -513,3 +513,47 @@ def test_mitdb_ventricular_beats_are_wider(mitdb_dir) -> None:
     m = beat_morphology(lead, rec.fs, peaks)
     w = m[:, MORPH["qrs_width_ms"]]
     assert np.nanmedian(w[labels == "V"]) > np.nanmedian(w[labels == "N"]) + 40
+
+
+@pytest.mark.parametrize(("n", "nperseg"), [(9000, 1200), (9001, 1200), (3000, 1201), (1000, 1000)])
+def test_batched_welch_is_scipys_welch(n: int, nperseg: int) -> None:
+    """The record features' Welch PSD (all segments in one batch) equals ``scipy.signal.welch`` to rounding,
+    and its unscaled form differs from it by one constant factor away from DC and Nyquist."""
+    import scipy.signal as sps
+
+    from leanecg.features.spectral import welch_periodogram
+
+    x = np.random.default_rng(n).normal(size=n)
+    f, p = welch_periodogram(x, 300.0, nperseg)
+    f_ref, p_ref = sps.welch(
+        x, fs=300.0, window="hann", nperseg=nperseg, detrend="constant", scaling="density"
+    )
+    assert np.array_equal(f, f_ref)
+    np.testing.assert_allclose(p, p_ref, rtol=1e-12, atol=0)
+    _, raw = welch_periodogram(x, 300.0, nperseg, density=False)
+    ratio = p[1:-1] / raw[1:-1]
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-12)
+
+
+def test_morphology_quartiles_batched_equal_one_call_per_column() -> None:
+    from leanecg.features.record import _column_quartiles
+
+    rng = np.random.default_rng(3)
+    for rows in (0, 1, 2, 35):
+        v = rng.normal(size=(rows, 6))
+        v[rng.random(v.shape) < 0.2] = np.nan
+        v[:, 4] = np.nan
+        q = _column_quartiles(v)
+        for j in range(6):
+            col = v[:, j][np.isfinite(v[:, j])]
+            want = np.percentile(col, [25, 50, 75]) if col.size else np.full(3, np.nan)
+            assert np.array_equal(q[:, j], want, equal_nan=True)
+
+
+def test_segment_sd_is_numpys_std_of_each_segment() -> None:
+    from leanecg.features.rhythm import _segment_sd
+
+    x = np.random.default_rng(4).normal(size=5000)
+    lo, hi = np.array([0, 10, 700, 4000]), np.array([3, 500, 702, 5000])
+    want = [x[a:b].std() for a, b in zip(lo, hi, strict=True)]
+    np.testing.assert_allclose(_segment_sd(x, lo, hi), want, rtol=1e-13)

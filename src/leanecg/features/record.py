@@ -82,6 +82,21 @@ def _put(vec: np.ndarray, prefix: str, values: dict[str, float]) -> None:
         vec[_INDEX[prefix + name]] = value
 
 
+def _column_quartiles(values: np.ndarray) -> np.ndarray:
+    """The 25th, 50th and 75th percentiles of each column's finite values, ``(3, n_columns)`` (NaN for a column
+    without one). Columns finite in every row take one batched call, the others one call each (the same values
+    as a call per column)."""
+    q = np.full((3, values.shape[1]), np.nan)
+    whole = np.isfinite(values).all(axis=0)
+    if values.shape[0] and whole.any():
+        q[:, whole] = np.percentile(values[:, whole], [25, 50, 75], axis=0)
+    for j in np.flatnonzero(~whole):
+        col = values[:, j][np.isfinite(values[:, j])]
+        if col.size:
+            q[:, j] = np.percentile(col, [25, 50, 75])
+    return q
+
+
 def record_features(
     x: np.ndarray, fs: float, peaks: np.ndarray | Sequence[int] | None = None
 ) -> tuple[np.ndarray, list[str]]:
@@ -118,15 +133,10 @@ def record_features(
     stats["flat_fraction"] = float(np.count_nonzero(np.diff(sig) == 0) / (sig.size - 1))
     _put(vec, "stat_", stats)
     morph = beat_morphology(sig, fs_f, p, filtered=bp)
-    complete = morph[np.isfinite(morph).any(axis=1)]
-    if complete.shape[0]:
-        for j, name in enumerate(MORPHOLOGY_FEATURE_NAMES):
-            col = complete[:, j]
-            col = col[np.isfinite(col)]
-            if col.size:
-                q25, q50, q75 = np.percentile(col, [25, 50, 75])
-                vec[_INDEX[f"morph_{name}_median"]] = q50
-                vec[_INDEX[f"morph_{name}_iqr"]] = q75 - q25
+    q25, q50, q75 = _column_quartiles(morph[np.isfinite(morph).any(axis=1)])
+    for j, name in enumerate(MORPHOLOGY_FEATURE_NAMES):
+        vec[_INDEX[f"morph_{name}_median"]] = q50[j]
+        vec[_INDEX[f"morph_{name}_iqr"]] = q75[j] - q25[j]
     # beat_morphology has checked the peaks (whole, increasing, inside): whole floats index as ints
     _put(vec, "rhy_", rhythm_features(bp, fs_f, np.asarray(p).astype(np.int64)))
     vec[~np.isfinite(vec)] = np.nan  # no inf reaches a model

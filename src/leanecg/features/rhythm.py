@@ -42,8 +42,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import median_filter, uniform_filter1d
-from scipy.signal import find_peaks, get_window
+from scipy.signal import find_peaks
 
+from leanecg.features.spectral import welch_periodogram
 from leanecg.signal.beats import _rowwise_corr
 
 __all__ = ["RHYTHM_FEATURE_NAMES", "rhythm_features"]
@@ -94,16 +95,14 @@ _BEFORE_S, _AFTER_S = 0.2, 0.4  # beat window around the R peak
 _EPS = 1e-12
 
 
-def _welch_unscaled(x: np.ndarray, fs: float, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
-    """Welch's averaged periodogram (Hann window, half overlap, each segment's mean removed) up to a
-    constant factor, ``(freqs_hz, psd)``: ``scipy.signal.welch``'s shape, without its scaling (the features
-    are ratios of band powers), at a fraction of its cost."""
-    step = nperseg - nperseg // 2
-    starts = np.arange(0, x.size - nperseg + 1, step)
-    segs = x[starts[:, None] + np.arange(nperseg)[None, :]]
-    segs = segs - segs.mean(axis=1, keepdims=True)
-    psd = (np.abs(np.fft.rfft(segs * get_window("hann", nperseg), axis=1)) ** 2).mean(axis=0)
-    return np.fft.rfftfreq(nperseg, 1.0 / fs), psd
+def _segment_sd(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Standard deviation (biased, two-pass) of each segment ``x[lo[k]:hi[k]]`` (non-empty), all in one batch:
+    ``(k,)``, what ``x[lo:hi].std()`` gives each (to rounding)."""
+    n = hi - lo
+    starts = np.concatenate(([0], np.cumsum(n)[:-1]))
+    v = x[np.repeat(lo - starts, n) + np.arange(int(n.sum()))]
+    d = v - np.repeat(np.add.reduceat(v, starts) / n, n)
+    return np.sqrt(np.add.reduceat(d * d, starts) / n)
 
 
 def _excess_kurtosis(rows: np.ndarray) -> np.ndarray:
@@ -221,17 +220,15 @@ def _beats(bp: np.ndarray, fs: float, peaks: np.ndarray, prem: np.ndarray, out: 
     if (~covered).sum() > fs:
         out["resid_rel"] = float(np.mean(res[~covered] ** 2) / (np.mean(bp**2) + _EPS))
     span = res[inside[0] : inside[-1]]
-    f, psd = _welch_unscaled(span, fs, min(int(4 * fs), span.size))
+    f, psd = welch_periodogram(span, fs, min(int(4 * fs), span.size), density=False)
     band, full = (f >= 4) & (f <= 10), (f >= 1) & (f <= 40)
     if band.any():
         out["fwave_rel"] = float(psd[band].sum() / (psd[full].sum() + _EPS))
         out["fwave_peak_hz"] = float(f[band][np.argmax(psd[band])])
-    tq = [
-        bp[lo:hi].std()
-        for lo, hi in zip(inside[:-1] + int(0.45 * fs), inside[1:] - int(0.1 * fs), strict=True)
-        if hi - lo > int(0.08 * fs)
-    ]
-    if tq:
+    lo, hi = inside[:-1] + int(0.45 * fs), inside[1:] - int(0.1 * fs)
+    long_enough = hi - lo > int(0.08 * fs)
+    if long_enough.any():
+        tq = _segment_sd(bp, lo[long_enough], hi[long_enough])
         out["tq_sd_rel"] = float(np.median(tq) / (np.median(amp) + 1e-9))
 
 

@@ -25,13 +25,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import signal as sps
+from scipy.signal import get_window
 
 from leanecg.errors import LeanECGError
 from leanecg.signal.checks import check_fs
 from leanecg.signal.filters import check_signal
 
-__all__ = ["MIN_DURATION_S", "SPECTRAL_BANDS_HZ", "SPECTRAL_FEATURE_NAMES", "spectral_features", "welch_psd"]
+__all__ = [
+    "MIN_DURATION_S",
+    "SPECTRAL_BANDS_HZ",
+    "SPECTRAL_FEATURE_NAMES",
+    "spectral_features",
+    "welch_periodogram",
+    "welch_psd",
+]
 
 #: ``(name, low Hz, high Hz)``; powers integrate ``low <= f < high``.
 SPECTRAL_BANDS_HZ: tuple[tuple[str, float, float], ...] = (
@@ -72,7 +79,40 @@ def welch_psd(x: np.ndarray, fs: float, segment_s: float = SEGMENT_S) -> tuple[n
     x2, _ = check_signal(x, "signal", min_samples=2)
     sig = np.asarray(x2[:, 0], dtype=np.float64)
     nperseg = int(min(sig.size, max(8, round(segment_s * fs_f))))
-    return sps.welch(sig, fs=fs_f, window="hann", nperseg=nperseg, detrend="constant", scaling="density")
+    return welch_periodogram(sig, fs_f, nperseg)
+
+
+def welch_periodogram(
+    x: np.ndarray, fs: float, nperseg: int, *, density: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Welch's averaged periodogram, all segments in one batch: Hann window (periodic), half overlap, each
+    segment's mean removed, the segments' periodograms averaged.
+
+    ``scipy.signal.welch(x, fs, "hann", nperseg, detrend="constant", scaling="density")`` computes the same
+    (to ~1e-15 relative: the order of the scaling differs), segment by segment, at several times the cost.
+
+    Args:
+        x: signal ``(n_samples,)``, float64, ``n_samples >= nperseg``.
+        fs: sampling rate in Hz.
+        nperseg: segment length in samples (at least 2).
+        density: one-sided PSD in units²/Hz (scipy's ``scaling="density"``); ``False``: the averaged
+            ``|FFT|²`` of the windowed segments without scaling or one-sided doubling (for ratios of band
+            powers).
+
+    Returns:
+        ``(freqs, psd)``: Hz and the PSD, float64 ``(nperseg // 2 + 1,)``.
+    """
+    step = nperseg - nperseg // 2
+    starts = np.arange(0, x.size - nperseg + 1, step)
+    segs = x[starts[:, None] + np.arange(nperseg)[None, :]]
+    segs = segs - segs.mean(axis=1, keepdims=True)
+    window = get_window("hann", nperseg)
+    spec = np.fft.rfft(segs * window, axis=1)
+    psd = (spec.real * spec.real + spec.imag * spec.imag).mean(axis=0)
+    if density:
+        psd = psd / (fs * float(window @ window))
+        psd[1 : -1 if nperseg % 2 == 0 else None] *= 2.0  # one-sided: DC and Nyquist once
+    return np.fft.rfftfreq(nperseg, 1.0 / fs), psd
 
 
 def spectral_features(x: np.ndarray, fs: float) -> dict[str, float]:
