@@ -358,29 +358,14 @@ def main() -> None:
                 raise SystemExit(f"error: {args.cache}: the augmented network's file holds other beats")
             kept = (shipped,) if balanced else (shipped, BEFORE)
             networks = {n: networks[n] for n in kept} | {AUGMENTED: (aug["oof"], aug["stress"])}
-        preds = {}
-        for name, (oof, oof_stress) in networks.items():
-            proba = (oof + linear) / 2
-            gated = {t: _af(proba, irregularity, t).argmax(1) for t in AF_THRESHOLDS}
-            nested, _ = _nested(task, AF_THRESHOLDS, gated, y, groups)
-            stress = ((oof_stress + linear[idx]) / 2).argmax(1)
-            preds[name] = (nested, stress)
-            run[name] = {
-                "plain": _scores(task, y, gated[float("inf")]),
-                "gated": _scores(task, y, nested),
-                "stress": _scores(task, y[idx], stress),
-            }
+        pairs = {
+            n: ((oof + linear) / 2, (oof_stress + linear[idx]) / 2)
+            for n, (oof, oof_stress) in networks.items()
+        }
+        preds = score_views(task, pairs, irregularity, y, groups, idx, run)
         recorded.append((y, preds[cand][0], preds[shipped][0], groups))
         stressed.append((y[idx], preds[cand][1], preds[shipped][1], groups[idx]))
         runs.append(run)
-        print(
-            f"seed {seed}: "
-            + "; ".join(
-                f"{n} gated {run[n]['gated']['sveb_veb_f1']:.4f} stress {run[n]['stress']['sveb_veb_f1']:.4f}"
-                for n in networks
-            ),
-            flush=True,
-        )
 
     doc: dict[str, Any] = {
         "candidate": args.candidate,
@@ -412,6 +397,41 @@ def main() -> None:
     if args.candidate != "non-premature":
         command += f" --candidate {args.candidate}"
     write_page(doc, args.out / stem, command, _markdown)
+
+
+def score_views(
+    task: Any,
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]],
+    irregularity: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    idx: np.ndarray,
+    run: dict[str, Any],
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Labels and scores of each pair's probabilities (``{name: (as recorded (n, C), stress view (k, C))}``):
+    as recorded with the AF gate nested per held-out record, plain, and the stress view (beats ``idx``)
+    without the gate. Adds ``run[name] = {"plain", "gated", "stress"}`` scores, prints the seed's line
+    (``run["seed"]``) and returns ``{name: (gated labels, stress labels)}``."""
+    preds = {}
+    for name, (proba, proba_stress) in pairs.items():
+        gated = {t: _af(proba, irregularity, t).argmax(1) for t in AF_THRESHOLDS}
+        nested, _ = _nested(task, AF_THRESHOLDS, gated, y, groups)
+        stress = proba_stress.argmax(1)
+        preds[name] = (nested, stress)
+        run[name] = {
+            "plain": _scores(task, y, gated[float("inf")]),
+            "gated": _scores(task, y, nested),
+            "stress": _scores(task, y[idx], stress),
+        }
+    print(
+        f"seed {run['seed']}: "
+        + "; ".join(
+            f"{n} gated {run[n]['gated']['sveb_veb_f1']:.4f} stress {run[n]['stress']['sveb_veb_f1']:.4f}"
+            for n in pairs
+        ),
+        flush=True,
+    )
+    return preds
 
 
 def paired_gain(task: Any, parts: list[tuple[np.ndarray, ...]], n_boot: int) -> dict[str, Any]:
@@ -488,6 +508,26 @@ def stress_notes(package: Path, results: Path) -> list[str]:
     return [n for n in meta.get("notes") or [] if not n.startswith(NOTE_PREFIX)] + [note]
 
 
+def run_table(runs: list[dict[str, Any]], shown: list[str]) -> list[str]:
+    """The screen pages' per-seed table: for each run and recipe ``shown``, F1 plain and gated, gated SVEB and
+    VEB Se / +P, and the stress view's (%)."""
+    lines = [
+        "| seed | recipe | F1 plain | F1 gated | SVEB Se | SVEB +P | VEB Se | VEB +P | F1 stress | stress SVEB Se "
+        "| stress SVEB +P | stress VEB Se | stress VEB +P |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        for name in shown:
+            g, s = run[name]["gated"], run[name]["stress"]
+            lines.append(
+                f"| {run['seed']} | {name} | {_pct(run[name]['plain']['sveb_veb_f1'])} | {_pct(g['sveb_veb_f1'])} | "
+                f"{_pct(g['sveb_se'])} | {_pct(g['sveb_ppv'])} | {_pct(g['veb_se'])} | {_pct(g['veb_ppv'])} | "
+                f"{_pct(s['sveb_veb_f1'])} | {_pct(s['sveb_se'])} | {_pct(s['sveb_ppv'])} | {_pct(s['veb_se'])} | "
+                f"{_pct(s['veb_ppv'])} |"
+            )
+    return lines
+
+
 def _markdown(doc: dict[str, Any]) -> str:
     st = doc["stress"]
     lines = [
@@ -501,20 +541,9 @@ def _markdown(doc: dict[str, Any]) -> str:
         "(drawn at random, seeded), its record-normalised columns computed again over the beats kept; no gate. "
         "F1 = mean of SVEB and VEB F1 (%). No DS2 beat is read.",
         "",
-        "| seed | recipe | F1 plain | F1 gated | SVEB Se | SVEB +P | VEB Se | VEB +P | F1 stress | stress SVEB Se "
-        "| stress SVEB +P | stress VEB Se | stress VEB +P |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     shown = [name for name, _ in doc["recipes"]] + ([doc["reference"]] if "reference" in doc else [])
-    for run in doc["runs"]:
-        for name in shown:
-            g, s = run[name]["gated"], run[name]["stress"]
-            lines.append(
-                f"| {run['seed']} | {name} | {_pct(run[name]['plain']['sveb_veb_f1'])} | {_pct(g['sveb_veb_f1'])} | "
-                f"{_pct(g['sveb_se'])} | {_pct(g['sveb_ppv'])} | {_pct(g['veb_se'])} | {_pct(g['veb_ppv'])} | "
-                f"{_pct(s['sveb_veb_f1'])} | {_pct(s['sveb_se'])} | {_pct(s['sveb_ppv'])} | {_pct(s['veb_se'])} | "
-                f"{_pct(s['veb_ppv'])} |"
-            )
+    lines += run_table(doc["runs"], shown)
     run0 = doc["runs"][0]
     lines += [
         "",

@@ -51,9 +51,11 @@ from record_reference_screen import (
     adabn_seed,
     balanced_gain,
     paired_gain,
+    run_table,
+    score_views,
 )
 from record_z_screen import closing_lines, member_oof, write_page
-from sveb_gate_cv import AF_THRESHOLDS, _af, _ci, _nested, _pct, _record_irregularity, _scores
+from sveb_gate_cv import _ci, _record_irregularity
 
 CONFIDENT = 0.9  # a pseudo-label: the pair's largest probability at least this
 MIN_BEATS = 5  # confident beats a class needs in a record to be modelled
@@ -148,28 +150,10 @@ def main() -> None:
             "stress_beats": len(idx),
             "stress_records": len(set(groups[idx])),
         }
-        preds = {}
-        for name, (proba, proba_stress) in views.items():
-            gated = {t: _af(proba, irregularity, t).argmax(1) for t in AF_THRESHOLDS}
-            nested, _ = _nested(task, AF_THRESHOLDS, gated, y, groups)
-            stress = proba_stress.argmax(1)
-            preds[name] = (nested, stress)
-            run[name] = {
-                "plain": _scores(task, y, gated[float("inf")]),
-                "gated": _scores(task, y, nested),
-                "stress": _scores(task, y[idx], stress),
-            }
+        preds = score_views(task, views, irregularity, y, groups, idx, run)
         recorded.append((y, preds[CANDIDATE][0], preds[AUGMENTED][0], groups))
         stressed_parts.append((y[idx], preds[CANDIDATE][1], preds[AUGMENTED][1], groups[idx]))
         runs.append(run)
-        print(
-            f"seed {seed}: "
-            + "; ".join(
-                f"{n} gated {run[n]['gated']['sveb_veb_f1']:.4f} stress {run[n]['stress']['sveb_veb_f1']:.4f}"
-                for n in views
-            ),
-            flush=True,
-        )
     gain = balanced_gain(task, recorded, stressed_parts, args.n_boot)
     doc: dict[str, Any] = {
         "candidate": "self-training",
@@ -205,19 +189,8 @@ def _markdown(doc: dict[str, Any]) -> str:
         f"them and {st['n_share']} times as many of its N beats, its record-normalised columns computed again; no "
         "gate. F1 = mean of SVEB and VEB F1 (%). No DS2 beat is read.",
         "",
-        "| seed | recipe | F1 plain | F1 gated | SVEB Se | SVEB +P | VEB Se | VEB +P | F1 stress | stress SVEB Se "
-        "| stress SVEB +P | stress VEB Se | stress VEB +P |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for run in doc["runs"]:
-        for name in (AUGMENTED, CANDIDATE):
-            g, s = run[name]["gated"], run[name]["stress"]
-            lines.append(
-                f"| {run['seed']} | {name} | {_pct(run[name]['plain']['sveb_veb_f1'])} | {_pct(g['sveb_veb_f1'])} | "
-                f"{_pct(g['sveb_se'])} | {_pct(g['sveb_ppv'])} | {_pct(g['veb_se'])} | {_pct(g['veb_ppv'])} | "
-                f"{_pct(s['sveb_veb_f1'])} | {_pct(s['sveb_se'])} | {_pct(s['sveb_ppv'])} | {_pct(s['veb_se'])} | "
-                f"{_pct(s['veb_ppv'])} |"
-            )
+    lines += run_table(doc["runs"], [AUGMENTED, CANDIDATE])
     run0 = doc["runs"][0]
     lines += [
         "",

@@ -83,8 +83,9 @@ def tree_placeholders(model: nn.Module) -> Iterator[dict[str, TreeEnsemble]]:
         yield {f"{name}.{PLACEHOLDER}" if name else PLACEHOLDER: m for name, m in found.items()}
     finally:
         for m in found.values():
-            m.__dict__.pop("forward", None)
-            m._buffers.pop(PLACEHOLDER, None)
+            m.__dict__.pop("forward", None)  # the class's forward again
+            if hasattr(m, PLACEHOLDER):
+                delattr(m, PLACEHOLDER)
 
 
 def tree_ensemble_node(trees: TreeEnsemble, input_name: str, output_name: str) -> Any:
