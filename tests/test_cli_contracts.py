@@ -88,6 +88,14 @@ def test_quickstart_offline_without_data(tmp_path: Path) -> None:
     assert "100.00" in proc.stdout  # every reference beat of the clean excerpt found
     assert "Next:" in proc.stdout
     assert (tmp_path / "leanecg-quickstart" / "report.html").is_file()
+    # the card gives each model's latency ratio to ResNet-1D in torch and in ONNX Runtime (the runtime it ran on)
+    assert "× ResNet, ONNX" in proc.stdout
+    from leanecg.package import list_shipped
+
+    card = proc.stdout.split("4. Shipped models")[1].split("HTML report")[0]
+    for model in list_shipped():
+        row = next(line for line in card.splitlines() if line.startswith(f"│ {model['name']} "))
+        assert row.rstrip(" │").endswith(f"{model['onnx_latency_ratio']:.3f}"), row
 
 
 def test_quickstart_uses_real_data_when_present(tmp_path: Path, shared_data: Path) -> None:
