@@ -557,3 +557,12 @@ def test_segment_sd_is_numpys_std_of_each_segment() -> None:
     lo, hi = np.array([0, 10, 700, 4000]), np.array([3, 500, 702, 5000])
     want = [x[a:b].std() for a, b in zip(lo, hi, strict=True)]
     np.testing.assert_allclose(_segment_sd(x, lo, hi), want, rtol=1e-13)
+
+
+def test_hann_window_is_scipys_bit_for_bit() -> None:
+    from scipy.signal import get_window
+
+    from leanecg.features.spectral import hann_window
+
+    for n in [*range(1, 64), 1199, 1200, 1201, 9000]:
+        assert np.array_equal(hann_window(n), get_window("hann", n)), n

@@ -22,8 +22,10 @@ RNG = np.random.default_rng(13)
 def fresh_kernels() -> object:
     """Forget the loaded kernels before and after the test (monkeypatched loaders take effect)."""
     _kernels._compiled.cache_clear()
+    _kernels._peak_kernels.cache_clear()
     yield
     _kernels._compiled.cache_clear()
+    _kernels._peak_kernels.cache_clear()
 
 
 @pytest.fixture
@@ -273,3 +275,35 @@ def test_fallback_when_scipy_has_another_layout(
     )
     monkeypatch.delitem(sys.modules, "scipy.signal._sosfilt", raising=False)
     assert _kernels.backend() == "scipy.signal"
+
+
+def test_find_peaks_equals_scipy() -> None:
+    """Plateaus, ties, heights and distances (float ones too): the same peak indices as scipy's."""
+    assert _kernels._peak_kernels() is not None
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        x = np.round(rng.normal(size=int(rng.integers(1, 400))), 1)  # repeated values: plateaus and ties
+        for height, distance in ((None, None), (0.3, None), (None, 5), (0.1, 7.5), (1.0, 1)):
+            got = _kernels.find_peaks(x, height=height, distance=distance)
+            want = sps.find_peaks(x, height=height, distance=distance)[0]
+            assert np.array_equal(got, want) and got.dtype == want.dtype
+    # what the kernels do not cover goes to scipy, which raises as it does
+    with pytest.raises(ValueError, match="distance"):
+        _kernels.find_peaks(np.ones(5), distance=0.5)
+
+
+def test_find_peaks_falls_back_to_scipy(fresh_kernels: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Peak kernels that cannot load, or that fail their check, are not used: scipy.signal answers."""
+    x = np.round(RNG.standard_normal(300), 1)
+    want = sps.find_peaks(x, height=0.2, distance=4)[0]
+    monkeypatch.setattr(_kernels, "_PEAK_EXPECTED", ((0,), (0,), (0,)))  # the loaded kernels fail the check
+    assert _kernels._peak_kernels() is None
+    assert np.array_equal(_kernels.find_peaks(x, height=0.2, distance=4), want)
+    _kernels._peak_kernels.cache_clear()
+
+    def unavailable(folder: Path, name: str) -> None:
+        raise ImportError(f"no {name} here")
+
+    monkeypatch.setattr(_kernels, "_load_extension", unavailable)
+    assert _kernels._peak_kernels() is None
+    assert np.array_equal(_kernels.find_peaks(x, height=0.2, distance=4), want)

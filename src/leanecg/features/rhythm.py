@@ -42,9 +42,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import median_filter, uniform_filter1d
-from scipy.signal import find_peaks
 
 from leanecg.features.spectral import welch_periodogram
+from leanecg.signal._kernels import find_peaks
 from leanecg.signal.beats import _rowwise_corr
 
 __all__ = ["RHYTHM_FEATURE_NAMES", "rhythm_features"]
@@ -125,7 +125,7 @@ def _quality(bp: np.ndarray, fs: float, peaks: np.ndarray, out: dict[str, float]
         out["win_empty_frac"] = float(np.mean(counts == 0))
         out["win_kurt_low_frac"] = float(np.mean(_excess_kurtosis(segs) < 5))
     env = uniform_filter1d(np.abs(np.gradient(bp)), max(1, int(0.08 * fs)))
-    q, _ = find_peaks(env, distance=max(1, int(0.25 * fs)), height=0.3 * np.percentile(env, 99))
+    q = find_peaks(env, distance=max(1, int(0.25 * fs)), height=0.3 * np.percentile(env, 99))
     if peaks.size and q.size:
         # distance of each second-detector peak to the nearest R peak (both sorted)
         pos = np.clip(np.searchsorted(peaks, q), 1, peaks.size) - 1

@@ -1,4 +1,5 @@
-"""The running filter kernels: scipy's compiled ``sosfilt`` and ``upfirdn``, without importing ``scipy.signal``.
+"""scipy's compiled kernels without importing ``scipy.signal``: the running filters (``sosfilt``, ``upfirdn``) and
+peak finding (``find_peaks`` with a height and a distance, used by the record features).
 
 Importing the ``scipy.signal`` package costs about 0.6-0.9 s of CPU (it pulls ``scipy.stats``,
 ``interpolate`` and ``optimize``), more than ``leanecg stream`` needs for a 30-minute record. The
@@ -7,8 +8,12 @@ computations it runs per chunk live in two small compiled extension modules of s
 installed ``signal`` folder by file (the package ``scipy.signal`` itself is never imported) and prepares
 their arguments as scipy's Python wrappers do.
 
-Contract: :func:`sosfilt`, :func:`upfirdn` and :func:`resample_poly` take the arguments of
-``scipy.signal.sosfilt`` / ``upfirdn`` / ``resample_poly`` (the last with the FIR given as ``window``) and
+Peak finding runs scipy's ``_peak_finding_utils`` (local maxima with plateaus, selection by distance, highest
+first) the same way, with ``scipy.signal.find_peaks``'s own steps for a scalar height and a distance around them;
+its check is a small signal with a plateau and close peaks whose scipy answer is known.
+
+Contract: :func:`sosfilt`, :func:`upfirdn`, :func:`resample_poly` and :func:`find_peaks` take the arguments of
+``scipy.signal.sosfilt`` / ``upfirdn`` / ``resample_poly`` (the FIR given as ``window``) / ``find_peaks`` and
 return the same values, bit for bit: with the compiled kernels when the computation is in float64 (the
 fast path), otherwise -- other dtypes, arguments scipy rejects (scipy then raises its error), options
 outside the fast path -- by calling ``scipy.signal`` itself. The kernels are loaded once per process and
@@ -30,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["UPFIRDN_MODES", "backend", "resample_poly", "sosfilt", "upfirdn"]
+__all__ = ["UPFIRDN_MODES", "backend", "find_peaks", "resample_poly", "sosfilt", "upfirdn"]
 
 #: The padding modes of ``scipy.signal.upfirdn`` (``resample_poly`` accepts them as ``padtype``).
 UPFIRDN_MODES = (
@@ -133,6 +138,62 @@ def _compiled() -> SimpleNamespace | None:
         return ns if _self_check(ns) else None
     except Exception:  # any failure to load or run them (layout, ABI, signature): scipy.signal serves
         return None
+
+
+#: A small signal with a plateau and peaks closer than the distance, and what ``scipy.signal.find_peaks``
+#: gives for it (the check of the loaded peak kernels): all local maxima (a plateau's middle, rounded down),
+#: those at least 1.5 high, and those kept at distance 3 (the highest first).
+_PEAK_PROBE = np.array([0.0, 2.0, 1.0, 3.0, 3.0, 0.0, 1.0, 0.5, 4.0, 0.0])
+_PEAK_EXPECTED = ((1, 3, 6, 8), (1, 3, 8), (3, 8))
+
+
+@functools.cache
+def _peak_kernels() -> SimpleNamespace | None:
+    """scipy's compiled peak-finding helpers (``scipy.signal._peak_finding_utils``), loaded and checked once;
+    ``None`` when unavailable (then :func:`find_peaks` calls ``scipy.signal.find_peaks``)."""
+    try:
+        spec = importlib.util.find_spec("scipy")
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        module = _load_extension(
+            Path(next(iter(spec.submodule_search_locations))) / "signal", "_peak_finding_utils"
+        )
+        ns = SimpleNamespace(
+            local_maxima=module._local_maxima_1d, select_by_distance=module._select_by_peak_distance
+        )
+        got = tuple(
+            tuple(int(i) for i in find_peaks(_PEAK_PROBE, height=h, distance=d, _ns=ns))
+            for h, d in ((None, None), (1.5, None), (None, 3))
+        )
+        return ns if got == _PEAK_EXPECTED else None
+    except Exception:  # any failure to load or run them: scipy.signal serves
+        return None
+
+
+def find_peaks(
+    x: Any, *, height: float | None = None, distance: float | None = None, _ns: SimpleNamespace | None = None
+) -> np.ndarray:
+    """``scipy.signal.find_peaks(x, height=height, distance=distance)[0]``: the peak indices, the same (module
+    docstring), with a scalar minimal ``height`` and a ``distance`` of at least 1 (other arguments: scipy).
+
+    Args:
+        x: 1-D signal.
+        height: keep the local maxima at least this high (``None``: all).
+        distance: keep peaks at least this many samples apart, the highest first (``None``: all).
+
+    Returns:
+        ``(n_peaks,)`` int indices, increasing.
+    """
+    ns = _ns if _ns is not None else _peak_kernels()
+    v = np.asarray(x, order="C", dtype=np.float64)
+    if ns is None or v.ndim != 1 or (distance is not None and not distance >= 1) or np.ndim(height) != 0:
+        return _scipy_signal().find_peaks(x, height=height, distance=distance)[0]
+    peaks = ns.local_maxima(v)[0]
+    if height is not None:
+        peaks = peaks[height <= v[peaks]]
+    if distance is not None:
+        peaks = peaks[ns.select_by_distance(peaks, v[peaks], distance)]
+    return peaks
 
 
 def backend() -> str:
