@@ -134,16 +134,20 @@ def test_stream_with_cached_designs_imports_no_scipy_signal(tmp_path: Path) -> N
 
 
 def test_predict_with_cached_designs_imports_no_scipy_signal(tmp_path: Path) -> None:
-    """``leanecg predict`` with the shipped rhythm model: its record features need neither ``scipy.signal``
-    (peaks with scipy's compiled helpers, the Hann window computed as scipy does) nor the training stack once
-    the filter designs are cached; the same CSV both times."""
+    """``leanecg predict`` with the shipped rhythm model: once the filter designs are cached, its record features
+    import neither ``scipy.signal`` (peaks with scipy's compiled helpers, the Hann window computed as scipy does)
+    nor ``scipy.ndimage`` (:mod:`leanecg.signal.smoothing`) nor the training stack; the same CSV both times."""
     record = REPO / "src" / "leanecg" / "examples" / "cinc2017" / "A00405"
     env = {**os.environ, "LEANECG_CACHE": str(tmp_path / "cache")}
     runs = []
     for k in range(2):
         argv = ["predict", str(record), "--model", "cinc2017", "-q", "--out", str(tmp_path / f"p{k}.csv")]
         runs.append(
-            json.loads(_imports_of_cli(argv, ["scipy.signal", "scipy.stats", *HEAVY], tmp_path, env)[-1])
+            json.loads(
+                _imports_of_cli(
+                    argv, ["scipy.signal", "scipy.ndimage", "scipy.stats", *HEAVY], tmp_path, env
+                )[-1]
+            )
         )
     assert runs[1] == []
     out = (tmp_path / "p0.csv").read_text()

@@ -43,12 +43,12 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
 
 from leanecg.errors import LeanECGError
 from leanecg.signal.beats import _check_peaks, beat_windows, rr_features
 from leanecg.signal.checks import check_fs
 from leanecg.signal.filters import bandpass, check_signal
+from leanecg.signal.smoothing import running_mean
 
 __all__ = [
     "AFTER_S",
@@ -276,7 +276,7 @@ def beat_morphology(
     pre_rr = np.where(np.isfinite(rr[:, 0]), rr[:, 0], 1.0)  # no RR known: no RR-based limit (1 s)
     post_rr = np.where(np.isfinite(rr[:, 1]), rr[:, 1], 1.0)
     slope = np.abs(np.gradient(bp)) * fs_f  # mV/s
-    env = uniform_filter1d(slope, max(1, round(_SMOOTH_S * fs_f)), mode="nearest")
+    env = running_mean(slope, max(1, round(_SMOOTH_S * fs_f)), mode="nearest")
 
     template = None
     if pk.size >= MIN_TEMPLATE_BEATS:

@@ -41,11 +41,11 @@ Undefined values (too few beats or windows) are NaN, never an exception; the cal
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import median_filter, uniform_filter1d
 
 from leanecg.features.spectral import welch_periodogram
 from leanecg.signal._kernels import find_peaks
 from leanecg.signal.beats import _rowwise_corr
+from leanecg.signal.smoothing import running_mean, running_median
 
 __all__ = ["RHYTHM_FEATURE_NAMES", "rhythm_features"]
 
@@ -124,7 +124,7 @@ def _quality(bp: np.ndarray, fs: float, peaks: np.ndarray, out: dict[str, float]
         counts = np.histogram(peaks, bins=np.arange(nw + 1) * w)[0]
         out["win_empty_frac"] = float(np.mean(counts == 0))
         out["win_kurt_low_frac"] = float(np.mean(_excess_kurtosis(segs) < 5))
-    env = uniform_filter1d(np.abs(np.gradient(bp)), max(1, int(0.08 * fs)))
+    env = running_mean(np.abs(np.gradient(bp)), max(1, int(0.08 * fs)))
     q = find_peaks(env, distance=max(1, int(0.25 * fs)), height=0.3 * np.percentile(env, 99))
     if peaks.size and q.size:
         # distance of each second-detector peak to the nearest R peak (both sorted)
@@ -137,7 +137,7 @@ def _quality(bp: np.ndarray, fs: float, peaks: np.ndarray, out: dict[str, float]
 def _rhythm(rr: np.ndarray, t: np.ndarray, out: dict[str, float]) -> np.ndarray:
     """RR-pattern features of the intervals ``rr`` (s) ending at times ``t`` (s); returns the
     premature-beat flags of ``rr[:-1]``."""
-    loc = median_filter(rr, size=7, mode="nearest")
+    loc = running_median(rr, 7)
     r = rr[1:] / rr[:-1]
     out["frac_dev10"] = float(np.mean(np.abs(r - 1) > 0.1))
     out["frac_dev20"] = float(np.mean(np.abs(r - 1) > 0.2))
