@@ -91,6 +91,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -189,6 +190,41 @@ def _per_record(model: Any, x: np.ndarray, features: np.ndarray | None, groups: 
     return out
 
 
+def stress_pool(root: Path, seed: int, extra: dict[str, Any]) -> SimpleNamespace:
+    """One seed's DS1 pool of a recipe (task attributes ``extra`` over the '+ RR context' row's) and its stress
+    view, with the orders that put both in canonical order (:func:`beat_ablation.canonical_order`): ``task``,
+    ``data``, ``pool``, ``names`` (feature columns), ``y``, ``groups``, ``feats`` (pool order); ``stress``
+    (indices of the thinned beats, :func:`~leanecg.tasks.ectopy_mix.thinned_records` drawn with ``seed``) and
+    ``stressed`` (their features, record-normalised columns computed again); ``order`` (pool -> canonical),
+    ``s_order`` (the stress beats in canonical order) and ``stress_index`` (the stress beats' canonical
+    positions, in that order)."""
+    task = _task({**_CONTEXT, **extra})
+    data = task.load(root, seed=seed)
+    pool = task.cv_pool(data)
+    names = list(task.feature_names)
+    y, groups = np.asarray(pool.y), np.asarray(pool.groups).astype(str)
+    feats = np.asarray(pool.features)
+    stress, stressed = thinned_records(feats, y, groups, names, np.random.default_rng(seed))
+    order = canonical_order(groups)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    s_order = np.argsort(rank[stress], kind="stable")  # the stress beats in canonical order
+    return SimpleNamespace(
+        task=task,
+        data=data,
+        pool=pool,
+        names=names,
+        y=y,
+        groups=groups,
+        feats=feats,
+        stress=stress,
+        stressed=stressed,
+        order=order,
+        s_order=s_order,
+        stress_index=rank[stress][s_order],
+    )
+
+
 def _cv_network(root: Path, seed: int, extra: dict[str, Any], adapt: bool = False) -> dict[str, np.ndarray]:
     """One recipe's network (task attributes ``extra`` over the '+ RR context' row's) on one seed's 5 folds:
     out-of-fold probabilities, and the stress view's (:func:`~leanecg.tasks.ectopy_mix.ectopic_majority_subset`
@@ -198,13 +234,16 @@ def _cv_network(root: Path, seed: int, extra: dict[str, Any], adapt: bool = Fals
     adapted to each held-out record (``oof_adapted``, ``stress_adapted``: :func:`_per_record`; in the stress
     view, to the beats kept)."""
     deep = {k: v for k, v in _training(seed).items() if k not in ("n_boot", "runtime")}
-    task = _task({**_CONTEXT, **extra})
-    data = task.load(root, seed=seed)
-    pool = task.cv_pool(data)
-    names = list(task.feature_names)
-    y, groups = np.asarray(pool.y), np.asarray(pool.groups).astype(str)
-    feats = np.asarray(pool.features)
-    stress, stressed = thinned_records(feats, y, groups, names, np.random.default_rng(seed))
+    v = stress_pool(root, seed, extra)
+    task, data, pool, y, groups, stress, stressed = (
+        v.task,
+        v.data,
+        v.pool,
+        v.y,
+        v.groups,
+        v.stress,
+        v.stressed,
+    )
     oof = np.full((len(y), len(task.class_names)), np.nan, dtype=np.float32)
     oof_stress = np.full((len(stress), len(task.class_names)), np.nan, dtype=np.float32)
     adapted, adapted_stress = np.full_like(oof, np.nan), np.full_like(oof_stress, np.nan)
@@ -226,19 +265,16 @@ def _cv_network(root: Path, seed: int, extra: dict[str, Any], adapt: bool = Fals
                 trained.model, np.asarray(pool.X)[s_idx], stressed[in_fold], groups[s_idx]
             )
         print(f"seed {seed} {extra} fold {f + 1}/5", flush=True)
-    order = canonical_order(groups)
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    s_order = np.argsort(rank[stress], kind="stable")  # the stress beats in canonical order
+    order, s_order = v.order, v.s_order
     kept = {"oof_adapted": adapted[order], "stress_adapted": adapted_stress[s_order]} if adapt else {}
     return {
         **kept,
         "oof": oof[order],
         "stress": oof_stress[s_order],
-        "stress_index": rank[stress][s_order],  # into the canonical order
+        "stress_index": v.stress_index,  # into the canonical order
         "y": y[order],
         "groups": groups[order],
-        "pre_rr": feats[order][:, names.index("pre_rr")],
+        "pre_rr": v.feats[order][:, v.names.index("pre_rr")],
     }
 
 

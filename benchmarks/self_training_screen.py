@@ -41,9 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from beat_ablation import _CONTEXT, _task, canonical_order
+from beat_ablation import _CONTEXT, _task
 from leanecg.data import resolve_data_dir
-from leanecg.tasks.ectopy_mix import MIN_ECTOPIC, N_SHARE, thinned_records
+from leanecg.tasks.ectopy_mix import MIN_ECTOPIC, N_SHARE
 from record_reference_screen import (
     AUGMENTED,
     RECIPE_SWITCHES,
@@ -53,6 +53,7 @@ from record_reference_screen import (
     paired_gain,
     run_table,
     score_views,
+    stress_pool,
 )
 from record_z_screen import closing_lines, member_oof, write_page
 from sveb_gate_cv import _ci, _record_irregularity
@@ -104,17 +105,8 @@ def per_record(p: np.ndarray, z: np.ndarray, groups: np.ndarray) -> np.ndarray:
 def _features(root: Path, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """The shipped recipe's beat columns of the DS1 pool in canonical order, and the stress view's (the same
     :func:`thinned_records` draw as the network files: seeded alike): ``(features, stress_index, stressed, names)``."""
-    task = _task({**_CONTEXT, **RECIPE_SWITCHES[AUGMENTED]})
-    pool = task.cv_pool(task.load(root, seed=seed))
-    names = list(task.feature_names)
-    y, groups = np.asarray(pool.y), np.asarray(pool.groups).astype(str)
-    feats = np.asarray(pool.features)
-    stress, stressed = thinned_records(feats, y, groups, names, np.random.default_rng(seed))
-    order = canonical_order(groups)
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    s_order = np.argsort(rank[stress], kind="stable")
-    return feats[order], rank[stress][s_order], stressed[s_order], names
+    v = stress_pool(root, seed, RECIPE_SWITCHES[AUGMENTED])
+    return v.feats[v.order], v.stress_index, v.stressed[v.s_order], v.names
 
 
 def main() -> None:
