@@ -53,7 +53,7 @@ def quickstart(
         show(_rhythm_table(run))
     reports: list[Path] = []
     if packages:
-        show(_card_table(packages, shipped))
+        show(_card_table(shipped))
         reports = write_model_reports(packages, out)
     else:
         show("No shipped models in this installation (see `leanecg models`).")
@@ -120,7 +120,7 @@ def _rhythm_table(run: Any) -> Any:
     return t
 
 
-def _card_table(packages: list[Any], shipped: list[dict[str, Any]]) -> Any:
+def _card_table(shipped: list[dict[str, Any]]) -> Any:
     """Table 4: the shipped models' accuracy × cost card: batch-1 latency in torch and its ratio to ResNet-1D, and
     the ratio in ONNX Runtime (the runtime of the quickstart's own predictions) when measured."""
     t = table(
@@ -137,8 +137,7 @@ def _card_table(packages: list[Any], shipped: list[dict[str, Any]]) -> Any:
         ],
         right=("params", "MACs", "latency ms", "× ResNet latency", "× ResNet, ONNX"),
     )
-    for pkg, s in zip(packages, shipped, strict=True):
-        ratio = pkg.meta.get("cost", {}).get("latency_ratio_vs_reference")
+    for s in shipped:
         t.add_row(
             s["name"],
             str(s["task"]),
@@ -146,7 +145,7 @@ def _card_table(packages: list[Any], shipped: list[dict[str, Any]]) -> Any:
             num(s["params"], ",.0f"),
             num(s["macs"], ",.0f"),
             num(s["latency_ms"], ".3g"),
-            num(ratio, ".3f"),
+            num(s["latency_ratio"], ".3f"),
             num(s.get("onnx_latency_ratio"), ".3f"),  # the runtime the commands above ran on
         )
     return t

@@ -119,14 +119,21 @@ def _self_check(ns: SimpleNamespace) -> bool:
     )
 
 
+def _signal_folder() -> Path | None:
+    """scipy's installed ``signal`` folder (found without importing ``scipy.signal``), or ``None``."""
+    spec = importlib.util.find_spec("scipy")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "signal"
+
+
 @functools.cache
 def _compiled() -> SimpleNamespace | None:
     """scipy's compiled kernels, loaded and checked once; ``None`` when unavailable (use ``scipy.signal``)."""
     try:
-        spec = importlib.util.find_spec("scipy")
-        if spec is None or not spec.submodule_search_locations:
+        folder = _signal_folder()
+        if folder is None:
             return None
-        folder = Path(next(iter(spec.submodule_search_locations))) / "signal"
         sos_mod = _load_extension(folder, "_sosfilt")
         upf_mod = _load_extension(folder, "_upfirdn_apply")
         ns = SimpleNamespace(
@@ -152,12 +159,10 @@ def _peak_kernels() -> SimpleNamespace | None:
     """scipy's compiled peak-finding helpers (``scipy.signal._peak_finding_utils``), loaded and checked once;
     ``None`` when unavailable (then :func:`find_peaks` calls ``scipy.signal.find_peaks``)."""
     try:
-        spec = importlib.util.find_spec("scipy")
-        if spec is None or not spec.submodule_search_locations:
+        folder = _signal_folder()
+        if folder is None:
             return None
-        module = _load_extension(
-            Path(next(iter(spec.submodule_search_locations))) / "signal", "_peak_finding_utils"
-        )
+        module = _load_extension(folder, "_peak_finding_utils")
         ns = SimpleNamespace(
             local_maxima=module._local_maxima_1d, select_by_distance=module._select_by_peak_distance
         )

@@ -25,9 +25,10 @@ _PAD_MODES = {"reflect": "symmetric", "nearest": "edge"}
 
 
 def _extended(x: np.ndarray, size: int, mode: str) -> np.ndarray:
+    """``x`` as float64, extended by ``mode``: ``size // 2`` samples before, ``size - size // 2 - 1`` after."""
     if mode not in _PAD_MODES:
         raise LeanECGError("mode", f"must be one of {', '.join(_PAD_MODES)}, got {mode!r}")
-    if int(size) < 1:
+    if size < 1:
         raise LeanECGError("size", f"must be a positive integer, got {size!r}")
     v = np.asarray(x, dtype=np.float64)
     if v.ndim != 1 or v.size == 0:
@@ -45,8 +46,8 @@ def running_mean(x: np.ndarray, size: int, mode: str = "reflect") -> np.ndarray:
         size: window length in samples (>= 1).
         mode: ``"reflect"`` (scipy's default) or ``"nearest"``.
     """
-    ext = _extended(x, int(size), mode)
     size = int(size)
+    ext = _extended(x, size, mode)
     sums = np.empty(ext.size - size + 1)
     sums[0] = np.add.accumulate(ext[:size])[-1]
     sums[1:] = ext[size:] - ext[:-size]
@@ -56,7 +57,8 @@ def running_mean(x: np.ndarray, size: int, mode: str = "reflect") -> np.ndarray:
 def running_median(x: np.ndarray, size: int, mode: str = "nearest") -> np.ndarray:
     """``scipy.ndimage.median_filter(x, size=size, mode=mode)`` for a 1-D signal and an odd ``size``: the median
     of each window of ``size`` samples centred on a sample, float64 ``(n,)``."""
-    if int(size) % 2 != 1:
+    size = int(size)
+    if size % 2 != 1:
         raise LeanECGError("size", f"must be odd (the median is then an element of the window), got {size!r}")
-    windows = np.lib.stride_tricks.sliding_window_view(_extended(x, int(size), mode), int(size))
-    return np.partition(windows, int(size) // 2, axis=1)[:, int(size) // 2]
+    windows = np.lib.stride_tricks.sliding_window_view(_extended(x, size, mode), size)
+    return np.partition(windows, size // 2, axis=1)[:, size // 2]
