@@ -24,6 +24,7 @@ TORCH_FREE = {
     "leanecg.signal.rhythm_gate": 4,
     "leanecg.evaluate.cinc2017": 8,
     "leanecg.evaluate.cinc2021": 13,
+    "leanecg.evaluate.beat_files": 6,
     "leanecg.package.open": 8,
 }
 WITH_TORCH = {"leanecg.evaluate.cost.report": 4, "leanecg.models.registry": 8}

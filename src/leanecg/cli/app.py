@@ -17,7 +17,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 data_app = typer.Typer(help="Find, list and download datasets.", no_args_is_help=True)
-score_app = typer.Typer(help="Score predictions exactly as the official challenges do.", no_args_is_help=True)
+score_app = typer.Typer(
+    help="Score predictions exactly as the official challenges (and EC57 for beats) do.", no_args_is_help=True
+)
 study_app = typer.Typer(
     help="The seeded studies (label efficiency, few-shot, noisy labels): seeds run in separate calls merge "
     "into one results file.",
@@ -45,6 +47,7 @@ data_app.command("list")(data.data_list)
 data_app.command("fetch")(data.data_fetch)
 score_app.command("cinc2021")(score.score_cinc2021)
 score_app.command("cinc2017")(score.score_cinc2017)
+score_app.command("beats")(score.score_beats)
 study_app.command("labels")(study.labels)
 study_app.command("fewshot")(study.fewshot)
 study_app.command("noisy-labels")(study.noisy_labels)

@@ -103,8 +103,9 @@ def aami_classes(symbols: Sequence[str], mapping: str = "ec57") -> np.ndarray:
     return np.asarray([table.get(s, "") for s in symbols], dtype="<U1")
 
 
-def _class_codes(classes: Any, n: int, name: str) -> np.ndarray:
-    """AAMI classes given as letters (``N S V F Q``) or ints ``0..4`` -> int64 codes ``0..4``."""
+def _class_codes(classes: Any, n: int, name: str, blank: bool = False) -> np.ndarray:
+    """AAMI classes given as letters (``N S V F Q``) or ints ``0..4`` -> int64 codes ``0..4``; with
+    ``blank``, ``""`` (a beat no class is scored for) -> ``-1``."""
     arr = np.asarray(classes)
     if arr.ndim != 1 or arr.size != n:
         raise LeanECGError(name, f"expected {n} beat classes (one per beat), got shape {arr.shape}")
@@ -118,8 +119,9 @@ def _class_codes(classes: Any, n: int, name: str) -> np.ndarray:
     out = np.full(n, -1, dtype=np.int64)
     for k, c in enumerate(AAMI_CLASSES):
         out[text == c] = k
-    if np.any(out < 0):
-        bad = str(text[out < 0][0])
+    bad_mask = (out < 0) & (text != "") if blank else out < 0
+    if np.any(bad_mask):
+        bad = str(text[bad_mask][0])
         raise LeanECGError(name, f"unknown beat class {bad!r} (expected one of N, S, V, F, Q)")
     return out
 
@@ -140,7 +142,9 @@ def ec57_matrix(
 
     Args:
         ref_samples: reference beat sample indices ``(n_ref,)``.
-        ref_classes: their AAMI classes (``"N" "S" "V" "F" "Q"`` or ``0..4``), ``(n_ref,)``.
+        ref_classes: their AAMI classes (``"N" "S" "V" "F" "Q"`` or ``0..4``), ``(n_ref,)``; ``""`` marks a
+            beat that takes part in the matching but is not scored (neither it nor the detection matched
+            to it is counted; unmatched, it is no missed beat).
         test_samples: detected beat sample indices ``(n_test,)``.
         test_classes: their AAMI classes, ``(n_test,)``.
         fs: sampling rate in Hz of both annotations.
@@ -154,7 +158,7 @@ def ec57_matrix(
         raise LeanECGError("fs", f"sampling rate must be a positive number of Hz, got {fs!r}")
     r = np.asarray(ref_samples)
     t = np.asarray(test_samples)
-    rc = _class_codes(ref_classes, r.size, "ref_classes")
+    rc = _class_codes(ref_classes, r.size, "ref_classes", blank=True)
     tc = _class_codes(test_classes, t.size, "test_classes")
     if start is not None or end is not None:
         lo = -np.inf if start is None else start
@@ -165,8 +169,10 @@ def ec57_matrix(
     tol = int(np.floor(tolerance_s * fs + 0.5))  # WFDB strtim rounds half up
     m = match_beats(r, t, tol, exclude=exclude)
     mat = np.zeros((6, 6), dtype=np.int64)
-    np.add.at(mat, (rc[m.tp_ref_idx], tc[m.tp_test_idx]), 1)
-    np.add.at(mat, (rc[m.fn_idx], _O), 1)
+    counted = rc[m.tp_ref_idx] >= 0  # a pair on an unscored reference beat is not counted
+    np.add.at(mat, (rc[m.tp_ref_idx[counted]], tc[m.tp_test_idx[counted]]), 1)
+    fn = m.fn_idx[rc[m.fn_idx] >= 0]
+    np.add.at(mat, (rc[fn], _O), 1)
     np.add.at(mat, (_O, tc[m.fp_idx]), 1)
     return mat
 
