@@ -1,5 +1,6 @@
 """``benchmarks/beats_end_to_end.py`` and ``benchmarks/beats_external.py`` run end to end as a user runs them
-(subprocesses, shipped model, real records): every row is written, and the AF gate changes only S calls.
+(subprocesses, shipped model, real records): every row is written, the AF gate changes only S calls, and
+``leanecg beats`` + ``leanecg score beats`` give the gated row's counts.
 DS2 is never read here: the end-to-end script is pointed at two DS1 (training) records."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from clihelp import invoke_cli
 from conftest import REPO
 
 
@@ -43,6 +45,30 @@ def test_end_to_end_rows_with_and_without_the_gate(shared_data: Path, tmp_path: 
         )
         assert gated["veb_tp"] + gated.get("veb_fp", 0) <= plain["veb_tp"] + plain.get("veb_fp", 0)
     assert doc["rows"]["holter"]["fs"] == 128.0 and doc["rows"]["native"]["fs"] == 360.0
+    # a user's way to the same figures: `leanecg beats` per record, then `leanecg score beats`
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    for rec in ("101", "106"):
+        proc = invoke_cli(
+            [
+                "beats",
+                str(shared_data / "mitdb" / rec),
+                "--model",
+                "mitdb-aami",
+                "--out",
+                f"answers/{rec}.csv",
+                "-q",
+            ],
+            tmp_path,
+        )
+        assert proc.returncode == 0, proc.stderr
+    proc = invoke_cli(
+        ["score", "beats", str(shared_data / "mitdb"), "answers", "--records", "101,106", "--json"], tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    scored = json.loads(proc.stdout)
+    assert scored["records"] == ["101", "106"]
+    assert scored["gross"]["counts"] == doc["rows"]["native + AF gate"]["counts"]
 
 
 def test_external_database_counts_s_calls_inside_af(shared_data: Path, tmp_path: Path) -> None:
