@@ -166,6 +166,7 @@ def test_folders_records_and_missing_answers(tmp_path: Path) -> None:
         ("sample,prob_N\n5,0.1\n", "no label column"),
         ("sample,label\n12.5,N\n", "line 2: sample '12.5' is not a whole number"),
         ("sample,label\n-3,N\n", "line 2: sample '-3' is not a whole number"),
+        ("sample,label\n\u00b2,N\n", "line 2: sample '\u00b2' is not a whole number"),
         ("sample,label\n128,X\n", "line 2: label 'X' is not one of N, S, V, F, Q"),
         ("sample,label\n128,N\n128,V\n", "sample 128 is listed twice"),
         ("sample,label\n99999,N\n", "beyond the end of the record"),

@@ -88,7 +88,7 @@ def read_beats_csv(path: str | Path, n_samples: int | None = None) -> tuple[np.n
         if len(row) <= max(i_s, i_l):
             raise LeanECGError(path, f"line {line_no} has {len(row)} field(s), the header has {len(header)}")
         raw, label = row[i_s].strip(), row[i_l].strip()
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):
             raise LeanECGError(path, f"line {line_no}: sample {raw!r} is not a whole number >= 0")
         if label not in AAMI_CLASSES:
             raise LeanECGError(
