@@ -214,3 +214,9 @@ def test_cli_end_to_end_on_a_holter_like_record(tmp_path: Path) -> None:
     assert table.returncode == 0
     assert "gross" in table.stdout and "h1" in table.stdout and "83.33" in table.stdout  # QRS Se 5/6
     assert "reference SVEB 1, VEB 1; false detections 0" in table.stdout
+    assert "check:" not in table.stdout
+    (tmp_path / "h1.csv").write_text("sample,label\n64,N\n192,N\n320,N\n")  # between the beats: none match
+    wrong = invoke_cli(["score", "beats", "h1", "h1.csv"], tmp_path)
+    assert (
+        wrong.returncode == 0 and "check: h1 match(es) fewer than half of the reference beats" in wrong.stdout
+    )

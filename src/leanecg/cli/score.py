@@ -139,3 +139,12 @@ def print_beat_scores(result: dict[str, Any], per_record: bool) -> None:
         markup=False,
         highlight=False,
     )
+    poor = [n for n, st in result["per_record"].items() if st["qrs_se"] < 0.5]  # NaN (no beats) is not poor
+    if poor:
+        shown = ", ".join(poor[:5]) + (f" and {len(poor) - 5} more" if len(poor) > 5 else "")
+        console.print(
+            f"check: {shown} match(es) fewer than half of the reference beats: answers for another record, "
+            "or at another rate?",
+            markup=False,
+            highlight=False,
+        )
