@@ -35,8 +35,8 @@ from scipy.signal import resample_poly
 from leanecg.atomic import atomic_open, write_json
 from leanecg.data import Record, get_dataset, load_record, resolve_data_dir
 from leanecg.data.mitdb import DS2
-from leanecg.evaluate.aami import aami_classes, evaluate_beats
-from leanecg.evaluate.beat_matching import vf_intervals
+from leanecg.evaluate.aami import ec57_report
+from leanecg.evaluate.beat_files import record_matrix
 from leanecg.package import open_model
 from leanecg.provenance import collect_provenance
 
@@ -66,21 +66,18 @@ def score_row(
     model: Any, items: Iterable[tuple[str, Record, np.ndarray, list[str]]], fs: float, lead: str | None
 ) -> tuple[dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """EC57 scores of ``model.predict_beats`` on each ``(name, record, reference samples, reference
-    symbols)`` (VF episodes excluded; beats outside the AAMI classes not scored), at the records' rate ``fs``;
+    symbols)`` as ``leanecg score beats`` scores them (:func:`leanecg.evaluate.beat_files.record_matrix`: VF
+    episodes excluded, beat codes outside the AAMI map matched but not counted), at the records' rate ``fs``;
     returns the row (``gross``, ``counts``, ``per_record``, ``seconds``) and each record's predicted
     ``(samples, labels)``."""
     t0 = time.perf_counter()
-    beats: dict[str, tuple[Any, ...]] = {}
-    exclude: dict[str, np.ndarray] = {}
+    matrices: dict[str, np.ndarray] = {}
     preds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, rec, ref, sym in items:
         pred = model.predict_beats(rec, lead=lead)
-        classes = aami_classes(sym)
-        keep = classes != ""
-        beats[name] = (ref[keep], classes[keep], pred.samples, np.asarray(pred.labels))
-        exclude[name] = vf_intervals(ref, sym)
         preds[name] = (pred.samples, np.asarray(pred.labels))
-    report = evaluate_beats(beats, fs, exclude=exclude)
+        matrices[name], _ = record_matrix(ref, sym, *preds[name], fs)  # as `leanecg score beats` scores
+    report = ec57_report(matrices)
     row = {
         "fs": fs,
         "gross": {k: report.gross[k] for k in GROSS},

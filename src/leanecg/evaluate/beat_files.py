@@ -45,7 +45,7 @@ from leanecg.errors import LeanECGError
 from leanecg.evaluate.aami import AAMI_CLASSES, aami_classes, ec57_matrix, ec57_report
 from leanecg.evaluate.beat_matching import BEAT_CODES, vf_intervals
 
-__all__ = ["SUMMARY_KEYS", "read_beats_csv", "score_beat_files"]
+__all__ = ["SUMMARY_KEYS", "read_beats_csv", "record_matrix", "score_beat_files"]
 
 #: The figures a summary shows, in order (fractions; the per-class ones are in the JSON).
 SUMMARY_KEYS = ("qrs_se", "qrs_ppv", "sveb_se", "sveb_ppv", "veb_se", "veb_ppv")
@@ -111,6 +111,49 @@ def read_beats_csv(path: str | Path, n_samples: int | None = None) -> tuple[np.n
 def _first_repeat(s: np.ndarray) -> int:
     srt = np.sort(s)
     return int(srt[np.flatnonzero(np.diff(srt) == 0)[0]])
+
+
+def record_matrix(
+    ref_samples: np.ndarray,
+    symbols: Sequence[str],
+    samples: np.ndarray,
+    labels: np.ndarray,
+    fs: float,
+    *,
+    window_ms: float = 150.0,
+    start_s: float = 0.0,
+    mapping: str = "ec57",
+    exclude_vf: bool = True,
+) -> tuple[np.ndarray, int]:
+    """EC57 counts of one record's answers against its reference annotation, by the rules of the module
+    docstring.
+
+    Args:
+        ref_samples: the annotation's sample indices ``(n_ann,)`` (beats and non-beats, e.g. ``[ ]`` of VF).
+        symbols: its symbols ``(n_ann,)``.
+        samples: the answers' beat sample indices ``(n,)``, at the same rate.
+        labels: their AAMI classes ``(n,)``.
+        fs: the record's sampling rate in Hz.
+        window_ms, start_s, mapping, exclude_vf: as :func:`score_beat_files`.
+
+    Returns:
+        ``(matrix, unscored)``: the 6x6 int64 count matrix (:func:`leanecg.evaluate.aami.ec57_matrix`) and
+        how many beat-coded annotations the mapping left out.
+    """
+    ref_samples = np.asarray(ref_samples, dtype=np.int64)
+    classes = aami_classes(symbols, mapping)  # both maps class beat codes only
+    beats = np.fromiter((s in BEAT_CODES for s in symbols), dtype=bool, count=len(symbols))
+    matrix = ec57_matrix(
+        ref_samples[beats],
+        classes[beats],
+        samples,
+        labels,
+        fs,
+        tolerance_s=window_ms / 1000.0,
+        exclude=vf_intervals(ref_samples, symbols) if exclude_vf else None,
+        start=int(np.floor(start_s * fs + 0.5)) if start_s > 0 else None,
+    )
+    return matrix, int(np.sum(beats & (classes == "")))
 
 
 def _reference_records(reference: Path, annotator: str, records: Sequence[str] | None) -> dict[str, Path]:
@@ -200,23 +243,19 @@ def score_beat_files(
         if header.fs <= 0:
             raise LeanECGError(base.with_name(base.name + ".hea"), "the header gives no sampling rate")
         ann = read_annotation(base, annotator)
-        symbols = list(ann.symbol)
-        classes = aami_classes(symbols, mapping)
-        is_beat = np.fromiter((s in BEAT_CODES for s in symbols), dtype=bool, count=len(symbols))
-        scored = classes != ""
-        unscored += int(np.sum(is_beat & ~scored))
-        beats = is_beat | scored
         samples, labels = read_beats_csv(_answers_file(answers, name, len(refs)), header.n_samples or None)
-        matrices[name] = ec57_matrix(
-            ann.sample[beats],
-            np.where(scored[beats], classes[beats], ""),
+        matrices[name], n_unscored = record_matrix(
+            ann.sample,
+            ann.symbol,
             samples,
             labels,
             header.fs,
-            tolerance_s=window_ms / 1000.0,
-            exclude=vf_intervals(ann.sample, symbols) if exclude_vf else None,
-            start=int(np.floor(start_s * header.fs + 0.5)) if start_s > 0 else None,
+            window_ms=window_ms,
+            start_s=start_s,
+            mapping=mapping,
+            exclude_vf=exclude_vf,
         )
+        unscored += n_unscored
     report = ec57_report(matrices)
     return {
         "records": list(report.records),
