@@ -277,7 +277,7 @@ def _markdown(doc: dict[str, Any]) -> str:
         "",
         f"**Verdict**: {doc['verdict']}",
         "",
-        f"Command: `{doc['command']}`; commit {doc['provenance'].get('commit')}.",
+        f"Command: `{doc['command']}`; commit {doc['provenance']['git_commit']}.",
     ]
     return "\n".join(lines) + "\n"
 
