@@ -226,6 +226,19 @@ ROWS: list[tuple[str, str, dict[str, Any]]] = [
             "models": ("beatnet", ("linear", {"record_z": False, "thinned_copies": False})),
         },
     ),
+    (
+        "+ QRS orientation",
+        "'+ thinned copies' with each record's lead oriented so that its typical QRS points up, in training and "
+        "at inference (`orient_polarity`, leanecg.signal.polarity: the network no longer depends on the lead's "
+        "polarity; in DS1 it turns record 207 over; the linear member reads polarity-free columns)",
+        {
+            **_CONTEXT,
+            "record_z": True,
+            "thinned_copies": True,
+            "orient_polarity": True,
+            "models": ("beatnet", ("linear", {"record_z": False, "thinned_copies": False})),
+        },
+    ),
 ]
 
 METRICS = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv", "sveb_veb_f1")
@@ -515,6 +528,7 @@ def _data_key(task: MitdbAamiTask) -> tuple[Any, ...]:
         task.extra_af_beats,
         task.second_lead,
         task.real_noise_p,
+        task.orient_polarity,
     )
 
 

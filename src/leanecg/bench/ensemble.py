@@ -148,6 +148,9 @@ def ensemble_packages(
         raise LeanECGError(
             paths[0], f"task {task.name} no longer computes the feature columns this model takes"
         )
+    orient = bool((metas[0].get("input") or {}).get("orient_polarity", False))
+    if bool(data.info.get("input", {}).get("orient_polarity", False)) != orient:
+        raise LeanECGError(paths[0], f"task {task.name} cannot orient the windows as this model takes them")
     # what the members trained on, together: a validation record one member trained on is not held out
     trained_on = sorted({r for m in metas for r in _train_records(m)})
     data.info["split"] = members_split(str(data.info.get("split", "")), metas)

@@ -73,6 +73,7 @@ from leanecg.signal.beat_stream import BEAT_HISTORY_S, StreamingBeatInputs
 from leanecg.signal.beats import ALL_BEAT_FEATURE_NAMES
 from leanecg.signal.gaps import MIN_SEGMENT_S, valid_segments
 from leanecg.signal.pipeline import Pipeline
+from leanecg.signal.polarity import RunningPolarity, orient_windows
 from leanecg.signal.resample import resample_indices
 from leanecg.signal.rhythm_gate import StreamingRRIrregularity
 from leanecg.signal.streaming import DEFAULT_TOLERANCE, RECORD_OPS, SAMPLE_OPS, StreamingPreprocessor
@@ -425,6 +426,10 @@ class StreamClassifier:
             template_history=spec.get("template_history") or None,
             source=self.source,
         )
+        # the QRS polarity of the beats so far, restarted with the beats (predict_beats: the whole record's)
+        self._polarity = (
+            RunningPolarity(self.pre.n_leads, self.pkg.r_index) if spec.get("orient_polarity") else None
+        )
         gate = self.pkg.rhythm_gate  # the AF gate's irregularity, restarted with the beats
         self._irregularity = (
             StreamingRRIrregularity(
@@ -602,7 +607,10 @@ class StreamClassifier:
         batch = self.beats.push(y, final)
         if not len(batch):
             return self._nothing()
-        probs = self.pkg.backend.proba(batch.windows, batch.features, self.batch_size, self.pkg.multilabel)
+        windows = batch.windows
+        if self._polarity is not None:
+            windows = orient_windows(windows, self._polarity.update(windows))
+        probs = self.pkg.backend.proba(windows, batch.features, self.batch_size, self.pkg.multilabel)
         probs = self.pkg.calibrate(probs)  # the package's temperature, as `leanecg beats`
         if self._irregularity is not None:
             probs = self.pkg.gate(probs, self._irregularity.update(batch.peaks))

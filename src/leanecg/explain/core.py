@@ -548,7 +548,6 @@ def _explain_beats(
     steps: int,
     takes_features: bool,
 ) -> Explanation:
-    from leanecg.signal.beats import beat_model_inputs, select_beat_features
     from leanecg.signal.resample import resample_indices
     from leanecg.signal.rpeaks import detect_rpeaks
 
@@ -561,11 +560,7 @@ def _explain_beats(
         raise LeanECGError(
             common["record"], f"fewer than 2 beats detected: nothing for beat model {pkg.name} to explain"
         )
-    fnames = spec.get("features")
-    windows, feats = beat_model_inputs(
-        y, fs_model, peaks, spec["before_s"], spec["after_s"], context=True, only=fnames or ()
-    )
-    feats = select_beat_features(feats, fnames) if fnames else None
+    windows, feats = pkg.beat_inputs(y, peaks)  # as predict_beats: oriented when the package says so
     probs = pkg.calibrate(pkg.backend.proba(windows, feats, 256, pkg.multilabel))
     pred = np.argmax(probs, axis=1)
     per_beat = pred if tgt is None else np.full(len(pred), tgt)
@@ -617,7 +612,7 @@ def _explain_beats(
             feats[focus : focus + 1],
             feats[focus],
             kf,
-            list(fnames),
+            list(spec["features"]),
             steps,
             common["feature_method"],
         )

@@ -17,7 +17,10 @@ The package metadata (top-level keys of ``model.json`` besides the checkpoint's 
                     "variable_length", "before_s" / "after_s" (beat models: window around each R peak, s),
                     "features": names of the beat features the model takes (beat_model_inputs) or of the
                     record features (leanecg.models.record_inputs), or null;
-                    "feature_config" (record models with features): names, scaling, feature version}
+                    "feature_config" (record models with features): names, scaling, feature version;
+                    "orient_polarity" (beat models, optional, default false): each lead oriented so that the
+                    record's typical QRS points up before the network sees its windows
+                    (:mod:`leanecg.signal.polarity`)}
     "metrics":     {name: {"value", "ci_low", "ci_high", ...}} on the task's test split, "per_class",
                     "confusion"
     "cost":        params, MACs, sizes, batch-1 latency (ms) next to the reference model, as measured
@@ -61,9 +64,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import numpy as np
 
 from leanecg.errors import LeanECGError
-from leanecg.signal.beats import RECORD_Z_FEATURE_NAMES, RECORD_ZN_FEATURE_NAMES
+from leanecg.signal.beats import (
+    RECORD_Z_FEATURE_NAMES,
+    RECORD_ZN_FEATURE_NAMES,
+    beat_model_inputs,
+    select_beat_features,
+)
 from leanecg.signal.gaps import MIN_SEGMENT_S, valid_segments
 from leanecg.signal.pipeline import Pipeline
+from leanecg.signal.polarity import orient_windows, record_polarity
 from leanecg.signal.rhythm_gate import gate_sveb, rr_from_peaks, rr_irregularity
 
 if TYPE_CHECKING:
@@ -898,27 +907,16 @@ class ModelPackage:
 
     def _predict_beats(self, record: Record, batch_size: int, lead: LeadOption) -> BeatPredictions:
         """:meth:`predict_beats` of a record whose analysed leads are valid throughout."""
-        from leanecg.signal.beats import beat_model_inputs, select_beat_features
         from leanecg.signal.resample import resample_indices
         from leanecg.signal.rpeaks import detect_rpeaks
 
-        spec = self.meta["input"]
-        fs = float(spec["fs"])
+        fs = float(self.meta["input"]["fs"])
         y = self.preprocess(record, lead=lead)
         peaks = detect_rpeaks(y[:, 0], fs)
         n_classes = len(self.class_names)
         if peaks.size < 2:
             return BeatPredictions(np.zeros(0, dtype=np.int64), [], np.zeros((0, n_classes)))
-        windows, feats = beat_model_inputs(
-            y, fs, peaks, spec["before_s"], spec["after_s"], context=True, only=spec.get("features") or ()
-        )
-        names = spec.get("features")
-        try:
-            feats = select_beat_features(feats, names) if names else None
-        except LeanECGError as err:
-            raise LeanECGError(
-                self.path, f"model {self.name}: {err.problem} (a package from another version)"
-            ) from None
+        windows, feats = self.beat_inputs(y, peaks)
         probs = self.calibrate(self.backend.proba(windows, feats, batch_size, self.multilabel))
         gate = self.rhythm_gate
         if gate is not None:
@@ -930,6 +928,44 @@ class ModelPackage:
             probs = self.gate(probs, irregularity)
         samples = resample_indices(peaks, fs, float(record.fs), n_out=record.n_samples)
         return BeatPredictions(samples.astype(np.int64), self.labels_of(probs), probs)
+
+    def beat_inputs(self, y: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """What the beat network reads for each R peak of one preprocessed record: ``(windows, features)``.
+
+        Args:
+            y: the record after the package's pipeline, ``(n_samples, n_leads)`` at the model's rate.
+            peaks: R peaks (samples at that rate), at least 2.
+
+        Returns:
+            float32 windows ``(n_beats, n_leads, n_window)`` (oriented by the record's QRS polarity when the
+            package says ``orient_polarity``, :mod:`leanecg.signal.polarity`) and the beat features the
+            package names ``(n_beats, n_features)``, or ``None`` for a network without features.
+        """
+        spec = self.meta["input"]
+        windows, feats = beat_model_inputs(
+            y,
+            float(spec["fs"]),
+            peaks,
+            spec["before_s"],
+            spec["after_s"],
+            context=True,
+            only=spec.get("features") or (),
+        )
+        if spec.get("orient_polarity"):
+            windows = orient_windows(windows, record_polarity(windows, self.r_index))
+        names = spec.get("features")
+        try:
+            return windows, (select_beat_features(feats, names) if names else None)
+        except LeanECGError as err:
+            raise LeanECGError(
+                self.path, f"model {self.name}: {err.problem} (a package from another version)"
+            ) from None
+
+    @property
+    def r_index(self) -> int:
+        """A beat model's R-peak sample inside its windows (``before_s`` at the model's rate)."""
+        spec = self.meta["input"]
+        return round(float(spec["before_s"]) * float(spec["fs"]))
 
     def _require_kind(self, kind: str, method: str, instead: str) -> None:
         if self.kind != kind:
@@ -982,6 +1018,9 @@ def check_package_meta(meta: Mapping[str, Any], source: str | Path) -> Pipeline:
     if pkg.get("kind") not in ("records", "beats"):
         raise LeanECGError(source, f"unknown package kind {pkg.get('kind')!r}")
     package_rhythm_gate(meta, source)
+    orient = meta["input"].get("orient_polarity", False) if isinstance(meta["input"], Mapping) else False
+    if not isinstance(orient, bool):
+        raise LeanECGError(source, f"input orient_polarity must be true or false, got {orient!r}")
     return Pipeline.from_dict(meta["pipeline"], source=str(source))
 
 

@@ -64,6 +64,7 @@ def task_for_package(meta: Mapping[str, Any]) -> BenchTask:
         task.use_leads(list(spec["leads"]))
     if spec.get("features"):
         task.use_features(list(spec["features"]))
+    task.use_orientation(bool(spec.get("orient_polarity", False)))
     return task
 
 

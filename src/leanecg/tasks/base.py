@@ -147,6 +147,12 @@ class BenchTask(ABC):
         fixed; :meth:`load`'s ``info["input"]["leads"]`` tells whether they match."""
         return None
 
+    def use_orientation(self, on: bool) -> None:
+        """Orient each record's leads by its QRS polarity (``on``, as a trained package's
+        ``input.orient_polarity`` says; :mod:`leanecg.signal.polarity`). Default: the task has no such
+        option; :meth:`load`'s ``info["input"]`` tells whether it matches."""
+        return None
+
     def batch_loss(self, seed: int) -> BatchLoss | None:
         """Task-specific training loss of one batch for :func:`~leanecg.train.trainer.fit` (e.g. with a
         feature augmentation), seeded by ``seed``; ``None`` (default): the plain ``criterion(model(x), y)``."""

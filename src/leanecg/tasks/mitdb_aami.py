@@ -81,6 +81,7 @@ from leanecg.signal.beats import (
 )
 from leanecg.signal.filters import bandpass
 from leanecg.signal.pipeline import Pipeline
+from leanecg.signal.polarity import orient_windows, record_polarity
 from leanecg.signal.resample import resample
 from leanecg.tasks.base import BenchTask, TaskData, load_signals
 from leanecg.tasks.ectopy_mix import MIN_ECTOPIC, N_SHARE, with_thinned_copies
@@ -269,6 +270,9 @@ class MitdbAamiTask(BenchTask):
     # records, its record-normalised columns computed over the copy (leanecg.tasks.ectopy_mix): the network
     # sees the yardstick that frequent ectopy moves, which DS1 alone never shows it
     thinned_copies = False
+    # each record's leads oriented so that its typical QRS points up (leanecg.signal.polarity), in training
+    # and, through the package's input spec, at inference: the network never depends on the lead's polarity
+    orient_polarity = False
     _real_noise: np.ndarray | None = None  # (m, 4) at fs_model, set by load() when real_noise_p > 0
 
     def train_config(self, *, tiny: bool, seed: int, epochs: int | None) -> TrainConfig:
@@ -431,6 +435,7 @@ class MitdbAamiTask(BenchTask):
                 "n_samples": n_win,
                 "features": list(self.feature_names),
                 "beat_inputs": {"causal": True, "templates": True, "template_history": self.template_history},
+                **({"orient_polarity": True} if self.orient_polarity else {}),
             },
             "beats": "reference annotation positions (classification-only evaluation); Q beats excluded",
             "pipeline": pipeline.to_dict(),
@@ -469,13 +474,19 @@ class MitdbAamiTask(BenchTask):
             train_transform=transform,
         )
 
+    def use_orientation(self, on: bool) -> None:
+        """Set :attr:`orient_polarity` (a package's ``input.orient_polarity``)."""
+        self.orient_polarity = bool(on)
+
     def beat_inputs(
         self, x: np.ndarray, peaks: np.ndarray, only: Sequence[str]
     ) -> tuple[np.ndarray, np.ndarray]:
         """The task's beat windows and feature columns of one preprocessed record ``x`` ``(n_samples, n_leads)``
         at :attr:`fs_model` with R peaks ``peaks`` (samples at that rate): :func:`beat_model_inputs` with
-        the task's window, causal running statistics and template history; ``only``: the columns wanted."""
-        return beat_model_inputs(
+        the task's window, causal running statistics and template history; ``only``: the columns wanted.
+        With :attr:`orient_polarity` the windows are oriented by the record's QRS polarity
+        (:func:`leanecg.signal.polarity.record_polarity`, as a package does at inference)."""
+        windows, feats = beat_model_inputs(
             x,
             self.fs_model,
             peaks,
@@ -487,6 +498,9 @@ class MitdbAamiTask(BenchTask):
             context=True,
             only=only,
         )
+        if self.orient_polarity and len(windows):
+            windows = orient_windows(windows, record_polarity(windows, round(self.before_s * self.fs_model)))
+        return windows, feats
 
     def af_beats(self, root: Path, *, tiny: bool = False, progress: Any = None) -> ArraySplit:
         """Beats of atrial fibrillation from ``cinc2017``, all labelled N (AAMI: the beats of AF are N).
