@@ -1,0 +1,130 @@
+"""How much does a beat package depend on the polarity of its lead? Each record as recorded and negated.
+
+A Holter channel, a chest lead or a recording made with the electrodes swapped shows the beats upside down.
+For every beat package named in ``--models`` and every MIT-BIH record of ``--records`` (default: the 22 DS1
+records), ``ModelPackage.predict_beats`` (what ``leanecg beats`` runs, AF gate included) is run on the record
+as recorded and on the same record with every lead negated; both are scored by EC57 against the reference
+(:func:`leanecg.evaluate.beat_files.record_matrix`: 150 ms, ventricular flutter excluded), and the labels of
+the beats found in both runs are compared. A package that orients its lead (``input.orient_polarity``,
+:mod:`leanecg.signal.polarity`) gives the same labels both ways.
+
+DS1 is the shipped models' training data: its figures are in-sample and say how much a package depends on
+the lead's sign, not how well it generalises. No DS2 record is read unless ``--records`` names one (the page
+then says so). Writes ``polarity_stress.{json,md}`` into ``--out``::
+
+    .venv/bin/python benchmarks/polarity_stress.py --data-dir ../shared/data --models mitdb-aami
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from leanecg.atomic import atomic_open, write_json
+from leanecg.data import load_record, resolve_data_dir
+from leanecg.data.mitdb import DS1, DS2
+from leanecg.data.registry import read_annotation
+from leanecg.evaluate.aami import ec57_statistics
+from leanecg.evaluate.beat_files import record_matrix
+from leanecg.package import open_model
+from leanecg.provenance import collect_provenance
+
+RESULTS = Path(__file__).parent / "results"
+GROSS = ("qrs_se", "qrs_ppv", "sveb_se", "sveb_ppv", "veb_se", "veb_ppv")
+
+
+def stress(model: str, folder: Path, records: list[str]) -> dict[str, Any]:
+    """EC57 gross statistics of ``model`` on ``records`` as recorded and negated, and the label agreement."""
+    pkg = open_model(model)
+    totals = {"as recorded": np.zeros((6, 6), dtype=np.int64), "negated": np.zeros((6, 6), dtype=np.int64)}
+    same = both = 0
+    for name in records:
+        rec = load_record(folder / name)
+        ann = read_annotation(folder / name)
+        preds = {}
+        for kind, r in (("as recorded", rec), ("negated", dataclasses.replace(rec, signal=-rec.signal))):
+            pred = pkg.predict_beats(r)
+            matrix, _ = record_matrix(ann.sample, ann.symbol, pred.samples, np.asarray(pred.labels), rec.fs)
+            totals[kind] += matrix
+            preds[kind] = dict(zip(pred.samples.tolist(), pred.labels, strict=True))
+        common = preds["as recorded"].keys() & preds["negated"].keys()
+        both += len(common)
+        same += sum(preds["as recorded"][s] == preds["negated"][s] for s in common)
+    rows = {kind: {k: ec57_statistics(m)[k] for k in GROSS} for kind, m in totals.items()}
+    return {
+        "model": model,
+        "name": pkg.name,
+        "orient_polarity": bool(pkg.input.get("orient_polarity", False)),
+        "rows": rows,
+        "matrices": {k: m.tolist() for k, m in totals.items()},
+        "beats_in_both": both,
+        "same_label": same / both if both else None,
+    }
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}"
+
+
+def _markdown(doc: dict[str, Any]) -> str:
+    ds2 = [r for r in doc["records"] if r in DS2]
+    lines = [
+        "# Beat packages on records as recorded and with the lead negated",
+        "",
+        f"{len(doc['records'])} MIT-BIH records ({', '.join(doc['records'])}); `predict_beats` as `leanecg beats` "
+        "runs it (AF gate included), EC57 gross statistics in % (150 ms, ventricular flutter excluded). "
+        + (
+            f"**DS2 records read: {', '.join(ds2)}** (each run of this page is a test-split evaluation)."
+            if ds2
+            else "DS1 only: the shipped models' training records, so the figures are in-sample; they measure the "
+            "dependence on the lead's sign, not generalisation."
+        ),
+        "",
+        "| package | orients its lead | input | QRS Se | QRS +P | SVEB Se | SVEB +P | VEB Se | VEB +P "
+        "| same label, negated vs as recorded |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in doc["models"]:
+        for kind, row in m["rows"].items():
+            agree = f"{_pct(m['same_label'])} % of {m['beats_in_both']}" if kind == "negated" else ""
+            lines.append(
+                f"| `{m['model']}` ({m['name']}) | {'yes' if m['orient_polarity'] else 'no'} | {kind} | "
+                + " | ".join(_pct(row[k]) for k in GROSS)
+                + f" | {agree} |"
+            )
+    lines += ["", f"Command: `{doc['command']}`; commit {doc['provenance']['git_commit']}."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--models", default="mitdb-aami", help="comma-separated beat packages (names or folders)")
+    ap.add_argument(
+        "--records", default="", help="comma-separated MIT-BIH records (default: the 22 DS1 records)"
+    )
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    folder = resolve_data_dir(args.data_dir, dataset="mitdb") / "mitdb"
+    records = [r.strip() for r in args.records.split(",") if r.strip()] or list(DS1)
+    doc = {
+        "records": records,
+        "models": [stress(m.strip(), folder, records) for m in args.models.split(",") if m.strip()],
+        "command": "python benchmarks/polarity_stress.py " + shlex.join(sys.argv[1:]),
+        "provenance": collect_provenance(config={k: str(v) for k, v in vars(args).items()}),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(args.out / "polarity_stress.json", doc)
+    with atomic_open(args.out / "polarity_stress.md", "w") as fh:
+        fh.write(_markdown(doc))
+    print(_markdown(doc))
+
+
+if __name__ == "__main__":
+    main()
