@@ -144,11 +144,13 @@ def test_the_task_orients_training_windows(mitdb_dir: Path) -> None:
     np.testing.assert_allclose(w0, -w, atol=1e-9)  # 207 as recorded points down
 
 
-def test_the_package_field_is_validated() -> None:
+def test_the_package_field_is_validated_and_carded() -> None:
     from leanecg.package import open_model
-    from leanecg.package.model import check_package_meta
+    from leanecg.package.model import check_package_meta, model_card
 
     meta = open_model("mitdb-aami").meta
-    check_package_meta({**meta, "input": {**meta["input"], "orient_polarity": True}}, "model.json")
+    oriented = {**meta, "input": {**meta["input"], "orient_polarity": True}}
+    check_package_meta(oriented, "model.json")
+    assert "Lead orientation" in model_card(oriented) and "Lead orientation" not in model_card(meta)
     with pytest.raises(LeanECGError, match="orient_polarity must be true or false"):
         check_package_meta({**meta, "input": {**meta["input"], "orient_polarity": "yes"}}, "model.json")

@@ -365,6 +365,7 @@ def model_card(meta: Mapping[str, Any]) -> str:
         + " -> ".join(s["op"] for s in meta["pipeline"]["steps"])
         + ".",
         _temperature_line(meta),
+        *_orientation_lines(meta),
         *_gate_lines(meta),
         "",
         "## Training data",
@@ -544,6 +545,16 @@ def _temperature_line(meta: Mapping[str, Any]) -> str:
         "the `prob_` columns of `leanecg predict` / `beats` / `stream` are the calibrated probabilities "
         "(labels, the argmax, are unchanged)."
     )
+
+
+def _orientation_lines(meta: Mapping[str, Any]) -> list[str]:
+    if not (meta.get("input") or {}).get("orient_polarity"):
+        return []
+    return [
+        "- Lead orientation (`input.orient_polarity`): each lead is multiplied by the sign that makes the majority "
+        "of the record's beats upright before the network sees its windows (`leanecg.signal.polarity`; a stream "
+        "uses the beats so far), as in training: the model gives the same answers on a record and on its negation."
+    ]
 
 
 def _gate_lines(meta: Mapping[str, Any]) -> list[str]:
