@@ -23,6 +23,7 @@ TORCH_FREE = {
     "leanecg.signal.pipeline": 5,
     "leanecg.signal.rhythm_gate": 4,
     "leanecg.signal.polarity": 4,
+    "leanecg.cli.render": 4,
     "leanecg.evaluate.cinc2017": 8,
     "leanecg.evaluate.cinc2021": 13,
     "leanecg.evaluate.beat_files": 6,

@@ -5,7 +5,8 @@ record's windows equal the original's; the online majority is causal, independen
 batched, and ends at the record's sign; bad windows are refused; a package that orients its lead gives the
 same probabilities on a real MIT-BIH record (207, whose MLII points down) and on its negation, offline and in
 a stream, where the same package without it does not; the task orients training windows alike; the package
-field is validated on load.
+field is validated on load and stated in the model card; ``predict_beats`` reports the share of upright beats
+as recorded, and ``leanecg beats`` names a lead whose QRS mostly points down for a model that reads it as it is.
 """
 
 from __future__ import annotations
@@ -154,3 +155,26 @@ def test_the_package_field_is_validated_and_carded() -> None:
     assert "Lead orientation" in model_card(oriented) and "Lead orientation" not in model_card(meta)
     with pytest.raises(LeanECGError, match="orient_polarity must be true or false"):
         check_package_meta({**meta, "input": {**meta["input"], "orient_polarity": "yes"}}, "model.json")
+
+
+def test_the_upright_share_and_the_inverted_lead_note(
+    record_207: Record, mitdb_dir: Path, tmp_path: Path
+) -> None:
+    from clihelp import invoke_cli
+    from leanecg.package import open_model
+
+    shipped = open_model("mitdb-aami")
+    negated = dataclasses.replace(record_207, signal=-record_207.signal)
+    down, up = shipped.predict_beats(record_207).upright, shipped.predict_beats(negated).upright
+    assert down is not None and up is not None and down < 0.1 and up == pytest.approx(1.0 - down)
+    assert _orienting(shipped).predict_beats(record_207).upright == pytest.approx(down)  # as recorded
+    note = "points down in"
+    res = invoke_cli(["beats", str(mitdb_dir / "207"), "--model", "mitdb-aami", "--out", "207.csv"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "207: the QRS of lead II points down in 79 % of the beats" in res.stderr and "--lead" in res.stderr
+    res = invoke_cli(["beats", str(mitdb_dir / "100"), "--model", "mitdb-aami", "--out", "100.csv"], tmp_path)
+    assert res.returncode == 0 and note not in res.stderr
+    res = invoke_cli(
+        ["beats", str(mitdb_dir / "207"), "--model", "mitdb-aami", "--out", "q.csv", "-q"], tmp_path
+    )
+    assert res.returncode == 0 and res.stderr == ""

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from leanecg.cli.options import FsOpt, LeadOpt, ModelOpt, QuietOpt, RhythmGateOpt, check_fs
-from leanecg.cli.render import print_leads, progress_bar, say, skipped_note
+from leanecg.cli.render import inverted_lead_note, print_leads, progress_bar, say, skipped_note
 from leanecg.errors import LeanECGError
 
 
@@ -118,13 +118,17 @@ def beats(
                 claim_output_name(seen, record.name, f, "their CSVs would clash")
             target = out / f"{record.name}.csv" if folder_mode else out
             pred = pkg.predict_beats(record, lead=lead)
-            choice = str(pkg.lead_choice(record.leads, lead))
+            chosen = pkg.lead_choice(record.leads, lead)
+            choice = str(chosen)
             choices[choice] = choices.get(choice, 0) + 1
             write_beats_csv(target, pkg.columns, pred)
             if pred.skipped:
                 say(f"{record.name}: {skipped_note(pred.skipped, record.fs)}", quiet)
             if len(pred.samples) == 0:
                 say(f"{record.name}: fewer than 2 beats detected; no beats classified", quiet)
+            note = inverted_lead_note(pkg, pred.upright, chosen.record_leads[0])
+            if note:
+                say(f"{record.name}: {note}", quiet)
             n_beats += len(pred.samples)
             bar.advance(task)
     print_leads(choices, quiet)

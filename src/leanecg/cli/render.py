@@ -78,6 +78,28 @@ def say(msg: str, quiet: bool = False) -> None:
         err_console.print(msg, markup=False, highlight=False)
 
 
+def inverted_lead_note(pkg: Any, upright: float | None, lead: str) -> str:
+    """What ``leanecg beats`` says when most QRS complexes of the lead feeding a beat model point down and the
+    model reads the lead as it is (no ``input.orient_polarity``); ``""`` otherwise. ``upright``: the share
+    of upright beats (:attr:`leanecg.package.model.BeatPredictions.upright`); ``lead``: the record lead that
+    feeds the model's first input lead.
+
+    >>> class Pkg:
+    ...     name, input = "mitdb-aami/beatnet", {}
+    >>> inverted_lead_note(Pkg(), 0.21, "MLII")
+    'the QRS of lead MLII points down in 79 % of the beats, and mitdb-aami/beatnet reads the lead as it is (it does not orient it): its classes may suffer (LeanECG benchmarks/results/polarity_stress.md); choose an upright lead with --lead if the record has one'
+    >>> inverted_lead_note(Pkg(), 0.8, "MLII")
+    ''
+    """
+    if upright is None or upright >= 0.5 or pkg.input.get("orient_polarity"):
+        return ""
+    return (
+        f"the QRS of lead {lead} points down in {100 * (1 - upright):.0f} % of the beats, and {pkg.name} reads the "
+        "lead as it is (it does not orient it): its classes may suffer (LeanECG benchmarks/results/"
+        "polarity_stress.md); choose an upright lead with --lead if the record has one"
+    )
+
+
 def skipped_note(spans: Sequence[tuple[int, int]], fs: float, shown: int = 3) -> str:
     """What ``leanecg beats`` says about the parts of a record it could not analyse (invalid samples)::
 

@@ -72,7 +72,7 @@ from leanecg.signal.beats import (
 )
 from leanecg.signal.gaps import MIN_SEGMENT_S, valid_segments
 from leanecg.signal.pipeline import Pipeline
-from leanecg.signal.polarity import orient_windows, record_polarity
+from leanecg.signal.polarity import beat_polarity, orient_windows, record_polarity
 from leanecg.signal.rhythm_gate import gate_sveb, rr_from_peaks, rr_irregularity
 
 if TYPE_CHECKING:
@@ -132,12 +132,17 @@ class BeatPredictions(NamedTuple):
         skipped: ``[start, stop)`` sample ranges (the record's rate) not analysed: invalid (NaN) samples
             in the leads the model reads, and valid stretches between them shorter than
             :data:`MIN_SEGMENT_S`; empty for a record without invalid samples.
+        upright: the share of the beats whose QRS points up in the first lead the model reads, as recorded
+            (:func:`leanecg.signal.polarity.beat_polarity`; before any orientation); ``None`` without beats.
+            A model that does not orient its lead (``input.orient_polarity``) and was trained on upright
+            leads classifies a record below one half poorly (``benchmarks/polarity_stress.py``).
     """
 
     samples: np.ndarray
     labels: list[str]
     probs: np.ndarray
     skipped: tuple[tuple[int, int], ...] = ()
+    upright: float | None = None
 
 
 # ------------------------------------------------------------------------------------------------- saving
@@ -909,11 +914,14 @@ class ModelPackage:
             for a, b in kept
         ]
         n_classes = len(self.class_names)
+        n_up = sum(p.upright * len(p.samples) for _, p in parts if p.upright is not None)
+        n_all = sum(len(p.samples) for _, p in parts if p.upright is not None)
         return BeatPredictions(
             np.concatenate([a + p.samples for a, p in parts] or [np.zeros(0)]).astype(np.int64),
             [label for _, p in parts for label in p.labels],
             np.concatenate([p.probs for _, p in parts] or [np.zeros((0, n_classes))]),
             tuple(skipped),
+            n_up / n_all if n_all else None,
         )
 
     def _predict_beats(self, record: Record, batch_size: int, lead: LeadOption) -> BeatPredictions:
@@ -927,7 +935,9 @@ class ModelPackage:
         n_classes = len(self.class_names)
         if peaks.size < 2:
             return BeatPredictions(np.zeros(0, dtype=np.int64), [], np.zeros((0, n_classes)))
-        windows, feats = self.beat_inputs(y, peaks)
+        windows, feats = self._beat_inputs_as_recorded(y, peaks)
+        upright = float(np.mean(beat_polarity(windows, self.r_index)[:, 0]))
+        windows = self._oriented(windows)
         probs = self.calibrate(self.backend.proba(windows, feats, batch_size, self.multilabel))
         gate = self.rhythm_gate
         if gate is not None:
@@ -938,7 +948,7 @@ class ModelPackage:
             )
             probs = self.gate(probs, irregularity)
         samples = resample_indices(peaks, fs, float(record.fs), n_out=record.n_samples)
-        return BeatPredictions(samples.astype(np.int64), self.labels_of(probs), probs)
+        return BeatPredictions(samples.astype(np.int64), self.labels_of(probs), probs, (), upright)
 
     def beat_inputs(self, y: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """What the beat network reads for each R peak of one preprocessed record: ``(windows, features)``.
@@ -952,6 +962,19 @@ class ModelPackage:
             package says ``orient_polarity``, :mod:`leanecg.signal.polarity`) and the beat features the
             package names ``(n_beats, n_features)``, or ``None`` for a network without features.
         """
+        windows, feats = self._beat_inputs_as_recorded(y, peaks)
+        return self._oriented(windows), feats
+
+    def _oriented(self, windows: np.ndarray) -> np.ndarray:
+        """``windows`` oriented by the record's QRS polarity when the package says ``orient_polarity``."""
+        if not self.meta["input"].get("orient_polarity"):
+            return windows
+        return orient_windows(windows, record_polarity(windows, self.r_index))
+
+    def _beat_inputs_as_recorded(
+        self, y: np.ndarray, peaks: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`beat_inputs` before any orientation."""
         spec = self.meta["input"]
         windows, feats = beat_model_inputs(
             y,
@@ -962,8 +985,6 @@ class ModelPackage:
             context=True,
             only=spec.get("features") or (),
         )
-        if spec.get("orient_polarity"):
-            windows = orient_windows(windows, record_polarity(windows, self.r_index))
         names = spec.get("features")
         try:
             return windows, (select_beat_features(feats, names) if names else None)
