@@ -43,15 +43,14 @@ from sklearn.metrics import roc_auc_score
 
 from beat_ablation import canonical, oof_path
 from beats_external import af_mask
-from leanecg.atomic import atomic_open, write_json
 from leanecg.data import Record, load_record, resolve_data_dir
 from leanecg.data.mitdb import DS1 as MITDB_DS1
 from leanecg.data.registry import read_annotation
 from leanecg.evaluate.aami import AAMI_CLASSES, aami_classes
 from leanecg.package import open_model
-from leanecg.provenance import collect_provenance
 from leanecg.signal.rhythm_gate import gate_sveb, rr_irregularity
 from leanecg.tasks.mitdb_aami import MitdbAamiTask
+from record_z_screen import write_page
 from sveb_gate_cv import AF_THRESHOLDS, RESULTS, _nested, _paired_seeds
 
 WINDOW_S, HOP_S = 30.0, 5.0
@@ -313,20 +312,17 @@ def main() -> None:
         + ", ".join(f"{m} {100 * lo:+.1f}" for m, lo in lows.items())
         + ")"
     )
+    command = "python benchmarks/af_detector_gate_screen.py " + shlex.join(sys.argv[1:])
     doc = {
         "detection": {"DS1 (mitdb)": ds1, "cpsc2021_sample": ext},
         "cv": cv,
         "verdict": verdict,
         "window_s": WINDOW_S,
         "hop_s": HOP_S,
-        "command": "python benchmarks/af_detector_gate_screen.py " + shlex.join(sys.argv[1:]),
-        "provenance": collect_provenance(seed=0, config=vars(args)),
+        "n_boot": args.n_boot,
+        "command": command,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "af_detector_gate_screen.json", doc)
-    with atomic_open(args.out / "af_detector_gate_screen.md", "w") as fh:
-        fh.write(_markdown(doc))
-    print(_markdown(doc))
+    write_page(doc, args.out / "af_detector_gate_screen", command, _markdown)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ the beats found in both runs are compared. A package that orients its lead (``in
 :mod:`leanecg.signal.polarity`) gives the same labels both ways.
 
 DS1 is the shipped models' training data: its figures are in-sample and say how much a package depends on
-the lead's sign, not how well it generalises. No DS2 record is read unless ``--records`` names one (the page
-then says so). Writes ``polarity_stress.{json,md}`` into ``--out``::
+the lead's sign, not how well it generalises. ``--records`` takes DS1 records only (the test split is
+scored by ``beats_end_to_end.py``). Writes ``polarity_stress.{json,md}`` into ``--out``::
 
     .venv/bin/python benchmarks/polarity_stress.py --data-dir ../shared/data --models mitdb-aami
 """
@@ -26,14 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from leanecg.atomic import atomic_open, write_json
 from leanecg.data import load_record, resolve_data_dir
-from leanecg.data.mitdb import DS1, DS2
+from leanecg.data.mitdb import DS1
 from leanecg.data.registry import read_annotation
 from leanecg.evaluate.aami import ec57_statistics
 from leanecg.evaluate.beat_files import record_matrix
 from leanecg.package import open_model
-from leanecg.provenance import collect_provenance
+from record_z_screen import write_page
 
 RESULTS = Path(__file__).parent / "results"
 GROSS = ("qrs_se", "qrs_ppv", "sveb_se", "sveb_ppv", "veb_se", "veb_ppv")
@@ -73,18 +72,13 @@ def _pct(x: float | None) -> str:
 
 
 def _markdown(doc: dict[str, Any]) -> str:
-    ds2 = [r for r in doc["records"] if r in DS2]
     lines = [
         "# Beat packages on records as recorded and with the lead negated",
         "",
-        f"{len(doc['records'])} MIT-BIH records ({', '.join(doc['records'])}); `predict_beats` as `leanecg beats` "
-        "runs it (AF gate included), EC57 gross statistics in % (150 ms, ventricular flutter excluded). "
-        + (
-            f"**DS2 records read: {', '.join(ds2)}** (each run of this page is a test-split evaluation)."
-            if ds2
-            else "DS1 only: the shipped models' training records, so the figures are in-sample; they measure the "
-            "dependence on the lead's sign, not generalisation."
-        ),
+        f"{len(doc['records'])} MIT-BIH DS1 records ({', '.join(doc['records'])}); `predict_beats` as `leanecg beats` "
+        "runs it (AF gate included), EC57 gross statistics in % (150 ms, ventricular flutter excluded). DS1 is the "
+        "shipped models' training data, so the figures are in-sample: they measure the dependence on the lead's "
+        "sign, not generalisation. No DS2 record is read.",
         "",
         "| package | orients its lead | input | QRS Se | QRS +P | SVEB Se | SVEB +P | VEB Se | VEB +P "
         "| same label, negated vs as recorded |",
@@ -113,17 +107,18 @@ def main() -> None:
     args = ap.parse_args()
     folder = resolve_data_dir(args.data_dir, dataset="mitdb") / "mitdb"
     records = [r.strip() for r in args.records.split(",") if r.strip()] or list(DS1)
+    outside = [r for r in records if r not in DS1]
+    if outside:
+        raise SystemExit(
+            f"error: --records: {', '.join(outside)}: DS1 records only (DS2 is scored by beats_end_to_end.py)"
+        )
+    command = "python benchmarks/polarity_stress.py " + shlex.join(sys.argv[1:])
     doc = {
         "records": records,
         "models": [stress(m.strip(), folder, records) for m in args.models.split(",") if m.strip()],
-        "command": "python benchmarks/polarity_stress.py " + shlex.join(sys.argv[1:]),
-        "provenance": collect_provenance(config={k: str(v) for k, v in vars(args).items()}),
+        "command": command,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "polarity_stress.json", doc)
-    with atomic_open(args.out / "polarity_stress.md", "w") as fh:
-        fh.write(_markdown(doc))
-    print(_markdown(doc))
+    write_page(doc, args.out / "polarity_stress", command, _markdown)
 
 
 if __name__ == "__main__":
