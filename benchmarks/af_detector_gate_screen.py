@@ -51,7 +51,7 @@ from leanecg.package import open_model
 from leanecg.signal.rhythm_gate import gate_sveb, rr_irregularity
 from leanecg.tasks.mitdb_aami import MitdbAamiTask
 from record_z_screen import write_page
-from sveb_gate_cv import AF_THRESHOLDS, RESULTS, _nested, _paired_seeds
+from sveb_gate_cv import AF_THRESHOLDS, RESULTS, _nested, _paired_seeds, _pct
 
 WINDOW_S, HOP_S = 30.0, 5.0
 ROW = "+ thinned copies"
@@ -215,10 +215,6 @@ def _s_calls_by_record(nested: dict[str, dict[int, tuple[np.ndarray, ...]]]) -> 
             )
             rows.append(row)
     return rows
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.1f}"
 
 
 def _markdown(doc: dict[str, Any]) -> str:

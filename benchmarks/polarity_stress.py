@@ -33,6 +33,7 @@ from leanecg.evaluate.aami import ec57_statistics
 from leanecg.evaluate.beat_files import record_matrix
 from leanecg.package import open_model
 from record_z_screen import write_page
+from sveb_gate_cv import _pct
 
 RESULTS = Path(__file__).parent / "results"
 GROSS = ("qrs_se", "qrs_ppv", "sveb_se", "sveb_ppv", "veb_se", "veb_ppv")
@@ -65,10 +66,6 @@ def stress(model: str, folder: Path, records: list[str]) -> dict[str, Any]:
         "beats_in_both": both,
         "same_label": same / both if both else None,
     }
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.1f}"
 
 
 def _markdown(doc: dict[str, Any]) -> str:

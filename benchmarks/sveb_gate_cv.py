@@ -437,8 +437,8 @@ def _write_gate(package: Path, af: dict[str, Any], row_name: str, *, exclude_ect
         print(f"wrote {path}")
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}"
 
 
 def _ci(g: dict[str, Any]) -> str:
