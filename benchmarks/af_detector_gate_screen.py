@@ -45,7 +45,6 @@ from beat_ablation import canonical, oof_path
 from beats_external import af_mask
 from leanecg.data import Record, load_record, resolve_data_dir
 from leanecg.data.mitdb import DS1 as MITDB_DS1
-from leanecg.data.registry import read_annotation
 from leanecg.evaluate.aami import AAMI_CLASSES, aami_classes
 from leanecg.package import open_model
 from leanecg.signal.rhythm_gate import gate_sveb, rr_irregularity
@@ -102,8 +101,8 @@ def detection(model: Any, folder: Path, names: list[str]) -> dict[str, Any]:
     """Part 1 on the records ``names`` of ``folder``: per-beat measures, AF mask and AAMI class."""
     parts: dict[str, list[np.ndarray]] = {k: [] for k in (*MEASURES, "af_beat", "s_beat", "record")}
     for name in names:
-        rec = load_record(folder / name)
-        ann = read_annotation(folder / name)
+        rec = load_record(folder / name)  # with its .atr annotation
+        ann = rec.annotation
         classes = aami_classes(ann.symbol)
         beat = np.isin(classes, TASK_CLASSES)  # the task's classes (the out-of-fold pool has no Q beats)
         samples = ann.sample[beat]

@@ -24,45 +24,40 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from beats_end_to_end import GROSS, score_row
 from leanecg.data import load_record, resolve_data_dir
 from leanecg.data.mitdb import DS1
-from leanecg.data.registry import read_annotation
-from leanecg.evaluate.aami import ec57_statistics
-from leanecg.evaluate.beat_files import record_matrix
 from leanecg.package import open_model
 from record_z_screen import write_page
 from sveb_gate_cv import _pct
 
 RESULTS = Path(__file__).parent / "results"
-GROSS = ("qrs_se", "qrs_ppv", "sveb_se", "sveb_ppv", "veb_se", "veb_ppv")
 
 
 def stress(model: str, folder: Path, records: list[str]) -> dict[str, Any]:
-    """EC57 gross statistics of ``model`` on ``records`` as recorded and negated, and the label agreement."""
+    """EC57 scores of ``model`` on ``records`` as recorded and negated (``beats_end_to_end.score_row``, as
+    ``leanecg score beats`` scores), and the label agreement of the beats found both ways."""
     pkg = open_model(model)
-    totals = {"as recorded": np.zeros((6, 6), dtype=np.int64), "negated": np.zeros((6, 6), dtype=np.int64)}
+    loaded = [load_record(folder / name) for name in records]
+    items = [(rec.name, rec, rec.annotation.sample, list(rec.annotation.symbol)) for rec in loaded]
+    negated = [
+        (name, dataclasses.replace(rec, signal=-rec.signal), ref, sym) for name, rec, ref, sym in items
+    ]
+    rows, preds = {}, {}
+    for kind, part in (("as recorded", items), ("negated", negated)):
+        rows[kind], preds[kind] = score_row(pkg, part, loaded[0].fs, None)  # MIT-BIH: one rate, 360 Hz
     same = both = 0
     for name in records:
-        rec = load_record(folder / name)
-        ann = read_annotation(folder / name)
-        preds = {}
-        for kind, r in (("as recorded", rec), ("negated", dataclasses.replace(rec, signal=-rec.signal))):
-            pred = pkg.predict_beats(r)
-            matrix, _ = record_matrix(ann.sample, ann.symbol, pred.samples, np.asarray(pred.labels), rec.fs)
-            totals[kind] += matrix
-            preds[kind] = dict(zip(pred.samples.tolist(), pred.labels, strict=True))
-        common = preds["as recorded"].keys() & preds["negated"].keys()
+        a, b = (dict(zip(*(x.tolist() for x in preds[kind][name]), strict=True)) for kind in rows)
+        common = a.keys() & b.keys()
         both += len(common)
-        same += sum(preds["as recorded"][s] == preds["negated"][s] for s in common)
-    rows = {kind: {k: ec57_statistics(m)[k] for k in GROSS} for kind, m in totals.items()}
+        same += sum(a[k] == b[k] for k in common)
     return {
         "model": model,
         "name": pkg.name,
         "orient_polarity": bool(pkg.input.get("orient_polarity", False)),
-        "rows": rows,
-        "matrices": {k: m.tolist() for k, m in totals.items()},
+        "rows": {kind: row["gross"] for kind, row in rows.items()},
+        "counts": {kind: row["counts"] for kind, row in rows.items()},
         "beats_in_both": both,
         "same_label": same / both if both else None,
     }
